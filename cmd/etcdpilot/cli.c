@@ -1,0 +1,58 @@
+/*
+ * cli.c - helpers every command uses: reading its own flags, building the
+ * node spec from --config and flags, and printing results.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+const char *cli_get(const struct cli_ctx *ctx, const char *name)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < ctx->nlocal; i++)
+		if (!strcmp(ctx->local[i].name, name))
+			v = ctx->local[i].value;
+	return v;
+}
+
+bool cli_has(const struct cli_ctx *ctx, const char *name)
+{
+	return cli_get(ctx, name) != NULL;
+}
+
+bool cli_json(const struct cli_ctx *ctx)
+{
+	return ctx->output && !strcmp(ctx->output, "json");
+}
+
+int cli_load_spec(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err)
+{
+	struct ep_notes notes = { 0 };
+	int r = ep_config_load(spec, ctx->config, &ctx->ov, &notes, err);
+	for (size_t i = 0; i < notes.n; i++)
+		fprintf(stderr, "[config] %s\n", notes.v[i]);
+	ep_notes_release(&notes);
+	return r;
+}
+
+void cli_print_json(json_t *doc)
+{
+	if (!doc)
+		return;
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+	json_decref(doc);
+}
+
+void cli_verbose(const struct cli_ctx *ctx, const char *fmt, ...)
+{
+	if (!ctx->verbose)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}

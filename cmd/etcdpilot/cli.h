@@ -1,0 +1,119 @@
+/*
+ * cli.h - what every command file shares: the command descriptor, the
+ * parsed invocation, and the few helpers that turn flags into a node spec
+ * and results into output.  Only cmd/ prints; only main.c picks exit codes.
+ */
+#ifndef ETCDPILOT_CLI_H
+#define ETCDPILOT_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "etcdpilot/config.h"
+#include "etcdpilot/error.h"
+#include "etcdpilot/spec.h"
+
+/* One flag: long name without the dashes, optional one-letter form. */
+struct cli_opt {
+	const char *name;
+	char short_name;
+	bool takes_value;
+	const char *argname; /* "DIR", "FILE"...; NULL for switches */
+	const char *help;
+};
+
+/* Flag groups a command accepts on top of the global ones. */
+enum {
+	CLI_NODE = 1 << 0,    /* --name, --advertise-address, --mode, ... */
+	CLI_CLIENT = 1 << 1,  /* --endpoints, --cacert, --cert, --key */
+	CLI_SYSTEMD = 1 << 2, /* --etcd-binary, --release-url, ... */
+};
+
+struct cli_ctx;
+
+/*
+ * A command's run function: 0 on success, a negative errno with @err set on
+ * failure (the error's kind decides exit 1 or 2), or CLI_UNHEALTHY (exit 3).
+ */
+#define CLI_UNHEALTHY 3
+typedef int (*cli_run_fn)(struct cli_ctx *ctx, struct ep_error *err);
+
+struct cli_command {
+	const char *name;     /* "init", "certs generate": matched exactly */
+	cli_run_fn run;       /* NULL: not implemented yet (exit 1, says so) */
+	unsigned groups;      /* CLI_* */
+	const struct cli_opt *opts; /* own flags, terminated by {0}; may be NULL */
+	const char *args;     /* positional synopsis: "ENDPOINT", "[NAME|all]" */
+	const char *summary;  /* one line for the command list */
+	const char *help;     /* paragraph(s) for COMMAND --help */
+	int min_args, max_args; /* positional word count; max -1 = unbounded */
+};
+
+#define CLI_MAX_LOCAL 32
+
+struct cli_ctx {
+	const struct cli_command *cmd;
+
+	/* global flags */
+	const char *root;   /* NULL = "/" */
+	const char *config;
+	const char *output; /* "text" (default), "json", "yaml" where supported */
+	bool dry_run;
+	int verbose;
+
+	/* node and systemd flags, handed to the config loader */
+	struct ep_overrides ov;
+
+	/* client flags (CLI_CLIENT) */
+	const char *endpoints;
+	const char *cacert;
+	const char *cert;
+	const char *key;
+
+	/* the command's own flags, in the order given */
+	struct {
+		const char *name;
+		const char *value; /* "" for switches */
+	} local[CLI_MAX_LOCAL];
+	size_t nlocal;
+
+	char **args; /* positional words after the command name */
+	int nargs;
+};
+
+/* The value of the command's own flag @name (last one wins); NULL if absent. */
+const char *cli_get(const struct cli_ctx *ctx, const char *name);
+bool cli_has(const struct cli_ctx *ctx, const char *name);
+
+/* True when -o json was asked for. */
+bool cli_json(const struct cli_ctx *ctx);
+
+/*
+ * Build the complete node spec from --config and the node flags; notes from
+ * the loader go to stderr as "[config] ...".  Returns 0 or -errno with @err.
+ */
+int cli_load_spec(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err);
+
+/* Print @doc (stolen reference) to stdout as one JSON document. */
+void cli_print_json(json_t *doc);
+
+/* Print a diagnostic line to stderr when -v was given. */
+void cli_verbose(const struct cli_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Every command, in the order --help lists them (defined in main.c). */
+extern const struct cli_command *const cli_commands[];
+
+/* The commands, each defined in its own file. */
+extern const struct cli_command cmd_init, cmd_join, cmd_reset, cmd_health;
+extern const struct cli_command cmd_member_list, cmd_member_add, cmd_member_remove,
+	cmd_member_promote;
+extern const struct cli_command cmd_certs_generate, cmd_certs_check_expiration,
+	cmd_certs_renew, cmd_certs_export_bundle, cmd_certs_import_bundle;
+extern const struct cli_command cmd_render_manifest, cmd_render_unit;
+extern const struct cli_command cmd_convert, cmd_snapshot_save, cmd_config_print,
+	cmd_operate;
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * config.h - from config file and flags to a validated node spec.
+ *
+ * The loader reads a multi-document YAML file with libyaml: kubeadm's
+ * InitConfiguration / JoinConfiguration / ClusterConfiguration
+ * (kubeadm.k8s.io/v1beta3 and v1beta4) and etcdpilot's own
+ * EtcdPilotConfiguration (etcdpilot.io/v1alpha1).  Other kubeadm-family
+ * kinds are skipped with a note; anything else is an error.  Every error is
+ * of kind EP_ERR_USAGE and reads "FILE:LINE:COL: field.path: what is wrong
+ * (what is allowed)".
+ */
+#ifndef ETCDPILOT_CONFIG_H
+#define ETCDPILOT_CONFIG_H
+
+#include <stddef.h>
+
+#include "etcdpilot/spec.h"
+
+struct ep_error;
+
+/*
+ * Node flags as given on the command line (NULL = not given).  Each one
+ * overrides the config file.  Values are borrowed, not copied.
+ */
+struct ep_overrides {
+	const char *name;
+	const char *advertise_address;
+	const char *mode;
+	const char *etcd_version;
+	const char *image_repository;
+	const char *data_dir;
+	const char *cert_dir;
+	const char *manifest_dir;
+	const char *key_type;
+	const char *timeout;        /* Go duration ("90s") */
+	const char *etcd_binary;
+	const char *release_url;
+	const char *etcd_sha256;
+	const char *systemctl;
+	int insecure_skip_checksum; /* -1 not given, 0/1 */
+};
+
+/* Notes the loader has for the user (skipped kinds, external etcd...). */
+struct ep_notes {
+	char **v;
+	size_t n;
+};
+
+void ep_notes_release(struct ep_notes *notes);
+
+/*
+ * Parse the YAML text @buf (@len bytes) named @filename (for messages) into
+ * @spec, which must be initialised (ep_spec_init) and may already hold
+ * values; fields present in the text replace them.  Notes are appended to
+ * @notes (may be NULL).  Does not apply defaults.  Returns 0 or a negative
+ * errno with @err set (EP_ERR_USAGE).
+ */
+int ep_config_parse(struct ep_spec *spec, const char *filename, const char *buf, size_t len,
+		    struct ep_notes *notes, struct ep_error *err);
+
+/*
+ * Read @path (may be NULL: no file) and build the complete node spec:
+ * parse, apply @ov, fill defaults, validate.  @root is only used to read
+ * the file (the config path is a path of the invoking user, not a node path,
+ * so it is NOT mapped under --root).  Returns 0 or a negative errno with
+ * @err set.
+ */
+int ep_config_load(struct ep_spec *spec, const char *path, const struct ep_overrides *ov,
+		   struct ep_notes *notes, struct ep_error *err);
+
+/* Apply the flag overrides @ov to @spec (validating each).  0 or -errno. */
+int ep_config_apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
+			      struct ep_error *err);
+
+/*
+ * Check the whole spec (names, addresses, versions, SANs, conflicting
+ * options).  @where names the source for messages ("--name", or a file).
+ * Returns 0 or a negative errno with @err set (EP_ERR_USAGE).
+ */
+int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err);
+
+/*
+ * Parse a Go duration ("8760h", "1h30m", "90s", "500ms", "8760h0m0s") into
+ * milliseconds.  Returns 0 or -EINVAL / -ERANGE.
+ */
+int ep_duration_parse(const char *s, uint64_t *ret_ms);
+
+/* Format @ms as a Go duration ("8760h0m0s"). Heap string or NULL. */
+char *ep_duration_format(uint64_t ms);
+
+/* RFC 1123 label / subdomain checks, as Kubernetes applies them to node names. */
+bool ep_is_dns1123_subdomain(const char *s);
+
+/* True for a valid IPv4 or IPv6 literal (no brackets, no zone). */
+bool ep_is_ip(const char *s);
+
+/*
+ * Render the effective spec as a jansson object (caller owns; json_decref).
+ * Used by 'config print' for both YAML and JSON output.
+ */
+struct json_t;
+struct json_t *ep_spec_to_json(const struct ep_spec *spec);
+
+/*
+ * Emit a JSON value as block YAML with libyaml's emitter into a heap string
+ * *@ret.  Strings that would read back as numbers, booleans or null are
+ * quoted.  Returns 0 or a negative errno.
+ */
+int ep_json_to_yaml(const struct json_t *value, char **ret, struct ep_error *err);
+
+#endif

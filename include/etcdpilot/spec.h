@@ -1,0 +1,170 @@
+/*
+ * spec.h - the node spec: the one plain struct that says what this node's
+ * etcd member must look like, with every default filled in.
+ *
+ * It is built from the config file(s) and the flags (config.h), validated
+ * before anything is written, and then read by every phase (certs,
+ * manifest, unit, client...).  Paths in it are node paths (as on the real
+ * host); ep_root_path() maps them under --root when files are touched.
+ */
+#ifndef ETCDPILOT_SPEC_H
+#define ETCDPILOT_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ep_error;
+
+enum ep_mode {
+	EP_MODE_STATIC_POD = 0,
+	EP_MODE_SYSTEMD,
+};
+
+enum ep_key_type {
+	EP_KEY_RSA_2048 = 0,
+	EP_KEY_RSA_3072,
+	EP_KEY_RSA_4096,
+	EP_KEY_ECDSA_P256,
+	EP_KEY_ECDSA_P384,
+};
+
+/* A growable list of owned strings. */
+struct ep_strv {
+	char **v;
+	size_t n;
+};
+
+/* name=value pair: an etcd extra argument or an environment variable. */
+struct ep_kv {
+	char *name;
+	char *value;
+};
+
+struct ep_kvv {
+	struct ep_kv *v;
+	size_t n;
+};
+
+struct ep_external {
+	bool set;               /* etcd.external was given */
+	struct ep_strv endpoints;
+	char *ca_file;
+	char *cert_file;
+	char *key_file;
+};
+
+struct ep_systemd {
+	char *etcd_binary;      /* local etcd to install (etcdctl beside it) */
+	char *release_url;      /* https://, http:// or file:// tarball or its directory */
+	char *etcd_sha256;      /* hex SHA-256 of the tarball */
+	bool insecure_skip_checksum;
+	char *systemctl;        /* systemctl to run; default "systemctl" */
+	char *unit_path;        /* /etc/systemd/system/etcd.service */
+	char *env_file;         /* /etc/etcd/etcd.env */
+	char *etcdctl_env_file; /* /etc/etcd/etcdctl.env */
+	char *bin_dir;          /* /usr/local/bin */
+	char *cache_dir;        /* /var/cache/etcdpilot/etcd */
+};
+
+struct ep_operator {
+	uint64_t interval_ms;       /* reconcile period, default 30s */
+	uint64_t renew_before_ms;   /* renew leaf certs this long before expiry, default 30d */
+	char *backup_dir;           /* snapshots, default /var/lib/etcdpilot/backup */
+	uint64_t backup_interval_ms;/* periodic snapshot, default 6h */
+	unsigned backup_keep;       /* snapshots kept, default 5 */
+};
+
+struct ep_spec {
+	/* node identity */
+	char *name;              /* nodeRegistration.name / --name; RFC 1123 */
+	char *advertise_address; /* IPv4 or IPv6 literal, no brackets */
+	enum ep_mode mode;
+
+	/* etcd version and image */
+	char *etcd_version;      /* "3.6.6": X.Y.Z */
+	char *kubernetes_version;/* from ClusterConfiguration, informational; may be NULL */
+	char *image_repository;  /* etcd.local.imageRepository or the cluster's; registry.k8s.io */
+	char *image_tag;         /* "3.6.6-0" */
+
+	/* files */
+	char *data_dir;          /* /var/lib/etcd */
+	char *cert_dir;          /* certificatesDir, /etc/kubernetes/pki */
+	char *manifest_dir;      /* /etc/kubernetes/manifests */
+
+	/* etcd.local */
+	struct ep_kvv extra_args; /* name without dashes; duplicates allowed, order kept */
+	struct ep_kvv extra_envs;
+	struct ep_strv server_cert_sans;
+	struct ep_strv peer_cert_sans;
+	struct ep_external external;
+
+	/* PKI */
+	enum ep_key_type key_type;
+	uint64_t cert_validity_s;     /* 8760h */
+	uint64_t ca_cert_validity_s;  /* 87600h */
+
+	/* join (JoinConfiguration / etcdpilot join) */
+	bool is_join;
+
+	uint64_t timeout_ms;          /* wait deadline for init/join, default 4m */
+
+	struct ep_systemd systemd;
+	struct ep_operator op;
+};
+
+/* Zero @spec; call ep_spec_release() when done. */
+void ep_spec_init(struct ep_spec *spec);
+
+/* Free everything @spec owns and zero it.  NULL is fine. */
+void ep_spec_release(struct ep_spec *spec);
+
+/* Deep copy @src into the zeroed @dst.  Returns 0 or -ENOMEM. */
+int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src);
+
+/*
+ * Fill every unset field of @spec with its default (kubeadm's where kubeadm
+ * has one).  The name defaults to the lowercased host name, the advertise
+ * address to the address of the interface that carries the default route.
+ * Returns 0, or a negative errno with @err set when a default cannot be
+ * found (e.g. no advertise address could be detected).
+ */
+int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err);
+
+/* Textual names, as in configs and flags ("static-pod", "ECDSA-P256", ...). */
+const char *ep_mode_name(enum ep_mode mode);
+const char *ep_key_type_name(enum ep_key_type kt);      /* "RSA-2048" */
+const char *ep_key_type_flag_name(enum ep_key_type kt); /* "rsa-2048" */
+/* Parse either spelling, case-insensitively.  0 or -EINVAL. */
+int ep_mode_parse(const char *s, enum ep_mode *ret);
+int ep_key_type_parse(const char *s, enum ep_key_type *ret);
+
+/* The etcd minor line of @version "3.5.21" -> 35; 0 when unparsable. */
+unsigned ep_etcd_minor(const char *version);
+
+/* Default image tag for an etcd version: "3.5.21" -> "3.5.21-0". Heap. */
+char *ep_default_image_tag(const char *version);
+
+/*
+ * Lookup the last extra arg called @name (no dashes); NULL when absent.
+ * The returned pointer belongs to @spec.
+ */
+const char *ep_spec_extra_arg(const struct ep_spec *spec, const char *name);
+
+/* True when @addr is an IPv6 literal. */
+bool ep_addr_is_ipv6(const char *addr);
+
+/*
+ * Format "https://<addr>:<port>" with brackets for IPv6.  Heap string or
+ * NULL on ENOMEM.  @scheme is "https" or "http".
+ */
+char *ep_url(const char *scheme, const char *addr, unsigned port);
+
+/* ep_strv / ep_kvv helpers.  All return 0 or -ENOMEM and copy their input. */
+int ep_strv_push(struct ep_strv *sv, const char *s);
+bool ep_strv_contains(const struct ep_strv *sv, const char *s);
+void ep_strv_release(struct ep_strv *sv);
+int ep_kvv_push(struct ep_kvv *kv, const char *name, const char *value);
+void ep_kvv_release(struct ep_kvv *kv);
+
+#endif

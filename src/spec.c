@@ -1,0 +1,422 @@
+/*
+ * spec.c - the node spec's memory, names and defaults.  It knows kubeadm's
+ * defaults; it does not parse files (config.c) and does not validate
+ * (ep_spec_validate in config.c).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "etcdpilot/error.h"
+#include "etcdpilot/spec.h"
+#include "util/cleanup.h"
+
+#define DEFAULT_ETCD_VERSION "3.6.6"
+
+void ep_spec_init(struct ep_spec *spec)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->op.backup_keep = 0;
+}
+
+int ep_strv_push(struct ep_strv *sv, const char *s)
+{
+	char *copy = strdup(s ? s : "");
+	if (!copy)
+		return -ENOMEM;
+	char **nv = realloc(sv->v, (sv->n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(copy);
+		return -ENOMEM;
+	}
+	sv->v = nv;
+	sv->v[sv->n++] = copy;
+	return 0;
+}
+
+bool ep_strv_contains(const struct ep_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (strcmp(sv->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+void ep_strv_release(struct ep_strv *sv)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		free(sv->v[i]);
+	free(sv->v);
+	sv->v = NULL;
+	sv->n = 0;
+}
+
+int ep_kvv_push(struct ep_kvv *kv, const char *name, const char *value)
+{
+	char *n = strdup(name ? name : ""), *v = strdup(value ? value : "");
+	struct ep_kv *nv = (n && v) ? realloc(kv->v, (kv->n + 1) * sizeof(*nv)) : NULL;
+	if (!nv) {
+		free(n);
+		free(v);
+		return -ENOMEM;
+	}
+	kv->v = nv;
+	kv->v[kv->n].name = n;
+	kv->v[kv->n].value = v;
+	kv->n++;
+	return 0;
+}
+
+void ep_kvv_release(struct ep_kvv *kv)
+{
+	for (size_t i = 0; i < kv->n; i++) {
+		free(kv->v[i].name);
+		free(kv->v[i].value);
+	}
+	free(kv->v);
+	kv->v = NULL;
+	kv->n = 0;
+}
+
+void ep_spec_release(struct ep_spec *spec)
+{
+	if (!spec)
+		return;
+	free(spec->name);
+	free(spec->advertise_address);
+	free(spec->etcd_version);
+	free(spec->kubernetes_version);
+	free(spec->image_repository);
+	free(spec->image_tag);
+	free(spec->data_dir);
+	free(spec->cert_dir);
+	free(spec->manifest_dir);
+	ep_kvv_release(&spec->extra_args);
+	ep_kvv_release(&spec->extra_envs);
+	ep_strv_release(&spec->server_cert_sans);
+	ep_strv_release(&spec->peer_cert_sans);
+	ep_strv_release(&spec->external.endpoints);
+	free(spec->external.ca_file);
+	free(spec->external.cert_file);
+	free(spec->external.key_file);
+	free(spec->systemd.etcd_binary);
+	free(spec->systemd.release_url);
+	free(spec->systemd.etcd_sha256);
+	free(spec->systemd.systemctl);
+	free(spec->systemd.unit_path);
+	free(spec->systemd.env_file);
+	free(spec->systemd.etcdctl_env_file);
+	free(spec->systemd.bin_dir);
+	free(spec->systemd.cache_dir);
+	free(spec->op.backup_dir);
+	memset(spec, 0, sizeof(*spec));
+}
+
+static int dup_into(char **dst, const char *src)
+{
+	if (!src) {
+		*dst = NULL;
+		return 0;
+	}
+	*dst = strdup(src);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int strv_copy(struct ep_strv *dst, const struct ep_strv *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		if (ep_strv_push(dst, src->v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static int kvv_copy(struct ep_kvv *dst, const struct ep_kvv *src)
+{
+	for (size_t i = 0; i < src->n; i++)
+		if (ep_kvv_push(dst, src->v[i].name, src->v[i].value) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src)
+{
+	/* Copy the scalars, then replace every pointer by a private copy. */
+	*dst = *src;
+	memset(&dst->extra_args, 0, sizeof(dst->extra_args));
+	memset(&dst->extra_envs, 0, sizeof(dst->extra_envs));
+	memset(&dst->server_cert_sans, 0, sizeof(dst->server_cert_sans));
+	memset(&dst->peer_cert_sans, 0, sizeof(dst->peer_cert_sans));
+	memset(&dst->external.endpoints, 0, sizeof(dst->external.endpoints));
+	int r = 0;
+	r |= dup_into(&dst->name, src->name);
+	r |= dup_into(&dst->advertise_address, src->advertise_address);
+	r |= dup_into(&dst->etcd_version, src->etcd_version);
+	r |= dup_into(&dst->kubernetes_version, src->kubernetes_version);
+	r |= dup_into(&dst->image_repository, src->image_repository);
+	r |= dup_into(&dst->image_tag, src->image_tag);
+	r |= dup_into(&dst->data_dir, src->data_dir);
+	r |= dup_into(&dst->cert_dir, src->cert_dir);
+	r |= dup_into(&dst->manifest_dir, src->manifest_dir);
+	r |= dup_into(&dst->external.ca_file, src->external.ca_file);
+	r |= dup_into(&dst->external.cert_file, src->external.cert_file);
+	r |= dup_into(&dst->external.key_file, src->external.key_file);
+	r |= dup_into(&dst->systemd.etcd_binary, src->systemd.etcd_binary);
+	r |= dup_into(&dst->systemd.release_url, src->systemd.release_url);
+	r |= dup_into(&dst->systemd.etcd_sha256, src->systemd.etcd_sha256);
+	r |= dup_into(&dst->systemd.systemctl, src->systemd.systemctl);
+	r |= dup_into(&dst->systemd.unit_path, src->systemd.unit_path);
+	r |= dup_into(&dst->systemd.env_file, src->systemd.env_file);
+	r |= dup_into(&dst->systemd.etcdctl_env_file, src->systemd.etcdctl_env_file);
+	r |= dup_into(&dst->systemd.bin_dir, src->systemd.bin_dir);
+	r |= dup_into(&dst->systemd.cache_dir, src->systemd.cache_dir);
+	r |= dup_into(&dst->op.backup_dir, src->op.backup_dir);
+	r |= kvv_copy(&dst->extra_args, &src->extra_args);
+	r |= kvv_copy(&dst->extra_envs, &src->extra_envs);
+	r |= strv_copy(&dst->server_cert_sans, &src->server_cert_sans);
+	r |= strv_copy(&dst->peer_cert_sans, &src->peer_cert_sans);
+	r |= strv_copy(&dst->external.endpoints, &src->external.endpoints);
+	if (r) {
+		ep_spec_release(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static const char *const mode_names[] = {
+	[EP_MODE_STATIC_POD] = "static-pod",
+	[EP_MODE_SYSTEMD] = "systemd",
+};
+
+static const char *const key_names[] = {
+	[EP_KEY_RSA_2048] = "RSA-2048",     [EP_KEY_RSA_3072] = "RSA-3072",
+	[EP_KEY_RSA_4096] = "RSA-4096",     [EP_KEY_ECDSA_P256] = "ECDSA-P256",
+	[EP_KEY_ECDSA_P384] = "ECDSA-P384",
+};
+
+static const char *const key_flag_names[] = {
+	[EP_KEY_RSA_2048] = "rsa-2048",     [EP_KEY_RSA_3072] = "rsa-3072",
+	[EP_KEY_RSA_4096] = "rsa-4096",     [EP_KEY_ECDSA_P256] = "ecdsa-p256",
+	[EP_KEY_ECDSA_P384] = "ecdsa-p384",
+};
+
+const char *ep_mode_name(enum ep_mode mode)
+{
+	return (unsigned)mode < 2 ? mode_names[mode] : "unknown";
+}
+
+const char *ep_key_type_name(enum ep_key_type kt)
+{
+	return (unsigned)kt < 5 ? key_names[kt] : "unknown";
+}
+
+const char *ep_key_type_flag_name(enum ep_key_type kt)
+{
+	return (unsigned)kt < 5 ? key_flag_names[kt] : "unknown";
+}
+
+int ep_mode_parse(const char *s, enum ep_mode *ret)
+{
+	if (!s)
+		return -EINVAL;
+	for (unsigned i = 0; i < 2; i++)
+		if (strcasecmp(s, mode_names[i]) == 0) {
+			*ret = (enum ep_mode)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int ep_key_type_parse(const char *s, enum ep_key_type *ret)
+{
+	if (!s)
+		return -EINVAL;
+	for (unsigned i = 0; i < 5; i++)
+		if (strcasecmp(s, key_names[i]) == 0) {
+			*ret = (enum ep_key_type)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+unsigned ep_etcd_minor(const char *version)
+{
+	if (!version)
+		return 0;
+	if (version[0] == 'v')
+		version++;
+	unsigned maj, min;
+	if (sscanf(version, "%u.%u", &maj, &min) != 2 || maj > 9 || min > 99)
+		return 0;
+	return maj * 10 + min;
+}
+
+char *ep_default_image_tag(const char *version)
+{
+	if (!version)
+		return NULL;
+	if (version[0] == 'v')
+		version++;
+	char *out = NULL;
+	if (asprintf(&out, "%s-0", version) < 0)
+		return NULL;
+	return out;
+}
+
+const char *ep_spec_extra_arg(const struct ep_spec *spec, const char *name)
+{
+	const char *found = NULL;
+	for (size_t i = 0; i < spec->extra_args.n; i++)
+		if (strcmp(spec->extra_args.v[i].name, name) == 0)
+			found = spec->extra_args.v[i].value;
+	return found;
+}
+
+bool ep_addr_is_ipv6(const char *addr)
+{
+	struct in6_addr a6;
+	return addr && inet_pton(AF_INET6, addr, &a6) == 1;
+}
+
+char *ep_url(const char *scheme, const char *addr, unsigned port)
+{
+	char *out = NULL;
+	int r = ep_addr_is_ipv6(addr) ? asprintf(&out, "%s://[%s]:%u", scheme, addr, port)
+				      : asprintf(&out, "%s://%s:%u", scheme, addr, port);
+	return r < 0 ? NULL : out;
+}
+
+/* The interface of the IPv4 default route, from /proc/net/route. */
+static int default_route_iface(char *ifname, size_t len)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/route", "re");
+	if (!f)
+		return -errno;
+	char line[512];
+	if (!fgets(line, sizeof(line), f))
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		char name[IFNAMSIZ + 1];
+		unsigned long dest, mask;
+		unsigned gw, flags;
+		if (sscanf(line, "%16s %lx %x %x %*d %*d %*d %lx", name, &dest, &gw, &flags,
+			   &mask) != 5)
+			continue;
+		if (dest == 0 && mask == 0 && (flags & 0x1)) {
+			snprintf(ifname, len, "%s", name);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static int detect_address(char **ret)
+{
+	char ifname[IFNAMSIZ + 1] = "";
+	if (default_route_iface(ifname, sizeof(ifname)) < 0)
+		return -ENOENT;
+	struct ifaddrs *ifa = NULL;
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	int r = -ENOENT;
+	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, ifname))
+			continue;
+		char buf[INET_ADDRSTRLEN];
+		struct sockaddr_in *sin = (struct sockaddr_in *)i->ifa_addr;
+		if (!inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)))
+			continue;
+		*ret = strdup(buf);
+		r = *ret ? 0 : -ENOMEM;
+		break;
+	}
+	freeifaddrs(ifa);
+	return r;
+}
+
+static int set_default(char **field, const char *value)
+{
+	if (*field)
+		return 0;
+	*field = strdup(value);
+	return *field ? 0 : -ENOMEM;
+}
+
+int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
+{
+	int r = 0;
+	if (!spec->name) {
+		char host[256] = "";
+		if (gethostname(host, sizeof(host) - 1) < 0 || !host[0])
+			return ep_error_usage(err, -ENOENT,
+					      "node name: cannot read the host name; set "
+					      "nodeRegistration.name or --name");
+		for (char *p = host; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		r |= set_default(&spec->name, host);
+	}
+	if (!spec->advertise_address) {
+		r = detect_address(&spec->advertise_address);
+		if (r == -ENOMEM)
+			return ep_error_set(err, r, "out of memory");
+		if (r < 0)
+			return ep_error_usage(err, -ENOENT,
+					      "advertise address: no default route to take an "
+					      "address from; set localAPIEndpoint.advertiseAddress "
+					      "or --advertise-address");
+		r = 0;
+	}
+	/* The version comes from the image tag when only the tag is given. */
+	if (!spec->etcd_version && spec->image_tag) {
+		_cleanup_free_ char *v = strdup(spec->image_tag);
+		if (!v)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		char *dash = strchr(v, '-');
+		if (dash)
+			*dash = '\0';
+		r |= set_default(&spec->etcd_version, v[0] == 'v' ? v + 1 : v);
+	}
+	r |= set_default(&spec->etcd_version, DEFAULT_ETCD_VERSION);
+	if (!spec->image_tag) {
+		spec->image_tag = ep_default_image_tag(spec->etcd_version);
+		if (!spec->image_tag)
+			r = -ENOMEM;
+	}
+	r |= set_default(&spec->image_repository, "registry.k8s.io");
+	r |= set_default(&spec->data_dir, "/var/lib/etcd");
+	r |= set_default(&spec->cert_dir, "/etc/kubernetes/pki");
+	r |= set_default(&spec->manifest_dir, "/etc/kubernetes/manifests");
+	if (!spec->cert_validity_s)
+		spec->cert_validity_s = 8760ull * 3600;
+	if (!spec->ca_cert_validity_s)
+		spec->ca_cert_validity_s = 87600ull * 3600;
+	if (!spec->timeout_ms)
+		spec->timeout_ms = 4ull * 60 * 1000;
+
+	r |= set_default(&spec->systemd.systemctl, "systemctl");
+	r |= set_default(&spec->systemd.unit_path, "/etc/systemd/system/etcd.service");
+	r |= set_default(&spec->systemd.env_file, "/etc/etcd/etcd.env");
+	r |= set_default(&spec->systemd.etcdctl_env_file, "/etc/etcd/etcdctl.env");
+	r |= set_default(&spec->systemd.bin_dir, "/usr/local/bin");
+	r |= set_default(&spec->systemd.cache_dir, "/var/cache/etcdpilot/etcd");
+
+	if (!spec->op.interval_ms)
+		spec->op.interval_ms = 30ull * 1000;
+	if (!spec->op.renew_before_ms)
+		spec->op.renew_before_ms = 30ull * 24 * 3600 * 1000;
+	if (!spec->op.backup_interval_ms)
+		spec->op.backup_interval_ms = 6ull * 3600 * 1000;
+	if (!spec->op.backup_keep)
+		spec->op.backup_keep = 5;
+	r |= set_default(&spec->op.backup_dir, "/var/lib/etcdpilot/backup");
+	if (r)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
