@@ -8,7 +8,7 @@ packages=(
 	libyaml-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libcmocka-dev
 	etcd-server etcd-client iproute2 systemd util-linux openssl curl
 	clang libclang-rt-14-dev
-	python3
+	python3 python3-yaml
 )
 
 missing=()
