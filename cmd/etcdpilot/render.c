@@ -12,13 +12,3 @@ const struct cli_command cmd_render_manifest = {
 	.min_args = 0,
 	.max_args = 0,
 };
-
-const struct cli_command cmd_render_unit = {
-	.name = "render unit",
-	.run = NULL,
-	.groups = CLI_NODE | CLI_SYSTEMD,
-	.args = NULL,
-	.summary = "print the systemd unit and environment init/join would write",
-	.min_args = 0,
-	.max_args = 0,
-};
