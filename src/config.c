@@ -1,14 +1,36 @@
 /*
- * config.c - PLACEHOLDER until the loader lands: applies defaults only.
+ * config.c - from config file and flags to a validated node spec.
+ *
+ * This module owns the whole way from user input to a complete struct
+ * ep_spec: the value checkers (names, addresses, durations, versions), the
+ * flag overrides, the YAML loader (see config_yaml.c) and the final
+ * validation.  It never prints and never touches node files: notes for the
+ * user are handed back in struct ep_notes, errors in struct ep_error (kind
+ * EP_ERR_USAGE).
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "config_internal.h"
 #include "etcdpilot/config.h"
 #include "etcdpilot/error.h"
+#include "util/cleanup.h"
+
+/* A config file larger than this is not a config file. */
+#define CONFIG_MAX_BYTES (4u << 20)
 
 void ep_notes_release(struct ep_notes *notes)
 {
+	if (!notes)
+		return;
 	for (size_t i = 0; i < notes->n; i++)
 		free(notes->v[i]);
 	free(notes->v);
@@ -16,11 +38,636 @@ void ep_notes_release(struct ep_notes *notes)
 	notes->n = 0;
 }
 
+int ep_notes_add(struct ep_notes *notes, const char *fmt, ...)
+{
+	if (!notes)
+		return 0;
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	char **nv = realloc(notes->v, (notes->n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(s);
+		return -ENOMEM;
+	}
+	notes->v = nv;
+	notes->v[notes->n++] = s;
+	return 0;
+}
+
+/* ---- value checks ------------------------------------------------------ */
+
+/* Go's time.ParseDuration units, in nanoseconds. */
+static const struct {
+	const char *name;
+	uint64_t ns;
+} duration_units[] = {
+	{ "ns", 1ull },
+	{ "us", 1000ull },
+	{ "\xc2\xb5s", 1000ull }, /* U+00B5 micro sign */
+	{ "\xce\xbcs", 1000ull }, /* U+03BC Greek mu */
+	{ "ms", 1000000ull },
+	{ "s", 1000000000ull },
+	{ "m", 60ull * 1000000000ull },
+	{ "h", 3600ull * 1000000000ull },
+};
+
+int ep_duration_parse(const char *s, uint64_t *ret_ms)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	if (*s == '-')
+		return -EINVAL;
+	if (*s == '+')
+		s++;
+	if (strcmp(s, "0") == 0) {
+		*ret_ms = 0;
+		return 0;
+	}
+	if (!*s)
+		return -EINVAL;
+	uint64_t total_ns = 0;
+	while (*s) {
+		if (!isdigit((unsigned char)*s) && *s != '.')
+			return -EINVAL;
+		/* integer part, then an optional fraction, as Go allows ("1.5h", ".5s") */
+		uint64_t whole = 0;
+		bool digits = false, range = false;
+		while (isdigit((unsigned char)*s)) {
+			if (whole > (UINT64_MAX - 9) / 10)
+				range = true;
+			else
+				whole = whole * 10 + (uint64_t)(*s - '0');
+			digits = true;
+			s++;
+		}
+		uint64_t frac = 0, scale = 1;
+		if (*s == '.') {
+			s++;
+			while (isdigit((unsigned char)*s)) {
+				if (scale < 1000000000000000000ull) {
+					frac = frac * 10 + (uint64_t)(*s - '0');
+					scale *= 10;
+				}
+				digits = true;
+				s++;
+			}
+		}
+		if (!digits)
+			return -EINVAL;
+		size_t best = 0;
+		uint64_t unit = 0;
+		for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
+			size_t l = strlen(duration_units[i].name);
+			if (l > best && strncmp(s, duration_units[i].name, l) == 0) {
+				best = l;
+				unit = duration_units[i].ns;
+			}
+		}
+		if (!best)
+			return -EINVAL; /* Go: "missing unit in duration" */
+		s += best;
+		if (range)
+			return -ERANGE;
+		if (whole > UINT64_MAX / unit)
+			return -ERANGE;
+		uint64_t v = whole * unit;
+		/* frac/scale * unit without overflow: unit <= 3.6e12, frac < 1e18 */
+		long double f = (long double)frac * (long double)unit / (long double)scale;
+		if ((long double)(UINT64_MAX - v) < f)
+			return -ERANGE;
+		v += (uint64_t)f;
+		if (total_ns > UINT64_MAX - v)
+			return -ERANGE;
+		total_ns += v;
+	}
+	/* Go's Duration is an int64 of nanoseconds. */
+	if (total_ns > (uint64_t)INT64_MAX)
+		return -ERANGE;
+	*ret_ms = total_ns / 1000000ull;
+	return 0;
+}
+
+char *ep_duration_format(uint64_t ms)
+{
+	char *out = NULL;
+	int r;
+	if (ms == 0)
+		r = asprintf(&out, "0s");
+	else if (ms < 1000)
+		r = asprintf(&out, "%llums", (unsigned long long)ms);
+	else {
+		unsigned long long h = ms / 3600000, m = ms / 60000 % 60, sec = ms / 1000 % 60,
+				   frac = ms % 1000;
+		char fs[8] = "";
+		if (frac) {
+			snprintf(fs, sizeof(fs), ".%03llu", frac);
+			for (size_t l = strlen(fs); fs[l - 1] == '0'; l--)
+				fs[l - 1] = '\0';
+		}
+		if (h)
+			r = asprintf(&out, "%lluh%llum%llu%ss", h, m, sec, fs);
+		else if (m)
+			r = asprintf(&out, "%llum%llu%ss", m, sec, fs);
+		else
+			r = asprintf(&out, "%llu%ss", sec, fs);
+	}
+	return r < 0 ? NULL : out;
+}
+
+static bool is_label_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+/* [a-z0-9]([-a-z0-9]*[a-z0-9])? of @len bytes. */
+static bool is_dns1123_label_n(const char *s, size_t len)
+{
+	if (len == 0 || s[0] == '-' || s[len - 1] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!is_label_char(s[i]))
+			return false;
+	return true;
+}
+
+bool ep_is_dns1123_subdomain(const char *s)
+{
+	if (!s)
+		return false;
+	size_t len = strlen(s);
+	if (len == 0 || len > 253)
+		return false;
+	const char *p = s;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t l = dot ? (size_t)(dot - p) : strlen(p);
+		if (!is_dns1123_label_n(p, l))
+			return false;
+		if (!dot)
+			return true;
+		p = dot + 1;
+	}
+}
+
+bool ep_is_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	if (!s)
+		return false;
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* "*.example.com", as Kubernetes' IsWildcardDNS1123Subdomain. */
+static bool is_wildcard_subdomain(const char *s)
+{
+	return s && s[0] == '*' && s[1] == '.' && ep_is_dns1123_subdomain(s + 2);
+}
+
+/* Kubernetes' environment variable name rule: [-._a-zA-Z][-._a-zA-Z0-9]*. */
+static bool is_env_name(const char *s)
+{
+	if (!s || !*s || isdigit((unsigned char)*s))
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' && *s != '_')
+			return false;
+	return true;
+}
+
+/*
+ * The checkers below say what is wrong with one value, in the words of
+ * "'VALUE' is not ... (what is allowed)", or return false when it is fine.
+ * Where the value came from (a file position, a flag, a spec field) is the
+ * caller's business, so flags, the YAML loader and ep_spec_validate share
+ * one wording.
+ */
+bool ep_check_node_name(const char *v, char *why, size_t len)
+{
+	if (ep_is_dns1123_subdomain(v))
+		return false;
+	if (v && strlen(v) > 253)
+		snprintf(why, len, "'%.40s...' is %zu characters long (a node name has at most 253)",
+			 v, strlen(v));
+	else
+		snprintf(why, len,
+			 "'%s' is not a valid node name (lowercase RFC 1123: a-z, 0-9, '-', '.')",
+			 v ? v : "");
+	return true;
+}
+
+bool ep_check_ip(const char *v, char *why, size_t len)
+{
+	if (ep_is_ip(v))
+		return false;
+	snprintf(why, len, "'%s' is not an IP address (an IPv4 or IPv6 literal, without brackets)",
+		 v ? v : "");
+	return true;
+}
+
+bool ep_check_version(const char *v, char *why, size_t len)
+{
+	if (ep_is_version(v))
+		return false;
+	snprintf(why, len, "'%s' is not an etcd version (X.Y.Z, e.g. 3.6.6)", v ? v : "");
+	return true;
+}
+
+bool ep_check_san(const char *v, char *why, size_t len)
+{
+	if (ep_is_ip(v) || ep_is_dns1123_subdomain(v) || is_wildcard_subdomain(v))
+		return false;
+	snprintf(why, len,
+		 "'%s' is not a valid SAN (an IP address, an RFC 1123 DNS name or a wildcard "
+		 "like *.example.com)",
+		 v ? v : "");
+	return true;
+}
+
+bool ep_check_arg_name(const char *v, char *why, size_t len)
+{
+	if (!v || !*v)
+		snprintf(why, len, "the flag name is empty (an etcd flag name without dashes, e.g. "
+				   "'snapshot-count')");
+	else if (v[0] == '-')
+		snprintf(why, len,
+			 "'%s' starts with a dash (give the etcd flag name without dashes, e.g. "
+			 "'%s')",
+			 v, v + strspn(v, "-"));
+	else if (strchr(v, '='))
+		snprintf(why, len,
+			 "'%s' contains '=' (put the flag name in name and the value in value)", v);
+	else if (strspn(v, " \t\r\n") || strpbrk(v, " \t\r\n"))
+		snprintf(why, len, "'%s' contains white space (an etcd flag name, e.g. "
+				   "'snapshot-count')", v);
+	else
+		return false;
+	return true;
+}
+
+bool ep_check_env_name(const char *v, char *why, size_t len)
+{
+	if (is_env_name(v))
+		return false;
+	snprintf(why, len,
+		 "'%s' is not a valid environment variable name (letters, digits, '_', '-', '.'; "
+		 "not starting with a digit)",
+		 v ? v : "");
+	return true;
+}
+
+bool ep_check_abs_path(const char *v, char *why, size_t len)
+{
+	if (v && v[0] == '/' && !strstr(v, "/../") && strcmp(v + strlen(v) - (strlen(v) >= 3 ? 3 : 0), "/..") != 0)
+		return false;
+	snprintf(why, len, "'%s' is not an absolute path (a path starting with '/', no '..')",
+		 v ? v : "");
+	return true;
+}
+
+bool ep_check_sha256(const char *v, char *why, size_t len)
+{
+	size_t n = v ? strlen(v) : 0;
+	if (n == 64 && strspn(v, "0123456789abcdefABCDEF") == 64)
+		return false;
+	snprintf(why, len, "'%s' is not a SHA-256 digest (64 hexadecimal digits)", v ? v : "");
+	return true;
+}
+
+bool ep_check_url(const char *v, char *why, size_t len)
+{
+	if (v && (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0 ||
+		  strncmp(v, "file:///", 8) == 0) &&
+	    !strpbrk(v, " \t\r\n"))
+		return false;
+	snprintf(why, len, "'%s' is not a release URL (https://, http:// or file:///)",
+		 v ? v : "");
+	return true;
+}
+
+bool ep_check_mode(const char *v, char *why, size_t len)
+{
+	enum ep_mode m;
+	if (ep_mode_parse(v, &m) == 0)
+		return false;
+	snprintf(why, len, "unknown mode '%s' (static-pod or systemd)", v ? v : "");
+	return true;
+}
+
+bool ep_check_key_type(const char *v, char *why, size_t len)
+{
+	enum ep_key_type k;
+	if (ep_key_type_parse(v, &k) == 0)
+		return false;
+	snprintf(why, len,
+		 "unknown key type '%s' (RSA-2048, RSA-3072, RSA-4096, ECDSA-P256 or ECDSA-P384)",
+		 v ? v : "");
+	return true;
+}
+
+/*
+ * A positive Go duration into *ret_ms.  @what is "a timeout" etc. for the
+ * message; @min_ms the smallest value that makes sense.
+ */
+bool ep_check_duration(const char *v, uint64_t min_ms, uint64_t *ret_ms, char *why, size_t len)
+{
+	uint64_t ms = 0;
+	int r = ep_duration_parse(v, &ms);
+	if (r == -ERANGE)
+		snprintf(why, len, "duration '%s' is too long", v);
+	else if (r < 0 && v && v[0] == '-')
+		snprintf(why, len, "duration '%s' is negative (a positive duration, e.g. '90s')",
+			 v);
+	else if (r < 0)
+		snprintf(why, len,
+			 "'%s' is not a duration (Go syntax: a number and a unit, e.g. '90s', "
+			 "'1h30m', '8760h')",
+			 v ? v : "");
+	else if (ms == 0 || ms < min_ms) {
+		_cleanup_free_ char *m = ep_duration_format(min_ms ? min_ms : 1);
+		snprintf(why, len, "duration '%s' is too short (at least %s)", v, m ? m : "1ms");
+	} else {
+		*ret_ms = ms;
+		return false;
+	}
+	return true;
+}
+
+/* ---- flags ------------------------------------------------------------- */
+
+static int replace_str(char **field, const char *value)
+{
+	char *c = strdup(value);
+	if (!c)
+		return -ENOMEM;
+	free(*field);
+	*field = c;
+	return 0;
+}
+
+typedef bool (*check_fn)(const char *v, char *why, size_t len);
+
+/* Check @value with @check and store it in @field; "--FLAG: why" on failure. */
+static int flag_str(char **field, const char *flag, const char *value, check_fn check,
+		    struct ep_error *err)
+{
+	char why[512];
+	if (!value)
+		return 0;
+	if (check && check(value, why, sizeof(why)))
+		return ep_error_usage(err, -EINVAL, "%s: %s", flag, why);
+	if (replace_str(field, value) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+int ep_config_apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
+			      struct ep_error *err)
+{
+	char why[512];
+	int r;
+	if (!ov)
+		return 0;
+	if ((r = flag_str(&spec->name, "--name", ov->name, ep_check_node_name, err)) < 0 ||
+	    (r = flag_str(&spec->advertise_address, "--advertise-address", ov->advertise_address,
+			  ep_check_ip, err)) < 0)
+		return r;
+	if (ov->mode) {
+		if (ep_check_mode(ov->mode, why, sizeof(why)))
+			return ep_error_usage(err, -EINVAL, "--mode: %s", why);
+		ep_mode_parse(ov->mode, &spec->mode);
+	}
+	if (ov->etcd_version) {
+		const char *v = ov->etcd_version[0] == 'v' ? ov->etcd_version + 1 : ov->etcd_version;
+		char tagv[64];
+		if (ep_check_version(v, why, sizeof(why)))
+			return ep_error_usage(err, -EINVAL, "--etcd-version: %s", why);
+		if (ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)) && strcmp(tagv, v))
+			return ep_error_usage(err, -EINVAL,
+					      "--etcd-version: '%s' contradicts the image tag '%s' "
+					      "of the config file (drop etcd.local.imageTag or give "
+					      "--etcd-version %s)",
+					      v, spec->image_tag, tagv);
+		if ((r = flag_str(&spec->etcd_version, "--etcd-version", v, NULL, err)) < 0)
+			return r;
+	}
+	if ((r = flag_str(&spec->image_repository, "--image-repository", ov->image_repository,
+			  NULL, err)) < 0 ||
+	    (r = flag_str(&spec->data_dir, "--data-dir", ov->data_dir, ep_check_abs_path, err)) < 0 ||
+	    (r = flag_str(&spec->cert_dir, "--cert-dir", ov->cert_dir, ep_check_abs_path, err)) < 0 ||
+	    (r = flag_str(&spec->manifest_dir, "--manifest-dir", ov->manifest_dir,
+			  ep_check_abs_path, err)) < 0)
+		return r;
+	if (ov->image_repository && !ov->image_repository[0])
+		return ep_error_usage(err, -EINVAL,
+				      "--image-repository: the repository is empty (e.g. "
+				      "registry.k8s.io)");
+	if (ov->key_type) {
+		if (ep_check_key_type(ov->key_type, why, sizeof(why)))
+			return ep_error_usage(err, -EINVAL, "--key-type: %s", why);
+		ep_key_type_parse(ov->key_type, &spec->key_type);
+	}
+	if (ov->timeout && ep_check_duration(ov->timeout, 1000, &spec->timeout_ms, why, sizeof(why)))
+		return ep_error_usage(err, -EINVAL, "--timeout: %s", why);
+
+	/* Where the etcd binary comes from: one flag replaces the file's choice. */
+	if (ov->etcd_binary && ov->release_url)
+		return ep_error_usage(err, -EINVAL,
+				      "--etcd-binary: cannot be combined with --release-url (give "
+				      "a local binary or a release to download, not both)");
+	if (ov->etcd_binary) {
+		if ((r = flag_str(&spec->systemd.etcd_binary, "--etcd-binary", ov->etcd_binary,
+				  ep_check_abs_path, err)) < 0)
+			return r;
+		free(spec->systemd.release_url);
+		spec->systemd.release_url = NULL;
+	}
+	if (ov->release_url) {
+		if ((r = flag_str(&spec->systemd.release_url, "--release-url", ov->release_url,
+				  ep_check_url, err)) < 0)
+			return r;
+		free(spec->systemd.etcd_binary);
+		spec->systemd.etcd_binary = NULL;
+	}
+	if ((r = flag_str(&spec->systemd.etcd_sha256, "--etcd-sha256", ov->etcd_sha256,
+			  ep_check_sha256, err)) < 0)
+		return r;
+	if (ov->systemctl && !ov->systemctl[0])
+		return ep_error_usage(err, -EINVAL, "--systemctl: the path is empty");
+	if ((r = flag_str(&spec->systemd.systemctl, "--systemctl", ov->systemctl, NULL, err)) < 0)
+		return r;
+	if (ov->insecure_skip_checksum >= 0)
+		spec->systemd.insecure_skip_checksum = ov->insecure_skip_checksum != 0;
+	return 0;
+}
+
+/* ---- the whole spec ---------------------------------------------------- */
+
+static int check_field(const char *field, const char *v, check_fn check, struct ep_error *err)
+{
+	char why[512];
+	if (v && check(v, why, sizeof(why)))
+		return ep_error_usage(err, -EINVAL, "%s: %s", field, why);
+	return 0;
+}
+
+int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
+{
+	char why[512];
+	int r;
+	if (!spec->name || !spec->advertise_address || !spec->etcd_version || !spec->image_tag ||
+	    !spec->data_dir || !spec->cert_dir || !spec->manifest_dir)
+		return ep_error_usage(err, -EINVAL,
+				      "the node spec is incomplete (name, advertise address, "
+				      "version and paths must be set)");
+	if ((r = check_field("name", spec->name, ep_check_node_name, err)) < 0 ||
+	    (r = check_field("advertiseAddress", spec->advertise_address, ep_check_ip, err)) < 0 ||
+	    (r = check_field("etcdVersion", spec->etcd_version, ep_check_version, err)) < 0 ||
+	    (r = check_field("dataDir", spec->data_dir, ep_check_abs_path, err)) < 0 ||
+	    (r = check_field("certificatesDir", spec->cert_dir, ep_check_abs_path, err)) < 0 ||
+	    (r = check_field("manifestDir", spec->manifest_dir, ep_check_abs_path, err)) < 0)
+		return r;
+	if ((unsigned)spec->mode > EP_MODE_SYSTEMD)
+		return ep_error_usage(err, -EINVAL, "mode: unknown mode (static-pod or systemd)");
+	if ((unsigned)spec->key_type > EP_KEY_ECDSA_P384)
+		return ep_error_usage(err, -EINVAL,
+				      "keyType: unknown key type (RSA-2048, RSA-3072, RSA-4096, "
+				      "ECDSA-P256 or ECDSA-P384)");
+	if (!spec->image_repository || !spec->image_repository[0])
+		return ep_error_usage(err, -EINVAL,
+				      "imageRepository: the repository is empty (e.g. "
+				      "registry.k8s.io)");
+	if (!spec->image_tag[0])
+		return ep_error_usage(err, -EINVAL, "imageTag: the tag is empty (e.g. 3.6.6-0)");
+	char tagv[64];
+	if (ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)) &&
+	    strcmp(tagv, spec->etcd_version))
+		return ep_error_usage(err, -EINVAL,
+				      "etcdVersion: '%s' contradicts the image tag '%s' (which "
+				      "runs etcd %s; drop one of them)",
+				      spec->etcd_version, spec->image_tag, tagv);
+	for (size_t i = 0; i < spec->extra_args.n; i++)
+		if (ep_check_arg_name(spec->extra_args.v[i].name, why, sizeof(why)))
+			return ep_error_usage(err, -EINVAL, "extraArgs[%zu].name: %s", i, why);
+	for (size_t i = 0; i < spec->extra_envs.n; i++)
+		if (ep_check_env_name(spec->extra_envs.v[i].name, why, sizeof(why)))
+			return ep_error_usage(err, -EINVAL, "extraEnvs[%zu].name: %s", i, why);
+	for (size_t i = 0; i < spec->server_cert_sans.n; i++)
+		if (ep_check_san(spec->server_cert_sans.v[i], why, sizeof(why)))
+			return ep_error_usage(err, -EINVAL, "serverCertSANs[%zu]: %s", i, why);
+	for (size_t i = 0; i < spec->peer_cert_sans.n; i++)
+		if (ep_check_san(spec->peer_cert_sans.v[i], why, sizeof(why)))
+			return ep_error_usage(err, -EINVAL, "peerCertSANs[%zu]: %s", i, why);
+	if (spec->external.set && (spec->extra_args.n || spec->extra_envs.n ||
+				   spec->server_cert_sans.n || spec->peer_cert_sans.n))
+		return ep_error_usage(err, -EINVAL,
+				      "external: etcd.external cannot be combined with etcd.local "
+				      "settings (extraArgs, extraEnvs, SANs)");
+	if (!spec->cert_validity_s || !spec->ca_cert_validity_s || !spec->timeout_ms)
+		return ep_error_usage(err, -EINVAL,
+				      "certificate validity periods and the timeout must be "
+				      "positive");
+	if (spec->systemd.etcd_binary && spec->systemd.release_url)
+		return ep_error_usage(err, -EINVAL,
+				      "systemd.etcdBinary: cannot be combined with "
+				      "systemd.releaseURL (give a local binary or a release to "
+				      "download, not both)");
+	if ((r = check_field("systemd.etcdBinary", spec->systemd.etcd_binary, ep_check_abs_path,
+			     err)) < 0 ||
+	    (r = check_field("systemd.releaseURL", spec->systemd.release_url, ep_check_url,
+			     err)) < 0 ||
+	    (r = check_field("systemd.etcdSHA256", spec->systemd.etcd_sha256, ep_check_sha256,
+			     err)) < 0 ||
+	    (r = check_field("systemd.unitPath", spec->systemd.unit_path, ep_check_abs_path,
+			     err)) < 0 ||
+	    (r = check_field("systemd.envFile", spec->systemd.env_file, ep_check_abs_path,
+			     err)) < 0 ||
+	    (r = check_field("systemd.etcdctlEnvFile", spec->systemd.etcdctl_env_file,
+			     ep_check_abs_path, err)) < 0 ||
+	    (r = check_field("systemd.binDir", spec->systemd.bin_dir, ep_check_abs_path, err)) < 0 ||
+	    (r = check_field("systemd.cacheDir", spec->systemd.cache_dir, ep_check_abs_path,
+			     err)) < 0 ||
+	    (r = check_field("operator.backupDir", spec->op.backup_dir, ep_check_abs_path,
+			     err)) < 0)
+		return r;
+	if (spec->systemd.systemctl && !spec->systemd.systemctl[0])
+		return ep_error_usage(err, -EINVAL, "systemd.systemctl: the path is empty");
+	if (!spec->op.interval_ms || !spec->op.renew_before_ms || !spec->op.backup_interval_ms ||
+	    !spec->op.backup_keep)
+		return ep_error_usage(err, -EINVAL,
+				      "operator: interval, renewBefore, backupInterval and "
+				      "backupKeep must be positive");
+	if (spec->op.renew_before_ms / 1000 >= spec->cert_validity_s)
+		return ep_error_usage(err, -EINVAL,
+				      "operator.renewBefore: must be shorter than "
+				      "certificateValidityPeriod (or every certificate is renewed "
+				      "at once)");
+	return 0;
+}
+
+/* ---- loading ----------------------------------------------------------- */
+
+static int read_config_file(const char *path, char **ret, size_t *ret_len, struct ep_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ep_error_usage(err, -errno, "%s: cannot open the config file: %s", path,
+				      strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return ep_error_usage(err, -errno, "%s: %s", path, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return ep_error_usage(err, -EISDIR, "%s: is a directory, not a config file", path);
+	size_t cap = 8192, len = 0;
+	_cleanup_free_ char *buf = malloc(cap);
+	if (!buf)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= CONFIG_MAX_BYTES)
+				return ep_error_usage(err, -EFBIG,
+						      "%s: the config file is larger than %u MiB",
+						      path, CONFIG_MAX_BYTES >> 20);
+			char *nb = realloc(buf, cap * 2);
+			if (!nb)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ep_error_usage(err, -errno, "%s: reading: %s", path, strerror(errno));
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*ret_len = len;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
 int ep_config_load(struct ep_spec *spec, const char *path, const struct ep_overrides *ov,
 		   struct ep_notes *notes, struct ep_error *err)
 {
-	(void)path;
-	(void)ov;
-	(void)notes;
-	return ep_spec_defaults(spec, err);
+	int r;
+	if (path) {
+		_cleanup_free_ char *buf = NULL;
+		size_t len = 0;
+		if ((r = read_config_file(path, &buf, &len, err)) < 0)
+			return r;
+		if ((r = ep_config_parse(spec, path, buf, len, notes, err)) < 0)
+			return r;
+	}
+	if ((r = ep_config_apply_overrides(spec, ov, err)) < 0)
+		return r;
+	if ((r = ep_spec_defaults(spec, err)) < 0)
+		return r;
+	return ep_spec_validate(spec, err);
 }

@@ -258,6 +258,42 @@ unsigned ep_etcd_minor(const char *version)
 	return maj * 10 + min;
 }
 
+/* "X.Y.Z" with decimal numbers, no leading 'v', nothing after. */
+bool ep_is_version(const char *s)
+{
+	if (!s)
+		return false;
+	for (int part = 0; part < 3; part++) {
+		if (!isdigit((unsigned char)*s))
+			return false;
+		size_t n = 0;
+		while (isdigit((unsigned char)*s)) {
+			s++;
+			if (++n > 6)
+				return false;
+		}
+		if (part < 2 && *s++ != '.')
+			return false;
+	}
+	return *s == '\0';
+}
+
+/*
+ * The etcd version an image tag names ("3.5.21-0" -> "3.5.21"), written to
+ * @buf; false when the tag does not start with one ("latest", "v3.5.21").
+ */
+bool ep_image_tag_version(const char *tag, char *buf, size_t len)
+{
+	if (!tag || !len)
+		return false;
+	size_t n = strcspn(tag, "-");
+	if (n >= len)
+		return false;
+	memcpy(buf, tag, n);
+	buf[n] = '\0';
+	return ep_is_version(buf);
+}
+
 char *ep_default_image_tag(const char *version)
 {
 	if (!version)
@@ -374,15 +410,9 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 		r = 0;
 	}
 	/* The version comes from the image tag when only the tag is given. */
-	if (!spec->etcd_version && spec->image_tag) {
-		_cleanup_free_ char *v = strdup(spec->image_tag);
-		if (!v)
-			return ep_error_set(err, -ENOMEM, "out of memory");
-		char *dash = strchr(v, '-');
-		if (dash)
-			*dash = '\0';
-		r |= set_default(&spec->etcd_version, v[0] == 'v' ? v + 1 : v);
-	}
+	char tagv[32];
+	if (!spec->etcd_version && ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)))
+		r |= set_default(&spec->etcd_version, tagv);
 	r |= set_default(&spec->etcd_version, DEFAULT_ETCD_VERSION);
 	if (!spec->image_tag) {
 		spec->image_tag = ep_default_image_tag(spec->etcd_version);

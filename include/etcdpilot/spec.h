@@ -142,6 +142,15 @@ int ep_key_type_parse(const char *s, enum ep_key_type *ret);
 /* The etcd minor line of @version "3.5.21" -> 35; 0 when unparsable. */
 unsigned ep_etcd_minor(const char *version);
 
+/* True for "X.Y.Z" (decimal numbers, no 'v', nothing after). */
+bool ep_is_version(const char *s);
+
+/*
+ * The etcd version an image tag names ("3.5.21-0" -> "3.5.21") into @buf
+ * (@len bytes); false when the tag does not start with X.Y.Z ("latest").
+ */
+bool ep_image_tag_version(const char *tag, char *buf, size_t len);
+
 /* Default image tag for an etcd version: "3.5.21" -> "3.5.21-0". Heap. */
 char *ep_default_image_tag(const char *version);
 
