@@ -19,6 +19,7 @@
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "util/cleanup.h"
+#include "util/fs_internal.h"
 
 static int fsync_dir_of(const char *path, struct ep_error *err)
 {
@@ -41,38 +42,17 @@ static int fsync_dir_of(const char *path, struct ep_error *err)
 	return 0;
 }
 
-int ep_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-		    struct ep_error *err)
+/*
+ * Write through the temp file @tmp, which must not exist: O_EXCL|O_NOFOLLOW
+ * make a file or symlink planted there an error (-EEXIST), never a target.
+ */
+int ep_write_atomic_via(const char *path, const char *tmp, const void *data, size_t len,
+			mode_t mode, struct ep_error *err)
 {
-	struct stat st;
-	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-		return ep_error_set(err, -ELOOP,
-				    "refusing to write '%s': it is a symbolic link; remove it and "
-				    "run again",
-				    path);
-	if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return ep_error_set(err, -EISDIR, "cannot write '%s': it is a directory", path);
-
-	size_t plen = strlen(path);
-	_cleanup_free_ char *tmp = malloc(plen + 32);
-	if (!tmp)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-
-	int fd = -1;
-	for (int attempt = 0; attempt < 16 && fd < 0; attempt++) {
-		uint64_t rnd = 0;
-		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-			rnd = (uint64_t)getpid() * 2654435761u + (uint64_t)attempt;
-		snprintf(tmp, plen + 32, "%s.ep-%016llx", path, (unsigned long long)rnd);
-		/* O_EXCL|O_NOFOLLOW: never reuse, never follow what sits at the temp name. */
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
-		if (fd < 0 && errno != EEXIST)
-			return ep_error_set(err, -errno, "creating temporary file for '%s': %s", path,
-					    strerror(errno));
-	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
 	if (fd < 0)
-		return ep_error_set(err, -EEXIST, "creating temporary file for '%s': name collision",
-				    path);
+		return ep_error_set(err, -errno, "creating temporary file '%s': %s", tmp,
+				    strerror(errno));
 
 	int r = 0;
 	/* The umask may have narrowed the mode; set it exactly before any data lands. */
@@ -115,6 +95,45 @@ fail:
 		close(fd);
 	unlink(tmp);
 	return r;
+}
+
+int ep_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
+		    struct ep_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return ep_error_set(err, -ELOOP,
+					    "refusing to write '%s': it is a symbolic link; remove "
+					    "it and run again",
+					    path);
+		if (S_ISDIR(st.st_mode))
+			return ep_error_set(err, -EISDIR, "cannot write '%s': it is a directory",
+					    path);
+	}
+
+	size_t plen = strlen(path);
+	_cleanup_free_ char *tmp = malloc(plen + 32);
+	if (!tmp)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+
+	/* A random name that nobody can predict; on the rare collision, draw again. */
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint64_t rnd = 0;
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint64_t)getpid() * 2654435761u + (uint64_t)attempt;
+		snprintf(tmp, plen + 32, "%s.ep-%016llx", path, (unsigned long long)rnd);
+		struct ep_error local;
+		ep_error_clear(&local);
+		int r = ep_write_atomic_via(path, tmp, data, len, mode, &local);
+		if (r != -EEXIST) {
+			if (r < 0 && err && !ep_error_isset(err))
+				*err = local;
+			return r;
+		}
+	}
+	return ep_error_set(err, -EEXIST, "creating temporary file for '%s': name collision",
+			    path);
 }
 
 int ep_mkdir_p(const char *path, mode_t mode, struct ep_error *err)
