@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The command line: help, version, usage errors with suggestions, flags in
+# any position, and agreement between the command table, --help and the
+# man page.
+. "$(dirname "$0")/lib.sh"
+
+run "$EP" --version
+expect_rc 0 "--version exits 0"
+expect_in "$T/out" '^etcdpilot [0-9]+\.[0-9]+\.[0-9]+ \(git [0-9a-f]{7,}' "--version names the version and the git revision"
+
+run "$EP" --help
+expect_rc 0 "--help exits 0"
+cp "$T/out" "$T/help"
+
+run "$EP"
+expect_rc 2 "no command is a usage error"
+expect_in "$T/err" 'no command given' "no command says so"
+
+run "$EP" intt
+expect_rc 2 "unknown command exits 2"
+expect_in "$T/err" "unknown command 'intt'; did you mean 'init'\?" "unknown command is named with a suggestion"
+
+run "$EP" certs genrate
+expect_rc 2 "unknown subcommand exits 2"
+expect_in "$T/err" "unknown subcommand 'genrate'; did you mean 'certs generate'\?" "unknown subcommand suggests the closest"
+
+run "$EP" init --nmae cp1
+expect_rc 2 "unknown flag exits 2"
+expect_in "$T/err" "unknown flag '--nmae'; did you mean '--name'\?" "unknown flag is named with a suggestion"
+
+run "$EP" init --endpoints https://127.0.0.1:2379
+expect_rc 2 "a flag of another command is a usage error"
+expect_in "$T/err" "'--endpoints' is not a flag of 'init'" "says the flag belongs elsewhere"
+
+run "$EP" --bogus
+expect_rc 2 "unknown global flag exits 2"
+
+run "$EP" config print --output yaml2
+expect_rc 2 "unknown output format exits 2"
+
+run "$EP" member remove
+expect_rc 2 "missing argument exits 2"
+expect_in "$T/err" "missing argument" "missing argument is named"
+
+# Every command in the table answers --help, before or after global flags,
+# and every command and flag it lists is in the man page.
+man_text=$(sed -e 's/\\-/-/g' -e 's/\\f[BIR]//g' "$SRC/doc/etcdpilot.8")
+commands=$(sed -n '/^Commands:/,/^$/p' "$T/help" | sed -n 's/^  \([a-z-]*\( [a-z-]*\)\?\)\( [A-Z[].*\)\?  .*/\1/p' | sed 's/ *$//')
+n=0
+while IFS= read -r cmd; do
+	[[ -n $cmd ]] || continue
+	n=$((n + 1))
+	# shellcheck disable=SC2086
+	run "$EP" $cmd --help
+	[[ $RC -eq 0 ]] || fail "'$cmd --help' exits 0 (got $RC)"
+	# shellcheck disable=SC2086
+	run "$EP" --root /nonexistent -v $cmd -h
+	[[ $RC -eq 0 ]] || fail "'-v $cmd -h' with global flags first exits 0 (got $RC)"
+	grep -q -- "^$cmd\( \|$\)" <<<"$(grep -o -- "^\.B[I]* \"\?$cmd[^\"]*" "$SRC/doc/etcdpilot.8" | sed 's/^\.BI* "\?//')" ||
+		fail "man page documents '$cmd'"
+	while IFS= read -r flag; do
+		grep -q -- "$flag\b" <<<"$man_text" || fail "man page documents '$flag' of '$cmd'"
+	done < <(grep -oE '^ +(-[a-z], )?--[a-z0-9-]+' "$T/out" | grep -oE -- '--[a-z0-9-]+')
+done <<<"$commands"
+((n >= 19)) || fail "--help lists every command of the contract (found $n)"
+pass "--help, COMMAND --help and the man page agree on $n commands and their flags"
+
+# A command that is not implemented says so and exits 1, never a silent
+# success; whatever runs is given the argument count it asks for.
+unimpl=0
+while IFS= read -r cmd; do
+	# shellcheck disable=SC2086
+	run "$EP" $cmd --help
+	grep -q 'not implemented yet' "$T/out" || continue
+	unimpl=$((unimpl + 1))
+	for args in "" "a" "a b"; do
+		# shellcheck disable=SC2086
+		run "$EP" $cmd $args
+		grep -q 'missing argument' "$T/err" || break
+	done
+	[[ $RC -eq 1 ]] || fail "'$cmd' (not implemented) exits 1, got $RC"
+	grep -q "$cmd: not implemented yet" "$T/err" || fail "'$cmd' says it is not implemented"
+done <<<"$commands"
+pass "the $unimpl unimplemented commands say so and exit 1"
