@@ -7,37 +7,62 @@
 #   hack/test.sh unit       only the unit tests (normal build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-top=$PWD
 jobs=$(nproc 2>/dev/null || echo 2)
 
 hack/deps.sh
 
 stage() { printf '\n==== %s ====\n' "$*"; }
 
+# Run ctest in build dir $1 with the rest as arguments, keep its output, and
+# add its counts to the totals printed at the end.
+total_pass=0
+total_fail=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+run_ctest() {
+	local dir=$1
+	shift
+	local rc=0
+	(cd "$dir" && ctest --output-on-failure --no-tests=error "$@") 2>&1 | tee "$log" || rc=$?
+	local line
+	line=$(grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' "$log" | tail -1)
+	if [[ $line =~ ([0-9]+)\ tests?\ failed\ out\ of\ ([0-9]+) ]]; then
+		total_fail=$((total_fail + BASH_REMATCH[1]))
+		total_pass=$((total_pass + BASH_REMATCH[2] - BASH_REMATCH[1]))
+	else
+		total_fail=$((total_fail + 1))
+	fi
+	if ((rc != 0)); then
+		echo "hack/test.sh: $total_pass passed, $total_fail failed"
+		exit "$rc"
+	fi
+}
+
 stage "build (gcc, -Werror)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
 
 if [[ ${1:-} == unit ]]; then
-	cd build && exec ctest --output-on-failure -L unit
+	run_ctest build -j "$jobs" -L unit
+	echo "unit: $total_pass passed, $total_fail failed"
+	exit 0
 fi
 
 stage "unit and e2e tests"
-(cd build && ctest --output-on-failure -j "$jobs" -L unit)
-(cd build && ctest --output-on-failure -L e2e)
+run_ctest build -j "$jobs" -L unit
+run_ctest build -L e2e
 
 stage "unit tests under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEP_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	ctest --output-on-failure -j "$jobs" -L unit)
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_ctest build-asan -j "$jobs" -L unit
 
 stage "fuzz targets (clang, libFuzzer, bounded)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEP_FUZZ=ON -DEP_TESTS=OFF \
 	-DEP_SANITIZE=ON >/dev/null
 cmake --build build-fuzz -j "$jobs"
-(cd build-fuzz && ctest --output-on-failure -L fuzz)
+run_ctest build-fuzz -j "$jobs" -L fuzz
 
 echo
-echo "hack/test.sh: all stages passed"
+echo "all stages: $total_pass passed, $total_fail failed"
