@@ -1,0 +1,1035 @@
+/*
+ * install.c - getting verified etcd binaries onto a systemd-mode node.
+ *
+ * This module owns the binary source (a local etcd or a release tarball),
+ * the download (libcurl, retries, timeouts), the checksum (EVP SHA-256
+ * against --etcd-sha256 or SHA256SUMS), the download cache, the archive
+ * extraction (libarchive, in memory, hostile entries refused) and the
+ * installation into bin_dir with a version check and rollback.  It must not
+ * print (progress and log lines go through callbacks), must not shell out
+ * (the only child it runs is the etcd binary itself, with argv), and must
+ * never install or extract anything whose checksum was not verified unless
+ * the caller asked for --insecure-skip-checksum.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <curl/curl.h>
+#include <openssl/evp.h>
+
+#include "etcdpilot/error.h"
+#include "etcdpilot/fs.h"
+#include "etcdpilot/install.h"
+#include "util/cleanup.h"
+
+#define FETCH_ATTEMPTS 4
+#define VERSION_OUTPUT_MAX (64 * 1024)
+#define VERSION_TIMEOUT_MS 10000
+
+extern char **environ;
+
+static void logf_(const struct ep_install_opts *o, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void logf_(const struct ep_install_opts *o, const char *fmt, ...)
+{
+	if (!o->log)
+		return;
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	o->log(o->log_userdata, line);
+}
+
+/* ---- checksums ---------------------------------------------------------- */
+
+int ep_sha256_hex_parse(const char *s, char ret[65])
+{
+	if (!s || strlen(s) != 64)
+		return -EINVAL;
+	for (size_t i = 0; i < 64; i++) {
+		if (!isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+		ret[i] = (char)tolower((unsigned char)s[i]);
+	}
+	ret[64] = '\0';
+	return 0;
+}
+
+int ep_sha256_hex(const void *data, size_t len, char ret[65], struct ep_error *err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		return ep_error_ssl(err, "computing SHA-256");
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(ret + 2 * i, 3, "%02x", md[i]);
+	return 0;
+}
+
+int ep_sha256sums_find(const char *text, size_t len, const char *filename, char ret[65],
+		       struct ep_error *err)
+{
+	bool found = false;
+	size_t pos = 0;
+	while (pos < len) {
+		const char *line = text + pos;
+		const char *nl = memchr(line, '\n', len - pos);
+		size_t llen = nl ? (size_t)(nl - line) : len - pos;
+		pos += llen + (nl ? 1 : 0);
+		if (llen && line[llen - 1] == '\r')
+			llen--;
+		/* "<64 hex><space><space or *><name>" */
+		if (llen < 67 || line[64] != ' ' || (line[65] != ' ' && line[65] != '*'))
+			continue;
+		char hex[65], digest[65];
+		memcpy(hex, line, 64);
+		hex[64] = '\0';
+		if (ep_sha256_hex_parse(hex, digest) < 0)
+			continue;
+		const char *name = line + 66;
+		size_t nlen = llen - 66;
+		if (nlen >= 2 && name[0] == '.' && name[1] == '/') {
+			name += 2;
+			nlen -= 2;
+		}
+		if (nlen != strlen(filename) || memcmp(name, filename, nlen) != 0)
+			continue;
+		if (found && strcmp(ret, digest) != 0)
+			return ep_error_set(err, -EINVAL,
+					    "SHA256SUMS lists '%s' twice with different digests",
+					    filename);
+		memcpy(ret, digest, 65);
+		found = true;
+	}
+	if (!found)
+		return ep_error_set(err, -ENOENT, "SHA256SUMS has no entry for '%s'", filename);
+	return 0;
+}
+
+/* ---- names ------------------------------------------------------------- */
+
+const char *ep_host_arch(void)
+{
+	struct utsname u;
+	if (uname(&u) < 0)
+		return NULL;
+	static const struct {
+		const char *machine, *go;
+	} map[] = {
+		{ "x86_64", "amd64" }, { "aarch64", "arm64" }, { "arm64", "arm64" },
+		{ "ppc64le", "ppc64le" }, { "s390x", "s390x" },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(u.machine, map[i].machine) == 0)
+			return map[i].go;
+	return NULL;
+}
+
+int ep_release_name_parse(const char *name, char *version, size_t vlen, char *arch, size_t alen)
+{
+	static const char prefix[] = "etcd-v", suffix[] = ".tar.gz", mid[] = "-linux-";
+	size_t n = strlen(name);
+	if (n <= strlen(prefix) + strlen(suffix) || strncmp(name, prefix, strlen(prefix)) != 0 ||
+	    strcmp(name + n - strlen(suffix), suffix) != 0)
+		return -EINVAL;
+	const char *v = name + strlen(prefix);
+	const char *m = strstr(v, mid);
+	if (!m)
+		return -EINVAL;
+	size_t vl = (size_t)(m - v);
+	const char *a = m + strlen(mid);
+	size_t al = (size_t)(name + n - strlen(suffix) - a);
+	if (vl == 0 || vl >= vlen || al == 0 || al >= alen)
+		return -EINVAL;
+	memcpy(version, v, vl);
+	version[vl] = '\0';
+	memcpy(arch, a, al);
+	arch[al] = '\0';
+	if (!ep_is_version(version))
+		return -EINVAL;
+	for (size_t i = 0; i < al; i++)
+		if (!isalnum((unsigned char)arch[i]))
+			return -EINVAL;
+	return 0;
+}
+
+/* ---- download ---------------------------------------------------------- */
+
+struct fetch_buf {
+	char *data;
+	size_t len, cap, max;
+	bool too_big;
+	ep_progress_fn progress;
+	void *userdata;
+};
+
+static size_t fetch_write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct fetch_buf *b = userdata;
+	size_t n = size * nmemb;
+	if (n > b->max - b->len) {
+		b->too_big = true;
+		return 0;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64 * 1024;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		char *nd = realloc(b->data, cap);
+		if (!nd)
+			return 0;
+		b->data = nd;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+static int fetch_xferinfo(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			  curl_off_t ulnow)
+{
+	(void)ultotal;
+	(void)ulnow;
+	struct fetch_buf *b = userdata;
+	if (b->progress)
+		b->progress(b->userdata, (uint64_t)(dlnow > 0 ? dlnow : 0),
+			    (uint64_t)(dltotal > 0 ? dltotal : 0));
+	return 0;
+}
+
+static bool curl_code_transient(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_OPERATION_TIMEDOUT:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static bool url_scheme_ok(const char *url)
+{
+	return strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0 ||
+	       strncmp(url, "file://", 7) == 0;
+}
+
+/* One attempt.  0, or -errno with @err; *@transient says whether to retry. */
+static int fetch_once(const char *url, struct fetch_buf *b, bool *transient, struct ep_error *err)
+{
+	*transient = false;
+	CURL *c = curl_easy_init();
+	if (!c)
+		return ep_error_set(err, -ENOMEM, "%s: cannot create a curl handle", url);
+	char errbuf[CURL_ERROR_SIZE] = "";
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	/* Less than 1 KiB/s for 30 s: the transfer is stuck, give up and retry. */
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 30L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "etcdpilot");
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, fetch_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, b->progress ? 0L : 1L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, fetch_xferinfo);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, b);
+	CURLcode cc = curl_easy_perform(c);
+	long status = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(c);
+
+	if (b->too_big)
+		return ep_error_set(err, -EFBIG, "%s: larger than %zu bytes", url, b->max);
+	if (cc == CURLE_FILE_COULDNT_READ_FILE)
+		return ep_error_set(err, -ENOENT, "%s: no such file", url);
+	if (cc != CURLE_OK) {
+		*transient = curl_code_transient(cc);
+		return ep_error_set(err, -EIO, "%s: %s", url,
+				    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+	}
+	if (strncmp(url, "file://", 7) == 0 || status == 200)
+		return 0;
+	if (status == 404 || status == 410)
+		return ep_error_set(err, -ENOENT, "%s: HTTP %ld (not found)", url, status);
+	*transient = status >= 500 || status == 429 || status == 408;
+	return ep_error_set(err, -EIO, "%s: HTTP %ld", url, status);
+}
+
+int ep_fetch(const char *url, size_t max, unsigned retry_base_ms, ep_progress_fn progress,
+	     void *userdata, char **ret, size_t *ret_len, struct ep_error *err)
+{
+	if (!url_scheme_ok(url))
+		return ep_error_usage(err, -EINVAL,
+				      "'%s': unsupported URL; use https://, http:// or file://", url);
+	static bool curl_ready;
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return ep_error_set(err, -EIO, "cannot initialise libcurl");
+		curl_ready = true;
+	}
+	unsigned delay = retry_base_ms ? retry_base_ms : 500;
+	struct ep_error last = { 0 };
+	for (int attempt = 1; attempt <= FETCH_ATTEMPTS; attempt++) {
+		struct fetch_buf b = { .max = max, .progress = progress, .userdata = userdata };
+		bool transient = false;
+		ep_error_clear(&last);
+		int r = fetch_once(url, &b, &transient, &last);
+		if (r == 0) {
+			if (!b.data) {
+				b.data = strdup("");
+				if (!b.data)
+					return ep_error_set(err, -ENOMEM, "out of memory");
+			}
+			*ret = b.data;
+			*ret_len = b.len;
+			return 0;
+		}
+		free(b.data);
+		if (!transient || attempt == FETCH_ATTEMPTS) {
+			if (transient)
+				ep_error_prefix(&last, "after %d attempts", attempt);
+			if (err && !ep_error_isset(err))
+				*err = last;
+			return r;
+		}
+		sleep_ms(delay);
+		delay *= 2;
+	}
+	return -EIO; /* not reached */
+}
+
+/* ---- archive ----------------------------------------------------------- */
+
+void ep_release_files_release(struct ep_release_files *f)
+{
+	if (!f)
+		return;
+	free(f->etcd);
+	free(f->etcdctl);
+	free(f->etcdutl);
+	memset(f, 0, sizeof(*f));
+}
+
+/*
+ * Resolve @rel against the directory @base (both relative, '/'-separated)
+ * lexically; false when the result would climb above the archive root.
+ */
+static bool path_stays_inside(const char *base, const char *rel)
+{
+	int depth = 0;
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s%s%s", base, base[0] ? "/" : "", rel) >= (int)sizeof(buf))
+		return false;
+	char *save = NULL;
+	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (strcmp(c, ".") == 0)
+			continue;
+		if (strcmp(c, "..") == 0) {
+			if (--depth < 0)
+				return false;
+		} else {
+			depth++;
+		}
+	}
+	return true;
+}
+
+static bool has_dotdot(const char *p)
+{
+	for (const char *s = p; (s = strstr(s, "..")); s += 2)
+		if ((s == p || s[-1] == '/') && (s[2] == '\0' || s[2] == '/'))
+			return true;
+	return false;
+}
+
+/* Why entry @name (link target @target, may be NULL) is hostile; NULL if fine. */
+static const char *entry_hostile(const char *name, const char *target, bool symlink)
+{
+	if (name[0] == '/')
+		return "absolute path";
+	if (has_dotdot(name))
+		return "'..' in its path";
+	if (!target)
+		return NULL;
+	if (target[0] == '/')
+		return symlink ? "symbolic link to an absolute path" : "hard link to an absolute path";
+	if (!symlink)
+		return has_dotdot(target) || !path_stays_inside("", target)
+			       ? "hard link leading out of the archive"
+			       : NULL;
+	/* A symlink's target is relative to the directory holding it. */
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", name);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		dir[0] = '\0';
+	return path_stays_inside(dir, target) ? NULL : "symbolic link leading out of the archive";
+}
+
+/* "./a//b/" -> "a/b" into @buf. */
+static void entry_name_clean(const char *name, char *buf, size_t len)
+{
+	while (name[0] == '.' && name[1] == '/')
+		name += 2;
+	size_t o = 0;
+	for (const char *s = name; *s && o + 1 < len; s++) {
+		if (*s == '/' && (o == 0 ? false : buf[o - 1] == '/'))
+			continue;
+		buf[o++] = *s;
+	}
+	while (o > 1 && buf[o - 1] == '/')
+		o--;
+	buf[o] = '\0';
+}
+
+static int read_entry_data(struct archive *a, const char *name, int64_t size, char **ret,
+			   size_t *ret_len, struct ep_error *err)
+{
+	if (size < 0 || (uint64_t)size > EP_INSTALL_MAX_SIZE)
+		return ep_error_set(err, -EFBIG, "archive entry '%s' is too large", name);
+	char *buf = malloc((size_t)size + 1);
+	if (!buf)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	size_t got = 0;
+	while (got < (size_t)size) {
+		la_ssize_t n = archive_read_data(a, buf + got, (size_t)size - got);
+		if (n < 0) {
+			free(buf);
+			return ep_error_set(err, -EIO, "reading archive entry '%s': %s", name,
+					    archive_error_string(a));
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got != (size_t)size) {
+		free(buf);
+		return ep_error_set(err, -EIO, "archive entry '%s' is truncated", name);
+	}
+	free(*ret); /* a later duplicate entry wins, as tar would have it */
+	*ret = buf;
+	*ret_len = got;
+	return 0;
+}
+
+int ep_release_extract(const void *data, size_t len, const char *topdir,
+		       struct ep_release_files *ret, struct ep_error *err)
+{
+	struct archive *a = archive_read_new();
+	if (!a)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	int r = 0;
+	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+		r = ep_error_set(err, -EINVAL, "not a gzip'd tar archive: %s",
+				 archive_error_string(a));
+		goto out;
+	}
+	size_t tlen = strlen(topdir);
+	for (;;) {
+		struct archive_entry *e;
+		int ar = archive_read_next_header(a, &e);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
+			r = ep_error_set(err, -EINVAL, "corrupt archive: %s",
+					 archive_error_string(a));
+			goto out;
+		}
+		const char *raw = archive_entry_pathname(e);
+		if (!raw || !raw[0]) {
+			r = ep_error_set(err, -EPERM, "archive has an entry without a name; refusing "
+						      "the whole archive");
+			goto out;
+		}
+		const char *sym = archive_entry_symlink(e);
+		const char *hard = archive_entry_hardlink(e);
+		const char *why = entry_hostile(raw, sym ? sym : hard, sym != NULL);
+		if (why) {
+			r = ep_error_set(err, -EPERM,
+					 "archive entry '%s'%s%s: %s; refusing the whole archive", raw,
+					 sym || hard ? " -> " : "", sym ? sym : hard ? hard : "", why);
+			goto out;
+		}
+		char name[4096];
+		entry_name_clean(raw, name, sizeof(name));
+		if (strncmp(name, topdir, tlen) != 0 || name[tlen] != '/')
+			continue;
+		const char *base = name + tlen + 1;
+		char **dst = NULL;
+		size_t *dlen = NULL;
+		if (strcmp(base, "etcd") == 0) {
+			dst = &ret->etcd;
+			dlen = &ret->etcd_len;
+		} else if (strcmp(base, "etcdctl") == 0) {
+			dst = &ret->etcdctl;
+			dlen = &ret->etcdctl_len;
+		} else if (strcmp(base, "etcdutl") == 0) {
+			dst = &ret->etcdutl;
+			dlen = &ret->etcdutl_len;
+		} else {
+			continue;
+		}
+		if (archive_entry_filetype(e) != AE_IFREG || hard) {
+			r = ep_error_set(err, -EPERM,
+					 "archive entry '%s' is not a regular file; refusing the "
+					 "whole archive", raw);
+			goto out;
+		}
+		r = read_entry_data(a, raw, archive_entry_size(e), dst, dlen, err);
+		if (r < 0)
+			goto out;
+	}
+	if (!ret->etcd || !ret->etcdctl) {
+		r = ep_error_set(err, -ENOENT, "archive has no '%s/%s'", topdir,
+				 ret->etcd ? "etcdctl" : "etcd");
+		goto out;
+	}
+out:
+	archive_read_free(a);
+	return r;
+}
+
+/* ---- running the binary ------------------------------------------------ */
+
+int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len,
+			   struct ep_error *err)
+{
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return ep_error_set(err, -errno, "pipe: %s", strerror(errno));
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
+	char *argv[] = { (char *)path, etcdctl ? "version" : "--version", NULL };
+	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			 "ETCDCTL_API=3", NULL };
+	pid_t pid;
+	int sr = posix_spawn(&pid, path, &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(pfd[1]);
+	if (sr != 0) {
+		close(pfd[0]);
+		return ep_error_set(err, -sr, "running '%s': %s", path, strerror(sr));
+	}
+	_cleanup_free_ char *out = malloc(VERSION_OUTPUT_MAX + 1);
+	size_t got = 0;
+	int r = 0;
+	struct timespec start;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (out) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		long el = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (el >= VERSION_TIMEOUT_MS) {
+			r = -ETIMEDOUT;
+			break;
+		}
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		int pr = poll(&p, 1, (int)(VERSION_TIMEOUT_MS - el));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0) {
+			r = pr == 0 ? -ETIMEDOUT : -errno;
+			break;
+		}
+		char tmp[4096];
+		ssize_t n = read(pfd[0], tmp, sizeof(tmp));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		size_t keep = (size_t)n;
+		if (keep > VERSION_OUTPUT_MAX - got)
+			keep = VERSION_OUTPUT_MAX - got;
+		memcpy(out + got, tmp, keep);
+		got += keep;
+	}
+	close(pfd[0]);
+	if (r < 0)
+		kill(pid, SIGKILL);
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!out)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	if (r == -ETIMEDOUT)
+		return ep_error_set(err, r, "'%s %s' did not finish within %d s", path, argv[1],
+				    VERSION_TIMEOUT_MS / 1000);
+	if (r < 0)
+		return ep_error_set(err, r, "reading the output of '%s': %s", path, strerror(-r));
+	out[got] = '\0';
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return ep_error_set(err, -EIO, "'%s %s' failed (%s %d)", path, argv[1],
+				    WIFEXITED(status) ? "exit status" : "signal",
+				    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	const char *key = etcdctl ? "etcdctl version: " : "etcd Version: ";
+	for (char *line = out; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (strncmp(line, key, strlen(key)) == 0) {
+			const char *v = line + strlen(key);
+			while (*v == ' ')
+				v++;
+			if (*v == 'v')
+				v++;
+			char ver[32];
+			snprintf(ver, sizeof(ver), "%.*s", (int)strcspn(v, " \r\t"), v);
+			if (!ep_is_version(ver))
+				break;
+			if (strlen(ver) >= len)
+				return ep_error_set(err, -ERANGE, "version too long");
+			memcpy(buf, ver, strlen(ver) + 1);
+			return 0;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return ep_error_set(err, -EINVAL, "'%s %s' printed no '%sX.Y.Z' line", path, argv[1], key);
+}
+
+/* ---- sources ----------------------------------------------------------- */
+
+/* The binaries to install, wherever they came from. */
+struct staged {
+	struct ep_release_files f;
+	char version[32];
+	char source[4096]; /* for messages */
+};
+
+static int stage_local(const struct ep_spec *spec, const struct ep_install_opts *o,
+		       struct staged *st, struct ep_error *err)
+{
+	const char *etcd = spec->systemd.etcd_binary;
+	if (etcd[0] != '/')
+		return ep_error_usage(err, -EINVAL, "--etcd-binary '%s': not an absolute path",
+				      etcd);
+	_cleanup_free_ char *dir = strdup(etcd);
+	if (!dir)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	*strrchr(dir, '/') = '\0';
+	char ctl[4096], utl[4096];
+	snprintf(ctl, sizeof(ctl), "%s/etcdctl", dir);
+	snprintf(utl, sizeof(utl), "%s/etcdutl", dir);
+	snprintf(st->source, sizeof(st->source), "%s", etcd);
+	if (access(etcd, X_OK) < 0)
+		return ep_error_usage(err, -errno, "--etcd-binary '%s': %s", etcd, strerror(errno));
+	if (access(ctl, X_OK) < 0)
+		return ep_error_usage(err, -errno,
+				      "--etcd-binary '%s': no executable etcdctl beside it (%s): %s",
+				      etcd, ctl, strerror(errno));
+	int r = ep_etcd_binary_version(etcd, false, st->version, sizeof(st->version), err);
+	if (r < 0)
+		return ep_error_prefix(err, "--etcd-binary");
+	logf_(o, "[install] Using the local etcd %s (%s)", st->version, etcd);
+	/* The binaries are read even on a dry run: comparing is not changing. */
+	r = ep_read_file(etcd, EP_INSTALL_MAX_SIZE, false, &st->f.etcd, &st->f.etcd_len, err);
+	if (r >= 0)
+		r = ep_read_file(ctl, EP_INSTALL_MAX_SIZE, false, &st->f.etcdctl,
+				 &st->f.etcdctl_len, err);
+	if (r >= 0 && access(utl, X_OK) == 0)
+		r = ep_read_file(utl, EP_INSTALL_MAX_SIZE, false, &st->f.etcdutl,
+				 &st->f.etcdutl_len, err);
+	return r;
+}
+
+/* Where a release lives: the tarball's URL, its name and SHA256SUMS' URL. */
+struct release {
+	char tar_url[4096];
+	char sums_url[4096];
+	char name[256];
+	char version[32];
+	char arch[32];
+};
+
+static int release_resolve(const struct ep_spec *spec, const struct ep_install_opts *o,
+			   struct release *rel, struct ep_error *err)
+{
+	const char *url = spec->systemd.release_url;
+	if (!url_scheme_ok(url))
+		return ep_error_usage(err, -EINVAL,
+				      "--release-url '%s': use https://, http:// or file://", url);
+	const char *host_arch = ep_host_arch();
+	if (!host_arch)
+		return ep_error_set(err, -ENOTSUP, "unknown machine architecture; etcd publishes "
+						   "amd64, arm64, ppc64le and s390x builds");
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if (n >= 7 && strncmp(url + n - 7, ".tar.gz", 7) == 0) {
+		const char *slash = memrchr(url, '/', n);
+		snprintf(rel->name, sizeof(rel->name), "%.*s", (int)(url + n - slash - 1),
+			 slash + 1);
+		if (ep_release_name_parse(rel->name, rel->version, sizeof(rel->version),
+					  rel->arch, sizeof(rel->arch)) < 0)
+			return ep_error_usage(err, -EINVAL,
+					      "--release-url '%s': the tarball must be named "
+					      "etcd-vX.Y.Z-linux-<arch>.tar.gz", url);
+		snprintf(rel->tar_url, sizeof(rel->tar_url), "%.*s", (int)n, url);
+		snprintf(rel->sums_url, sizeof(rel->sums_url), "%.*s/SHA256SUMS",
+			 (int)(slash - url), url);
+	} else {
+		const char *v = o->want_version ? o->want_version : spec->etcd_version;
+		snprintf(rel->version, sizeof(rel->version), "%s", v);
+		snprintf(rel->arch, sizeof(rel->arch), "%s", host_arch);
+		snprintf(rel->name, sizeof(rel->name), "etcd-v%s-linux-%s.tar.gz", rel->version,
+			 rel->arch);
+		snprintf(rel->tar_url, sizeof(rel->tar_url), "%.*s/%s", (int)n, url, rel->name);
+		snprintf(rel->sums_url, sizeof(rel->sums_url), "%.*s/SHA256SUMS", (int)n, url);
+	}
+	if (strcmp(rel->arch, host_arch) != 0)
+		return ep_error_usage(err, -EINVAL,
+				      "--release-url '%s': built for %s, but this machine is %s",
+				      url, rel->arch, host_arch);
+	if (o->want_version && strcmp(o->want_version, rel->version) != 0)
+		return ep_error_usage(err, -EINVAL,
+				      "--release-url '%s' is etcd %s, but etcd %s was asked for; "
+				      "make --etcd-version and the release agree", url,
+				      rel->version, o->want_version);
+	return 0;
+}
+
+/* The digest the tarball must have, or "" when the user skips the check. */
+static int release_expected_digest(const struct ep_spec *spec, const struct ep_install_opts *o,
+				   const struct release *rel, char want[65], struct ep_error *err)
+{
+	want[0] = '\0';
+	if (spec->systemd.etcd_sha256) {
+		if (ep_sha256_hex_parse(spec->systemd.etcd_sha256, want) < 0)
+			return ep_error_usage(err, -EINVAL,
+					      "--etcd-sha256 '%s': not 64 hexadecimal digits",
+					      spec->systemd.etcd_sha256);
+		return 0;
+	}
+	if (spec->systemd.insecure_skip_checksum) {
+		logf_(o, "[install] WARNING: --insecure-skip-checksum: NOT VERIFYING %s; whatever "
+			 "the server sends will be installed and run as root", rel->tar_url);
+		return 0;
+	}
+	_cleanup_free_ char *sums = NULL;
+	size_t slen = 0;
+	struct ep_error e2 = { 0 };
+	int r = ep_fetch(rel->sums_url, 1024 * 1024, o->retry_base_ms, NULL, NULL, &sums, &slen,
+			 &e2);
+	if (r == -ENOENT)
+		return ep_error_set(err, r,
+				    "no checksum for %s: %s; pass --etcd-sha256 HEX (or, "
+				    "dangerously, --insecure-skip-checksum)", rel->name, e2.msg);
+	if (r < 0)
+		return ep_error_set(err, r, "fetching the checksums: %s", e2.msg);
+	r = ep_sha256sums_find(sums, slen, rel->name, want, &e2);
+	if (r < 0)
+		return ep_error_set(err, r, "no checksum for %s: %s (%s); pass --etcd-sha256 HEX",
+				    rel->name, e2.msg, rel->sums_url);
+	logf_(o, "[install] Expecting sha256 %s for %s (from %s)", want, rel->name, rel->sums_url);
+	return 0;
+}
+
+static int stage_release(const struct ep_spec *spec, const struct ep_install_opts *o,
+			 struct staged *st, struct ep_error *err)
+{
+	struct release rel = { 0 };
+	int r = release_resolve(spec, o, &rel, err);
+	if (r < 0)
+		return r;
+	snprintf(st->version, sizeof(st->version), "%s", rel.version);
+	snprintf(st->source, sizeof(st->source), "%s", rel.tar_url);
+
+	char node_cache[4096];
+	snprintf(node_cache, sizeof(node_cache), "%s/v%s/%s", spec->systemd.cache_dir, rel.version,
+		 rel.name);
+	_cleanup_free_ char *cache = NULL;
+	r = ep_root_path(o->root, node_cache, &cache, err);
+	if (r < 0)
+		return r;
+	if (o->dry_run) {
+		logf_(o, "[install] Would download %s, verify it (%s) and cache it in %s",
+		      rel.tar_url,
+		      spec->systemd.etcd_sha256	       ? "--etcd-sha256"
+		      : spec->systemd.insecure_skip_checksum ? "NOT VERIFIED: --insecure-skip-checksum"
+							     : "SHA256SUMS",
+		      node_cache);
+		return 1; /* nothing staged */
+	}
+
+	char want[65];
+	r = release_expected_digest(spec, o, &rel, want, err);
+	if (r < 0)
+		return r;
+
+	_cleanup_free_ char *data = NULL;
+	size_t len = 0;
+	char got[65];
+	if (want[0] && ep_path_exists(cache)) {
+		struct ep_error e2 = { 0 };
+		if (ep_read_file(cache, EP_INSTALL_MAX_SIZE, true, &data, &len, &e2) == 0 &&
+		    ep_sha256_hex(data, len, got, &e2) == 0 && strcmp(got, want) == 0) {
+			logf_(o, "[install] Using the cached %s (sha256 verified)", node_cache);
+		} else {
+			logf_(o, "[install] The cached %s does not match its checksum (sha256 %s); "
+				 "downloading it again", node_cache, e2.msg[0] ? e2.msg : got);
+			free(data);
+			data = NULL;
+		}
+	}
+	if (!data) {
+		logf_(o, "[install] Downloading %s", rel.tar_url);
+		r = ep_fetch(rel.tar_url, EP_INSTALL_MAX_SIZE, o->retry_base_ms, o->progress,
+			     o->progress_userdata, &data, &len, err);
+		if (r < 0)
+			return ep_error_prefix(err, "downloading etcd %s", rel.version);
+		r = ep_sha256_hex(data, len, got, err);
+		if (r < 0)
+			return r;
+		if (want[0] && strcmp(got, want) != 0)
+			return ep_error_set(err, -EBADMSG,
+					    "checksum mismatch for %s: sha256 %s, expected %s; "
+					    "nothing was installed", rel.tar_url, got, want);
+		if (want[0])
+			logf_(o, "[install] Verified sha256 %s", got);
+		_cleanup_free_ char *cdir = strdup(cache);
+		if (!cdir)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		*strrchr(cdir, '/') = '\0';
+		r = ep_mkdir_p(cdir, 0755, err);
+		if (r >= 0 && want[0])
+			r = ep_write_atomic(cache, data, len, 0644, err);
+		if (r < 0)
+			return ep_error_prefix(err, "caching the release");
+	}
+	char topdir[300];
+	snprintf(topdir, sizeof(topdir), "etcd-v%s-linux-%s", rel.version, rel.arch);
+	r = ep_release_extract(data, len, topdir, &st->f, err);
+	if (r < 0)
+		return ep_error_prefix(err, "%s", rel.name);
+	return 0;
+}
+
+/* ---- installing -------------------------------------------------------- */
+
+struct slot {
+	const char *name;
+	const char *data;
+	size_t len;
+	char *path;       /* under root */
+	char *prev;       /* previous content, NULL when absent */
+	size_t prev_len;
+	mode_t prev_mode;
+	bool had_prev;
+	bool differs;
+	bool written;
+};
+
+static void slots_release(struct slot *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(s[i].path);
+		free(s[i].prev);
+	}
+}
+
+static int slots_restore(struct slot *s, size_t n, struct ep_error *err)
+{
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!s[i].written)
+			continue;
+		int q = s[i].had_prev ? ep_write_atomic(s[i].path, s[i].prev, s[i].prev_len,
+							s[i].prev_mode, err)
+				      : (unlink(s[i].path) < 0 ? -errno : 0);
+		if (q < 0 && r == 0)
+			r = q;
+	}
+	return r;
+}
+
+int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
+		    struct ep_install_result *ret, struct ep_error *err)
+{
+	if (!spec->systemd.etcd_binary == !spec->systemd.release_url)
+		return ep_error_usage(err, -EINVAL,
+				      spec->systemd.etcd_binary
+					      ? "--etcd-binary and --release-url exclude each other"
+					      : "systemd mode needs etcd: pass --etcd-binary PATH or "
+						"--release-url URL");
+	if (o->want_version && !ep_is_version(o->want_version))
+		return ep_error_usage(err, -EINVAL, "etcd version '%s': expected X.Y.Z",
+				      o->want_version);
+	struct staged st = { 0 };
+	struct slot slots[3] = { { .name = "etcd" }, { .name = "etcdctl" }, { .name = "etcdutl" } };
+	int r = spec->systemd.etcd_binary ? stage_local(spec, o, &st, err)
+					  : stage_release(spec, o, &st, err);
+	if (r < 0)
+		goto out;
+	if (o->want_version && strcmp(o->want_version, st.version) != 0) {
+		r = ep_error_usage(err, -EINVAL, "'%s' is etcd %s, but etcd %s was asked for",
+				   st.source, st.version, o->want_version);
+		goto out;
+	}
+	if (ret) {
+		snprintf(ret->version, sizeof(ret->version), "%s", st.version);
+		ret->changed = true;
+	}
+	if (r == 1) { /* dry run of a release: nothing fetched, nothing to compare */
+		logf_(o, "[install] Would install etcd %s into %s", st.version,
+		      spec->systemd.bin_dir);
+		r = 0;
+		goto out;
+	}
+
+	slots[0].data = st.f.etcd, slots[0].len = st.f.etcd_len;
+	slots[1].data = st.f.etcdctl, slots[1].len = st.f.etcdctl_len;
+	slots[2].data = st.f.etcdutl, slots[2].len = st.f.etcdutl_len;
+	size_t nslots = st.f.etcdutl ? 3 : 2;
+	_cleanup_free_ char *bindir = NULL;
+	r = ep_root_path(o->root, spec->systemd.bin_dir, &bindir, err);
+	if (r < 0)
+		goto out;
+	bool changed = false;
+	for (size_t i = 0; i < nslots; i++) {
+		struct slot *s = &slots[i];
+		if (asprintf(&s->path, "%s/%s", bindir, s->name) < 0) {
+			s->path = NULL;
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		struct stat sb;
+		if (lstat(s->path, &sb) == 0) {
+			if (!S_ISREG(sb.st_mode)) {
+				r = ep_error_set(err, -EEXIST,
+						 "%s/%s exists and is not a regular file; move it "
+						 "away first", spec->systemd.bin_dir, s->name);
+				goto out;
+			}
+			r = ep_read_file(s->path, EP_INSTALL_MAX_SIZE, true, &s->prev,
+					 &s->prev_len, err);
+			if (r < 0)
+				goto out;
+			s->had_prev = true;
+			s->prev_mode = sb.st_mode & 07777;
+			s->differs = s->prev_len != s->len || memcmp(s->prev, s->data, s->len) != 0 ||
+				     s->prev_mode != 0755;
+		} else if (errno == ENOENT) {
+			s->differs = true;
+		} else {
+			r = ep_error_set(err, -errno, "%s: %s", s->path, strerror(errno));
+			goto out;
+		}
+		changed |= s->differs;
+	}
+	if (ret)
+		ret->changed = changed;
+	if (!changed) {
+		logf_(o, "[install] etcd %s is already installed in %s", st.version,
+		      spec->systemd.bin_dir);
+	} else if (o->dry_run) {
+		for (size_t i = 0; i < nslots; i++)
+			if (slots[i].differs)
+				logf_(o, "[install] Would install %s/%s (mode 0755)",
+				      spec->systemd.bin_dir, slots[i].name);
+		r = 0;
+		goto out;
+	} else {
+		r = ep_mkdir_p(bindir, 0755, err);
+		for (size_t i = 0; r >= 0 && i < nslots; i++) {
+			if (!slots[i].differs)
+				continue;
+			r = ep_write_atomic(slots[i].path, slots[i].data, slots[i].len, 0755, err);
+			if (r >= 0) {
+				slots[i].written = true;
+				logf_(o, "[install] Installed %s/%s", spec->systemd.bin_dir,
+				      slots[i].name);
+			}
+		}
+		if (r < 0) {
+			slots_restore(slots, nslots, NULL);
+			ep_error_prefix(err, "installing etcd");
+			goto out;
+		}
+	}
+	if (o->dry_run) {
+		r = 0;
+		goto out;
+	}
+	/* The binary that will run must say it is the version we render flags for. */
+	char have[32] = "", have_ctl[32] = "";
+	r = ep_etcd_binary_version(slots[0].path, false, have, sizeof(have), err);
+	if (r >= 0 && strcmp(have, st.version) != 0)
+		r = ep_error_set(err, -EBADMSG,
+				 "the installed %s/etcd reports version %s, expected %s (from %s)",
+				 spec->systemd.bin_dir, have, st.version, st.source);
+	if (r >= 0)
+		r = ep_etcd_binary_version(slots[1].path, true, have_ctl, sizeof(have_ctl), err);
+	if (r >= 0 && strcmp(have_ctl, st.version) != 0)
+		r = ep_error_set(err, -EBADMSG,
+				 "the installed %s/etcdctl reports version %s, expected %s (from "
+				 "%s)", spec->systemd.bin_dir, have_ctl, st.version, st.source);
+	if (r < 0) {
+		bool any = false;
+		for (size_t i = 0; i < nslots; i++)
+			any |= slots[i].written;
+		if (any) {
+			struct ep_error e2 = { 0 };
+			int q = slots_restore(slots, nslots, &e2);
+			if (err) {
+				size_t l = strlen(err->msg);
+				snprintf(err->msg + l, sizeof(err->msg) - l,
+					 q < 0 ? "; restoring the previous binaries FAILED: %s"
+					       : "; the previous binaries were restored%s",
+					 q < 0 ? e2.msg : "");
+			}
+		}
+		goto out;
+	}
+	if (changed)
+		logf_(o, "[install] %s/etcd reports version %s", spec->systemd.bin_dir, have);
+	r = 0;
+out:
+	slots_release(slots, 3);
+	ep_release_files_release(&st.f);
+	return r;
+}
