@@ -1,0 +1,656 @@
+/*
+ * unit.c - etcd.service, its environment file, the etcdctl environment and
+ * the etcdctl.sh wrapper: rendering them, comparing them with what a node
+ * has, and writing them.
+ *
+ * It owns the text of those four files and nothing else: the etcd flags
+ * come from the manifest module's flag list (one source of truth for both
+ * modes), installation is install.c's and starting the unit systemctl.c's.
+ * It never prints (log lines go through the callback) and writes only
+ * through ep_write_atomic.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "etcdpilot/error.h"
+#include "etcdpilot/fs.h"
+#include "etcdpilot/manifest.h"
+#include "etcdpilot/unit.h"
+#include "util/cleanup.h"
+
+#define UNIT_FILE_MAX (1024 * 1024)
+
+void ep_unit_files_release(struct ep_unit_files *files)
+{
+	if (!files)
+		return;
+	for (int i = 0; i < EP_UNIT_NFILES; i++) {
+		free(files->f[i].path);
+		free(files->f[i].content);
+	}
+	memset(files, 0, sizeof(*files));
+}
+
+int ep_unit_env_name(const char *flag, char *buf, size_t len)
+{
+	static const char prefix[] = "ETCD_";
+	size_t n = strlen(flag);
+	if (n == 0 || n + sizeof(prefix) > len)
+		return -EINVAL;
+	memcpy(buf, prefix, sizeof(prefix) - 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)flag[i];
+		if (!isalnum(c) && c != '-' && c != '_')
+			return -EINVAL;
+		buf[sizeof(prefix) - 1 + i] = c == '-' ? '_' : (char)toupper(c);
+	}
+	buf[sizeof(prefix) - 1 + n] = '\0';
+	return 0;
+}
+
+static bool env_value_plain(const char *v)
+{
+	if (!*v)
+		return false;
+	for (const char *p = v; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_.,:/=@+%-", *p))
+			return false;
+	return true;
+}
+
+char *ep_unit_env_line(const char *name, const char *value)
+{
+	char *out = NULL;
+	if (env_value_plain(value)) {
+		if (asprintf(&out, "%s=%s\n", name, value) < 0)
+			return NULL;
+		return out;
+	}
+	size_t n = strlen(name) + 2 * strlen(value) + 5;
+	out = malloc(n);
+	if (!out)
+		return NULL;
+	size_t o = (size_t)snprintf(out, n, "%s=\"", name);
+	for (const char *p = value; *p; p++) {
+		if (strchr("\"\\`$", *p))
+			out[o++] = '\\';
+		out[o++] = *p;
+	}
+	out[o++] = '"';
+	out[o++] = '\n';
+	out[o] = '\0';
+	return out;
+}
+
+/* A path systemd reads literally in ExecStart=/EnvironmentFile= and sh in the wrapper. */
+static bool path_plain(const char *p)
+{
+	if (!p || p[0] != '/')
+		return false;
+	for (; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("/._+-", *p))
+			return false;
+	return true;
+}
+
+/* A growable text buffer; on ENOMEM it sets oom and stops growing. */
+struct text {
+	char *s;
+	size_t len, cap;
+	bool oom;
+};
+
+static void text_addf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+	if (t->oom)
+		return;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 1024;
+		while (cap < t->len + n + 1)
+			cap *= 2;
+		char *ns = realloc(t->s, cap);
+		if (!ns) {
+			t->oom = true;
+			return;
+		}
+		t->s = ns;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, s, n + 1);
+	t->len += n;
+}
+
+static void text_addf(struct text *t, const char *fmt, ...)
+{
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		t->oom = true;
+		return;
+	}
+	text_add(t, s);
+	free(s);
+}
+
+static int text_take(struct text *t, struct ep_unit_file *f, const char *path, mode_t mode,
+		     struct ep_error *err)
+{
+	f->path = strdup(path);
+	if (t->oom || !t->s || !f->path) {
+		free(t->s);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	f->content = t->s;
+	f->len = t->len;
+	f->mode = mode;
+	memset(t, 0, sizeof(*t));
+	return 0;
+}
+
+static int render_service(const struct ep_spec *spec, struct ep_unit_file *f, struct ep_error *err)
+{
+	struct text t = { 0 };
+	text_add(&t, "# etcd.service: this node's etcd member, written by etcdpilot.\n"
+		     "# Its configuration is the environment file; 'etcdpilot render unit'\n"
+		     "# prints what etcdpilot would write.\n"
+		     "[Unit]\n"
+		     "Description=etcd key-value store (managed by etcdpilot)\n"
+		     "Documentation=https://etcd.io/docs/ man:etcdpilot(8)\n"
+		     "After=network-online.target\n"
+		     "Wants=network-online.target\n"
+		     "\n"
+		     "[Service]\n"
+		     "Type=notify\n");
+	text_addf(&t, "EnvironmentFile=%s\n", spec->systemd.env_file);
+	text_addf(&t, "ExecStart=%s/etcd\n", spec->systemd.bin_dir);
+	/*
+	 * No start timeout: a joining member is READY only once it has caught up
+	 * with the cluster, which takes as long as the data set needs.
+	 */
+	text_add(&t, "Restart=always\n"
+		     "RestartSec=5s\n"
+		     "TimeoutStartSec=0\n"
+		     "LimitNOFILE=65536\n"
+		     "\n"
+		     "[Install]\n"
+		     "WantedBy=multi-user.target\n");
+	return text_take(&t, f, spec->systemd.unit_path, 0644, err);
+}
+
+/* The first loopback URL of --listen-client-urls, else its first URL. */
+static char *client_endpoint(const struct ep_kvv *args)
+{
+	const char *urls = NULL;
+	for (size_t i = 0; i < args->n; i++)
+		if (strcmp(args->v[i].name, "listen-client-urls") == 0)
+			urls = args->v[i].value;
+	if (!urls || !*urls)
+		return strdup("https://127.0.0.1:2379");
+	const char *pick = NULL;
+	size_t picklen = 0;
+	for (const char *p = urls; *p;) {
+		size_t n = strcspn(p, ",");
+		if (!pick)
+			pick = p, picklen = n;
+		if ((n > 16 && strncmp(p, "https://127.", 12) == 0) ||
+		    (n > 12 && strncmp(p, "https://[::1]", 13) == 0)) {
+			pick = p, picklen = n;
+			break;
+		}
+		p += n + (p[n] == ',');
+	}
+	return strndup(pick, picklen);
+}
+
+static int render_env(const struct ep_spec *spec, const struct ep_kvv *args,
+		      struct ep_unit_file *f, struct ep_error *err)
+{
+	struct text t = { 0 };
+	text_addf(&t, "# %s: etcd's configuration, read by etcd.service (EnvironmentFile=).\n"
+		      "# Written by etcdpilot from the flag list of the static pod manifest:\n"
+		      "# ETCD_FOO_BAR=V here means --foo-bar=V there.\n",
+		  spec->systemd.env_file);
+	for (size_t i = 0; i < args->n; i++) {
+		/* Flags may repeat (extraArgs); etcd keeps the last, and so does the file. */
+		bool later = false;
+		for (size_t j = i + 1; j < args->n; j++)
+			later |= strcmp(args->v[j].name, args->v[i].name) == 0;
+		if (later)
+			continue;
+		char name[256];
+		if (ep_unit_env_name(args->v[i].name, name, sizeof(name)) < 0) {
+			free(t.s);
+			return ep_error_usage(err, -EINVAL,
+					      "etcd flag '--%s' cannot be written as an ETCD_* "
+					      "variable; check extraArgs", args->v[i].name);
+		}
+		if (strchr(args->v[i].value, '\n')) {
+			free(t.s);
+			return ep_error_usage(err, -EINVAL,
+					      "etcd flag '--%s': a newline in its value cannot be "
+					      "written to %s", args->v[i].name,
+					      spec->systemd.env_file);
+		}
+		for (size_t k = 0; k < spec->extra_envs.n; k++)
+			if (strcmp(spec->extra_envs.v[k].name, name) == 0) {
+				free(t.s);
+				return ep_error_usage(err, -EINVAL,
+						      "extraEnvs '%s' would shadow the flag '--%s'; "
+						      "set it through extraArgs instead", name,
+						      args->v[i].name);
+			}
+		char *line = ep_unit_env_line(name, args->v[i].value);
+		if (!line)
+			t.oom = true;
+		else
+			text_add(&t, line);
+		free(line);
+	}
+	if (spec->extra_envs.n)
+		text_add(&t, "# extraEnvs\n");
+	for (size_t k = 0; k < spec->extra_envs.n; k++) {
+		const struct ep_kv *kv = &spec->extra_envs.v[k];
+		bool ok = kv->name[0] && !isdigit((unsigned char)kv->name[0]);
+		for (const char *p = kv->name; *p; p++)
+			ok &= isalnum((unsigned char)*p) || *p == '_';
+		if (!ok || strchr(kv->value, '\n')) {
+			free(t.s);
+			return ep_error_usage(err, -EINVAL,
+					      "extraEnvs '%s': not a valid variable name or a "
+					      "newline in its value", kv->name);
+		}
+		char *line = ep_unit_env_line(kv->name, kv->value);
+		if (!line)
+			t.oom = true;
+		else
+			text_add(&t, line);
+		free(line);
+	}
+	return text_take(&t, f, spec->systemd.env_file, 0640, err);
+}
+
+static int render_etcdctl_env(const struct ep_spec *spec, const struct ep_kvv *args,
+			      struct ep_unit_file *f, struct ep_error *err)
+{
+	_cleanup_free_ char *ep = client_endpoint(args);
+	if (!ep)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	struct text t = { 0 };
+	const char *d = spec->cert_dir;
+	text_addf(&t, "# %s: etcdctl's settings for this member, written by etcdpilot.\n"
+		      "# Used by %s/etcdctl.sh; the client certificate is healthcheck-client's.\n",
+		  spec->systemd.etcdctl_env_file, spec->systemd.bin_dir);
+	char *lines[5] = { 0 };
+	_cleanup_free_ char *ca = NULL, *crt = NULL, *key = NULL;
+	if (asprintf(&ca, "%s/etcd/ca.crt", d) < 0 ||
+	    asprintf(&crt, "%s/etcd/healthcheck-client.crt", d) < 0 ||
+	    asprintf(&key, "%s/etcd/healthcheck-client.key", d) < 0) {
+		free(t.s);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	lines[0] = ep_unit_env_line("ETCDCTL_API", "3");
+	lines[1] = ep_unit_env_line("ETCDCTL_ENDPOINTS", ep);
+	lines[2] = ep_unit_env_line("ETCDCTL_CACERT", ca);
+	lines[3] = ep_unit_env_line("ETCDCTL_CERT", crt);
+	lines[4] = ep_unit_env_line("ETCDCTL_KEY", key);
+	for (int i = 0; i < 5; i++) {
+		if (!lines[i])
+			t.oom = true;
+		else
+			text_add(&t, lines[i]);
+		free(lines[i]);
+	}
+	return text_take(&t, f, spec->systemd.etcdctl_env_file, 0640, err);
+}
+
+static int render_wrapper(const struct ep_spec *spec, struct ep_unit_file *f, struct ep_error *err)
+{
+	struct text t = { 0 };
+	const char *env = spec->systemd.etcdctl_env_file;
+	text_addf(&t, "#!/bin/sh\n"
+		      "# etcdctl.sh: etcdctl with this member's endpoint and certificates,\n"
+		      "# written by etcdpilot.  Usage: etcdctl.sh endpoint health\n"
+		      "if [ ! -r %s ]; then\n"
+		      "\techo \"etcdctl.sh: cannot read %s (run as root)\" >&2\n"
+		      "\texit 1\n"
+		      "fi\n"
+		      "set -a\n"
+		      ". %s\n"
+		      "set +a\n"
+		      "exec %s/etcdctl \"$@\"\n",
+		  env, env, env, spec->systemd.bin_dir);
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "%s/etcdctl.sh", spec->systemd.bin_dir) < 0) {
+		free(t.s);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	return text_take(&t, f, path, 0755, err);
+}
+
+int ep_unit_render(const struct ep_spec *spec, const struct ep_kvv *initial_cluster,
+		   struct ep_unit_files *ret, struct ep_error *err)
+{
+	const struct {
+		const char *what, *path;
+	} paths[] = {
+		{ "systemd.unitPath", spec->systemd.unit_path },
+		{ "systemd.envFile", spec->systemd.env_file },
+		{ "systemd.etcdctlEnvFile", spec->systemd.etcdctl_env_file },
+		{ "systemd.binDir", spec->systemd.bin_dir },
+		{ "certificatesDir", spec->cert_dir },
+	};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (!path_plain(paths[i].path))
+			return ep_error_usage(err, -EINVAL,
+					      "%s '%s': systemd mode needs an absolute path of "
+					      "letters, digits and / . _ + -", paths[i].what,
+					      paths[i].path ? paths[i].path : "");
+	struct ep_kvv args = { 0 };
+	int r = ep_manifest_etcd_args(spec, initial_cluster, &args, err);
+	if (r >= 0)
+		r = render_service(spec, &ret->f[EP_UNIT_SERVICE], err);
+	if (r >= 0)
+		r = render_env(spec, &args, &ret->f[EP_UNIT_ENV], err);
+	if (r >= 0)
+		r = render_etcdctl_env(spec, &args, &ret->f[EP_UNIT_ETCDCTL_ENV], err);
+	if (r >= 0)
+		r = render_wrapper(spec, &ret->f[EP_UNIT_WRAPPER], err);
+	ep_kvv_release(&args);
+	if (r < 0)
+		ep_unit_files_release(ret);
+	return r;
+}
+
+/* ---- environment files ------------------------------------------------- */
+
+int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct ep_kvv *ret,
+		      struct ep_error *err)
+{
+	size_t pos = 0;
+	unsigned lineno = 0;
+	while (pos < len) {
+		lineno++;
+		while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
+			pos++;
+		if (pos < len && (buf[pos] == '#' || buf[pos] == ';' || buf[pos] == '\n')) {
+			const char *nl = memchr(buf + pos, '\n', len - pos);
+			pos = nl ? (size_t)(nl - buf) + 1 : len;
+			continue;
+		}
+		if (pos >= len)
+			break;
+		if (len - pos > 7 && strncmp(buf + pos, "export ", 7) == 0)
+			pos += 7;
+		size_t ks = pos;
+		while (pos < len && (isalnum((unsigned char)buf[pos]) || buf[pos] == '_'))
+			pos++;
+		size_t ke = pos;
+		while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
+			pos++;
+		if (ke == ks || pos >= len || buf[pos] != '=')
+			return ep_error_set(err, -EINVAL, "%s:%u: not a NAME=value line", filename,
+					    lineno);
+		pos++;
+		while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
+			pos++;
+		struct text v = { 0 };
+		text_add(&v, "");
+		size_t trail = 0; /* length of the value up to its last non-blank unquoted char */
+		char q = 0;
+		for (; pos < len; pos++) {
+			char c = buf[pos], one[2] = { 0 };
+			if (!q && c == '\n')
+				break;
+			if (!q && (c == '"' || c == '\'')) {
+				q = c;
+				continue;
+			}
+			if (q && c == q) {
+				q = 0;
+				trail = v.len;
+				continue;
+			}
+			if (c == '\\' && q != '\'' && pos + 1 < len) {
+				char n = buf[++pos];
+				if (n == '\n') {
+					if (!q)
+						lineno++;
+					continue;
+				}
+				if (q == '"' && !strchr("\"\\`$", n))
+					text_add(&v, "\\");
+				one[0] = n;
+				text_add(&v, one);
+				trail = v.len;
+				continue;
+			}
+			if (c == '\n')
+				lineno++;
+			one[0] = c;
+			text_add(&v, one);
+			if (q || (c != ' ' && c != '\t'))
+				trail = v.len;
+		}
+		if (q) {
+			free(v.s);
+			return ep_error_set(err, -EINVAL, "%s:%u: unterminated quote", filename,
+					    lineno);
+		}
+		if (v.oom) {
+			free(v.s);
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		}
+		v.s[trail] = '\0';
+		char key[256];
+		snprintf(key, sizeof(key), "%.*s", (int)(ke - ks), buf + ks);
+		int r = ep_kvv_push(ret, key, v.s);
+		free(v.s);
+		if (r < 0)
+			return ep_error_set(err, r, "out of memory");
+		if (pos < len)
+			pos++; /* the newline */
+	}
+	return 0;
+}
+
+/* ---- compare and write ------------------------------------------------- */
+
+static int diff_push(struct ep_strv *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int diff_push(struct ep_strv *d, const char *fmt, ...)
+{
+	if (!d)
+		return 0;
+	char *s = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = ep_strv_push(d, s);
+	free(s);
+	return r;
+}
+
+static const char *kvv_get(const struct ep_kvv *kv, const char *name)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < kv->n; i++)
+		if (strcmp(kv->v[i].name, name) == 0)
+			v = kv->v[i].value;
+	return v;
+}
+
+static int diff_env(const char *path, const char *have, size_t hlen, const char *want,
+		    size_t wlen, struct ep_strv *d)
+{
+	struct ep_kvv h = { 0 }, w = { 0 };
+	int n = 0, r = 0;
+	if (ep_unit_env_parse(have, hlen, path, &h, NULL) < 0 ||
+	    ep_unit_env_parse(want, wlen, path, &w, NULL) < 0) {
+		n = -EINVAL; /* not an env file we can read: fall back to lines */
+		goto out;
+	}
+	for (size_t i = 0; i < w.n && r >= 0; i++) {
+		const char *hv = kvv_get(&h, w.v[i].name);
+		if (!hv) {
+			r = diff_push(d, "%s: %s is missing (wanted '%s')", path, w.v[i].name,
+				      w.v[i].value);
+			n++;
+		} else if (strcmp(hv, w.v[i].value) != 0 &&
+			   kvv_get(&w, w.v[i].name) == w.v[i].value) {
+			r = diff_push(d, "%s: %s is '%s', wanted '%s'", path, w.v[i].name, hv,
+				      w.v[i].value);
+			n++;
+		}
+	}
+	for (size_t i = 0; i < h.n && r >= 0; i++)
+		if (!kvv_get(&w, h.v[i].name) && kvv_get(&h, h.v[i].name) == h.v[i].value) {
+			r = diff_push(d, "%s: %s='%s' is not wanted", path, h.v[i].name,
+				      h.v[i].value);
+			n++;
+		}
+	if (r < 0)
+		n = r;
+out:
+	ep_kvv_release(&h);
+	ep_kvv_release(&w);
+	return n;
+}
+
+static int diff_lines(const char *path, const char *have, const char *want, struct ep_strv *d)
+{
+	unsigned line = 1;
+	const char *h = have, *w = want;
+	for (;;) {
+		size_t hl = strcspn(h, "\n"), wl = strcspn(w, "\n");
+		if (hl != wl || memcmp(h, w, hl) != 0 || (!h[hl]) != (!w[wl])) {
+			if (!*h)
+				return diff_push(d, "%s:%u: the file ends, wanted '%.*s'", path, line,
+						 (int)wl, w);
+			if (!*w)
+				return diff_push(d, "%s:%u: '%.*s' is not wanted", path, line,
+						 (int)hl, h);
+			return diff_push(d, "%s:%u: '%.*s', wanted '%.*s'", path, line, (int)hl, h,
+					 (int)wl, w);
+		}
+		if (!h[hl])
+			return 0;
+		h += hl + 1;
+		w += wl + 1;
+		line++;
+	}
+}
+
+int ep_unit_compare(const struct ep_unit_files *files, const char *root,
+		    enum ep_unit_state *ret_state, unsigned *ret_missing,
+		    struct ep_strv *ret_diffs, struct ep_error *err)
+{
+	unsigned missing = 0, present = 0;
+	bool differs = false;
+	for (int i = 0; i < EP_UNIT_NFILES; i++) {
+		const struct ep_unit_file *f = &files->f[i];
+		_cleanup_free_ char *path = NULL, *have = NULL;
+		size_t hlen = 0;
+		int r = ep_root_path(root, f->path, &path, err);
+		if (r < 0)
+			return r;
+		struct stat st;
+		if (lstat(path, &st) < 0) {
+			if (errno != ENOENT)
+				return ep_error_set(err, -errno, "%s: %s", f->path, strerror(errno));
+			missing |= 1u << i;
+			continue;
+		}
+		present++;
+		if (!S_ISREG(st.st_mode)) {
+			differs = true;
+			if (diff_push(ret_diffs, "%s: not a regular file", f->path) < 0)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+			continue;
+		}
+		r = ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, err);
+		if (r < 0)
+			return ep_error_prefix(err, "%s", f->path);
+		if ((st.st_mode & 07777) != f->mode) {
+			differs = true;
+			if (diff_push(ret_diffs, "%s: mode %04o, wanted %04o", f->path,
+				      (unsigned)(st.st_mode & 07777), (unsigned)f->mode) < 0)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+		}
+		if (hlen == f->len && memcmp(have, f->content, hlen) == 0)
+			continue;
+		differs = true;
+		int n = -EINVAL;
+		if (i == EP_UNIT_ENV || i == EP_UNIT_ETCDCTL_ENV)
+			n = diff_env(f->path, have, hlen, f->content, f->len, ret_diffs);
+		if (n == -ENOMEM)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		/* Same variables but other text (comments, order): name the first line. */
+		if (n <= 0 && diff_lines(f->path, have, f->content, ret_diffs) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (ret_missing)
+		*ret_missing = missing;
+	*ret_state = differs	      ? EP_UNIT_DIFFERENT
+		     : present == 0 ? EP_UNIT_ABSENT
+		     : missing	    ? EP_UNIT_PARTIAL
+				    : EP_UNIT_SAME;
+	return 0;
+}
+
+int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_run,
+		  ep_log_fn log, void *userdata, bool *ret_changed, struct ep_error *err)
+{
+	bool changed = false;
+	for (int i = 0; i < EP_UNIT_NFILES; i++) {
+		const struct ep_unit_file *f = &files->f[i];
+		_cleanup_free_ char *path = NULL, *have = NULL, *dir = NULL;
+		size_t hlen = 0;
+		int r = ep_root_path(root, f->path, &path, err);
+		if (r < 0)
+			return r;
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == f->mode &&
+		    ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, NULL) == 0 &&
+		    hlen == f->len && memcmp(have, f->content, hlen) == 0)
+			continue;
+		changed = true;
+		char line[4200];
+		if (dry_run) {
+			snprintf(line, sizeof(line), "[systemd] Would write %s (mode %04o)", f->path,
+				 (unsigned)f->mode);
+			if (log)
+				log(userdata, line);
+			continue;
+		}
+		dir = strdup(path);
+		if (!dir)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		*strrchr(dir, '/') = '\0';
+		r = ep_mkdir_p(dir[0] ? dir : "/", 0755, err);
+		if (r >= 0)
+			r = ep_write_atomic(path, f->content, f->len, f->mode, err);
+		if (r < 0)
+			return ep_error_prefix(err, "writing %s", f->path);
+		snprintf(line, sizeof(line), "[systemd] Wrote %s (mode %04o)", f->path,
+			 (unsigned)f->mode);
+		if (log)
+			log(userdata, line);
+	}
+	if (ret_changed)
+		*ret_changed = changed;
+	return 0;
+}
