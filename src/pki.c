@@ -1,0 +1,852 @@
+/*
+ * pki.c - the building blocks of the etcd PKI: kubeadm's five certificate
+ * profiles, SAN sets, key generation, the certificate builder, and the PEM
+ * loaders that every file read goes through (and that the fuzzer drives).
+ * It owns what a certificate says; it does not decide what to write (that
+ * is pki_plan.c) and it never touches the disk except to read.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "etcdpilot/error.h"
+#include "etcdpilot/fs.h"
+#include "pki_internal.h"
+
+static const struct ep_cert_profile profiles[EP_CERT_COUNT] = {
+	[EP_CERT_CA] = {
+		.id = EP_CERT_CA,
+		.name = "etcd-ca",
+		.base = "etcd/ca",
+		.cn = "etcd-ca",
+		.is_ca = true,
+		.purpose = "self-signed CA to provision identities for etcd",
+	},
+	[EP_CERT_SERVER] = {
+		.id = EP_CERT_SERVER,
+		.name = "etcd-server",
+		.base = "etcd/server",
+		.server_auth = true,
+		.node_sans = true,
+		.restart = "etcd",
+		.purpose = "certificate for serving etcd",
+	},
+	[EP_CERT_PEER] = {
+		.id = EP_CERT_PEER,
+		.name = "etcd-peer",
+		.base = "etcd/peer",
+		.server_auth = true,
+		.node_sans = true,
+		.restart = "etcd",
+		.purpose = "certificate for etcd nodes to communicate with each other",
+	},
+	[EP_CERT_HEALTHCHECK_CLIENT] = {
+		.id = EP_CERT_HEALTHCHECK_CLIENT,
+		.name = "etcd-healthcheck-client",
+		.base = "etcd/healthcheck-client",
+		.cn = "kube-etcd-healthcheck-client",
+		.restart = "etcd",
+		.purpose = "certificate for liveness probes to healthcheck etcd",
+	},
+	[EP_CERT_APISERVER_ETCD_CLIENT] = {
+		.id = EP_CERT_APISERVER_ETCD_CLIENT,
+		.name = "apiserver-etcd-client",
+		.base = "apiserver-etcd-client",
+		.cn = "kube-apiserver-etcd-client",
+		.restart = "kube-apiserver",
+		.purpose = "certificate the apiserver uses to access etcd",
+	},
+};
+
+const struct ep_cert_profile *ep_cert_profile(enum ep_cert_id id)
+{
+	if ((unsigned)id >= EP_CERT_COUNT)
+		return NULL;
+	return &profiles[id];
+}
+
+int ep_cert_lookup(const char *name, enum ep_cert_id *ret)
+{
+	for (unsigned i = 0; name && i < EP_CERT_COUNT; i++) {
+		if (!strcmp(profiles[i].name, name)) {
+			*ret = (enum ep_cert_id)i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ep_pki_paths(const struct ep_spec *spec, const char *root, enum ep_cert_id id,
+		 char **ret_crt, char **ret_key, struct ep_error *err)
+{
+	const struct ep_cert_profile *prof = ep_cert_profile(id);
+	if (!prof || !spec->cert_dir)
+		return ep_error_set(err, -EINVAL, "no certificate directory or profile");
+
+	/* Map the directory only: the file names stay literal so that a symlink at a
+	 * file name is refused by the readers and ep_write_atomic, not followed. */
+	const char *slash = strrchr(prof->base, '/');
+	const char *file = slash ? slash + 1 : prof->base;
+	_cleanup_free_ char *nodedir = NULL;
+	if (slash) {
+		if (asprintf(&nodedir, "%s/%.*s", spec->cert_dir, (int)(slash - prof->base),
+			     prof->base) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+	} else {
+		nodedir = strdup(spec->cert_dir);
+		if (!nodedir)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	_cleanup_free_ char *dir = NULL;
+	int r = ep_root_path(root, nodedir, &dir, err);
+	if (r < 0)
+		return r;
+	size_t dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dir[--dl] = '\0';
+	const char *sep = strcmp(dir, "/") ? "/" : "";
+
+	_cleanup_free_ char *crt = NULL, *key = NULL;
+	if (asprintf(&crt, "%s%s%s.crt", dir, sep, file) < 0) {
+		crt = NULL;
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (asprintf(&key, "%s%s%s.key", dir, sep, file) < 0) {
+		key = NULL;
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (ret_crt)
+		*ret_crt = TAKE_PTR(crt);
+	if (ret_key)
+		*ret_key = TAKE_PTR(key);
+	return 0;
+}
+
+/* ---- SAN sets ---------------------------------------------------------- */
+
+void pki_sans_release(struct pki_sans *s)
+{
+	ep_strv_release(&s->dns);
+	ep_strv_release(&s->ip);
+}
+
+/* Canonical text of an IP literal; false when @s is not one. */
+static bool ip_canon(const char *s, char *buf, size_t size)
+{
+	unsigned char bin[16];
+	if (inet_pton(AF_INET, s, bin) == 1)
+		return inet_ntop(AF_INET, bin, buf, (socklen_t)size) != NULL;
+	if (inet_pton(AF_INET6, s, bin) == 1)
+		return inet_ntop(AF_INET6, bin, buf, (socklen_t)size) != NULL;
+	return false;
+}
+
+/* RFC 1123 subdomain, optionally with one leading "*." (kubeadm accepts wildcards). */
+static bool dns_name_ok(const char *s)
+{
+	if (!strncmp(s, "*.", 2))
+		s += 2;
+	size_t len = strlen(s);
+	if (len == 0 || len > 253)
+		return false;
+	size_t label = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '.') {
+			if (label == 0 || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '-'))
+			return false;
+		if (label == 0 && c == '-')
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return s[len - 1] != '-' && s[len - 1] != '.';
+}
+
+static int push_unique_ci(struct ep_strv *sv, const char *s)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if (!strcasecmp(sv->v[i], s))
+			return 0;
+	return ep_strv_push(sv, s);
+}
+
+/* Add @s as an IP SAN when it is an IP, as a DNS SAN when it is a name. */
+static int sans_add(struct pki_sans *out, const char *s, bool *ret_dropped)
+{
+	char canon[INET6_ADDRSTRLEN];
+	*ret_dropped = false;
+	if (ip_canon(s, canon, sizeof(canon)))
+		return push_unique_ci(&out->ip, canon);
+	_cleanup_free_ char *lower = strdup(s);
+	if (!lower)
+		return -ENOMEM;
+	for (char *p = lower; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if (!dns_name_ok(lower)) {
+		*ret_dropped = true;
+		return 0;
+	}
+	return push_unique_ci(&out->dns, lower);
+}
+
+static void logf_(ep_log_fn log, void *ud, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(ep_log_fn log, void *ud, const char *fmt, ...)
+{
+	if (!log)
+		return;
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log(ud, line);
+}
+
+int pki_sans_desired(const struct ep_spec *spec, const struct ep_cert_profile *prof,
+		     struct pki_sans *out, ep_log_fn log, void *ud, struct ep_error *err)
+{
+	bool dropped;
+	int r = 0;
+	if (prof->is_ca) {
+		r = sans_add(out, prof->cn, &dropped);
+		return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
+	}
+	if (!prof->node_sans)
+		return 0;
+
+	const char *defaults[] = { spec->name, "localhost", spec->advertise_address, "127.0.0.1",
+				   "::1" };
+	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]) && r >= 0; i++)
+		if (defaults[i] && defaults[i][0])
+			r = sans_add(out, defaults[i], &dropped);
+	const struct ep_strv *extra =
+		prof->id == EP_CERT_SERVER ? &spec->server_cert_sans : &spec->peer_cert_sans;
+	for (size_t i = 0; i < extra->n && r >= 0; i++) {
+		r = sans_add(out, extra->v[i], &dropped);
+		if (r >= 0 && dropped)
+			logf_(log, ud,
+			      "[certs] WARNING: '%s' is neither an IP address nor a DNS name; "
+			      "left out of the SANs of \"%s\"",
+			      extra->v[i], prof->base);
+	}
+	return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
+}
+
+int pki_sans_of_cert(const X509 *crt, struct pki_sans *out, struct ep_error *err)
+{
+	_cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES *gens =
+		X509_get_ext_d2i(crt, NID_subject_alt_name, NULL, NULL);
+	int r = 0;
+	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && r >= 0; i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+		int type;
+		const ASN1_STRING *v = GENERAL_NAME_get0_value(g, &type);
+		if (type == GEN_DNS) {
+			int len = ASN1_STRING_length(v);
+			const unsigned char *d = ASN1_STRING_get0_data(v);
+			if (len <= 0 || memchr(d, '\0', (size_t)len))
+				continue;
+			_cleanup_free_ char *s = strndup((const char *)d, (size_t)len);
+			if (!s)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+			for (char *p = s; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			r = push_unique_ci(&out->dns, s);
+		} else if (type == GEN_IPADD) {
+			char buf[INET6_ADDRSTRLEN];
+			int len = ASN1_STRING_length(v);
+			int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
+			if (!af || !inet_ntop(af, ASN1_STRING_get0_data(v), buf, sizeof(buf)))
+				continue;
+			r = push_unique_ci(&out->ip, buf);
+		}
+	}
+	return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
+}
+
+/* Append @s to the growing heap string *@buf. */
+static int sappend(char **buf, size_t *len, const char *s)
+{
+	size_t sl = strlen(s);
+	char *nb = realloc(*buf, *len + sl + 1);
+	if (!nb)
+		return -ENOMEM;
+	memcpy(nb + *len, s, sl + 1);
+	*buf = nb;
+	*len += sl;
+	return 0;
+}
+
+static int list_append(char **buf, size_t *len, const struct ep_strv *sv, const char *sep)
+{
+	for (size_t i = 0; i < sv->n; i++)
+		if ((i && sappend(buf, len, sep) < 0) || sappend(buf, len, sv->v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+char *pki_sans_describe(const struct pki_sans *s, bool compact)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+	if (!compact) {
+		r = sappend(&buf, &len, "DNS names [");
+		r = r < 0 ? r : list_append(&buf, &len, &s->dns, " ");
+		r = r < 0 ? r : sappend(&buf, &len, "] and IPs [");
+		r = r < 0 ? r : list_append(&buf, &len, &s->ip, " ");
+		r = r < 0 ? r : sappend(&buf, &len, "]");
+	} else {
+		r = sappend(&buf, &len, "");
+		if (r >= 0 && s->dns.n) {
+			r = sappend(&buf, &len, "DNS ");
+			r = r < 0 ? r : list_append(&buf, &len, &s->dns, ", ");
+		}
+		if (r >= 0 && s->ip.n) {
+			r = sappend(&buf, &len, s->dns.n ? "; IP " : "IP ");
+			r = r < 0 ? r : list_append(&buf, &len, &s->ip, ", ");
+		}
+		if (r >= 0 && !s->dns.n && !s->ip.n)
+			r = sappend(&buf, &len, "none");
+	}
+	if (r < 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static bool dns_covered(const char *want, const struct ep_strv *have)
+{
+	for (size_t i = 0; i < have->n; i++) {
+		const char *h = have->v[i];
+		if (!strcasecmp(h, want))
+			return true;
+		/* "*.example.com" covers exactly one more label, never a wildcard. */
+		if (!strncmp(h, "*.", 2) && want[0] != '*') {
+			const char *dot = strchr(want, '.');
+			if (dot && dot != want && !strcasecmp(dot + 1, h + 2))
+				return true;
+		}
+	}
+	return false;
+}
+
+char *pki_sans_missing(const struct pki_sans *want, const struct pki_sans *have, bool *ret_oom)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	int r = 0;
+	*ret_oom = false;
+	for (size_t i = 0; i < want->ip.n && r >= 0; i++) {
+		if (ep_strv_contains(&have->ip, want->ip.v[i]))
+			continue;
+		r = sappend(&buf, &len, len ? ", IP " : "IP ");
+		r = r < 0 ? r : sappend(&buf, &len, want->ip.v[i]);
+	}
+	for (size_t i = 0; i < want->dns.n && r >= 0; i++) {
+		if (dns_covered(want->dns.v[i], &have->dns))
+			continue;
+		r = sappend(&buf, &len, len ? ", DNS " : "DNS ");
+		r = r < 0 ? r : sappend(&buf, &len, want->dns.v[i]);
+	}
+	if (r < 0) {
+		*ret_oom = true;
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* ---- keys --------------------------------------------------------------- */
+
+int ep_pki_key_new(enum ep_key_type kt, EVP_PKEY **ret, struct ep_error *err)
+{
+	EVP_PKEY *k = NULL;
+	switch (kt) {
+	case EP_KEY_RSA_2048:
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+		break;
+	case EP_KEY_RSA_3072:
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+		break;
+	case EP_KEY_RSA_4096:
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
+		break;
+	case EP_KEY_ECDSA_P256:
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		break;
+	case EP_KEY_ECDSA_P384:
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+		break;
+	default:
+		return ep_error_usage(err, -EINVAL, "unknown key type %d", (int)kt);
+	}
+	if (!k)
+		return ep_error_ssl(err, "generating a %s key", ep_key_type_name(kt));
+	*ret = k;
+	return 0;
+}
+
+struct keygen_job {
+	enum ep_key_type kt;
+	EVP_PKEY *key;
+	struct ep_error err;
+};
+
+static void *keygen_thread(void *arg)
+{
+	struct keygen_job *job = arg;
+	ep_pki_key_new(job->kt, &job->key, &job->err);
+	return NULL;
+}
+
+int pki_keys_new(enum ep_key_type kt, EVP_PKEY **keys, size_t n, struct ep_error *err)
+{
+	if (n == 0)
+		return 0;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	/* EC keys take microseconds: threads would only cost. */
+	bool threads = n > 1 && ncpu > 1 && kt != EP_KEY_ECDSA_P256 && kt != EP_KEY_ECDSA_P384;
+
+	struct keygen_job jobs[EP_CERT_COUNT];
+	pthread_t tids[EP_CERT_COUNT];
+	bool started[EP_CERT_COUNT] = { false };
+	if (n > EP_CERT_COUNT)
+		return ep_error_set(err, -EINVAL, "too many keys requested");
+	for (size_t i = 0; i < n; i++) {
+		jobs[i].kt = kt;
+		jobs[i].key = NULL;
+		ep_error_clear(&jobs[i].err);
+	}
+	/* One job stays on this thread; the others each get a thread. */
+	for (size_t i = 1; threads && i < n; i++)
+		started[i] = pthread_create(&tids[i], NULL, keygen_thread, &jobs[i]) == 0;
+	for (size_t i = 0; i < n; i++)
+		if (!started[i])
+			keygen_thread(&jobs[i]);
+	for (size_t i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(tids[i], NULL);
+
+	int r = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!jobs[i].key && r == 0)
+			r = ep_error_set(err, jobs[i].err.code ? jobs[i].err.code : -EIO, "%s",
+					 jobs[i].err.msg[0] ? jobs[i].err.msg : "key generation failed");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (r < 0)
+			EVP_PKEY_free(jobs[i].key);
+		else
+			keys[i] = jobs[i].key;
+	}
+	return r;
+}
+
+void ep_pki_key_describe(const EVP_PKEY *pkey, char *buf, size_t size)
+{
+	if (!pkey) {
+		snprintf(buf, size, "no key");
+		return;
+	}
+	if (EVP_PKEY_is_a(pkey, "RSA")) {
+		snprintf(buf, size, "RSA-%d", EVP_PKEY_get_bits(pkey));
+	} else if (EVP_PKEY_is_a(pkey, "EC")) {
+		char group[64] = "";
+		EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, group,
+					       sizeof(group), NULL);
+		if (!strcmp(group, "prime256v1") || !strcmp(group, "P-256"))
+			snprintf(buf, size, "ECDSA-P256");
+		else if (!strcmp(group, "secp384r1") || !strcmp(group, "P-384"))
+			snprintf(buf, size, "ECDSA-P384");
+		else if (!strcmp(group, "secp521r1") || !strcmp(group, "P-521"))
+			snprintf(buf, size, "ECDSA-P521");
+		else
+			snprintf(buf, size, "ECDSA-%s", group[0] ? group : "unknown-curve");
+	} else {
+		const char *t = EVP_PKEY_get0_type_name(pkey);
+		snprintf(buf, size, "%s", t ? t : "unknown");
+	}
+}
+
+/* ---- loaders ------------------------------------------------------------ */
+
+/* Never prompt on a terminal for an encrypted key: refuse it instead. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+/* The most specific reason in OpenSSL's queue, which is emptied. */
+static void ssl_reason(char *buf, size_t size)
+{
+	unsigned long e;
+	snprintf(buf, size, "no PEM data found");
+	while ((e = ERR_get_error()) != 0) {
+		const char *rs = ERR_reason_error_string(e);
+		if (rs)
+			snprintf(buf, size, "%s", rs);
+		else
+			ERR_error_string_n(e, buf, size);
+	}
+}
+
+int ep_pki_cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
+		      struct ep_error *err)
+{
+	if (len > PKI_MAX_FILE)
+		return ep_error_set(err, -EFBIG, "'%s': larger than %d bytes", what, PKI_MAX_FILE);
+	ERR_clear_error();
+	_cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(buf, (int)len);
+	if (!bio)
+		return ep_error_ssl(err, "'%s'", what);
+	X509 *crt = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+	if (!crt) {
+		char reason[256];
+		ssl_reason(reason, sizeof(reason));
+		return ep_error_set(err, -EINVAL, "'%s' is not a PEM certificate: %s", what, reason);
+	}
+	ERR_clear_error();
+	*ret = crt;
+	return 0;
+}
+
+int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **ret,
+		     struct ep_error *err)
+{
+	if (len > PKI_MAX_FILE)
+		return ep_error_set(err, -EFBIG, "'%s': larger than %d bytes", what, PKI_MAX_FILE);
+	ERR_clear_error();
+	_cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(buf, (int)len);
+	if (!bio)
+		return ep_error_ssl(err, "'%s'", what);
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key =
+		PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	if (!key) {
+		char reason[256];
+		ssl_reason(reason, sizeof(reason));
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM private key (encrypted keys are not "
+				    "supported): %s",
+				    what, reason);
+	}
+	ERR_clear_error();
+	if (!EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "EC")) {
+		char desc[64];
+		ep_pki_key_describe(key, desc, sizeof(desc));
+		return ep_error_set(err, -EINVAL,
+				    "'%s' holds a %s key; etcd certificates need an RSA or ECDSA key "
+				    "(as kubeadm); replace the key",
+				    what, desc);
+	}
+	*ret = TAKE_PTR(key);
+	return 0;
+}
+
+int pki_load(const char *path, bool *ret_exists, X509 **crt, EVP_PKEY **key,
+	     struct ep_error *err)
+{
+	struct stat st;
+	*ret_exists = false;
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ep_error_set(err, -errno, "inspecting '%s': %s", path, strerror(errno));
+	}
+	if (S_ISLNK(st.st_mode))
+		return ep_error_set(err, -ELOOP,
+				    "'%s' is a symbolic link; etcdpilot neither reads nor writes "
+				    "certificates and keys through links: replace it with the file",
+				    path);
+	if (!S_ISREG(st.st_mode))
+		return ep_error_set(err, -EINVAL, "'%s' exists and is not a regular file", path);
+	*ret_exists = true;
+
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0;
+	int r = ep_read_file(path, PKI_MAX_FILE, true, &buf, &len, err);
+	if (r < 0)
+		return r;
+	if (crt)
+		return ep_pki_cert_parse(buf, len, path, crt, err);
+	if (key) {
+		r = ep_pki_key_parse(buf, len, path, key, err);
+		OPENSSL_cleanse(buf, len);
+		return r;
+	}
+	return 0;
+}
+
+/* ---- certificates ------------------------------------------------------- */
+
+X509_NAME *pki_name_cn(const char *cn)
+{
+	X509_NAME *n = X509_NAME_new();
+	if (n && !X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
+					     (const unsigned char *)cn, -1, -1, 0)) {
+		X509_NAME_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+EXTENDED_KEY_USAGE *pki_profile_eku(const struct ep_cert_profile *prof)
+{
+	if (prof->is_ca)
+		return NULL;
+	EXTENDED_KEY_USAGE *eku = sk_ASN1_OBJECT_new_null();
+	if (!eku)
+		return NULL;
+	if ((prof->server_auth && !sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_server_auth))) ||
+	    !sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_client_auth))) {
+		EXTENDED_KEY_USAGE_free(eku);
+		return NULL;
+	}
+	return eku;
+}
+
+/* A random positive serial of 127 bits (bit 126 set, so never shorter than 64). */
+static ASN1_INTEGER *serial_new(void)
+{
+	unsigned char rnd[16];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return NULL;
+	rnd[0] = (unsigned char)((rnd[0] & 0x3f) | 0x40);
+	BIGNUM *bn = BN_bin2bn(rnd, sizeof(rnd), NULL);
+	ASN1_INTEGER *ai = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
+	BN_free(bn);
+	return ai;
+}
+
+static GENERAL_NAMES *sans_to_gens(const struct pki_sans *s)
+{
+	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
+	if (!gens)
+		return NULL;
+	for (size_t i = 0; i < s->dns.n; i++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_IA5STRING *v = ASN1_IA5STRING_new();
+		if (!g || !v || !ASN1_STRING_set(v, s->dns.v[i], -1)) {
+			GENERAL_NAME_free(g);
+			ASN1_IA5STRING_free(v);
+			goto fail;
+		}
+		GENERAL_NAME_set0_value(g, GEN_DNS, v);
+		if (!sk_GENERAL_NAME_push(gens, g)) {
+			GENERAL_NAME_free(g);
+			goto fail;
+		}
+	}
+	for (size_t i = 0; i < s->ip.n; i++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_OCTET_STRING *v = a2i_IPADDRESS(s->ip.v[i]);
+		if (!g || !v) {
+			GENERAL_NAME_free(g);
+			ASN1_OCTET_STRING_free(v);
+			goto fail;
+		}
+		GENERAL_NAME_set0_value(g, GEN_IPADD, v);
+		if (!sk_GENERAL_NAME_push(gens, g)) {
+			GENERAL_NAME_free(g);
+			goto fail;
+		}
+	}
+	return gens;
+fail:
+	GENERAL_NAMES_free(gens);
+	return NULL;
+}
+
+static int add_conf_ext(X509 *crt, X509V3_CTX *ctx, int nid, const char *value)
+{
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, ctx, nid, value);
+	if (!ext)
+		return -1;
+	int ok = X509_add_ext(crt, ext, -1);
+	X509_EXTENSION_free(ext);
+	return ok ? 0 : -1;
+}
+
+/* Go signs with SHA-384 for P-384 keys and SHA-256 for everything else. */
+static const EVP_MD *digest_for(EVP_PKEY *signer)
+{
+	if (EVP_PKEY_is_a(signer, "EC") && EVP_PKEY_get_bits(signer) > 256)
+		return EVP_sha384();
+	return EVP_sha256();
+}
+
+int pki_cert_make(const struct pki_cert_req *req, EVP_PKEY *key, X509 *ca_crt,
+		  EVP_PKEY *ca_key, X509 **ret, struct ep_error *err)
+{
+	ERR_clear_error();
+	_cleanup_(X509_freep) X509 *crt = X509_new();
+	if (!crt)
+		return ep_error_ssl(err, "creating a certificate");
+	bool self = ca_crt == NULL;
+	EVP_PKEY *signer = self ? key : ca_key;
+	if (!signer)
+		return ep_error_set(err, -EINVAL, "no signing key");
+
+	ASN1_INTEGER *serial = serial_new();
+	int ok = serial && X509_set_version(crt, X509_VERSION_3) &&
+		 X509_set_serialNumber(crt, serial) &&
+		 X509_set_subject_name(crt, req->subject) &&
+		 X509_set_issuer_name(crt, self ? req->subject : X509_get_subject_name(ca_crt)) &&
+		 X509_set_pubkey(crt, key) &&
+		 ASN1_TIME_set(X509_getm_notBefore(crt), req->now - EP_CERT_BACKDATE_S) &&
+		 ASN1_TIME_set(X509_getm_notAfter(crt), req->now + (time_t)req->validity_s);
+	ASN1_INTEGER_free(serial);
+	if (!ok)
+		return ep_error_ssl(err, "filling in the certificate");
+
+	X509V3_CTX ctx;
+	X509V3_set_ctx(&ctx, self ? crt : ca_crt, crt, NULL, NULL, 0);
+	if (req->is_ca) {
+		if (add_conf_ext(crt, &ctx, NID_basic_constraints, "critical,CA:TRUE") < 0 ||
+		    add_conf_ext(crt, &ctx, NID_key_usage,
+				 "critical,digitalSignature,keyEncipherment,keyCertSign") < 0)
+			return ep_error_ssl(err, "adding CA extensions");
+	} else {
+		if (add_conf_ext(crt, &ctx, NID_basic_constraints, "critical,CA:FALSE") < 0 ||
+		    add_conf_ext(crt, &ctx, NID_key_usage,
+				 "critical,digitalSignature,keyEncipherment") < 0)
+			return ep_error_ssl(err, "adding key usage");
+	}
+	if (req->eku && sk_ASN1_OBJECT_num(req->eku) > 0 &&
+	    X509_add1_ext_i2d(crt, NID_ext_key_usage, (void *)req->eku, 0, X509V3_ADD_DEFAULT) != 1)
+		return ep_error_ssl(err, "adding extended key usage");
+	if (add_conf_ext(crt, &ctx, NID_subject_key_identifier, "hash") < 0)
+		return ep_error_ssl(err, "adding the subject key identifier");
+	/* Like Go, a self-signed CA carries no authority key identifier. */
+	if (!self && add_conf_ext(crt, &ctx, NID_authority_key_identifier, "keyid") < 0)
+		return ep_error_ssl(err, "adding the authority key identifier");
+	if (req->sans && (req->sans->dns.n || req->sans->ip.n)) {
+		_cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES *gens = sans_to_gens(req->sans);
+		if (!gens || X509_add1_ext_i2d(crt, NID_subject_alt_name, gens, 0,
+					       X509V3_ADD_DEFAULT) != 1)
+			return ep_error_ssl(err, "adding subject alternative names");
+	}
+	if (!X509_sign(crt, signer, digest_for(signer)))
+		return ep_error_ssl(err, "signing the certificate");
+	*ret = TAKE_PTR(crt);
+	return 0;
+}
+
+static int bio_take(BIO *bio, char **ret, size_t *ret_len, struct ep_error *err)
+{
+	char *data = NULL;
+	long n = BIO_get_mem_data(bio, &data);
+	if (n <= 0)
+		return ep_error_ssl(err, "encoding PEM");
+	char *copy = malloc((size_t)n + 1);
+	if (!copy)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	memcpy(copy, data, (size_t)n);
+	copy[n] = '\0';
+	OPENSSL_cleanse(data, (size_t)n);
+	*ret = copy;
+	*ret_len = (size_t)n;
+	return 0;
+}
+
+int pki_key_pem(EVP_PKEY *key, char **ret, size_t *ret_len, struct ep_error *err)
+{
+	_cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_secmem());
+	if (!bio)
+		bio = BIO_new(BIO_s_mem());
+	if (!bio || !PEM_write_bio_PrivateKey_traditional(bio, key, NULL, NULL, 0, NULL, NULL))
+		return ep_error_ssl(err, "encoding a private key");
+	return bio_take(bio, ret, ret_len, err);
+}
+
+int pki_cert_pem(X509 *crt, char **ret, size_t *ret_len, struct ep_error *err)
+{
+	_cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
+	if (!bio || !PEM_write_bio_X509(bio, crt))
+		return ep_error_ssl(err, "encoding a certificate");
+	return bio_take(bio, ret, ret_len, err);
+}
+
+bool pki_cert_issued_by(X509 *crt, X509 *ca)
+{
+	if (X509_check_issued(ca, crt) != X509_V_OK)
+		return false;
+	EVP_PKEY *pub = X509_get0_pubkey(ca);
+	bool ok = pub && X509_verify(crt, pub) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
+bool pki_cert_is_ca(X509 *crt)
+{
+	uint32_t flags = X509_get_extension_flags(crt);
+	return (flags & EXFLAG_CA) && (flags & EXFLAG_BCONS);
+}
+
+void pki_name_oneline(const X509_NAME *name, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	_cleanup_(BIO_free_allp) BIO *bio = BIO_new(BIO_s_mem());
+	if (!bio || X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) < 0) {
+		snprintf(buf, size, "?");
+		return;
+	}
+	char *data = NULL;
+	long n = BIO_get_mem_data(bio, &data);
+	snprintf(buf, size, "%.*s", (int)(n > 0 ? n : 0), data ? data : "");
+	if (!buf[0])
+		snprintf(buf, size, "(empty)");
+}
+
+static int asn1_time_to_time_t(const ASN1_TIME *t, time_t *ret)
+{
+	struct tm tm;
+	if (!t || !ASN1_TIME_to_tm(t, &tm))
+		return -EINVAL;
+	time_t v = timegm(&tm);
+	if (v == (time_t)-1 && !(tm.tm_year == 69 && tm.tm_mon == 11 && tm.tm_mday == 31))
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+int pki_cert_times(const X509 *crt, time_t *ret_not_before, time_t *ret_not_after)
+{
+	time_t nb, na;
+	if (asn1_time_to_time_t(X509_get0_notBefore(crt), &nb) < 0 ||
+	    asn1_time_to_time_t(X509_get0_notAfter(crt), &na) < 0)
+		return -EINVAL;
+	if (ret_not_before)
+		*ret_not_before = nb;
+	if (ret_not_after)
+		*ret_not_after = na;
+	return 0;
+}

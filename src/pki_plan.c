@@ -1,0 +1,677 @@
+/*
+ * pki_plan.c - certs generate (and so init/join's certs phase) and certs
+ * renew, as plan then apply: every existing file is loaded and checked and
+ * every new key and certificate is made in memory before the first byte is
+ * written, so a failed check leaves the disk exactly as it was.  It decides
+ * what to write and writes it through ep_write_atomic; what a certificate
+ * says is pki.c's business.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "etcdpilot/error.h"
+#include "etcdpilot/fs.h"
+#include "pki_internal.h"
+
+struct pair {
+	const struct ep_cert_profile *prof;
+	char *crt_path, *key_path;
+	bool crt_exists, key_exists;
+	X509 *crt;         /* existing or new */
+	EVP_PKEY *key;     /* existing or new */
+	bool write_key, write_crt;
+	char *crt_pem, *key_pem;
+	size_t crt_len, key_len;
+	struct pki_sans sans;    /* what a new certificate gets */
+	X509_NAME *subject;      /* of a new certificate */
+	EXTENDED_KEY_USAGE *eku; /* of a new certificate */
+	char *done_line;         /* logged once the pair is written */
+};
+
+struct plan {
+	const struct ep_spec *spec;
+	const char *root;
+	time_t now;
+	struct pair p[EP_CERT_COUNT];
+	struct ep_strv lines; /* logged once the plan holds */
+};
+
+static void plan_release(struct plan *pl)
+{
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
+		struct pair *p = &pl->p[i];
+		free(p->crt_path);
+		free(p->key_path);
+		X509_free(p->crt);
+		EVP_PKEY_free(p->key);
+		free(p->crt_pem);
+		if (p->key_pem) {
+			OPENSSL_cleanse(p->key_pem, p->key_len);
+			free(p->key_pem);
+		}
+		pki_sans_release(&p->sans);
+		X509_NAME_free(p->subject);
+		EXTENDED_KEY_USAGE_free(p->eku);
+		free(p->done_line);
+	}
+	ep_strv_release(&pl->lines);
+}
+
+static int plan_init(struct plan *pl, const struct ep_spec *spec, const char *root,
+		     struct ep_error *err)
+{
+	memset(pl, 0, sizeof(*pl));
+	pl->spec = spec;
+	pl->root = root;
+	pl->now = time(NULL);
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
+		pl->p[i].prof = ep_cert_profile((enum ep_cert_id)i);
+		int r = ep_pki_paths(spec, root, (enum ep_cert_id)i, &pl->p[i].crt_path,
+				     &pl->p[i].key_path, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int plan_line(struct plan *pl, struct ep_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int plan_line(struct plan *pl, struct ep_error *err, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (ep_strv_push(&pl->lines, line) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The file name after the last slash, for "delete X and Y" advice. */
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+static int load_pair(struct pair *p, bool want_key, struct ep_error *err)
+{
+	int r = pki_load(p->crt_path, &p->crt_exists, &p->crt, NULL, err);
+	if (r < 0)
+		return r;
+	if (want_key)
+		return pki_load(p->key_path, &p->key_exists, NULL, &p->key, err);
+	/* Only its kind matters: it is about to be replaced. */
+	struct stat st;
+	if (lstat(p->key_path, &st) == 0) {
+		p->key_exists = true;
+		if (S_ISLNK(st.st_mode))
+			return ep_error_set(err, -ELOOP,
+					    "'%s' is a symbolic link; etcdpilot never writes a key "
+					    "through a link: replace it with a regular file",
+					    p->key_path);
+		if (!S_ISREG(st.st_mode))
+			return ep_error_set(err, -EINVAL, "'%s' exists and is not a regular file",
+					    p->key_path);
+	} else if (errno != ENOENT) {
+		return ep_error_set(err, -errno, "inspecting '%s': %s", p->key_path,
+				    strerror(errno));
+	}
+	return 0;
+}
+
+static int check_key_matches(struct pair *p, struct ep_error *err)
+{
+	int ok = X509_check_private_key(p->crt, p->key);
+	ERR_clear_error();
+	if (ok == 1)
+		return 0;
+	return ep_error_set(err, -EINVAL,
+			    "'%s' does not match the public key of '%s'; restore the matching "
+			    "pair, or delete %s and %s to regenerate them",
+			    p->key_path, p->crt_path, base_name(p->crt_path),
+			    base_name(p->key_path));
+}
+
+/* A group/world-readable key is reused, but said so. */
+static int warn_key_mode(struct plan *pl, struct pair *p, struct ep_error *err)
+{
+	struct stat st;
+	if (!p->key_exists || lstat(p->key_path, &st) < 0 || !(st.st_mode & 077))
+		return 0;
+	return plan_line(pl, err,
+			 "[certs] WARNING: '%s' is readable by group or others (mode %04o); run "
+			 "'chmod 600 %s'",
+			 p->key_path, (unsigned)(st.st_mode & 07777), p->key_path);
+}
+
+static int warn_validity(struct plan *pl, struct pair *p, struct ep_error *err)
+{
+	time_t nb, na;
+	char when[64];
+	if (pki_cert_times(p->crt, &nb, &na) < 0)
+		return ep_error_set(err, -EINVAL, "'%s': unreadable validity period", p->crt_path);
+	if (pl->now > na) {
+		ep_pki_format_expiry(na, when, sizeof(when));
+		if (p->prof->is_ca)
+			return plan_line(pl, err,
+					 "[certs] WARNING: the etcd CA '%s' expired on %s; every "
+					 "certificate it signed is rejected: rotate the CA by hand",
+					 p->crt_path, when);
+		return plan_line(pl, err,
+				 "[certs] WARNING: '%s' expired on %s; renew it with 'etcdpilot "
+				 "certs renew %s'",
+				 p->crt_path, when, p->prof->name);
+	}
+	if (pl->now < nb) {
+		ep_pki_format_expiry(nb, when, sizeof(when));
+		return plan_line(pl, err,
+				 "[certs] WARNING: '%s' is not valid before %s; check the clock",
+				 p->crt_path, when);
+	}
+	return 0;
+}
+
+/* The nearest existing directory at or above @path must be writable. */
+static int check_writable_dir(const char *path, struct ep_error *err)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	if (!dir)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	for (;;) {
+		char *slash = strrchr(dir, '/');
+		if (!slash)
+			return 0;
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+		struct stat st;
+		if (stat(dir, &st) == 0) {
+			if (!S_ISDIR(st.st_mode))
+				return ep_error_set(err, -ENOTDIR,
+						    "'%s' exists and is not a directory; cannot "
+						    "write '%s'",
+						    dir, path);
+			if (access(dir, W_OK) < 0)
+				return ep_error_set(err, -errno, "cannot write into '%s': %s", dir,
+						    strerror(errno));
+			return 0;
+		}
+		if (errno != ENOENT && errno != ENOTDIR)
+			return ep_error_set(err, -errno, "inspecting '%s': %s", dir,
+					    strerror(errno));
+		if (!strcmp(dir, "/"))
+			return 0;
+	}
+}
+
+/* Make every new key at once (RSA keys in parallel), then every certificate. */
+static int plan_make(struct plan *pl, struct ep_error *err)
+{
+	EVP_PKEY *keys[EP_CERT_COUNT] = { NULL };
+	size_t n = 0;
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++)
+		if (pl->p[i].write_key)
+			n++;
+	int r = pki_keys_new(pl->spec->key_type, keys, n, err);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0, k = 0; i < EP_CERT_COUNT; i++)
+		if (pl->p[i].write_key)
+			pl->p[i].key = keys[k++];
+
+	struct pair *ca = &pl->p[EP_CERT_CA];
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
+		struct pair *p = &pl->p[i];
+		if (!p->write_crt)
+			continue;
+		struct pki_cert_req req = {
+			.subject = p->subject,
+			.sans = &p->sans,
+			.eku = p->eku,
+			.is_ca = p->prof->is_ca,
+			.validity_s = p->prof->is_ca ? pl->spec->ca_cert_validity_s
+						     : pl->spec->cert_validity_s,
+			.now = pl->now,
+		};
+		X509 *crt = NULL;
+		r = pki_cert_make(&req, p->key, p->prof->is_ca ? NULL : ca->crt,
+				  p->prof->is_ca ? NULL : ca->key, &crt, err);
+		if (r < 0)
+			return ep_error_prefix(err, "issuing \"%s\"", p->prof->base);
+		X509_free(p->crt);
+		p->crt = crt;
+		r = pki_cert_pem(p->crt, &p->crt_pem, &p->crt_len, err);
+		if (r >= 0 && p->write_key)
+			r = pki_key_pem(p->key, &p->key_pem, &p->key_len, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void emit(ep_log_fn log, void *ud, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void emit(ep_log_fn log, void *ud, const char *fmt, ...)
+{
+	if (!log)
+		return;
+	char line[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log(ud, line);
+}
+
+static void dry_run_pair(struct pair *p, ep_log_fn log, void *ud)
+{
+	char kdesc[32], subj[256], until[64];
+	time_t na = 0;
+	ep_pki_key_describe(p->key, kdesc, sizeof(kdesc));
+	pki_name_oneline(X509_get_subject_name(p->crt), subj, sizeof(subj));
+	pki_cert_times(p->crt, NULL, &na);
+	ep_pki_format_expiry(na, until, sizeof(until));
+	if (p->write_key)
+		emit(log, ud, "[dryrun] Would write file '%s' with mode 0600 (%s private key)",
+		     p->key_path, kdesc);
+	_cleanup_free_ char *sans = NULL;
+	if (p->sans.dns.n || p->sans.ip.n)
+		sans = pki_sans_describe(&p->sans, false);
+	emit(log, ud, "[dryrun] Would write file '%s' with mode 0644 (certificate %s%s%s, valid until %s)",
+	     p->crt_path, subj, sans ? ", " : "", sans ? sans : "", until);
+}
+
+static int dir_of(const char *path, char **ret)
+{
+	*ret = strdup(path);
+	if (!*ret)
+		return -ENOMEM;
+	char *slash = strrchr(*ret, '/');
+	if (slash && slash != *ret)
+		*slash = '\0';
+	return 0;
+}
+
+static int plan_apply(struct plan *pl, bool dry_run, ep_log_fn log, void *ud,
+		      struct ep_error *err)
+{
+	for (size_t i = 0; i < pl->lines.n; i++)
+		if (log)
+			log(ud, pl->lines.v[i]);
+
+	int r;
+	if (!dry_run) {
+		/* Directories first, so that no pair is written when one cannot be. */
+		for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
+			struct pair *p = &pl->p[i];
+			if (!p->write_crt)
+				continue;
+			_cleanup_free_ char *dir = NULL;
+			if (dir_of(p->crt_path, &dir) < 0)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+			r = ep_mkdir_p(dir, 0755, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
+		struct pair *p = &pl->p[i];
+		if (!p->write_crt)
+			continue;
+		if (dry_run) {
+			dry_run_pair(p, log, ud);
+		} else {
+			/* Key first: a crash in between leaves a key without its
+			 * certificate, which the next run reuses to finish the pair. */
+			if (p->write_key) {
+				r = ep_write_atomic(p->key_path, p->key_pem, p->key_len, 0600, err);
+				if (r < 0)
+					return r;
+			}
+			r = ep_write_atomic(p->crt_path, p->crt_pem, p->crt_len, 0644, err);
+			if (r < 0)
+				return r;
+		}
+		if (p->done_line && log && !dry_run)
+			log(ud, p->done_line);
+	}
+	return 0;
+}
+
+/* ---- generate ----------------------------------------------------------- */
+
+static int plan_ca(struct plan *pl, unsigned mask, bool need_ca, struct ep_error *err)
+{
+	struct pair *ca = &pl->p[EP_CERT_CA];
+	int r = load_pair(ca, true, err);
+	if (r < 0)
+		return r;
+	bool in_mask = mask & EP_CERT_BIT(EP_CERT_CA);
+
+	if (ca->crt_exists) {
+		if (!pki_cert_is_ca(ca->crt)) {
+			char subj[256];
+			pki_name_oneline(X509_get_subject_name(ca->crt), subj, sizeof(subj));
+			return ep_error_set(err, -EINVAL,
+					    "'%s' (%s) is not a CA certificate: it lacks "
+					    "basicConstraints CA:TRUE; put the etcd CA there, or delete "
+					    "%s and %s to generate a new CA",
+					    ca->crt_path, subj, base_name(ca->crt_path),
+					    base_name(ca->key_path));
+		}
+		if (ca->key_exists) {
+			r = check_key_matches(ca, err);
+			if (r < 0)
+				return r;
+		}
+		r = warn_validity(pl, ca, err);
+		if (r >= 0)
+			r = warn_key_mode(pl, ca, err);
+		if (r < 0 || !in_mask)
+			return r;
+		if (ca->key_exists)
+			return plan_line(pl, err,
+					 "[certs] Using the existing \"%s\" certificate and key",
+					 ca->prof->base);
+		return plan_line(pl, err,
+				 "[certs] Using the existing \"%s\" certificate: external CA mode "
+				 "(no '%s'), every certificate must already exist",
+				 ca->prof->base, ca->key_path);
+	}
+	if (!in_mask) {
+		if (!need_ca)
+			return 0;
+		return ep_error_set(err, -ENOENT,
+				    "the etcd CA certificate '%s' does not exist; run 'etcdpilot "
+				    "certs generate etcd-ca' (or 'all') first, or copy the cluster's "
+				    "CA (ca.crt and ca.key) from another control-plane node",
+				    ca->crt_path);
+	}
+	ca->write_crt = true;
+	ca->write_key = !ca->key_exists;
+	ca->subject = pki_name_cn(ca->prof->cn);
+	if (!ca->subject)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	r = pki_sans_desired(pl->spec, ca->prof, &ca->sans, NULL, NULL, err);
+	if (r < 0)
+		return r;
+	if (ca->key_exists)
+		return plan_line(pl, err,
+				 "[certs] Using the existing \"%s\" key to issue its missing "
+				 "certificate",
+				 ca->prof->base);
+	return plan_line(pl, err, "[certs] Generating \"%s\" certificate and key",
+			 ca->prof->base);
+}
+
+/* Lines from pki_sans_desired's warnings go into the plan, not out at once. */
+static void plan_log_cb(void *ud, const char *line)
+{
+	struct plan *pl = ud;
+	plan_line(pl, NULL, "%s", line);
+}
+
+static int plan_leaf(struct plan *pl, struct pair *p, struct ep_error *err)
+{
+	struct pair *ca = &pl->p[EP_CERT_CA];
+	int r = load_pair(p, true, err);
+	if (r < 0)
+		return r;
+	r = pki_sans_desired(pl->spec, p->prof, &p->sans, plan_log_cb, pl, err);
+	if (r < 0)
+		return r;
+
+	if (p->crt_exists && !p->key_exists)
+		return ep_error_set(err, -ENOENT,
+				    "'%s' exists but its key '%s' does not; restore the key, or "
+				    "delete %s to regenerate the pair",
+				    p->crt_path, p->key_path, base_name(p->crt_path));
+	if (p->crt_exists) {
+		r = check_key_matches(p, err);
+		if (r < 0)
+			return r;
+		if (ca->write_crt)
+			return ep_error_set(err, -EINVAL,
+					    "'%s' exists but the etcd CA that issued it does not "
+					    "('%s' is missing); restore that CA, or delete %s and %s "
+					    "to regenerate them with a new CA",
+					    p->crt_path, ca->crt_path, base_name(p->crt_path),
+					    base_name(p->key_path));
+		if (!pki_cert_issued_by(p->crt, ca->crt)) {
+			char issuer[256];
+			pki_name_oneline(X509_get_issuer_name(p->crt), issuer, sizeof(issuer));
+			return ep_error_set(err, -EINVAL,
+					    "'%s' is not signed by the etcd CA '%s' (its issuer is "
+					    "%s); delete %s and %s to regenerate them with this CA, "
+					    "or put back the CA that issued them",
+					    p->crt_path, ca->crt_path, issuer,
+					    base_name(p->crt_path), base_name(p->key_path));
+		}
+		struct pki_sans have = { 0 };
+		r = pki_sans_of_cert(p->crt, &have, err);
+		bool oom = false;
+		_cleanup_free_ char *missing = r < 0 ? NULL : pki_sans_missing(&p->sans, &have, &oom);
+		_cleanup_free_ char *has = missing ? pki_sans_describe(&have, true) : NULL;
+		pki_sans_release(&have);
+		if (r < 0)
+			return r;
+		if (oom || (missing && !has))
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		if (missing)
+			return ep_error_set(err, -EINVAL,
+					    "'%s' lacks SAN%s %s (has %s); delete %s and %s to "
+					    "regenerate them, or fix the node name, advertise address "
+					    "or %s in the configuration",
+					    p->crt_path, strchr(missing, ',') ? "s" : "", missing, has,
+					    base_name(p->crt_path),
+					    base_name(p->key_path),
+					    p->prof->id == EP_CERT_SERVER ? "serverCertSANs"
+									  : "peerCertSANs");
+		r = warn_validity(pl, p, err);
+		if (r >= 0)
+			r = warn_key_mode(pl, p, err);
+		if (r < 0)
+			return r;
+		return plan_line(pl, err, "[certs] Using the existing \"%s\" certificate and key",
+				 p->prof->base);
+	}
+
+	/* No certificate: issue one. */
+	if (!ca->key && !ca->write_key)
+		return ep_error_set(err, -ENOENT,
+				    "'%s' does not exist and the etcd CA is external ('%s' has no "
+				    "'%s' beside it), so etcdpilot cannot issue it; provide %s and "
+				    "%s signed by that CA, or put the CA key in place",
+				    p->crt_path, ca->crt_path, base_name(ca->key_path),
+				    base_name(p->crt_path), base_name(p->key_path));
+	p->write_crt = true;
+	p->write_key = !p->key_exists;
+	p->subject = pki_name_cn(p->prof->cn ? p->prof->cn : pl->spec->name);
+	p->eku = pki_profile_eku(p->prof);
+	if (!p->subject || !p->eku)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	if (p->key_exists)
+		r = plan_line(pl, err,
+			      "[certs] Using the existing \"%s\" key to issue its missing certificate",
+			      p->prof->base);
+	else
+		r = plan_line(pl, err, "[certs] Generating \"%s\" certificate and key",
+			      p->prof->base);
+	if (r >= 0 && p->prof->node_sans) {
+		_cleanup_free_ char *desc = pki_sans_describe(&p->sans, false);
+		if (!desc)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		r = plan_line(pl, err, "[certs] %s serving cert is signed for %s", p->prof->base,
+			      desc);
+	}
+	return r;
+}
+
+int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
+		    ep_log_fn log, void *userdata, struct ep_error *err)
+{
+	if (!mask || (mask & ~EP_CERT_ALL))
+		return ep_error_usage(err, -EINVAL, "no certificate selected");
+	if (!spec->name || !spec->advertise_address)
+		return ep_error_usage(err, -EINVAL, "the node spec has no name or advertise address");
+
+	_cleanup_(plan_release) struct plan pl;
+	int r = plan_init(&pl, spec, root, err);
+	if (r < 0)
+		return r;
+	r = plan_ca(&pl, mask, (mask & EP_CERT_LEAVES) != 0, err);
+	for (unsigned i = EP_CERT_CA + 1; r >= 0 && i < EP_CERT_COUNT; i++)
+		if (mask & EP_CERT_BIT(i))
+			r = plan_leaf(&pl, &pl.p[i], err);
+	for (unsigned i = 0; r >= 0 && i < EP_CERT_COUNT; i++)
+		if (pl.p[i].write_crt && !dry_run)
+			r = check_writable_dir(pl.p[i].crt_path, err);
+	if (r >= 0)
+		r = plan_make(&pl, err);
+	if (r < 0)
+		return r;
+	return plan_apply(&pl, dry_run, log, userdata, err);
+}
+
+int ep_pki_ensure(const struct ep_spec *spec, const char *root, bool dry_run, ep_log_fn log,
+		  void *userdata, struct ep_error *err)
+{
+	return ep_pki_generate(spec, root, EP_CERT_ALL, dry_run, log, userdata, err);
+}
+
+/* ---- renew -------------------------------------------------------------- */
+
+/* kubeadm's certToConfig: CN and O of the old subject, nothing else. */
+static X509_NAME *renewed_subject(const X509 *old)
+{
+	const X509_NAME *on = X509_get_subject_name(old);
+	X509_NAME *n = X509_NAME_new();
+	if (!n)
+		return NULL;
+	const int nids[] = { NID_commonName, NID_organizationName };
+	for (size_t k = 0; k < 2; k++) {
+		int idx = -1;
+		while ((idx = X509_NAME_get_index_by_NID(on, nids[k], idx)) >= 0) {
+			X509_NAME_ENTRY *e = X509_NAME_get_entry(on, idx);
+			if (!X509_NAME_add_entry(n, e, -1, 0)) {
+				X509_NAME_free(n);
+				return NULL;
+			}
+		}
+	}
+	return n;
+}
+
+static int plan_renew_leaf(struct plan *pl, struct pair *p, bool only, struct ep_error *err)
+{
+	struct pair *ca = &pl->p[EP_CERT_CA];
+	int r = load_pair(p, false, err);
+	if (r < 0)
+		return r;
+	if (!p->crt_exists) {
+		if (only)
+			return ep_error_set(err, -ENOENT,
+					    "'%s' does not exist, so there is nothing to renew; run "
+					    "'etcdpilot certs generate %s' to create it",
+					    p->crt_path, p->prof->name);
+		return plan_line(pl, err, "[renew] MISSING! %s ('%s'), skipped", p->prof->name,
+				 p->crt_path);
+	}
+	if (!pki_cert_issued_by(p->crt, ca->crt)) {
+		r = plan_line(pl, err,
+			      "[renew] WARNING: '%s' was not issued by the etcd CA '%s'; the "
+			      "renewed certificate will be",
+			      p->crt_path, ca->crt_path);
+		if (r < 0)
+			return r;
+	}
+	p->subject = renewed_subject(p->crt);
+	p->eku = X509_get_ext_d2i(p->crt, NID_ext_key_usage, NULL, NULL);
+	if (!p->eku)
+		p->eku = pki_profile_eku(p->prof);
+	if (!p->subject || !p->eku)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	r = pki_sans_of_cert(p->crt, &p->sans, err);
+	if (r < 0)
+		return r;
+	p->write_crt = p->write_key = true;
+	if (asprintf(&p->done_line, "[renew] %s renewed", p->prof->purpose) < 0) {
+		p->done_line = NULL;
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int ep_pki_renew(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
+		 unsigned *ret_renewed, ep_log_fn log, void *userdata, struct ep_error *err)
+{
+	if (ret_renewed)
+		*ret_renewed = 0;
+	if (mask & EP_CERT_BIT(EP_CERT_CA))
+		return ep_error_usage(err, -EINVAL,
+				      "the etcd CA is never renewed (nor by kubeadm): a new CA "
+				      "means re-issuing every certificate of every member; rotate "
+				      "it by hand");
+	if (!mask || (mask & ~EP_CERT_ALL))
+		return ep_error_usage(err, -EINVAL, "no certificate selected");
+
+	_cleanup_(plan_release) struct plan pl;
+	int r = plan_init(&pl, spec, root, err);
+	if (r < 0)
+		return r;
+	struct pair *ca = &pl.p[EP_CERT_CA];
+	r = load_pair(ca, true, err);
+	if (r < 0)
+		return r;
+	if (!ca->crt_exists)
+		return ep_error_set(err, -ENOENT,
+				    "the etcd CA certificate '%s' does not exist, so nothing can be "
+				    "renewed; run 'etcdpilot certs generate' first",
+				    ca->crt_path);
+	if (!ca->key_exists)
+		return ep_error_set(err, -ENOENT,
+				    "the etcd CA is managed externally ('%s' has no key '%s'), so "
+				    "etcdpilot cannot renew its certificates; renew them with that "
+				    "CA, or put the CA key in place",
+				    ca->crt_path, ca->key_path);
+	if (!pki_cert_is_ca(ca->crt))
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a CA certificate: it lacks basicConstraints "
+				    "CA:TRUE",
+				    ca->crt_path);
+	r = check_key_matches(ca, err);
+	if (r < 0)
+		return r;
+
+	bool only = __builtin_popcount(mask) == 1;
+	for (unsigned i = EP_CERT_CA + 1; r >= 0 && i < EP_CERT_COUNT; i++)
+		if (mask & EP_CERT_BIT(i))
+			r = plan_renew_leaf(&pl, &pl.p[i], only, err);
+	for (unsigned i = 0; r >= 0 && i < EP_CERT_COUNT; i++)
+		if (pl.p[i].write_crt && !dry_run)
+			r = check_writable_dir(pl.p[i].crt_path, err);
+	if (r >= 0)
+		r = plan_make(&pl, err);
+	if (r < 0)
+		return r;
+	r = plan_apply(&pl, dry_run, log, userdata, err);
+	if (r < 0)
+		return r;
+	if (ret_renewed)
+		for (unsigned i = 0; i < EP_CERT_COUNT; i++)
+			if (pl.p[i].write_crt)
+				*ret_renewed |= EP_CERT_BIT(i);
+	return 0;
+}
