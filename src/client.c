@@ -1,0 +1,909 @@
+/*
+ * client.c - the etcd client's transport: HTTPS POSTs to the v3 JSON
+ * gateway with client certificates, driven by one libcurl multi handle, and
+ * the unary calls built on it.
+ *
+ * This module owns the connection policy: CA verification always on (peer
+ * and host name), TLS material read once and handed to curl as blobs,
+ * HTTP/1.1 with connections kept open between calls, no proxy, a deadline
+ * on every call (connect, TLS and answer together, and again in the multi
+ * loop), an upper bound on every answer's size, and plain words for
+ * transport failures.  It never prints, never sleeps except in
+ * ep_wait_healthy's backoff, and never turns verification off.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "client_internal.h"
+#include "etcdpilot/client.h"
+#include "etcdpilot/error.h"
+#include "etcdpilot/fs.h"
+#include "util/cleanup.h"
+
+
+#define DEFAULT_TIMEOUT_MS 5000
+#define MAX_ANSWER (16u << 20)  /* no gateway answer we ask for comes near this */
+#define MAX_PEM (1u << 20)
+
+struct ep_client {
+	CURLM *multi;
+	CURLSH *share;
+	struct curl_slist *headers;
+	char *cacert_path, *cert_path, *key_path;
+	char *ca_pem, *cert_pem, *key_pem;
+	size_t ca_len, cert_len, key_len;
+	uint64_t timeout_ms;
+	struct ep_call *active;
+	bool stop;
+	bool draining;
+};
+
+uint64_t ep_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void secret_free(char *p, size_t len)
+{
+	if (p) {
+		OPENSSL_cleanse(p, len);
+		free(p);
+	}
+}
+
+static int curl_global(struct ep_error *err)
+{
+	static bool done;
+	if (done)
+		return 0;
+	CURLcode cc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (cc != CURLE_OK)
+		return ep_error_set(err, -EIO, "initialising libcurl: %s", curl_easy_strerror(cc));
+	done = true;
+	return 0;
+}
+
+static int pem_load(const char *what, const char *path, char **ret, size_t *ret_len,
+		    struct ep_error *err)
+{
+	int r = ep_read_file(path, MAX_PEM, false, ret, ret_len, err);
+	if (r < 0)
+		return ep_error_prefix(err, "reading %s '%s'", what, path);
+	if (!strstr(*ret, "-----BEGIN ")) {
+		secret_free(*ret, *ret_len);
+		*ret = NULL;
+		return ep_error_usage(err, -EINVAL, "%s '%s' is not a PEM file", what, path);
+	}
+	return 0;
+}
+
+void ep_client_free(struct ep_client *c)
+{
+	if (!c)
+		return;
+	while (c->active) {
+		struct ep_call *call = c->active;
+		c->active = call->next;
+		curl_multi_remove_handle(c->multi, call->easy);
+		curl_easy_cleanup(call->easy);
+		free(call->endpoint);
+		free(call->url);
+		free(call->body);
+		free(call->resp);
+		json_decref(call->obj);
+		free(call);
+	}
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
+	if (c->share)
+		curl_share_cleanup(c->share);
+	curl_slist_free_all(c->headers);
+	free(c->cacert_path);
+	free(c->cert_path);
+	free(c->key_path);
+	free(c->ca_pem);
+	free(c->cert_pem);
+	secret_free(c->key_pem, c->key_len);
+	free(c);
+}
+
+int ep_client_new(const struct ep_tls *tls, uint64_t call_timeout_ms, struct ep_client **ret,
+		  struct ep_error *err)
+{
+	int r;
+
+	*ret = NULL;
+	if ((r = curl_global(err)) < 0)
+		return r;
+	struct ep_client *c = calloc(1, sizeof(*c));
+	if (!c)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	c->timeout_ms = call_timeout_ms ? call_timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (tls && tls->cacert && (r = pem_load("CA certificate", tls->cacert, &c->ca_pem,
+						 &c->ca_len, err)) < 0)
+		goto fail;
+	if (tls && tls->cert && (r = pem_load("client certificate", tls->cert, &c->cert_pem,
+					       &c->cert_len, err)) < 0)
+		goto fail;
+	if (tls && tls->key &&
+	    (r = pem_load("client key", tls->key, &c->key_pem, &c->key_len, err)) < 0)
+		goto fail;
+	if (!!c->cert_pem != !!c->key_pem) {
+		r = ep_error_usage(err, -EINVAL, "a client certificate needs its key and a key its "
+						 "certificate: give both --cert and --key");
+		goto fail;
+	}
+	if ((tls && tls->cacert && !(c->cacert_path = strdup(tls->cacert))) ||
+	    (tls && tls->cert && !(c->cert_path = strdup(tls->cert))) ||
+	    (tls && tls->key && !(c->key_path = strdup(tls->key)))) {
+		r = ep_error_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+
+	c->multi = curl_multi_init();
+	c->share = curl_share_init();
+	if (!c->multi || !c->share) {
+		r = ep_error_set(err, -ENOMEM, "cannot create a curl handle");
+		goto fail;
+	}
+	/* Reused TLS sessions and DNS answers across every call of this client. */
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+	if (h)
+		c->headers = h;
+	if (!h || !(h = curl_slist_append(c->headers, "Expect:"))) {
+		r = ep_error_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	*ret = c;
+	return 0;
+fail:
+	ep_client_free(c);
+	return r;
+}
+
+void ep_client_set_timeout(struct ep_client *c, uint64_t call_timeout_ms)
+{
+	c->timeout_ms = call_timeout_ms ? call_timeout_ms : DEFAULT_TIMEOUT_MS;
+}
+
+uint64_t ep_client_timeout(const struct ep_client *c)
+{
+	return c->timeout_ms;
+}
+
+void ep_client_stop(struct ep_client *c)
+{
+	c->stop = true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One call                                                                  */
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct ep_call *call = userdata;
+	size_t n = size * nmemb;
+	if (n > MAX_ANSWER - call->resp_len)
+		return 0; /* CURLE_WRITE_ERROR, reported as too large */
+	if (call->resp_len + n + 1 > call->resp_cap) {
+		size_t cap = call->resp_cap ? call->resp_cap : 4096;
+		while (cap < call->resp_len + n + 1)
+			cap *= 2;
+		char *p = realloc(call->resp, cap);
+		if (!p)
+			return 0;
+		call->resp = p;
+		call->resp_cap = cap;
+	}
+	memcpy(call->resp + call->resp_len, ptr, n);
+	call->resp_len += n;
+	call->resp[call->resp_len] = '\0';
+	return n;
+}
+
+static void call_free(struct ep_call *call)
+{
+	if (!call)
+		return;
+	if (call->easy)
+		curl_easy_cleanup(call->easy);
+	free(call->endpoint);
+	free(call->url);
+	free(call->body);
+	free(call->resp);
+	json_decref(call->obj);
+	free(call);
+}
+
+static int on_prereq(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+		     int conn_primary_port, int conn_local_port);
+
+static void blob_set(CURL *e, CURLoption opt, char *data, size_t len)
+{
+	struct curl_blob b = { .data = data, .len = len, .flags = CURL_BLOB_NOCOPY };
+	curl_easy_setopt(e, opt, &b);
+}
+
+int ep_call_start(struct ep_client *c, const char *endpoint, const char *rpc, json_t *body,
+		  uint64_t deadline_ms, ep_call_done_fn done, void *userdata, size_t tag,
+		  struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *b = body;
+	uint64_t now = ep_now_ms();
+
+	if (deadline_ms > now + c->timeout_ms)
+		deadline_ms = now + c->timeout_ms;
+	if (deadline_ms <= now || c->draining)
+		return ep_error_set(err, -ETIMEDOUT, "%s: no time left for the call", endpoint);
+
+	struct ep_call *call = calloc(1, sizeof(*call));
+	if (!call)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	call->client = c;
+	call->done = done;
+	call->userdata = userdata;
+	call->tag = tag;
+	call->started_ms = now;
+	call->deadline_ms = deadline_ms;
+	call->endpoint = strdup(endpoint);
+	if (call->endpoint) {
+		size_t l = strlen(call->endpoint);
+		while (l && call->endpoint[l - 1] == '/')
+			call->endpoint[--l] = '\0';
+	}
+	call->body = b ? json_dumps(b, JSON_COMPACT) : strdup("{}");
+	if (!call->endpoint || !call->body ||
+	    asprintf(&call->url, "%s%s", call->endpoint, rpc) < 0) {
+		call->url = NULL;
+		call_free(call);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (strncmp(call->endpoint, "https://", 8) && strncmp(call->endpoint, "http://", 7)) {
+		int r = ep_error_usage(err, -EINVAL, "'%s' is not an http(s) URL", endpoint);
+		call_free(call);
+		return r;
+	}
+
+	CURL *e = call->easy = curl_easy_init();
+	if (!e) {
+		call_free(call);
+		return ep_error_set(err, -ENOMEM, "cannot create a curl handle");
+	}
+	long left = (long)(deadline_ms - now);
+	curl_easy_setopt(e, CURLOPT_URL, call->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, call);
+	curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* a member is reached directly, never by proxy */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, left);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, left);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, call->errbuf);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, call);
+	/* Verification is always on: the member's certificate chain and name. */
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_pem)
+		blob_set(e, CURLOPT_CAINFO_BLOB, c->ca_pem, c->ca_len);
+	if (c->cert_pem) {
+		blob_set(e, CURLOPT_SSLCERT_BLOB, c->cert_pem, c->cert_len);
+		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
+		blob_set(e, CURLOPT_SSLKEY_BLOB, c->key_pem, c->key_len);
+		curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
+	}
+	CURLMcode mc = curl_multi_add_handle(c->multi, e);
+	if (mc != CURLM_OK) {
+		call_free(call);
+		return ep_error_set(err, -EIO, "%s: cannot start the call: %s", endpoint,
+				    curl_multi_strerror(mc));
+	}
+	call->next = c->active;
+	if (c->active)
+		c->active->prev = call;
+	c->active = call;
+	return 0;
+}
+
+static void call_unlink(struct ep_call *call)
+{
+	struct ep_client *c = call->client;
+	if (call->prev)
+		call->prev->next = call->next;
+	else
+		c->active = call->next;
+	if (call->next)
+		call->next->prev = call->prev;
+	call->prev = call->next = NULL;
+	curl_multi_remove_handle(c->multi, call->easy);
+}
+
+/* Where a transfer was when it stopped, for timeout messages. */
+static const char *call_stage(const struct ep_call *call)
+{
+	if (call->resp_len)
+		return "reading the answer";
+	if (call->connected)
+		return "waiting for the answer";
+	if (!strncmp(call->endpoint, "https://", 8))
+		return "before the connection was up (TCP connect or TLS handshake; member hung?)";
+	return "before the connection was up";
+}
+
+/* Called once the connection (TLS included) is up, just before the request goes out. */
+static int on_prereq(void *userdata, char *conn_primary_ip, char *conn_local_ip,
+		     int conn_primary_port, int conn_local_port)
+{
+	(void)conn_primary_ip;
+	(void)conn_local_ip;
+	(void)conn_primary_port;
+	(void)conn_local_port;
+	((struct ep_call *)userdata)->connected = true;
+	return CURL_PREREQFUNC_OK;
+}
+
+static bool has(const char *s, const char *needle)
+{
+	return strstr(s, needle) != NULL;
+}
+
+/* Map a failed transfer to an errno and a plain message in call->err. */
+static int call_transport_error(struct ep_call *call, CURLcode cc)
+{
+	struct ep_client *c = call->client;
+	struct ep_error *err = &call->err;
+	const char *u = call->endpoint;
+	const char *eb = call->errbuf[0] ? call->errbuf : curl_easy_strerror(cc);
+	long oserr = 0;
+
+	curl_easy_getinfo(call->easy, CURLINFO_OS_ERRNO, &oserr);
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+		if (oserr == ECONNREFUSED)
+			return ep_error_set(err, -ECONNREFUSED, "%s: connection refused (is etcd "
+								"running and listening there?)", u);
+		if (oserr == EHOSTUNREACH || oserr == ENETUNREACH)
+			return ep_error_set(err, -EHOSTUNREACH, "%s: host unreachable", u);
+		return ep_error_set(err, -ECONNREFUSED, "%s: cannot connect: %s", u, eb);
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return ep_error_set(err, -EHOSTUNREACH, "%s: cannot resolve the host name: %s", u, eb);
+	case CURLE_OPERATION_TIMEDOUT:
+		return ep_error_set(err, -ETIMEDOUT, "%s: timed out after %" PRIu64 " ms %s", u,
+				    ep_now_ms() - call->started_ms, call_stage(call));
+	case CURLE_PEER_FAILED_VERIFICATION:
+		if (has(eb, "issuer") || has(eb, "self-signed") || has(eb, "self signed") ||
+		    has(eb, "unable to verify"))
+			return ep_error_set(err, -EKEYREJECTED,
+					    "%s: TLS handshake failed: unknown CA: the member's "
+					    "certificate is not signed by the CA in '%s' (%s)",
+					    u, c->cacert_path ? c->cacert_path : "the system store", eb);
+		return ep_error_set(err, -EKEYREJECTED,
+				    "%s: TLS handshake failed: the member's certificate was "
+				    "rejected: %s",
+				    u, eb);
+	case CURLE_SSL_CONNECT_ERROR:
+		if (has(eb, "unknown ca") || has(eb, "bad certificate") ||
+		    has(eb, "certificate required") || has(eb, "handshake failure") ||
+		    has(eb, "certificate unknown"))
+			return ep_error_set(err, -EKEYREJECTED,
+					    "%s: TLS handshake failed: the member rejected our client "
+					    "certificate%s%s%s (%s)",
+					    u, c->cert_path ? " '" : "", c->cert_path ? c->cert_path : "",
+					    c->cert_path ? "'" : "", eb);
+		if (has(eb, "wrong version number") || has(eb, "packet length too long") ||
+		    has(eb, "record layer failure"))
+			return ep_error_set(err, -EPROTO, "%s: not etcd: the server does not speak "
+							  "TLS (%s)", u, eb);
+		return ep_error_set(err, -EKEYREJECTED, "%s: TLS handshake failed: %s", u, eb);
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+		return ep_error_set(err, -EKEYREJECTED, "%s: our client certificate or key cannot "
+							"be used: %s", u, eb);
+	case CURLE_SSL_CACERT_BADFILE:
+		return ep_error_set(err, -EKEYREJECTED, "%s: the CA file '%s' cannot be used: %s", u,
+				    c->cacert_path ? c->cacert_path : "(system)", eb);
+	case CURLE_GOT_NOTHING:
+		return ep_error_set(err, -ECONNRESET, "%s: the server closed the connection without "
+						      "answering", u);
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		return ep_error_set(err, -ECONNRESET, "%s: connection broken: %s", u, eb);
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_HTTP2:
+	case CURLE_BAD_CONTENT_ENCODING:
+		return ep_error_set(err, -EPROTO, "%s: not etcd: not a valid HTTP answer (%s)", u,
+				    eb);
+	case CURLE_WRITE_ERROR:
+		if (call->resp_len + CURL_MAX_WRITE_SIZE >= MAX_ANSWER)
+			return ep_error_set(err, -EFBIG, "%s: answer larger than %u MiB, refused", u,
+					    MAX_ANSWER >> 20);
+		return ep_error_set(err, -ENOMEM, "%s: out of memory reading the answer", u);
+	case CURLE_URL_MALFORMAT:
+		return ep_error_usage(err, -EINVAL, "'%s' is not a valid URL: %s", u, eb);
+	default:
+		return ep_error_set(err, -EIO, "%s: %s", u, eb);
+	}
+}
+
+static void call_finish(struct ep_call *call, CURLcode cc)
+{
+	if (cc == CURLE_OK) {
+		long status = 0;
+		char *ctype = NULL;
+		call->answered = true;
+		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+		curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ctype);
+		call->r = ep_gateway_decode(call->endpoint, status, ctype, call->resp, call->resp_len,
+					    &call->obj, &call->err);
+	} else {
+		call->r = call_transport_error(call, cc);
+	}
+}
+
+static void call_end(struct ep_call *call)
+{
+	call_unlink(call);
+	if (call->done)
+		call->done(call);
+	call_free(call);
+}
+
+int ep_client_run(struct ep_client *c, uint64_t deadline_ms)
+{
+	c->stop = false;
+	while (c->active && !c->stop) {
+		uint64_t now = ep_now_ms();
+		int running = 0;
+
+		/* Calls past their own deadline end even if curl has not noticed yet. */
+		for (struct ep_call *call = c->active, *next; call; call = next) {
+			next = call->next;
+			if (now >= call->deadline_ms + 50 || now >= deadline_ms) {
+				call->r = ep_error_set(&call->err, -ETIMEDOUT,
+						       "%s: timed out after %" PRIu64 " ms %s",
+						       call->endpoint, now - call->started_ms,
+						       call_stage(call));
+				call_end(call);
+				next = c->active; /* the callback may have changed the list */
+				if (c->stop)
+					break;
+			}
+		}
+		if (!c->active || c->stop || now >= deadline_ms)
+			break;
+
+		curl_multi_perform(c->multi, &running);
+		CURLMsg *msg;
+		int left;
+		while (!c->stop && (msg = curl_multi_info_read(c->multi, &left))) {
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			struct ep_call *call = NULL;
+			CURLcode cc = msg->data.result;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&call);
+			if (!call)
+				continue;
+			call_finish(call, cc);
+			call_end(call);
+		}
+		if (!c->active || c->stop)
+			break;
+
+		now = ep_now_ms();
+		uint64_t wait = deadline_ms > now ? deadline_ms - now : 0;
+		if (wait > 200)
+			wait = 200;
+		if (wait)
+			curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
+	}
+	/* What is left was cut off by the deadline or by a stop. */
+	while (c->active) {
+		struct ep_call *call = c->active;
+		uint64_t now = ep_now_ms();
+		if (c->stop)
+			call->r = ep_error_set(&call->err, -ECANCELED, "%s: call cancelled",
+					       call->endpoint);
+		else
+			call->r = ep_error_set(&call->err, -ETIMEDOUT,
+					       "%s: timed out after %" PRIu64 " ms %s", call->endpoint,
+					       now - call->started_ms, call_stage(call));
+		c->draining = true; /* callbacks cannot start new calls now */
+		call_end(call);
+	}
+	c->stop = false;
+	c->draining = false;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Unary calls                                                               */
+
+struct sync_result {
+	int r;
+	struct ep_error err;
+	json_t *obj;
+};
+
+static void sync_done(struct ep_call *call)
+{
+	struct sync_result *res = call->userdata;
+	res->r = call->r;
+	res->err = call->err;
+	res->obj = TAKE_PTR(call->obj);
+}
+
+static int call_sync(struct ep_client *c, const char *endpoint, const char *rpc, json_t *body,
+		     json_t **ret, struct ep_error *err)
+{
+	struct sync_result res = { .r = -ETIMEDOUT };
+	uint64_t deadline = ep_now_ms() + c->timeout_ms;
+	int r = ep_call_start(c, endpoint, rpc, body, deadline, sync_done, &res, 0, err);
+	if (r < 0)
+		return r;
+	ep_client_run(c, deadline);
+	if (res.r < 0) {
+		json_decref(res.obj);
+		if (err && !ep_error_isset(err))
+			*err = res.err;
+		return res.r;
+	}
+	*ret = res.obj;
+	return 0;
+}
+
+/* Decode @obj with @fn-specific code; the message gets the endpoint in front. */
+#define DECODE_OR_FAIL(expr, endpoint, err)                                       \
+	do {                                                                      \
+		int r_ = (expr);                                                  \
+		if (r_ < 0)                                                       \
+			return r_ == -ENOMEM ? r_                                 \
+					     : ep_error_prefix(err, "%s: unexpected answer", \
+							       endpoint);         \
+	} while (0)
+
+static json_t *u64_string(uint64_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	return json_string(buf);
+}
+
+static json_t *urls_array(const char *const *urls, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a && i < n; i++)
+		if (json_array_append_new(a, json_string(urls[i])) < 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
+int ep_member_list(struct ep_client *c, const char *endpoint, struct ep_member_list *ret,
+		   struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *obj = NULL;
+	int r = call_sync(c, endpoint, "/v3/cluster/member/list", NULL, &obj, err);
+	if (r < 0)
+		return r;
+	DECODE_OR_FAIL(ep_decode_member_list(obj, ret, err), endpoint, err);
+	return 0;
+}
+
+struct any_state {
+	struct ep_member_list *ret;
+	int winner;
+	struct ep_error *errs;
+};
+
+static void any_done(struct ep_call *call)
+{
+	struct any_state *st = call->userdata;
+	if (st->winner >= 0)
+		return;
+	if (call->r == 0) {
+		if (ep_decode_member_list(call->obj, st->ret, &st->errs[call->tag]) == 0) {
+			st->winner = (int)call->tag;
+			ep_client_stop(call->client);
+			return;
+		}
+		ep_error_prefix(&st->errs[call->tag], "%s: unexpected answer", call->endpoint);
+		return;
+	}
+	st->errs[call->tag] = call->err;
+}
+
+/* "no endpoint answered: A: why; B: why" */
+static int errors_join(struct ep_error *err, const struct ep_error *errs, size_t n, int code)
+{
+	char buf[EP_ERROR_MAX];
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n && o + 1 < sizeof(buf); i++) {
+		int w = snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "; " : "", errs[i].msg);
+		if (w < 0)
+			break;
+		o += (size_t)w;
+	}
+	return ep_error_set(err, code, "no endpoint answered: %s", buf);
+}
+
+int ep_member_list_any(struct ep_client *c, const char *const *endpoints, size_t n,
+		       struct ep_member_list *ret, struct ep_error *err)
+{
+	if (n == 0)
+		return ep_error_usage(err, -EINVAL, "no endpoint to ask");
+	_cleanup_free_ struct ep_error *errs = calloc(n, sizeof(*errs));
+	if (!errs)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	struct any_state st = { .ret = ret, .winner = -1, .errs = errs };
+	uint64_t deadline = ep_now_ms() + c->timeout_ms;
+	for (size_t i = 0; i < n; i++)
+		ep_call_start(c, endpoints[i], "/v3/cluster/member/list", NULL, deadline, any_done,
+			      &st, i, &errs[i]);
+	ep_client_run(c, deadline);
+	if (st.winner >= 0)
+		return st.winner;
+	int code = errs[0].code ? errs[0].code : -EIO;
+	return errors_join(err, errs, n, code);
+}
+
+int ep_member_add(struct ep_client *c, const char *endpoint, const char *const *peer_urls,
+		  size_t n, bool is_learner, struct ep_member *ret_member,
+		  struct ep_member_list *ret_list, struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *obj = NULL;
+	json_t *body = json_pack("{s:o}", "peerURLs", urls_array(peer_urls, n));
+	if (!body)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	if (is_learner)
+		json_object_set_new(body, "isLearner", json_true());
+	int r = call_sync(c, endpoint, "/v3/cluster/member/add", body, &obj, err);
+	if (r < 0)
+		return r;
+	DECODE_OR_FAIL(ep_decode_member_add(obj, ret_member, ret_list, err), endpoint, err);
+	return 0;
+}
+
+static int member_id_call(struct ep_client *c, const char *endpoint, const char *rpc,
+			  uint64_t id, json_t *extra, struct ep_member_list *ret_list,
+			  struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *obj = NULL;
+	json_t *body = extra ? extra : json_object();
+	if (!body || json_object_set_new(body, "ID", u64_string(id)) < 0) {
+		json_decref(body);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	int r = call_sync(c, endpoint, rpc, body, &obj, err);
+	if (r < 0)
+		return r;
+	if (ret_list)
+		DECODE_OR_FAIL(ep_decode_member_list(obj, ret_list, err), endpoint, err);
+	return 0;
+}
+
+int ep_member_remove(struct ep_client *c, const char *endpoint, uint64_t id,
+		     struct ep_member_list *ret_list, struct ep_error *err)
+{
+	return member_id_call(c, endpoint, "/v3/cluster/member/remove", id, NULL, ret_list, err);
+}
+
+int ep_member_promote(struct ep_client *c, const char *endpoint, uint64_t id,
+		      struct ep_member_list *ret_list, struct ep_error *err)
+{
+	return member_id_call(c, endpoint, "/v3/cluster/member/promote", id, NULL, ret_list, err);
+}
+
+int ep_member_update(struct ep_client *c, const char *endpoint, uint64_t id,
+		     const char *const *peer_urls, size_t n, struct ep_member_list *ret_list,
+		     struct ep_error *err)
+{
+	json_t *body = json_pack("{s:o}", "peerURLs", urls_array(peer_urls, n));
+	if (!body)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	return member_id_call(c, endpoint, "/v3/cluster/member/update", id, body, ret_list, err);
+}
+
+int ep_maintenance_status(struct ep_client *c, const char *endpoint, struct ep_status *ret,
+			  struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *obj = NULL;
+	int r = call_sync(c, endpoint, "/v3/maintenance/status", NULL, &obj, err);
+	if (r < 0)
+		return r;
+	DECODE_OR_FAIL(ep_decode_status(obj, ret, err), endpoint, err);
+	return 0;
+}
+
+int ep_alarm_list(struct ep_client *c, const char *endpoint, struct ep_alarm_list *ret,
+		  struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *obj = NULL;
+	int r = call_sync(c, endpoint, "/v3/maintenance/alarm", json_pack("{s:s}", "action", "GET"),
+			  &obj, err);
+	if (r < 0)
+		return r;
+	DECODE_OR_FAIL(ep_decode_alarms(obj, ret, err), endpoint, err);
+	return 0;
+}
+
+static char *base64_encode(const void *data, size_t len)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *in = data;
+	char *out = malloc((len + 2) / 3 * 4 + 1);
+	size_t o = 0;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < len)
+			v |= in[i + 2];
+		out[o++] = tab[(v >> 18) & 63];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		out[o++] = i + 2 < len ? tab[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int set_b64(json_t *obj, const char *field, const void *data, size_t len)
+{
+	_cleanup_free_ char *s = base64_encode(data, len);
+	if (!s)
+		return -ENOMEM;
+	return json_object_set_new(obj, field, json_string(s)) < 0 ? -ENOMEM : 0;
+}
+
+json_t *ep_range_request(const void *key, size_t key_len, const void *range_end,
+			 size_t range_end_len, bool serializable, bool keys_only, uint64_t limit)
+{
+	json_t *body = json_object();
+	if (!body || set_b64(body, "key", key, key_len) < 0 ||
+	    (range_end && set_b64(body, "range_end", range_end, range_end_len) < 0) ||
+	    (serializable && json_object_set_new(body, "serializable", json_true()) < 0) ||
+	    (keys_only && json_object_set_new(body, "keys_only", json_true()) < 0) ||
+	    (limit && json_object_set_new(body, "limit", u64_string(limit)) < 0)) {
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
+int ep_kv_range(struct ep_client *c, const char *endpoint, const void *key, size_t key_len,
+		const void *range_end, size_t range_end_len, bool serializable, bool keys_only,
+		uint64_t limit, struct ep_range_result *ret, struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *obj = NULL;
+	json_t *body = ep_range_request(key, key_len, range_end, range_end_len, serializable,
+					keys_only, limit);
+	if (!body)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	int r = call_sync(c, endpoint, "/v3/kv/range", body, &obj, err);
+	if (r < 0)
+		return r;
+	struct ep_range_result tmp;
+	DECODE_OR_FAIL(ep_decode_range(obj, &tmp, err), endpoint, err);
+	if (ret)
+		*ret = tmp;
+	else
+		ep_range_result_release(&tmp);
+	return 0;
+}
+
+int ep_kv_put(struct ep_client *c, const char *endpoint, const void *key, size_t key_len,
+	      const void *value, size_t value_len, uint64_t *ret_revision, struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *obj = NULL;
+	json_t *body = json_object();
+	if (!body || set_b64(body, "key", key, key_len) < 0 ||
+	    set_b64(body, "value", value, value_len) < 0) {
+		json_decref(body);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	int r = call_sync(c, endpoint, "/v3/kv/put", body, &obj, err);
+	if (r < 0)
+		return r;
+	DECODE_OR_FAIL(ep_decode_put(obj, ret_revision, err), endpoint, err);
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Waiting for a member                                                      */
+
+#define WAIT_CALL_MAX_MS 2000
+
+/* Healthy: a good linearizable read, or a status with a leader and no error. */
+static int probe_once(struct ep_client *c, const char *endpoint, struct ep_error *err)
+{
+	struct ep_error rerr = { 0 };
+	int r = ep_kv_range(c, endpoint, "health", 6, NULL, 0, false, true, 1, NULL, &rerr);
+	if (r == 0 || r == -EACCES)
+		return 0;
+	if (r == -ECONNREFUSED || r == -EKEYREJECTED || r == -EHOSTUNREACH) {
+		*err = rerr;
+		return r;
+	}
+	struct ep_status st;
+	struct ep_error serr = { 0 };
+	int s = ep_maintenance_status(c, endpoint, &st, &serr);
+	if (s < 0) {
+		*err = rerr;
+		return r;
+	}
+	int out = 0;
+	if (!st.leader)
+		out = ep_error_set(err, -EAGAIN, "%s: member has no leader (read failed: %s)",
+				   endpoint, rerr.msg);
+	else if (st.errors.n)
+		out = ep_error_set(err, -EAGAIN, "%s: member reports '%s'", endpoint, st.errors.v[0]);
+	ep_status_release(&st);
+	return out;
+}
+
+int ep_wait_healthy(const struct ep_tls *tls, const char *endpoint, uint64_t timeout_ms,
+		    struct ep_error *err)
+{
+	struct ep_client *c = NULL;
+	int r = ep_client_new(tls, WAIT_CALL_MAX_MS, &c, err);
+	if (r < 0)
+		return r;
+	uint64_t deadline = ep_now_ms() + timeout_ms;
+	uint64_t backoff = 50;
+	struct ep_error last = { 0 };
+	unsigned tries = 0;
+
+	for (;;) {
+		uint64_t now = ep_now_ms();
+		if (now >= deadline)
+			break;
+		ep_client_set_timeout(c, deadline - now < WAIT_CALL_MAX_MS ? deadline - now
+									   : WAIT_CALL_MAX_MS);
+		ep_error_clear(&last);
+		tries++;
+		r = probe_once(c, endpoint, &last);
+		if (r == 0) {
+			ep_client_free(c);
+			return 0;
+		}
+		now = ep_now_ms();
+		if (now >= deadline)
+			break;
+		uint64_t nap = backoff < deadline - now ? backoff : deadline - now;
+		struct timespec ts = { .tv_sec = (time_t)(nap / 1000),
+				       .tv_nsec = (long)(nap % 1000) * 1000000L };
+		nanosleep(&ts, NULL);
+		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
+	}
+	ep_client_free(c);
+	return ep_error_set(err, -ETIMEDOUT,
+			    "%s: member not healthy after %" PRIu64 " ms (%u tries); last: %s",
+			    endpoint, timeout_ms, tries,
+			    last.msg[0] ? last.msg : "no attempt could be made");
+}

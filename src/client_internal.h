@@ -1,0 +1,79 @@
+/*
+ * client_internal.h - the asynchronous call engine shared by client.c and
+ * client_health.c.  Not a public header: nothing outside the client module
+ * includes it.
+ *
+ * A call is one POST to one member.  Calls run together in the client's one
+ * curl multi handle; ep_client_run() drives them until none is left, a
+ * callback asks to stop, or the deadline passes.  Each call ends exactly
+ * once through its done callback (success, failure, timeout or cancel),
+ * after which the engine frees it.  Callbacks may start new calls.
+ */
+#ifndef ETCDPILOT_CLIENT_INTERNAL_H
+#define ETCDPILOT_CLIENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "etcdpilot/client.h"
+#include "etcdpilot/error.h"
+
+struct ep_call;
+typedef void (*ep_call_done_fn)(struct ep_call *call);
+
+struct ep_call {
+	struct ep_client *client;
+	CURL *easy;
+	char *endpoint;   /* owned copy, no trailing slash */
+	char *url;        /* endpoint + rpc */
+	char *body;       /* request body */
+	char *resp;       /* answer body */
+	size_t resp_len, resp_cap;
+	char errbuf[CURL_ERROR_SIZE];
+	uint64_t started_ms, deadline_ms;
+	bool connected;   /* TCP and TLS are up, the request went out */
+	bool answered;    /* an HTTP answer arrived (not necessarily from etcd) */
+	int r;            /* 0 or negative errno, valid in done */
+	struct ep_error err;
+	json_t *obj;      /* decoded answer when r == 0 (freed after done unless taken) */
+	ep_call_done_fn done;
+	void *userdata;
+	size_t tag;
+	struct ep_call *prev, *next;
+};
+
+/* Monotonic milliseconds. */
+uint64_t ep_now_ms(void);
+
+/*
+ * Start POST @rpc ("/v3/kv/range") with @body (stolen; NULL = "{}") on
+ * @endpoint, ending at @deadline_ms (ep_now_ms() clock; capped by the
+ * client's call timeout).  @done is called exactly once from
+ * ep_client_run().  Returns 0, or a negative errno with @err set (the call
+ * is not started and @done never runs).
+ */
+int ep_call_start(struct ep_client *c, const char *endpoint, const char *rpc, json_t *body,
+		  uint64_t deadline_ms, ep_call_done_fn done, void *userdata, size_t tag,
+		  struct ep_error *err);
+
+/*
+ * Drive the running calls until none is left, ep_client_stop() was called
+ * from a callback, or @deadline_ms passes.  Calls still running then end
+ * with -ETIMEDOUT (deadline) or -ECANCELED (stop).  Returns 0.
+ */
+int ep_client_run(struct ep_client *c, uint64_t deadline_ms);
+
+/* Ask ep_client_run() to return after the current callback. */
+void ep_client_stop(struct ep_client *c);
+
+/* The JSON body of a Range request (NULL on ENOMEM); bytes are base64-encoded. */
+json_t *ep_range_request(const void *key, size_t key_len, const void *range_end,
+			 size_t range_end_len, bool serializable, bool keys_only, uint64_t limit);
+
+/* Current default per-call timeout. */
+uint64_t ep_client_timeout(const struct ep_client *c);
+
+#endif
