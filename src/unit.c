@@ -466,6 +466,26 @@ int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct 
 
 /* ---- compare and write ------------------------------------------------- */
 
+/*
+ * The real path of the node file @path under @root, its last component not
+ * followed: a unit that is a symlink (to /dev/null: masked) is seen as one.
+ */
+static int node_file_path(const char *root, const char *path, char **ret, struct ep_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	_cleanup_free_ char *dir = strndup(path, slash && slash != path ? (size_t)(slash - path) : 1);
+	_cleanup_free_ char *rdir = NULL;
+	if (!dir)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	int r = ep_root_path(root, dir, &rdir, err);
+	if (r < 0)
+		return r;
+	size_t n = strlen(rdir);
+	if (asprintf(ret, "%s%s%s", rdir, n && rdir[n - 1] == '/' ? "" : "/", slash ? slash + 1 : path) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
 static int diff_push(struct ep_strv *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int diff_push(struct ep_strv *d, const char *fmt, ...)
@@ -564,7 +584,7 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 		const struct ep_unit_file *f = &files->f[i];
 		_cleanup_free_ char *path = NULL, *have = NULL;
 		size_t hlen = 0;
-		int r = ep_root_path(root, f->path, &path, err);
+		int r = node_file_path(root, f->path, &path, err);
 		if (r < 0)
 			return r;
 		struct stat st;
@@ -619,7 +639,7 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 		const struct ep_unit_file *f = &files->f[i];
 		_cleanup_free_ char *path = NULL, *have = NULL, *dir = NULL;
 		size_t hlen = 0;
-		int r = ep_root_path(root, f->path, &path, err);
+		int r = node_file_path(root, f->path, &path, err);
 		if (r < 0)
 			return r;
 		struct stat st;

@@ -1,0 +1,496 @@
+/*
+ * test_unit.c - etcd.service and its environment: golden files (byte for
+ * byte against manifests/reference/), the environment holding exactly the
+ * static pod's flags (cross-checked against the manifest goldens), extra
+ * args and envs, quoting and parsing back, bad paths, and the comparison
+ * with what a node has (absent, same, partial, different, with the lines
+ * that say what differs) and writing.
+ *
+ * EP_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "etcdpilot/error.h"
+#include "etcdpilot/fs.h"
+#include "etcdpilot/spec.h"
+#include "etcdpilot/unit.h"
+
+static const char *source_dir(void)
+{
+	const char *s = getenv("EP_SOURCE_DIR");
+	return s && *s ? s : ".";
+}
+
+static char *read_ref(const char *name)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/manifests/reference/%s", source_dir(), name);
+	char *out = NULL;
+	struct ep_error err;
+	ep_error_clear(&err);
+	if (ep_read_file(path, 1 << 20, false, &out, NULL, &err) < 0) {
+		print_error("cannot read %s: %s\n", path, err.msg);
+		return NULL;
+	}
+	return out;
+}
+
+static void make_spec(struct ep_spec *spec, const char *version)
+{
+	struct ep_error err;
+	ep_error_clear(&err);
+	ep_spec_init(spec);
+	spec->name = strdup("cp1");
+	spec->advertise_address = strdup("10.0.0.11");
+	spec->etcd_version = strdup(version);
+	spec->mode = EP_MODE_SYSTEMD;
+	assert_int_equal(ep_spec_defaults(spec, &err), 0);
+}
+
+static void render_ok(const struct ep_spec *spec, struct ep_unit_files *files)
+{
+	struct ep_error err;
+	ep_error_clear(&err);
+	memset(files, 0, sizeof(*files));
+	int r = ep_unit_render(spec, NULL, files, &err);
+	if (r < 0)
+		print_error("render: %s\n", err.msg);
+	assert_int_equal(r, 0);
+}
+
+static void expect_golden(const struct ep_unit_file *f, const char *name)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s/manifests/reference/%s", source_dir(), name);
+	if (getenv("EP_UPDATE_GOLDEN")) {
+		struct ep_error err;
+		ep_error_clear(&err);
+		assert_int_equal(ep_write_atomic(path, f->content, f->len, 0644, &err), 0);
+		return;
+	}
+	char *want = read_ref(name);
+	assert_non_null(want);
+	if (strcmp(want, f->content) != 0) {
+		size_t i = 0;
+		while (want[i] && want[i] == f->content[i])
+			i++;
+		print_error("%s differs at byte %zu:\n--- got\n%s\n--- want\n%s\n", name, i,
+			    f->content, want);
+	}
+	assert_string_equal(f->content, want);
+	assert_int_equal(strlen(f->content), f->len);
+	free(want);
+}
+
+static void test_golden_34(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	struct ep_unit_files files;
+	make_spec(&spec, "3.4.23");
+	render_ok(&spec, &files);
+	expect_golden(&files.f[EP_UNIT_SERVICE], "etcd.service");
+	expect_golden(&files.f[EP_UNIT_ENV], "etcd-3.4.env");
+	expect_golden(&files.f[EP_UNIT_ETCDCTL_ENV], "etcdctl.env");
+	expect_golden(&files.f[EP_UNIT_WRAPPER], "etcdctl.sh");
+	assert_string_equal(files.f[EP_UNIT_SERVICE].path, "/etc/systemd/system/etcd.service");
+	assert_int_equal(files.f[EP_UNIT_SERVICE].mode, 0644);
+	assert_string_equal(files.f[EP_UNIT_ENV].path, "/etc/etcd/etcd.env");
+	assert_int_equal(files.f[EP_UNIT_ENV].mode, 0640);
+	assert_string_equal(files.f[EP_UNIT_ETCDCTL_ENV].path, "/etc/etcd/etcdctl.env");
+	assert_string_equal(files.f[EP_UNIT_WRAPPER].path, "/usr/local/bin/etcdctl.sh");
+	assert_int_equal(files.f[EP_UNIT_WRAPPER].mode, 0755);
+	ep_unit_files_release(&files);
+	ep_spec_release(&spec);
+}
+
+static void test_golden_36(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	struct ep_unit_files files;
+	make_spec(&spec, "3.6.6");
+	render_ok(&spec, &files);
+	expect_golden(&files.f[EP_UNIT_SERVICE], "etcd.service");
+	expect_golden(&files.f[EP_UNIT_ENV], "etcd-3.6.env");
+	ep_unit_files_release(&files);
+	ep_spec_release(&spec);
+}
+
+/*
+ * The env file must say exactly what the manifest golden's command says:
+ * every "- --flag=value" line of the YAML is one ETCD_FLAG=value and there
+ * is nothing else.
+ */
+static void cross_check(const char *yaml_name, const char *env_name)
+{
+	char *yaml = read_ref(yaml_name), *env = read_ref(env_name);
+	assert_non_null(yaml);
+	assert_non_null(env);
+	struct ep_kvv vars = { 0 };
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_env_parse(env, strlen(env), env_name, &vars, &err), 0);
+	size_t flags = 0;
+	for (char *line = yaml; line && *line;) {
+		char *nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		char *f = strstr(line, "- --");
+		if (f) {
+			f += 4;
+			char *eq = strchr(f, '=');
+			assert_non_null(eq);
+			*eq = '\0';
+			char name[256];
+			assert_int_equal(ep_unit_env_name(f, name, sizeof(name)), 0);
+			bool found = false;
+			for (size_t i = 0; i < vars.n; i++)
+				if (strcmp(vars.v[i].name, name) == 0) {
+					assert_string_equal(vars.v[i].value, eq + 1);
+					found = true;
+				}
+			if (!found)
+				print_error("%s: no %s for --%s\n", env_name, name, f);
+			assert_true(found);
+			flags++;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	assert_int_equal(vars.n, flags);
+	ep_kvv_release(&vars);
+	free(yaml);
+	free(env);
+}
+
+static void test_env_matches_manifest(void **state)
+{
+	(void)state;
+	cross_check("etcd-3.4.yaml", "etcd-3.4.env");
+	cross_check("etcd-3.6.yaml", "etcd-3.6.env");
+}
+
+static const char *env_get(const struct ep_unit_file *f, const char *name)
+{
+	static char buf[4096];
+	struct ep_kvv vars = { 0 };
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_env_parse(f->content, f->len, f->path, &vars, &err), 0);
+	const char *found = NULL;
+	for (size_t i = 0; i < vars.n; i++)
+		if (strcmp(vars.v[i].name, name) == 0) {
+			snprintf(buf, sizeof(buf), "%s", vars.v[i].value);
+			found = buf;
+		}
+	ep_kvv_release(&vars);
+	return found;
+}
+
+static void test_extra_args_and_envs(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	struct ep_unit_files files;
+	make_spec(&spec, "3.6.6");
+	ep_kvv_push(&spec.extra_args, "snapshot-count", "5000");
+	ep_kvv_push(&spec.extra_args, "quota-backend-bytes", "8589934592");
+	ep_kvv_push(&spec.extra_args, "log-level", "debug");
+	ep_kvv_push(&spec.extra_envs, "GOMAXPROCS", "4");
+	ep_kvv_push(&spec.extra_envs, "HTTP_PROXY", "http://proxy example/\"x\"$y");
+	render_ok(&spec, &files);
+	const struct ep_unit_file *env = &files.f[EP_UNIT_ENV];
+	assert_string_equal(env_get(env, "ETCD_SNAPSHOT_COUNT"), "5000");
+	assert_string_equal(env_get(env, "ETCD_QUOTA_BACKEND_BYTES"), "8589934592");
+	assert_string_equal(env_get(env, "ETCD_LOG_LEVEL"), "debug");
+	assert_string_equal(env_get(env, "GOMAXPROCS"), "4");
+	/* Quoted on the way out, the same string on the way back in. */
+	assert_string_equal(env_get(env, "HTTP_PROXY"), "http://proxy example/\"x\"$y");
+	assert_non_null(strstr(env->content, "HTTP_PROXY=\"http://proxy example/\\\"x\\\"\\$y\"\n"));
+	/* The default the extra arg replaced is gone, not doubled. */
+	assert_null(strstr(env->content, "ETCD_SNAPSHOT_COUNT=10000"));
+	ep_unit_files_release(&files);
+
+	/* A duplicated extra arg: etcd keeps the last, so does the file (once). */
+	ep_kvv_push(&spec.extra_args, "log-level", "warn");
+	render_ok(&spec, &files);
+	env = &files.f[EP_UNIT_ENV];
+	assert_string_equal(env_get(env, "ETCD_LOG_LEVEL"), "warn");
+	const char *first = strstr(env->content, "ETCD_LOG_LEVEL=");
+	assert_null(strstr(first + 1, "ETCD_LOG_LEVEL="));
+	ep_unit_files_release(&files);
+	ep_spec_release(&spec);
+}
+
+static void test_render_errors(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	struct ep_unit_files files = { 0 };
+	struct ep_error err;
+
+	make_spec(&spec, "3.6.6");
+	ep_kvv_push(&spec.extra_envs, "ETCD_NAME", "other");
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_render(&spec, NULL, &files, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "'ETCD_NAME' would shadow the flag '--name'"));
+	ep_spec_release(&spec);
+
+	make_spec(&spec, "3.6.6");
+	free(spec.systemd.bin_dir);
+	spec.systemd.bin_dir = strdup("/opt/my bin");
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_render(&spec, NULL, &files, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "systemd.binDir '/opt/my bin'"));
+	ep_spec_release(&spec);
+
+	make_spec(&spec, "3.6.6");
+	ep_kvv_push(&spec.extra_args, "log-level", "a\nb");
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_render(&spec, NULL, &files, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "--log-level"));
+	ep_spec_release(&spec);
+
+	/* An etcd line the manifest module cannot render is refused here too. */
+	make_spec(&spec, "3.2.0");
+	ep_error_clear(&err);
+	assert_true(ep_unit_render(&spec, NULL, &files, &err) < 0);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	ep_spec_release(&spec);
+	for (int i = 0; i < EP_UNIT_NFILES; i++)
+		assert_null(files.f[i].content);
+}
+
+static void test_env_name_and_line(void **state)
+{
+	(void)state;
+	char buf[64];
+	assert_int_equal(ep_unit_env_name("listen-client-urls", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "ETCD_LISTEN_CLIENT_URLS");
+	assert_int_equal(ep_unit_env_name("bad flag", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(ep_unit_env_name("", buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(ep_unit_env_name("x", buf, 5), -EINVAL);
+
+	char *l = ep_unit_env_line("A", "https://1.2.3.4:2379,https://[::1]:2379");
+	assert_string_equal(l, "A=\"https://1.2.3.4:2379,https://[::1]:2379\"\n");
+	free(l);
+	l = ep_unit_env_line("A", "InitialCorruptCheck=true");
+	assert_string_equal(l, "A=InitialCorruptCheck=true\n");
+	free(l);
+	l = ep_unit_env_line("A", "");
+	assert_string_equal(l, "A=\"\"\n");
+	free(l);
+}
+
+static void test_env_parse(void **state)
+{
+	(void)state;
+	const char *text = "# comment\n"
+			   "  ; another\n"
+			   "\n"
+			   "A=plain\n"
+			   "B = spaced  \n"
+			   "export C=\"quoted \\\"x\\\" \\$HOME \\n\"\n"
+			   "D='single \\ kept'\n"
+			   "E=a\\\n"
+			   "b\n"
+			   "F=\n";
+	struct ep_kvv kv = { 0 };
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_env_parse(text, strlen(text), "t.env", &kv, &err), 0);
+	assert_int_equal(kv.n, 6);
+	assert_string_equal(kv.v[0].name, "A");
+	assert_string_equal(kv.v[0].value, "plain");
+	assert_string_equal(kv.v[1].name, "B");
+	assert_string_equal(kv.v[1].value, "spaced");
+	assert_string_equal(kv.v[2].name, "C");
+	assert_string_equal(kv.v[2].value, "quoted \"x\" $HOME \\n");
+	assert_string_equal(kv.v[3].value, "single \\ kept");
+	assert_string_equal(kv.v[4].value, "ab");
+	assert_string_equal(kv.v[5].value, "");
+	ep_kvv_release(&kv);
+
+	const char *bad = "A=1\nnot an assignment\n";
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_env_parse(bad, strlen(bad), "t.env", &kv, &err), -EINVAL);
+	assert_string_equal(err.msg, "t.env:2: not a NAME=value line");
+	ep_kvv_release(&kv);
+
+	const char *open = "A=\"never closed\n";
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_env_parse(open, strlen(open), "t.env", &kv, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "unterminated quote"));
+	ep_kvv_release(&kv);
+}
+
+static char *mkroot(void)
+{
+	char *root = strdup("/tmp/ep-test-unit.XXXXXX");
+	assert_non_null(mkdtemp(root));
+	return root;
+}
+
+static void rm_rf(const char *path)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	assert_int_equal(system(cmd), 0);
+}
+
+static bool diffs_have(const struct ep_strv *d, const char *needle)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (strstr(d->v[i], needle))
+			return true;
+	for (size_t i = 0; i < d->n; i++)
+		print_error("diff: %s\n", d->v[i]);
+	return false;
+}
+
+static void test_compare_and_write(void **state)
+{
+	(void)state;
+	char *root = mkroot();
+	struct ep_spec spec;
+	struct ep_unit_files files;
+	struct ep_error err;
+	enum ep_unit_state st;
+	unsigned missing = 0;
+	struct ep_strv diffs = { 0 };
+	make_spec(&spec, "3.4.23");
+	render_ok(&spec, &files);
+
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &diffs, &err), 0);
+	assert_int_equal(st, EP_UNIT_ABSENT);
+	assert_int_equal(missing, (1u << EP_UNIT_NFILES) - 1);
+	assert_int_equal(diffs.n, 0);
+
+	/* Dry run: says what it would write, writes nothing. */
+	bool changed = false;
+	assert_int_equal(ep_unit_write(&files, root, true, NULL, NULL, &changed, &err), 0);
+	assert_true(changed);
+	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, NULL, &err), 0);
+	assert_int_equal(st, EP_UNIT_ABSENT);
+
+	assert_int_equal(ep_unit_write(&files, root, false, NULL, NULL, &changed, &err), 0);
+	assert_true(changed);
+	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &diffs, &err), 0);
+	assert_int_equal(st, EP_UNIT_SAME);
+	assert_int_equal(missing, 0);
+	char path[1024];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/etc/etcd/etcd.env", root);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0640);
+	snprintf(path, sizeof(path), "%s/usr/local/bin/etcdctl.sh", root);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0755);
+
+	/* Writing again changes nothing. */
+	assert_int_equal(ep_unit_write(&files, root, false, NULL, NULL, &changed, &err), 0);
+	assert_false(changed);
+
+	/* A wrapper gone: partial. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &diffs, &err), 0);
+	assert_int_equal(st, EP_UNIT_PARTIAL);
+	assert_int_equal(missing, 1u << EP_UNIT_WRAPPER);
+
+	/* Another member name, a stray variable, a mode: each said. */
+	struct ep_spec other;
+	struct ep_unit_files ofiles;
+	make_spec(&other, "3.4.23");
+	free(other.name);
+	other.name = strdup("cp9");
+	ep_kvv_push(&other.extra_envs, "GOMAXPROCS", "2");
+	render_ok(&other, &ofiles);
+	assert_int_equal(ep_unit_write(&ofiles, root, false, NULL, NULL, NULL, &err), 0);
+	snprintf(path, sizeof(path), "%s/etc/systemd/system/etcd.service", root);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, &diffs, &err), 0);
+	assert_int_equal(st, EP_UNIT_DIFFERENT);
+	assert_true(diffs_have(&diffs, "/etc/etcd/etcd.env: ETCD_NAME is 'cp9', wanted 'cp1'"));
+	assert_true(diffs_have(&diffs, "/etc/etcd/etcd.env: ETCD_INITIAL_CLUSTER is "
+				       "'cp9=https://10.0.0.11:2380', wanted "
+				       "'cp1=https://10.0.0.11:2380'"));
+	assert_true(diffs_have(&diffs, "/etc/etcd/etcd.env: GOMAXPROCS='2' is not wanted"));
+	assert_true(diffs_have(&diffs, "/etc/systemd/system/etcd.service: mode 0600, wanted 0644"));
+	ep_strv_release(&diffs);
+
+	/* A hand-edited unit: the first differing line, with its number. */
+	assert_int_equal(chmod(path, 0644), 0);
+	const char *edited = "[Unit]\nDescription=mine\n";
+	assert_int_equal(ep_write_atomic(path, edited, strlen(edited), 0644, &err), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, &diffs, &err), 0);
+	assert_int_equal(st, EP_UNIT_DIFFERENT);
+	assert_true(diffs_have(&diffs, "/etc/systemd/system/etcd.service:1: '[Unit]', wanted "
+				       "'# etcd.service: this node's etcd member"));
+	ep_strv_release(&diffs);
+
+	/* A symlink where the unit should be is not followed. */
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(symlink("/dev/null", path), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, &diffs, &err), 0);
+	assert_int_equal(st, EP_UNIT_DIFFERENT);
+	assert_true(diffs_have(&diffs, "etcd.service: not a regular file"));
+	ep_strv_release(&diffs);
+
+	ep_unit_files_release(&ofiles);
+	ep_spec_release(&other);
+	ep_unit_files_release(&files);
+	ep_spec_release(&spec);
+	rm_rf(root);
+	free(root);
+}
+
+/* A join renders the member list it was given and the existing state. */
+static void test_join_env(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	struct ep_unit_files files = { 0 };
+	struct ep_error err;
+	make_spec(&spec, "3.6.6");
+	struct ep_kvv cluster = { 0 };
+	ep_kvv_push(&cluster, "cp0", "https://10.0.0.10:2380");
+	ep_kvv_push(&cluster, "cp1", "https://10.0.0.11:2380");
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_render(&spec, &cluster, &files, &err), 0);
+	assert_string_equal(env_get(&files.f[EP_UNIT_ENV], "ETCD_INITIAL_CLUSTER"),
+			    "cp0=https://10.0.0.10:2380,cp1=https://10.0.0.11:2380");
+	assert_string_equal(env_get(&files.f[EP_UNIT_ENV], "ETCD_INITIAL_CLUSTER_STATE"),
+			    "existing");
+	ep_kvv_release(&cluster);
+	ep_unit_files_release(&files);
+	ep_spec_release(&spec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_golden_34),
+		cmocka_unit_test(test_golden_36),
+		cmocka_unit_test(test_env_matches_manifest),
+		cmocka_unit_test(test_extra_args_and_envs),
+		cmocka_unit_test(test_render_errors),
+		cmocka_unit_test(test_env_name_and_line),
+		cmocka_unit_test(test_env_parse),
+		cmocka_unit_test(test_compare_and_write),
+		cmocka_unit_test(test_join_env),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
