@@ -68,6 +68,10 @@ void ep_pki_format_expiry(time_t t, char *buf, size_t size)
 void ep_pki_format_residual(time_t now, time_t not_after, char *buf, size_t size)
 {
 	long long s = (long long)not_after - (long long)now;
+	/* Go's time.Now() is mid-second while NotAfter is whole seconds, so kubeadm
+	 * sees a hair less than the whole-second difference: 365d shows as "364d". */
+	if (s >= 1)
+		s--;
 	if (s < -1)
 		snprintf(buf, size, "<invalid>");
 	else if (s < 0)

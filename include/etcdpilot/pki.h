@@ -134,9 +134,10 @@ void ep_pki_status_release(struct ep_pki_status *st);
 void ep_pki_format_expiry(time_t t, char *buf, size_t size);
 
 /*
- * kubeadm's RESIDUAL TIME (Go's ShortHumanDuration of @not_after - @now):
- * "<invalid>" when more than a second in the past, "0s", "59s", "59m",
- * "23h", "364d", "9y".  Writes into @buf.
+ * kubeadm's RESIDUAL TIME (Go's ShortHumanDuration of @not_after - @now,
+ * taking @now as mid-second as Go's clock is): "<invalid>" when more than a
+ * second in the past, "0s", "59s", "59m", "23h", "364d", "9y".  A fresh
+ * one-year certificate shows "364d", as in kubeadm.  Writes into @buf.
  */
 void ep_pki_format_residual(time_t now, time_t not_after, char *buf, size_t size);
 
