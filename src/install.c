@@ -900,6 +900,7 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 		return ep_error_usage(err, -EINVAL, "etcd version '%s': expected X.Y.Z",
 				      o->want_version);
 	struct staged st = { 0 };
+	_cleanup_free_ char *bindir = NULL; /* before any goto out */
 	struct slot slots[3] = { { .name = "etcd" }, { .name = "etcdctl" }, { .name = "etcdutl" } };
 	int r = spec->systemd.etcd_binary ? stage_local(spec, o, &st, err)
 					  : stage_release(spec, o, &st, err);
@@ -925,7 +926,6 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	slots[1].data = st.f.etcdctl, slots[1].len = st.f.etcdctl_len;
 	slots[2].data = st.f.etcdutl, slots[2].len = st.f.etcdutl_len;
 	size_t nslots = st.f.etcdutl ? 3 : 2;
-	_cleanup_free_ char *bindir = NULL;
 	r = ep_root_path(o->root, spec->systemd.bin_dir, &bindir, err);
 	if (r < 0)
 		goto out;
