@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# config print: the committed kubeadm examples print exactly the committed
+# effective spec, -o json is one valid JSON document, a malformed config is
+# exit 2 with FILE:LINE:COL, and flags win over the file.
+. "$(dirname "$0")/lib.sh"
+
+EX=$SRC/manifests/examples
+
+for v in v1beta4 v1beta3; do
+	run "$EP" config print --config "$EX/kubeadm-$v.yaml"
+	expect_rc 0 "config print of kubeadm-$v.yaml exits 0"
+	if ! diff -u "$EX/kubeadm-$v.print.yaml" "$T/out" >&2; then
+		fail "kubeadm-$v.yaml prints kubeadm-$v.print.yaml byte for byte"
+	fi
+	pass "kubeadm-$v.yaml prints kubeadm-$v.print.yaml byte for byte"
+done
+
+run "$EP" config print --config "$EX/kubeadm-v1beta4.yaml"
+expect_in "$T/err" "^\[config\] .*kubeadm-v1beta4.yaml:[0-9]+: skipping KubeletConfiguration \(not about etcd\)$" \
+	"the KubeletConfiguration document is skipped with a note on stderr"
+
+run "$EP" config print --config "$EX/kubeadm-v1beta4.yaml" -o json
+expect_rc 0 "config print -o json exits 0"
+if ! python3 -m json.tool "$T/out" >/dev/null 2>"$T/jsonerr"; then
+	cat "$T/jsonerr" >&2
+	fail "-o json prints valid JSON"
+fi
+pass "-o json prints valid JSON"
+# The YAML and the JSON are the same document.
+python3 - "$EX/kubeadm-v1beta4.print.yaml" "$T/out" <<'PY' || fail "YAML and JSON output hold the same data"
+import json, sys, yaml
+y = yaml.safe_load(open(sys.argv[1]))
+j = json.load(open(sys.argv[2]))
+sys.exit(0 if y == j else 1)
+PY
+pass "YAML and JSON output hold the same data"
+
+for f in join-v1beta4 etcdpilot-systemd; do
+	run "$EP" config print --config "$EX/$f.yaml" -o json
+	expect_rc 0 "$f.yaml loads"
+done
+expect_in "$T/out" '"mode": "systemd"' "the EtcdPilotConfiguration example is in systemd mode"
+
+cat >"$T/bad.yaml" <<'YAML'
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+etcd:
+  local:
+    extraArgs:
+    - name: --snapshot-count
+      value: "5000"
+YAML
+run "$EP" config print --config "$T/bad.yaml" --advertise-address 10.0.0.1
+expect_rc 2 "a malformed config exits 2"
+expect_in "$T/err" "bad\.yaml:6:13: etcd\.local\.extraArgs\[0\]\.name: '--snapshot-count' starts with a dash" \
+	"the error names FILE:LINE:COL and the field path"
+expect_eq "$(wc -c <"$T/out")" 0 "nothing on stdout when the config is bad"
+
+printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd: {local: {dataDir: /x}\n' >"$T/syntax.yaml"
+run "$EP" config print --config "$T/syntax.yaml" --advertise-address 10.0.0.1
+expect_rc 2 "a YAML syntax error exits 2"
+expect_in "$T/err" "syntax\.yaml:[0-9]+:[0-9]+: yaml: " "a syntax error has FILE:LINE:COL"
+
+run "$EP" config print --config "$EX/kubeadm-v1beta4.yaml" --name cp-9 --advertise-address 10.9.9.9 \
+	--data-dir /srv/etcd --key-type rsa-4096 --timeout 90s
+expect_rc 0 "flags with a config exit 0"
+expect_in "$T/out" '^name: cp-9$' "--name overrides nodeRegistration.name"
+expect_in "$T/out" '^advertiseAddress: 10\.9\.9\.9$' "--advertise-address overrides localAPIEndpoint"
+expect_in "$T/out" '^dataDir: /srv/etcd$' "--data-dir overrides etcd.local.dataDir"
+expect_in "$T/out" '^keyType: RSA-4096$' "--key-type overrides encryptionAlgorithm"
+expect_in "$T/out" '^timeout: 1m30s$' "--timeout overrides timeouts.controlPlaneComponentHealthCheck"
+expect_in "$T/out" '^imageTag: 3\.6\.6-0$' "what no flag touches stays as the file says"
+
+run "$EP" config print --config "$EX/kubeadm-v1beta4.yaml" --name Bad_Name
+expect_rc 2 "a bad flag value exits 2"
+expect_in "$T/err" "--name: 'Bad_Name' is not a valid node name \(lowercase RFC 1123: a-z, 0-9, '-', '\.'\)" \
+	"the flag error names the flag"
+
+run "$EP" config print --config "$T/missing.yaml"
+expect_rc 2 "a missing config file exits 2"
