@@ -135,8 +135,10 @@ int ep_grpc_to_errno(int code, const char *msg)
 			return -EEXIST;
 		if (strstr(msg, "member not found"))
 			return -ENOENT;
-		if (strstr(msg, "not enough started members") || strstr(msg, "unhealthy cluster"))
+		if (strstr(msg, "not enough started members"))
 			return -EBUSY;
+		if (strstr(msg, "unhealthy cluster"))
+			return -EAGAIN; /* not connected to every peer for long enough yet */
 		if (strstr(msg, "database space exceeded"))
 			return -ENOSPC;
 		if (strstr(msg, "request timed out"))

@@ -371,3 +371,92 @@ oom:
 	ep_health_report_release(ret);
 	return ep_error_set(err, -ENOMEM, "out of memory");
 }
+
+/* ------------------------------------------------------------------------ */
+/* Quorum guards                                                             */
+
+static bool voter_started(const struct ep_member_health *m)
+{
+	return !m->member.is_learner && m->started && m->status_ok;
+}
+
+/* "c2 (8e9e...: connection refused), ..." for the voters that are not started. */
+static void voters_down(const struct ep_health_report *hr, size_t skip, char *buf, size_t size)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < hr->n && o + 1 < size; i++) {
+		const struct ep_member_health *m = &hr->v[i];
+		char hex[17];
+		if (i == skip || m->member.is_learner || voter_started(m))
+			continue;
+		int w = snprintf(buf + o, size - o, "%s%s (%s)", o ? ", " : "",
+				 m->member.name ? m->member.name : "unstarted",
+				 ep_member_id_hex(m->member.id, hex));
+		if (w > 0)
+			o += (size_t)w;
+	}
+	if (!o)
+		snprintf(buf, size, "none");
+}
+
+int ep_quorum_check_add(const struct ep_health_report *hr, bool learner, struct ep_error *err)
+{
+	char down[1024];
+	size_t voters = 0, started = 0;
+
+	if (learner)
+		return 0;
+	for (size_t i = 0; i < hr->n; i++) {
+		if (hr->v[i].member.is_learner)
+			continue;
+		voters++;
+		started += voter_started(&hr->v[i]);
+	}
+	size_t after = voters + 1, quorum = after / 2 + 1;
+	if (started == 1 && after == 2)
+		return 0; /* etcd allows growing a one-member cluster */
+	if (started >= quorum)
+		return 0;
+	voters_down(hr, SIZE_MAX, down, sizeof(down));
+	return ep_error_set(err, -EBUSY,
+			    "adding a voting member would leave the cluster without quorum: %zu "
+			    "voters + the new one need %zu started, but only %zu of %zu are started "
+			    "(down: %s); bring them back or remove them first, or add the member "
+			    "as a learner (--learner)",
+			    voters, quorum, started, voters, down);
+}
+
+int ep_quorum_check_remove(const struct ep_health_report *hr, size_t idx, struct ep_error *err)
+{
+	char down[1024], hex[17];
+	size_t voters = 0, started = 0;
+
+	if (idx >= hr->n)
+		return ep_error_set(err, -EINVAL, "no such member");
+	const struct ep_member_health *target = &hr->v[idx];
+	if (target->member.is_learner)
+		return 0;
+	for (size_t i = 0; i < hr->n; i++) {
+		if (i == idx || hr->v[i].member.is_learner)
+			continue;
+		voters++;
+		started += voter_started(&hr->v[i]);
+	}
+	const char *name = target->member.name ? target->member.name : "unstarted";
+	ep_member_id_hex(target->member.id, hex);
+	if (voters == 0)
+		return ep_error_set(err, -EBUSY,
+				    "member '%s' (%s) is the last voting member: removing it would "
+				    "end the cluster; use 'etcdpilot reset' on its node instead",
+				    name, hex);
+	size_t quorum = voters / 2 + 1;
+	if (started >= quorum)
+		return 0;
+	voters_down(hr, idx, down, sizeof(down));
+	return ep_error_set(err, -EBUSY,
+			    "removing member '%s' (%s) would leave the cluster without quorum: the "
+			    "%zu remaining voters need %zu started, but only %zu %s (down: %s); "
+			    "bring them back first",
+			    name, hex, voters, quorum, started, started == 1 ? "is" : "are", down);
+}

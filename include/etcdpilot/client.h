@@ -411,6 +411,24 @@ int ep_health_probe(struct ep_client *c, const char *const *endpoints, size_t n,
 		    uint64_t timeout_ms, unsigned flags, struct ep_health_report *ret,
 		    struct ep_error *err);
 
+/*
+ * Quorum guards for membership changes, judged on a report from
+ * ep_health_probe (EP_HEALTH_STATUS_ONLY is enough).  A voter counts as
+ * started when it has a name and client URLs and answered Status.
+ *
+ * ep_quorum_check_add: adding a voter must leave the started voters at a
+ * quorum of the grown voter count (etcd's own rule, including its one
+ * exception: a second voter may join a one-member cluster).  Adding a
+ * learner is always safe.
+ * ep_quorum_check_remove: removing member @idx of @hr (a voter) must leave
+ * the remaining started voters at a quorum of the remaining voters, and at
+ * least one voter.  Removing a learner is always safe.
+ * Both return 0 when the change is safe, or -EBUSY with @err saying which
+ * members are down and what the quorum would be.
+ */
+int ep_quorum_check_add(const struct ep_health_report *hr, bool learner, struct ep_error *err);
+int ep_quorum_check_remove(const struct ep_health_report *hr, size_t idx, struct ep_error *err);
+
 /* Hex ID as etcdctl prints it ("8e9e05c52164694d") into @buf (>= 17 bytes). */
 const char *ep_member_id_hex(uint64_t id, char buf[static 17]);
 
