@@ -66,14 +66,14 @@ static const struct {
 	const char *name;
 	uint64_t ns;
 } duration_units[] = {
-	{ "ns", 1ull },
-	{ "us", 1000ull },
-	{ "\xc2\xb5s", 1000ull }, /* U+00B5 micro sign */
-	{ "\xce\xbcs", 1000ull }, /* U+03BC Greek mu */
-	{ "ms", 1000000ull },
-	{ "s", 1000000000ull },
-	{ "m", 60ull * 1000000000ull },
-	{ "h", 3600ull * 1000000000ull },
+    {"ns", 1ull},
+    {"us", 1000ull},
+    {"\xc2\xb5s", 1000ull}, /* U+00B5 micro sign */
+    {"\xce\xbcs", 1000ull}, /* U+03BC Greek mu */
+    {"ms", 1000000ull},
+    {"s", 1000000000ull},
+    {"m", 60ull * 1000000000ull},
+    {"h", 3600ull * 1000000000ull},
 };
 
 int ep_duration_parse(const char *s, uint64_t *ret_ms)
@@ -251,8 +251,9 @@ bool ep_check_node_name(const char *v, char *why, size_t len)
 	if (ep_is_dns1123_subdomain(v))
 		return false;
 	if (v && strlen(v) > 253)
-		snprintf(why, len, "'%.40s...' is %zu characters long (a node name has at most 253)",
-			 v, strlen(v));
+		snprintf(why, len,
+			 "'%.40s...' is %zu characters long (a node name has at most 253)", v,
+			 strlen(v));
 	else
 		snprintf(why, len,
 			 "'%s' is not a valid node name (lowercase RFC 1123: a-z, 0-9, '-', '.')",
@@ -291,8 +292,9 @@ bool ep_check_san(const char *v, char *why, size_t len)
 bool ep_check_arg_name(const char *v, char *why, size_t len)
 {
 	if (!v || !*v)
-		snprintf(why, len, "the flag name is empty (an etcd flag name without dashes, e.g. "
-				   "'snapshot-count')");
+		snprintf(why, len,
+			 "the flag name is empty (an etcd flag name without dashes, e.g. "
+			 "'snapshot-count')");
 	else if (v[0] == '-')
 		snprintf(why, len,
 			 "'%s' starts with a dash (give the etcd flag name without dashes, e.g. "
@@ -302,8 +304,10 @@ bool ep_check_arg_name(const char *v, char *why, size_t len)
 		snprintf(why, len,
 			 "'%s' contains '=' (put the flag name in name and the value in value)", v);
 	else if (strspn(v, " \t\r\n") || strpbrk(v, " \t\r\n"))
-		snprintf(why, len, "'%s' contains white space (an etcd flag name, e.g. "
-				   "'snapshot-count')", v);
+		snprintf(why, len,
+			 "'%s' contains white space (an etcd flag name, e.g. "
+			 "'snapshot-count')",
+			 v);
 	else
 		return false;
 	return true;
@@ -322,7 +326,9 @@ bool ep_check_env_name(const char *v, char *why, size_t len)
 
 bool ep_check_abs_path(const char *v, char *why, size_t len)
 {
-	if (v && v[0] == '/' && !strstr(v, "/../") && strcmp(v + strlen(v) - (strlen(v) >= 3 ? 3 : 0), "/..") != 0)
+	size_t n = v ? strlen(v) : 0;
+	bool dotdot = v && (strstr(v, "/../") || (n >= 3 && !strcmp(v + n - 3, "/..")));
+	if (n && v[0] == '/' && !dotdot)
 		return false;
 	snprintf(why, len, "'%s' is not an absolute path (a path starting with '/', no '..')",
 		 v ? v : "");
@@ -340,12 +346,12 @@ bool ep_check_sha256(const char *v, char *why, size_t len)
 
 bool ep_check_url(const char *v, char *why, size_t len)
 {
-	if (v && (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0 ||
-		  strncmp(v, "file:///", 8) == 0) &&
+	if (v &&
+	    (strncmp(v, "https://", 8) == 0 || strncmp(v, "http://", 7) == 0 ||
+	     strncmp(v, "file:///", 8) == 0) &&
 	    !strpbrk(v, " \t\r\n"))
 		return false;
-	snprintf(why, len, "'%s' is not a release URL (https://, http:// or file:///)",
-		 v ? v : "");
+	snprintf(why, len, "'%s' is not a release URL (https://, http:// or file:///)", v ? v : "");
 	return true;
 }
 
@@ -442,23 +448,27 @@ int ep_config_apply_overrides(struct ep_spec *spec, const struct ep_overrides *o
 		ep_mode_parse(ov->mode, &spec->mode);
 	}
 	if (ov->etcd_version) {
-		const char *v = ov->etcd_version[0] == 'v' ? ov->etcd_version + 1 : ov->etcd_version;
+		const char *v =
+		    ov->etcd_version[0] == 'v' ? ov->etcd_version + 1 : ov->etcd_version;
 		char tagv[64];
 		if (ep_check_version(v, why, sizeof(why)))
 			return ep_error_usage(err, -EINVAL, "--etcd-version: %s", why);
 		if (ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)) && strcmp(tagv, v))
-			return ep_error_usage(err, -EINVAL,
-					      "--etcd-version: '%s' contradicts the image tag '%s' "
-					      "of the config file (drop etcd.local.imageTag or give "
-					      "--etcd-version %s)",
-					      v, spec->image_tag, tagv);
+			return ep_error_usage(
+			    err, -EINVAL,
+			    "--etcd-version: '%s' contradicts the image tag '%s' "
+			    "of the config file (drop etcd.local.imageTag or give "
+			    "--etcd-version %s)",
+			    v, spec->image_tag, tagv);
 		if ((r = flag_str(&spec->etcd_version, "--etcd-version", v, NULL, err)) < 0)
 			return r;
 	}
-	if ((r = flag_str(&spec->image_repository, "--image-repository", ov->image_repository,
-			  NULL, err)) < 0 ||
-	    (r = flag_str(&spec->data_dir, "--data-dir", ov->data_dir, ep_check_abs_path, err)) < 0 ||
-	    (r = flag_str(&spec->cert_dir, "--cert-dir", ov->cert_dir, ep_check_abs_path, err)) < 0 ||
+	if ((r = flag_str(&spec->image_repository, "--image-repository", ov->image_repository, NULL,
+			  err)) < 0 ||
+	    (r = flag_str(&spec->data_dir, "--data-dir", ov->data_dir, ep_check_abs_path, err)) <
+		0 ||
+	    (r = flag_str(&spec->cert_dir, "--cert-dir", ov->cert_dir, ep_check_abs_path, err)) <
+		0 ||
 	    (r = flag_str(&spec->manifest_dir, "--manifest-dir", ov->manifest_dir,
 			  ep_check_abs_path, err)) < 0)
 		return r;
@@ -471,7 +481,8 @@ int ep_config_apply_overrides(struct ep_spec *spec, const struct ep_overrides *o
 			return ep_error_usage(err, -EINVAL, "--key-type: %s", why);
 		ep_key_type_parse(ov->key_type, &spec->key_type);
 	}
-	if (ov->timeout && ep_check_duration(ov->timeout, 1000, &spec->timeout_ms, why, sizeof(why)))
+	if (ov->timeout &&
+	    ep_check_duration(ov->timeout, 1000, &spec->timeout_ms, why, sizeof(why)))
 		return ep_error_usage(err, -EINVAL, "--timeout: %s", why);
 
 	/* Where the etcd binary comes from: one flag replaces the file's choice. */
@@ -578,21 +589,22 @@ int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 				      "download, not both)");
 	if ((r = check_field("systemd.etcdBinary", spec->systemd.etcd_binary, ep_check_abs_path,
 			     err)) < 0 ||
-	    (r = check_field("systemd.releaseURL", spec->systemd.release_url, ep_check_url,
-			     err)) < 0 ||
+	    (r = check_field("systemd.releaseURL", spec->systemd.release_url, ep_check_url, err)) <
+		0 ||
 	    (r = check_field("systemd.etcdSHA256", spec->systemd.etcd_sha256, ep_check_sha256,
 			     err)) < 0 ||
-	    (r = check_field("systemd.unitPath", spec->systemd.unit_path, ep_check_abs_path,
-			     err)) < 0 ||
-	    (r = check_field("systemd.envFile", spec->systemd.env_file, ep_check_abs_path,
-			     err)) < 0 ||
+	    (r = check_field("systemd.unitPath", spec->systemd.unit_path, ep_check_abs_path, err)) <
+		0 ||
+	    (r = check_field("systemd.envFile", spec->systemd.env_file, ep_check_abs_path, err)) <
+		0 ||
 	    (r = check_field("systemd.etcdctlEnvFile", spec->systemd.etcdctl_env_file,
 			     ep_check_abs_path, err)) < 0 ||
-	    (r = check_field("systemd.binDir", spec->systemd.bin_dir, ep_check_abs_path, err)) < 0 ||
-	    (r = check_field("systemd.cacheDir", spec->systemd.cache_dir, ep_check_abs_path,
-			     err)) < 0 ||
-	    (r = check_field("operator.backupDir", spec->op.backup_dir, ep_check_abs_path,
-			     err)) < 0)
+	    (r = check_field("systemd.binDir", spec->systemd.bin_dir, ep_check_abs_path, err)) <
+		0 ||
+	    (r = check_field("systemd.cacheDir", spec->systemd.cache_dir, ep_check_abs_path, err)) <
+		0 ||
+	    (r = check_field("operator.backupDir", spec->op.backup_dir, ep_check_abs_path, err)) <
+		0)
 		return r;
 	if (spec->systemd.systemctl && !spec->systemd.systemctl[0])
 		return ep_error_usage(err, -EINVAL, "systemd.systemctl: the path is empty");
@@ -642,7 +654,8 @@ static int read_config_file(const char *path, char **ret, size_t *ret_len, struc
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return ep_error_usage(err, -errno, "%s: reading: %s", path, strerror(errno));
+			return ep_error_usage(err, -errno, "%s: reading: %s", path,
+					      strerror(errno));
 		if (n == 0)
 			break;
 		len += (size_t)n;

@@ -32,6 +32,6 @@ bool ep_check_duration(const char *v, uint64_t min_ms, uint64_t *ret_ms, char *w
 
 /* Append a formatted note; @notes may be NULL (then nothing happens).  0 or -ENOMEM. */
 int ep_notes_add(struct ep_notes *notes, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -36,8 +36,8 @@ static json_t *kvv_json(const struct ep_kvv *kv)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a && i < kv->n; i++)
-		if (json_array_append_new(a, json_pack("{s:s, s:s}", "name", kv->v[i].name,
-						       "value", kv->v[i].value)) < 0) {
+		if (json_array_append_new(a, json_pack("{s:s, s:s}", "name", kv->v[i].name, "value",
+						       kv->v[i].value)) < 0) {
 			json_decref(a);
 			return NULL;
 		}
@@ -66,37 +66,35 @@ json_t *ep_spec_to_json(const struct ep_spec *spec)
 				     "keyFile", spec->external.key_file);
 
 	const struct ep_systemd *sd = &spec->systemd;
-	json_t *systemd = json_pack("{s:s?, s:s?, s:s?, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
-				    "etcdBinary", sd->etcd_binary, "releaseURL", sd->release_url,
-				    "etcdSHA256", sd->etcd_sha256, "insecureSkipChecksum",
-				    sd->insecure_skip_checksum, "systemctl", sd->systemctl,
-				    "unitPath", sd->unit_path, "envFile", sd->env_file,
-				    "etcdctlEnvFile", sd->etcdctl_env_file, "binDir", sd->bin_dir,
-				    "cacheDir", sd->cache_dir);
+	json_t *systemd = json_pack(
+	    "{s:s?, s:s?, s:s?, s:b, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "etcdBinary",
+	    sd->etcd_binary, "releaseURL", sd->release_url, "etcdSHA256", sd->etcd_sha256,
+	    "insecureSkipChecksum", sd->insecure_skip_checksum, "systemctl", sd->systemctl,
+	    "unitPath", sd->unit_path, "envFile", sd->env_file, "etcdctlEnvFile",
+	    sd->etcdctl_env_file, "binDir", sd->bin_dir, "cacheDir", sd->cache_dir);
 
 	const struct ep_operator *op = &spec->op;
-	json_t *oper = json_pack("{s:o, s:o, s:s?, s:o, s:I}", "interval", dur_json(op->interval_ms),
-				 "renewBefore", dur_json(op->renew_before_ms), "backupDir",
-				 op->backup_dir, "backupInterval", dur_json(op->backup_interval_ms),
-				 "backupKeep", (json_int_t)op->backup_keep);
+	json_t *oper = json_pack(
+	    "{s:o, s:o, s:s?, s:o, s:I}", "interval", dur_json(op->interval_ms), "renewBefore",
+	    dur_json(op->renew_before_ms), "backupDir", op->backup_dir, "backupInterval",
+	    dur_json(op->backup_interval_ms), "backupKeep", (json_int_t)op->backup_keep);
 
 	/* json_pack steals every "o" argument, also when it fails. */
-	return json_pack("{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
-			 " s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b}",
-			 "name", spec->name, "advertiseAddress", spec->advertise_address, "mode",
-			 ep_mode_name(spec->mode), "etcdVersion", spec->etcd_version,
-			 "kubernetesVersion", spec->kubernetes_version, "image", image,
-			 "imageRepository", spec->image_repository, "imageTag", spec->image_tag,
-			 "dataDir", spec->data_dir, "certificatesDir", spec->cert_dir,
-			 "manifestDir", spec->manifest_dir, "extraArgs", kvv_json(&spec->extra_args),
-			 "extraEnvs", kvv_json(&spec->extra_envs), "serverCertSANs",
-			 strv_json(&spec->server_cert_sans), "peerCertSANs",
-			 strv_json(&spec->peer_cert_sans), "external", external, "keyType",
-			 ep_key_type_name(spec->key_type), "certificateValidityPeriod",
-			 dur_json(spec->cert_validity_s * 1000), "caCertificateValidityPeriod",
-			 dur_json(spec->ca_cert_validity_s * 1000), "timeout",
-			 dur_json(spec->timeout_ms), "systemd", systemd, "operator", oper, "join",
-			 spec->is_join);
+	return json_pack(
+	    "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
+	    " s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b}",
+	    "name", spec->name, "advertiseAddress", spec->advertise_address, "mode",
+	    ep_mode_name(spec->mode), "etcdVersion", spec->etcd_version, "kubernetesVersion",
+	    spec->kubernetes_version, "image", image, "imageRepository", spec->image_repository,
+	    "imageTag", spec->image_tag, "dataDir", spec->data_dir, "certificatesDir",
+	    spec->cert_dir, "manifestDir", spec->manifest_dir, "extraArgs",
+	    kvv_json(&spec->extra_args), "extraEnvs", kvv_json(&spec->extra_envs), "serverCertSANs",
+	    strv_json(&spec->server_cert_sans), "peerCertSANs", strv_json(&spec->peer_cert_sans),
+	    "external", external, "keyType", ep_key_type_name(spec->key_type),
+	    "certificateValidityPeriod", dur_json(spec->cert_validity_s * 1000),
+	    "caCertificateValidityPeriod", dur_json(spec->ca_cert_validity_s * 1000), "timeout",
+	    dur_json(spec->timeout_ms), "systemd", systemd, "operator", oper, "join",
+	    spec->is_join);
 }
 
 /* ---- YAML --------------------------------------------------------------- */
@@ -106,15 +104,15 @@ json_t *ep_spec_to_json(const struct ep_spec *spec)
  * would not read back as a string.
  */
 static const char *const non_string_patterns[] = {
-	"^(~|null|Null|NULL)?$",
-	"^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
-	"^[-+]?(0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+)$",
-	"^[-+]?([0-9][0-9_]*(\\.[0-9_]*)?|\\.[0-9_]+)([eE][-+]?[0-9]+)?$",
-	"^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?$",
-	"^[-+]?\\.(inf|Inf|INF)$",
-	"^\\.(nan|NaN|NAN)$",
-	"^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?([Tt \t].*)?$",
-	"^(<<|=)$",
+    "^(~|null|Null|NULL)?$",
+    "^(y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF)$",
+    "^[-+]?(0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+)$",
+    "^[-+]?([0-9][0-9_]*(\\.[0-9_]*)?|\\.[0-9_]+)([eE][-+]?[0-9]+)?$",
+    "^[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\\.[0-9_]*)?$",
+    "^[-+]?\\.(inf|Inf|INF)$",
+    "^\\.(nan|NaN|NAN)$",
+    "^[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?([Tt \t].*)?$",
+    "^(<<|=)$",
 };
 
 #define N_PATTERNS (sizeof(non_string_patterns) / sizeof(non_string_patterns[0]))
@@ -174,7 +172,8 @@ static int emit_string(struct emit *e, const char *s, size_t len)
 {
 	/* Strings with NUL bytes cannot be told apart from the cut string by regexec. */
 	bool quote = strlen(s) != len || needs_quotes(e, s);
-	return emit_scalar(e, s, len, quote ? YAML_SINGLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
+	return emit_scalar(e, s, len,
+			   quote ? YAML_SINGLE_QUOTED_SCALAR_STYLE : YAML_ANY_SCALAR_STYLE);
 }
 
 static int emit_value(struct emit *e, const json_t *v, unsigned depth)
@@ -186,13 +185,15 @@ static int emit_value(struct emit *e, const json_t *v, unsigned depth)
 		return -ELOOP;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
-		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1, YAML_BLOCK_MAPPING_STYLE))
+		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+							 YAML_BLOCK_MAPPING_STYLE))
 			return -ENOMEM;
 		if ((r = emit_event(e, &ev)) < 0)
 			return r;
 		const char *key;
 		json_t *item;
-		json_object_foreach ((json_t *)v, key, item) {
+		json_object_foreach((json_t *)v, key, item)
+		{
 			if ((r = emit_string(e, key, strlen(key))) < 0 ||
 			    (r = emit_value(e, item, depth + 1)) < 0)
 				return r;
@@ -209,9 +210,8 @@ static int emit_value(struct emit *e, const json_t *v, unsigned depth)
 			return r;
 		size_t i;
 		json_t *item;
-		json_array_foreach (v, i, item)
-			if ((r = emit_value(e, item, depth + 1)) < 0)
-				return r;
+		json_array_foreach(v, i,
+				   item) if ((r = emit_value(e, item, depth + 1)) < 0) return r;
 		if (!yaml_sequence_end_event_initialize(&ev))
 			return -ENOMEM;
 		return emit_event(e, &ev);
@@ -236,7 +236,7 @@ static int emit_value(struct emit *e, const json_t *v, unsigned depth)
 
 int ep_json_to_yaml(const json_t *value, char **ret, struct ep_error *err)
 {
-	struct emit e = { 0 };
+	struct emit e = {0};
 	yaml_event_t ev;
 	int r = 0;
 

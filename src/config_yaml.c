@@ -24,13 +24,13 @@
 #include "util/cleanup.h"
 
 /* Nesting deeper than this is not a config, and the walk is recursive. */
-#define MAX_DEPTH 64
+#define MAX_DEPTH    64
 #define PATH_MAX_LEN 256
 
 /* Which schema a document follows; fields carry a mask of these. */
 enum {
-	V3 = 1 << 0,    /* kubeadm.k8s.io/v1beta3 */
-	V4 = 1 << 1,    /* kubeadm.k8s.io/v1beta4 */
+	V3 = 1 << 0,	/* kubeadm.k8s.io/v1beta3 */
+	V4 = 1 << 1,	/* kubeadm.k8s.io/v1beta4 */
 	PILOT = 1 << 2, /* etcdpilot.io/v1alpha1 */
 	V34 = V3 | V4,
 };
@@ -47,8 +47,8 @@ enum target {
 	T_MODE,
 	T_VERSION,
 	T_KUBE_VERSION,
-	T_IMAGE_REPO,    /* etcd.local.imageRepository */
-	T_CLUSTER_REPO,  /* ClusterConfiguration.imageRepository (the fallback) */
+	T_IMAGE_REPO,	/* etcd.local.imageRepository */
+	T_CLUSTER_REPO, /* ClusterConfiguration.imageRepository (the fallback) */
 	T_IMAGE_TAG,
 	T_DATA_DIR,
 	T_CERT_DIR,
@@ -118,6 +118,7 @@ static bool check_version_v(const char *v, char *why, size_t len)
 	return ep_check_version(v && v[0] == 'v' ? v + 1 : v, why, len);
 }
 
+/* clang-format off */
 static const struct target_info {
 	enum vtype type;
 	size_t off;       /* offset in struct ep_spec */
@@ -157,6 +158,7 @@ static const struct target_info {
 	[T_OP_BACKUP_KEEP] = { VT_UINT, S(op.backup_keep), NULL, 0 },
 #undef S
 };
+/* clang-format on */
 
 struct origin {
 	bool set;
@@ -170,10 +172,10 @@ struct pctx {
 	struct ep_spec *spec;
 	struct ep_notes *notes;
 	struct ep_error *err;
-	unsigned schema;       /* V3, V4 or PILOT of the document being read */
+	unsigned schema; /* V3, V4 or PILOT of the document being read */
 	const char *kind;
 	struct origin origin[T__MAX];
-	char *cluster_repo;    /* ClusterConfiguration.imageRepository */
+	char *cluster_repo; /* ClusterConfiguration.imageRepository */
 	size_t init_line, join_line, cluster_line, pilot_line; /* 0 = not seen */
 	unsigned char *visited; /* per node of the current document, for alias-safe walks */
 };
@@ -185,10 +187,10 @@ typedef int (*field_fn)(struct pctx *c, yaml_node_t *key, yaml_node_t *value, co
 struct field {
 	const char *key;
 	unsigned schemas;
-	field_fn fn;          /* NULL: accepted and ignored */
-	enum target target;   /* for set_target */
+	field_fn fn;		 /* NULL: accepted and ignored */
+	enum target target;	 /* for set_target */
 	const struct field *sub; /* for walk_sub */
-	const char *what;     /* for walk_sub: "etcd.local" in unknown-field messages */
+	const char *what;	 /* for walk_sub: "etcd.local" in unknown-field messages */
 };
 
 /* ---- errors and small helpers ------------------------------------------ */
@@ -205,7 +207,7 @@ static size_t col_of(const yaml_node_t *n)
 
 /* "FILE:LINE:COL: PATH: message" of kind EP_ERR_USAGE. */
 static int perr(struct pctx *c, const yaml_node_t *n, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int perr(struct pctx *c, const yaml_node_t *n, const char *path, const char *fmt, ...)
 {
@@ -214,8 +216,8 @@ static int perr(struct pctx *c, const yaml_node_t *n, const char *path, const ch
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	return ep_error_usage(c->err, -EINVAL, "%s:%zu:%zu: %s: %s", c->file, line_of(n),
-			      col_of(n), path, msg);
+	return ep_error_usage(c->err, -EINVAL, "%s:%zu:%zu: %s: %s", c->file, line_of(n), col_of(n),
+			      path, msg);
 }
 
 static int oom(struct pctx *c)
@@ -383,12 +385,13 @@ static int check_dup_keys(struct pctx *c, yaml_node_t *n, const char *path)
 		yaml_node_t *k = node_at(c, n->data.mapping.pairs.start[i].key);
 		if (!k || k->type != YAML_SCALAR_NODE)
 			continue;
-		refs[m++] = (struct keyref){ scalar(k), k->data.scalar.length, i };
+		refs[m++] = (struct keyref){scalar(k), k->data.scalar.length, i};
 	}
 	qsort(refs, m, sizeof(*refs), keyref_cmp);
 	size_t best = SIZE_MAX, first = 0;
 	for (size_t j = 1; j < m; j++) {
-		if (refs[j].len == refs[j - 1].len && !memcmp(refs[j].s, refs[j - 1].s, refs[j].len)) {
+		if (refs[j].len == refs[j - 1].len &&
+		    !memcmp(refs[j].s, refs[j - 1].s, refs[j].len)) {
 			size_t k = j;
 			while (k > 0 && refs[k - 1].len == refs[j].len &&
 			       !memcmp(refs[k - 1].s, refs[j].s, refs[j].len))
@@ -429,8 +432,8 @@ static int check_subtree(struct pctx *c, yaml_node_t *n, const char *path, unsig
 	if (n->type == YAML_MAPPING_NODE) {
 		if ((r = check_dup_keys(c, n, path)) < 0)
 			return r;
-		for (yaml_node_pair_t *pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
-		     pr++) {
+		for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+		     pr < n->data.mapping.pairs.top; pr++) {
 			yaml_node_t *k = node_at(c, pr->key), *v = node_at(c, pr->value);
 			join_path(p, sizeof(p), path,
 				  k && k->type == YAML_SCALAR_NODE ? scalar(k) : "?");
@@ -454,7 +457,7 @@ static int check_subtree(struct pctx *c, yaml_node_t *n, const char *path, unsig
 
 static const char *schema_name(unsigned schema)
 {
-	return schema == V3 ? "kubeadm.k8s.io/v1beta3"
+	return schema == V3   ? "kubeadm.k8s.io/v1beta3"
 	       : schema == V4 ? "kubeadm.k8s.io/v1beta4"
 			      : "etcdpilot.io/v1alpha1";
 }
@@ -464,7 +467,8 @@ static int unknown_field(struct pctx *c, yaml_node_t *key, const char *path,
 {
 	const char *k = scalar(key);
 	if (!strcmp(k, "<<"))
-		return perr(c, key, path, "YAML merge keys are not supported (write the fields out)");
+		return perr(c, key, path,
+			    "YAML merge keys are not supported (write the fields out)");
 	for (const struct field *f = fields; f->key; f++)
 		if (!strcmp(f->key, k))
 			return perr(c, key, path, "unknown field in %s %s (%s only exists in %s)",
@@ -477,7 +481,8 @@ static int unknown_field(struct pctx *c, yaml_node_t *key, const char *path,
 		if (!(f->schemas & c->schema) || !strcmp(f->key, "apiVersion") ||
 		    !strcmp(f->key, "kind"))
 			continue;
-		int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", f->key);
+		int w =
+		    snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", f->key);
 		if (w < 0 || (size_t)w >= sizeof(list) - used)
 			break;
 		used += (size_t)w;
@@ -485,8 +490,8 @@ static int unknown_field(struct pctx *c, yaml_node_t *key, const char *path,
 	for (const struct field *f = fields; f->key; f++)
 		if ((f->schemas & c->schema) && !strcasecmp(f->key, k))
 			return perr(c, key, path, "unknown field (did you mean '%s'?)", f->key);
-	return perr(c, key, path, "unknown field (%s%s%s has: %s)", what, *what ? " " : "",
-		    c->kind, list);
+	return perr(c, key, path, "unknown field (%s%s%s has: %s)", what, *what ? " " : "", c->kind,
+		    list);
 }
 
 /*
@@ -554,7 +559,7 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 		unsigned u;
 		enum ep_mode mode;
 		enum ep_key_type kt;
-	} val = { 0 };
+	} val = {0};
 
 	switch (t->type) {
 	case VT_BOOL:
@@ -635,10 +640,11 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 	if (o->set) {
 		if (same)
 			return 0;
-		return perr(c, v, path,
-			    "'%s' contradicts '%s' given at line %zu, column %zu (%s); give it once",
-			    t->type == VT_BOOL ? (val.b ? "true" : "false") : scalar(v),
-			    oldstr ? oldstr : oldbuf, o->line, o->col, o->path);
+		return perr(
+		    c, v, path,
+		    "'%s' contradicts '%s' given at line %zu, column %zu (%s); give it once",
+		    t->type == VT_BOOL ? (val.b ? "true" : "false") : scalar(v),
+		    oldstr ? oldstr : oldbuf, o->line, o->col, o->path);
 	}
 	o->set = true;
 	o->line = line_of(v);
@@ -682,7 +688,7 @@ static int read_strv(struct pctx *c, yaml_node_t *v, const char *path, check_fn 
 	int r;
 	if ((r = require_seq(c, v, path)) < 0)
 		return r;
-	struct ep_strv sv = { 0 };
+	struct ep_strv sv = {0};
 	size_t i = 0;
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++, i++) {
@@ -838,12 +844,14 @@ static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool e
 					return r;
 				namenode = val;
 			} else if (!strcmp(key, "value")) {
-				if (!is_null(val) && (r = get_str(c, val, pn, "a string", &value)) < 0)
+				if (!is_null(val) &&
+				    (r = get_str(c, val, pn, "a string", &value)) < 0)
 					return r;
 			} else if (env && !strcmp(key, "valueFrom")) {
-				return perr(c, k, pn,
-					    "valueFrom is not supported (etcdpilot runs etcd outside "
-					    "the API server's reach; give the value itself)");
+				return perr(
+				    c, k, pn,
+				    "valueFrom is not supported (etcdpilot runs etcd outside "
+				    "the API server's reach; give the value itself)");
 			} else {
 				return perr(c, k, pn, "unknown field (%s)",
 					    env ? "an environment variable has name and value"
@@ -871,8 +879,9 @@ static int h_extra_args(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const ch
 {
 	(void)k;
 	(void)f;
-	struct ep_kvv kv = { 0 };
-	int r = c->schema == V3 ? read_args_map(c, v, path, &kv) : read_kv_list(c, v, path, false, &kv);
+	struct ep_kvv kv = {0};
+	int r =
+	    c->schema == V3 ? read_args_map(c, v, path, &kv) : read_kv_list(c, v, path, false, &kv);
 	if (r < 0) {
 		ep_kvv_release(&kv);
 		return r;
@@ -887,7 +896,7 @@ static int h_extra_envs(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const ch
 {
 	(void)k;
 	(void)f;
-	struct ep_kvv kv = { 0 };
+	struct ep_kvv kv = {0};
 	int r = read_kv_list(c, v, path, true, &kv);
 	if (r < 0) {
 		ep_kvv_release(&kv);
@@ -900,162 +909,167 @@ static int h_extra_envs(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const ch
 
 /* ---- schemas ------------------------------------------------------------ */
 
-#define IGNORE(k, s) { .key = k, .schemas = s }
-#define SET(k, s, t) { .key = k, .schemas = s, .fn = set_target, .target = t }
-#define SUB(k, s, table, w) { .key = k, .schemas = s, .fn = walk_sub, .sub = table, .what = w }
-#define CALL(k, s, f) { .key = k, .schemas = s, .fn = f }
+#define IGNORE(k, s)                                                                               \
+	{                                                                                          \
+		.key = k, .schemas = s                                                             \
+	}
+#define SET(k, s, t)                                                                               \
+	{                                                                                          \
+		.key = k, .schemas = s, .fn = set_target, .target = t                              \
+	}
+#define SUB(k, s, table, w)                                                                        \
+	{                                                                                          \
+		.key = k, .schemas = s, .fn = walk_sub, .sub = table, .what = w                    \
+	}
+#define CALL(k, s, f)                                                                              \
+	{                                                                                          \
+		.key = k, .schemas = s, .fn = f                                                    \
+	}
 
 static const struct field local_etcd_fields[] = {
-	SET("imageRepository", V34, T_IMAGE_REPO),
-	SET("imageTag", V34, T_IMAGE_TAG),
-	SET("dataDir", V34, T_DATA_DIR),
-	CALL("extraArgs", V34, h_extra_args),
-	CALL("extraEnvs", V4, h_extra_envs),
-	CALL("serverCertSANs", V34, h_server_sans),
-	CALL("peerCertSANs", V34, h_peer_sans),
-	{ 0 },
+    SET("imageRepository", V34, T_IMAGE_REPO), SET("imageTag", V34, T_IMAGE_TAG),
+    SET("dataDir", V34, T_DATA_DIR),	       CALL("extraArgs", V34, h_extra_args),
+    CALL("extraEnvs", V4, h_extra_envs),       CALL("serverCertSANs", V34, h_server_sans),
+    CALL("peerCertSANs", V34, h_peer_sans),    {0},
 };
 
 static const struct field external_etcd_fields[] = {
-	CALL("endpoints", V34, h_ext_endpoints),
-	CALL("caFile", V34, h_ext_file),
-	CALL("certFile", V34, h_ext_file),
-	CALL("keyFile", V34, h_ext_file),
-	IGNORE("httpEndpoints", V4),
-	{ 0 },
+    CALL("endpoints", V34, h_ext_endpoints),
+    CALL("caFile", V34, h_ext_file),
+    CALL("certFile", V34, h_ext_file),
+    CALL("keyFile", V34, h_ext_file),
+    IGNORE("httpEndpoints", V4),
+    {0},
 };
 
 static int h_etcd(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
 		  const struct field *f);
 
 static const struct field apiendpoint_fields[] = {
-	SET("advertiseAddress", V34, T_ADDR),
-	IGNORE("bindPort", V34),
-	{ 0 },
+    SET("advertiseAddress", V34, T_ADDR),
+    IGNORE("bindPort", V34),
+    {0},
 };
 
 static const struct field nodereg_fields[] = {
-	SET("name", V34, T_NAME),
-	IGNORE("criSocket", V34),
-	IGNORE("taints", V34),
-	IGNORE("kubeletExtraArgs", V34),
-	IGNORE("ignorePreflightErrors", V34),
-	IGNORE("imagePullPolicy", V34),
-	IGNORE("imagePullSerial", V4),
-	{ 0 },
+    SET("name", V34, T_NAME),
+    IGNORE("criSocket", V34),
+    IGNORE("taints", V34),
+    IGNORE("kubeletExtraArgs", V34),
+    IGNORE("ignorePreflightErrors", V34),
+    IGNORE("imagePullPolicy", V34),
+    IGNORE("imagePullSerial", V4),
+    {0},
 };
 
 static const struct field timeouts_fields[] = {
-	SET("controlPlaneComponentHealthCheck", V4, T_TIMEOUT),
-	IGNORE("kubeletHealthCheck", V4),
-	IGNORE("kubernetesAPICall", V4),
-	IGNORE("etcdAPICall", V4),
-	IGNORE("tlsBootstrap", V4),
-	IGNORE("discovery", V4),
-	IGNORE("upgradeManifests", V4),
-	{ 0 },
+    SET("controlPlaneComponentHealthCheck", V4, T_TIMEOUT),
+    IGNORE("kubeletHealthCheck", V4),
+    IGNORE("kubernetesAPICall", V4),
+    IGNORE("etcdAPICall", V4),
+    IGNORE("tlsBootstrap", V4),
+    IGNORE("discovery", V4),
+    IGNORE("upgradeManifests", V4),
+    {0},
 };
 
 static const struct field join_cp_fields[] = {
-	SUB("localAPIEndpoint", V34, apiendpoint_fields, "controlPlane.localAPIEndpoint of"),
-	IGNORE("certificateKey", V34),
-	{ 0 },
+    SUB("localAPIEndpoint", V34, apiendpoint_fields, "controlPlane.localAPIEndpoint of"),
+    IGNORE("certificateKey", V34),
+    {0},
 };
 
 static const struct field init_fields[] = {
-	IGNORE("apiVersion", V34),
-	IGNORE("kind", V34),
-	IGNORE("bootstrapTokens", V34),
-	IGNORE("dryRun", V4),
-	SUB("nodeRegistration", V34, nodereg_fields, "nodeRegistration of"),
-	SUB("localAPIEndpoint", V34, apiendpoint_fields, "localAPIEndpoint of"),
-	IGNORE("certificateKey", V34),
-	IGNORE("skipPhases", V34),
-	IGNORE("patches", V34),
-	SUB("timeouts", V4, timeouts_fields, "timeouts of"),
-	{ 0 },
+    IGNORE("apiVersion", V34),
+    IGNORE("kind", V34),
+    IGNORE("bootstrapTokens", V34),
+    IGNORE("dryRun", V4),
+    SUB("nodeRegistration", V34, nodereg_fields, "nodeRegistration of"),
+    SUB("localAPIEndpoint", V34, apiendpoint_fields, "localAPIEndpoint of"),
+    IGNORE("certificateKey", V34),
+    IGNORE("skipPhases", V34),
+    IGNORE("patches", V34),
+    SUB("timeouts", V4, timeouts_fields, "timeouts of"),
+    {0},
 };
 
 static const struct field join_fields[] = {
-	IGNORE("apiVersion", V34),
-	IGNORE("kind", V34),
-	IGNORE("dryRun", V4),
-	SUB("nodeRegistration", V34, nodereg_fields, "nodeRegistration of"),
-	IGNORE("caCertPath", V34),
-	IGNORE("discovery", V34),
-	SUB("controlPlane", V34, join_cp_fields, "controlPlane of"),
-	IGNORE("skipPhases", V34),
-	IGNORE("patches", V34),
-	SUB("timeouts", V4, timeouts_fields, "timeouts of"),
-	{ 0 },
+    IGNORE("apiVersion", V34),
+    IGNORE("kind", V34),
+    IGNORE("dryRun", V4),
+    SUB("nodeRegistration", V34, nodereg_fields, "nodeRegistration of"),
+    IGNORE("caCertPath", V34),
+    IGNORE("discovery", V34),
+    SUB("controlPlane", V34, join_cp_fields, "controlPlane of"),
+    IGNORE("skipPhases", V34),
+    IGNORE("patches", V34),
+    SUB("timeouts", V4, timeouts_fields, "timeouts of"),
+    {0},
 };
 
 static const struct field cluster_fields[] = {
-	IGNORE("apiVersion", V34),
-	IGNORE("kind", V34),
-	CALL("etcd", V34, h_etcd),
-	IGNORE("networking", V34),
-	SET("kubernetesVersion", V34, T_KUBE_VERSION),
-	IGNORE("controlPlaneEndpoint", V34),
-	IGNORE("apiServer", V34),
-	IGNORE("controllerManager", V34),
-	IGNORE("scheduler", V34),
-	IGNORE("dns", V34),
-	IGNORE("proxy", V4),
-	SET("certificatesDir", V34, T_CERT_DIR),
-	SET("imageRepository", V34, T_CLUSTER_REPO),
-	IGNORE("featureGates", V34),
-	IGNORE("clusterName", V34),
-	SET("encryptionAlgorithm", V4, T_KEY_TYPE),
-	SET("certificateValidityPeriod", V4, T_CERT_VALIDITY),
-	SET("caCertificateValidityPeriod", V4, T_CA_VALIDITY),
-	{ 0 },
+    IGNORE("apiVersion", V34),
+    IGNORE("kind", V34),
+    CALL("etcd", V34, h_etcd),
+    IGNORE("networking", V34),
+    SET("kubernetesVersion", V34, T_KUBE_VERSION),
+    IGNORE("controlPlaneEndpoint", V34),
+    IGNORE("apiServer", V34),
+    IGNORE("controllerManager", V34),
+    IGNORE("scheduler", V34),
+    IGNORE("dns", V34),
+    IGNORE("proxy", V4),
+    SET("certificatesDir", V34, T_CERT_DIR),
+    SET("imageRepository", V34, T_CLUSTER_REPO),
+    IGNORE("featureGates", V34),
+    IGNORE("clusterName", V34),
+    SET("encryptionAlgorithm", V4, T_KEY_TYPE),
+    SET("certificateValidityPeriod", V4, T_CERT_VALIDITY),
+    SET("caCertificateValidityPeriod", V4, T_CA_VALIDITY),
+    {0},
 };
 
 static const struct field systemd_fields[] = {
-	SET("etcdBinary", PILOT, T_SD_BINARY),
-	SET("releaseURL", PILOT, T_SD_URL),
-	SET("etcdSHA256", PILOT, T_SD_SHA256),
-	SET("insecureSkipChecksum", PILOT, T_SD_SKIP),
-	SET("systemctl", PILOT, T_SD_SYSTEMCTL),
-	SET("unitPath", PILOT, T_SD_UNIT),
-	SET("envFile", PILOT, T_SD_ENV),
-	SET("etcdctlEnvFile", PILOT, T_SD_CTL_ENV),
-	SET("binDir", PILOT, T_SD_BIN_DIR),
-	SET("cacheDir", PILOT, T_SD_CACHE),
-	{ 0 },
+    SET("etcdBinary", PILOT, T_SD_BINARY),
+    SET("releaseURL", PILOT, T_SD_URL),
+    SET("etcdSHA256", PILOT, T_SD_SHA256),
+    SET("insecureSkipChecksum", PILOT, T_SD_SKIP),
+    SET("systemctl", PILOT, T_SD_SYSTEMCTL),
+    SET("unitPath", PILOT, T_SD_UNIT),
+    SET("envFile", PILOT, T_SD_ENV),
+    SET("etcdctlEnvFile", PILOT, T_SD_CTL_ENV),
+    SET("binDir", PILOT, T_SD_BIN_DIR),
+    SET("cacheDir", PILOT, T_SD_CACHE),
+    {0},
 };
 
 static const struct field operator_fields[] = {
-	SET("interval", PILOT, T_OP_INTERVAL),
-	SET("renewBefore", PILOT, T_OP_RENEW),
-	SET("backupDir", PILOT, T_OP_BACKUP_DIR),
-	SET("backupInterval", PILOT, T_OP_BACKUP_INTERVAL),
-	SET("backupKeep", PILOT, T_OP_BACKUP_KEEP),
-	{ 0 },
+    SET("interval", PILOT, T_OP_INTERVAL),	SET("renewBefore", PILOT, T_OP_RENEW),
+    SET("backupDir", PILOT, T_OP_BACKUP_DIR),	SET("backupInterval", PILOT, T_OP_BACKUP_INTERVAL),
+    SET("backupKeep", PILOT, T_OP_BACKUP_KEEP), {0},
 };
 
 static const struct field pilot_fields[] = {
-	IGNORE("apiVersion", PILOT),
-	IGNORE("kind", PILOT),
-	SET("mode", PILOT, T_MODE),
-	SET("etcdVersion", PILOT, T_VERSION),
-	SET("nodeName", PILOT, T_NAME),
-	SET("advertiseAddress", PILOT, T_ADDR),
-	SET("keyType", PILOT, T_KEY_TYPE),
-	SET("timeout", PILOT, T_TIMEOUT),
-	SET("dataDir", PILOT, T_DATA_DIR),
-	SET("certificatesDir", PILOT, T_CERT_DIR),
-	SET("manifestDir", PILOT, T_MANIFEST_DIR),
-	SUB("systemd", PILOT, systemd_fields, "systemd of"),
-	SUB("operator", PILOT, operator_fields, "operator of"),
-	{ 0 },
+    IGNORE("apiVersion", PILOT),
+    IGNORE("kind", PILOT),
+    SET("mode", PILOT, T_MODE),
+    SET("etcdVersion", PILOT, T_VERSION),
+    SET("nodeName", PILOT, T_NAME),
+    SET("advertiseAddress", PILOT, T_ADDR),
+    SET("keyType", PILOT, T_KEY_TYPE),
+    SET("timeout", PILOT, T_TIMEOUT),
+    SET("dataDir", PILOT, T_DATA_DIR),
+    SET("certificatesDir", PILOT, T_CERT_DIR),
+    SET("manifestDir", PILOT, T_MANIFEST_DIR),
+    SUB("systemd", PILOT, systemd_fields, "systemd of"),
+    SUB("operator", PILOT, operator_fields, "operator of"),
+    {0},
 };
 
 static const struct field etcd_fields[] = {
-	SUB("local", V34, local_etcd_fields, "etcd.local of"),
-	SUB("external", V34, external_etcd_fields, "etcd.external of"),
-	{ 0 },
+    SUB("local", V34, local_etcd_fields, "etcd.local of"),
+    SUB("external", V34, external_etcd_fields, "etcd.external of"),
+    {0},
 };
 
 static yaml_node_t *map_get(struct pctx *c, yaml_node_t *m, const char *key, yaml_node_t **ret_key)
@@ -1110,12 +1124,9 @@ struct kind_info {
 };
 
 static const struct kind_info kubeadm_kinds[] = {
-	{ "InitConfiguration", V34, init_fields },
-	{ "ClusterConfiguration", V34, cluster_fields },
-	{ "JoinConfiguration", V34, join_fields },
-	{ "ResetConfiguration", V4, NULL },
-	{ "UpgradeConfiguration", V4, NULL },
-	{ NULL, 0, NULL },
+    {"InitConfiguration", V34, init_fields}, {"ClusterConfiguration", V34, cluster_fields},
+    {"JoinConfiguration", V34, join_fields}, {"ResetConfiguration", V4, NULL},
+    {"UpgradeConfiguration", V4, NULL},	     {NULL, 0, NULL},
 };
 
 static int seen_kind(struct pctx *c, yaml_node_t *root, size_t *seen, const char *kind)
@@ -1132,8 +1143,8 @@ static int parse_document(struct pctx *c, yaml_node_t *root)
 {
 	int r;
 	if (root->type != YAML_MAPPING_NODE)
-		return perr(c, root, "document",
-			    "expected a map with apiVersion and kind, got %s", type_name(root));
+		return perr(c, root, "document", "expected a map with apiVersion and kind, got %s",
+			    type_name(root));
 	yaml_node_t *avk = NULL, *kk = NULL;
 	yaml_node_t *av = map_get(c, root, "apiVersion", &avk), *kd = map_get(c, root, "kind", &kk);
 	const char *api, *kind;
@@ -1169,9 +1180,10 @@ static int parse_document(struct pctx *c, yaml_node_t *root)
 			return perr(c, kd, "kind",
 				    "unknown kind '%s' in %s (InitConfiguration, "
 				    "ClusterConfiguration or JoinConfiguration%s)",
-				    kind, api, c->schema == V4 ? "; ResetConfiguration and "
-								 "UpgradeConfiguration are skipped"
-							       : "");
+				    kind, api,
+				    c->schema == V4 ? "; ResetConfiguration and "
+						      "UpgradeConfiguration are skipped"
+						    : "");
 		if (!ki->fields)
 			goto skip;
 		fields = ki->fields;
@@ -1205,8 +1217,8 @@ static int parse_document(struct pctx *c, yaml_node_t *root)
 		    !strcmp(kind, "KubeProxyConfiguration"))) {
 		goto skip;
 	} else if (strncmp(api, "etcdpilot.io/", 13) == 0) {
-		return perr(c, av, "apiVersion",
-			    "'%s' is not supported (etcdpilot.io/v1alpha1)", api);
+		return perr(c, av, "apiVersion", "'%s' is not supported (etcdpilot.io/v1alpha1)",
+			    api);
 	} else {
 		return perr(c, kd, "kind",
 			    "unknown apiVersion/kind '%s' %s (kubeadm.k8s.io/v1beta3 or v1beta4 "
@@ -1296,18 +1308,17 @@ static int syntax_error(struct pctx *c, yaml_parser_t *p, const char *buf, size_
 				      "%s:%zu:%zu: yaml: %s (%s at line %zu, column %zu)", c->file,
 				      line, col, problem, p->context, p->context_mark.line + 1,
 				      p->context_mark.column + 1);
-	return ep_error_usage(c->err, -EINVAL, "%s:%zu:%zu: yaml: %s", c->file, line, col,
-			      problem);
+	return ep_error_usage(c->err, -EINVAL, "%s:%zu:%zu: yaml: %s", c->file, line, col, problem);
 }
 
 int ep_config_parse(struct ep_spec *spec, const char *filename, const char *buf, size_t len,
 		    struct ep_notes *notes, struct ep_error *err)
 {
 	struct pctx c = {
-		.file = filename ? filename : "<config>",
-		.spec = spec,
-		.notes = notes,
-		.err = err,
+	    .file = filename ? filename : "<config>",
+	    .spec = spec,
+	    .notes = notes,
+	    .err = err,
 	};
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser))

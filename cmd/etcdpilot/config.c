@@ -37,16 +37,16 @@ out:
 }
 
 const struct cli_command cmd_config_print = {
-	.name = "config print",
-	.run = config_print,
-	.groups = CLI_NODE | CLI_SYSTEMD,
-	.args = NULL,
-	.summary = "print the effective node spec after defaults (YAML, or -o json)",
-	.help = "Reads --config (kubeadm Init/Join/ClusterConfiguration of kubeadm.k8s.io/v1beta3\n"
-		"or v1beta4, and etcdpilot.io/v1alpha1 EtcdPilotConfiguration), applies the\n"
-		"node flags over it and fills in kubeadm's defaults, then prints the one node\n"
-		"spec every other command works from.  Nothing is written.  Notes about the\n"
-		"file (skipped documents, external etcd) go to stderr.",
-	.min_args = 0,
-	.max_args = 0,
+    .name = "config print",
+    .run = config_print,
+    .groups = CLI_NODE | CLI_SYSTEMD,
+    .args = NULL,
+    .summary = "print the effective node spec after defaults (YAML, or -o json)",
+    .help = "Reads --config (kubeadm Init/Join/ClusterConfiguration of kubeadm.k8s.io/v1beta3\n"
+	    "or v1beta4, and etcdpilot.io/v1alpha1 EtcdPilotConfiguration), applies the\n"
+	    "node flags over it and fills in kubeadm's defaults, then prints the one node\n"
+	    "spec every other command works from.  Nothing is written.  Notes about the\n"
+	    "file (skipped documents, external etcd) go to stderr.",
+    .min_args = 0,
+    .max_args = 0,
 };

@@ -60,21 +60,28 @@ int ep_config_parse(struct ep_spec *spec, const char *filename, const char *buf,
 
 /*
  * Read @path (may be NULL: no file) and build the complete node spec:
- * parse, apply @ov, fill defaults, validate.  @root is only used to read
- * the file (the config path is a path of the invoking user, not a node path,
- * so it is NOT mapped under --root).  Returns 0 or a negative errno with
- * @err set.
+ * parse, apply @ov (may be NULL), fill defaults, validate.  The config path
+ * is a path of the invoking user, not a node path, so it is NOT mapped
+ * under --root.  A file that cannot be read is a usage error too.  Returns 0
+ * or a negative errno with @err set.
  */
 int ep_config_load(struct ep_spec *spec, const char *path, const struct ep_overrides *ov,
 		   struct ep_notes *notes, struct ep_error *err);
 
-/* Apply the flag overrides @ov to @spec (validating each).  0 or -errno. */
+/*
+ * Apply the flag overrides @ov to @spec (may be NULL: nothing to do),
+ * checking each value; errors read "--name: 'Bad_Name' is not ...".
+ * --etcd-binary and --release-url each replace the other's file setting
+ * (one source of etcd); together they are an error.  0 or -errno.
+ */
 int ep_config_apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 			      struct ep_error *err);
 
 /*
- * Check the whole spec (names, addresses, versions, SANs, conflicting
- * options).  @where names the source for messages ("--name", or a file).
+ * Check the whole, defaulted spec (names, addresses, versions, SANs, paths,
+ * conflicting options).  Messages name the spec field as the config file
+ * spells it ("serverCertSANs[1]: ..."); file positions and flag names are
+ * reported earlier, by ep_config_parse and ep_config_apply_overrides.
  * Returns 0 or a negative errno with @err set (EP_ERR_USAGE).
  */
 int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err);
@@ -95,8 +102,10 @@ bool ep_is_dns1123_subdomain(const char *s);
 bool ep_is_ip(const char *s);
 
 /*
- * Render the effective spec as a jansson object (caller owns; json_decref).
- * Used by 'config print' for both YAML and JSON output.
+ * Render the effective spec as a jansson object (caller owns; json_decref),
+ * NULL on ENOMEM.  Every spec field is present (unset ones as null), in a
+ * fixed order; the names are an interface.  Used by 'config print' for both
+ * YAML and JSON output.
  */
 struct json_t;
 struct json_t *ep_spec_to_json(const struct ep_spec *spec);

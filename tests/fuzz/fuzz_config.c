@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ep_spec spec;
-	struct ep_notes notes = { 0 };
+	struct ep_notes notes = {0};
 	struct ep_error err;
 	ep_spec_init(&spec);
 	ep_error_clear(&err);

@@ -48,31 +48,31 @@ static void test_duration_parse(void **state)
 		int r;
 		uint64_t ms;
 	} cases[] = {
-		{ "8760h", 0, 8760ull * 3600 * 1000 },
-		{ "1h30m", 0, 90ull * 60 * 1000 },
-		{ "90s", 0, 90000 },
-		{ "500ms", 0, 500 },
-		{ "8760h0m0s", 0, 8760ull * 3600 * 1000 },
-		{ "1.5s", 0, 1500 },
-		{ ".5m", 0, 30000 },
-		{ "1m0.25s", 0, 60250 },
-		{ "+2m", 0, 120000 },
-		{ "0", 0, 0 },
-		{ "0s", 0, 0 },
-		{ "1500us", 0, 1 },
-		{ "2000000ns", 0, 2 },
-		{ "1\xc2\xb5s", 0, 0 },
-		{ "", -EINVAL, 0 },
-		{ "5", -EINVAL, 0 },
-		{ "-1s", -EINVAL, 0 },
-		{ "1d", -EINVAL, 0 },
-		{ "h", -EINVAL, 0 },
-		{ "1h 30m", -EINVAL, 0 },
-		{ "1.h", 0, 3600000 },
-		{ ".s", -EINVAL, 0 },
-		{ "1e3s", -EINVAL, 0 },
-		{ "9999999h", -ERANGE, 0 },
-		{ "99999999999999999999s", -ERANGE, 0 },
+	    {"8760h", 0, 8760ull * 3600 * 1000},
+	    {"1h30m", 0, 90ull * 60 * 1000},
+	    {"90s", 0, 90000},
+	    {"500ms", 0, 500},
+	    {"8760h0m0s", 0, 8760ull * 3600 * 1000},
+	    {"1.5s", 0, 1500},
+	    {".5m", 0, 30000},
+	    {"1m0.25s", 0, 60250},
+	    {"+2m", 0, 120000},
+	    {"0", 0, 0},
+	    {"0s", 0, 0},
+	    {"1500us", 0, 1},
+	    {"2000000ns", 0, 2},
+	    {"1\xc2\xb5s", 0, 0},
+	    {"", -EINVAL, 0},
+	    {"5", -EINVAL, 0},
+	    {"-1s", -EINVAL, 0},
+	    {"1d", -EINVAL, 0},
+	    {"h", -EINVAL, 0},
+	    {"1h 30m", -EINVAL, 0},
+	    {"1.h", 0, 3600000},
+	    {".s", -EINVAL, 0},
+	    {"1e3s", -EINVAL, 0},
+	    {"9999999h", -ERANGE, 0},
+	    {"99999999999999999999s", -ERANGE, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t ms = 12345;
@@ -80,10 +80,10 @@ static void test_duration_parse(void **state)
 		if (r != cases[i].r)
 			fail_msg("'%s': got %d, want %d", cases[i].in, r, cases[i].r);
 		if (r == 0 && ms != cases[i].ms)
-			fail_msg("'%s': got %llu ms, want %llu", cases[i].in, (unsigned long long)ms,
-				 (unsigned long long)cases[i].ms);
+			fail_msg("'%s': got %llu ms, want %llu", cases[i].in,
+				 (unsigned long long)ms, (unsigned long long)cases[i].ms);
 	}
-	assert_int_equal(ep_duration_parse(NULL, &(uint64_t){ 0 }), -EINVAL);
+	assert_int_equal(ep_duration_parse(NULL, &(uint64_t){0}), -EINVAL);
 }
 
 static void test_duration_format(void **state)
@@ -93,15 +93,15 @@ static void test_duration_format(void **state)
 		uint64_t ms;
 		const char *out;
 	} cases[] = {
-		{ 0, "0s" },
-		{ 500, "500ms" },
-		{ 1000, "1s" },
-		{ 1500, "1.5s" },
-		{ 1250, "1.25s" },
-		{ 90000, "1m30s" },
-		{ 240000, "4m0s" },
-		{ 8760ull * 3600 * 1000, "8760h0m0s" },
-		{ 3600000 + 1001, "1h0m1.001s" },
+	    {0, "0s"},
+	    {500, "500ms"},
+	    {1000, "1s"},
+	    {1500, "1.5s"},
+	    {1250, "1.25s"},
+	    {90000, "1m30s"},
+	    {240000, "4m0s"},
+	    {8760ull * 3600 * 1000, "8760h0m0s"},
+	    {3600000 + 1001, "1h0m1.001s"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *s = ep_duration_format(cases[i].ms);
@@ -118,9 +118,9 @@ static void test_duration_format(void **state)
 static void test_dns1123(void **state)
 {
 	(void)state;
-	const char *good[] = { "cp1", "cp-1", "a", "0", "node.example.com", "a-b.c-d", "1.2.3.4" };
-	const char *bad[] = { "", "Bad_Name", "CP1", "-cp", "cp-", "a..b", ".a", "a.", "a_b",
-			      "a b", "*.example.com", "node.-x" };
+	const char *good[] = {"cp1", "cp-1", "a", "0", "node.example.com", "a-b.c-d", "1.2.3.4"};
+	const char *bad[] = {"",   "Bad_Name", "CP1", "-cp", "cp-",	      "a..b",
+			     ".a", "a.",       "a_b", "a b", "*.example.com", "node.-x"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		if (!ep_is_dns1123_subdomain(good[i]))
 			fail_msg("'%s' should be a valid subdomain", good[i]);
@@ -140,10 +140,10 @@ static void test_dns1123(void **state)
 static void test_is_ip(void **state)
 {
 	(void)state;
-	const char *good[] = { "10.0.0.1", "127.0.0.1", "::1", "fd00::12", "2001:db8::1",
-			       "::ffff:10.0.0.1", "0.0.0.0" };
-	const char *bad[] = { "",	  "10.0.0",    "10.0.0.256", "[::1]", "fe80::1%eth0",
-			      "1.2.3.4/24", "localhost", "10.0.0.1 ",  "010.0.0.1x" };
+	const char *good[] = {"10.0.0.1",    "127.0.0.1",	"::1",	  "fd00::12",
+			      "2001:db8::1", "::ffff:10.0.0.1", "0.0.0.0"};
+	const char *bad[] = {"",	   "10.0.0",	"10.0.0.256", "[::1]",	   "fe80::1%eth0",
+			     "1.2.3.4/24", "localhost", "10.0.0.1 ",  "010.0.0.1x"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		if (!ep_is_ip(good[i]))
 			fail_msg("'%s' should be an IP", good[i]);
@@ -174,77 +174,77 @@ static void test_version_helpers(void **state)
 /* ---- kubeadm v1beta4 ------------------------------------------------------ */
 
 static const char v1beta4_full[] =
-	"apiVersion: kubeadm.k8s.io/v1beta4\n"
-	"kind: InitConfiguration\n"
-	"bootstrapTokens:\n"
-	"- token: abcdef.0123456789abcdef\n"
-	"  ttl: 24h0m0s\n"
-	"dryRun: false\n"
-	"nodeRegistration:\n"
-	"  name: cp-1\n"
-	"  criSocket: unix:///run/containerd/containerd.sock\n"
-	"  taints: []\n"
-	"  kubeletExtraArgs:\n"
-	"  - name: node-ip\n"
-	"    value: 10.0.0.11\n"
-	"  ignorePreflightErrors: [all]\n"
-	"  imagePullPolicy: IfNotPresent\n"
-	"  imagePullSerial: true\n"
-	"localAPIEndpoint:\n"
-	"  advertiseAddress: 10.0.0.11\n"
-	"  bindPort: 6443\n"
-	"certificateKey: abc\n"
-	"skipPhases: [addon/kube-proxy]\n"
-	"patches:\n"
-	"  directory: /etc/kubernetes/patches\n"
-	"timeouts:\n"
-	"  controlPlaneComponentHealthCheck: 90s\n"
-	"  etcdAPICall: 2m\n"
-	"---\n"
-	"apiVersion: kubeadm.k8s.io/v1beta4\n"
-	"kind: ClusterConfiguration\n"
-	"kubernetesVersion: v1.35.0\n"
-	"certificatesDir: /srv/pki\n"
-	"imageRepository: cluster.example.com/k8s\n"
-	"encryptionAlgorithm: RSA-4096\n"
-	"certificateValidityPeriod: 2160h\n"
-	"caCertificateValidityPeriod: 43800h\n"
-	"clusterName: c1\n"
-	"controlPlaneEndpoint: api.example.com:6443\n"
-	"networking: {podSubnet: 10.244.0.0/16}\n"
-	"apiServer: {certSANs: [api.example.com]}\n"
-	"controllerManager: {}\n"
-	"scheduler: {}\n"
-	"dns: {disabled: true}\n"
-	"proxy: {disabled: true}\n"
-	"featureGates: {EtcdLearnerMode: true}\n"
-	"etcd:\n"
-	"  local:\n"
-	"    imageRepository: etcd.example.com/mirror\n"
-	"    imageTag: 3.5.21-0\n"
-	"    dataDir: /data/etcd\n"
-	"    extraArgs:\n"
-	"    - name: snapshot-count\n"
-	"      value: \"5000\"\n"
-	"    - name: listen-metrics-urls\n"
-	"      value: http://0.0.0.0:2381\n"
-	"    - name: snapshot-count\n"
-	"      value: \"6000\"\n"
-	"    - name: experimental-flag\n"
-	"    extraEnvs:\n"
-	"    - name: GOMAXPROCS\n"
-	"      value: \"4\"\n"
-	"    - name: ETCD_UNSUPPORTED_ARCH\n"
-	"      value: arm64\n"
-	"    serverCertSANs: [etcd.example.com, 10.0.0.100, \"*.etcd.example.com\", \"fd00::1\"]\n"
-	"    peerCertSANs:\n"
-	"    - peer.example.com\n";
+    "apiVersion: kubeadm.k8s.io/v1beta4\n"
+    "kind: InitConfiguration\n"
+    "bootstrapTokens:\n"
+    "- token: abcdef.0123456789abcdef\n"
+    "  ttl: 24h0m0s\n"
+    "dryRun: false\n"
+    "nodeRegistration:\n"
+    "  name: cp-1\n"
+    "  criSocket: unix:///run/containerd/containerd.sock\n"
+    "  taints: []\n"
+    "  kubeletExtraArgs:\n"
+    "  - name: node-ip\n"
+    "    value: 10.0.0.11\n"
+    "  ignorePreflightErrors: [all]\n"
+    "  imagePullPolicy: IfNotPresent\n"
+    "  imagePullSerial: true\n"
+    "localAPIEndpoint:\n"
+    "  advertiseAddress: 10.0.0.11\n"
+    "  bindPort: 6443\n"
+    "certificateKey: abc\n"
+    "skipPhases: [addon/kube-proxy]\n"
+    "patches:\n"
+    "  directory: /etc/kubernetes/patches\n"
+    "timeouts:\n"
+    "  controlPlaneComponentHealthCheck: 90s\n"
+    "  etcdAPICall: 2m\n"
+    "---\n"
+    "apiVersion: kubeadm.k8s.io/v1beta4\n"
+    "kind: ClusterConfiguration\n"
+    "kubernetesVersion: v1.35.0\n"
+    "certificatesDir: /srv/pki\n"
+    "imageRepository: cluster.example.com/k8s\n"
+    "encryptionAlgorithm: RSA-4096\n"
+    "certificateValidityPeriod: 2160h\n"
+    "caCertificateValidityPeriod: 43800h\n"
+    "clusterName: c1\n"
+    "controlPlaneEndpoint: api.example.com:6443\n"
+    "networking: {podSubnet: 10.244.0.0/16}\n"
+    "apiServer: {certSANs: [api.example.com]}\n"
+    "controllerManager: {}\n"
+    "scheduler: {}\n"
+    "dns: {disabled: true}\n"
+    "proxy: {disabled: true}\n"
+    "featureGates: {EtcdLearnerMode: true}\n"
+    "etcd:\n"
+    "  local:\n"
+    "    imageRepository: etcd.example.com/mirror\n"
+    "    imageTag: 3.5.21-0\n"
+    "    dataDir: /data/etcd\n"
+    "    extraArgs:\n"
+    "    - name: snapshot-count\n"
+    "      value: \"5000\"\n"
+    "    - name: listen-metrics-urls\n"
+    "      value: http://0.0.0.0:2381\n"
+    "    - name: snapshot-count\n"
+    "      value: \"6000\"\n"
+    "    - name: experimental-flag\n"
+    "    extraEnvs:\n"
+    "    - name: GOMAXPROCS\n"
+    "      value: \"4\"\n"
+    "    - name: ETCD_UNSUPPORTED_ARCH\n"
+    "      value: arm64\n"
+    "    serverCertSANs: [etcd.example.com, 10.0.0.100, \"*.etcd.example.com\", \"fd00::1\"]\n"
+    "    peerCertSANs:\n"
+    "    - peer.example.com\n";
 
 static void test_v1beta4_every_field(void **state)
 {
 	(void)state;
 	struct ep_spec s;
-	struct ep_notes notes = { 0 };
+	struct ep_notes notes = {0};
 	parse_ok(v1beta4_full, &s, &notes);
 	assert_string_equal(s.name, "cp-1");
 	assert_string_equal(s.advertise_address, "10.0.0.11");
@@ -290,9 +290,9 @@ static void test_v1beta4_encryption_algorithms(void **state)
 		const char *name;
 		enum ep_key_type kt;
 	} cases[] = {
-		{ "RSA-2048", EP_KEY_RSA_2048 },     { "RSA-3072", EP_KEY_RSA_3072 },
-		{ "RSA-4096", EP_KEY_RSA_4096 },     { "ECDSA-P256", EP_KEY_ECDSA_P256 },
-		{ "ECDSA-P384", EP_KEY_ECDSA_P384 },
+	    {"RSA-2048", EP_KEY_RSA_2048},     {"RSA-3072", EP_KEY_RSA_3072},
+	    {"RSA-4096", EP_KEY_RSA_4096},     {"ECDSA-P256", EP_KEY_ECDSA_P256},
+	    {"ECDSA-P384", EP_KEY_ECDSA_P384},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char yaml[256];
@@ -313,44 +313,44 @@ static void test_v1beta3_every_field(void **state)
 {
 	(void)state;
 	static const char yaml[] =
-		"apiVersion: kubeadm.k8s.io/v1beta3\n"
-		"kind: InitConfiguration\n"
-		"bootstrapTokens: [{token: abcdef.0123456789abcdef}]\n"
-		"nodeRegistration:\n"
-		"  name: master-a\n"
-		"  criSocket: unix:///run/containerd/containerd.sock\n"
-		"  kubeletExtraArgs: {cgroup-driver: systemd}\n"
-		"  ignorePreflightErrors: [NumCPU]\n"
-		"  imagePullPolicy: Always\n"
-		"  taints: null\n"
-		"localAPIEndpoint: {advertiseAddress: 192.168.56.10, bindPort: 6443}\n"
-		"certificateKey: x\n"
-		"skipPhases: []\n"
-		"patches: {directory: /p}\n"
-		"---\n"
-		"apiVersion: kubeadm.k8s.io/v1beta3\n"
-		"kind: ClusterConfiguration\n"
-		"kubernetesVersion: v1.29.4\n"
-		"certificatesDir: /etc/kubernetes/pki\n"
-		"imageRepository: mirror.example.com\n"
-		"clusterName: lab\n"
-		"controlPlaneEndpoint: 192.168.56.100:6443\n"
-		"networking: {podSubnet: 172.16.0.0/16}\n"
-		"apiServer: {timeoutForControlPlane: 4m0s}\n"
-		"controllerManager: {extraArgs: {bind-address: 0.0.0.0}}\n"
-		"scheduler: {}\n"
-		"dns: {imageTag: v1.11.1}\n"
-		"featureGates: {}\n"
-		"etcd:\n"
-		"  local:\n"
-		"    imageTag: 3.5.12-0\n"
-		"    dataDir: /data/etcd\n"
-		"    extraArgs:\n"
-		"      election-timeout: \"2500\"\n"
-		"      heartbeat-interval: 250\n"
-		"      empty-one:\n"
-		"    serverCertSANs: [192.168.56.100, etcd.lab.local]\n"
-		"    peerCertSANs: [192.168.56.10]\n";
+	    "apiVersion: kubeadm.k8s.io/v1beta3\n"
+	    "kind: InitConfiguration\n"
+	    "bootstrapTokens: [{token: abcdef.0123456789abcdef}]\n"
+	    "nodeRegistration:\n"
+	    "  name: master-a\n"
+	    "  criSocket: unix:///run/containerd/containerd.sock\n"
+	    "  kubeletExtraArgs: {cgroup-driver: systemd}\n"
+	    "  ignorePreflightErrors: [NumCPU]\n"
+	    "  imagePullPolicy: Always\n"
+	    "  taints: null\n"
+	    "localAPIEndpoint: {advertiseAddress: 192.168.56.10, bindPort: 6443}\n"
+	    "certificateKey: x\n"
+	    "skipPhases: []\n"
+	    "patches: {directory: /p}\n"
+	    "---\n"
+	    "apiVersion: kubeadm.k8s.io/v1beta3\n"
+	    "kind: ClusterConfiguration\n"
+	    "kubernetesVersion: v1.29.4\n"
+	    "certificatesDir: /etc/kubernetes/pki\n"
+	    "imageRepository: mirror.example.com\n"
+	    "clusterName: lab\n"
+	    "controlPlaneEndpoint: 192.168.56.100:6443\n"
+	    "networking: {podSubnet: 172.16.0.0/16}\n"
+	    "apiServer: {timeoutForControlPlane: 4m0s}\n"
+	    "controllerManager: {extraArgs: {bind-address: 0.0.0.0}}\n"
+	    "scheduler: {}\n"
+	    "dns: {imageTag: v1.11.1}\n"
+	    "featureGates: {}\n"
+	    "etcd:\n"
+	    "  local:\n"
+	    "    imageTag: 3.5.12-0\n"
+	    "    dataDir: /data/etcd\n"
+	    "    extraArgs:\n"
+	    "      election-timeout: \"2500\"\n"
+	    "      heartbeat-interval: 250\n"
+	    "      empty-one:\n"
+	    "    serverCertSANs: [192.168.56.100, etcd.lab.local]\n"
+	    "    peerCertSANs: [192.168.56.10]\n";
 	struct ep_spec s;
 	parse_ok(yaml, &s, NULL);
 	assert_string_equal(s.name, "master-a");
@@ -379,21 +379,22 @@ static void test_v1beta3_every_field(void **state)
 static void test_join(void **state)
 {
 	(void)state;
-	static const char yaml[] = "apiVersion: kubeadm.k8s.io/v1beta4\n"
-				   "kind: JoinConfiguration\n"
-				   "dryRun: false\n"
-				   "nodeRegistration: {name: cp-2}\n"
-				   "caCertPath: /etc/kubernetes/pki/ca.crt\n"
-				   "discovery:\n"
-				   "  bootstrapToken: {apiServerEndpoint: a:6443, token: t}\n"
-				   "controlPlane:\n"
-				   "  localAPIEndpoint: {advertiseAddress: \"fd00::12\", bindPort: 6443}\n"
-				   "  certificateKey: k\n"
-				   "skipPhases: []\n"
-				   "patches: {}\n"
-				   "timeouts: {controlPlaneComponentHealthCheck: 3m, discovery: 5m}\n";
+	static const char yaml[] =
+	    "apiVersion: kubeadm.k8s.io/v1beta4\n"
+	    "kind: JoinConfiguration\n"
+	    "dryRun: false\n"
+	    "nodeRegistration: {name: cp-2}\n"
+	    "caCertPath: /etc/kubernetes/pki/ca.crt\n"
+	    "discovery:\n"
+	    "  bootstrapToken: {apiServerEndpoint: a:6443, token: t}\n"
+	    "controlPlane:\n"
+	    "  localAPIEndpoint: {advertiseAddress: \"fd00::12\", bindPort: 6443}\n"
+	    "  certificateKey: k\n"
+	    "skipPhases: []\n"
+	    "patches: {}\n"
+	    "timeouts: {controlPlaneComponentHealthCheck: 3m, discovery: 5m}\n";
 	struct ep_spec s;
-	struct ep_notes notes = { 0 };
+	struct ep_notes notes = {0};
 	parse_ok(yaml, &s, &notes);
 	assert_true(s.is_join);
 	assert_string_equal(s.name, "cp-2");
@@ -428,7 +429,7 @@ static void test_external(void **state)
 				   "    keyFile: /etc/etcd/client.key\n"
 				   "    httpEndpoints: [http://10.0.0.5:2381]\n";
 	struct ep_spec s;
-	struct ep_notes notes = { 0 };
+	struct ep_notes notes = {0};
 	parse_ok(yaml, &s, &notes);
 	assert_true(s.external.set);
 	assert_int_equal(s.external.endpoints.n, 2);
@@ -445,33 +446,33 @@ static void test_external(void **state)
 /* ---- EtcdPilotConfiguration ----------------------------------------------- */
 
 static const char pilot_full[] =
-	"apiVersion: etcdpilot.io/v1alpha1\n"
-	"kind: EtcdPilotConfiguration\n"
-	"mode: systemd\n"
-	"etcdVersion: v3.5.21\n"
-	"nodeName: etcd-1\n"
-	"advertiseAddress: 10.0.1.21\n"
-	"keyType: ecdsa-p384\n"
-	"timeout: 3m\n"
-	"dataDir: /var/lib/etcd2\n"
-	"certificatesDir: /etc/pki2\n"
-	"manifestDir: /etc/manifests2\n"
-	"systemd:\n"
-	"  releaseURL: https://example.com/etcd-v3.5.21-linux-amd64.tar.gz\n"
-	"  etcdSHA256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF\n"
-	"  insecureSkipChecksum: false\n"
-	"  systemctl: /bin/systemctl\n"
-	"  unitPath: /etc/systemd/system/etcd2.service\n"
-	"  envFile: /etc/etcd/e.env\n"
-	"  etcdctlEnvFile: /etc/etcd/c.env\n"
-	"  binDir: /opt/bin\n"
-	"  cacheDir: /var/cache/x\n"
-	"operator:\n"
-	"  interval: 1m\n"
-	"  renewBefore: 240h\n"
-	"  backupDir: /backup\n"
-	"  backupInterval: 2h\n"
-	"  backupKeep: 9\n";
+    "apiVersion: etcdpilot.io/v1alpha1\n"
+    "kind: EtcdPilotConfiguration\n"
+    "mode: systemd\n"
+    "etcdVersion: v3.5.21\n"
+    "nodeName: etcd-1\n"
+    "advertiseAddress: 10.0.1.21\n"
+    "keyType: ecdsa-p384\n"
+    "timeout: 3m\n"
+    "dataDir: /var/lib/etcd2\n"
+    "certificatesDir: /etc/pki2\n"
+    "manifestDir: /etc/manifests2\n"
+    "systemd:\n"
+    "  releaseURL: https://example.com/etcd-v3.5.21-linux-amd64.tar.gz\n"
+    "  etcdSHA256: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF\n"
+    "  insecureSkipChecksum: false\n"
+    "  systemctl: /bin/systemctl\n"
+    "  unitPath: /etc/systemd/system/etcd2.service\n"
+    "  envFile: /etc/etcd/e.env\n"
+    "  etcdctlEnvFile: /etc/etcd/c.env\n"
+    "  binDir: /opt/bin\n"
+    "  cacheDir: /var/cache/x\n"
+    "operator:\n"
+    "  interval: 1m\n"
+    "  renewBefore: 240h\n"
+    "  backupDir: /backup\n"
+    "  backupInterval: 2h\n"
+    "  backupKeep: 9\n";
 
 static void test_pilot_every_field(void **state)
 {
@@ -560,7 +561,7 @@ static void test_skipped_and_empty_documents(void **state)
 				   "apply: {etcdUpgrade: true}\n"
 				   "...\n";
 	struct ep_spec s;
-	struct ep_notes notes = { 0 };
+	struct ep_notes notes = {0};
 	parse_ok(yaml, &s, &notes);
 	assert_int_equal(notes.n, 4);
 	assert_string_equal(notes.v[0], "t.yaml:3: skipping KubeletConfiguration (not about etcd)");
@@ -600,20 +601,20 @@ static void test_flags_override_file(void **state)
 	(void)state;
 	char *path = write_temp(pilot_full);
 	struct ep_overrides ov = {
-		.name = "cp-9",
-		.advertise_address = "10.9.9.9",
-		.mode = "static-pod",
-		.etcd_version = "3.6.6",
-		.image_repository = "flags.example.com",
-		.data_dir = "/flag/data",
-		.cert_dir = "/flag/pki",
-		.manifest_dir = "/flag/manifests",
-		.key_type = "rsa-3072",
-		.timeout = "45s",
-		.etcd_binary = "/flag/etcd",
-		.etcd_sha256 = NULL,
-		.systemctl = "/flag/systemctl",
-		.insecure_skip_checksum = -1,
+	    .name = "cp-9",
+	    .advertise_address = "10.9.9.9",
+	    .mode = "static-pod",
+	    .etcd_version = "3.6.6",
+	    .image_repository = "flags.example.com",
+	    .data_dir = "/flag/data",
+	    .cert_dir = "/flag/pki",
+	    .manifest_dir = "/flag/manifests",
+	    .key_type = "rsa-3072",
+	    .timeout = "45s",
+	    .etcd_binary = "/flag/etcd",
+	    .etcd_sha256 = NULL,
+	    .systemctl = "/flag/systemctl",
+	    .insecure_skip_checksum = -1,
 	};
 	struct ep_spec s;
 	struct ep_error err;
@@ -642,8 +643,8 @@ static void test_flags_override_file(void **state)
 	ep_spec_release(&s);
 
 	/* A --release-url replaces a file's etcdBinary the same way. */
-	struct ep_overrides ov2 = { .release_url = "file:///srv/etcd.tar.gz",
-				    .insecure_skip_checksum = 1 };
+	struct ep_overrides ov2 = {.release_url = "file:///srv/etcd.tar.gz",
+				   .insecure_skip_checksum = 1};
 	char *path2 = write_temp("apiVersion: etcdpilot.io/v1alpha1\n"
 				 "kind: EtcdPilotConfiguration\n"
 				 "nodeName: a\nadvertiseAddress: 10.0.0.1\n"
@@ -665,8 +666,8 @@ static void test_flags_override_file(void **state)
 static void test_defaults(void **state)
 {
 	(void)state;
-	struct ep_overrides ov = { .name = "cp1", .advertise_address = "10.0.0.1",
-				   .insecure_skip_checksum = -1 };
+	struct ep_overrides ov = {
+	    .name = "cp1", .advertise_address = "10.0.0.1", .insecure_skip_checksum = -1};
 	struct ep_spec s;
 	struct ep_error err;
 	ep_spec_init(&s);
@@ -716,7 +717,7 @@ static void test_defaults(void **state)
 static void test_load_file_errors(void **state)
 {
 	(void)state;
-	struct ep_overrides ov = { .insecure_skip_checksum = -1 };
+	struct ep_overrides ov = {.insecure_skip_checksum = -1};
 	struct ep_spec s;
 	struct ep_error err;
 	ep_spec_init(&s);
@@ -745,161 +746,161 @@ static const struct bad_case {
 	const char *yaml;
 	const char *prefix; /* the exact start of the message */
 } bad_cases[] = {
-	/* 1 syntax */
-	{ V4C "etcd:\n  local: {dataDir: /x\n", "t.yaml:5:1: yaml: " },
-	{ V4C "etcd:\n local:\n   dataDir: /x\n  bad: 1\n", "t.yaml:6:3: yaml: " },
-	{ "apiVersion: \"unterminated\n", "t.yaml:2:1: yaml: " },
-	{ V4C "a: *nowhere\n", "t.yaml:3:4: yaml: " },
-	/* 5 documents */
-	{ "- a\n- b\n", "t.yaml:1:1: document: expected a map with apiVersion and kind, got a list" },
-	{ "kind: ClusterConfiguration\n", "t.yaml:1:1: apiVersion: missing" },
-	{ "apiVersion: kubeadm.k8s.io/v1beta4\n", "t.yaml:1:1: kind: missing" },
-	{ "apiVersion: kubeadm.k8s.io/v1beta2\nkind: ClusterConfiguration\n",
-	  "t.yaml:1:13: apiVersion: 'kubeadm.k8s.io/v1beta2' is not supported" },
-	{ "apiVersion: kubeadm.k8s.io/v1beta4\nkind: NodeConfiguration\n",
-	  "t.yaml:2:7: kind: unknown kind 'NodeConfiguration'" },
-	{ "apiVersion: kubeadm.k8s.io/v1beta3\nkind: ResetConfiguration\n",
-	  "t.yaml:2:7: kind: unknown kind 'ResetConfiguration' in kubeadm.k8s.io/v1beta3" },
-	{ "apiVersion: v1\nkind: Pod\n", "t.yaml:2:7: kind: unknown apiVersion/kind 'v1' Pod" },
-	{ "apiVersion: etcdpilot.io/v1alpha1\nkind: Etcd\n", "t.yaml:2:7: kind: unknown kind 'Etcd'" },
-	{ "apiVersion: [a]\nkind: X\n", "t.yaml:1:13: apiVersion: expected a string, got a list" },
-	{ V4C "---\n" V4C, "t.yaml:4:1: kind: a second ClusterConfiguration (the first starts at line 1" },
-	{ V4I "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n",
-	  "t.yaml:5:7: kind: InitConfiguration (line 1) and JoinConfiguration (line 4) in one file" },
-	/* 16 unknown fields */
-	{ V4C "bogus: 1\n", "t.yaml:3:1: bogus: unknown field (ClusterConfiguration has: etcd, " },
-	{ V4C "etcd:\n  local:\n    dataDirectory: /x\n",
-	  "t.yaml:5:5: etcd.local.dataDirectory: unknown field (etcd.local of ClusterConfiguration "
-	  "has: imageRepository, " },
-	{ V4C "etcd:\n  local:\n    datadir: /x\n",
-	  "t.yaml:5:5: etcd.local.datadir: unknown field (did you mean 'dataDir'?)" },
-	{ V3C "encryptionAlgorithm: RSA-2048\n",
-	  "t.yaml:3:1: encryptionAlgorithm: unknown field in kubeadm.k8s.io/v1beta3 "
-	  "ClusterConfiguration (encryptionAlgorithm only exists in kubeadm.k8s.io/v1beta4)" },
-	{ V3C "etcd:\n  local:\n    extraEnvs: []\n",
-	  "t.yaml:5:5: etcd.local.extraEnvs: unknown field in kubeadm.k8s.io/v1beta3" },
-	{ V4I "nodeRegistration:\n  hostname: x\n", "t.yaml:4:3: nodeRegistration.hostname: unknown field" },
-	{ V4I "metadata: {name: x}\n", "t.yaml:3:1: metadata: unknown field" },
-	{ EPC "systemd:\n  etcdBin: /x\n", "t.yaml:4:3: systemd.etcdBin: unknown field" },
-	{ V4C "<<: {a: 1}\n", "t.yaml:3:1: <<: YAML merge keys are not supported" },
-	/* 25 duplicate keys */
-	{ V4C "etcd:\n  local:\n    dataDir: /a\n    dataDir: /b\n",
-	  "t.yaml:6:5: etcd.local.dataDir: duplicate key (first given at line 5, column 5)" },
-	{ V4C "networking:\n  podSubnet: a\n  podSubnet: b\n",
-	  "t.yaml:5:3: networking.podSubnet: duplicate key (first given at line 4, column 3)" },
-	{ V4C "kind: ClusterConfiguration\n", "t.yaml:3:1: kind: duplicate key" },
-	{ V3C "etcd:\n  local:\n    extraArgs:\n      a: 1\n      a: 2\n",
-	  "t.yaml:7:7: etcd.local.extraArgs.a: duplicate key" },
-	/* 29 wrong types */
-	{ V4C "etcd:\n  local:\n    dataDir: {a: b}\n",
-	  "t.yaml:5:14: etcd.local.dataDir: expected a string, got a map" },
-	{ V4C "etcd:\n  local:\n    serverCertSANs: etcd.example.com\n",
-	  "t.yaml:5:21: etcd.local.serverCertSANs: expected a list, got a string" },
-	{ V4C "etcd: [local]\n", "t.yaml:3:7: etcd: expected a map, got a list" },
-	{ V4C "etcd:\n  local:\n    extraArgs:\n      snapshot-count: \"5\"\n",
-	  "t.yaml:6:7: etcd.local.extraArgs: expected a list of {name, value} in "
-	  "kubeadm.k8s.io/v1beta4, got a map" },
-	{ V3C "etcd:\n  local:\n    extraArgs:\n    - name: a\n",
-	  "t.yaml:6:5: etcd.local.extraArgs: expected a map of flag name to value in "
-	  "kubeadm.k8s.io/v1beta3, got a list" },
-	{ V4C "etcd:\n  local:\n    extraArgs:\n    - name: [a]\n",
-	  "t.yaml:6:13: etcd.local.extraArgs[0].name: expected a string, got a list" },
-	{ EPC "systemd:\n  insecureSkipChecksum: yes please\n",
-	  "t.yaml:4:25: systemd.insecureSkipChecksum: 'yes please' is not a boolean (true or false)" },
-	{ EPC "operator:\n  backupKeep: many\n",
-	  "t.yaml:4:15: operator.backupKeep: 'many' is not a whole number" },
-	{ EPC "operator:\n  backupKeep: 0\n",
-	  "t.yaml:4:15: operator.backupKeep: 0 is out of range" },
-	{ V4I "nodeRegistration: cp-1\n",
-	  "t.yaml:3:19: nodeRegistration: expected a map, got a string" },
-	/* 39 extraArgs and extraEnvs */
-	{ V4C "etcd:\n  local:\n    extraArgs:\n    - name: snapshot-count\n      value: \"1\"\n"
-	      "    - name: --listen-peer-urls\n      value: x\n",
-	  "t.yaml:8:13: etcd.local.extraArgs[1].name: '--listen-peer-urls' starts with a dash" },
-	{ V4C "etcd:\n  local:\n    extraArgs:\n    - name: a=b\n",
-	  "t.yaml:6:13: etcd.local.extraArgs[0].name: 'a=b' contains '='" },
-	{ V4C "etcd:\n  local:\n    extraArgs:\n    - value: b\n",
-	  "t.yaml:6:7: etcd.local.extraArgs[0].name: missing (every entry needs a name)" },
-	{ V4C "etcd:\n  local:\n    extraArgs:\n    - name: a\n      valu: b\n",
-	  "t.yaml:7:7: etcd.local.extraArgs[0].valu: unknown field" },
-	{ V3C "etcd:\n  local:\n    extraArgs:\n      -snapshot-count: 1\n",
-	  "t.yaml:6:7: etcd.local.extraArgs.-snapshot-count: '-snapshot-count' starts with a dash" },
-	{ V4C "etcd:\n  local:\n    extraEnvs:\n    - name: POD_IP\n      valueFrom:\n"
-	      "        fieldRef: {fieldPath: status.podIP}\n",
-	  "t.yaml:7:7: etcd.local.extraEnvs[0].valueFrom: valueFrom is not supported" },
-	{ V4C "etcd:\n  local:\n    extraEnvs:\n    - name: 1BAD\n      value: x\n",
-	  "t.yaml:6:13: etcd.local.extraEnvs[0].name: '1BAD' is not a valid environment variable "
-	  "name" },
-	/* 46 bad values */
-	{ V4I "localAPIEndpoint:\n  advertiseAddress: 10.0.0.256\n",
-	  "t.yaml:4:21: localAPIEndpoint.advertiseAddress: '10.0.0.256' is not an IP address" },
-	{ "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ncontrolPlane:\n"
-	  "  localAPIEndpoint:\n    advertiseAddress: cp-2.example.com\n",
-	  "t.yaml:5:23: controlPlane.localAPIEndpoint.advertiseAddress: 'cp-2.example.com' is not "
-	  "an IP address" },
-	{ V4I "nodeRegistration:\n  name: Bad_Name\n",
-	  "t.yaml:4:9: nodeRegistration.name: 'Bad_Name' is not a valid node name (lowercase RFC "
-	  "1123: a-z, 0-9, '-', '.')" },
-	{ EPC "nodeName: -cp\n", "t.yaml:3:11: nodeName: '-cp' is not a valid node name" },
-	{ V4C "etcd:\n  local:\n    serverCertSANs: [ok.example.com, \"bad name\"]\n",
-	  "t.yaml:5:38: etcd.local.serverCertSANs[1]: 'bad name' is not a valid SAN" },
-	{ V4C "etcd:\n  local:\n    peerCertSANs:\n    - \"*\"\n",
-	  "t.yaml:6:7: etcd.local.peerCertSANs[0]: '*' is not a valid SAN" },
-	{ V4C "certificateValidityPeriod: 1y\n",
-	  "t.yaml:3:28: certificateValidityPeriod: '1y' is not a duration (Go syntax" },
-	{ V4C "caCertificateValidityPeriod: -87600h\n",
-	  "t.yaml:3:30: caCertificateValidityPeriod: duration '-87600h' is negative" },
-	{ V4C "certificateValidityPeriod: 0s\n",
-	  "t.yaml:3:28: certificateValidityPeriod: duration '0s' is too short (at least 1s)" },
-	{ V4I "timeouts:\n  controlPlaneComponentHealthCheck: 4\n",
-	  "t.yaml:4:37: timeouts.controlPlaneComponentHealthCheck: '4' is not a duration" },
-	{ EPC "operator:\n  renewBefore: 30s\n",
-	  "t.yaml:4:16: operator.renewBefore: duration '30s' is too short (at least 1m0s)" },
-	{ V4C "encryptionAlgorithm: DSA-1024\n",
-	  "t.yaml:3:22: encryptionAlgorithm: unknown key type 'DSA-1024' (RSA-2048, RSA-3072, "
-	  "RSA-4096, ECDSA-P256 or ECDSA-P384)" },
-	{ EPC "mode: docker\n", "t.yaml:3:7: mode: unknown mode 'docker' (static-pod or systemd)" },
-	{ EPC "etcdVersion: 3.6\n", "t.yaml:3:14: etcdVersion: '3.6' is not an etcd version (X.Y.Z" },
-	{ V4C "etcd:\n  local:\n    imageTag: \"3.6.6:0\"\n",
-	  "t.yaml:5:15: etcd.local.imageTag: '3.6.6:0' is not an image tag" },
-	{ V4C "etcd:\n  local:\n    dataDir: var/lib/etcd\n",
-	  "t.yaml:5:14: etcd.local.dataDir: 'var/lib/etcd' is not an absolute path" },
-	{ V4C "imageRepository: \"registry.k8s.io/\"\n",
-	  "t.yaml:3:18: imageRepository: 'registry.k8s.io/' is not an image repository" },
-	{ EPC "systemd:\n  releaseURL: ftp://example.com/etcd.tgz\n",
-	  "t.yaml:4:15: systemd.releaseURL: 'ftp://example.com/etcd.tgz' is not a release URL" },
-	{ EPC "systemd:\n  etcdSHA256: abc\n",
-	  "t.yaml:4:15: systemd.etcdSHA256: 'abc' is not a SHA-256 digest (64 hexadecimal digits)" },
-	{ V4C "etcd:\n  external:\n    endpoints: [10.0.0.1:2379]\n",
-	  "t.yaml:5:17: etcd.external.endpoints[0]: '10.0.0.1:2379' is not an etcd endpoint" },
-	{ V4C "etcd:\n  external:\n    caFile: ca.crt\n",
-	  "t.yaml:5:13: etcd.external.caFile: 'ca.crt' is not an absolute path" },
-	{ V4C "etcd:\n  local:\n    dataDir: \"/a\\0b\"\n",
-	  "t.yaml:5:14: etcd.local.dataDir: contains a NUL character" },
-	/* 68 conflicts */
-	{ V4C "etcd:\n  local: {dataDir: /x}\n  external:\n    endpoints: [https://a:2379]\n",
-	  "t.yaml:5:3: etcd.external: cannot be combined with etcd.local (at line 4; local and "
-	  "external are mutually exclusive)" },
-	{ EPC "systemd:\n  etcdBinary: /opt/etcd\n  releaseURL: https://example.com/e.tgz\n",
-	  "t.yaml:5:15: systemd.releaseURL: cannot be combined with systemd.etcdBinary at line 4" },
-	{ EPC "systemd:\n  insecureSkipChecksum: true\n  etcdSHA256: "
-	      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
-	  "t.yaml:4:25: systemd.insecureSkipChecksum: true contradicts systemd.etcdSHA256 at line 5" },
-	{ EPC "etcdVersion: 3.6.6\n---\n" V4C "etcd: {local: {imageTag: 3.5.21-0}}\n",
-	  "t.yaml:3:14: etcdVersion: '3.6.6' contradicts etcd.local.imageTag '3.5.21-0' at line 7, "
-	  "column 26 (which runs etcd 3.5.21; drop one of them)" },
-	{ V4I "nodeRegistration: {name: cp-1}\n---\n" EPC "nodeName: cp-2\n",
-	  "t.yaml:7:11: nodeName: 'cp-2' contradicts 'cp-1' given at line 3, column 26 "
-	  "(nodeRegistration.name); give it once" },
-	{ V4C "encryptionAlgorithm: RSA-2048\n---\n" EPC "keyType: ECDSA-P256\n",
-	  "t.yaml:7:10: keyType: 'ECDSA-P256' contradicts 'RSA-2048' given at line 3, column 22" },
-	{ V4I "timeouts: {controlPlaneComponentHealthCheck: 4m}\n---\n" EPC "timeout: 5m\n",
-	  "t.yaml:7:10: timeout: '5m' contradicts '4m0s' given at line 3" },
-	/* 75 depth */
-	{ V4C "networking: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-	      "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
-	      "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
-	  "t.yaml:3:77: networking" },
+    /* 1 syntax */
+    {V4C "etcd:\n  local: {dataDir: /x\n", "t.yaml:5:1: yaml: "},
+    {V4C "etcd:\n local:\n   dataDir: /x\n  bad: 1\n", "t.yaml:6:3: yaml: "},
+    {"apiVersion: \"unterminated\n", "t.yaml:2:1: yaml: "},
+    {V4C "a: *nowhere\n", "t.yaml:3:4: yaml: "},
+    /* 5 documents */
+    {"- a\n- b\n", "t.yaml:1:1: document: expected a map with apiVersion and kind, got a list"},
+    {"kind: ClusterConfiguration\n", "t.yaml:1:1: apiVersion: missing"},
+    {"apiVersion: kubeadm.k8s.io/v1beta4\n", "t.yaml:1:1: kind: missing"},
+    {"apiVersion: kubeadm.k8s.io/v1beta2\nkind: ClusterConfiguration\n",
+     "t.yaml:1:13: apiVersion: 'kubeadm.k8s.io/v1beta2' is not supported"},
+    {"apiVersion: kubeadm.k8s.io/v1beta4\nkind: NodeConfiguration\n",
+     "t.yaml:2:7: kind: unknown kind 'NodeConfiguration'"},
+    {"apiVersion: kubeadm.k8s.io/v1beta3\nkind: ResetConfiguration\n",
+     "t.yaml:2:7: kind: unknown kind 'ResetConfiguration' in kubeadm.k8s.io/v1beta3"},
+    {"apiVersion: v1\nkind: Pod\n", "t.yaml:2:7: kind: unknown apiVersion/kind 'v1' Pod"},
+    {"apiVersion: etcdpilot.io/v1alpha1\nkind: Etcd\n", "t.yaml:2:7: kind: unknown kind 'Etcd'"},
+    {"apiVersion: [a]\nkind: X\n", "t.yaml:1:13: apiVersion: expected a string, got a list"},
+    {V4C "---\n" V4C,
+     "t.yaml:4:1: kind: a second ClusterConfiguration (the first starts at line 1"},
+    {V4I "---\napiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n",
+     "t.yaml:5:7: kind: InitConfiguration (line 1) and JoinConfiguration (line 4) in one file"},
+    /* 16 unknown fields */
+    {V4C "bogus: 1\n", "t.yaml:3:1: bogus: unknown field (ClusterConfiguration has: etcd, "},
+    {V4C "etcd:\n  local:\n    dataDirectory: /x\n",
+     "t.yaml:5:5: etcd.local.dataDirectory: unknown field (etcd.local of ClusterConfiguration "
+     "has: imageRepository, "},
+    {V4C "etcd:\n  local:\n    datadir: /x\n",
+     "t.yaml:5:5: etcd.local.datadir: unknown field (did you mean 'dataDir'?)"},
+    {V3C "encryptionAlgorithm: RSA-2048\n",
+     "t.yaml:3:1: encryptionAlgorithm: unknown field in kubeadm.k8s.io/v1beta3 "
+     "ClusterConfiguration (encryptionAlgorithm only exists in kubeadm.k8s.io/v1beta4)"},
+    {V3C "etcd:\n  local:\n    extraEnvs: []\n",
+     "t.yaml:5:5: etcd.local.extraEnvs: unknown field in kubeadm.k8s.io/v1beta3"},
+    {V4I "nodeRegistration:\n  hostname: x\n",
+     "t.yaml:4:3: nodeRegistration.hostname: unknown field"},
+    {V4I "metadata: {name: x}\n", "t.yaml:3:1: metadata: unknown field"},
+    {EPC "systemd:\n  etcdBin: /x\n", "t.yaml:4:3: systemd.etcdBin: unknown field"},
+    {V4C "<<: {a: 1}\n", "t.yaml:3:1: <<: YAML merge keys are not supported"},
+    /* 25 duplicate keys */
+    {V4C "etcd:\n  local:\n    dataDir: /a\n    dataDir: /b\n",
+     "t.yaml:6:5: etcd.local.dataDir: duplicate key (first given at line 5, column 5)"},
+    {V4C "networking:\n  podSubnet: a\n  podSubnet: b\n",
+     "t.yaml:5:3: networking.podSubnet: duplicate key (first given at line 4, column 3)"},
+    {V4C "kind: ClusterConfiguration\n", "t.yaml:3:1: kind: duplicate key"},
+    {V3C "etcd:\n  local:\n    extraArgs:\n      a: 1\n      a: 2\n",
+     "t.yaml:7:7: etcd.local.extraArgs.a: duplicate key"},
+    /* 29 wrong types */
+    {V4C "etcd:\n  local:\n    dataDir: {a: b}\n",
+     "t.yaml:5:14: etcd.local.dataDir: expected a string, got a map"},
+    {V4C "etcd:\n  local:\n    serverCertSANs: etcd.example.com\n",
+     "t.yaml:5:21: etcd.local.serverCertSANs: expected a list, got a string"},
+    {V4C "etcd: [local]\n", "t.yaml:3:7: etcd: expected a map, got a list"},
+    {V4C "etcd:\n  local:\n    extraArgs:\n      snapshot-count: \"5\"\n",
+     "t.yaml:6:7: etcd.local.extraArgs: expected a list of {name, value} in "
+     "kubeadm.k8s.io/v1beta4, got a map"},
+    {V3C "etcd:\n  local:\n    extraArgs:\n    - name: a\n",
+     "t.yaml:6:5: etcd.local.extraArgs: expected a map of flag name to value in "
+     "kubeadm.k8s.io/v1beta3, got a list"},
+    {V4C "etcd:\n  local:\n    extraArgs:\n    - name: [a]\n",
+     "t.yaml:6:13: etcd.local.extraArgs[0].name: expected a string, got a list"},
+    {EPC "systemd:\n  insecureSkipChecksum: yes please\n",
+     "t.yaml:4:25: systemd.insecureSkipChecksum: 'yes please' is not a boolean (true or false)"},
+    {EPC "operator:\n  backupKeep: many\n",
+     "t.yaml:4:15: operator.backupKeep: 'many' is not a whole number"},
+    {EPC "operator:\n  backupKeep: 0\n", "t.yaml:4:15: operator.backupKeep: 0 is out of range"},
+    {V4I "nodeRegistration: cp-1\n", "t.yaml:3:19: nodeRegistration: expected a map, got a string"},
+    /* 39 extraArgs and extraEnvs */
+    {V4C "etcd:\n  local:\n    extraArgs:\n    - name: snapshot-count\n      value: \"1\"\n"
+	 "    - name: --listen-peer-urls\n      value: x\n",
+     "t.yaml:8:13: etcd.local.extraArgs[1].name: '--listen-peer-urls' starts with a dash"},
+    {V4C "etcd:\n  local:\n    extraArgs:\n    - name: a=b\n",
+     "t.yaml:6:13: etcd.local.extraArgs[0].name: 'a=b' contains '='"},
+    {V4C "etcd:\n  local:\n    extraArgs:\n    - value: b\n",
+     "t.yaml:6:7: etcd.local.extraArgs[0].name: missing (every entry needs a name)"},
+    {V4C "etcd:\n  local:\n    extraArgs:\n    - name: a\n      valu: b\n",
+     "t.yaml:7:7: etcd.local.extraArgs[0].valu: unknown field"},
+    {V3C "etcd:\n  local:\n    extraArgs:\n      -snapshot-count: 1\n",
+     "t.yaml:6:7: etcd.local.extraArgs.-snapshot-count: '-snapshot-count' starts with a dash"},
+    {V4C "etcd:\n  local:\n    extraEnvs:\n    - name: POD_IP\n      valueFrom:\n"
+	 "        fieldRef: {fieldPath: status.podIP}\n",
+     "t.yaml:7:7: etcd.local.extraEnvs[0].valueFrom: valueFrom is not supported"},
+    {V4C "etcd:\n  local:\n    extraEnvs:\n    - name: 1BAD\n      value: x\n",
+     "t.yaml:6:13: etcd.local.extraEnvs[0].name: '1BAD' is not a valid environment variable "
+     "name"},
+    /* 46 bad values */
+    {V4I "localAPIEndpoint:\n  advertiseAddress: 10.0.0.256\n",
+     "t.yaml:4:21: localAPIEndpoint.advertiseAddress: '10.0.0.256' is not an IP address"},
+    {"apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\ncontrolPlane:\n"
+     "  localAPIEndpoint:\n    advertiseAddress: cp-2.example.com\n",
+     "t.yaml:5:23: controlPlane.localAPIEndpoint.advertiseAddress: 'cp-2.example.com' is not "
+     "an IP address"},
+    {V4I "nodeRegistration:\n  name: Bad_Name\n",
+     "t.yaml:4:9: nodeRegistration.name: 'Bad_Name' is not a valid node name (lowercase RFC "
+     "1123: a-z, 0-9, '-', '.')"},
+    {EPC "nodeName: -cp\n", "t.yaml:3:11: nodeName: '-cp' is not a valid node name"},
+    {V4C "etcd:\n  local:\n    serverCertSANs: [ok.example.com, \"bad name\"]\n",
+     "t.yaml:5:38: etcd.local.serverCertSANs[1]: 'bad name' is not a valid SAN"},
+    {V4C "etcd:\n  local:\n    peerCertSANs:\n    - \"*\"\n",
+     "t.yaml:6:7: etcd.local.peerCertSANs[0]: '*' is not a valid SAN"},
+    {V4C "certificateValidityPeriod: 1y\n",
+     "t.yaml:3:28: certificateValidityPeriod: '1y' is not a duration (Go syntax"},
+    {V4C "caCertificateValidityPeriod: -87600h\n",
+     "t.yaml:3:30: caCertificateValidityPeriod: duration '-87600h' is negative"},
+    {V4C "certificateValidityPeriod: 0s\n",
+     "t.yaml:3:28: certificateValidityPeriod: duration '0s' is too short (at least 1s)"},
+    {V4I "timeouts:\n  controlPlaneComponentHealthCheck: 4\n",
+     "t.yaml:4:37: timeouts.controlPlaneComponentHealthCheck: '4' is not a duration"},
+    {EPC "operator:\n  renewBefore: 30s\n",
+     "t.yaml:4:16: operator.renewBefore: duration '30s' is too short (at least 1m0s)"},
+    {V4C "encryptionAlgorithm: DSA-1024\n",
+     "t.yaml:3:22: encryptionAlgorithm: unknown key type 'DSA-1024' (RSA-2048, RSA-3072, "
+     "RSA-4096, ECDSA-P256 or ECDSA-P384)"},
+    {EPC "mode: docker\n", "t.yaml:3:7: mode: unknown mode 'docker' (static-pod or systemd)"},
+    {EPC "etcdVersion: 3.6\n", "t.yaml:3:14: etcdVersion: '3.6' is not an etcd version (X.Y.Z"},
+    {V4C "etcd:\n  local:\n    imageTag: \"3.6.6:0\"\n",
+     "t.yaml:5:15: etcd.local.imageTag: '3.6.6:0' is not an image tag"},
+    {V4C "etcd:\n  local:\n    dataDir: var/lib/etcd\n",
+     "t.yaml:5:14: etcd.local.dataDir: 'var/lib/etcd' is not an absolute path"},
+    {V4C "imageRepository: \"registry.k8s.io/\"\n",
+     "t.yaml:3:18: imageRepository: 'registry.k8s.io/' is not an image repository"},
+    {EPC "systemd:\n  releaseURL: ftp://example.com/etcd.tgz\n",
+     "t.yaml:4:15: systemd.releaseURL: 'ftp://example.com/etcd.tgz' is not a release URL"},
+    {EPC "systemd:\n  etcdSHA256: abc\n",
+     "t.yaml:4:15: systemd.etcdSHA256: 'abc' is not a SHA-256 digest (64 hexadecimal digits)"},
+    {V4C "etcd:\n  external:\n    endpoints: [10.0.0.1:2379]\n",
+     "t.yaml:5:17: etcd.external.endpoints[0]: '10.0.0.1:2379' is not an etcd endpoint"},
+    {V4C "etcd:\n  external:\n    caFile: ca.crt\n",
+     "t.yaml:5:13: etcd.external.caFile: 'ca.crt' is not an absolute path"},
+    {V4C "etcd:\n  local:\n    dataDir: \"/a\\0b\"\n",
+     "t.yaml:5:14: etcd.local.dataDir: contains a NUL character"},
+    /* 68 conflicts */
+    {V4C "etcd:\n  local: {dataDir: /x}\n  external:\n    endpoints: [https://a:2379]\n",
+     "t.yaml:5:3: etcd.external: cannot be combined with etcd.local (at line 4; local and "
+     "external are mutually exclusive)"},
+    {EPC "systemd:\n  etcdBinary: /opt/etcd\n  releaseURL: https://example.com/e.tgz\n",
+     "t.yaml:5:15: systemd.releaseURL: cannot be combined with systemd.etcdBinary at line 4"},
+    {EPC "systemd:\n  insecureSkipChecksum: true\n  etcdSHA256: "
+	 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+     "t.yaml:4:25: systemd.insecureSkipChecksum: true contradicts systemd.etcdSHA256 at line 5"},
+    {EPC "etcdVersion: 3.6.6\n---\n" V4C "etcd: {local: {imageTag: 3.5.21-0}}\n",
+     "t.yaml:3:14: etcdVersion: '3.6.6' contradicts etcd.local.imageTag '3.5.21-0' at line 7, "
+     "column 26 (which runs etcd 3.5.21; drop one of them)"},
+    {V4I "nodeRegistration: {name: cp-1}\n---\n" EPC "nodeName: cp-2\n",
+     "t.yaml:7:11: nodeName: 'cp-2' contradicts 'cp-1' given at line 3, column 26 "
+     "(nodeRegistration.name); give it once"},
+    {V4C "encryptionAlgorithm: RSA-2048\n---\n" EPC "keyType: ECDSA-P256\n",
+     "t.yaml:7:10: keyType: 'ECDSA-P256' contradicts 'RSA-2048' given at line 3, column 22"},
+    {V4I "timeouts: {controlPlaneComponentHealthCheck: 4m}\n---\n" EPC "timeout: 5m\n",
+     "t.yaml:7:10: timeout: '5m' contradicts '4m0s' given at line 3"},
+    /* 75 depth */
+    {V4C "networking: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+	 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+	 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+     "t.yaml:3:77: networking"},
 };
 
 static void test_malformed(void **state)
@@ -910,18 +911,20 @@ static void test_malformed(void **state)
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
 		struct ep_spec s;
 		struct ep_error err;
-		struct ep_notes notes = { 0 };
+		struct ep_notes notes = {0};
 		int r = parse(bad_cases[i].yaml, &s, &notes, &err);
 		if (getenv("EP_TEST_VERBOSE"))
 			print_message("case %zu: %s\n", i + 1, err.msg);
 		/* Report every case that is off, not just the first. */
 		if (r >= 0) {
-			print_message("case %zu: accepted, wanted '%s'\n", i + 1, bad_cases[i].prefix);
+			print_message("case %zu: accepted, wanted '%s'\n", i + 1,
+				      bad_cases[i].prefix);
 			failures++;
 		} else if (err.kind != EP_ERR_USAGE) {
 			print_message("case %zu: kind %d: %s\n", i + 1, err.kind, err.msg);
 			failures++;
-		} else if (strncmp(err.msg, bad_cases[i].prefix, strlen(bad_cases[i].prefix)) != 0) {
+		} else if (strncmp(err.msg, bad_cases[i].prefix, strlen(bad_cases[i].prefix)) !=
+			   0) {
 			print_message("case %zu:\n  got: %s\n want: %s...\n", i + 1, err.msg,
 				      bad_cases[i].prefix);
 			failures++;
@@ -941,36 +944,36 @@ static void test_flag_errors(void **state)
 		struct ep_overrides ov;
 		const char *msg;
 	} cases[] = {
-		{ { .name = "Bad_Name" },
-		  "--name: 'Bad_Name' is not a valid node name (lowercase RFC 1123: a-z, 0-9, '-', "
-		  "'.')" },
-		{ { .advertise_address = "[::1]" },
-		  "--advertise-address: '[::1]' is not an IP address (an IPv4 or IPv6 literal, "
-		  "without brackets)" },
-		{ { .mode = "k8s" }, "--mode: unknown mode 'k8s' (static-pod or systemd)" },
-		{ { .etcd_version = "3.6" },
-		  "--etcd-version: '3.6' is not an etcd version (X.Y.Z, e.g. 3.6.6)" },
-		{ { .key_type = "ed25519" },
-		  "--key-type: unknown key type 'ed25519' (RSA-2048, RSA-3072, RSA-4096, ECDSA-P256 "
-		  "or ECDSA-P384)" },
-		{ { .timeout = "90" },
-		  "--timeout: '90' is not a duration (Go syntax: a number and a unit, e.g. '90s', "
-		  "'1h30m', '8760h')" },
-		{ { .timeout = "100ms" }, "--timeout: duration '100ms' is too short (at least 1s)" },
-		{ { .data_dir = "relative" },
-		  "--data-dir: 'relative' is not an absolute path (a path starting with '/', no "
-		  "'..')" },
-		{ { .cert_dir = "/etc/../x" }, "--cert-dir: '/etc/../x' is not an absolute path" },
-		{ { .manifest_dir = "" }, "--manifest-dir: '' is not an absolute path" },
-		{ { .image_repository = "" },
-		  "--image-repository: the repository is empty (e.g. registry.k8s.io)" },
-		{ { .etcd_binary = "/a", .release_url = "https://b" },
-		  "--etcd-binary: cannot be combined with --release-url" },
-		{ { .release_url = "ftp://x" },
-		  "--release-url: 'ftp://x' is not a release URL (https://, http:// or file:///)" },
-		{ { .etcd_sha256 = "xyz" },
-		  "--etcd-sha256: 'xyz' is not a SHA-256 digest (64 hexadecimal digits)" },
-		{ { .systemctl = "" }, "--systemctl: the path is empty" },
+	    {{.name = "Bad_Name"},
+	     "--name: 'Bad_Name' is not a valid node name (lowercase RFC 1123: a-z, 0-9, '-', "
+	     "'.')"},
+	    {{.advertise_address = "[::1]"},
+	     "--advertise-address: '[::1]' is not an IP address (an IPv4 or IPv6 literal, "
+	     "without brackets)"},
+	    {{.mode = "k8s"}, "--mode: unknown mode 'k8s' (static-pod or systemd)"},
+	    {{.etcd_version = "3.6"},
+	     "--etcd-version: '3.6' is not an etcd version (X.Y.Z, e.g. 3.6.6)"},
+	    {{.key_type = "ed25519"},
+	     "--key-type: unknown key type 'ed25519' (RSA-2048, RSA-3072, RSA-4096, ECDSA-P256 "
+	     "or ECDSA-P384)"},
+	    {{.timeout = "90"},
+	     "--timeout: '90' is not a duration (Go syntax: a number and a unit, e.g. '90s', "
+	     "'1h30m', '8760h')"},
+	    {{.timeout = "100ms"}, "--timeout: duration '100ms' is too short (at least 1s)"},
+	    {{.data_dir = "relative"},
+	     "--data-dir: 'relative' is not an absolute path (a path starting with '/', no "
+	     "'..')"},
+	    {{.cert_dir = "/etc/../x"}, "--cert-dir: '/etc/../x' is not an absolute path"},
+	    {{.manifest_dir = ""}, "--manifest-dir: '' is not an absolute path"},
+	    {{.image_repository = ""},
+	     "--image-repository: the repository is empty (e.g. registry.k8s.io)"},
+	    {{.etcd_binary = "/a", .release_url = "https://b"},
+	     "--etcd-binary: cannot be combined with --release-url"},
+	    {{.release_url = "ftp://x"},
+	     "--release-url: 'ftp://x' is not a release URL (https://, http:// or file:///)"},
+	    {{.etcd_sha256 = "xyz"},
+	     "--etcd-sha256: 'xyz' is not a SHA-256 digest (64 hexadecimal digits)"},
+	    {{.systemctl = ""}, "--systemctl: the path is empty"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ep_spec s;
@@ -988,8 +991,10 @@ static void test_flag_errors(void **state)
 
 	/* --etcd-version against the file's image tag. */
 	char *path = write_temp(V4C "etcd: {local: {imageTag: 3.5.21-0}}\n");
-	struct ep_overrides ov = { .name = "a", .advertise_address = "10.0.0.1",
-				   .etcd_version = "3.6.6", .insecure_skip_checksum = -1 };
+	struct ep_overrides ov = {.name = "a",
+				  .advertise_address = "10.0.0.1",
+				  .etcd_version = "3.6.6",
+				  .insecure_skip_checksum = -1};
 	struct ep_spec s;
 	struct ep_error err;
 	ep_spec_init(&s);
@@ -1007,8 +1012,8 @@ static void test_flag_errors(void **state)
 static void test_validate(void **state)
 {
 	(void)state;
-	struct ep_overrides ov = { .name = "cp1", .advertise_address = "10.0.0.1",
-				   .insecure_skip_checksum = -1 };
+	struct ep_overrides ov = {
+	    .name = "cp1", .advertise_address = "10.0.0.1", .insecure_skip_checksum = -1};
 	struct ep_spec good, s;
 	struct ep_error err;
 	ep_spec_init(&good);
@@ -1090,16 +1095,15 @@ static void test_validate(void **state)
 static void test_json_to_yaml_quoting(void **state)
 {
 	(void)state;
-	json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-				"s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:n, s:[], s:{}, "
-				"s:[s,s], s:{s:s}}",
-				"plain", "registry.k8s.io", "version", "3.6.6", "ip", "10.0.0.1",
-				"int", "5000", "float", "1.5", "exp", "1e3", "hex", "0x1F", "octal",
-				"0o17", "bool", "true", "yes", "yes", "off", "Off", "null", "null",
-				"tilde", "~", "empty", "", "date", "2001-12-14", "inf", ".inf",
-				"sexagesimal", "1:20", "duration", "8760h0m0s", "n", 42, "b", 1,
-				"nothing", "emptylist", "emptymap", "list", "a", "*.x.io", "map",
-				"true", "on");
+	json_t *doc = json_pack(
+	    "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
+	    "s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:n, s:[], s:{}, "
+	    "s:[s,s], s:{s:s}}",
+	    "plain", "registry.k8s.io", "version", "3.6.6", "ip", "10.0.0.1", "int", "5000",
+	    "float", "1.5", "exp", "1e3", "hex", "0x1F", "octal", "0o17", "bool", "true", "yes",
+	    "yes", "off", "Off", "null", "null", "tilde", "~", "empty", "", "date", "2001-12-14",
+	    "inf", ".inf", "sexagesimal", "1:20", "duration", "8760h0m0s", "n", 42, "b", 1,
+	    "nothing", "emptylist", "emptymap", "list", "a", "*.x.io", "map", "true", "on");
 	assert_non_null(doc);
 	char *y = NULL;
 	struct ep_error err;
@@ -1140,8 +1144,8 @@ static void test_json_to_yaml_quoting(void **state)
 static void test_spec_to_json(void **state)
 {
 	(void)state;
-	struct ep_overrides ov = { .name = "cp1", .advertise_address = "10.0.0.1",
-				   .insecure_skip_checksum = -1 };
+	struct ep_overrides ov = {
+	    .name = "cp1", .advertise_address = "10.0.0.1", .insecure_skip_checksum = -1};
 	struct ep_spec s;
 	struct ep_error err;
 	ep_spec_init(&s);
@@ -1153,16 +1157,35 @@ static void test_spec_to_json(void **state)
 	json_t *j = ep_spec_to_json(&s);
 	assert_non_null(j);
 	static const char *const keys[] = {
-		"name", "advertiseAddress", "mode", "etcdVersion", "kubernetesVersion", "image",
-		"imageRepository", "imageTag", "dataDir", "certificatesDir", "manifestDir",
-		"extraArgs", "extraEnvs", "serverCertSANs", "peerCertSANs", "external", "keyType",
-		"certificateValidityPeriod", "caCertificateValidityPeriod", "timeout", "systemd",
-		"operator", "join",
+	    "name",
+	    "advertiseAddress",
+	    "mode",
+	    "etcdVersion",
+	    "kubernetesVersion",
+	    "image",
+	    "imageRepository",
+	    "imageTag",
+	    "dataDir",
+	    "certificatesDir",
+	    "manifestDir",
+	    "extraArgs",
+	    "extraEnvs",
+	    "serverCertSANs",
+	    "peerCertSANs",
+	    "external",
+	    "keyType",
+	    "certificateValidityPeriod",
+	    "caCertificateValidityPeriod",
+	    "timeout",
+	    "systemd",
+	    "operator",
+	    "join",
 	};
 	size_t i = 0;
 	const char *key;
 	json_t *v;
-	json_object_foreach (j, key, v) {
+	json_object_foreach(j, key, v)
+	{
 		assert_true(i < sizeof(keys) / sizeof(keys[0]));
 		assert_string_equal(key, keys[i]);
 		i++;
@@ -1203,17 +1226,17 @@ static void test_examples(void **state)
 		size_t notes;
 		bool join;
 	} cases[] = {
-		{ "kubeadm-v1beta4.yaml", "cp-1", 1, false },
-		{ "kubeadm-v1beta3.yaml", "master-a", 0, false },
-		{ "join-v1beta4.yaml", "cp-2", 0, true },
-		{ "etcdpilot-systemd.yaml", "etcd-1", 0, false },
+	    {"kubeadm-v1beta4.yaml", "cp-1", 1, false},
+	    {"kubeadm-v1beta3.yaml", "master-a", 0, false},
+	    {"join-v1beta4.yaml", "cp-2", 0, true},
+	    {"etcdpilot-systemd.yaml", "etcd-1", 0, false},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/manifests/examples/%s", src, cases[i].file);
-		struct ep_overrides ov = { .insecure_skip_checksum = -1 };
+		struct ep_overrides ov = {.insecure_skip_checksum = -1};
 		struct ep_spec s;
-		struct ep_notes notes = { 0 };
+		struct ep_notes notes = {0};
 		struct ep_error err;
 		ep_spec_init(&s);
 		ep_error_clear(&err);
@@ -1230,28 +1253,28 @@ static void test_examples(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_duration_parse),
-		cmocka_unit_test(test_duration_format),
-		cmocka_unit_test(test_dns1123),
-		cmocka_unit_test(test_is_ip),
-		cmocka_unit_test(test_version_helpers),
-		cmocka_unit_test(test_v1beta4_every_field),
-		cmocka_unit_test(test_v1beta4_encryption_algorithms),
-		cmocka_unit_test(test_v1beta3_every_field),
-		cmocka_unit_test(test_join),
-		cmocka_unit_test(test_external),
-		cmocka_unit_test(test_pilot_every_field),
-		cmocka_unit_test(test_documents_combine),
-		cmocka_unit_test(test_skipped_and_empty_documents),
-		cmocka_unit_test(test_flags_override_file),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_load_file_errors),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_flag_errors),
-		cmocka_unit_test(test_validate),
-		cmocka_unit_test(test_json_to_yaml_quoting),
-		cmocka_unit_test(test_spec_to_json),
-		cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_duration_parse),
+	    cmocka_unit_test(test_duration_format),
+	    cmocka_unit_test(test_dns1123),
+	    cmocka_unit_test(test_is_ip),
+	    cmocka_unit_test(test_version_helpers),
+	    cmocka_unit_test(test_v1beta4_every_field),
+	    cmocka_unit_test(test_v1beta4_encryption_algorithms),
+	    cmocka_unit_test(test_v1beta3_every_field),
+	    cmocka_unit_test(test_join),
+	    cmocka_unit_test(test_external),
+	    cmocka_unit_test(test_pilot_every_field),
+	    cmocka_unit_test(test_documents_combine),
+	    cmocka_unit_test(test_skipped_and_empty_documents),
+	    cmocka_unit_test(test_flags_override_file),
+	    cmocka_unit_test(test_defaults),
+	    cmocka_unit_test(test_load_file_errors),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_flag_errors),
+	    cmocka_unit_test(test_validate),
+	    cmocka_unit_test(test_json_to_yaml_quoting),
+	    cmocka_unit_test(test_spec_to_json),
+	    cmocka_unit_test(test_examples),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
