@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# t10-certs: etcdpilot certs generate / check-expiration / renew under a
+# scratch root: kubeadm's files and modes, a chain openssl verifies, an
+# idempotent re-run, kubeadm's table and JSON, renewal that keeps the SANs,
+# a dry run that writes nothing, taking over a PKI made by the openssl CLI,
+# and refusals (bad keys, symlinks, read-only directory) that change nothing.
+. "$(dirname "$0")/lib.sh"
+
+R=$T/n1
+PKI=$R/etc/kubernetes/pki
+NODE=(--root "$R" --name cp1 --advertise-address 10.0.0.11)
+
+# --- dry run on an empty root: a plan, no files --------------------------------
+run "$EP" certs generate "${NODE[@]}" --key-type ecdsa-p256 --dry-run
+expect_rc 0 "dry run succeeds"
+expect_in "$T/out" "\[dryrun\] Would write file '$PKI/etcd/ca.key' with mode 0600 \(ECDSA-P256" "dry run names the CA key and its mode"
+expect_in "$T/out" "Would write file '$PKI/etcd/server.crt' with mode 0644 \(certificate CN=cp1, DNS names \[cp1 localhost\] and IPs \[10.0.0.11 127.0.0.1 ::1\]" "dry run shows subject and SANs"
+[[ ! -e $R ]] || fail "dry run created $R"
+pass "dry run wrote nothing"
+
+# --- generate --------------------------------------------------------------------
+run "$EP" certs generate "${NODE[@]}" --key-type ecdsa-p256
+expect_rc 0 "generate all"
+expect_in "$T/out" '^\[certs\] Generating "etcd/ca" certificate and key$' "kubeadm's voice for the CA"
+expect_in "$T/out" '^\[certs\] etcd/peer serving cert is signed for DNS names \[cp1 localhost\] and IPs \[10.0.0.11 127.0.0.1 ::1\]$' "peer SAN line"
+for f in etcd/ca etcd/server etcd/peer etcd/healthcheck-client apiserver-etcd-client; do
+	expect_eq "$(stat -c %a "$PKI/$f.crt")" 644 "$f.crt mode 0644"
+	expect_eq "$(stat -c %a "$PKI/$f.key")" 600 "$f.key mode 0600"
+done
+expect_eq "$(stat -c %a "$PKI/etcd")" 755 "etcd/ dir mode 0755"
+expect_eq "$(stat -c %a "$PKI")" 755 "pki/ dir mode 0755"
+run openssl verify -CAfile "$PKI/etcd/ca.crt" "$PKI/etcd/server.crt" "$PKI/etcd/peer.crt" \
+	"$PKI/etcd/healthcheck-client.crt" "$PKI/apiserver-etcd-client.crt"
+expect_rc 0 "openssl verify: every leaf chains to the etcd CA"
+run openssl verify -CAfile "$PKI/etcd/ca.crt" -purpose sslserver "$PKI/etcd/server.crt"
+expect_rc 0 "server cert is good for TLS servers"
+run openssl verify -CAfile "$PKI/etcd/ca.crt" -purpose sslclient "$PKI/apiserver-etcd-client.crt"
+expect_rc 0 "apiserver-etcd-client is good for TLS clients"
+run openssl verify -CAfile "$PKI/etcd/ca.crt" -purpose sslserver "$PKI/etcd/healthcheck-client.crt"
+expect_rc 2 "healthcheck-client is not a server certificate"
+expect_eq "$(head -1 "$PKI/etcd/server.key")" "-----BEGIN EC PRIVATE KEY-----" "EC key in SEC1 PEM, as kubeadm writes"
+
+# --- idempotent re-run -------------------------------------------------------
+before=$(tree_digest "$R")
+run "$EP" certs generate "${NODE[@]}"
+expect_rc 0 "re-run succeeds"
+expect_in "$T/out" '^\[certs\] Using the existing "etcd/server" certificate and key$' "re-run reuses"
+expect_eq "$(tree_digest "$R")" "$before" "re-run changed nothing"
+
+# --- check-expiration ----------------------------------------------------------
+run "$EP" certs check-expiration --root "$R"
+expect_rc 0 "check-expiration"
+expect_in "$T/out" '^CERTIFICATE +EXPIRES +RESIDUAL TIME +CERTIFICATE AUTHORITY +EXTERNALLY MANAGED$' "table header"
+expect_in "$T/out" '^etcd-server +[A-Z][a-z]{2} [0-9]{2}, [0-9]{4} [0-9]{2}:[0-9]{2} UTC +364d +etcd-ca +no' "server row like kubeadm"
+expect_in "$T/out" '^etcd-ca +[A-Z][a-z]{2} [0-9]{2}, [0-9]{4} [0-9]{2}:[0-9]{2} UTC +9y +no' "CA row like kubeadm"
+run "$EP" certs check-expiration --root "$R" -o json
+expect_rc 0 "check-expiration -o json"
+cp "$T/out" "$T/status.json"
+run python3 - "$T/status.json" <<'EOF'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+names = [c["name"] for c in doc["certificates"]]
+assert names == ["apiserver-etcd-client", "etcd-healthcheck-client", "etcd-peer", "etcd-server"], names
+for c in doc["certificates"]:
+    assert c["caName"] == "etcd-ca" and c["missing"] is False and c["externallyManaged"] is False, c
+    assert 364 * 86400 < c["residualTime"] <= 365 * 86400, c
+    assert c["expirationDate"].endswith("Z"), c
+ca = doc["certificateAuthorities"]
+assert [c["name"] for c in ca] == ["etcd-ca"] and ca[0]["residualTime"] > 9 * 365 * 86400, ca
+EOF
+expect_rc 0 "JSON: kubeadm's fields and values"
+
+# --- renew -------------------------------------------------------------------------
+san_before=$(openssl x509 -in "$PKI/etcd/server.crt" -noout -ext subjectAltName)
+key_before=$(sha256sum <"$PKI/etcd/server.key")
+ca_before=$(sha256sum <"$PKI/etcd/ca.crt")
+run "$EP" certs renew etcd-server --root "$R" --advertise-address 10.9.9.9
+expect_rc 0 "renew etcd-server"
+expect_in "$T/out" '^\[renew\] certificate for serving etcd renewed$' "renew says what it renewed"
+expect_in "$T/out" 'You must restart etcd so that it uses the new certificates' "renew names the process to restart"
+expect_in "$T/out" 'on each control-plane node' "renew says to run it on every node"
+expect_not_in "$T/out" 'kube-apiserver' "etcd-server renewal does not ask for an apiserver restart"
+[[ $(sha256sum <"$PKI/etcd/server.key") != "$key_before" ]] || fail "renew kept the old key"
+pass "renew made a new key"
+expect_eq "$(openssl x509 -in "$PKI/etcd/server.crt" -noout -ext subjectAltName)" "$san_before" "renew kept the SANs (not the new address)"
+expect_eq "$(sha256sum <"$PKI/etcd/ca.crt")" "$ca_before" "renew left the CA alone"
+run openssl verify -CAfile "$PKI/etcd/ca.crt" "$PKI/etcd/server.crt"
+expect_rc 0 "renewed cert verifies"
+run "$EP" certs renew apiserver-etcd-client --root "$R"
+expect_rc 0 "renew apiserver-etcd-client"
+expect_in "$T/out" 'You must restart kube-apiserver' "apiserver client renewal names kube-apiserver"
+run "$EP" certs renew etcd-ca --root "$R"
+expect_rc 2 "renew etcd-ca is a usage error"
+expect_in "$T/err" "'etcd-ca' cannot be renewed" "and explains why"
+before=$(tree_digest "$R")
+run "$EP" certs renew all --root "$R" --dry-run
+expect_rc 0 "renew all --dry-run"
+expect_in "$T/out" "Would write file '$PKI/etcd/peer.key' with mode 0600" "renew dry run shows the files"
+expect_eq "$(tree_digest "$R")" "$before" "renew dry run wrote nothing"
+
+# --- refusals: clear error, nothing written --------------------------------------
+refuse() { # DESCRIPTION REGEX: generate fails with REGEX on stderr and changes nothing
+	local before
+	before=$(tree_digest "$R")
+	run "$EP" certs generate "${NODE[@]}"
+	expect_rc 1 "$1 is refused"
+	expect_in "$T/err" "$2" "$1: the error says what and where"
+	expect_eq "$(tree_digest "$R")" "$before" "$1: nothing written"
+}
+openssl genpkey -algorithm ed25519 -out "$PKI/etcd/server.key" 2>/dev/null
+refuse "an Ed25519 server key" "'$PKI/etcd/server.key' holds a ED25519 key"
+openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:1024 -out "$T/dsa.param" 2>/dev/null
+openssl genpkey -paramfile "$T/dsa.param" -out "$PKI/etcd/server.key" 2>/dev/null
+refuse "a DSA server key" "holds a DSA key"
+cp -p "$PKI/etcd/peer.key" "$PKI/etcd/server.key"
+refuse "a key that does not match its certificate" "'$PKI/etcd/server.key' does not match the public key of '$PKI/etcd/server.crt'"
+head -c 300 "$PKI/etcd/peer.crt" >"$T/trunc" && cp "$T/trunc" "$PKI/etcd/server.crt"
+refuse "a truncated certificate" "'$PKI/etcd/server.crt' is not a PEM certificate"
+"$EP" certs generate --root "$T/other" --name cp1 --advertise-address 10.0.0.11 --key-type ecdsa-p256 >/dev/null
+cp "$T/other/etc/kubernetes/pki/etcd/server.crt" "$T/other/etc/kubernetes/pki/etcd/server.key" "$PKI/etcd/"
+refuse "a server pair from another CA" "'$PKI/etcd/server.crt' is not signed by the etcd CA '$PKI/etcd/ca.crt'"
+rm "$PKI/etcd/server.key" && ln -s peer.key "$PKI/etcd/server.key"
+refuse "a symlink where a key should be" "'$PKI/etcd/server.key' is a symbolic link"
+rm "$PKI/etcd/server.key" "$PKI/etcd/server.crt"
+
+# a CA that is not a CA (the healthcheck pair put in its place), in a copy
+cp -a "$R" "$T/n2"
+cp "$T/n2/etc/kubernetes/pki/etcd/healthcheck-client.crt" "$T/n2/etc/kubernetes/pki/etcd/ca.crt"
+cp "$T/n2/etc/kubernetes/pki/etcd/healthcheck-client.key" "$T/n2/etc/kubernetes/pki/etcd/ca.key"
+before=$(tree_digest "$T/n2")
+run "$EP" certs generate --root "$T/n2" --name cp1 --advertise-address 10.0.0.11
+expect_rc 1 "a CA certificate that is not a CA is refused"
+expect_in "$T/err" "ca.crt' \(CN=kube-etcd-healthcheck-client\) is not a CA certificate" "the error names the file and its subject"
+expect_eq "$(tree_digest "$T/n2")" "$before" "not-a-CA: nothing written"
+
+# another node's address: the existing server cert lacks it
+run "$EP" certs generate --root "$T/other" --name cp1 --advertise-address 10.0.0.12
+expect_rc 1 "SANs that miss this node are refused"
+expect_in "$T/err" "server.crt' lacks SAN IP 10.0.0.12 \(has DNS cp1, localhost; IP 10.0.0.11, 127.0.0.1, ::1\); delete server.crt and server.key" "the error names the missing SAN and what is there"
+
+# a read-only certificates directory (root ignores mode bits: use a read-only bind mount)
+before=$(tree_digest "$R")
+run unshare -m sh -c "mount --bind -o ro '$PKI' '$PKI' && exec '$EP' certs generate --root '$R' --name cp1 --advertise-address 10.0.0.11"
+expect_rc 1 "a read-only certificates directory is refused"
+expect_in "$T/err" "cannot write into '$PKI/etcd': Read-only file system" "the error names the directory"
+expect_eq "$(tree_digest "$R")" "$before" "read-only: nothing written"
+
+# a file where the etcd directory should be
+mkdir -p "$T/n3/etc/kubernetes/pki" && echo x >"$T/n3/etc/kubernetes/pki/etcd"
+before=$(tree_digest "$T/n3")
+run "$EP" certs generate --root "$T/n3" --name cp1 --advertise-address 10.0.0.11 --key-type ecdsa-p256
+expect_rc 1 "a file where the etcd directory should be is refused"
+expect_in "$T/err" "etcd/ca.crt': Not a directory" "the error names the path"
+expect_eq "$(tree_digest "$T/n3")" "$before" "file-for-dir: nothing written"
+
+# the regenerated server pair (deleted above) comes back, the rest is reused
+run "$EP" certs generate "${NODE[@]}" --key-type ecdsa-p256
+expect_rc 0 "a deleted pair is regenerated"
+expect_in "$T/out" '^\[certs\] Generating "etcd/server" certificate and key$' "only the missing pair is generated"
+expect_in "$T/out" '^\[certs\] Using the existing "etcd/peer" certificate and key$' "the others are reused"
+
+# --- external CA: ca.crt without ca.key ----------------------------------------------
+mv "$PKI/etcd/ca.key" "$T/ca.key.offline"
+run "$EP" certs generate "${NODE[@]}"
+expect_rc 0 "external CA with every leaf present is accepted"
+expect_in "$T/out" 'external CA mode' "and said so"
+run "$EP" certs check-expiration --root "$R"
+expect_in "$T/out" '^etcd-ca +.* +yes' "check-expiration: the CA is externally managed"
+run "$EP" certs renew all --root "$R"
+expect_rc 1 "renewal without ca.key is impossible"
+expect_in "$T/err" "managed externally" "and the error says why"
+rm "$PKI/etcd/peer.crt" "$PKI/etcd/peer.key"
+run "$EP" certs check-expiration --root "$R"
+expect_in "$T/out" '^!MISSING! etcd-peer' "check-expiration shows a missing file"
+before=$(tree_digest "$R")
+run "$EP" certs generate "${NODE[@]}"
+expect_rc 1 "external CA: a missing leaf cannot be issued"
+expect_in "$T/err" "the etcd CA is external" "the error says why"
+expect_eq "$(tree_digest "$R")" "$before" "external CA: nothing written"
+mv "$T/ca.key.offline" "$PKI/etcd/ca.key"
+
+# --- take over a PKI written by the openssl CLI (PKCS#8 keys), RSA ---------------------
+bash "$SRC/bench/pki/openssl-pki.sh" "$T/ossl/etc/kubernetes/pki" cp1 10.0.0.11 rsa >/dev/null 2>&1
+run openssl verify -CAfile "$T/ossl/etc/kubernetes/pki/etcd/ca.crt" "$T/ossl/etc/kubernetes/pki/etcd/server.crt"
+expect_rc 0 "the openssl-made PKI verifies"
+before=$(tree_digest "$T/ossl")
+run "$EP" certs generate --root "$T/ossl" --name cp1 --advertise-address 10.0.0.11
+expect_rc 0 "etcdpilot takes over an openssl-made PKI"
+expect_not_in "$T/out" 'Generating' "and generates nothing"
+expect_eq "$(tree_digest "$T/ossl")" "$before" "take-over changed nothing"
+run "$EP" certs renew etcd-peer --root "$T/ossl"
+expect_rc 0 "and renews in it"
+expect_eq "$(head -1 "$T/ossl/etc/kubernetes/pki/etcd/peer.key")" "-----BEGIN RSA PRIVATE KEY-----" "RSA key in PKCS#1 PEM, as kubeadm writes"
+
+# --- IPv6 advertise address -------------------------------------------------------------
+run "$EP" certs generate --root "$T/v6" --name cp6 --advertise-address fd00::6 --key-type ecdsa-p384
+expect_rc 0 "IPv6 advertise address"
+expect_in "$T/out" 'signed for DNS names \[cp6 localhost\] and IPs \[fd00::6 127.0.0.1 ::1\]' "IPv6 IP SAN"
+run openssl x509 -in "$T/v6/etc/kubernetes/pki/etcd/peer.crt" -noout -ext subjectAltName
+expect_in "$T/out" 'IP Address:FD00:0:0:0:0:0:0:6' "IPv6 SAN in the certificate"
