@@ -59,6 +59,15 @@ int ep_notes_add(struct ep_notes *notes, const char *fmt, ...)
 	return 0;
 }
 
+void ep_error_printable(struct ep_error *err)
+{
+	if (!ep_error_isset(err))
+		return;
+	for (char *p = err->msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 /* ---- value checks ------------------------------------------------------ */
 
 /* Go's time.ParseDuration units, in nanoseconds. */
@@ -431,8 +440,20 @@ static int flag_str(char **field, const char *flag, const char *value, check_fn 
 	return 0;
 }
 
+static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
+			   struct ep_error *err);
+
 int ep_config_apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 			      struct ep_error *err)
+{
+	int r = apply_overrides(spec, ov, err);
+	if (r < 0)
+		ep_error_printable(err);
+	return r;
+}
+
+static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
+			   struct ep_error *err)
 {
 	char why[512];
 	int r;

@@ -16,6 +16,8 @@
 
 #include "etcdpilot/config.h"
 
+struct ep_error;
+
 bool ep_check_node_name(const char *v, char *why, size_t len);
 bool ep_check_ip(const char *v, char *why, size_t len);
 bool ep_check_version(const char *v, char *why, size_t len);
@@ -29,6 +31,12 @@ bool ep_check_mode(const char *v, char *why, size_t len);
 bool ep_check_key_type(const char *v, char *why, size_t len);
 /* A Go duration of at least @min_ms (and never 0), stored in *ret_ms when fine. */
 bool ep_check_duration(const char *v, uint64_t min_ms, uint64_t *ret_ms, char *why, size_t len);
+
+/*
+ * Make @err's message one printable line: user values quoted in it may hold
+ * newlines or control bytes, which become '?'.  NULL or unset: nothing.
+ */
+void ep_error_printable(struct ep_error *err);
 
 /* Append a formatted note; @notes may be NULL (then nothing happens).  0 or -ENOMEM. */
 int ep_notes_add(struct ep_notes *notes, const char *fmt, ...)

@@ -1354,5 +1354,7 @@ int ep_config_parse(struct ep_spec *spec, const char *filename, const char *buf,
 	if (r >= 0)
 		r = finish(&c);
 	free(c.cluster_repo);
+	if (r < 0)
+		ep_error_printable(err);
 	return r < 0 ? r : 0;
 }

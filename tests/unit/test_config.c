@@ -896,7 +896,10 @@ static const struct bad_case {
      "t.yaml:7:10: keyType: 'ECDSA-P256' contradicts 'RSA-2048' given at line 3, column 22"},
     {V4I "timeouts: {controlPlaneComponentHealthCheck: 4m}\n---\n" EPC "timeout: 5m\n",
      "t.yaml:7:10: timeout: '5m' contradicts '4m0s' given at line 3"},
-    /* 75 depth */
+    /* 75 a value with a newline is reported on one line */
+    {V4I "nodeRegistration:\n  name: \"a\\nb\\tc\"\n",
+     "t.yaml:4:9: nodeRegistration.name: 'a?b?c' is not a valid node name"},
+    /* 76 depth */
     {V4C "networking: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
 	 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
@@ -974,6 +977,8 @@ static void test_flag_errors(void **state)
 	    {{.etcd_sha256 = "xyz"},
 	     "--etcd-sha256: 'xyz' is not a SHA-256 digest (64 hexadecimal digits)"},
 	    {{.systemctl = ""}, "--systemctl: the path is empty"},
+	    {{.name = "a\nb"},
+	     "--name: 'a?b' is not a valid node name (lowercase RFC 1123: a-z, 0-9, '-', '.')"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ep_spec s;
