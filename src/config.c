@@ -364,6 +364,31 @@ bool ep_check_url(const char *v, char *why, size_t len)
 	return true;
 }
 
+/* A container image reference's repository: no spaces, no tag. */
+bool ep_check_repository(const char *v, char *why, size_t len)
+{
+	if (v && *v && !strpbrk(v, " \t\r\n@") && v[strlen(v) - 1] != '/')
+		return false;
+	snprintf(why, len, "'%s' is not an image repository (e.g. registry.k8s.io)", v ? v : "");
+	return true;
+}
+
+/* An image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, as the OCI distribution spec. */
+bool ep_check_image_tag(const char *v, char *why, size_t len)
+{
+	size_t n = v ? strlen(v) : 0;
+	bool ok = n > 0 && n <= 128 && v[0] != '.' && v[0] != '-';
+	for (size_t i = 0; ok && i < n; i++)
+		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		     (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '.' || v[i] == '-';
+	if (ok)
+		return false;
+	snprintf(why, len,
+		 "'%s' is not an image tag (letters, digits, '_', '.', '-'; e.g. 3.6.6-0)",
+		 v ? v : "");
+	return true;
+}
+
 bool ep_check_mode(const char *v, char *why, size_t len)
 {
 	enum ep_mode m;
@@ -484,8 +509,8 @@ static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 		if ((r = flag_str(&spec->etcd_version, "--etcd-version", v, NULL, err)) < 0)
 			return r;
 	}
-	if ((r = flag_str(&spec->image_repository, "--image-repository", ov->image_repository, NULL,
-			  err)) < 0 ||
+	if ((r = flag_str(&spec->image_repository, "--image-repository", ov->image_repository,
+			  ep_check_repository, err)) < 0 ||
 	    (r = flag_str(&spec->data_dir, "--data-dir", ov->data_dir, ep_check_abs_path, err)) <
 		0 ||
 	    (r = flag_str(&spec->cert_dir, "--cert-dir", ov->cert_dir, ep_check_abs_path, err)) <
@@ -493,10 +518,6 @@ static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 	    (r = flag_str(&spec->manifest_dir, "--manifest-dir", ov->manifest_dir,
 			  ep_check_abs_path, err)) < 0)
 		return r;
-	if (ov->image_repository && !ov->image_repository[0])
-		return ep_error_usage(err, -EINVAL,
-				      "--image-repository: the repository is empty (e.g. "
-				      "registry.k8s.io)");
 	if (ov->key_type) {
 		if (ep_check_key_type(ov->key_type, why, sizeof(why)))
 			return ep_error_usage(err, -EINVAL, "--key-type: %s", why);
@@ -552,7 +573,7 @@ int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 	char why[512];
 	int r;
 	if (!spec->name || !spec->advertise_address || !spec->etcd_version || !spec->image_tag ||
-	    !spec->data_dir || !spec->cert_dir || !spec->manifest_dir)
+	    !spec->image_repository || !spec->data_dir || !spec->cert_dir || !spec->manifest_dir)
 		return ep_error_usage(err, -EINVAL,
 				      "the node spec is incomplete (name, advertise address, "
 				      "version and paths must be set)");
@@ -569,12 +590,10 @@ int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 		return ep_error_usage(err, -EINVAL,
 				      "keyType: unknown key type (RSA-2048, RSA-3072, RSA-4096, "
 				      "ECDSA-P256 or ECDSA-P384)");
-	if (!spec->image_repository || !spec->image_repository[0])
-		return ep_error_usage(err, -EINVAL,
-				      "imageRepository: the repository is empty (e.g. "
-				      "registry.k8s.io)");
-	if (!spec->image_tag[0])
-		return ep_error_usage(err, -EINVAL, "imageTag: the tag is empty (e.g. 3.6.6-0)");
+	if ((r = check_field("imageRepository", spec->image_repository, ep_check_repository, err)) <
+		0 ||
+	    (r = check_field("imageTag", spec->image_tag, ep_check_image_tag, err)) < 0)
+		return r;
 	char tagv[64];
 	if (ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)) &&
 	    strcmp(tagv, spec->etcd_version))

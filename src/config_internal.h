@@ -27,6 +27,8 @@ bool ep_check_env_name(const char *v, char *why, size_t len);
 bool ep_check_abs_path(const char *v, char *why, size_t len);
 bool ep_check_sha256(const char *v, char *why, size_t len);
 bool ep_check_url(const char *v, char *why, size_t len);
+bool ep_check_repository(const char *v, char *why, size_t len);
+bool ep_check_image_tag(const char *v, char *why, size_t len);
 bool ep_check_mode(const char *v, char *why, size_t len);
 bool ep_check_key_type(const char *v, char *why, size_t len);
 /* A Go duration of at least @min_ms (and never 0), stored in *ret_ms when fine. */

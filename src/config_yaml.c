@@ -87,31 +87,6 @@ static bool check_nonempty(const char *v, char *why, size_t len)
 	return true;
 }
 
-/* A container image reference's repository: no spaces, no tag. */
-static bool check_repository(const char *v, char *why, size_t len)
-{
-	if (v && *v && !strpbrk(v, " \t\r\n@") && v[strlen(v) - 1] != '/')
-		return false;
-	snprintf(why, len, "'%s' is not an image repository (e.g. registry.k8s.io)", v ? v : "");
-	return true;
-}
-
-/* An image tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, as the OCI distribution spec. */
-static bool check_image_tag(const char *v, char *why, size_t len)
-{
-	size_t n = v ? strlen(v) : 0;
-	bool ok = n > 0 && n <= 128 && v[0] != '.' && v[0] != '-';
-	for (size_t i = 0; ok && i < n; i++)
-		ok = (v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
-		     (v[i] >= '0' && v[i] <= '9') || v[i] == '_' || v[i] == '.' || v[i] == '-';
-	if (ok)
-		return false;
-	snprintf(why, len,
-		 "'%s' is not an image tag (letters, digits, '_', '.', '-'; e.g. 3.6.6-0)",
-		 v ? v : "");
-	return true;
-}
-
 /* The etcd version may be given as "v3.6.6" too; the spec keeps "3.6.6". */
 static bool check_version_v(const char *v, char *why, size_t len)
 {
@@ -131,9 +106,9 @@ static const struct target_info {
 	[T_MODE] = { VT_MODE, S(mode), NULL, 0 },
 	[T_VERSION] = { VT_STR, S(etcd_version), check_version_v, 0 },
 	[T_KUBE_VERSION] = { VT_STR, S(kubernetes_version), check_nonempty, 0 },
-	[T_IMAGE_REPO] = { VT_STR, S(image_repository), check_repository, 0 },
-	[T_CLUSTER_REPO] = { VT_STR, 0, check_repository, 0 },
-	[T_IMAGE_TAG] = { VT_STR, S(image_tag), check_image_tag, 0 },
+	[T_IMAGE_REPO] = { VT_STR, S(image_repository), ep_check_repository, 0 },
+	[T_CLUSTER_REPO] = { VT_STR, 0, ep_check_repository, 0 },
+	[T_IMAGE_TAG] = { VT_STR, S(image_tag), ep_check_image_tag, 0 },
 	[T_DATA_DIR] = { VT_STR, S(data_dir), ep_check_abs_path, 0 },
 	[T_CERT_DIR] = { VT_STR, S(cert_dir), ep_check_abs_path, 0 },
 	[T_MANIFEST_DIR] = { VT_STR, S(manifest_dir), ep_check_abs_path, 0 },

@@ -969,7 +969,7 @@ static void test_flag_errors(void **state)
 	    {{.cert_dir = "/etc/../x"}, "--cert-dir: '/etc/../x' is not an absolute path"},
 	    {{.manifest_dir = ""}, "--manifest-dir: '' is not an absolute path"},
 	    {{.image_repository = ""},
-	     "--image-repository: the repository is empty (e.g. registry.k8s.io)"},
+	     "--image-repository: '' is not an image repository (e.g. registry.k8s.io)"},
 	    {{.etcd_binary = "/a", .release_url = "https://b"},
 	     "--etcd-binary: cannot be combined with --release-url"},
 	    {{.release_url = "ftp://x"},
