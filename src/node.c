@@ -1,0 +1,586 @@
+/*
+ * node.c - the static-pod phases of this node's member: preflight, certs,
+ * manifest and data dir, wait until healthy, and the pod report when it
+ * does not come up.  It owns the order of the phases and the checks that
+ * must pass before anything is written; it renders through manifest.c,
+ * issues certificates through pki.c, talks to etcd through client.c and
+ * writes only through fs.c.  It never prints (lines go to the caller's
+ * ep_log_fn) and never shells out.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "etcdpilot/client.h"
+#include "etcdpilot/error.h"
+#include "etcdpilot/fs.h"
+#include "etcdpilot/manifest.h"
+#include "etcdpilot/node.h"
+#include "etcdpilot/pki.h"
+#include "etcdpilot/spec.h"
+#include "util/cleanup.h"
+
+#define MANIFEST_READ_MAX (1u << 20)
+#define STANDIN_STATUS "/var/lib/kubelet-standin/pods/etcd/status.json"
+
+static void say(const struct ep_node *node, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(const struct ep_node *node, const char *fmt, ...)
+{
+	if (!node->log)
+		return;
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	node->log(node->userdata, line);
+}
+
+void ep_preflight_release(struct ep_preflight *pf)
+{
+	if (!pf)
+		return;
+	free(pf->manifest_path);
+	free(pf->manifest);
+	ep_strv_release(&pf->diff);
+	memset(pf, 0, sizeof(*pf));
+}
+
+static bool is_real_root(const char *root)
+{
+	if (!root || !*root)
+		return true;
+	for (const char *p = root; *p; p++)
+		if (*p != '/')
+			return false;
+	return true;
+}
+
+static int manifest_node_path(const struct ep_spec *spec, char **ret)
+{
+	size_t n = strlen(spec->manifest_dir);
+	bool slash = n && spec->manifest_dir[n - 1] == '/';
+	return asprintf(ret, "%s%setcd.yaml", spec->manifest_dir, slash ? "" : "/") < 0 ? -ENOMEM
+											   : 0;
+}
+
+/* Split "https://[::1]:2379" into host and port; false when it is no URL. */
+static bool url_host_port(const char *url, char *host, size_t hlen, char *port, size_t plen)
+{
+	const char *p = strstr(url, "://");
+	if (!p)
+		return false;
+	p += 3;
+	size_t n = strcspn(p, "/?#");
+	char hp[300];
+	if (n >= sizeof(hp))
+		return false;
+	memcpy(hp, p, n);
+	hp[n] = '\0';
+	char *h = hp, *pt = NULL;
+	if (*h == '[') {
+		char *close = strchr(h, ']');
+		if (!close)
+			return false;
+		*close = '\0';
+		h++;
+		if (close[1] == ':')
+			pt = close + 2;
+	} else {
+		char *colon = strrchr(h, ':');
+		if (colon) {
+			*colon = '\0';
+			pt = colon + 1;
+		}
+	}
+	if (!pt || !*pt)
+		pt = !strncmp(url, "https", 5) ? "443" : "80";
+	snprintf(host, hlen, "%s", h);
+	snprintf(port, plen, "%s", pt);
+	return true;
+}
+
+/* Try to bind @host:@port as etcd will (SO_REUSEADDR, like Go's listeners). */
+static int port_check(const char *flag, const char *url, struct ep_error *err)
+{
+	char host[300], port[16];
+	if (!url_host_port(url, host, sizeof(host), port, sizeof(port)))
+		return ep_error_set(err, -EINVAL, "[preflight] --%s: '%s' is not a URL", flag, url);
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
+	struct addrinfo *res = NULL;
+	int g = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+	if (g != 0)
+		return ep_error_set(err, -EINVAL, "[preflight] --%s: cannot resolve '%s': %s", flag,
+				    host, gai_strerror(g));
+	int r = 0;
+	for (struct addrinfo *ai = res; ai && r == 0; ai = ai->ai_next) {
+		_cleanup_close_ int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			r = ep_error_set(err, -errno, "[preflight] socket: %s", strerror(errno));
+			break;
+		}
+		int one = 1;
+		(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			continue;
+		int e = errno;
+		if (e == EADDRINUSE)
+			r = ep_error_set(err, -e,
+					 "[preflight] port %s on '%s' is in use (--%s=%s): another "
+					 "etcd or program listens there; stop it, or run 'etcdpilot "
+					 "reset' if it is an old member of this node",
+					 port, host, flag, url);
+		else if (e == EADDRNOTAVAIL)
+			r = ep_error_set(err, -e,
+					 "[preflight] '%s' (--%s=%s) is not an address of this host; "
+					 "check --advertise-address",
+					 host, flag, url);
+		else
+			r = ep_error_set(err, -e, "[preflight] cannot bind '%s' port %s (--%s): %s",
+					 host, port, flag, strerror(e));
+	}
+	freeaddrinfo(res);
+	return r;
+}
+
+static int ports_check(const struct ep_node *node, struct ep_error *err)
+{
+	static const char *const flags[] = { "listen-client-urls", "listen-peer-urls",
+					     "listen-metrics-urls", NULL };
+	struct ep_kvv args = { 0 };
+	int r = ep_manifest_etcd_args(node->spec, node->initial_cluster, &args, err);
+	for (size_t i = 0; r == 0 && i < args.n; i++) {
+		bool listen = false;
+		for (size_t f = 0; flags[f]; f++)
+			listen |= !strcmp(args.v[i].name, flags[f]);
+		if (!listen)
+			continue;
+		_cleanup_free_ char *list = strdup(args.v[i].value);
+		if (!list) {
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		char *save = NULL;
+		for (char *u = strtok_r(list, ",", &save); u && r == 0;
+		     u = strtok_r(NULL, ",", &save))
+			r = port_check(args.v[i].name, u, err);
+	}
+	ep_kvv_release(&args);
+	return r;
+}
+
+int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, struct ep_error *err)
+{
+	const struct ep_spec *spec = node->spec;
+	say(node, "[preflight] Running pre-flight checks");
+	if (!ep_manifest_version_supported(spec->etcd_version))
+		return ep_error_usage(err, -EINVAL,
+				      "[preflight] etcd version '%s' is not supported: etcdpilot "
+				      "runs 3.4, 3.5 and 3.6; set --etcd-version",
+				      spec->etcd_version ? spec->etcd_version : "");
+	if (is_real_root(node->root) && geteuid() != 0)
+		return ep_error_set(err, -EPERM,
+				    "[preflight] this must run as root: it writes under /etc/kubernetes "
+				    "and /var/lib; run it with sudo, or pass --root DIR to work on a "
+				    "directory tree");
+
+	int r = ep_manifest_render(spec, node->initial_cluster, &ret->manifest, &ret->manifest_len,
+				   err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *npath = NULL;
+	if (manifest_node_path(spec, &npath) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	r = ep_root_path(node->root, npath, &ret->manifest_path, err);
+	if (r < 0)
+		return r;
+
+	_cleanup_free_ char *have = NULL;
+	size_t have_len = 0;
+	struct ep_error rerr;
+	ep_error_clear(&rerr);
+	r = ep_read_file(ret->manifest_path, MANIFEST_READ_MAX, true, &have, &have_len, &rerr);
+	if (r == -ENOENT) {
+		ret->state = EP_MANIFEST_ABSENT;
+	} else if (r < 0) {
+		return ep_error_set(err, r, "[preflight] reading the existing manifest: %s", rerr.msg);
+	} else if (have_len == ret->manifest_len && !memcmp(have, ret->manifest, have_len)) {
+		ret->state = EP_MANIFEST_SAME;
+	} else {
+		struct ep_manifest_info hi, wi;
+		r = ep_manifest_parse(have, have_len, ret->manifest_path, spec->name,
+				      spec->etcd_version, &hi, err);
+		if (r < 0)
+			return ep_error_prefix(err, "[preflight] existing manifest");
+		r = ep_manifest_parse(ret->manifest, ret->manifest_len, "(rendered)", NULL,
+				      spec->etcd_version, &wi, err);
+		if (r < 0) {
+			ep_manifest_info_release(&hi);
+			return r;
+		}
+		r = ep_manifest_diff(&hi, have, &wi, ret->manifest, &ret->diff);
+		ep_manifest_info_release(&hi);
+		ep_manifest_info_release(&wi);
+		if (r < 0)
+			return ep_error_set(err, r, "out of memory");
+		ret->state = EP_MANIFEST_DIFFERS;
+	}
+
+	_cleanup_free_ char *data = NULL;
+	r = ep_root_path(node->root, spec->data_dir, &data, err);
+	if (r < 0)
+		return r;
+	ret->data_dir_empty = ep_dir_empty_or_absent(data);
+	if (ret->state == EP_MANIFEST_SAME) {
+		say(node, "[preflight] The etcd static Pod manifest \"%s\" is already in place and "
+			  "up to date",
+		    npath);
+		return 0;
+	}
+	if (ret->state == EP_MANIFEST_DIFFERS)
+		return 0;
+	if (!ret->data_dir_empty)
+		return ep_error_set(err, -ENOTEMPTY,
+				    "[preflight] the data directory '%s' is not empty (%s): it holds "
+				    "another member's data; move it away, or run 'etcdpilot reset'",
+				    spec->data_dir, data);
+	return ports_check(node, err);
+}
+
+struct certs_log {
+	const struct ep_node *node;
+	bool changed;
+};
+
+static void certs_log_fn(void *userdata, const char *line)
+{
+	struct certs_log *cl = userdata;
+	if (!strncmp(line, "[certs] Generating", 18) || !strncmp(line, "[dryrun] Would write", 20))
+		cl->changed = true;
+	if (cl->node->log)
+		cl->node->log(cl->node->userdata, line);
+}
+
+int ep_node_certs(const struct ep_node *node, bool *ret_changed, struct ep_error *err)
+{
+	struct certs_log cl = { .node = node };
+	int r = ep_pki_ensure(node->spec, node->root, node->dry_run, certs_log_fn, &cl, err);
+	if (ret_changed)
+		*ret_changed = cl.changed;
+	return r;
+}
+
+static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_error *err)
+{
+	_cleanup_free_ char *data = NULL;
+	int r = ep_root_path(node->root, node->spec->data_dir, &data, err);
+	if (r < 0)
+		return r;
+	struct stat st;
+	if (lstat(data, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return ep_error_set(err, -ENOTDIR,
+					    "the data directory '%s' (%s) exists but is not a "
+					    "directory; move it away",
+					    node->spec->data_dir, data);
+		return 0;
+	}
+	*changed = true;
+	if (node->dry_run) {
+		say(node, "[dryrun] Would create directory \"%s\" with mode 0700",
+		    node->spec->data_dir);
+		return 0;
+	}
+	return ep_mkdir_p(data, 0700, err);
+}
+
+int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight *pf,
+			   bool *ret_changed, struct ep_error *err)
+{
+	const struct ep_spec *spec = node->spec;
+	bool changed = false;
+	if (ret_changed)
+		*ret_changed = false;
+	if (pf->state == EP_MANIFEST_DIFFERS)
+		return ep_error_set(err, -EEXIST,
+				    "'%s' exists and differs from what etcdpilot would write; "
+				    "refusing to overwrite it",
+				    pf->manifest_path);
+	/* The data dir first, 0700: a kubelet would create it 0755 from the volume. */
+	int r = data_dir_phase(node, &changed, err);
+	if (r < 0)
+		return r;
+	if (pf->state == EP_MANIFEST_SAME) {
+		say(node, "[etcd] The static Pod manifest for local etcd in \"%s\" is up to date",
+		    spec->manifest_dir);
+		if (ret_changed)
+			*ret_changed = changed;
+		return 0;
+	}
+	say(node, "[etcd] Creating static Pod manifest for local etcd in \"%s\"", spec->manifest_dir);
+	_cleanup_free_ char *npath = NULL;
+	if (manifest_node_path(spec, &npath) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	if (ret_changed)
+		*ret_changed = true;
+	if (node->dry_run) {
+		say(node, "[dryrun] Would write file \"%s\" with mode 0600 and content:", npath);
+		const char *p = pf->manifest;
+		while (*p) {
+			size_t n = strcspn(p, "\n");
+			say(node, "\t%.*s", (int)n, p);
+			p += n;
+			if (*p == '\n')
+				p++;
+		}
+		return 0;
+	}
+	_cleanup_free_ char *dir = NULL;
+	r = ep_root_path(node->root, spec->manifest_dir, &dir, err);
+	if (r < 0)
+		return r;
+	r = ep_mkdir_p(dir, 0700, err);
+	if (r < 0)
+		return ep_error_prefix(err, "writing the etcd manifest");
+	r = ep_write_atomic(pf->manifest_path, pf->manifest, pf->manifest_len, 0600, err);
+	if (r < 0)
+		return ep_error_prefix(err, "writing the etcd manifest");
+	return 0;
+}
+
+char *ep_node_local_endpoint(const struct ep_spec *spec)
+{
+	return ep_url("https", ep_addr_is_ipv6(spec->advertise_address) ? "::1" : "127.0.0.1",
+		      EP_ETCD_CLIENT_PORT);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int ep_node_wait(const struct ep_node *node, uint64_t timeout_ms, struct ep_error *err)
+{
+	_cleanup_free_ char *endpoint = ep_node_local_endpoint(node->spec);
+	if (!endpoint)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	if (node->dry_run) {
+		say(node, "[dryrun] Would wait for the local etcd member at %s to become healthy",
+		    endpoint);
+		return 0;
+	}
+	say(node, "[etcd] Waiting for the local etcd member to become healthy at %s. This can "
+		  "take up to %llus",
+	    endpoint, (unsigned long long)(timeout_ms + 999) / 1000);
+	struct ep_tls tls = { 0 };
+	int r = ep_pki_paths(node->spec, node->root, EP_CERT_CA, &tls.cacert, NULL, err);
+	if (r == 0)
+		r = ep_pki_paths(node->spec, node->root, EP_CERT_HEALTHCHECK_CLIENT, &tls.cert,
+				 &tls.key, err);
+	if (r < 0) {
+		ep_tls_release(&tls);
+		return r;
+	}
+	uint64_t t0 = mono_ms();
+	struct ep_error werr;
+	ep_error_clear(&werr);
+	r = ep_wait_healthy(&tls, endpoint, timeout_ms, &werr);
+	ep_tls_release(&tls);
+	if (r == 0) {
+		uint64_t took = mono_ms() - t0;
+		say(node, "[etcd] The local etcd member is healthy after %llu.%03llus",
+		    (unsigned long long)took / 1000, (unsigned long long)took % 1000);
+		return 0;
+	}
+	_cleanup_free_ char *summary = NULL;
+	ep_node_pod_report(node, 5, &summary, NULL);
+	return ep_error_set(err, r,
+			    "the local etcd member did not become healthy within %llus: %s; %s",
+			    (unsigned long long)(timeout_ms + 999) / 1000, werr.msg,
+			    summary ? summary : "no pod status available");
+}
+
+/* ------------------------------------------------------------------ */
+/* pod report                                                           */
+
+/* The last @n lines of @path (reading at most its last 64 KiB); heap or NULL. */
+static char *file_tail(const char *path, unsigned n)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return NULL;
+	off_t from = st.st_size > 65536 ? st.st_size - 65536 : 0;
+	size_t len = (size_t)(st.st_size - from);
+	char *buf = malloc(len + 1);
+	if (!buf)
+		return NULL;
+	ssize_t got = pread(fd, buf, len, from);
+	if (got < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[got] = '\0';
+	size_t end = (size_t)got;
+	while (end && buf[end - 1] == '\n')
+		buf[--end] = '\0';
+	size_t start = end;
+	unsigned lines = 0;
+	while (start > 0) {
+		if (buf[start - 1] == '\n' && ++lines == n)
+			break;
+		start--;
+	}
+	memmove(buf, buf + start, end - start + 1);
+	return buf;
+}
+
+static const char *jstr(json_t *obj, const char *key)
+{
+	const char *s = json_string_value(json_object_get(obj, key));
+	return s ? s : "";
+}
+
+static const char *jstr_or(json_t *v)
+{
+	const char *s = json_string_value(v);
+	return s ? s : "";
+}
+
+struct sbuf {
+	char *s;
+	size_t len;
+	bool oom;
+};
+
+static void sb_add(struct sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sb_add(struct sbuf *sb, const char *fmt, ...)
+{
+	if (sb->oom)
+		return;
+	char *piece = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&piece, fmt, ap);
+	va_end(ap);
+	char *ns = n < 0 ? NULL : realloc(sb->s, sb->len + (size_t)n + 1);
+	if (!ns) {
+		free(piece);
+		sb->oom = true;
+		return;
+	}
+	memcpy(ns + sb->len, piece, (size_t)n + 1);
+	sb->s = ns;
+	sb->len += (size_t)n;
+	free(piece);
+}
+
+static const char *const crictl_hint =
+	"on a real node run 'crictl ps -a --name etcd' and 'crictl logs <container id>' "
+	"(or look under /var/log/pods/kube-system_etcd-*)";
+
+int ep_node_pod_report(const struct ep_node *node, unsigned tail_lines, char **ret_summary,
+		       char **ret_text)
+{
+	struct sbuf sum = { 0 }, txt = { 0 };
+	_cleanup_free_ char *status_path = NULL, *buf = NULL, *log_path = NULL, *tail = NULL;
+	json_t *st = NULL;
+	int r = 0;
+	struct ep_error e;
+	ep_error_clear(&e);
+	if (ep_root_path(node->root, STANDIN_STATUS, &status_path, &e) == 0 &&
+	    ep_read_file(status_path, 1 << 20, true, &buf, NULL, &e) == 0)
+		st = json_loads(buf, 0, NULL);
+	if (!st) {
+		sb_add(&sum, "no kubelet stand-in status; %s", crictl_hint);
+		sb_add(&txt, "no kubelet stand-in status under the root; %s\n", crictl_hint);
+		r = -ENOENT;
+		goto out;
+	}
+	json_t *ec = json_object_get(st, "lastExitCode");
+	char exitbuf[32] = "none";
+	if (json_is_integer(ec))
+		snprintf(exitbuf, sizeof(exitbuf), "%lld", (long long)json_integer_value(ec));
+	long long restarts = json_integer_value(json_object_get(st, "restarts"));
+	const char *reason = jstr(st, "reason"), *message = jstr(st, "message");
+	sb_add(&sum, "pod %s/%s: %s, container %s%s%s%s%s, %lld restarts, last exit code %s",
+	       jstr(st, "namespace"), jstr(st, "mirrorPod"), jstr(st, "phase"), jstr(st, "state"),
+	       *reason ? " (" : "", reason, *message ? ": " : "", *message ? message : "",
+	       restarts, exitbuf);
+	if (*reason)
+		sb_add(&sum, ")");
+	sb_add(&txt, "pod %s/%s (kubelet stand-in status %s):\n", jstr(st, "namespace"),
+	       jstr(st, "mirrorPod"), status_path);
+	sb_add(&txt, "  phase %s, started %s, ready %s, restarts %lld, last exit code %s\n",
+	       jstr(st, "phase"), json_is_true(json_object_get(st, "started")) ? "true" : "false",
+	       json_is_true(json_object_get(st, "ready")) ? "true" : "false", restarts, exitbuf);
+	sb_add(&txt, "  container %s%s%s%s%s\n", jstr(st, "state"), *reason ? ": " : "", reason,
+	       *message ? ": " : "", message);
+	const char *kinds[] = { "startup", "liveness", "readiness" };
+	json_t *probes = json_object_get(st, "probes");
+	for (size_t i = 0; i < 3; i++) {
+		json_t *p = json_object_get(probes, kinds[i]);
+		if (!p)
+			continue;
+		const char *res = jstr(p, "result");
+		sb_add(&txt, "  %s probe %s: %s%s%s\n", kinds[i], jstr(p, "path"),
+		       *res ? res : "not run yet", *res ? ": " : "", jstr(p, "detail"));
+	}
+	json_t *events = json_object_get(st, "events");
+	size_t nev = json_array_size(events);
+	for (size_t i = nev > 3 ? nev - 3 : 0; i < nev; i++)
+		sb_add(&txt, "  event: %s\n", jstr_or(json_array_get(events, i)));
+
+	const char *log = jstr(st, "log");
+	if (*log && ep_root_path(node->root, log, &log_path, &e) == 0)
+		tail = file_tail(log_path, tail_lines);
+	if (tail && *tail) {
+		sb_add(&txt, "log tail (%s):\n", log_path);
+		for (const char *p = tail; *p;) {
+			size_t n = strcspn(p, "\n");
+			sb_add(&txt, "  | %.*s\n", (int)n, p);
+			p += n;
+			if (*p)
+				p++;
+		}
+		const char *last = strrchr(tail, '\n');
+		last = last ? last + 1 : tail;
+		sb_add(&sum, "; last log line (%s): %.300s", log, last);
+	} else if (*log) {
+		sb_add(&sum, "; the container log %s is empty", log);
+		sb_add(&txt, "log %s: empty or unreadable\n", log_path ? log_path : log);
+	}
+out:
+	json_decref(st);
+	if (sum.oom || txt.oom) {
+		free(sum.s);
+		free(txt.s);
+		return -ENOMEM;
+	}
+	if (ret_summary)
+		*ret_summary = sum.s;
+	else
+		free(sum.s);
+	if (ret_text)
+		*ret_text = txt.s;
+	else
+		free(txt.s);
+	return r;
+}
