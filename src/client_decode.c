@@ -368,8 +368,10 @@ static const json_t *json_objfield(const json_t *obj, const char *field, struct 
 /* The u64 readers report "-EINVAL/-ERANGE"; a decoded answer that is wrong is -EPROTO. */
 static int u64_field(const json_t *obj, const char *field, uint64_t *ret, struct ep_error *err)
 {
-	int r = ep_json_u64(obj, field, ret, err);
-	return r < 0 ? -EPROTO : 0;
+	struct ep_error e = { 0 };
+	if (ep_json_u64(obj, field, ret, &e) < 0)
+		return ep_error_set(err, -EPROTO, "%s", e.msg);
+	return 0;
 }
 
 /* Standard base64 with padding (etcd's bytes); a trailing NUL is added. */
