@@ -773,6 +773,8 @@ void ep_manifest_info_release(struct ep_manifest_info *info)
 	ep_kvv_release(&info->args);
 	ep_kvv_release(&info->initial_cluster);
 	ep_strv_release(&info->missing_defaults);
+	for (size_t i = 0; i < 3; i++)
+		free(info->probes[i]);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -1079,6 +1081,21 @@ static int parse_doc(yaml_document_t *doc, const char *filename, const char *exp
 	else
 		r |= set_str(&info->spec.etcd_version, "3.6.0");
 
+	static const char *const probe_keys[3] = { "livenessProbe", "readinessProbe",
+						    "startupProbe" };
+	for (size_t i = 0; i < 3; i++) {
+		yaml_node_t *hg = map_get(doc, map_get(doc, ctr, probe_keys[i]), "httpGet");
+		if (!hg)
+			continue;
+		const char *sch = map_str(doc, hg, "scheme"), *host = map_str(doc, hg, "host");
+		const char *port = map_str(doc, hg, "port"), *path = map_str(doc, hg, "path");
+		if (asprintf(&info->probes[i], "%s %s:%s %s", sch ? sch : "HTTP", host ? host : "",
+			     port ? port : "", path ? path : "/") < 0) {
+			info->probes[i] = NULL;
+			r = -ENOMEM;
+		}
+	}
+
 	yaml_node_t *env = map_get(doc, ctr, "env");
 	for (size_t i = 0; i < seq_len(env); i++) {
 		yaml_node_t *e = seq_at(doc, env, i);
@@ -1227,6 +1244,10 @@ int ep_manifest_diff(const struct ep_manifest_info *have, const char *have_text,
 			want->spec.data_dir);
 	r |= diff_field(ret, &count, "certificates directory (etcd-certs volume)",
 			have->spec.cert_dir, want->spec.cert_dir);
+	static const char *const probe_names[3] = { "livenessProbe", "readinessProbe",
+						     "startupProbe" };
+	for (size_t i = 0; i < 3; i++)
+		r |= diff_field(ret, &count, probe_names[i], have->probes[i], want->probes[i]);
 	if (r)
 		return -ENOMEM;
 	r = diff_kvv(ret, &count, "--", "flag ", &have->args, &want->args);

@@ -520,12 +520,11 @@ int ep_node_pod_report(const struct ep_node *node, unsigned tail_lines, char **r
 		snprintf(exitbuf, sizeof(exitbuf), "%lld", (long long)json_integer_value(ec));
 	long long restarts = json_integer_value(json_object_get(st, "restarts"));
 	const char *reason = jstr(st, "reason"), *message = jstr(st, "message");
-	sb_add(&sum, "pod %s/%s: %s, container %s%s%s%s%s, %lld restarts, last exit code %s",
-	       jstr(st, "namespace"), jstr(st, "mirrorPod"), jstr(st, "phase"), jstr(st, "state"),
-	       *reason ? " (" : "", reason, *message ? ": " : "", *message ? message : "",
-	       restarts, exitbuf);
+	sb_add(&sum, "pod %s/%s: %s, container %s", jstr(st, "namespace"), jstr(st, "mirrorPod"),
+	       jstr(st, "phase"), jstr(st, "state"));
 	if (*reason)
-		sb_add(&sum, ")");
+		sb_add(&sum, " (%s%s%s)", reason, *message ? ": " : "", message);
+	sb_add(&sum, ", %lld restarts, last exit code %s", restarts, exitbuf);
 	sb_add(&txt, "pod %s/%s (kubelet stand-in status %s):\n", jstr(st, "namespace"),
 	       jstr(st, "mirrorPod"), status_path);
 	sb_add(&txt, "  phase %s, started %s, ready %s, restarts %lld, last exit code %s\n",

@@ -81,6 +81,9 @@ struct ep_manifest_info {
 	struct ep_kvv initial_cluster;/* --initial-cluster split into name=peerURL */
 	bool state_existing;          /* --initial-cluster-state=existing */
 	struct ep_strv missing_defaults; /* default flags absent from the file */
+	/* httpGet of the liveness, readiness and startup probes as
+	 * "SCHEME host:port path" (port as written, "probe-port" or a number); NULL: none */
+	char *probes[3];
 };
 
 void ep_manifest_info_release(struct ep_manifest_info *info);
@@ -101,8 +104,9 @@ int ep_manifest_parse(const char *buf, size_t len, const char *filename,
 /*
  * Say what differs between the manifest @have (on disk) and @want (what
  * etcdpilot would write), one human line per difference appended to @ret:
- * member name, advertise address, image, data and cert dirs, each flag
- * ("--snapshot-count: manifest has '5000', wanted '10000'"), each env var.
+ * member name, advertise address, image, data and cert dirs, each probe,
+ * each flag ("flag --snapshot-count: manifest has '5000', wanted '10000'"),
+ * each env var.
  * When the texts @have_text and @want_text differ but none of those do,
  * one line names the first differing line (probes, resources, layout...).
  * Returns the number of lines added, or a negative errno (ENOMEM).

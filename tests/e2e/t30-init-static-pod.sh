@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# t30: etcdpilot init in static-pod mode on a simulated node (its own network
+# namespace and address, the kubelet stand-in as kubelet): the member comes
+# up healthy, a re-run changes nothing, 'render manifest' is the file on
+# disk, other settings are refused with what differs, --dry-run writes
+# nothing.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-standin.sh"
+
+NS=ep-t30-$$
+ADDR=10.230.0.2
+R=$T/n1
+node_netns "$NS" "$ADDR"
+standin_start "$R" "$NS" n1
+EPN=(in_ns "$NS" "$EP" --root "$R")
+FLAGS=(--name n1 --advertise-address "$ADDR" --etcd-version 3.4.23 --key-type ecdsa-p256)
+
+# --dry-run on another node root, before any member runs there: the plan and the manifest, and no file at all.
+D=$T/dry
+mkdir -p "$D"
+run in_ns "$NS" "$EP" --root "$D" init --dry-run --name n9 --advertise-address "$ADDR" --etcd-version 3.6.6
+expect_rc 0 "init --dry-run"
+expect_in "$T/out" '^\[dryrun\] Would write file "/etc/kubernetes/manifests/etcd.yaml"' "announces the manifest"
+expect_in "$T/out" $'^\t    - --feature-gates=InitialCorruptCheck=true$' "prints the manifest content"
+expect_in "$T/out" '^\[dryrun\] Would wait for the local etcd member' "announces the wait"
+expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing"
+
+run "${EPN[@]}" init "${FLAGS[@]}" --timeout 60s
+expect_rc 0 "init waits until the member the stand-in started is healthy"
+expect_in "$T/out" '^\[certs\] Generating "etcd/ca" certificate and key' "certs phase in kubeadm's voice"
+expect_in "$T/out" '^\[etcd\] Creating static Pod manifest for local etcd in "/etc/kubernetes/manifests"' \
+	"manifest phase in kubeadm's voice"
+expect_in "$T/out" '^\[etcd\] Waiting for the local etcd member to become healthy' "wait phase"
+expect_in "$T/out" "etcdpilot join https://$ADDR:2379 " "prints the join command for the next node"
+expect_in "$T/out" '/etc/kubernetes/pki/etcd/ca.key' "names the CA files to copy"
+
+PKI=$R/etc/kubernetes/pki
+run in_ns "$NS" etcdctl --endpoints "https://$ADDR:2379" --cacert "$PKI/etcd/ca.crt" \
+	--cert "$PKI/etcd/healthcheck-client.crt" --key "$PKI/etcd/healthcheck-client.key" \
+	endpoint health
+expect_rc 0 "etcdctl finds the member healthy on the advertise address"
+expect_eq "$(standin_field "$R" phase)" Running "the stand-in runs the pod"
+expect_eq "$(stat -c %a "$R/etc/kubernetes/manifests/etcd.yaml")" 600 "manifest mode 0600"
+expect_eq "$(stat -c %a "$R/etc/kubernetes/manifests")" 700 "manifest directory mode 0700"
+expect_eq "$(stat -c %a "$R/var/lib/etcd")" 700 "data directory mode 0700"
+[[ -d $R/var/lib/etcd/member ]] || fail "etcd wrote its data through the etcd-data volume"
+pass "etcd wrote its data through the etcd-data volume"
+
+before=$(tree_digest "$R/etc/kubernetes")
+run "${EPN[@]}" init "${FLAGS[@]}" --timeout 30s
+expect_rc 0 "a second init with the same settings succeeds"
+expect_in "$T/out" 'Nothing to do: .* nothing was changed' "and says it changed nothing"
+expect_eq "$(tree_digest "$R/etc/kubernetes")" "$before" "certs and manifest are untouched"
+
+run "${EPN[@]}" render manifest "${FLAGS[@]}"
+expect_rc 0 "render manifest"
+cmp -s "$T/out" "$R/etc/kubernetes/manifests/etcd.yaml" || fail "render manifest equals the file on disk"
+pass "render manifest equals the file on disk"
+
+run "${EPN[@]}" init --name n2 --advertise-address "$ADDR" --etcd-version 3.4.23 --key-type ecdsa-p256
+expect_rc 1 "init with another --name is refused"
+expect_in "$T/err" "the manifest is for member 'n1', not for this node's 'n2'" "and says which names differ"
+expect_eq "$(tree_digest "$R/etc/kubernetes")" "$before" "nothing changed"
+
+cat >"$T/extra.yaml" <<'YAML'
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+etcd:
+  local:
+    extraArgs:
+    - name: snapshot-count
+      value: "5000"
+YAML
+run "${EPN[@]}" init --config "$T/extra.yaml" "${FLAGS[@]}"
+expect_rc 1 "init with another extra arg is refused"
+expect_in "$T/err" "flag --snapshot-count: manifest has '10000', wanted '5000'" "and says which flag differs"
+expect_eq "$(tree_digest "$R/etc/kubernetes")" "$before" "nothing changed"
+
+run "${EPN[@]}" init "${FLAGS[@]}" --etcd-version 3.5.21
+expect_rc 1 "init with another etcd version is refused"
+expect_in "$T/err" "image: manifest has 'registry.k8s.io/etcd:3.4.23-0', wanted 'registry.k8s.io/etcd:3.5.21-0'" \
+	"and names the image"
+expect_in "$T/err" "livenessProbe: manifest has 'HTTP 127.0.0.1:probe-port /health\\?exclude=NOSPACE', wanted 'HTTP 127.0.0.1:probe-port /livez'" \
+	"and the probe that changes"
+expect_eq "$(tree_digest "$R/etc/kubernetes")" "$before" "nothing changed"
+
