@@ -849,6 +849,46 @@ static int stage_release(const struct ep_spec *spec, const struct ep_install_opt
 	return 0;
 }
 
+int ep_install_source_version(const struct ep_spec *spec, const char *want_version, char *buf,
+			      size_t len, struct ep_error *err)
+{
+	char v[32];
+	if (!spec->systemd.etcd_binary == !spec->systemd.release_url)
+		return ep_error_usage(err, -EINVAL,
+				      spec->systemd.etcd_binary
+					      ? "--etcd-binary and --release-url exclude each other"
+					      : "systemd mode needs etcd: pass --etcd-binary PATH or "
+						"--release-url URL");
+	if (spec->systemd.etcd_binary) {
+		if (spec->systemd.etcd_binary[0] != '/')
+			return ep_error_usage(err, -EINVAL,
+					      "--etcd-binary '%s': not an absolute path",
+					      spec->systemd.etcd_binary);
+		int r = ep_etcd_binary_version(spec->systemd.etcd_binary, false, v, sizeof(v), err);
+		if (r < 0) {
+			if (err)
+				err->kind = EP_ERR_USAGE;
+			return ep_error_prefix(err, "--etcd-binary");
+		}
+		if (want_version && strcmp(want_version, v) != 0)
+			return ep_error_usage(err, -EINVAL,
+					      "--etcd-binary '%s' is etcd %s, but etcd %s was asked "
+					      "for; make --etcd-version and the binary agree",
+					      spec->systemd.etcd_binary, v, want_version);
+	} else {
+		struct ep_install_opts o = { .want_version = want_version };
+		struct release rel = { 0 };
+		int r = release_resolve(spec, &o, &rel, err);
+		if (r < 0)
+			return r;
+		snprintf(v, sizeof(v), "%s", rel.version);
+	}
+	if (strlen(v) >= len)
+		return ep_error_set(err, -ERANGE, "version too long");
+	memcpy(buf, v, strlen(v) + 1);
+	return 0;
+}
+
 /* ---- installing -------------------------------------------------------- */
 
 struct slot {

@@ -62,6 +62,17 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *op
 		    struct ep_install_result *ret, struct ep_error *err);
 
 /*
+ * The etcd version the source of @spec->systemd provides, without fetching
+ * or changing anything: "etcd --version" of --etcd-binary, the version in
+ * the tarball's name, or - for a release directory - @want_version (else
+ * spec->etcd_version).  When @want_version (may be NULL) is given and the
+ * source is another version, that is an EP_ERR_USAGE error.  Writes "X.Y.Z"
+ * into @buf (@len bytes).  Returns 0 or a negative errno with @err set.
+ */
+int ep_install_source_version(const struct ep_spec *spec, const char *want_version, char *buf,
+			      size_t len, struct ep_error *err);
+
+/*
  * Normalise the hex SHA-256 @s (64 hex digits, either case) to lowercase in
  * @ret (65 bytes with the NUL).  Returns 0 or -EINVAL.
  */

@@ -1,0 +1,17 @@
+/*
+ * init.h - the modes of 'etcdpilot init' that live in their own files.
+ */
+#ifndef ETCDPILOT_CMD_INIT_H
+#define ETCDPILOT_CMD_INIT_H
+
+#include "cli.h"
+
+/*
+ * init --mode systemd (init_systemd.c): preflight, certs, install, unit and
+ * environment, systemctl daemon-reload + enable --now, wait until healthy.
+ * @spec is the loaded spec (its etcd_version is replaced by the version of
+ * the binary being installed).  Returns 0 or a negative errno with @err set.
+ */
+int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * init_systemd.c - etcdpilot init --mode systemd: the "manual" etcd, a
+ * verified binary in /usr/local/bin run by etcd.service.
+ *
+ * Phases, in kubeadm's voice: preflight (root, existing unit and
+ * environment identical or absent, no static pod, data dir empty and ports
+ * free on a first run), certs (the same kubeadm PKI as the static pod), install
+ * (verified release or local binary), systemd files, systemctl
+ * daemon-reload + enable --now, wait until the member answers healthy.
+ * A re-run on a node in that state changes nothing; files that differ are
+ * listed and nothing is touched.  It reuses the node phases for preflight
+ * and certs and owns only the systemd-specific steps and their printing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "etcdpilot/client.h"
+#include "etcdpilot/fs.h"
+#include "etcdpilot/install.h"
+#include "etcdpilot/node.h"
+#include "etcdpilot/pki.h"
+#include "etcdpilot/systemctl.h"
+#include "etcdpilot/unit.h"
+#include "init.h"
+#include "util/cleanup.h"
+
+static void print_line(void *userdata, const char *line)
+{
+	(void)userdata;
+	fputs(line, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+/* A download progress bar on stderr, only when it is a terminal. */
+struct progress {
+	int last_pct;
+	bool shown;
+};
+
+static void progress_cb(void *userdata, uint64_t done, uint64_t total)
+{
+	struct progress *p = userdata;
+	int pct = total ? (int)(done * 100 / total) : -1;
+	if (!total || pct == p->last_pct)
+		return;
+	p->last_pct = pct;
+	p->shown = true;
+	char bar[31];
+	int fill = pct * 30 / 100;
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < fill ? '=' : ' ';
+	bar[30] = '\0';
+	fprintf(stderr, "\r[install] [%s] %3d%% %.1f/%.1f MiB", bar, pct, done / 1048576.0,
+		total / 1048576.0);
+	fflush(stderr);
+}
+
+static void progress_end(struct progress *p)
+{
+	if (p->shown)
+		fputc('\n', stderr);
+	p->shown = false;
+}
+
+static bool real_root(const char *root)
+{
+	return !root || !*root || strcmp(root, "/") == 0;
+}
+
+/*
+ * The etcd version the user pinned: --etcd-version, else the config file's
+ * etcdVersion (or its image tag's version).  NULL when neither says one:
+ * then the binary being installed decides.
+ */
+static int pinned_version(struct cli_ctx *ctx, char *buf, size_t len, const char **ret,
+			  struct ep_error *err)
+{
+	*ret = NULL;
+	if (ctx->ov.etcd_version) {
+		snprintf(buf, len, "%s", ctx->ov.etcd_version);
+		*ret = buf;
+		return 0;
+	}
+	if (!ctx->config)
+		return 0;
+	_cleanup_free_ char *text = NULL;
+	size_t tlen = 0;
+	int r = ep_read_file(ctx->config, 4 << 20, false, &text, &tlen, err);
+	if (r < 0)
+		return r;
+	struct ep_spec raw;
+	ep_spec_init(&raw);
+	r = ep_config_parse(&raw, ctx->config, text, tlen, NULL, err);
+	if (r >= 0) {
+		char tagv[32];
+		if (raw.etcd_version) {
+			snprintf(buf, len, "%s", raw.etcd_version);
+			*ret = buf;
+		} else if (ep_image_tag_version(raw.image_tag, tagv, sizeof(tagv))) {
+			snprintf(buf, len, "%s", tagv);
+			*ret = buf;
+		}
+	}
+	ep_spec_release(&raw);
+	return r;
+}
+
+static int check_no_static_pod(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			       struct ep_error *err)
+{
+	_cleanup_free_ char *node_path = NULL, *path = NULL;
+	if (asprintf(&node_path, "%s/etcd.yaml", spec->manifest_dir) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	int r = ep_root_path(ctx->root, node_path, &path, err);
+	if (r < 0)
+		return r;
+	if (ep_path_exists(path))
+		return ep_error_set(err, -EEXIST,
+				    "[preflight] this node runs etcd as a static pod (%s); nothing was "
+				    "changed: use 'etcdpilot convert --to systemd' to move it to "
+				    "systemd", node_path);
+	return 0;
+}
+
+static int make_data_dir(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			 struct ep_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	int r = ep_root_path(ctx->root, spec->data_dir, &path, err);
+	if (r < 0 || ep_path_exists(path))
+		return r;
+	if (ctx->dry_run) {
+		printf("[dryrun] Would create the data directory %s (mode 0700)\n", spec->data_dir);
+		return 0;
+	}
+	_cleanup_free_ char *parent = strdup(path);
+	if (!parent)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		r = ep_mkdir_p(parent, 0755, err);
+		if (r < 0)
+			return r;
+	}
+	if (mkdir(path, 0700) < 0 || chmod(path, 0700) < 0)
+		return ep_error_set(err, -errno, "creating the data directory %s: %s", path,
+				    strerror(errno));
+	printf("[etcd] Created the data directory %s (mode 0700)\n", spec->data_dir);
+	return 0;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int wait_healthy(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			const struct ep_systemctl *sc, struct ep_error *err)
+{
+	_cleanup_free_ char *endpoint = ep_node_local_endpoint(spec);
+	if (!endpoint)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	unsigned long long secs = (unsigned long long)(spec->timeout_ms + 999) / 1000;
+	if (ctx->dry_run) {
+		printf("[dryrun] Would wait for the local etcd member to become healthy at %s\n",
+		       endpoint);
+		return 0;
+	}
+	printf("[systemd] Waiting for the local etcd member to become healthy at %s. This can "
+	       "take up to %llus\n", endpoint, secs);
+	fflush(stdout);
+	struct ep_tls tls = { 0 };
+	int r = ep_pki_paths(spec, ctx->root, EP_CERT_CA, &tls.cacert, NULL, err);
+	if (r >= 0)
+		r = ep_pki_paths(spec, ctx->root, EP_CERT_HEALTHCHECK_CLIENT, &tls.cert, &tls.key,
+				 err);
+	if (r < 0) {
+		ep_tls_release(&tls);
+		return r;
+	}
+	uint64_t t0 = mono_ms();
+	struct ep_error werr = { 0 };
+	r = ep_wait_healthy(&tls, endpoint, spec->timeout_ms, &werr);
+	ep_tls_release(&tls);
+	if (r == 0) {
+		uint64_t took = mono_ms() - t0;
+		printf("[systemd] The local etcd member is healthy after %llu.%03llus\n",
+		       (unsigned long long)took / 1000, (unsigned long long)took % 1000);
+		return 0;
+	}
+	bool active = false;
+	char state[32] = "unknown";
+	struct ep_systemctl quick = *sc;
+	quick.timeout_ms = 10000;
+	ep_systemctl_is_active(&quick, EP_UNIT_NAME, &active, state, NULL);
+	return ep_error_set(err, r,
+			    "the local etcd member did not become healthy within %llus: %s; "
+			    "%s is %s: see 'systemctl status %s' and 'journalctl -u %s'",
+			    secs, werr.msg, EP_UNIT_NAME, state, EP_UNIT_NAME, EP_UNIT_NAME);
+}
+
+static void print_join_hint(const struct ep_spec *spec)
+{
+	_cleanup_free_ char *client = ep_url("https", spec->advertise_address, 2379);
+	printf("\nYour etcd member '%s' is running as %s (etcd %s) and is healthy.\n"
+	       "Run etcdctl with its certificates through %s/etcdctl.sh, e.g.\n"
+	       "\t%s/etcdctl.sh endpoint health\n\n"
+	       "To add another member, copy the etcd CA (%s/etcd/ca.crt and ca.key) to the\n"
+	       "new node, then run there:\n\n"
+	       "\tetcdpilot join %s --mode systemd --name <node name> --advertise-address "
+	       "<node IP> --etcd-version %s\n",
+	       spec->name, EP_UNIT_NAME, spec->etcd_version, spec->systemd.bin_dir,
+	       spec->systemd.bin_dir, spec->cert_dir, client ? client : "", spec->etcd_version);
+}
+
+static int run_systemctl(const struct cli_ctx *ctx, const struct ep_systemctl *sc,
+			 const char *a, const char *b, const char *c, struct ep_error *err)
+{
+	const char *args[] = { a, b, c, NULL };
+	char cmd[512];
+	size_t n = (size_t)snprintf(cmd, sizeof(cmd), "%s", sc->program);
+	for (int i = 0; args[i] && n < sizeof(cmd); i++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " %s", args[i]);
+	printf("[%s] %s '%s'\n", ctx->dry_run ? "dryrun" : "systemd",
+	       ctx->dry_run ? "Would run" : "Running", cmd);
+	fflush(stdout);
+	if (ctx->dry_run)
+		return 0;
+	return ep_systemctl_run(sc, args, NULL, NULL, err);
+}
+
+int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err)
+{
+	struct ep_unit_files files = { 0 };
+	struct ep_strv diffs = { 0 };
+	struct ep_preflight pf = { 0 };
+	int r;
+
+	/* Which systemctl: --systemctl, then $ETCDPILOT_SYSTEMCTL, then config/default. */
+	const char *env_sc = getenv("ETCDPILOT_SYSTEMCTL");
+	struct ep_systemctl sc = {
+		.program = !ctx->ov.systemctl && env_sc && *env_sc ? env_sc : spec->systemd.systemctl,
+		.root = ctx->root,
+		.timeout_ms = spec->timeout_ms,
+	};
+
+	/* The version to render for is the version of the binary being installed. */
+	char pinbuf[32], version[32];
+	const char *pinned = NULL;
+	r = pinned_version(ctx, pinbuf, sizeof(pinbuf), &pinned, err);
+	if (r < 0)
+		goto out;
+	r = ep_install_source_version(spec, pinned, version, sizeof(version), err);
+	if (r < 0)
+		goto out;
+	if (strcmp(spec->etcd_version, version) != 0) {
+		char *v = strdup(version);
+		if (!v) {
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		free(spec->etcd_version);
+		spec->etcd_version = v;
+	}
+	cli_verbose(ctx, "[install] etcd version %s (%s)", version,
+		    pinned ? "pinned" : "from the binary being installed");
+
+	r = ep_unit_render(spec, NULL, &files, err);
+	if (r < 0)
+		goto out;
+
+	/* preflight */
+	enum ep_unit_state ustate;
+	unsigned missing = 0;
+	r = ep_unit_compare(&files, ctx->root, &ustate, &missing, &diffs, err);
+	if (r < 0)
+		goto out;
+	if (ustate == EP_UNIT_DIFFERENT) {
+		printf("[preflight] Running pre-flight checks\n");
+		fprintf(stderr, "[preflight] the systemd files differ from what this init would "
+				"write:\n");
+		for (size_t i = 0; i < diffs.n; i++)
+			fprintf(stderr, "  - %s\n", diffs.v[i]);
+		r = ep_error_set(err, -EEXIST,
+				 "this node already has an etcd unit or environment with other "
+				 "settings (%zu difference%s, listed above); nothing was changed: "
+				 "pass the settings it was created with, or run 'etcdpilot reset' "
+				 "first", diffs.n, diffs.n == 1 ? "" : "s");
+		goto out;
+	}
+	/* The unit and its environment in place: a re-run; etcd holds its data and ports. */
+	bool configured = !(missing & ((1u << EP_UNIT_SERVICE) | (1u << EP_UNIT_ENV))) &&
+			  ustate != EP_UNIT_ABSENT;
+	if (configured) {
+		printf("[preflight] Running pre-flight checks\n");
+		if (real_root(ctx->root) && geteuid() != 0) {
+			r = ep_error_set(err, -EPERM,
+					 "[preflight] this must run as root: it writes under /etc "
+					 "and /usr/local/bin; run it with sudo, or pass --root DIR");
+			goto out;
+		}
+		printf("[preflight] %s and %s are already in place and up to date\n",
+		       spec->systemd.unit_path, spec->systemd.env_file);
+	} else {
+		struct ep_node node = {
+			.spec = spec,
+			.root = ctx->root,
+			.dry_run = ctx->dry_run,
+			.log = print_line,
+		};
+		r = ep_node_preflight(&node, &pf, err);
+		if (r < 0)
+			goto out;
+		if (pf.state != EP_MANIFEST_ABSENT) {
+			r = check_no_static_pod(ctx, spec, err);
+			if (r >= 0)
+				r = ep_error_set(err, -EEXIST, "[preflight] a static pod manifest "
+							       "exists; nothing was changed");
+			goto out;
+		}
+	}
+	r = check_no_static_pod(ctx, spec, err);
+	if (r < 0)
+		goto out;
+
+	/* certs */
+	struct ep_node node = {
+		.spec = spec,
+		.root = ctx->root,
+		.dry_run = ctx->dry_run,
+		.log = print_line,
+	};
+	bool certs_changed = false;
+	r = ep_node_certs(&node, &certs_changed, err);
+	if (r < 0)
+		goto out;
+
+	/* install */
+	struct progress prog = { .last_pct = -1 };
+	struct ep_install_opts io = {
+		.root = ctx->root,
+		.dry_run = ctx->dry_run,
+		.want_version = version,
+		.log = print_line,
+		.progress = isatty(STDERR_FILENO) ? progress_cb : NULL,
+		.progress_userdata = &prog,
+	};
+	struct ep_install_result ires = { 0 };
+	r = ep_install_etcd(spec, &io, &ires, err);
+	progress_end(&prog);
+	if (r < 0)
+		goto out;
+
+	/* unit, environment, data dir */
+	r = make_data_dir(ctx, spec, err);
+	if (r < 0)
+		goto out;
+	bool files_changed = false;
+	r = ep_unit_write(&files, ctx->root, ctx->dry_run, print_line, NULL, &files_changed, err);
+	if (r < 0)
+		goto out;
+	if (ctx->dry_run)
+		for (int i = 0; i < EP_UNIT_NFILES; i++) {
+			if (!(missing & (1u << i)))
+				continue;
+			printf("[dryrun] %s:\n", files.f[i].path);
+			fwrite(files.f[i].content, 1, files.f[i].len, stdout);
+		}
+
+	/* systemctl */
+	bool active = false;
+	char state[32] = "";
+	if (!ctx->dry_run) {
+		r = ep_systemctl_is_active(&sc, EP_UNIT_NAME, &active, state, err);
+		if (r < 0)
+			goto out;
+	}
+	if (files_changed) {
+		r = run_systemctl(ctx, &sc, "daemon-reload", NULL, NULL, err);
+		if (r < 0)
+			goto out;
+	}
+	if (active && (ires.changed || files_changed)) {
+		/* A new binary or configuration under a running etcd: restart it. */
+		r = run_systemctl(ctx, &sc, "restart", EP_UNIT_NAME, NULL, err);
+	} else if (!active) {
+		r = run_systemctl(ctx, &sc, "enable", "--now", EP_UNIT_NAME, err);
+	} else {
+		printf("[systemd] %s is already active\n", EP_UNIT_NAME);
+	}
+	if (r < 0)
+		goto out;
+
+	/* wait */
+	r = wait_healthy(ctx, spec, &sc, err);
+	if (r < 0)
+		goto out;
+
+	if (ctx->dry_run)
+		printf("[dryrun] Finished dry-running successfully; above are the files, binaries "
+		       "and commands that would be created or run\n");
+	else if (!certs_changed && !ires.changed && !files_changed && active)
+		printf("\nNothing to do: this node's etcd member '%s' was already initialised and "
+		       "is healthy; nothing was changed.\n", spec->name);
+	else
+		print_join_hint(spec);
+out:
+	ep_preflight_release(&pf);
+	ep_strv_release(&diffs);
+	ep_unit_files_release(&files);
+	return r;
+}
