@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# t31: the kubelet stand-in is honest - what would break a pod on a real node
+# breaks it here - and init reports such a pod clearly on timeout:
+#   - the data dir is not a volume (an extraArgs data-dir): etcd cannot write
+#     it, init times out and shows the pod status and the log tail;
+#   - the etcd-data hostPath is of type Directory and absent: the pod never
+#     starts, its status says why;
+#   - an image the stand-in cannot map is refused, and init says so.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-standin.sh"
+
+NS=ep-t31-$$
+ADDR=10.231.0.2
+node_netns "$NS" "$ADDR"
+FLAGS=(--name n1 --advertise-address "$ADDR" --key-type ecdsa-p256)
+
+# 1. data dir outside every volume
+NODE_A=$T/a
+standin_start "$NODE_A" "$NS" n1
+PA=$STANDIN_PID
+cat >"$T/datadir.yaml" <<'YAML'
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+etcd:
+  local:
+    extraArgs:
+    - name: data-dir
+      value: /var/lib/etcd-not-a-volume
+YAML
+run in_ns "$NS" "$EP" --root "$NODE_A" --config "$T/datadir.yaml" init "${FLAGS[@]}" --etcd-version 3.4.23 \
+	--timeout 4s
+expect_rc 1 "init fails when etcd's data dir is not a volume"
+expect_in "$T/err" 'did not become healthy within 4s' "the error names the timeout"
+expect_in "$T/err" 'pod kube-system/etcd-n1: Running, container (waiting|terminated|running)' \
+	"the error carries the pod status"
+expect_in "$T/err" 'restarts' "with the restart count"
+expect_in "$T/err" 'cannot access data directory: mkdir /var/lib/etcd-not-a-volume: read-only file system' \
+	"and etcd's own last log line"
+expect_in "$T/err" '^log tail \(.*/var/log/pods/kube-system_etcd-n1/etcd/[0-9]+\.log\):' \
+	"the report shows where the log is"
+[[ -e $NODE_A/var/lib/etcd-not-a-volume ]] && fail "nothing was written outside the volumes"
+pass "nothing was written outside the volumes"
+standin_stop "$PA"
+
+# 2. hostPath type Directory that does not exist: the kubelet's type check
+NODE_B=$T/b
+mkdir -p "$NODE_B/etc/kubernetes/manifests"
+"$EP" render manifest "${FLAGS[@]}" --etcd-version 3.4.23 >"$T/render.yaml" || fail "render manifest"
+python3 - "$T/render.yaml" "$NODE_B/etc/kubernetes/manifests/etcd.yaml" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+for v in d["spec"]["volumes"]:
+    if v["name"] == "etcd-data":
+        v["hostPath"] = {"path": "/var/lib/etcd-missing", "type": "Directory"}
+for m in d["spec"]["containers"][0]["volumeMounts"]:
+    if m["name"] == "etcd-data":
+        m["mountPath"] = "/var/lib/etcd-missing"
+open(sys.argv[2], "w").write(yaml.safe_dump(d))
+PY
+standin_start "$NODE_B" "$NS" n1
+PB=$STANDIN_PID
+wait_for 10 grep -q CreateContainerError "$NODE_B/var/lib/kubelet-standin/pods/etcd/status.json" ||
+	fail "the stand-in refuses a Directory hostPath that does not exist"
+pass "the stand-in refuses a Directory hostPath that does not exist"
+expect_in "$NODE_B/var/lib/kubelet-standin/pods/etcd/status.json" \
+	'hostPath type check failed: /var/lib/etcd-missing is not a directory' "its status says why"
+expect_eq "$(standin_field "$NODE_B" pid)" "" "and no container was started"
+[[ -e $NODE_B/var/lib/etcd-missing ]] && fail "the missing directory was not created"
+pass "the missing directory was not created"
+standin_stop "$PB"
+
+# 3. an image the stand-in cannot map (default map: */etcd:3.4.* only)
+NODE_C=$T/c
+standin_start "$NODE_C" "$NS" n1
+run in_ns "$NS" "$EP" --root "$NODE_C" init "${FLAGS[@]}" --etcd-version 3.6.6 --timeout 2s
+expect_rc 1 "init fails when the image cannot be run"
+expect_in "$T/err" "ImageNotMapped: image 'registry.k8s.io/etcd:3.6.6-0' is not mapped to a local binary" \
+	"the error says the stand-in refused the image"
+expect_eq "$(standin_field "$NODE_C" phase)" Pending "the pod stays Pending"
