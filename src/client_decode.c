@@ -284,20 +284,23 @@ int ep_json_u64(const json_t *obj, const char *field, uint64_t *ret, struct ep_e
 						    : json_is_array(v) ? "array" : "object");
 	const char *s = json_string_value(v);
 	size_t n = json_string_length(v);
-	if (n == 0 || n > 20)
-		return ep_error_set(err, n ? -ERANGE : -EINVAL, "field '%s': '%.24s' is not a uint64",
-				    field, s);
+	if (n == 0)
+		return ep_error_set(err, -EINVAL, "field '%s': empty string is not a number", field);
 	uint64_t acc = 0;
+	bool overflow = false;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return ep_error_set(err, -EINVAL, "field '%s': '%.24s' is not a decimal number",
 					    field, s);
 		uint64_t d = (uint64_t)(s[i] - '0');
 		if (acc > (UINT64_MAX - d) / 10)
-			return ep_error_set(err, -ERANGE, "field '%s': '%s' does not fit in 64 bits",
-					    field, s);
-		acc = acc * 10 + d;
+			overflow = true;
+		else
+			acc = acc * 10 + d;
 	}
+	if (overflow)
+		return ep_error_set(err, -ERANGE, "field '%s': '%.24s%s' does not fit in 64 bits",
+				    field, s, n > 24 ? "..." : "");
 	*ret = acc;
 	return 0;
 }
