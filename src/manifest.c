@@ -778,8 +778,6 @@ void ep_manifest_info_release(struct ep_manifest_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-EP_DEFINE_CLEANUP(yaml_document_t *, yaml_document_delete)
-
 static yaml_node_t *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
 {
 	if (!map || map->type != YAML_MAPPING_NODE)
