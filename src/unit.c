@@ -166,7 +166,7 @@ static int render_service(const struct ep_spec *spec, struct ep_unit_file *f, st
 		     "# prints what etcdpilot would write.\n"
 		     "[Unit]\n"
 		     "Description=etcd key-value store (managed by etcdpilot)\n"
-		     "Documentation=https://etcd.io/docs/ man:etcdpilot(8)\n"
+		     "Documentation=https://etcd.io/docs/\n"
 		     "After=network-online.target\n"
 		     "Wants=network-online.target\n"
 		     "\n"

@@ -14,4 +14,14 @@
  */
 int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err);
 
+/*
+ * The etcd version a systemd-mode node runs: the one pinned by
+ * --etcd-version or the config file, checked against the binary source
+ * (--etcd-binary's 'etcd --version', the release tarball's name), else the
+ * source's own.  Sets spec->etcd_version to it and writes it to @buf.
+ * Runs --etcd-binary but fetches nothing.  0 or -errno with @err set.
+ */
+int cli_systemd_version(struct cli_ctx *ctx, struct ep_spec *spec, char *buf, size_t len,
+			struct ep_error *err);
+
 #endif

@@ -4,8 +4,9 @@
  *
  * Phases, in kubeadm's voice: preflight (root, existing unit and
  * environment identical or absent, no static pod, data dir empty and ports
- * free on a first run), certs (the same kubeadm PKI as the static pod), install
- * (verified release or local binary), systemd files, systemctl
+ * free on a first run), install (verified release or local binary; first,
+ * so that a bad download changes nothing), certs (the same kubeadm PKI as
+ * the static pod), systemd files, systemctl
  * daemon-reload + enable --now, wait until the member answers healthy.
  * A re-run on a node in that state changes nothing; files that differ are
  * listed and nothing is touched.  It reuses the node phases for preflight
@@ -110,6 +111,29 @@ static int pinned_version(struct cli_ctx *ctx, char *buf, size_t len, const char
 	}
 	ep_spec_release(&raw);
 	return r;
+}
+
+int cli_systemd_version(struct cli_ctx *ctx, struct ep_spec *spec, char *buf, size_t len,
+			struct ep_error *err)
+{
+	char pinbuf[32];
+	const char *pinned = NULL;
+	int r = pinned_version(ctx, pinbuf, sizeof(pinbuf), &pinned, err);
+	if (r < 0)
+		return r;
+	r = ep_install_source_version(spec, pinned, buf, len, err);
+	if (r < 0)
+		return r;
+	if (strcmp(spec->etcd_version, buf) != 0) {
+		char *v = strdup(buf);
+		if (!v)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		free(spec->etcd_version);
+		spec->etcd_version = v;
+	}
+	cli_verbose(ctx, "[install] etcd version %s (%s)", buf,
+		    pinned ? "pinned" : "from the binary being installed");
+	return 0;
 }
 
 static int check_no_static_pod(const struct cli_ctx *ctx, const struct ep_spec *spec,
@@ -254,26 +278,10 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 		.timeout_ms = spec->timeout_ms,
 	};
 
-	/* The version to render for is the version of the binary being installed. */
-	char pinbuf[32], version[32];
-	const char *pinned = NULL;
-	r = pinned_version(ctx, pinbuf, sizeof(pinbuf), &pinned, err);
+	char version[32];
+	r = cli_systemd_version(ctx, spec, version, sizeof(version), err);
 	if (r < 0)
 		goto out;
-	r = ep_install_source_version(spec, pinned, version, sizeof(version), err);
-	if (r < 0)
-		goto out;
-	if (strcmp(spec->etcd_version, version) != 0) {
-		char *v = strdup(version);
-		if (!v) {
-			r = ep_error_set(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-		free(spec->etcd_version);
-		spec->etcd_version = v;
-	}
-	cli_verbose(ctx, "[install] etcd version %s (%s)", version,
-		    pinned ? "pinned" : "from the binary being installed");
 
 	r = ep_unit_render(spec, NULL, &files, err);
 	if (r < 0)
@@ -333,19 +341,10 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	if (r < 0)
 		goto out;
 
-	/* certs */
-	struct ep_node node = {
-		.spec = spec,
-		.root = ctx->root,
-		.dry_run = ctx->dry_run,
-		.log = print_line,
-	};
-	bool certs_changed = false;
-	r = ep_node_certs(&node, &certs_changed, err);
-	if (r < 0)
-		goto out;
-
-	/* install */
+	/*
+	 * install: before anything else is written, so that a download that fails
+	 * its checks leaves the node exactly as it was.
+	 */
 	struct progress prog = { .last_pct = -1 };
 	struct ep_install_opts io = {
 		.root = ctx->root,
@@ -358,6 +357,18 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	struct ep_install_result ires = { 0 };
 	r = ep_install_etcd(spec, &io, &ires, err);
 	progress_end(&prog);
+	if (r < 0)
+		goto out;
+
+	/* certs */
+	struct ep_node node = {
+		.spec = spec,
+		.root = ctx->root,
+		.dry_run = ctx->dry_run,
+		.log = print_line,
+	};
+	bool certs_changed = false;
+	r = ep_node_certs(&node, &certs_changed, err);
 	if (r < 0)
 		goto out;
 

@@ -3,13 +3,15 @@
  *
  * Prints, for the node spec, the four files init --mode systemd writes
  * (etcd.service, etcd.env, etcdctl.env, etcdctl.sh), each after a
- * "# /path" header line, exactly as they would be written.  Reads nothing
- * from the node and changes nothing.
+ * "# /path" header line, exactly as they would be written.  With
+ * --etcd-binary or --release-url the etcd version is that binary's, as for
+ * init.  Reads nothing from the node and changes nothing.
  */
 #include <stdio.h>
 
 #include "cli.h"
 #include "etcdpilot/unit.h"
+#include "init.h"
 
 static int cmd_render_unit_run(struct cli_ctx *ctx, struct ep_error *err)
 {
@@ -17,6 +19,10 @@ static int cmd_render_unit_run(struct cli_ctx *ctx, struct ep_error *err)
 	ep_spec_init(&spec);
 	int r = cli_load_spec(ctx, &spec, err);
 	struct ep_unit_files files = { 0 };
+	/* With a binary source, its version decides the flags, as init would. */
+	char version[32];
+	if (r >= 0 && (spec.systemd.etcd_binary || spec.systemd.release_url))
+		r = cli_systemd_version(ctx, &spec, version, sizeof(version), err);
 	if (r >= 0)
 		r = ep_unit_render(&spec, NULL, &files, err);
 	if (r >= 0) {

@@ -1,0 +1,187 @@
+#!/usr/bin/env bash
+# t40: etcdpilot init --mode systemd on simulated nodes (each its own network
+# namespace and address, hack/systemctl-standin as systemd): an upstream-style
+# release tarball built here from Debian's etcd and etcdctl, served over
+# http:// by a local server and as file://, is verified, cached, installed;
+# the unit and environment are written (and pass systemd-analyze verify);
+# the stand-in starts etcd (Type=notify: READY=1) and the member is healthy;
+# a re-run changes nothing; a corrupt cached archive is fetched again;
+# --dry-run writes nothing; 'render unit' prints the files on disk.
+. "$(dirname "$0")/lib.sh"
+
+STANDIN=$SRC/hack/systemctl-standin
+export ETCDPILOT_SYSTEMCTL=$STANDIN
+V=3.4.23
+ARCH=amd64
+[[ $(uname -m) == x86_64 ]] || { echo "t40: needs an x86_64 machine (the tarball is linux-amd64)"; exit 1; }
+NAME=etcd-v$V-linux-$ARCH
+
+# in_ns NS CMD...
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# netns NS ADDR: lo up and ADDR/24 on a veth pair whose both ends stay inside NS.
+netns() {
+	ip netns add "$1" || fail "cannot create network namespace $1 (root needed)"
+	on_exit "ip netns del '$1'"
+	ip -n "$1" link set lo up
+	ip -n "$1" link add v0 type veth peer name v1
+	ip -n "$1" link set v0 up
+	ip -n "$1" link set v1 up
+	ip -n "$1" addr add "$2/24" dev v0
+}
+
+# The stand-in's etcd goes away even when the scenario fails.
+stop_unit() {
+	local root=$1 pid
+	"$STANDIN" --root "$root" stop etcd.service
+	for f in supervisor.pid main.pid; do
+		pid=$(cat "$root/run/systemd-standin/etcd.service/$f" 2>/dev/null) || continue
+		[[ $pid -gt 0 ]] && kill -KILL "$pid" 2>/dev/null
+	done
+	return 0
+}
+
+# The release: etcd-v3.4.23-linux-amd64/{etcd,etcdctl,README.md} and SHA256SUMS.
+REL=$T/release
+mkdir -p "$REL/src/$NAME"
+cp /usr/bin/etcd /usr/bin/etcdctl "$REL/src/$NAME/"
+echo "etcd $V, repackaged from Debian for etcdpilot's tests" >"$REL/src/$NAME/README.md"
+tar -C "$REL/src" -czf "$REL/$NAME.tar.gz" "$NAME"
+(cd "$REL" && sha256sum "$NAME.tar.gz" >SHA256SUMS)
+SUM=$(cut -d' ' -f1 "$REL/SHA256SUMS")
+
+NS1=ep-t40a-$$
+NS2=ep-t40b-$$
+A1=10.240.0.2
+A2=10.240.1.2
+netns "$NS1" "$A1"
+netns "$NS2" "$A2"
+R1=$T/n1
+R2=$T/n2
+mkdir -p "$R1" "$R2"
+on_exit "stop_unit '$R1'"
+on_exit "stop_unit '$R2'"
+
+# The http server lives in node 1's namespace (its 127.0.0.1 is the node's).
+PORT=$(in_ns "$NS1" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+in_ns "$NS1" python3 -m http.server --bind 127.0.0.1 --directory "$REL" "$PORT" \
+	>"$T/http.log" 2>&1 &
+HTTP_PID=$!
+on_exit "kill $HTTP_PID; wait $HTTP_PID"
+wait_for 10 in_ns "$NS1" curl -sf "http://127.0.0.1:$PORT/SHA256SUMS" ||
+	fail "the release server answers"
+
+F1=(--name n1 --advertise-address "$A1" --etcd-version $V --key-type ecdsa-p256 --timeout 60s)
+
+# --dry-run: the plan and the files, nothing written.
+D=$T/dry
+mkdir -p "$D"
+run in_ns "$NS1" "$EP" --root "$D" init --mode systemd --dry-run "${F1[@]}" \
+	--release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "init --mode systemd --dry-run"
+expect_in "$T/out" "^\[install\] Would download http://127.0.0.1:$PORT/$NAME.tar.gz, verify it \(SHA256SUMS\)" \
+	"announces the download and its verification"
+expect_in "$T/out" '^\[systemd\] Would write /etc/systemd/system/etcd.service \(mode 0644\)' "announces the unit"
+expect_in "$T/out" '^ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK=true$' "prints the 3.4 environment"
+expect_in "$T/out" "^\[dryrun\] Would run '.*systemctl-standin enable --now etcd.service'" "announces enable --now"
+expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing"
+
+# A corrupt archive already in the cache must not be trusted.
+CACHE=$R1/var/cache/etcdpilot/etcd/v$V
+mkdir -p "$CACHE"
+echo "not a tarball" >"$CACHE/$NAME.tar.gz"
+
+run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "init --mode systemd from http:// waits until the member is healthy"
+expect_in "$T/out" "^\[install\] The cached /var/cache/etcdpilot/etcd/v$V/$NAME.tar.gz does not match its checksum" \
+	"the corrupt cache is noticed"
+expect_in "$T/out" "^\[install\] Downloading http://127.0.0.1:$PORT/$NAME.tar.gz" "and the release fetched again"
+expect_in "$T/out" "^\[install\] Verified sha256 $SUM" "the download is verified against SHA256SUMS"
+expect_in "$T/out" "^\[install\] /usr/local/bin/etcd reports version $V" "the installed binary reports $V"
+expect_in "$T/out" '^\[certs\] Generating "etcd/ca" certificate and key' "certs phase in kubeadm's voice"
+expect_in "$T/out" '^\[systemd\] Wrote /etc/etcd/etcd.env \(mode 0640\)' "writes the environment"
+expect_in "$T/out" '^\[systemd\] The local etcd member is healthy' "waits for health"
+expect_in "$T/out" "etcdpilot join https://$A1:2379 --mode systemd" "prints the join command"
+cmp -s "$CACHE/$NAME.tar.gz" "$REL/$NAME.tar.gz" || fail "the cache holds the verified tarball"
+pass "the cache holds the verified tarball"
+cmp -s "$R1/usr/local/bin/etcd" /usr/bin/etcd || fail "etcd is installed"
+pass "etcd is installed"
+expect_eq "$(stat -c %a "$R1/usr/local/bin/etcd") $(stat -c %a "$R1/usr/local/bin/etcdctl")" "755 755" "binaries mode 0755"
+expect_eq "$(stat -c %a "$R1/etc/systemd/system/etcd.service")" 644 "unit mode 0644"
+expect_eq "$(stat -c %a "$R1/etc/etcd/etcd.env")" 640 "environment mode 0640"
+expect_eq "$(stat -c %a "$R1/usr/local/bin/etcdctl.sh")" 755 "wrapper mode 0755"
+expect_eq "$(stat -c %a "$R1/var/lib/etcd")" 700 "data directory mode 0700"
+[[ -d $R1/var/lib/etcd/member ]] || fail "etcd wrote its data into the node's data directory"
+pass "etcd wrote its data into the node's data directory"
+expect_in "$R1/run/systemd-standin/etcd.service/log" 'is ready \(READY=1\)' "etcd signalled READY=1 (Type=notify)"
+
+run "$STANDIN" --root "$R1" is-active etcd.service
+expect_rc 0 "systemctl is-active etcd.service"
+MAIN=$(cat "$R1/run/systemd-standin/etcd.service/main.pid")
+expect_eq "$(stat -Lc %d:%i "/proc/$MAIN/exe")" "$(stat -c %d:%i "$R1/usr/local/bin/etcd")" \
+	"the running etcd is the installed binary"
+tr '\0' '\n' <"/proc/$MAIN/environ" >"$T/environ"
+expect_in "$T/environ" "^ETCD_ADVERTISE_CLIENT_URLS=https://$A1:2379$" "etcd runs with the environment file"
+expect_in "$T/environ" '^NOTIFY_SOCKET=/run/systemd-standin/etcd.service/notify$' "and a NOTIFY_SOCKET"
+
+# The member works, with the certificates etcdctl.env names (node paths under the root).
+ctl_env() { sed -n "s/^$1=//p" "$R1/etc/etcd/etcdctl.env"; }
+expect_eq "$(ctl_env ETCDCTL_ENDPOINTS)" "https://127.0.0.1:2379" "etcdctl.env names the local endpoint"
+run in_ns "$NS1" etcdctl --endpoints "https://$A1:2379" --cacert "$R1$(ctl_env ETCDCTL_CACERT)" \
+	--cert "$R1$(ctl_env ETCDCTL_CERT)" --key "$R1$(ctl_env ETCDCTL_KEY)" put /t40 ok
+expect_rc 0 "etcdctl writes through the advertise address with the healthcheck-client cert"
+
+# systemd-analyze verify says nothing about the unit: ExecStart= must exist
+# for it, so the node's /usr/local/bin is bound over the host's in a private
+# mount namespace while it runs.
+if command -v systemd-analyze >/dev/null; then
+	verify() { unshare -m sh -c 'mount --make-rprivate / && mount --bind "$1/usr/local/bin" /usr/local/bin && systemd-analyze verify "$2"' sh "$@"; }
+	run verify "$R1" "$R1/etc/systemd/system/etcd.service"
+	expect_rc 0 "systemd-analyze verify accepts etcd.service"
+	expect_eq "$(cat "$T/out" "$T/err")" "" "and prints nothing"
+	sed 's/^Type=notify$/Type=notifyy/' "$R1/etc/systemd/system/etcd.service" >"$T/broken.service"
+	run verify "$R1" "$T/broken.service"
+	expect_in "$T/err" "Failed to parse service type" "while it does complain about a broken unit"
+else
+	fail "systemd-analyze is not installed (hack/deps.sh installs systemd)"
+fi
+
+# A re-run changes nothing (and needs no download: the cache is verified).
+before=$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/var/cache")
+run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "a second init with the same settings succeeds"
+expect_in "$T/out" 'Nothing to do: .* nothing was changed' "and says it changed nothing"
+expect_in "$T/out" "^\[install\] Using the cached /var/cache/etcdpilot/etcd/v$V/$NAME.tar.gz \(sha256 verified\)" \
+	"the cached archive is re-verified and used"
+expect_not_in "$T/out" 'Running .*enable' "no systemctl enable"
+expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/var/cache")" "$before" \
+	"certs, unit, environment, binaries and cache are untouched"
+expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd was not restarted"
+expect_eq "$(grep -c "GET /$NAME.tar.gz" "$T/http.log")" 1 "the tarball was downloaded once in all"
+
+run in_ns "$NS1" "$EP" render unit "${F1[@]}" --release-url "file://$REL/$NAME.tar.gz"
+expect_rc 0 "render unit"
+awk '/^# \/etc\/etcd\/etcd.env$/{p=1;next} /^$/{p=0} p' "$T/out" >"$T/env"
+cmp -s "$T/env" "$R1/etc/etcd/etcd.env" || fail "render unit prints the environment on disk"
+pass "render unit prints the environment on disk"
+
+# Node 2: the same release as file:// (the tarball's own URL, SHA256SUMS beside it).
+run in_ns "$NS2" "$EP" --root "$R2" init --mode systemd --name n2 --advertise-address "$A2" \
+	--key-type ecdsa-p256 --timeout 60s --release-url "file://$REL/$NAME.tar.gz"
+expect_rc 0 "init --mode systemd from file:// brings up a healthy member"
+expect_in "$T/out" "^\[install\] Expecting sha256 $SUM for $NAME.tar.gz \(from file://$REL/SHA256SUMS\)" \
+	"the file:// tarball is verified against the SHA256SUMS beside it"
+run in_ns "$NS2" etcdctl --endpoints "https://$A2:2379" \
+	--cacert "$R2/etc/kubernetes/pki/etcd/ca.crt" --cert "$R2/etc/kubernetes/pki/etcd/healthcheck-client.crt" \
+	--key "$R2/etc/kubernetes/pki/etcd/healthcheck-client.key" endpoint health
+expect_rc 0 "etcdctl finds member n2 healthy"
+
+# stop really stops it.
+"$STANDIN" --root "$R2" stop etcd.service
+run "$STANDIN" --root "$R2" is-active etcd.service
+expect_rc 3 "after stop, is-active fails"
+expect_in "$T/out" '^inactive$' "and says inactive"
