@@ -68,10 +68,10 @@ on_exit "stop_unit '$R2'"
 
 # The http server lives in node 1's namespace (its 127.0.0.1 is the node's).
 PORT=$(in_ns "$NS1" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-in_ns "$NS1" python3 -m http.server --bind 127.0.0.1 --directory "$REL" "$PORT" \
-	>"$T/http.log" 2>&1 &
-HTTP_PID=$!
-on_exit "kill $HTTP_PID; wait $HTTP_PID"
+# 'ip netns exec' forks: the server says its own pid, which cleanup kills.
+in_ns "$NS1" sh -c 'echo $$ >"$1"; exec python3 -m http.server --bind 127.0.0.1 --directory "$2" "$3"' \
+	sh "$T/http.pid" "$REL" "$PORT" >"$T/http.log" 2>&1 &
+on_exit "kill \$(cat '$T/http.pid')"
 wait_for 10 in_ns "$NS1" curl -sf "http://127.0.0.1:$PORT/SHA256SUMS" ||
 	fail "the release server answers"
 
