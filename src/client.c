@@ -366,6 +366,15 @@ static bool has(const char *s, const char *needle)
 	return strstr(s, needle) != NULL;
 }
 
+/* A TLS alert by which the member refuses our client certificate. */
+static bool rejects_us(const char *eb)
+{
+	return has(eb, "unknown ca") || has(eb, "bad certificate") ||
+	       has(eb, "certificate required") || has(eb, "handshake failure") ||
+	       has(eb, "certificate unknown") || has(eb, "certificate expired") ||
+	       has(eb, "unsupported certificate") || has(eb, "certificate revoked");
+}
+
 /* Map a failed transfer to an errno and a plain message in call->err. */
 static int call_transport_error(struct ep_call *call, CURLcode cc)
 {
@@ -400,10 +409,22 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 				    "%s: TLS handshake failed: the member's certificate was "
 				    "rejected: %s",
 				    u, eb);
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+		/* With TLS 1.3 the server's verdict on our certificate comes after the handshake. */
+		if (!rejects_us(eb) && call->connected && !call->resp_len && c->cert_path &&
+		    !strncmp(u, "https://", 8))
+			/* ... or the alert was lost to the close: say what it most likely was */
+			return ep_error_set(err, -EKEYREJECTED,
+					    "%s: connection closed right after the TLS handshake, "
+					    "before any answer: the member probably rejected our client "
+					    "certificate '%s' (%s)",
+					    u, c->cert_path, eb);
+		if (!rejects_us(eb))
+			return ep_error_set(err, -ECONNRESET, "%s: connection broken: %s", u, eb);
+		/* fall through */
 	case CURLE_SSL_CONNECT_ERROR:
-		if (has(eb, "unknown ca") || has(eb, "bad certificate") ||
-		    has(eb, "certificate required") || has(eb, "handshake failure") ||
-		    has(eb, "certificate unknown"))
+		if (rejects_us(eb))
 			return ep_error_set(err, -EKEYREJECTED,
 					    "%s: TLS handshake failed: the member rejected our client "
 					    "certificate%s%s%s (%s)",
@@ -426,9 +447,6 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 	case CURLE_GOT_NOTHING:
 		return ep_error_set(err, -ECONNRESET, "%s: the server closed the connection without "
 						      "answering", u);
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-		return ep_error_set(err, -ECONNRESET, "%s: connection broken: %s", u, eb);
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_HTTP2:

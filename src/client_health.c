@@ -178,6 +178,9 @@ static void list_done(struct ep_call *call)
 
 	p->list_pending--;
 	if (p->have_list) {
+		/* too late to matter for the list, but worth reporting */
+		if (call->r < 0 && call->r != -ECANCELED)
+			p->list_errs[e] = call->err;
 		if (p->pending == 0)
 			ep_client_stop(p->c);
 		return;
