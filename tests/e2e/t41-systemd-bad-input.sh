@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# t41: init --mode systemd refuses every bad binary source with a clear
+# error and leaves the node as it was (the previously installed etcd
+# untouched, proven by digests): a wrong --etcd-sha256, no SHA256SUMS, a
+# SHA256SUMS without the tarball, a truncated download, HTTP 404 (no retry)
+# and 500 (retried, then given up), hostile archive entries ("../x",
+# absolute paths, links leading out), a corrupt cache with the server gone,
+# and a tarball whose etcd reports another version (installed, checked,
+# rolled back).
+. "$(dirname "$0")/lib.sh"
+
+export ETCDPILOT_SYSTEMCTL=$SRC/hack/systemctl-standin
+V=3.4.23
+NAME=etcd-v$V-linux-amd64
+[[ $(uname -m) == x86_64 ]] || { echo "t41: needs an x86_64 machine"; exit 1; }
+
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+NS=ep-t41-$$
+ADDR=10.240.2.2
+ip netns add "$NS" || fail "cannot create network namespace $NS (root needed)"
+on_exit "ip netns del '$NS'"
+ip -n "$NS" link set lo up
+ip -n "$NS" link add v0 type veth peer name v1
+ip -n "$NS" link set v0 up
+ip -n "$NS" link set v1 up
+ip -n "$NS" addr add "$ADDR/24" dev v0
+
+# release DIR VERSION [SUMS]: DIR/NAME.tar.gz plus SHA256SUMS unless SUMS is
+# "nosums".  Nothing in this scenario gets as far as running etcd for real, so
+# the binaries are small scripts that report VERSION (quick to pack and hash).
+release() {
+	local dir=$1 ver=$2 sums=${3:-sums}
+	mkdir -p "$dir/src/$NAME"
+	printf '#!/bin/sh\necho "etcd Version: %s"\necho "Git SHA: fake"\n' "$ver" >"$dir/src/$NAME/etcd"
+	printf '#!/bin/sh\necho "etcdctl version: %s"\n' "$ver" >"$dir/src/$NAME/etcdctl"
+	chmod 755 "$dir/src/$NAME/etcd" "$dir/src/$NAME/etcdctl"
+	echo readme >"$dir/src/$NAME/README.md"
+	tar -C "$dir/src" -czf "$dir/$NAME.tar.gz" "$NAME"
+	rm -rf "$dir/src"
+	[[ $sums == nosums ]] || (cd "$dir" && sha256sum "$NAME.tar.gz" >SHA256SUMS)
+}
+
+# hostile DIR KIND: a tarball with good binaries plus one escaping entry, and its SHA256SUMS.
+hostile() {
+	mkdir -p "$1"
+	python3 - "$1/$NAME.tar.gz" "$2" "$NAME" <<'EOF'
+import io, sys, tarfile
+out, kind, top = sys.argv[1:4]
+def add(t, name, data=b"", typ=tarfile.REGTYPE, link=""):
+    ti = tarfile.TarInfo(name)
+    ti.type, ti.linkname, ti.mode = typ, link, 0o755
+    ti.size = len(data) if typ == tarfile.REGTYPE else 0
+    t.addfile(ti, io.BytesIO(data) if typ == tarfile.REGTYPE else None)
+with tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as t:
+    add(t, top + "/etcd", b"#!/bin/sh\necho 'etcd Version: 3.4.23'\n")
+    add(t, top + "/etcdctl", b"#!/bin/sh\necho 'etcdctl version: 3.4.23'\n")
+    if kind == "dotdot":
+        add(t, top + "/../x", b"escaped\n")
+    elif kind == "abs":
+        add(t, "/tmp/etcdpilot-t41-abs", b"escaped\n")
+    elif kind == "symlink":
+        add(t, top + "/lib", typ=tarfile.SYMTYPE, link="/etc")
+    elif kind == "symlink-up":
+        add(t, top + "/up", typ=tarfile.SYMTYPE, link="../../x")
+    elif kind == "hardlink":
+        add(t, top + "/pw", typ=tarfile.LNKTYPE, link="/etc/passwd")
+EOF
+	(cd "$1" && sha256sum "$NAME.tar.gz" >SHA256SUMS)
+}
+
+REL=$T/rel
+release "$REL/ok" $V
+GOOD=$(cut -d' ' -f1 "$REL/ok/SHA256SUMS")
+release "$REL/nosums" $V nosums
+release "$REL/othersums" $V
+sed -i "s/$NAME/etcd-v$V-linux-arm64/" "$REL/othersums/SHA256SUMS"
+release "$REL/fakever" 3.4.99
+
+# The server: /ok/, /404/, /500/ and /trunc/ all serve SHA256SUMS from ok/;
+# the tarball is whole, missing, a server error, or cut off half-way.
+cat >"$T/server.py" <<'EOF'
+import http.server, os, sys
+root, port, log = sys.argv[1], int(sys.argv[2]), open(sys.argv[3], "a", buffering=1)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        mode, _, name = self.path.strip("/").partition("/")
+        log.write("GET %s\n" % self.path)
+        try:
+            data = open(os.path.join(root, "ok", os.path.basename(name)), "rb").read()
+        except OSError:
+            data = None
+        if data is None or (name != "SHA256SUMS" and mode == "404"):
+            self.send_error(404)
+            return
+        if name != "SHA256SUMS" and mode == "500":
+            self.send_error(500)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if name != "SHA256SUMS" and mode == "trunc":
+            self.wfile.write(data[: len(data) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self.wfile.write(data)
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
+EOF
+PORT=$(in_ns "$NS" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+in_ns "$NS" sh -c 'echo $$ >"$1"; shift; exec python3 "$@"' sh "$T/server.pid" \
+	"$T/server.py" "$REL" "$PORT" "$T/server.log" 2>"$T/server.err" &
+on_exit "kill \$(cat '$T/server.pid')"
+wait_for 10 in_ns "$NS" curl -sf "http://127.0.0.1:$PORT/ok/SHA256SUMS" || fail "the test server answers"
+U=http://127.0.0.1:$PORT
+
+# The node has an etcd installed already (3.4.22); nothing below may touch it.
+R=$T/node
+mkdir -p "$R/usr/local/bin"
+printf '#!/bin/sh\necho "etcd Version: 3.4.22"\n' >"$R/usr/local/bin/etcd"
+printf '#!/bin/sh\necho "etcdctl version: 3.4.22"\n' >"$R/usr/local/bin/etcdctl"
+chmod 755 "$R/usr/local/bin/etcd" "$R/usr/local/bin/etcdctl"
+OLD=$(sha256sum "$R/usr/local/bin/etcd" | cut -d' ' -f1)
+BEFORE=$(tree_digest "$R")
+FLAGS=(--name n1 --advertise-address "$ADDR" --key-type ecdsa-p256 --timeout 20s)
+
+init() { run in_ns "$NS" "$EP" --root "$R" init --mode systemd "${FLAGS[@]}" "$@"; }
+untouched() {
+	expect_eq "$(tree_digest "$R")" "$BEFORE" "$1: the node is untouched"
+}
+
+init --release-url "$U/ok/" --etcd-version $V --etcd-sha256 "$(printf '0%.0s' {1..64})"
+expect_rc 1 "wrong --etcd-sha256"
+expect_in "$T/err" "checksum mismatch for $U/ok/$NAME.tar.gz: sha256 $GOOD, expected 0{64}; nothing was installed" \
+	"says which digest it got and which it expected"
+untouched "wrong checksum"
+
+init --release-url "file://$REL/nosums/$NAME.tar.gz"
+expect_rc 1 "no SHA256SUMS beside the tarball"
+expect_in "$T/err" "no checksum for $NAME.tar.gz: file://$REL/nosums/SHA256SUMS: no such file; pass --etcd-sha256 HEX" \
+	"says the checksum is missing and how to give one"
+untouched "missing checksum"
+
+init --release-url "file://$REL/othersums/$NAME.tar.gz"
+expect_rc 1 "SHA256SUMS without the tarball"
+expect_in "$T/err" "SHA256SUMS has no entry for '$NAME.tar.gz'" "says the entry is missing"
+untouched "missing entry"
+
+init --dry-run --release-url "file://$REL/nosums/$NAME.tar.gz" --insecure-skip-checksum
+expect_rc 0 "--insecure-skip-checksum --dry-run"
+expect_in "$T/out" "NOT VERIFIED: --insecure-skip-checksum" "says loudly what it skips"
+untouched "dry run"
+
+init --release-url "$U/trunc/" --etcd-version $V
+expect_rc 1 "a download cut off half-way"
+expect_in "$T/err" "after 4 attempts: $U/trunc/$NAME.tar.gz: transfer closed with [0-9]+ bytes remaining" \
+	"retried, then says the transfer was cut off"
+expect_eq "$(grep -c "GET /trunc/$NAME.tar.gz" "$T/server.log")" 4 "4 attempts in all"
+untouched "truncated download"
+
+init --release-url "$U/404/" --etcd-version $V --etcd-sha256 "$GOOD"
+expect_rc 1 "HTTP 404"
+expect_in "$T/err" "$U/404/$NAME.tar.gz: HTTP 404 \(not found\)" "says 404"
+expect_eq "$(grep -c "GET /404/$NAME.tar.gz" "$T/server.log")" 1 "a 404 is not retried"
+untouched "404"
+
+init --release-url "$U/500/" --etcd-version $V
+expect_rc 1 "HTTP 500"
+expect_in "$T/err" "after 4 attempts: $U/500/$NAME.tar.gz: HTTP 500" "retried, then says 500"
+expect_eq "$(grep -c "GET /500/$NAME.tar.gz" "$T/server.log")" 4 "a 500 is retried (4 attempts)"
+untouched "500"
+
+for kind in dotdot abs symlink symlink-up hardlink; do
+	hostile "$REL/$kind" "$kind"
+	init --release-url "file://$REL/$kind/$NAME.tar.gz"
+	expect_rc 1 "hostile archive ($kind)"
+	case $kind in
+	dotdot) want="archive entry '$NAME/../x': '..' in its path" ;;
+	abs) want="archive entry '/tmp/etcdpilot-t41-abs': absolute path" ;;
+	symlink) want="archive entry '$NAME/lib' -> /etc: symbolic link to an absolute path" ;;
+	symlink-up) want="archive entry '$NAME/up' -> ../../x: symbolic link leading out of the archive" ;;
+	hardlink) want="archive entry '$NAME/pw' -> /etc/passwd: hard link to an absolute path" ;;
+	esac
+	expect_in "$T/err" "$want; refusing the whole archive" "names the entry ($kind)"
+	expect_eq "$(sha256sum "$R/usr/local/bin/etcd" | cut -d' ' -f1)" "$OLD" "the old etcd is in place ($kind)"
+done
+[[ ! -e $REL/x && ! -e $REL/dotdot/x && ! -e /tmp/etcdpilot-t41-abs ]] || fail "nothing escaped"
+pass "nothing escaped"
+
+# A corrupt cached archive is never trusted, not even with the server gone.
+CACHE=$R/var/cache/etcdpilot/etcd/v$V
+mkdir -p "$CACHE"
+head -c 100 "$REL/ok/$NAME.tar.gz" >"$CACHE/$NAME.tar.gz"
+BEFORE=$(tree_digest "$R")
+DEAD=$(in_ns "$NS" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+init --release-url "http://127.0.0.1:$DEAD/" --etcd-version $V --etcd-sha256 "$GOOD"
+expect_rc 1 "corrupt cache, server unreachable"
+expect_in "$T/out" "The cached /var/cache/etcdpilot/etcd/v$V/$NAME.tar.gz does not match its checksum" \
+	"the corrupt cache is noticed"
+expect_in "$T/err" "Failed to connect to 127.0.0.1 port $DEAD" "and the download it needs fails"
+untouched "corrupt cache"
+
+# The binary says another version than the tarball: installed, checked, rolled back.
+rm -rf "$R/var"
+BIN_BEFORE=$(tree_digest "$R/usr/local/bin")
+init --release-url "file://$REL/fakever/$NAME.tar.gz"
+expect_rc 1 "a tarball whose etcd reports another version"
+expect_in "$T/err" "the installed /usr/local/bin/etcd reports version 3.4.99, expected $V .*; the previous binaries were restored" \
+	"says which version it found and that it restored the old binaries"
+expect_eq "$(tree_digest "$R/usr/local/bin")" "$BIN_BEFORE" "the previous binaries are back, byte for byte and mode"
+[[ ! -e $R/etc ]] || fail "no unit, environment or certificate was written"
+pass "no unit, environment or certificate was written"
+
+init --release-url "ftp://127.0.0.1/etcd/" --etcd-version $V
+expect_rc 2 "an ftp:// release URL is bad usage"
+expect_in "$T/err" "'ftp://127.0.0.1/etcd/'.*https://, http:// or file://" "says which schemes work"
