@@ -31,47 +31,52 @@
 #include "pki_internal.h"
 
 static const struct ep_cert_profile profiles[EP_CERT_COUNT] = {
-	[EP_CERT_CA] = {
-		.id = EP_CERT_CA,
-		.name = "etcd-ca",
-		.base = "etcd/ca",
-		.cn = "etcd-ca",
-		.is_ca = true,
-		.purpose = "self-signed CA to provision identities for etcd",
+    [EP_CERT_CA] =
+	{
+	    .id = EP_CERT_CA,
+	    .name = "etcd-ca",
+	    .base = "etcd/ca",
+	    .cn = "etcd-ca",
+	    .is_ca = true,
+	    .purpose = "self-signed CA to provision identities for etcd",
 	},
-	[EP_CERT_SERVER] = {
-		.id = EP_CERT_SERVER,
-		.name = "etcd-server",
-		.base = "etcd/server",
-		.server_auth = true,
-		.node_sans = true,
-		.restart = "etcd",
-		.purpose = "certificate for serving etcd",
+    [EP_CERT_SERVER] =
+	{
+	    .id = EP_CERT_SERVER,
+	    .name = "etcd-server",
+	    .base = "etcd/server",
+	    .server_auth = true,
+	    .node_sans = true,
+	    .restart = "etcd",
+	    .purpose = "certificate for serving etcd",
 	},
-	[EP_CERT_PEER] = {
-		.id = EP_CERT_PEER,
-		.name = "etcd-peer",
-		.base = "etcd/peer",
-		.server_auth = true,
-		.node_sans = true,
-		.restart = "etcd",
-		.purpose = "certificate for etcd nodes to communicate with each other",
+    [EP_CERT_PEER] =
+	{
+	    .id = EP_CERT_PEER,
+	    .name = "etcd-peer",
+	    .base = "etcd/peer",
+	    .server_auth = true,
+	    .node_sans = true,
+	    .restart = "etcd",
+	    .purpose = "certificate for etcd nodes to communicate with each other",
 	},
-	[EP_CERT_HEALTHCHECK_CLIENT] = {
-		.id = EP_CERT_HEALTHCHECK_CLIENT,
-		.name = "etcd-healthcheck-client",
-		.base = "etcd/healthcheck-client",
-		.cn = "kube-etcd-healthcheck-client",
-		.restart = "etcd",
-		.purpose = "certificate for liveness probes to healthcheck etcd",
+    [EP_CERT_HEALTHCHECK_CLIENT] =
+	{
+	    .id = EP_CERT_HEALTHCHECK_CLIENT,
+	    .name = "etcd-healthcheck-client",
+	    .base = "etcd/healthcheck-client",
+	    .cn = "kube-etcd-healthcheck-client",
+	    .restart = "etcd",
+	    .purpose = "certificate for liveness probes to healthcheck etcd",
 	},
-	[EP_CERT_APISERVER_ETCD_CLIENT] = {
-		.id = EP_CERT_APISERVER_ETCD_CLIENT,
-		.name = "apiserver-etcd-client",
-		.base = "apiserver-etcd-client",
-		.cn = "kube-apiserver-etcd-client",
-		.restart = "kube-apiserver",
-		.purpose = "certificate the apiserver uses to access etcd",
+    [EP_CERT_APISERVER_ETCD_CLIENT] =
+	{
+	    .id = EP_CERT_APISERVER_ETCD_CLIENT,
+	    .name = "apiserver-etcd-client",
+	    .base = "apiserver-etcd-client",
+	    .cn = "kube-apiserver-etcd-client",
+	    .restart = "kube-apiserver",
+	    .purpose = "certificate the apiserver uses to access etcd",
 	},
 };
 
@@ -93,8 +98,8 @@ int ep_cert_lookup(const char *name, enum ep_cert_id *ret)
 	return -ENOENT;
 }
 
-int ep_pki_paths(const struct ep_spec *spec, const char *root, enum ep_cert_id id,
-		 char **ret_crt, char **ret_key, struct ep_error *err)
+int ep_pki_paths(const struct ep_spec *spec, const char *root, enum ep_cert_id id, char **ret_crt,
+		 char **ret_key, struct ep_error *err)
 {
 	const struct ep_cert_profile *prof = ep_cert_profile(id);
 	if (!prof || !spec->cert_dir)
@@ -212,7 +217,8 @@ static int sans_add(struct pki_sans *out, const char *s, bool *ret_dropped)
 	return push_unique_ci(&out->dns, lower);
 }
 
-static void logf_(ep_log_fn log, void *ud, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(ep_log_fn log, void *ud, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void logf_(ep_log_fn log, void *ud, const char *fmt, ...)
 {
 	if (!log)
@@ -237,13 +243,13 @@ int pki_sans_desired(const struct ep_spec *spec, const struct ep_cert_profile *p
 	if (!prof->node_sans)
 		return 0;
 
-	const char *defaults[] = { spec->name, "localhost", spec->advertise_address, "127.0.0.1",
-				   "::1" };
+	const char *defaults[] = {spec->name, "localhost", spec->advertise_address, "127.0.0.1",
+				  "::1"};
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]) && r >= 0; i++)
 		if (defaults[i] && defaults[i][0])
 			r = sans_add(out, defaults[i], &dropped);
 	const struct ep_strv *extra =
-		prof->id == EP_CERT_SERVER ? &spec->server_cert_sans : &spec->peer_cert_sans;
+	    prof->id == EP_CERT_SERVER ? &spec->server_cert_sans : &spec->peer_cert_sans;
 	for (size_t i = 0; i < extra->n && r >= 0; i++) {
 		r = sans_add(out, extra->v[i], &dropped);
 		if (r >= 0 && dropped)
@@ -258,7 +264,7 @@ int pki_sans_desired(const struct ep_spec *spec, const struct ep_cert_profile *p
 int pki_sans_of_cert(const X509 *crt, struct pki_sans *out, struct ep_error *err)
 {
 	_cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES *gens =
-		X509_get_ext_d2i(crt, NID_subject_alt_name, NULL, NULL);
+	    X509_get_ext_d2i(crt, NID_subject_alt_name, NULL, NULL);
 	int r = 0;
 	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && r >= 0; i++) {
 		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
@@ -434,7 +440,7 @@ int pki_keys_new(enum ep_key_type kt, EVP_PKEY **keys, size_t n, struct ep_error
 
 	struct keygen_job jobs[EP_CERT_COUNT];
 	pthread_t tids[EP_CERT_COUNT];
-	bool started[EP_CERT_COUNT] = { false };
+	bool started[EP_CERT_COUNT] = {false};
 	if (n > EP_CERT_COUNT)
 		return ep_error_set(err, -EINVAL, "too many keys requested");
 	for (size_t i = 0; i < n; i++) {
@@ -456,7 +462,8 @@ int pki_keys_new(enum ep_key_type kt, EVP_PKEY **keys, size_t n, struct ep_error
 	for (size_t i = 0; i < n; i++) {
 		if (!jobs[i].key && r == 0)
 			r = ep_error_set(err, jobs[i].err.code ? jobs[i].err.code : -EIO, "%s",
-					 jobs[i].err.msg[0] ? jobs[i].err.msg : "key generation failed");
+					 jobs[i].err.msg[0] ? jobs[i].err.msg
+							    : "key generation failed");
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (r < 0)
@@ -532,7 +539,8 @@ int ep_pki_cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
 	if (!crt) {
 		char reason[256];
 		ssl_reason(reason, sizeof(reason));
-		return ep_error_set(err, -EINVAL, "'%s' is not a PEM certificate: %s", what, reason);
+		return ep_error_set(err, -EINVAL, "'%s' is not a PEM certificate: %s", what,
+				    reason);
 	}
 	ERR_clear_error();
 	*ret = crt;
@@ -549,7 +557,7 @@ int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **r
 	if (!bio)
 		return ep_error_ssl(err, "'%s'", what);
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key =
-		PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	    PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	if (!key) {
 		char reason[256];
 		ssl_reason(reason, sizeof(reason));
@@ -562,17 +570,17 @@ int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **r
 	if (!EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "EC")) {
 		char desc[64];
 		ep_pki_key_describe(key, desc, sizeof(desc));
-		return ep_error_set(err, -EINVAL,
-				    "'%s' holds a %s key; etcd certificates need an RSA or ECDSA key "
-				    "(as kubeadm); replace the key",
-				    what, desc);
+		return ep_error_set(
+		    err, -EINVAL,
+		    "'%s' holds a %s key; etcd certificates need an RSA or ECDSA key "
+		    "(as kubeadm); replace the key",
+		    what, desc);
 	}
 	*ret = TAKE_PTR(key);
 	return 0;
 }
 
-int pki_load(const char *path, bool *ret_exists, X509 **crt, EVP_PKEY **key,
-	     struct ep_error *err)
+int pki_load(const char *path, bool *ret_exists, X509 **crt, EVP_PKEY **key, struct ep_error *err)
 {
 	struct stat st;
 	*ret_exists = false;
@@ -703,8 +711,8 @@ static const EVP_MD *digest_for(EVP_PKEY *signer)
 	return EVP_sha256();
 }
 
-int pki_cert_make(const struct pki_cert_req *req, EVP_PKEY *key, X509 *ca_crt,
-		  EVP_PKEY *ca_key, X509 **ret, struct ep_error *err)
+int pki_cert_make(const struct pki_cert_req *req, EVP_PKEY *key, X509 *ca_crt, EVP_PKEY *ca_key,
+		  X509 **ret, struct ep_error *err)
 {
 	ERR_clear_error();
 	_cleanup_(X509_freep) X509 *crt = X509_new();
@@ -717,8 +725,7 @@ int pki_cert_make(const struct pki_cert_req *req, EVP_PKEY *key, X509 *ca_crt,
 
 	ASN1_INTEGER *serial = serial_new();
 	int ok = serial && X509_set_version(crt, X509_VERSION_3) &&
-		 X509_set_serialNumber(crt, serial) &&
-		 X509_set_subject_name(crt, req->subject) &&
+		 X509_set_serialNumber(crt, serial) && X509_set_subject_name(crt, req->subject) &&
 		 X509_set_issuer_name(crt, self ? req->subject : X509_get_subject_name(ca_crt)) &&
 		 X509_set_pubkey(crt, key) &&
 		 ASN1_TIME_set(X509_getm_notBefore(crt), req->now - EP_CERT_BACKDATE_S) &&
@@ -750,8 +757,8 @@ int pki_cert_make(const struct pki_cert_req *req, EVP_PKEY *key, X509 *ca_crt,
 		return ep_error_ssl(err, "adding the authority key identifier");
 	if (req->sans && (req->sans->dns.n || req->sans->ip.n)) {
 		_cleanup_(GENERAL_NAMES_freep) GENERAL_NAMES *gens = sans_to_gens(req->sans);
-		if (!gens || X509_add1_ext_i2d(crt, NID_subject_alt_name, gens, 0,
-					       X509V3_ADD_DEFAULT) != 1)
+		if (!gens ||
+		    X509_add1_ext_i2d(crt, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) != 1)
 			return ep_error_ssl(err, "adding subject alternative names");
 	}
 	if (!X509_sign(crt, signer, digest_for(signer)))

@@ -56,12 +56,12 @@ char *pki_sans_missing(const struct pki_sans *want, const struct pki_sans *have,
 
 /* What one new certificate says. */
 struct pki_cert_req {
-	const X509_NAME *subject;        /* borrowed */
-	const struct pki_sans *sans;     /* may be NULL: no SAN extension */
-	const EXTENDED_KEY_USAGE *eku;   /* borrowed; NULL: none */
+	const X509_NAME *subject;      /* borrowed */
+	const struct pki_sans *sans;   /* may be NULL: no SAN extension */
+	const EXTENDED_KEY_USAGE *eku; /* borrowed; NULL: none */
 	bool is_ca;
 	uint64_t validity_s;
-	time_t now;                      /* NotBefore = now - backdate */
+	time_t now; /* NotBefore = now - backdate */
 };
 
 /*
@@ -69,8 +69,8 @@ struct pki_cert_req {
  * @ca_key NULL); a leaf is signed by @ca_key and gets @ca_crt's subject as
  * issuer.  *@ret owned by the caller.  0 or -errno with @err.
  */
-int pki_cert_make(const struct pki_cert_req *req, EVP_PKEY *key, X509 *ca_crt,
-		  EVP_PKEY *ca_key, X509 **ret, struct ep_error *err);
+int pki_cert_make(const struct pki_cert_req *req, EVP_PKEY *key, X509 *ca_crt, EVP_PKEY *ca_key,
+		  X509 **ret, struct ep_error *err);
 
 /* A subject with CN @cn only (O is never set, as kubeadm since 1.29). */
 X509_NAME *pki_name_cn(const char *cn);
@@ -102,7 +102,6 @@ int pki_cert_times(const X509 *crt, time_t *ret_not_before, time_t *ret_not_afte
  * anything but a regular file (a symlink, a directory) is an error.  With
  * @crt non-NULL the file is parsed as a certificate, with @key as a key.
  */
-int pki_load(const char *path, bool *ret_exists, X509 **crt, EVP_PKEY **key,
-	     struct ep_error *err);
+int pki_load(const char *path, bool *ret_exists, X509 **crt, EVP_PKEY **key, struct ep_error *err);
 
 #endif

@@ -26,15 +26,15 @@ struct pair {
 	const struct ep_cert_profile *prof;
 	char *crt_path, *key_path;
 	bool crt_exists, key_exists;
-	X509 *crt;         /* existing or new */
-	EVP_PKEY *key;     /* existing or new */
+	X509 *crt;     /* existing or new */
+	EVP_PKEY *key; /* existing or new */
 	bool write_key, write_crt;
 	char *crt_pem, *key_pem;
 	size_t crt_len, key_len;
-	struct pki_sans sans;    /* what a new certificate gets */
-	X509_NAME *subject;      /* of a new certificate */
+	struct pki_sans sans;	 /* what a new certificate gets */
+	X509_NAME *subject;	 /* of a new certificate */
 	EXTENDED_KEY_USAGE *eku; /* of a new certificate */
-	char *done_line;         /* logged once the pair is written */
+	char *done_line;	 /* logged once the pair is written */
 };
 
 struct plan {
@@ -84,7 +84,7 @@ static int plan_init(struct plan *pl, const struct ep_spec *spec, const char *ro
 }
 
 static int plan_line(struct plan *pl, struct ep_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int plan_line(struct plan *pl, struct ep_error *err, const char *fmt, ...)
 {
 	char line[2048];
@@ -219,7 +219,7 @@ static int check_writable_dir(const char *path, struct ep_error *err)
 /* Make every new key at once (RSA keys in parallel), then every certificate. */
 static int plan_make(struct plan *pl, struct ep_error *err)
 {
-	EVP_PKEY *keys[EP_CERT_COUNT] = { NULL };
+	EVP_PKEY *keys[EP_CERT_COUNT] = {NULL};
 	size_t n = 0;
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++)
 		if (pl->p[i].write_key)
@@ -237,13 +237,13 @@ static int plan_make(struct plan *pl, struct ep_error *err)
 		if (!p->write_crt)
 			continue;
 		struct pki_cert_req req = {
-			.subject = p->subject,
-			.sans = &p->sans,
-			.eku = p->eku,
-			.is_ca = p->prof->is_ca,
-			.validity_s = p->prof->is_ca ? pl->spec->ca_cert_validity_s
-						     : pl->spec->cert_validity_s,
-			.now = pl->now,
+		    .subject = p->subject,
+		    .sans = &p->sans,
+		    .eku = p->eku,
+		    .is_ca = p->prof->is_ca,
+		    .validity_s =
+			p->prof->is_ca ? pl->spec->ca_cert_validity_s : pl->spec->cert_validity_s,
+		    .now = pl->now,
 		};
 		X509 *crt = NULL;
 		r = pki_cert_make(&req, p->key, p->prof->is_ca ? NULL : ca->crt,
@@ -262,7 +262,7 @@ static int plan_make(struct plan *pl, struct ep_error *err)
 }
 
 static void emit(ep_log_fn log, void *ud, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void emit(ep_log_fn log, void *ud, const char *fmt, ...)
 {
 	if (!log)
@@ -289,7 +289,8 @@ static void dry_run_pair(struct pair *p, ep_log_fn log, void *ud)
 	_cleanup_free_ char *sans = NULL;
 	if (p->sans.dns.n || p->sans.ip.n)
 		sans = pki_sans_describe(&p->sans, false);
-	emit(log, ud, "[dryrun] Would write file '%s' with mode 0644 (certificate %s%s%s, valid until %s)",
+	emit(log, ud,
+	     "[dryrun] Would write file '%s' with mode 0644 (certificate %s%s%s, valid until %s)",
 	     p->crt_path, subj, sans ? ", " : "", sans ? sans : "", until);
 }
 
@@ -304,8 +305,7 @@ static int dir_of(const char *path, char **ret)
 	return 0;
 }
 
-static int plan_apply(struct plan *pl, bool dry_run, ep_log_fn log, void *ud,
-		      struct ep_error *err)
+static int plan_apply(struct plan *pl, bool dry_run, ep_log_fn log, void *ud, struct ep_error *err)
 {
 	for (size_t i = 0; i < pl->lines.n; i++)
 		if (log)
@@ -364,12 +364,12 @@ static int plan_ca(struct plan *pl, unsigned mask, bool need_ca, struct ep_error
 		if (!pki_cert_is_ca(ca->crt)) {
 			char subj[256];
 			pki_name_oneline(X509_get_subject_name(ca->crt), subj, sizeof(subj));
-			return ep_error_set(err, -EINVAL,
-					    "'%s' (%s) is not a CA certificate: it lacks "
-					    "basicConstraints CA:TRUE; put the etcd CA there, or delete "
-					    "%s and %s to generate a new CA",
-					    ca->crt_path, subj, base_name(ca->crt_path),
-					    base_name(ca->key_path));
+			return ep_error_set(
+			    err, -EINVAL,
+			    "'%s' (%s) is not a CA certificate: it lacks "
+			    "basicConstraints CA:TRUE; put the etcd CA there, or delete "
+			    "%s and %s to generate a new CA",
+			    ca->crt_path, subj, base_name(ca->crt_path), base_name(ca->key_path));
 		}
 		if (ca->key_exists) {
 			r = check_key_matches(ca, err);
@@ -393,11 +393,12 @@ static int plan_ca(struct plan *pl, unsigned mask, bool need_ca, struct ep_error
 	if (!in_mask) {
 		if (!need_ca)
 			return 0;
-		return ep_error_set(err, -ENOENT,
-				    "the etcd CA certificate '%s' does not exist; run 'etcdpilot "
-				    "certs generate etcd-ca' (or 'all') first, or copy the cluster's "
-				    "CA (ca.crt and ca.key) from another control-plane node",
-				    ca->crt_path);
+		return ep_error_set(
+		    err, -ENOENT,
+		    "the etcd CA certificate '%s' does not exist; run 'etcdpilot "
+		    "certs generate etcd-ca' (or 'all') first, or copy the cluster's "
+		    "CA (ca.crt and ca.key) from another control-plane node",
+		    ca->crt_path);
 	}
 	ca->write_crt = true;
 	ca->write_key = !ca->key_exists;
@@ -412,8 +413,7 @@ static int plan_ca(struct plan *pl, unsigned mask, bool need_ca, struct ep_error
 				 "[certs] Using the existing \"%s\" key to issue its missing "
 				 "certificate",
 				 ca->prof->base);
-	return plan_line(pl, err, "[certs] Generating \"%s\" certificate and key",
-			 ca->prof->base);
+	return plan_line(pl, err, "[certs] Generating \"%s\" certificate and key", ca->prof->base);
 }
 
 /* Lines from pki_sans_desired's warnings go into the plan, not out at once. */
@@ -443,26 +443,29 @@ static int plan_leaf(struct plan *pl, struct pair *p, struct ep_error *err)
 		if (r < 0)
 			return r;
 		if (ca->write_crt)
-			return ep_error_set(err, -EINVAL,
-					    "'%s' exists but the etcd CA that issued it does not "
-					    "('%s' is missing); restore that CA, or delete %s and %s "
-					    "to regenerate them with a new CA",
-					    p->crt_path, ca->crt_path, base_name(p->crt_path),
-					    base_name(p->key_path));
+			return ep_error_set(
+			    err, -EINVAL,
+			    "'%s' exists but the etcd CA that issued it does not "
+			    "('%s' is missing); restore that CA, or delete %s and %s "
+			    "to regenerate them with a new CA",
+			    p->crt_path, ca->crt_path, base_name(p->crt_path),
+			    base_name(p->key_path));
 		if (!pki_cert_issued_by(p->crt, ca->crt)) {
 			char issuer[256];
 			pki_name_oneline(X509_get_issuer_name(p->crt), issuer, sizeof(issuer));
-			return ep_error_set(err, -EINVAL,
-					    "'%s' is not signed by the etcd CA '%s' (its issuer is "
-					    "%s); delete %s and %s to regenerate them with this CA, "
-					    "or put back the CA that issued them",
-					    p->crt_path, ca->crt_path, issuer,
-					    base_name(p->crt_path), base_name(p->key_path));
+			return ep_error_set(
+			    err, -EINVAL,
+			    "'%s' is not signed by the etcd CA '%s' (its issuer is "
+			    "%s); delete %s and %s to regenerate them with this CA, "
+			    "or put back the CA that issued them",
+			    p->crt_path, ca->crt_path, issuer, base_name(p->crt_path),
+			    base_name(p->key_path));
 		}
-		struct pki_sans have = { 0 };
+		struct pki_sans have = {0};
 		r = pki_sans_of_cert(p->crt, &have, err);
 		bool oom = false;
-		_cleanup_free_ char *missing = r < 0 ? NULL : pki_sans_missing(&p->sans, &have, &oom);
+		_cleanup_free_ char *missing =
+		    r < 0 ? NULL : pki_sans_missing(&p->sans, &have, &oom);
 		_cleanup_free_ char *has = missing ? pki_sans_describe(&have, true) : NULL;
 		pki_sans_release(&have);
 		if (r < 0)
@@ -470,15 +473,14 @@ static int plan_leaf(struct plan *pl, struct pair *p, struct ep_error *err)
 		if (oom || (missing && !has))
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		if (missing)
-			return ep_error_set(err, -EINVAL,
-					    "'%s' lacks SAN%s %s (has %s); delete %s and %s to "
-					    "regenerate them, or fix the node name, advertise address "
-					    "or %s in the configuration",
-					    p->crt_path, strchr(missing, ',') ? "s" : "", missing, has,
-					    base_name(p->crt_path),
-					    base_name(p->key_path),
-					    p->prof->id == EP_CERT_SERVER ? "serverCertSANs"
-									  : "peerCertSANs");
+			return ep_error_set(
+			    err, -EINVAL,
+			    "'%s' lacks SAN%s %s (has %s); delete %s and %s to "
+			    "regenerate them, or fix the node name, advertise address "
+			    "or %s in the configuration",
+			    p->crt_path, strchr(missing, ',') ? "s" : "", missing, has,
+			    base_name(p->crt_path), base_name(p->key_path),
+			    p->prof->id == EP_CERT_SERVER ? "serverCertSANs" : "peerCertSANs");
 		r = warn_validity(pl, p, err);
 		if (r >= 0)
 			r = warn_key_mode(pl, p, err);
@@ -503,9 +505,10 @@ static int plan_leaf(struct plan *pl, struct pair *p, struct ep_error *err)
 	if (!p->subject || !p->eku)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	if (p->key_exists)
-		r = plan_line(pl, err,
-			      "[certs] Using the existing \"%s\" key to issue its missing certificate",
-			      p->prof->base);
+		r = plan_line(
+		    pl, err,
+		    "[certs] Using the existing \"%s\" key to issue its missing certificate",
+		    p->prof->base);
 	else
 		r = plan_line(pl, err, "[certs] Generating \"%s\" certificate and key",
 			      p->prof->base);
@@ -525,7 +528,8 @@ int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask,
 	if (!mask || (mask & ~EP_CERT_ALL))
 		return ep_error_usage(err, -EINVAL, "no certificate selected");
 	if (!spec->name || !spec->advertise_address)
-		return ep_error_usage(err, -EINVAL, "the node spec has no name or advertise address");
+		return ep_error_usage(err, -EINVAL,
+				      "the node spec has no name or advertise address");
 
 	_cleanup_(plan_release) struct plan pl;
 	int r = plan_init(&pl, spec, root, err);
@@ -560,7 +564,7 @@ static X509_NAME *renewed_subject(const X509 *old)
 	X509_NAME *n = X509_NAME_new();
 	if (!n)
 		return NULL;
-	const int nids[] = { NID_commonName, NID_organizationName };
+	const int nids[] = {NID_commonName, NID_organizationName};
 	for (size_t k = 0; k < 2; k++) {
 		int idx = -1;
 		while ((idx = X509_NAME_get_index_by_NID(on, nids[k], idx)) >= 0) {
@@ -582,10 +586,11 @@ static int plan_renew_leaf(struct plan *pl, struct pair *p, bool only, struct ep
 		return r;
 	if (!p->crt_exists) {
 		if (only)
-			return ep_error_set(err, -ENOENT,
-					    "'%s' does not exist, so there is nothing to renew; run "
-					    "'etcdpilot certs generate %s' to create it",
-					    p->crt_path, p->prof->name);
+			return ep_error_set(
+			    err, -ENOENT,
+			    "'%s' does not exist, so there is nothing to renew; run "
+			    "'etcdpilot certs generate %s' to create it",
+			    p->crt_path, p->prof->name);
 		return plan_line(pl, err, "[renew] MISSING! %s ('%s'), skipped", p->prof->name,
 				 p->crt_path);
 	}
@@ -636,10 +641,11 @@ int ep_pki_renew(const struct ep_spec *spec, const char *root, unsigned mask, bo
 	if (r < 0)
 		return r;
 	if (!ca->crt_exists)
-		return ep_error_set(err, -ENOENT,
-				    "the etcd CA certificate '%s' does not exist, so nothing can be "
-				    "renewed; run 'etcdpilot certs generate' first",
-				    ca->crt_path);
+		return ep_error_set(
+		    err, -ENOENT,
+		    "the etcd CA certificate '%s' does not exist, so nothing can be "
+		    "renewed; run 'etcdpilot certs generate' first",
+		    ca->crt_path);
 	if (!ca->key_exists)
 		return ep_error_set(err, -ENOENT,
 				    "the etcd CA is managed externally ('%s' has no key '%s'), so "

@@ -55,7 +55,7 @@ static int parse_names(struct cli_ctx *ctx, bool allow_ca, unsigned *ret, struct
  */
 static int load_spec_no_address(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err)
 {
-	struct ep_error probe = { 0 };
+	struct ep_error probe = {0};
 	int r = cli_load_spec(ctx, spec, &probe);
 	if (r >= 0 || ctx->ov.advertise_address)
 		goto out;
@@ -118,7 +118,8 @@ static int run_renew(struct cli_ctx *ctx, struct ep_error *err)
 	       "certificates.\nRun this command on each control-plane node: every node has its "
 	       "own certificates.\n",
 	       etcd ? "etcd" : "", etcd && apiserver ? " and kube-apiserver" : "",
-	       !etcd && apiserver ? "kube-apiserver" : "", etcd && apiserver ? "they use" : "it uses");
+	       !etcd && apiserver ? "kube-apiserver" : "",
+	       etcd && apiserver ? "they use" : "it uses");
 	return 0;
 }
 
@@ -126,10 +127,10 @@ static int run_renew(struct cli_ctx *ctx, struct ep_error *err)
 
 /* kubeadm lists the leaves by name: apiserver-etcd-client first. */
 static const enum ep_cert_id leaf_order[] = {
-	EP_CERT_APISERVER_ETCD_CLIENT,
-	EP_CERT_HEALTHCHECK_CLIENT,
-	EP_CERT_PEER,
-	EP_CERT_SERVER,
+    EP_CERT_APISERVER_ETCD_CLIENT,
+    EP_CERT_HEALTHCHECK_CLIENT,
+    EP_CERT_PEER,
+    EP_CERT_SERVER,
 };
 
 static json_t *status_entry(const struct ep_pki_status *st, const struct ep_cert_status *cs)
@@ -185,12 +186,12 @@ struct table {
 	int nrows;
 };
 
-static void table_row(struct table *t, int nterm, const char *c0, const char *c1,
-		      const char *c2, const char *c3, const char *c4)
+static void table_row(struct table *t, int nterm, const char *c0, const char *c1, const char *c2,
+		      const char *c3, const char *c4)
 {
 	if (t->nrows >= TAB_ROWS)
 		return;
-	const char *c[TAB_COLS] = { c0, c1, c2, c3, c4 };
+	const char *c[TAB_COLS] = {c0, c1, c2, c3, c4};
 	for (int i = 0; i < TAB_COLS; i++)
 		snprintf(t->cell[t->nrows][i], sizeof(t->cell[0][0]), "%s", c[i] ? c[i] : "");
 	t->ncells[t->nrows++] = nterm;
@@ -198,7 +199,7 @@ static void table_row(struct table *t, int nterm, const char *c0, const char *c1
 
 static void table_print(const struct table *t)
 {
-	size_t width[TAB_COLS] = { 0 };
+	size_t width[TAB_COLS] = {0};
 	for (int r = 0; r < t->nrows; r++)
 		for (int i = 0; i < t->ncells[r]; i++) {
 			size_t w = strlen(t->cell[r][i]) + 3;
@@ -216,13 +217,14 @@ static void table_print(const struct table *t)
 
 static void status_text(json_t *doc)
 {
-	struct table t = { 0 };
+	struct table t = {0};
 	table_row(&t, 4, "CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY",
 		  "EXTERNALLY MANAGED");
 	size_t i;
 	json_t *c;
 	for (int pass = 0; pass < 2; pass++) {
-		json_t *list = json_object_get(doc, pass ? "certificateAuthorities" : "certificates");
+		json_t *list =
+		    json_object_get(doc, pass ? "certificateAuthorities" : "certificates");
 		if (pass) {
 			table_print(&t);
 			printf("\n");
@@ -230,7 +232,8 @@ static void status_text(json_t *doc)
 			table_row(&t, 3, "CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME",
 				  "EXTERNALLY MANAGED", NULL);
 		}
-		json_array_foreach(list, i, c) {
+		json_array_foreach(list, i, c)
+		{
 			const char *name = json_string_value(json_object_get(c, "name"));
 			char missing[128], expires[64], residual[32], managed[16];
 			if (json_is_true(json_object_get(c, "missing"))) {
@@ -240,14 +243,15 @@ static void status_text(json_t *doc)
 			}
 			json_int_t left = json_integer_value(json_object_get(c, "residualTime"));
 			const char *iso = json_string_value(json_object_get(c, "expirationDate"));
-			struct tm tm = { 0 };
+			struct tm tm = {0};
 			if (!iso || !strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm))
 				snprintf(expires, sizeof(expires), "?");
 			else
 				ep_pki_format_expiry(timegm(&tm), expires, sizeof(expires));
 			ep_pki_format_residual(0, (time_t)left, residual, sizeof(residual));
 			snprintf(managed, sizeof(managed), "%-8s",
-				 json_is_true(json_object_get(c, "externallyManaged")) ? "yes" : "no");
+				 json_is_true(json_object_get(c, "externallyManaged")) ? "yes"
+										       : "no");
 			if (pass)
 				table_row(&t, 3, name, expires, residual, managed, NULL);
 			else
@@ -281,67 +285,67 @@ static int run_check_expiration(struct cli_ctx *ctx, struct ep_error *err)
 }
 
 const struct cli_command cmd_certs_generate = {
-	.name = "certs generate",
-	.run = run_generate,
-	.groups = CLI_NODE,
-	.args = "[NAME|all]",
-	.summary = "generate the etcd CA and this node's certificates (kubeadm layout)",
-	.help = "NAME is etcd-ca, etcd-server, etcd-peer, etcd-healthcheck-client,\n"
-		"apiserver-etcd-client or all (the default).  Files go where kubeadm puts them\n"
-		"under the certificates directory (etcd/ca, etcd/server, etcd/peer,\n"
-		"etcd/healthcheck-client, apiserver-etcd-client; .crt 0644, .key 0600).\n"
-		"Existing valid files are reused; a certificate not signed by the CA, a key\n"
-		"that does not match, or SANs that miss this node are errors, and then nothing\n"
-		"is written.  A CA certificate without its key is an external CA: every other\n"
-		"certificate must then already exist.",
-	.min_args = 0,
-	.max_args = 1,
+    .name = "certs generate",
+    .run = run_generate,
+    .groups = CLI_NODE,
+    .args = "[NAME|all]",
+    .summary = "generate the etcd CA and this node's certificates (kubeadm layout)",
+    .help = "NAME is etcd-ca, etcd-server, etcd-peer, etcd-healthcheck-client,\n"
+	    "apiserver-etcd-client or all (the default).  Files go where kubeadm puts them\n"
+	    "under the certificates directory (etcd/ca, etcd/server, etcd/peer,\n"
+	    "etcd/healthcheck-client, apiserver-etcd-client; .crt 0644, .key 0600).\n"
+	    "Existing valid files are reused; a certificate not signed by the CA, a key\n"
+	    "that does not match, or SANs that miss this node are errors, and then nothing\n"
+	    "is written.  A CA certificate without its key is an external CA: every other\n"
+	    "certificate must then already exist.",
+    .min_args = 0,
+    .max_args = 1,
 };
 
 const struct cli_command cmd_certs_check_expiration = {
-	.name = "certs check-expiration",
-	.run = run_check_expiration,
-	.groups = CLI_NODE,
-	.args = NULL,
-	.summary = "show when each etcd certificate expires",
-	.help = "Prints kubeadm's table (or, with -o json, kubeadm's CertificateExpirationInfo\n"
-		"document plus each file's path).  A missing file is listed as !MISSING!.",
-	.min_args = 0,
-	.max_args = 0,
+    .name = "certs check-expiration",
+    .run = run_check_expiration,
+    .groups = CLI_NODE,
+    .args = NULL,
+    .summary = "show when each etcd certificate expires",
+    .help = "Prints kubeadm's table (or, with -o json, kubeadm's CertificateExpirationInfo\n"
+	    "document plus each file's path).  A missing file is listed as !MISSING!.",
+    .min_args = 0,
+    .max_args = 0,
 };
 
 const struct cli_command cmd_certs_renew = {
-	.name = "certs renew",
-	.run = run_renew,
-	.groups = CLI_NODE,
-	.args = "NAME|all",
-	.summary = "renew certificates with the CA (the CA itself is never renewed)",
-	.help = "NAME is etcd-server, etcd-peer, etcd-healthcheck-client,\n"
-		"apiserver-etcd-client or all.  Like kubeadm, a renewed certificate gets a new\n"
-		"key (of --key-type), keeps the subject, SANs and key usages of the old one, and\n"
-		"a new validity period.  Needs the CA key (etcd/ca.key).  Afterwards restart\n"
-		"etcd (server, peer, healthcheck) or kube-apiserver (apiserver-etcd-client), on\n"
-		"each control-plane node.",
-	.min_args = 1,
-	.max_args = 1,
+    .name = "certs renew",
+    .run = run_renew,
+    .groups = CLI_NODE,
+    .args = "NAME|all",
+    .summary = "renew certificates with the CA (the CA itself is never renewed)",
+    .help = "NAME is etcd-server, etcd-peer, etcd-healthcheck-client,\n"
+	    "apiserver-etcd-client or all.  Like kubeadm, a renewed certificate gets a new\n"
+	    "key (of --key-type), keeps the subject, SANs and key usages of the old one, and\n"
+	    "a new validity period.  Needs the CA key (etcd/ca.key).  Afterwards restart\n"
+	    "etcd (server, peer, healthcheck) or kube-apiserver (apiserver-etcd-client), on\n"
+	    "each control-plane node.",
+    .min_args = 1,
+    .max_args = 1,
 };
 
 const struct cli_command cmd_certs_export_bundle = {
-	.name = "certs export-bundle",
-	.run = NULL,
-	.groups = CLI_NODE,
-	.args = "FILE",
-	.summary = "write the etcd CA, encrypted, for another control-plane node",
-	.min_args = 1,
-	.max_args = 1,
+    .name = "certs export-bundle",
+    .run = NULL,
+    .groups = CLI_NODE,
+    .args = "FILE",
+    .summary = "write the etcd CA, encrypted, for another control-plane node",
+    .min_args = 1,
+    .max_args = 1,
 };
 
 const struct cli_command cmd_certs_import_bundle = {
-	.name = "certs import-bundle",
-	.run = NULL,
-	.groups = CLI_NODE,
-	.args = "FILE",
-	.summary = "install the etcd CA from an encrypted bundle",
-	.min_args = 1,
-	.max_args = 1,
+    .name = "certs import-bundle",
+    .run = NULL,
+    .groups = CLI_NODE,
+    .args = "FILE",
+    .summary = "install the etcd CA from an encrypted bundle",
+    .min_args = 1,
+    .max_args = 1,
 };

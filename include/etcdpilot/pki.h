@@ -36,22 +36,22 @@ enum ep_cert_id {
 };
 
 #define EP_CERT_BIT(id) (1u << (id))
-#define EP_CERT_ALL ((1u << EP_CERT_COUNT) - 1)
-#define EP_CERT_LEAVES (EP_CERT_ALL & ~EP_CERT_BIT(EP_CERT_CA))
+#define EP_CERT_ALL	((1u << EP_CERT_COUNT) - 1)
+#define EP_CERT_LEAVES	(EP_CERT_ALL & ~EP_CERT_BIT(EP_CERT_CA))
 
 /* Backdating of NotBefore, as kubeadm's CertificateBackdate. */
 #define EP_CERT_BACKDATE_S 300
 
 struct ep_cert_profile {
 	enum ep_cert_id id;
-	const char *name;       /* kubeadm's name: "etcd-ca", "etcd-server", ... */
-	const char *base;       /* under the cert dir, no extension: "etcd/server" */
-	const char *cn;         /* fixed common name; NULL = the node name */
+	const char *name; /* kubeadm's name: "etcd-ca", "etcd-server", ... */
+	const char *base; /* under the cert dir, no extension: "etcd/server" */
+	const char *cn;	  /* fixed common name; NULL = the node name */
 	bool is_ca;
-	bool server_auth;       /* EKU serverAuth besides clientAuth (leaves) */
-	bool node_sans;         /* node name, localhost, advertise address, loopbacks */
-	const char *restart;    /* what must restart after renewal ("etcd", ...) */
-	const char *purpose;    /* kubeadm's long name: "certificate for serving etcd" */
+	bool server_auth;    /* EKU serverAuth besides clientAuth (leaves) */
+	bool node_sans;	     /* node name, localhost, advertise address, loopbacks */
+	const char *restart; /* what must restart after renewal ("etcd", ...) */
+	const char *purpose; /* kubeadm's long name: "certificate for serving etcd" */
 };
 
 /* The profile of @id (static storage); NULL for an out-of-range id. */
@@ -67,8 +67,8 @@ int ep_cert_lookup(const char *name, enum ep_cert_id *ret);
  * as they are, so a symlink planted at a file name is seen as such by the
  * callers (which refuse it).  0 or a negative errno with @err.
  */
-int ep_pki_paths(const struct ep_spec *spec, const char *root, enum ep_cert_id id,
-		 char **ret_crt, char **ret_key, struct ep_error *err);
+int ep_pki_paths(const struct ep_spec *spec, const char *root, enum ep_cert_id id, char **ret_crt,
+		 char **ret_key, struct ep_error *err);
 
 /*
  * Ensure the CA and all four leaf pairs of @spec exist and are valid under
@@ -108,9 +108,9 @@ int ep_pki_renew(const struct ep_spec *spec, const char *root, unsigned mask, bo
 /* What check-expiration shows for one certificate. */
 struct ep_cert_status {
 	enum ep_cert_id id;
-	char *crt_path;     /* under the root (heap) */
-	bool missing;       /* the certificate file does not exist */
-	bool external;      /* the CA key is absent: managed outside etcdpilot */
+	char *crt_path; /* under the root (heap) */
+	bool missing;	/* the certificate file does not exist */
+	bool external;	/* the CA key is absent: managed outside etcdpilot */
 	time_t not_before;
 	time_t not_after;
 };

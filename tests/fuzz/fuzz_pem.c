@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (key)
 		ep_pki_key_describe(key, buf, sizeof(buf));
 	if (crt) {
-		struct pki_sans have = { 0 }, want = { 0 };
+		struct pki_sans have = {0}, want = {0};
 		time_t nb, na;
 		(void)pki_cert_times(crt, &nb, &na);
 		(void)pki_cert_is_ca(crt);

@@ -34,16 +34,16 @@
 
 /* A DSA key (made with openssl genpkey): a type etcd certificates never use. */
 static const char dsa_key_pem[] =
-	"-----BEGIN PRIVATE KEY-----\n"
-	"MIIBWgIBADCCATMGByqGSM44BAEwggEmAoGBAP73PWPP5BkDdusH8I/7/uPVYmJ2\n"
-	"f2euz79JGMvVCMAe5OWMlVMPq2N2WMgx+Hpctgll+clJVQFsBuNWg2792RjowJgS\n"
-	"uoVTgF9+0OTntyvvCte1e1hblCJKWE7dAleA2YUh4yzibXIGHDR2MiVdSFlVUZHh\n"
-	"A6+QuY16y70dOK1jAh0AsPMDX4TGmSt4Bah7fFw7VorOYJBtcBtgQBaz/wKBgFFk\n"
-	"JQL75Xg256iSuRuwUxtI+fLwc163EHvbsGIOHprgDzRx4z7eKPvMQd9rVYOgCXn7\n"
-	"B1yAOZM+F7AsQpOZTwYp/JjjLnzYypKg05iXxhDWGW6tgOzQGDV5r28PucWm+Yx/\n"
-	"kOGa7HbYyevmbc3a5HETRPSOkx27WHosrriapuqVBB4CHERQIzB3cNDRVxooOlHP\n"
-	"MfbNVyKNyR7aCbRJvyc=\n"
-	"-----END PRIVATE KEY-----\n";
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIBWgIBADCCATMGByqGSM44BAEwggEmAoGBAP73PWPP5BkDdusH8I/7/uPVYmJ2\n"
+    "f2euz79JGMvVCMAe5OWMlVMPq2N2WMgx+Hpctgll+clJVQFsBuNWg2792RjowJgS\n"
+    "uoVTgF9+0OTntyvvCte1e1hblCJKWE7dAleA2YUh4yzibXIGHDR2MiVdSFlVUZHh\n"
+    "A6+QuY16y70dOK1jAh0AsPMDX4TGmSt4Bah7fFw7VorOYJBtcBtgQBaz/wKBgFFk\n"
+    "JQL75Xg256iSuRuwUxtI+fLwc163EHvbsGIOHprgDzRx4z7eKPvMQd9rVYOgCXn7\n"
+    "B1yAOZM+F7AsQpOZTwYp/JjjLnzYypKg05iXxhDWGW6tgOzQGDV5r28PucWm+Yx/\n"
+    "kOGa7HbYyevmbc3a5HETRPSOkx27WHosrriapuqVBB4CHERQIzB3cNDRVxooOlHP\n"
+    "MfbNVyKNyR7aCbRJvyc=\n"
+    "-----END PRIVATE KEY-----\n";
 
 /* ---- fixture ------------------------------------------------------------ */
 
@@ -75,12 +75,12 @@ static void spec_fill(struct ep_spec *s, enum ep_key_type kt)
 	s->key_type = kt;
 	assert_int_equal(ep_strv_push(&s->server_cert_sans, "etcd.example.com"), 0);
 	assert_int_equal(ep_strv_push(&s->server_cert_sans, "10.0.0.99"), 0);
-	assert_int_equal(ep_strv_push(&s->server_cert_sans, "10.0.0.11"), 0);   /* duplicate */
-	assert_int_equal(ep_strv_push(&s->server_cert_sans, "LOCALHOST"), 0);   /* duplicate */
+	assert_int_equal(ep_strv_push(&s->server_cert_sans, "10.0.0.11"), 0);	/* duplicate */
+	assert_int_equal(ep_strv_push(&s->server_cert_sans, "LOCALHOST"), 0);	/* duplicate */
 	assert_int_equal(ep_strv_push(&s->server_cert_sans, "not a name!"), 0); /* dropped */
 	assert_int_equal(ep_strv_push(&s->peer_cert_sans, "*.peers.example.com"), 0);
 	assert_int_equal(ep_strv_push(&s->peer_cert_sans, "fd00::0:12"), 0);
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	assert_int_equal(ep_spec_defaults(s, &err), 0);
 }
 
@@ -127,7 +127,7 @@ static char *path_of(const struct fx *f, enum ep_cert_id id, bool key)
 
 static void ensure_ok(struct fx *f)
 {
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	int r = ep_pki_ensure(&f->spec, f->root, false, log_cb, f, &err);
 	if (r < 0)
 		fail_msg("ep_pki_ensure: %s", err.msg);
@@ -172,7 +172,7 @@ static void ensure_fails(struct fx *f, const char *needle)
 {
 	unsigned char before[32], after[32];
 	tree_digest(f->root, before);
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	int r = ep_pki_ensure(&f->spec, f->root, false, log_cb, f, &err);
 	tree_digest(f->root, after);
 	if (r >= 0)
@@ -190,7 +190,7 @@ static X509 *load_crt(const char *path)
 	size_t len = 0;
 	X509 *crt = NULL;
 	assert_int_equal(ep_read_file(path, 1 << 20, true, &buf, &len, NULL), 0);
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	if (ep_pki_cert_parse(buf, len, path, &crt, &err) < 0)
 		fail_msg("%s", err.msg);
 	free(buf);
@@ -203,7 +203,7 @@ static EVP_PKEY *load_key(const char *path)
 	size_t len = 0;
 	EVP_PKEY *key = NULL;
 	assert_int_equal(ep_read_file(path, 1 << 20, true, &buf, &len, NULL), 0);
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	if (ep_pki_key_parse(buf, len, path, &key, &err) < 0)
 		fail_msg("%s", err.msg);
 	free(buf);
@@ -219,7 +219,7 @@ __attribute__((noinline)) static char *read_all(const char *path)
 
 static void write_file(const char *path, const char *data, size_t len, mode_t mode)
 {
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	if (ep_write_atomic(path, data, len, mode, &err) < 0)
 		fail_msg("%s", err.msg);
 }
@@ -247,7 +247,7 @@ static time_t asn1_time(const ASN1_TIME *t)
 /* The sorted SANs of @crt as one string: "DNS:a,DNS:b,IP:1.2.3.4". */
 static void sans_string(X509 *crt, char *out, size_t size)
 {
-	struct pki_sans s = { 0 };
+	struct pki_sans s = {0};
 	assert_int_equal(pki_sans_of_cert(crt, &s, NULL), 0);
 	out[0] = '\0';
 	for (size_t i = 0; i < s.dns.n; i++) {
@@ -264,28 +264,28 @@ static void sans_string(X509 *crt, char *out, size_t size)
 struct expect {
 	enum ep_cert_id id;
 	const char *cn;
-	const char *sans;   /* exact, in order of insertion */
-	uint32_t ku;        /* X509v3_KU_* */
-	const char *eku;    /* "server,client", "client" or NULL */
+	const char *sans; /* exact, in order of insertion */
+	uint32_t ku;	  /* X509v3_KU_* */
+	const char *eku;  /* "server,client", "client" or NULL */
 	bool ca;
 };
 
 static const struct expect expects[] = {
-	{ EP_CERT_CA, "etcd-ca", "DNS:etcd-ca",
-	  X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT | X509v3_KU_KEY_CERT_SIGN, NULL,
-	  true },
-	{ EP_CERT_SERVER, "cp1",
-	  "DNS:cp1,DNS:localhost,DNS:etcd.example.com,IP:10.0.0.11,IP:127.0.0.1,IP:::1,"
-	  "IP:10.0.0.99",
-	  X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "server,client", false },
-	{ EP_CERT_PEER, "cp1",
-	  "DNS:cp1,DNS:localhost,DNS:*.peers.example.com,IP:10.0.0.11,IP:127.0.0.1,IP:::1,"
-	  "IP:fd00::12",
-	  X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "server,client", false },
-	{ EP_CERT_HEALTHCHECK_CLIENT, "kube-etcd-healthcheck-client", "",
-	  X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "client", false },
-	{ EP_CERT_APISERVER_ETCD_CLIENT, "kube-apiserver-etcd-client", "",
-	  X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "client", false },
+    {EP_CERT_CA, "etcd-ca", "DNS:etcd-ca",
+     X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT | X509v3_KU_KEY_CERT_SIGN, NULL,
+     true},
+    {EP_CERT_SERVER, "cp1",
+     "DNS:cp1,DNS:localhost,DNS:etcd.example.com,IP:10.0.0.11,IP:127.0.0.1,IP:::1,"
+     "IP:10.0.0.99",
+     X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "server,client", false},
+    {EP_CERT_PEER, "cp1",
+     "DNS:cp1,DNS:localhost,DNS:*.peers.example.com,IP:10.0.0.11,IP:127.0.0.1,IP:::1,"
+     "IP:fd00::12",
+     X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "server,client", false},
+    {EP_CERT_HEALTHCHECK_CLIENT, "kube-etcd-healthcheck-client", "",
+     X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "client", false},
+    {EP_CERT_APISERVER_ETCD_CLIENT, "kube-apiserver-etcd-client", "",
+     X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "client", false},
 };
 
 static void assert_key_type(EVP_PKEY *key, enum ep_key_type kt, const char *what)
@@ -323,8 +323,8 @@ static void assert_profile(struct fx *f, const struct expect *e, X509 *ca, time_
 	const X509_NAME *subj = X509_get_subject_name(crt);
 	assert_int_equal(X509_NAME_entry_count(subj), 1);
 	char cn[128];
-	assert_true(X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_commonName, cn,
-					      sizeof(cn)) > 0);
+	assert_true(X509_NAME_get_text_by_NID((X509_NAME *)subj, NID_commonName, cn, sizeof(cn)) >
+		    0);
 	assert_string_equal(cn, e->cn);
 	assert_int_equal(X509_NAME_get_index_by_NID(subj, NID_organizationName, -1), -1);
 	assert_int_equal(X509_get_version(crt), X509_VERSION_3);
@@ -347,8 +347,8 @@ static void assert_profile(struct fx *f, const struct expect *e, X509 *ca, time_
 	BASIC_CONSTRAINTS_free(bc);
 	if (e->eku) {
 		assert_true(flags & EXFLAG_XKUSAGE);
-		uint32_t want = strstr(e->eku, "server") ? XKU_SSL_SERVER | XKU_SSL_CLIENT
-							  : XKU_SSL_CLIENT;
+		uint32_t want =
+		    strstr(e->eku, "server") ? XKU_SSL_SERVER | XKU_SSL_CLIENT : XKU_SSL_CLIENT;
 		assert_int_equal(X509_get_extended_key_usage(crt), want);
 	} else {
 		assert_false(flags & EXFLAG_XKUSAGE);
@@ -502,7 +502,7 @@ static void test_dry_run_writes_nothing(void **state)
 	struct fx *f = *state;
 	unsigned char before[32], after[32];
 	tree_digest(f->root, before);
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	assert_int_equal(ep_pki_ensure(&f->spec, f->root, true, log_cb, f, &err), 0);
 	tree_digest(f->root, after);
 	assert_memory_equal(before, after, 32);
@@ -550,10 +550,10 @@ static void test_expired_leaf_warns(void **state)
 	EVP_PKEY *cak = load_key(ca_key), *k = load_key(key);
 	EXTENDED_KEY_USAGE *eku = pki_profile_eku(ep_cert_profile(EP_CERT_HEALTHCHECK_CLIENT));
 	struct pki_cert_req req = {
-		.subject = X509_get_subject_name(old),
-		.eku = eku,
-		.validity_s = 3600,
-		.now = time(NULL) - 2 * 86400,
+	    .subject = X509_get_subject_name(old),
+	    .eku = eku,
+	    .validity_s = 3600,
+	    .now = time(NULL) - 2 * 86400,
 	};
 	X509 *expired = NULL;
 	assert_int_equal(pki_cert_make(&req, k, ca, cak, &expired, NULL), 0);
@@ -595,7 +595,8 @@ static void test_corrupt_pem(void **state)
 	struct fx *f = *state;
 	ensure_ok(f);
 	char *crt = path_of(f, EP_CERT_SERVER, false);
-	write_file(crt, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n",
+	write_file(crt,
+		   "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n",
 		   71, 0644);
 	char want[512];
 	snprintf(want, sizeof(want), "'%s' is not a PEM certificate", crt);
@@ -685,12 +686,13 @@ static void test_signed_by_other_ca(void **state)
 	struct fx *f = *state;
 	ensure_ok(f);
 	/* A second PKI in a second root: its server pair is signed by another CA. */
-	struct fx other = { 0 };
+	struct fx other = {0};
 	snprintf(other.root, sizeof(other.root), "/tmp/ep-test-pki.XXXXXX");
 	assert_non_null(mkdtemp(other.root));
 	spec_fill(&other.spec, EP_KEY_ECDSA_P256);
 	ensure_ok(&other);
-	char *a = path_of(&other, EP_CERT_SERVER, false), *ak = path_of(&other, EP_CERT_SERVER, true);
+	char *a = path_of(&other, EP_CERT_SERVER, false),
+	     *ak = path_of(&other, EP_CERT_SERVER, true);
 	char *b = path_of(f, EP_CERT_SERVER, false), *bk = path_of(f, EP_CERT_SERVER, true);
 	copy_file(a, b);
 	copy_file(ak, bk);
@@ -773,9 +775,9 @@ static void test_leaf_without_its_ca(void **state)
 	ensure_fails(f, "exists but the etcd CA that issued it does not");
 
 	/* a single leaf asked for without any CA */
-	struct ep_error err = { 0 };
-	assert_true(ep_pki_generate(&f->spec, f->root, EP_CERT_BIT(EP_CERT_PEER), false, log_cb,
-				    f, &err) < 0);
+	struct ep_error err = {0};
+	assert_true(ep_pki_generate(&f->spec, f->root, EP_CERT_BIT(EP_CERT_PEER), false, log_cb, f,
+				    &err) < 0);
 	assert_non_null(strstr(err.msg, "the etcd CA certificate"));
 	assert_non_null(strstr(err.msg, "does not exist; run 'etcdpilot certs generate etcd-ca'"));
 	free(crt);
@@ -809,7 +811,7 @@ static void test_external_ca(void **state)
 	ep_pki_status_release(&st);
 
 	/* renewal is impossible */
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	assert_true(ep_pki_renew(&f->spec, f->root, EP_CERT_BIT(EP_CERT_SERVER), false, NULL,
 				 log_cb, f, &err) < 0);
 	assert_non_null(strstr(err.msg, "managed externally"));
@@ -823,7 +825,7 @@ static void test_file_where_dir_expected(void **state)
 	struct fx *f = *state;
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%s/etc/kubernetes/pki", f->root);
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	assert_int_equal(ep_mkdir_p(dir, 0755, &err), 0);
 	strcat(dir, "/etcd");
 	write_file(dir, "x", 1, 0644);
@@ -849,10 +851,10 @@ static void test_renew(void **state)
 	f->spec.key_type = EP_KEY_ECDSA_P384;
 	f->spec.cert_validity_s = 10 * 86400;
 	unsigned renewed = 0;
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	time_t t0 = time(NULL);
-	if (ep_pki_renew(&f->spec, f->root, EP_CERT_BIT(EP_CERT_SERVER), false, &renewed, log_cb,
-			 f, &err) < 0)
+	if (ep_pki_renew(&f->spec, f->root, EP_CERT_BIT(EP_CERT_SERVER), false, &renewed, log_cb, f,
+			 &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(renewed, EP_CERT_BIT(EP_CERT_SERVER));
 	assert_true(log_has(f, "[renew] certificate for serving etcd renewed"));
@@ -869,9 +871,8 @@ static void test_renew(void **state)
 	assert_key_type(nk, EP_KEY_ECDSA_P384, key);
 	assert_int_equal(X509_NAME_cmp(X509_get_subject_name(nw), X509_get_subject_name(old)), 0);
 	assert_int_equal(X509_get_extended_key_usage(nw), XKU_SSL_SERVER | XKU_SSL_CLIENT);
-	assert_int_not_equal(ASN1_INTEGER_cmp(X509_get0_serialNumber(nw),
-					      X509_get0_serialNumber(old)),
-			     0);
+	assert_int_not_equal(
+	    ASN1_INTEGER_cmp(X509_get0_serialNumber(nw), X509_get0_serialNumber(old)), 0);
 	time_t na = asn1_time(X509_get0_notAfter(nw));
 	assert_in_range(na, t0 + 10 * 86400, time(NULL) + 10 * 86400);
 	X509 *ca = load_crt(cacrt);
@@ -899,17 +900,16 @@ static void test_renew(void **state)
 static void test_renew_refusals(void **state)
 {
 	struct fx *f = *state;
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	/* the CA, never */
-	assert_true(ep_pki_renew(&f->spec, f->root, EP_CERT_ALL, false, NULL, log_cb, f, &err) <
-		    0);
+	assert_true(ep_pki_renew(&f->spec, f->root, EP_CERT_ALL, false, NULL, log_cb, f, &err) < 0);
 	assert_int_equal(err.kind, EP_ERR_USAGE);
 	assert_non_null(strstr(err.msg, "never renewed"));
 
 	/* nothing there */
 	ep_error_clear(&err);
-	assert_true(ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, NULL, log_cb, f,
-				 &err) < 0);
+	assert_true(ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, NULL, log_cb, f, &err) <
+		    0);
 	assert_non_null(strstr(err.msg, "does not exist"));
 
 	/* one missing leaf: an error alone, skipped among all */
@@ -928,17 +928,15 @@ static void test_renew_refusals(void **state)
 
 	unsigned renewed = 0;
 	ep_error_clear(&err);
-	assert_int_equal(ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, &renewed, log_cb,
-				      f, &err),
-			 0);
+	assert_int_equal(
+	    ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, &renewed, log_cb, f, &err), 0);
 	assert_int_equal(renewed, EP_CERT_LEAVES & ~EP_CERT_BIT(EP_CERT_PEER));
 	assert_true(log_has(f, "[renew] MISSING! etcd-peer"));
 
 	/* dry run: nothing written */
 	tree_digest(f->root, before);
-	assert_int_equal(ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, true, &renewed, log_cb, f,
-				      &err),
-			 0);
+	assert_int_equal(
+	    ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, true, &renewed, log_cb, f, &err), 0);
 	tree_digest(f->root, after);
 	assert_memory_equal(before, after, 32);
 	free(crt);
@@ -972,7 +970,7 @@ static void test_status(void **state)
 	/* a corrupt file is an error, not a silent row */
 	char *crt = path_of(f, EP_CERT_PEER, false);
 	write_file(crt, "garbage", 7, 0644);
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	assert_true(ep_pki_status_read(&f->spec, f->root, &st, &err) < 0);
 	assert_non_null(strstr(err.msg, "is not a PEM certificate"));
 	ep_pki_status_release(&st);
@@ -986,16 +984,26 @@ static void test_format(void **state)
 		long long delta;
 		const char *want;
 	} rows[] = {
-		/* the difference in whole seconds; Go's now is mid-second */
-		{ -5, "<invalid>" },  { -2, "<invalid>" }, { -1, "0s" },
-		{ 0, "0s" },          { 1, "0s" },         { 60, "59s" },
-		{ 61, "1m" },         { 3600, "59m" },     { 3601, "1h" },
-		{ 86400, "23h" },     { 86401, "1d" },     { 365LL * 86400, "364d" },
-		{ 365LL * 86400 + 1, "1y" },               { 3650LL * 86400 - 300, "9y" },
+	    /* the difference in whole seconds; Go's now is mid-second */
+	    {-5, "<invalid>"},
+	    {-2, "<invalid>"},
+	    {-1, "0s"},
+	    {0, "0s"},
+	    {1, "0s"},
+	    {60, "59s"},
+	    {61, "1m"},
+	    {3600, "59m"},
+	    {3601, "1h"},
+	    {86400, "23h"},
+	    {86401, "1d"},
+	    {365LL * 86400, "364d"},
+	    {365LL * 86400 + 1, "1y"},
+	    {3650LL * 86400 - 300, "9y"},
 	};
 	char buf[32];
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		ep_pki_format_residual(1000000, (time_t)(1000000 + rows[i].delta), buf, sizeof(buf));
+		ep_pki_format_residual(1000000, (time_t)(1000000 + rows[i].delta), buf,
+				       sizeof(buf));
 		assert_string_equal(buf, rows[i].want);
 	}
 	/* 2027-11-25 10:47:13 UTC */
@@ -1008,7 +1016,7 @@ static void test_format(void **state)
 static void test_parsers(void **state)
 {
 	(void)state;
-	struct ep_error err = { 0 };
+	struct ep_error err = {0};
 	X509 *crt = NULL;
 	EVP_PKEY *key = NULL;
 	assert_int_equal(ep_pki_cert_parse("", 0, "empty", &crt, &err), -EINVAL);
@@ -1019,8 +1027,8 @@ static void test_parsers(void **state)
 	EVP_PKEY *k = NULL;
 	assert_int_equal(ep_pki_key_new(EP_KEY_ECDSA_P256, &k, NULL), 0);
 	BIO *bio = BIO_new(BIO_s_mem());
-	assert_true(PEM_write_bio_PrivateKey(bio, k, EVP_aes_128_cbc(), NULL, 0, NULL,
-					     (void *)"secret"));
+	assert_true(
+	    PEM_write_bio_PrivateKey(bio, k, EVP_aes_128_cbc(), NULL, 0, NULL, (void *)"secret"));
 	char *data = NULL;
 	long n = BIO_get_mem_data(bio, &data);
 	ep_error_clear(&err);
@@ -1066,36 +1074,36 @@ static void test_profiles_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		FX(test_profiles_rsa2048),
-		FX(test_profiles_rsa3072),
-		FX(test_profiles_rsa4096),
-		FX(test_profiles_p256),
-		FX(test_profiles_p384),
-		FX(test_custom_validity_ipv6),
-		FX(test_rerun_reuses),
-		FX(test_dry_run_writes_nothing),
-		FX(test_key_without_cert_is_finished),
-		FX(test_expired_leaf_warns),
-		FX(test_corrupt_pem),
-		FX(test_truncated_cert),
-		FX(test_truncated_key),
-		FX(test_wrong_key_types),
-		FX(test_key_mismatch),
-		FX(test_ca_not_a_ca),
-		FX(test_signed_by_other_ca),
-		FX(test_san_missing),
-		FX(test_wildcard_san_covers),
-		FX(test_symlink_key),
-		FX(test_cert_without_key),
-		FX(test_leaf_without_its_ca),
-		FX(test_external_ca),
-		FX(test_file_where_dir_expected),
-		FX(test_renew),
-		FX(test_renew_refusals),
-		FX(test_status),
-		cmocka_unit_test(test_format),
-		cmocka_unit_test(test_parsers),
-		cmocka_unit_test(test_profiles_table),
+	    FX(test_profiles_rsa2048),
+	    FX(test_profiles_rsa3072),
+	    FX(test_profiles_rsa4096),
+	    FX(test_profiles_p256),
+	    FX(test_profiles_p384),
+	    FX(test_custom_validity_ipv6),
+	    FX(test_rerun_reuses),
+	    FX(test_dry_run_writes_nothing),
+	    FX(test_key_without_cert_is_finished),
+	    FX(test_expired_leaf_warns),
+	    FX(test_corrupt_pem),
+	    FX(test_truncated_cert),
+	    FX(test_truncated_key),
+	    FX(test_wrong_key_types),
+	    FX(test_key_mismatch),
+	    FX(test_ca_not_a_ca),
+	    FX(test_signed_by_other_ca),
+	    FX(test_san_missing),
+	    FX(test_wildcard_san_covers),
+	    FX(test_symlink_key),
+	    FX(test_cert_without_key),
+	    FX(test_leaf_without_its_ca),
+	    FX(test_external_ca),
+	    FX(test_file_where_dir_expected),
+	    FX(test_renew),
+	    FX(test_renew_refusals),
+	    FX(test_status),
+	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_parsers),
+	    cmocka_unit_test(test_profiles_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
