@@ -31,6 +31,8 @@
 #include "util/cleanup.h"
 
 #define MANIFEST_READ_MAX (1u << 20)
+#define WAIT_SLICE_MS 100
+#define WAIT_REFUSED_MS 20
 #define STANDIN_STATUS "/var/lib/kubelet-standin/pods/etcd/status.json"
 
 static void say(const struct ep_node *node, const char *fmt, ...)
@@ -306,6 +308,37 @@ static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_e
 	return ep_mkdir_p(data, 0700, err);
 }
 
+/*
+ * The kubelet loads every file of the manifest directory whose name does
+ * not start with a dot - a stray "etcd.yaml.backup" runs as a second etcd
+ * pod (kubernetes#129358) - and ep_write_atomic()'s temporary file sits
+ * beside its target under the target's name plus a suffix.  So the
+ * manifest is first written atomically under a hidden name in the same
+ * directory, then renamed over etcd.yaml (and the directory fsynced): the
+ * kubelet only ever sees the old file or the whole new one.
+ */
+static int write_hidden_then_rename(const char *dir, const char *path, const char *data,
+				    size_t len, struct ep_error *err)
+{
+	_cleanup_free_ char *hidden = NULL;
+	if (asprintf(&hidden, "%s/.etcd.yaml.etcdpilot-new", dir) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	int r = ep_write_atomic(hidden, data, len, 0600, err);
+	if (r < 0)
+		return ep_error_prefix(err, "writing the etcd manifest");
+	if (rename(hidden, path) < 0) {
+		r = -errno;
+		unlink(hidden);
+		return ep_error_set(err, r, "writing the etcd manifest: renaming '%s' to '%s': %s",
+				    hidden, path, strerror(-r));
+	}
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) < 0)
+		return ep_error_set(err, -errno, "writing the etcd manifest: fsync of '%s': %s", dir,
+				    strerror(errno));
+	return 0;
+}
+
 int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight *pf,
 			   bool *ret_changed, struct ep_error *err)
 {
@@ -354,10 +387,8 @@ int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight
 	r = ep_mkdir_p(dir, 0700, err);
 	if (r < 0)
 		return ep_error_prefix(err, "writing the etcd manifest");
-	r = ep_write_atomic(pf->manifest_path, pf->manifest, pf->manifest_len, 0600, err);
-	if (r < 0)
-		return ep_error_prefix(err, "writing the etcd manifest");
-	return 0;
+	return write_hidden_then_rename(dir, pf->manifest_path, pf->manifest, pf->manifest_len,
+					err);
 }
 
 char *ep_node_local_endpoint(const struct ep_spec *spec)
@@ -395,10 +426,31 @@ int ep_node_wait(const struct ep_node *node, uint64_t timeout_ms, struct ep_erro
 		ep_tls_release(&tls);
 		return r;
 	}
-	uint64_t t0 = mono_ms();
+	/*
+	 * ep_wait_healthy's back-off grows to 1 s; a member usually comes up
+	 * within a second, so wait in short slices instead, each of which
+	 * probes at once: the member is noticed within a slice of becoming
+	 * healthy.
+	 */
+	uint64_t t0 = mono_ms(), deadline = t0 + timeout_ms;
+	uint64_t pace = WAIT_REFUSED_MS;
 	struct ep_error werr;
-	ep_error_clear(&werr);
-	r = ep_wait_healthy(&tls, endpoint, timeout_ms, &werr);
+	for (;;) {
+		uint64_t now = mono_ms();
+		uint64_t slice = deadline > now ? deadline - now : 1;
+		if (slice > pace)
+			slice = pace;
+		ep_error_clear(&werr);
+		r = ep_wait_healthy(&tls, endpoint, slice, &werr);
+		if (r != -ETIMEDOUT || mono_ms() >= deadline)
+			break;
+		/*
+		 * While nothing listens yet, probe often (each probe fails at once);
+		 * once etcd accepts connections a probe waits for the answer itself,
+		 * so a longer slice costs no latency.
+		 */
+		pace = strstr(werr.msg, "connection refused") ? WAIT_REFUSED_MS : WAIT_SLICE_MS;
+	}
 	ep_tls_release(&tls);
 	if (r == 0) {
 		uint64_t took = mono_ms() - t0;
