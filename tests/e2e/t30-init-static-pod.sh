@@ -84,3 +84,19 @@ expect_in "$T/err" "livenessProbe: manifest has 'HTTP 127.0.0.1:probe-port /heal
 	"and the probe that changes"
 expect_eq "$(tree_digest "$R/etc/kubernetes")" "$before" "nothing changed"
 
+
+# The stand-in behaves like a kubelet towards the running pod.
+ls -A "$R/etc/kubernetes/manifests" >"$T/ls"
+expect_eq "$(cat "$T/ls")" "etcd.yaml" "no temporary file is left in the manifest directory"
+pid=$(standin_field "$R" pid)
+kill -KILL "$pid"
+wait_for 20 test "$(standin_field "$R" restarts)" -ge 1 || fail "a killed etcd is restarted"
+pass "a killed etcd is restarted"
+run "${EPN[@]}" init "${FLAGS[@]}" --timeout 30s
+expect_rc 0 "and init finds it healthy again without changing anything"
+expect_in "$T/out" 'Nothing to do' "(nothing to do)"
+mv "$R/etc/kubernetes/manifests/etcd.yaml" "$T/etcd.yaml.saved"
+wait_for 20 test "$(standin_field "$R" phase)" = Stopped || fail "removing the manifest stops the pod"
+pass "removing the manifest stops the pod"
+pid=$(standin_field "$R" pid)
+expect_eq "$pid" "" "and its container"

@@ -77,3 +77,31 @@ expect_rc 1 "init fails when the image cannot be run"
 expect_in "$T/err" "ImageNotMapped: image 'registry.k8s.io/etcd:3.6.6-0' is not mapped to a local binary" \
 	"the error says the stand-in refused the image"
 expect_eq "$(standin_field "$NODE_C" phase)" Pending "the pod stays Pending"
+
+# 4. probes: a 3.5.21 manifest (probes /livez and /readyz) run on etcd 3.4.23,
+# which has no /livez: startup (/health here) passes, so liveness starts, fails
+# (HTTP 404) and the container is killed and restarted - the reason the 3.4
+# manifest keeps to /health.  Probe timings shortened for the test.
+NODE_D=$T/d
+"$EP" --root "$NODE_D" certs generate all "${FLAGS[@]}" >/dev/null || fail "certs for node d"
+mkdir -p "$NODE_D/etc/kubernetes/manifests"
+"$EP" render manifest "${FLAGS[@]}" --etcd-version 3.5.21 >"$T/d.yaml" || fail "render 3.5.21"
+python3 - "$T/d.yaml" "$NODE_D/etc/kubernetes/manifests/etcd.yaml" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+c = d["spec"]["containers"][0]
+c["startupProbe"].update(initialDelaySeconds=0, periodSeconds=1, failureThreshold=30)
+c["startupProbe"]["httpGet"]["path"] = "/health"
+c["livenessProbe"].update(initialDelaySeconds=0, periodSeconds=1, failureThreshold=2)
+c["readinessProbe"]["httpGet"]["path"] = "/health"
+open(sys.argv[2], "w").write(yaml.safe_dump(d))
+PY
+standin_start "$NODE_D" "$NS" n1 --image-map '*/etcd:3.5.21-*=/usr/bin/etcd'
+ST=$NODE_D/var/lib/kubelet-standin/pods/etcd/status.json
+wait_for 30 grep -q 'Liveness probe failed 2 times: HTTP 404' "$ST" ||
+	fail "a liveness probe on a path etcd 3.4 does not serve fails"
+pass "a liveness probe on a path etcd 3.4 does not serve fails"
+expect_in "$ST" '"path": "/livez"' "the liveness probe used the manifest's path"
+wait_for 20 test "$(standin_field "$NODE_D" restarts)" -ge 1 || fail "and the container is restarted"
+pass "and the container is restarted"
+expect_in "$ST" 'Killing container etcd: failed liveness probe' "for the failed liveness probe"
