@@ -894,7 +894,7 @@ static void report_make(struct ep_health_report *rep, size_t n, const bool *up,
 	rep->n = n;
 	for (size_t i = 0; i < n; i++) {
 		struct ep_member_health *m = &rep->v[i];
-		char name[8];
+		char name[32];
 		snprintf(name, sizeof(name), "m%zu", i);
 		m->member.id = 100 + i;
 		m->member.name = strdup(name);
