@@ -4,8 +4,11 @@
  * the unary calls built on it.
  *
  * This module owns the connection policy: CA verification always on (peer
- * and host name), TLS material read once and handed to curl as blobs,
- * HTTP/1.1 with connections kept open between calls, no proxy, a deadline
+ * and host name), TLS material read and parsed once per client and put
+ * into each connection's SSL_CTX by curl's SSL_CTX callback (OpenSSL 3
+ * spends milliseconds decoding a PEM key or certificate, and curl would do
+ * it again for every connection), connections kept open and shared between
+ * calls (HTTP/2 multiplexing where the member offers it), no proxy, a deadline
  * on every call (connect, TLS and answer together, and again in the multi
  * loop), an upper bound on every answer's size, and plain words for
  * transport failures.  It never prints, never sleeps except in
@@ -21,6 +24,12 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "client_internal.h"
 #include "etcdpilot/client.h"
@@ -40,6 +49,12 @@ struct ep_client {
 	char *cacert_path, *cert_path, *key_path;
 	char *ca_pem, *cert_pem, *key_pem;
 	size_t ca_len, cert_len, key_len;
+	/* The same material parsed, when curl's TLS backend is this OpenSSL. */
+	bool use_ssl_ctx;
+	STACK_OF(X509) *cas;   /* trust anchors */
+	X509 *cert;            /* client certificate */
+	STACK_OF(X509) *chain; /* intermediates sent after it */
+	EVP_PKEY *key;
 	uint64_t timeout_ms;
 	struct ep_call *active;
 	bool stop;
@@ -114,7 +129,183 @@ void ep_client_free(struct ep_client *c)
 	free(c->ca_pem);
 	free(c->cert_pem);
 	secret_free(c->key_pem, c->key_len);
+	sk_X509_pop_free(c->cas, X509_free);
+	sk_X509_pop_free(c->chain, X509_free);
+	X509_free(c->cert);
+	EVP_PKEY_free(c->key);
 	free(c);
+}
+
+/* The most specific reason in OpenSSL's error queue, which is emptied. */
+static void ssl_reason(char *buf, size_t size)
+{
+	unsigned long e;
+	snprintf(buf, size, "no PEM data found");
+	while ((e = ERR_get_error()) != 0) {
+		const char *rs = ERR_reason_error_string(e);
+		if (rs)
+			snprintf(buf, size, "%s", rs);
+		else
+			ERR_error_string_n(e, buf, size);
+	}
+}
+
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf, (void)size, (void)rwflag, (void)u;
+	return -1; /* an encrypted key is refused, never prompted for */
+}
+
+/* Every certificate of a PEM file, in order (at least one). */
+static int certs_parse(const char *what, const char *path, const char *pem, size_t len,
+		       STACK_OF(X509) **ret, struct ep_error *err)
+{
+	ERR_clear_error();
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	if (!bio || !sk) {
+		BIO_free(bio);
+		sk_X509_free(sk);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	X509 *x;
+	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)))
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			break;
+		}
+	BIO_free(bio);
+	char reason[256];
+	ssl_reason(reason, sizeof(reason)); /* the end of the file reads as an error too */
+	if (sk_X509_num(sk) == 0) {
+		sk_X509_free(sk);
+		return ep_error_usage(err, -EINVAL, "%s '%s' holds no PEM certificate: %s", what, path,
+				      reason);
+	}
+	*ret = sk;
+	return 0;
+}
+
+/*
+ * OpenSSL 3.0 tries every decoder it has on a key of unknown type, which
+ * costs more than the whole TLS handshake; the PEM label names the type,
+ * so ask for exactly that decoder first.
+ */
+static EVP_PKEY *key_decode_typed(const char *pem, size_t len)
+{
+	static const struct {
+		const char *label, *type, *structure;
+	} kinds[] = {
+		{ "-----BEGIN EC PRIVATE KEY-----", "EC", "type-specific" },
+		{ "-----BEGIN RSA PRIVATE KEY-----", "RSA", "type-specific" },
+		{ "-----BEGIN PRIVATE KEY-----", NULL, "PrivateKeyInfo" },
+	};
+	const char *begin = strstr(pem, "-----BEGIN ");
+	for (size_t i = 0; begin && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (strncmp(begin, kinds[i].label, strlen(kinds[i].label)))
+			continue;
+		EVP_PKEY *k = NULL;
+		OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(
+		    &k, "PEM", kinds[i].structure, kinds[i].type, EVP_PKEY_KEYPAIR, NULL, NULL);
+		BIO *bio = BIO_new_mem_buf(pem, (int)len);
+		if (!d || !bio || !OSSL_DECODER_from_bio(d, bio)) {
+			EVP_PKEY_free(k);
+			k = NULL;
+		}
+		BIO_free(bio);
+		OSSL_DECODER_CTX_free(d);
+		ERR_clear_error();
+		return k;
+	}
+	return NULL;
+}
+
+static int key_parse(const char *path, const char *pem, size_t len, EVP_PKEY **ret,
+		     struct ep_error *err)
+{
+	EVP_PKEY *k = key_decode_typed(pem, len);
+	if (k) {
+		*ret = k;
+		return 0;
+	}
+	/* Anything else takes the general road, which also says best what is wrong. */
+	ERR_clear_error();
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	if (!bio)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	BIO_free(bio);
+	if (!k) {
+		char reason[256];
+		ssl_reason(reason, sizeof(reason));
+		return ep_error_usage(err, -EINVAL, "client key '%s' is not a PEM private key "
+						    "(encrypted keys are not supported): %s",
+				      path, reason);
+	}
+	ERR_clear_error();
+	*ret = k;
+	return 0;
+}
+
+/*
+ * Parse the PEM material once.  Refuses, naming the file, what curl would
+ * only have refused at the first handshake: no certificate in a file, a key
+ * that is not the certificate's.
+ */
+static int tls_parse(struct ep_client *c, struct ep_error *err)
+{
+	int r;
+	if (c->ca_pem && (r = certs_parse("CA certificate", c->cacert_path, c->ca_pem, c->ca_len,
+					  &c->cas, err)) < 0)
+		return r;
+	if (!c->cert_pem)
+		return 0;
+	if ((r = certs_parse("client certificate", c->cert_path, c->cert_pem, c->cert_len,
+			     &c->chain, err)) < 0)
+		return r;
+	c->cert = sk_X509_shift(c->chain);
+	if ((r = key_parse(c->key_path, c->key_pem, c->key_len, &c->key, err)) < 0)
+		return r;
+	if (X509_check_private_key(c->cert, c->key) != 1) {
+		ERR_clear_error();
+		return ep_error_usage(err, -EINVAL, "client key '%s' does not belong to the "
+						    "client certificate '%s': give the matching pair",
+				      c->key_path, c->cert_path);
+	}
+	return 0;
+}
+
+/*
+ * curl's hook into each new connection's SSL_CTX: the trust anchors go into
+ * its store (curl loads no CA file: CAINFO and CAPATH are unset), the client
+ * certificate, its chain and its key into the context.  Reference counts
+ * are taken, nothing is copied or parsed.  Verification itself stays curl's
+ * (peer chain and host name, both always on).
+ */
+static CURLcode on_ssl_ctx(CURL *easy, void *sslctx, void *userdata)
+{
+	(void)easy;
+	SSL_CTX *ctx = sslctx;
+	const struct ep_client *c = userdata;
+	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	for (int i = 0; c->cas && i < sk_X509_num(c->cas); i++)
+		if (!store || X509_STORE_add_cert(store, sk_X509_value(c->cas, i)) != 1) {
+			ERR_clear_error();
+			return CURLE_SSL_CACERT_BADFILE;
+		}
+	if (c->cert) {
+		if (SSL_CTX_use_certificate(ctx, c->cert) != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, c->key) != 1) {
+			ERR_clear_error();
+			return CURLE_SSL_CERTPROBLEM;
+		}
+		for (int i = 0; i < sk_X509_num(c->chain); i++)
+			if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(c->chain, i)) != 1) {
+				ERR_clear_error();
+				return CURLE_SSL_CERTPROBLEM;
+			}
+	}
+	return CURLE_OK;
 }
 
 int ep_client_new(const struct ep_tls *tls, uint64_t call_timeout_ms, struct ep_client **ret,
@@ -150,12 +341,19 @@ int ep_client_new(const struct ep_tls *tls, uint64_t call_timeout_ms, struct ep_
 		goto fail;
 	}
 
+	/* Only an OpenSSL backend takes the parsed objects; others get the PEM blobs. */
+	const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
+	c->use_ssl_ctx = vi && vi->ssl_version && !strncmp(vi->ssl_version, "OpenSSL/", 8);
+	if (c->use_ssl_ctx && (r = tls_parse(c, err)) < 0)
+		goto fail;
+
 	c->multi = curl_multi_init();
 	c->share = curl_share_init();
 	if (!c->multi || !c->share) {
 		r = ep_error_set(err, -ENOMEM, "cannot create a curl handle");
 		goto fail;
 	}
+	curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
 	/* Reused TLS sessions and DNS answers across every call of this client. */
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
@@ -288,7 +486,10 @@ int ep_call_start(struct ep_client *c, const char *endpoint, const char *rpc, js
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* a member is reached directly, never by proxy */
-	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	/* HTTP/2 when the member offers it (etcd's gateway does), so that the
+	 * calls to one member share one connection and one TLS handshake. */
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, left);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, left);
@@ -303,9 +504,17 @@ int ep_call_start(struct ep_client *c, const char *endpoint, const char *rpc, js
 	/* Verification is always on: the member's certificate chain and name. */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (c->ca_pem)
+	if (c->use_ssl_ctx) {
+		if (c->cas) {
+			curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+			curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+		}
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+		curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, c);
+	} else if (c->ca_pem) {
 		blob_set(e, CURLOPT_CAINFO_BLOB, c->ca_pem, c->ca_len);
-	if (c->cert_pem) {
+	}
+	if (!c->use_ssl_ctx && c->cert_pem) {
 		blob_set(e, CURLOPT_SSLCERT_BLOB, c->cert_pem, c->cert_len);
 		curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
 		blob_set(e, CURLOPT_SSLKEY_BLOB, c->key_pem, c->key_len);

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "etcdpilot/client.h"
+#include "etcdpilot/pki.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "etcdpilot/spec.h"
@@ -841,6 +842,60 @@ static void test_client_new_files(void **state)
 	ep_client_free(c);
 }
 
+/*
+ * The TLS material is parsed once, when the client is made: a CA file with
+ * no certificate in it and a key that is not the certificate's are refused
+ * there, naming the files, before any connection is tried.
+ */
+static void test_client_new_tls_parsed(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	struct ep_error err = { 0 };
+	ep_spec_init(&spec);
+	spec.name = strdup("cp1");
+	spec.advertise_address = strdup("127.0.0.1");
+	spec.key_type = EP_KEY_ECDSA_P256;
+	assert_int_equal(ep_spec_defaults(&spec, &err), 0);
+	assert_int_equal(ep_pki_ensure(&spec, root, false, NULL, NULL, &err), 0);
+	ep_spec_release(&spec);
+
+	char ca[512], crt[512], key[512], other_key[512], broken[512];
+	snprintf(ca, sizeof(ca), "%s/etc/kubernetes/pki/etcd/ca.crt", root);
+	snprintf(crt, sizeof(crt), "%s/etc/kubernetes/pki/etcd/healthcheck-client.crt", root);
+	snprintf(key, sizeof(key), "%s/etc/kubernetes/pki/etcd/healthcheck-client.key", root);
+	snprintf(other_key, sizeof(other_key), "%s/etc/kubernetes/pki/etcd/peer.key", root);
+	struct ep_client *c = NULL;
+
+	struct ep_tls good = { .cacert = ca, .cert = crt, .key = key };
+	assert_int_equal(ep_client_new(&good, 1000, &c, &err), 0);
+	ep_client_free(c);
+	c = NULL;
+
+	struct ep_tls mismatch = { .cacert = ca, .cert = crt, .key = other_key };
+	ep_error_clear(&err);
+	assert_int_equal(ep_client_new(&mismatch, 1000, &c, &err), -EINVAL);
+	assert_null(c);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "does not belong to the client certificate"));
+	assert_non_null(strstr(err.msg, other_key));
+	assert_non_null(strstr(err.msg, crt));
+
+	put_file("/broken-ca.crt", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+	snprintf(broken, sizeof(broken), "%s/broken-ca.crt", root);
+	struct ep_tls bad_ca = { .cacert = broken, .cert = crt, .key = key };
+	ep_error_clear(&err);
+	assert_int_equal(ep_client_new(&bad_ca, 1000, &c, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "holds no PEM certificate"));
+	assert_non_null(strstr(err.msg, broken));
+
+	/* a certificate where the key should be */
+	struct ep_tls cert_as_key = { .cacert = ca, .cert = crt, .key = crt };
+	ep_error_clear(&err);
+	assert_int_equal(ep_client_new(&cert_as_key, 1000, &c, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "is not a PEM private key"));
+}
+
 /* Calls to a closed port end fast with a plain message and the URL; bad URLs are usage errors. */
 static void test_call_errors_local(void **state)
 {
@@ -1005,6 +1060,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_resolve_bad_endpoints, root_setup,
 						root_teardown),
 		cmocka_unit_test_setup_teardown(test_client_new_files, root_setup, root_teardown),
+		cmocka_unit_test_setup_teardown(test_client_new_tls_parsed, root_setup, root_teardown),
 		cmocka_unit_test(test_call_errors_local),
 		cmocka_unit_test(test_quorum_add),
 		cmocka_unit_test(test_quorum_remove),
