@@ -4,12 +4,13 @@
  *
  * This module owns the judgement "is this member healthy": started, answers
  * Status with a leader and no error or alarm, and serves a read
- * (linearizable on voters, serializable on learners; permission denied
- * counts as served, as in etcdctl).  It asks the given endpoints for the
- * member list all at once, starts probing members the moment the first list
- * arrives, and keeps every call inside one deadline, so that a hung member
- * costs the deadline and nothing more.  It does not print and does not
- * retry.
+ * (linearizable on voters, serializable on learners, as the member list
+ * says; permission denied counts as served, as in etcdctl).  It asks the
+ * given endpoints for the member list all at once, starts probing members
+ * the moment the first list arrives - Status and the read together, on one
+ * connection per member where HTTP/2 lets them share it - and keeps every
+ * call inside one deadline, so that a hung member costs the deadline and
+ * nothing more.  It does not print and does not retry.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -35,6 +36,7 @@ struct probe {
 	size_t list_pending;
 	bool have_list;
 	size_t pending;   /* member calls still running */
+	char **read_errs; /* per member: why the read failed (reported after Status's verdict) */
 	unsigned flags;
 	uint64_t deadline;
 	uint64_t started;
@@ -84,9 +86,7 @@ static void start_member_call(struct probe *p, size_t i, int kind)
 
 	if (kind == TAG_READ) {
 		/* Learners only serve serializable reads. */
-		body = ep_range_request("health", 6, NULL, 0, m->status.is_learner ||
-							       m->member.is_learner,
-					true, 1);
+		body = ep_range_request("health", 6, NULL, 0, m->member.is_learner, true, 1);
 		rpc = "/v3/kv/range";
 		if (!body) {
 			p->r = -ENOMEM;
@@ -124,18 +124,16 @@ static void member_done(struct ep_call *call)
 			} else {
 				m->status_ok = true;
 				m->reachable = true;
-				if (!(p->flags & EP_HEALTH_STATUS_ONLY))
-					start_member_call(p, i, TAG_READ);
 			}
 		}
 	} else if (kind == TAG_READ) {
 		m->read_done = true;
 		if (call->r == 0 || call->r == -EACCES) {
 			m->read_ok = true; /* permission denied went through consensus: fine */
-		} else {
-			char buf[EP_ERROR_MAX + 32];
-			snprintf(buf, sizeof(buf), "read failed: %s", call->err.msg);
-			set_error(m, buf);
+		} else if (!p->read_errs[i] && asprintf(&p->read_errs[i], "read failed: %s",
+							     call->err.msg) < 0) {
+			p->read_errs[i] = NULL;
+			p->r = -ENOMEM;
 		}
 	}
 	if (p->have_list && p->pending == 0)
@@ -199,9 +197,18 @@ static void list_done(struct ep_call *call)
 			ep_client_stop(p->c);
 			return;
 		}
-		for (size_t i = 0; i < p->rep->n; i++)
-			if (p->rep->v[i].endpoint)
-				start_member_call(p, i, TAG_STATUS);
+		if (p->rep->n && !(p->read_errs = calloc(p->rep->n, sizeof(char *)))) {
+			p->r = -ENOMEM;
+			ep_client_stop(p->c);
+			return;
+		}
+		for (size_t i = 0; i < p->rep->n; i++) {
+			if (!p->rep->v[i].endpoint)
+				continue;
+			start_member_call(p, i, TAG_STATUS);
+			if (!(p->flags & EP_HEALTH_STATUS_ONLY))
+				start_member_call(p, i, TAG_READ);
+		}
 		if (p->pending == 0)
 			ep_client_stop(p->c);
 	}
@@ -345,6 +352,13 @@ int ep_health_probe(struct ep_client *c, const char *const *endpoints, size_t n,
 	if (p.list_pending)
 		ep_client_run(c, p.deadline);
 	ep_client_set_timeout(c, saved_timeout);
+	/* Status's failure explains best; a failed read comes second. */
+	for (size_t i = 0; p.read_errs && i < ret->n; i++) {
+		if (p.read_errs[i])
+			set_error(&ret->v[i], p.read_errs[i]);
+		free(p.read_errs[i]);
+	}
+	free(p.read_errs);
 
 	if (p.r < 0) {
 		ep_health_report_release(ret);
