@@ -26,11 +26,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "archive_dl.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "etcdpilot/install.h"
@@ -433,11 +432,11 @@ static int read_entry_data(struct archive *a, const char *name, int64_t size, ch
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	size_t got = 0;
 	while (got < (size_t)size) {
-		la_ssize_t n = archive_read_data(a, buf + got, (size_t)size - got);
+		la_ssize_t n = sym_archive_read_data(a, buf + got, (size_t)size - got);
 		if (n < 0) {
 			free(buf);
 			return ep_error_set(err, -EIO, "reading archive entry '%s': %s", name,
-					    archive_error_string(a));
+					    sym_archive_error_string(a));
 		}
 		if (n == 0)
 			break;
@@ -456,36 +455,38 @@ static int read_entry_data(struct archive *a, const char *name, int64_t size, ch
 int ep_release_extract(const void *data, size_t len, const char *topdir,
 		       struct ep_release_files *ret, struct ep_error *err)
 {
-	struct archive *a = archive_read_new();
+	int r = ep_archive_dl_open(err);
+	if (r < 0)
+		return r;
+	struct archive *a = sym_archive_read_new();
 	if (!a)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	int r = 0;
-	if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+	sym_archive_read_support_filter_gzip(a);
+	sym_archive_read_support_format_tar(a);
+	if (sym_archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
 		r = ep_error_set(err, -EINVAL, "not a gzip'd tar archive: %s",
-				 archive_error_string(a));
+				 sym_archive_error_string(a));
 		goto out;
 	}
 	size_t tlen = strlen(topdir);
 	for (;;) {
 		struct archive_entry *e;
-		int ar = archive_read_next_header(a, &e);
+		int ar = sym_archive_read_next_header(a, &e);
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
 			r = ep_error_set(err, -EINVAL, "corrupt archive: %s",
-					 archive_error_string(a));
+					 sym_archive_error_string(a));
 			goto out;
 		}
-		const char *raw = archive_entry_pathname(e);
+		const char *raw = sym_archive_entry_pathname(e);
 		if (!raw || !raw[0]) {
 			r = ep_error_set(err, -EPERM, "archive has an entry without a name; refusing "
 						      "the whole archive");
 			goto out;
 		}
-		const char *sym = archive_entry_symlink(e);
-		const char *hard = archive_entry_hardlink(e);
+		const char *sym = sym_archive_entry_symlink(e);
+		const char *hard = sym_archive_entry_hardlink(e);
 		const char *why = entry_hostile(raw, sym ? sym : hard, sym != NULL);
 		if (why) {
 			r = ep_error_set(err, -EPERM,
@@ -512,13 +513,13 @@ int ep_release_extract(const void *data, size_t len, const char *topdir,
 		} else {
 			continue;
 		}
-		if (archive_entry_filetype(e) != AE_IFREG || hard) {
+		if (sym_archive_entry_filetype(e) != AE_IFREG || hard) {
 			r = ep_error_set(err, -EPERM,
 					 "archive entry '%s' is not a regular file; refusing the "
 					 "whole archive", raw);
 			goto out;
 		}
-		r = read_entry_data(a, raw, archive_entry_size(e), dst, dlen, err);
+		r = read_entry_data(a, raw, sym_archive_entry_size(e), dst, dlen, err);
 		if (r < 0)
 			goto out;
 	}
@@ -528,7 +529,7 @@ int ep_release_extract(const void *data, size_t len, const char *topdir,
 		goto out;
 	}
 out:
-	archive_read_free(a);
+	sym_archive_read_free(a);
 	return r;
 }
 
