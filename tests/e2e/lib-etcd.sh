@@ -176,7 +176,7 @@ etcd_member_stop() {
 	[[ -n $pid ]] || return 0
 	kill -CONT "$pid" 2>/dev/null
 	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
 	ETCD_PID[$1]=
 }
 
@@ -191,4 +191,15 @@ etcd_member_join() {
 	etcd_member_define "$i" "$2" "$3"
 	ETCD_INITIAL_CLUSTER+=,$2=${ETCD_PEER_URL[$i]}
 	etcd_member_run "$i" existing
+}
+
+# etcd_cluster_stop: kill every member and forget the cluster (its files
+# stay under $T), so that another cluster can be started in the same scenario.
+etcd_cluster_stop() {
+	local i
+	for i in "${!ETCD_PID[@]}"; do
+		etcd_member_stop "$i"
+	done
+	ETCD_CLIENT_URL=() ETCD_PEER_URL=() ETCD_MEMBER=() ETCD_PID=() ETCD_ROOT=() ETCD_ADDR=()
+	ETCD_ENDPOINTS= ETCD_INITIAL_CLUSTER=
 }
