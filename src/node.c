@@ -301,8 +301,7 @@ static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_e
 	}
 	*changed = true;
 	if (node->dry_run) {
-		say(node, "[dryrun] Would create directory \"%s\" with mode 0700",
-		    node->spec->data_dir);
+		say(node, "[dryrun] Would create directory \"%s\" with mode 0700", data);
 		return 0;
 	}
 	return ep_mkdir_p(data, 0700, err);
@@ -369,7 +368,8 @@ int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight
 	if (ret_changed)
 		*ret_changed = true;
 	if (node->dry_run) {
-		say(node, "[dryrun] Would write file \"%s\" with mode 0600 and content:", npath);
+		say(node, "[dryrun] Would write file \"%s\" with mode 0600 and content:",
+		    pf->manifest_path);
 		const char *p = pf->manifest;
 		while (*p) {
 			size_t n = strcspn(p, "\n");

@@ -284,13 +284,13 @@ static void dry_run_pair(struct pair *p, ep_log_fn log, void *ud)
 	pki_cert_times(p->crt, NULL, &na);
 	ep_pki_format_expiry(na, until, sizeof(until));
 	if (p->write_key)
-		emit(log, ud, "[dryrun] Would write file '%s' with mode 0600 (%s private key)",
+		emit(log, ud, "[dryrun] Would write file \"%s\" with mode 0600 (%s private key)",
 		     p->key_path, kdesc);
 	_cleanup_free_ char *sans = NULL;
 	if (p->sans.dns.n || p->sans.ip.n)
 		sans = pki_sans_describe(&p->sans, false);
 	emit(log, ud,
-	     "[dryrun] Would write file '%s' with mode 0644 (certificate %s%s%s, valid until %s)",
+	     "[dryrun] Would write file \"%s\" with mode 0644 (certificate %s%s%s, valid until %s)",
 	     p->crt_path, subj, sans ? ", " : "", sans ? sans : "", until);
 }
 

@@ -13,8 +13,8 @@ NODE=(--root "$R" --name cp1 --advertise-address 10.0.0.11)
 # --- dry run on an empty root: a plan, no files --------------------------------
 run "$EP" certs generate "${NODE[@]}" --key-type ecdsa-p256 --dry-run
 expect_rc 0 "dry run succeeds"
-expect_in "$T/out" "\[dryrun\] Would write file '$PKI/etcd/ca.key' with mode 0600 \(ECDSA-P256" "dry run names the CA key and its mode"
-expect_in "$T/out" "Would write file '$PKI/etcd/server.crt' with mode 0644 \(certificate CN=cp1, DNS names \[cp1 localhost\] and IPs \[10.0.0.11 127.0.0.1 ::1\]" "dry run shows subject and SANs"
+expect_in "$T/out" "\[dryrun\] Would write file \"$PKI/etcd/ca.key\" with mode 0600 \(ECDSA-P256" "dry run names the CA key and its mode"
+expect_in "$T/out" "Would write file \"$PKI/etcd/server.crt\" with mode 0644 \(certificate CN=cp1, DNS names \[cp1 localhost\] and IPs \[10.0.0.11 127.0.0.1 ::1\]" "dry run shows subject and SANs"
 [[ ! -e $R ]] || fail "dry run created $R"
 pass "dry run wrote nothing"
 
@@ -95,7 +95,7 @@ expect_in "$T/err" "'etcd-ca' cannot be renewed" "and explains why"
 before=$(tree_digest "$R")
 run "$EP" certs renew all --root "$R" --dry-run
 expect_rc 0 "renew all --dry-run"
-expect_in "$T/out" "Would write file '$PKI/etcd/peer.key' with mode 0600" "renew dry run shows the files"
+expect_in "$T/out" "Would write file \"$PKI/etcd/peer.key\" with mode 0600" "renew dry run shows the files"
 expect_eq "$(tree_digest "$R")" "$before" "renew dry run wrote nothing"
 
 # --- refusals: clear error, nothing written --------------------------------------

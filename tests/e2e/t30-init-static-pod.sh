@@ -20,7 +20,7 @@ D=$T/dry
 mkdir -p "$D"
 run in_ns "$NS" "$EP" --root "$D" init --dry-run --name n9 --advertise-address "$ADDR" --etcd-version 3.6.6
 expect_rc 0 "init --dry-run"
-expect_in "$T/out" '^\[dryrun\] Would write file "/etc/kubernetes/manifests/etcd.yaml"' "announces the manifest"
+expect_in "$T/out" "^\\[dryrun\\] Would write file \"$D/etc/kubernetes/manifests/etcd.yaml\"" "announces the manifest (at its place under --root)"
 expect_in "$T/out" $'^\t    - --feature-gates=InitialCorruptCheck=true$' "prints the manifest content"
 expect_in "$T/out" '^\[dryrun\] Would wait for the local etcd member' "announces the wait"
 expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing"

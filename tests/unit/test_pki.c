@@ -508,7 +508,7 @@ static void test_dry_run_writes_nothing(void **state)
 	assert_memory_equal(before, after, 32);
 	char *key = path_of(f, EP_CERT_SERVER, true);
 	char want[512];
-	snprintf(want, sizeof(want), "[dryrun] Would write file '%s' with mode 0600 (ECDSA-P256",
+	snprintf(want, sizeof(want), "[dryrun] Would write file \"%s\" with mode 0600 (ECDSA-P256",
 		 key);
 	assert_true(log_has(f, want));
 	assert_true(log_has(f, "with mode 0644 (certificate CN=cp1, DNS names [cp1 localhost"));
