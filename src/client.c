@@ -93,7 +93,7 @@ static int pem_load(const char *what, const char *path, char **ret, size_t *ret_
 {
 	int r = ep_read_file(path, MAX_PEM, false, ret, ret_len, err);
 	if (r < 0)
-		return ep_error_prefix(err, "reading %s '%s'", what, path);
+		return ep_error_prefix(err, "%s", what);
 	if (!strstr(*ret, "-----BEGIN ")) {
 		secret_free(*ret, *ret_len);
 		*ret = NULL;

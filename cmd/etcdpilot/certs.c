@@ -13,13 +13,6 @@
 #include "cli.h"
 #include "etcdpilot/pki.h"
 
-static void print_line(void *userdata, const char *line)
-{
-	(void)userdata;
-	printf("%s\n", line);
-	fflush(stdout);
-}
-
 /* "all" (or nothing) or one kubeadm name -> a mask; "etcd-ca" only if @allow_ca. */
 static int parse_names(struct cli_ctx *ctx, bool allow_ca, unsigned *ret, struct ep_error *err)
 {
@@ -80,7 +73,7 @@ static int run_generate(struct cli_ctx *ctx, struct ep_error *err)
 	ep_spec_init(&spec);
 	r = cli_load_spec(ctx, &spec, err);
 	if (r >= 0)
-		r = ep_pki_generate(&spec, ctx->root, mask, ctx->dry_run, print_line, NULL, err);
+		r = ep_pki_generate(&spec, ctx->root, mask, ctx->dry_run, cli_print_line, NULL, err);
 	ep_spec_release(&spec);
 	return r;
 }
@@ -95,7 +88,7 @@ static int run_renew(struct cli_ctx *ctx, struct ep_error *err)
 	ep_spec_init(&spec);
 	r = load_spec_no_address(ctx, &spec, err);
 	if (r >= 0)
-		r = ep_pki_renew(&spec, ctx->root, mask, ctx->dry_run, &renewed, print_line, NULL,
+		r = ep_pki_renew(&spec, ctx->root, mask, ctx->dry_run, &renewed, cli_print_line, NULL,
 				 err);
 	ep_spec_release(&spec);
 	if (r < 0 || !renewed)
@@ -312,6 +305,7 @@ const struct cli_command cmd_certs_check_expiration = {
 	    "document plus each file's path).  A missing file is listed as !MISSING!.",
     .min_args = 0,
     .max_args = 0,
+	.json_output = true,
 };
 
 const struct cli_command cmd_certs_renew = {

@@ -37,6 +37,16 @@ int cli_load_spec(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *er
 	return r;
 }
 
+void cli_print_line(void *userdata, const char *line)
+{
+	(void)userdata;
+	FILE *f = strstr(line, "WARNING") ? stderr : stdout;
+	fflush(f == stderr ? stdout : stderr);
+	fputs(line, f);
+	fputc('\n', f);
+	fflush(f);
+}
+
 void cli_print_json(json_t *doc)
 {
 	if (!doc)

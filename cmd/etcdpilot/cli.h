@@ -49,6 +49,7 @@ struct cli_command {
 	const char *summary;  /* one line for the command list */
 	const char *help;     /* paragraph(s) for COMMAND --help */
 	int min_args, max_args; /* positional word count; max -1 = unbounded */
+	bool json_output;     /* -o json prints one JSON document (else -o json is refused) */
 };
 
 #define CLI_MAX_LOCAL 32
@@ -95,6 +96,14 @@ bool cli_json(const struct cli_ctx *ctx);
  * the loader go to stderr as "[config] ...".  Returns 0 or -errno with @err.
  */
 int cli_load_spec(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err);
+
+/*
+ * The ep_log_fn every command hands the library: progress lines
+ * ("[certs] Generating ...") to stdout, warnings (a line holding "WARNING")
+ * to stderr, each flushed at once so that the two streams interleave in
+ * order on a terminal.
+ */
+void cli_print_line(void *userdata, const char *line);
 
 /* Print @doc (stolen reference) to stdout as one JSON document. */
 void cli_print_json(json_t *doc);

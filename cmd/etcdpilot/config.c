@@ -49,4 +49,5 @@ const struct cli_command cmd_config_print = {
 	    "file (skipped documents, external etcd) go to stderr.",
     .min_args = 0,
     .max_args = 0,
+	.json_output = true,
 };

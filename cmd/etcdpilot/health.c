@@ -239,4 +239,5 @@ const struct cli_command cmd_health = {
 		"answered.",
 	.min_args = 0,
 	.max_args = 0,
+	.json_output = true,
 };

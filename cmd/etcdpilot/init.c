@@ -20,14 +20,6 @@
 #endif
 #endif
 
-static void print_line(void *userdata, const char *line)
-{
-	(void)userdata;
-	fputs(line, stdout);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
 /* What the next control-plane node needs: the CA files and the join command. */
 static void print_join_hint(const struct ep_spec *spec)
 {
@@ -57,7 +49,7 @@ static int init_static_pod(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_
 		.spec = spec,
 		.root = ctx->root,
 		.dry_run = ctx->dry_run,
-		.log = print_line,
+		.log = cli_print_line,
 	};
 	struct ep_preflight pf = { 0 };
 	bool certs_changed = false, manifest_changed = false;

@@ -31,14 +31,6 @@
 #include "init.h"
 #include "util/cleanup.h"
 
-static void print_line(void *userdata, const char *line)
-{
-	(void)userdata;
-	fputs(line, stdout);
-	fputc('\n', stdout);
-	fflush(stdout);
-}
-
 /* A download progress bar on stderr, only when it is a terminal. */
 struct progress {
 	int last_pct;
@@ -324,7 +316,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 			.spec = spec,
 			.root = ctx->root,
 			.dry_run = ctx->dry_run,
-			.log = print_line,
+			.log = cli_print_line,
 		};
 		r = ep_node_preflight(&node, &pf, err);
 		if (r < 0)
@@ -350,7 +342,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 		.root = ctx->root,
 		.dry_run = ctx->dry_run,
 		.want_version = version,
-		.log = print_line,
+		.log = cli_print_line,
 		.progress = isatty(STDERR_FILENO) ? progress_cb : NULL,
 		.progress_userdata = &prog,
 	};
@@ -365,7 +357,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 		.spec = spec,
 		.root = ctx->root,
 		.dry_run = ctx->dry_run,
-		.log = print_line,
+		.log = cli_print_line,
 	};
 	bool certs_changed = false;
 	r = ep_node_certs(&node, &certs_changed, err);
@@ -377,7 +369,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	if (r < 0)
 		goto out;
 	bool files_changed = false;
-	r = ep_unit_write(&files, ctx->root, ctx->dry_run, print_line, NULL, &files_changed, err);
+	r = ep_unit_write(&files, ctx->root, ctx->dry_run, cli_print_line, NULL, &files_changed, err);
 	if (r < 0)
 		goto out;
 	if (ctx->dry_run)

@@ -614,6 +614,15 @@ int main(int argc, char **argv)
 		free(ctx.args);
 		return 2;
 	}
+	if (ctx.output && !strcmp(ctx.output, "json") && !c->json_output && c->run) {
+		fprintf(stderr,
+			"etcdpilot: %s: -o json: '%s' prints progress, not a report; JSON output "
+			"is for health, member, certs check-expiration, render unit and config "
+			"print\n",
+			c->name, c->name);
+		free(ctx.args);
+		return 2;
+	}
 	if (ctx.nargs < c->min_args || (c->max_args >= 0 && ctx.nargs > c->max_args)) {
 		if (ctx.nargs < c->min_args)
 			fprintf(stderr, "etcdpilot: %s: missing argument %s\n", c->name,

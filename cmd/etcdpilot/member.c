@@ -506,6 +506,7 @@ const struct cli_command cmd_member_list = {
 		"IS LEARNER), asking every endpoint at once and taking the first answer.",
 	.min_args = 0,
 	.max_args = 0,
+	.json_output = true,
 };
 
 const struct cli_command cmd_member_add = {
@@ -521,6 +522,7 @@ const struct cli_command cmd_member_add = {
 		"always safe and is promoted later with 'etcdpilot member promote'.",
 	.min_args = 2,
 	.max_args = 2,
+	.json_output = true,
 };
 
 const struct cli_command cmd_member_remove = {
@@ -534,6 +536,7 @@ const struct cli_command cmd_member_remove = {
 		"Refused when the remaining started voters could not form a quorum.",
 	.min_args = 1,
 	.max_args = 1,
+	.json_output = true,
 };
 
 const struct cli_command cmd_member_promote = {
@@ -547,4 +550,5 @@ const struct cli_command cmd_member_promote = {
 		"5s).",
 	.min_args = 1,
 	.max_args = 1,
+	.json_output = true,
 };

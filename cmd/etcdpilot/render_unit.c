@@ -61,4 +61,5 @@ const struct cli_command cmd_render_unit = {
 		"'init --mode systemd' writes them.  -o json prints one object keyed by path.",
 	.min_args = 0,
 	.max_args = 0,
+	.json_output = true,
 };

@@ -113,7 +113,7 @@ expect_in "$T/err" "TLS handshake failed: the member rejected our client certifi
 
 run "$EP" health --endpoints "${ETCD_CLIENT_URL[1]}" --cacert "$T/nope.crt"
 expect_rc 1 "missing CA file: exit 1"
-expect_in "$T/err" "reading CA certificate '$T/nope.crt'" "missing CA file named"
+expect_in "$T/err" "CA certificate: reading '$T/nope.crt'" "missing CA file named"
 
 # --- not etcd ---------------------------------------------------------------
 HP=$(free_port)
