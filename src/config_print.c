@@ -82,7 +82,7 @@ json_t *ep_spec_to_json(const struct ep_spec *spec)
 	/* json_pack steals every "o" argument, also when it fails. */
 	return json_pack(
 	    "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
-	    " s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:b}",
+	    " s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
 	    "name", spec->name, "advertiseAddress", spec->advertise_address, "mode",
 	    ep_mode_name(spec->mode), "etcdVersion", spec->etcd_version, "kubernetesVersion",
 	    spec->kubernetes_version, "image", image, "imageRepository", spec->image_repository,
@@ -93,7 +93,8 @@ json_t *ep_spec_to_json(const struct ep_spec *spec)
 	    "external", external, "keyType", ep_key_type_name(spec->key_type),
 	    "certificateValidityPeriod", dur_json(spec->cert_validity_s * 1000),
 	    "caCertificateValidityPeriod", dur_json(spec->ca_cert_validity_s * 1000), "timeout",
-	    dur_json(spec->timeout_ms), "systemd", systemd, "operator", oper, "join",
+	    dur_json(spec->timeout_ms), "controlPlaneComponentHealthCheck",
+	    dur_json(spec->health_check_ms), "systemd", systemd, "operator", oper, "join",
 	    spec->is_join);
 }
 

@@ -57,6 +57,7 @@ enum target {
 	T_CERT_VALIDITY,
 	T_CA_VALIDITY,
 	T_TIMEOUT,
+	T_HEALTH_CHECK,
 	T_SD_BINARY,
 	T_SD_URL,
 	T_SD_SHA256,
@@ -116,6 +117,7 @@ static const struct target_info {
 	[T_CERT_VALIDITY] = { VT_DUR_S, S(cert_validity_s), NULL, 1000 },
 	[T_CA_VALIDITY] = { VT_DUR_S, S(ca_cert_validity_s), NULL, 1000 },
 	[T_TIMEOUT] = { VT_DUR_MS, S(timeout_ms), NULL, 1000 },
+	[T_HEALTH_CHECK] = { VT_DUR_MS, S(health_check_ms), NULL, 10000 },
 	[T_SD_BINARY] = { VT_STR, S(systemd.etcd_binary), ep_check_abs_path, 0 },
 	[T_SD_URL] = { VT_STR, S(systemd.release_url), ep_check_url, 0 },
 	[T_SD_SHA256] = { VT_STR, S(systemd.etcd_sha256), ep_check_sha256, 0 },
@@ -920,6 +922,32 @@ static const struct field external_etcd_fields[] = {
 static int h_etcd(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
 		  const struct field *f);
 
+/*
+ * apiServer is not about etcd, but v1beta3's apiServer.timeoutForControlPlane
+ * is what kubeadm gave etcd's startup probe (v1beta4 moved it to
+ * timeouts.controlPlaneComponentHealthCheck).  The rest is skipped unread.
+ */
+static yaml_node_t *map_get(struct pctx *c, yaml_node_t *map, const char *key,
+			    yaml_node_t **ret_key);
+
+static int h_api_server(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+			const struct field *f)
+{
+	(void)k;
+	(void)f;
+	if (c->schema != V3 || !v || v->type != YAML_MAPPING_NODE)
+		return 0;
+	yaml_node_t *tk = NULL;
+	yaml_node_t *t = map_get(c, v, "timeoutForControlPlane", &tk);
+	if (!t || is_null(t))
+		return 0;
+	char p[PATH_MAX_LEN];
+	join_path(p, sizeof(p), path, "timeoutForControlPlane");
+	static const struct field health = { .key = "timeoutForControlPlane",
+					     .target = T_HEALTH_CHECK };
+	return set_target(c, tk, t, p, &health);
+}
+
 static const struct field apiendpoint_fields[] = {
     SET("advertiseAddress", V34, T_ADDR),
     IGNORE("bindPort", V34),
@@ -938,7 +966,7 @@ static const struct field nodereg_fields[] = {
 };
 
 static const struct field timeouts_fields[] = {
-    SET("controlPlaneComponentHealthCheck", V4, T_TIMEOUT),
+    SET("controlPlaneComponentHealthCheck", V4, T_HEALTH_CHECK),
     IGNORE("kubeletHealthCheck", V4),
     IGNORE("kubernetesAPICall", V4),
     IGNORE("etcdAPICall", V4),
@@ -989,7 +1017,7 @@ static const struct field cluster_fields[] = {
     IGNORE("networking", V34),
     SET("kubernetesVersion", V34, T_KUBE_VERSION),
     IGNORE("controlPlaneEndpoint", V34),
-    IGNORE("apiServer", V34),
+    CALL("apiServer", V34, h_api_server),
     IGNORE("controllerManager", V34),
     IGNORE("scheduler", V34),
     IGNORE("dns", V34),

@@ -567,20 +567,45 @@ static void emit_mount(struct emit *em, const char *name, const char *path)
 
 static int env_cmp(const void *a, const void *b)
 {
-	/* kubeadm's MergeKubeadmEnvVars sorts by name only; keep given order on ties. */
+	/* By name; on a tie, in the order given (so that the last can win). */
 	const struct ep_kv *const *x = a, *const *y = b;
 	int c = strcmp((*x)->name, (*y)->name);
 	return c ? c : (*x < *y ? -1 : *x > *y);
 }
 
 /*
- * The startup probe's failureThreshold is kubeadm's
- * ceil(controlPlaneComponentHealthCheck / 10s) for the default 4m: 24.  It
- * is deliberately not derived from --timeout, which bounds how long
- * etcdpilot waits, so that a re-run with another --timeout does not turn
- * into a changed manifest.
+ * The container's env as kubeadm's MergeKubeadmEnvVars makes it: one entry
+ * per name, the last one given winning, sorted by name.  Fills @envs with
+ * pointers into @spec and returns how many.
  */
-#define STARTUP_FAILURE_THRESHOLD 24
+static size_t envs_merged(const struct ep_spec *spec, const struct ep_kv **envs)
+{
+	size_t n = spec->extra_envs.n, out = 0;
+	for (size_t i = 0; i < n; i++)
+		envs[i] = &spec->extra_envs.v[i];
+	if (n)
+		qsort(envs, n, sizeof(*envs), env_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i + 1 == n || strcmp(envs[i]->name, envs[i + 1]->name))
+			envs[out++] = envs[i];
+	return out;
+}
+
+/*
+ * The startup probe's failureThreshold is kubeadm's
+ * ceil(controlPlaneComponentHealthCheck / 10s): 24 for the default 4m.  It
+ * follows that kubeadm field only, never --timeout, which bounds how long
+ * etcdpilot waits: a re-run with another --timeout is not a changed
+ * manifest.
+ */
+#define PROBE_PERIOD_S 10
+
+static unsigned startup_failure_threshold(const struct ep_spec *spec)
+{
+	uint64_t ms = spec->health_check_ms ? spec->health_check_ms : 4ull * 60 * 1000;
+	uint64_t n = (ms + PROBE_PERIOD_S * 1000 - 1) / (PROBE_PERIOD_S * 1000);
+	return n < 1 ? 1 : n > 100000 ? 100000 : (unsigned)n;
+}
 
 int ep_manifest_render(const struct ep_spec *spec, const struct ep_kvv *initial_cluster,
 		       char **ret, size_t *ret_len, struct ep_error *err)
@@ -599,10 +624,7 @@ int ep_manifest_render(const struct ep_spec *spec, const struct ep_kvv *initial_
 		ep_kvv_release(&args);
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < spec->extra_envs.n; i++)
-		envs[i] = &spec->extra_envs.v[i];
-	if (spec->extra_envs.n)
-		qsort(envs, spec->extra_envs.n, sizeof(*envs), env_cmp);
+	size_t n_envs = envs_merged(spec, envs);
 
 	struct probe_endpoint pe;
 	probe_endpoint_for(spec, &pe);
@@ -659,10 +681,10 @@ int ep_manifest_render(const struct ep_spec *spec, const struct ep_kvv *initial_
 	}
 	emit_seq_end(&em);
 
-	if (spec->extra_envs.n) {
+	if (n_envs) {
 		emit_str(&em, "env");
 		emit_seq(&em);
-		for (size_t i = 0; i < spec->extra_envs.n; i++) {
+		for (size_t i = 0; i < n_envs; i++) {
 			emit_map(&em, false);
 			emit_kv(&em, "name", envs[i]->name);
 			emit_kv(&em, "value", envs[i]->value);
@@ -698,7 +720,8 @@ int ep_manifest_render(const struct ep_spec *spec, const struct ep_kvv *initial_
 	emit_map_end(&em);
 	emit_map_end(&em);
 
-	emit_probe(&em, "startupProbe", &pe, paths.startup, 10, 10, STARTUP_FAILURE_THRESHOLD);
+	emit_probe(&em, "startupProbe", &pe, paths.startup, 10, PROBE_PERIOD_S,
+		   startup_failure_threshold(spec));
 
 	emit_str(&em, "volumeMounts");
 	emit_seq(&em);
@@ -962,6 +985,12 @@ static int parse_doc(yaml_document_t *doc, const char *filename, const char *exp
 				   "a different pod ('%s', not 'etcd') is in the place of the etcd "
 				   "manifest; move it away first",
 				   pod_name ? pod_name : "(unnamed)");
+	const char *ns = map_str(doc, meta, "namespace");
+	if (!ns || strcmp(ns, "kube-system"))
+		return parse_error(err, filename,
+				   "the pod 'etcd' there is in namespace '%s', not 'kube-system': it "
+				   "is not kubeadm's etcd; move it away first",
+				   ns ? ns : "default");
 	yaml_node_t *pspec = map_get(doc, root, "spec");
 	yaml_node_t *containers = map_get(doc, pspec, "containers");
 	yaml_node_t *ctr = NULL;
@@ -1057,16 +1086,20 @@ static int parse_doc(yaml_document_t *doc, const char *filename, const char *exp
 	const char *image = map_str(doc, ctr, "image");
 	if (image) {
 		r |= set_str(&info->image, image);
-		const char *slash = strrchr(image, '/');
-		const char *colon = strrchr(image, ':');
-		if (colon && (!slash || colon > slash)) {
+		/* repository/etcd[:tag][@sha256:digest]: the digest is not the tag. */
+		size_t ref_len = strcspn(image, "@");
+		_cleanup_free_ char *ref = strndup(image, ref_len);
+		if (!ref)
+			r = -ENOMEM;
+		const char *slash = ref ? strrchr(ref, '/') : NULL;
+		const char *colon = ref ? strrchr(ref, ':') : NULL;
+		if (colon && (!slash || colon > slash))
 			r |= set_str(&info->spec.image_tag, colon + 1);
-			if (slash) {
-				free(info->spec.image_repository);
-				info->spec.image_repository = strndup(image, (size_t)(slash - image));
-				if (!info->spec.image_repository)
-					r = -ENOMEM;
-			}
+		if (slash) {
+			free(info->spec.image_repository);
+			info->spec.image_repository = strndup(ref, (size_t)(slash - ref));
+			if (!info->spec.image_repository)
+				r = -ENOMEM;
 		}
 	}
 	char tagv[32];
@@ -1078,6 +1111,18 @@ static int parse_doc(yaml_document_t *doc, const char *filename, const char *exp
 		r |= set_str(&info->spec.etcd_version, "3.5.0");
 	else
 		r |= set_str(&info->spec.etcd_version, "3.6.0");
+
+	/* The startup probe's budget is kubeadm's controlPlaneComponentHealthCheck. */
+	yaml_node_t *sp = map_get(doc, ctr, "startupProbe");
+	const char *ft = map_str(doc, sp, "failureThreshold");
+	const char *ps = map_str(doc, sp, "periodSeconds");
+	if (ft && ps) {
+		char *e1 = NULL, *e2 = NULL;
+		unsigned long f = strtoul(ft, &e1, 10), p = strtoul(ps, &e2, 10);
+		if (*ft != '-' && *ps != '-' && e1 != ft && !*e1 && e2 != ps && !*e2 && f &&
+		    f <= 100000 && p && p <= 3600)
+			info->spec.health_check_ms = (uint64_t)f * p * 1000;
+	}
 
 	static const char *const probe_keys[3] = { "livenessProbe", "readinessProbe",
 						    "startupProbe" };
@@ -1137,9 +1182,19 @@ int ep_manifest_parse(const char *buf, size_t len, const char *filename,
 		yaml_parser_delete(&parser);
 		return r;
 	}
+	/* A second document would be a second pod the reader never looked at. */
+	yaml_document_t next;
+	bool more = false;
+	if (yaml_parser_load(&parser, &next)) {
+		more = yaml_document_get_root_node(&next) != NULL;
+		yaml_document_delete(&next);
+	}
 	yaml_parser_delete(&parser);
 	memset(ret, 0, sizeof(*ret));
-	int r = parse_doc(&doc, filename, expect_name, fallback_version, ret, err);
+	int r = more ? parse_error(err, filename,
+				   "holds more than one YAML document; the etcd manifest is one "
+				   "Pod: move the others out of the manifest directory")
+		     : parse_doc(&doc, filename, expect_name, fallback_version, ret, err);
 	yaml_document_delete(&doc);
 	if (r < 0)
 		ep_manifest_info_release(ret);
@@ -1229,6 +1284,189 @@ static int diff_kvv(struct ep_strv *out, int *count, const char *prefix, const c
 	return r;
 }
 
+/*
+ * The structural comparison of two manifests, for everything the field
+ * comparisons above do not cover (probes, resources, labels, security
+ * context, ports...): mappings by key, lists of named maps (containers,
+ * volumes, ports) by name, other lists by position, scalars by value and
+ * by what they read as (plain 10000 is a number, "10000" a string).
+ * Layout - flow or block style, key order, quoting that does not change a
+ * value - is not a difference.
+ */
+#define TREE_DIFF_MAX 20
+
+struct tree_diff {
+	yaml_document_t *a, *b; /* have, want */
+	struct ep_strv *out;
+	int *count;
+	int r;
+};
+
+/* Paths the field comparisons already report on. */
+static bool tree_path_skipped(const char *path)
+{
+	static const char *const skip[] = {
+		"metadata.annotations", "spec.volumes",
+		"spec.containers[etcd].command", "spec.containers[etcd].args",
+		"spec.containers[etcd].env", "spec.containers[etcd].volumeMounts",
+		NULL,
+	};
+	for (size_t i = 0; skip[i]; i++)
+		if (!strcmp(path, skip[i]))
+			return true;
+	return false;
+}
+
+static bool scalar_is_string(const yaml_node_t *n)
+{
+	return n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+	       !scalar_needs_quotes((const char *)n->data.scalar.value);
+}
+
+/* A short description of a node for a difference line. */
+static void node_describe(const yaml_node_t *n, char *buf, size_t size)
+{
+	if (!n)
+		snprintf(buf, size, "nothing");
+	else if (n->type == YAML_SCALAR_NODE)
+		snprintf(buf, size, scalar_is_string(n) ? "'%.150s'" : "%.150s",
+			 (const char *)n->data.scalar.value);
+	else if (n->type == YAML_MAPPING_NODE)
+		snprintf(buf, size, "a map");
+	else
+		snprintf(buf, size, "a list of %zu",
+			 (size_t)(n->data.sequence.items.top - n->data.sequence.items.start));
+}
+
+static void tree_line(struct tree_diff *td, const char *path, const yaml_node_t *have,
+		      const yaml_node_t *want)
+{
+	if (td->r < 0 || *td->count >= TREE_DIFF_MAX)
+		return;
+	char h[200], w[200];
+	node_describe(have, h, sizeof(h));
+	node_describe(want, w, sizeof(w));
+	if (!have)
+		td->r = add_line(td->out, td->count, "%s: missing from the manifest, wanted %s",
+				 path, w);
+	else if (!want)
+		td->r = add_line(td->out, td->count, "%s: manifest has %s, wanted none", path, h);
+	else
+		td->r = add_line(td->out, td->count, "%s: manifest has %s, wanted %s", path, h, w);
+}
+
+/* The "name" of a list element that is a map with one, else NULL. */
+static const char *elem_name(yaml_document_t *doc, yaml_node_t *n)
+{
+	return n && n->type == YAML_MAPPING_NODE ? map_str(doc, n, "name") : NULL;
+}
+
+static bool seq_named(yaml_document_t *doc, yaml_node_t *seq)
+{
+	for (size_t i = 0; i < seq_len(seq); i++)
+		if (!elem_name(doc, seq_at(doc, seq, i)))
+			return false;
+	return seq_len(seq) > 0;
+}
+
+static yaml_node_t *seq_find(yaml_document_t *doc, yaml_node_t *seq, const char *name)
+{
+	for (size_t i = 0; i < seq_len(seq); i++)
+		if (!strcmp(elem_name(doc, seq_at(doc, seq, i)), name))
+			return seq_at(doc, seq, i);
+	return NULL;
+}
+
+static void tree_cmp(struct tree_diff *td, const char *path, yaml_node_t *x, yaml_node_t *y);
+
+static void tree_cmp_map(struct tree_diff *td, const char *path, yaml_node_t *x, yaml_node_t *y)
+{
+	char sub[512];
+	/* Keys of the manifest, then the wanted keys it lacks. */
+	for (int side = 0; side < 2; side++) {
+		yaml_document_t *doc = side ? td->b : td->a;
+		yaml_node_t *m = side ? y : x;
+		for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+		     p < m->data.mapping.pairs.top; p++) {
+			const char *k = scalar(yaml_document_get_node(doc, p->key));
+			if (!k)
+				continue;
+			yaml_node_t *hv = map_get(td->a, x, k), *wv = map_get(td->b, y, k);
+			if (side && hv)
+				continue;
+			snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k);
+			tree_cmp(td, sub, hv, wv);
+		}
+	}
+}
+
+static void tree_cmp_seq(struct tree_diff *td, const char *path, yaml_node_t *x, yaml_node_t *y)
+{
+	char sub[512];
+	if (seq_named(td->a, x) && seq_named(td->b, y)) {
+		for (int side = 0; side < 2; side++) {
+			yaml_document_t *doc = side ? td->b : td->a;
+			yaml_node_t *s = side ? y : x;
+			for (size_t i = 0; i < seq_len(s); i++) {
+				const char *name = elem_name(doc, seq_at(doc, s, i));
+				yaml_node_t *hv = seq_find(td->a, x, name);
+				yaml_node_t *wv = seq_find(td->b, y, name);
+				if (side && hv)
+					continue;
+				snprintf(sub, sizeof(sub), "%s[%s]", path, name);
+				tree_cmp(td, sub, hv, wv);
+			}
+		}
+		return;
+	}
+	size_t n = seq_len(x) > seq_len(y) ? seq_len(x) : seq_len(y);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(sub, sizeof(sub), "%s[%zu]", path, i);
+		tree_cmp(td, sub, i < seq_len(x) ? seq_at(td->a, x, i) : NULL,
+			 i < seq_len(y) ? seq_at(td->b, y, i) : NULL);
+	}
+}
+
+static void tree_cmp(struct tree_diff *td, const char *path, yaml_node_t *x, yaml_node_t *y)
+{
+	if (td->r < 0 || tree_path_skipped(path))
+		return;
+	if (!x || !y || x->type != y->type) {
+		tree_line(td, path, x, y);
+		return;
+	}
+	switch (x->type) {
+	case YAML_SCALAR_NODE:
+		if (strcmp((const char *)x->data.scalar.value, (const char *)y->data.scalar.value) ||
+		    scalar_is_string(x) != scalar_is_string(y))
+			tree_line(td, path, x, y);
+		break;
+	case YAML_MAPPING_NODE:
+		tree_cmp_map(td, path, x, y);
+		break;
+	case YAML_SEQUENCE_NODE:
+		tree_cmp_seq(td, path, x, y);
+		break;
+	default:
+		break;
+	}
+}
+
+static bool doc_load(const char *text, yaml_document_t *doc)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser))
+		return false;
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+	bool ok = yaml_parser_load(&parser, doc);
+	yaml_parser_delete(&parser);
+	if (ok && !yaml_document_get_root_node(doc)) {
+		yaml_document_delete(doc);
+		ok = false;
+	}
+	return ok;
+}
+
 int ep_manifest_diff(const struct ep_manifest_info *have, const char *have_text,
 		     const struct ep_manifest_info *want, const char *want_text,
 		     struct ep_strv *ret)
@@ -1237,15 +1475,10 @@ int ep_manifest_diff(const struct ep_manifest_info *have, const char *have_text,
 	r |= diff_field(ret, &count, "member name", have->spec.name, want->spec.name);
 	r |= diff_field(ret, &count, "advertise address", have->spec.advertise_address,
 			want->spec.advertise_address);
-	r |= diff_field(ret, &count, "image", have->image, want->image);
 	r |= diff_field(ret, &count, "data directory (etcd-data volume)", have->spec.data_dir,
 			want->spec.data_dir);
 	r |= diff_field(ret, &count, "certificates directory (etcd-certs volume)",
 			have->spec.cert_dir, want->spec.cert_dir);
-	static const char *const probe_names[3] = { "livenessProbe", "readinessProbe",
-						     "startupProbe" };
-	for (size_t i = 0; i < 3; i++)
-		r |= diff_field(ret, &count, probe_names[i], have->probes[i], want->probes[i]);
 	if (r)
 		return -ENOMEM;
 	r = diff_kvv(ret, &count, "--", "flag ", &have->args, &want->args);
@@ -1254,26 +1487,22 @@ int ep_manifest_diff(const struct ep_manifest_info *have, const char *have_text,
 			     &want->spec.extra_envs);
 	if (r < 0)
 		return r;
-	if (count == 0 && have_text && want_text && strcmp(have_text, want_text)) {
-		/* Same flags and fields: name the first line that differs. */
-		size_t line = 1;
-		const char *h = have_text, *w = want_text;
-		while (*h && *h == *w) {
-			if (*h == '\n')
-				line++;
-			h++;
-			w++;
+	if (have_text && want_text && strcmp(have_text, want_text)) {
+		yaml_document_t a, b;
+		if (!doc_load(have_text, &a))
+			return add_line(ret, &count, "the manifest cannot be read as YAML") < 0
+				   ? -ENOMEM
+				   : count;
+		if (!doc_load(want_text, &b)) {
+			yaml_document_delete(&a);
+			return -EINVAL;
 		}
-		const char *hl = h, *wl = w;
-		while (hl > have_text && hl[-1] != '\n')
-			hl--;
-		while (wl > want_text && wl[-1] != '\n')
-			wl--;
-		int hn = (int)strcspn(hl, "\n"), wn = (int)strcspn(wl, "\n");
-		r = add_line(ret, &count, "line %zu: manifest has '%.*s', wanted '%.*s'", line,
-			     hn > 200 ? 200 : hn, hl, wn > 200 ? 200 : wn, wl);
-		if (r < 0)
-			return r;
+		struct tree_diff td = { .a = &a, .b = &b, .out = ret, .count = &count };
+		tree_cmp(&td, "", yaml_document_get_root_node(&a), yaml_document_get_root_node(&b));
+		yaml_document_delete(&a);
+		yaml_document_delete(&b);
+		if (td.r < 0)
+			return td.r;
 	}
 	return count;
 }

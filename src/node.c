@@ -237,7 +237,9 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 		ep_manifest_info_release(&wi);
 		if (r < 0)
 			return ep_error_set(err, r, "out of memory");
-		ret->state = EP_MANIFEST_DIFFERS;
+		/* Equivalent but laid out otherwise (kubeadm's own file, say): left as it is. */
+		ret->state = r == 0 ? EP_MANIFEST_SAME : EP_MANIFEST_DIFFERS;
+		ret->layout_differs = r == 0;
 	}
 
 	_cleanup_free_ char *data = NULL;
@@ -247,8 +249,9 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 	ret->data_dir_empty = ep_dir_empty_or_absent(data);
 	if (ret->state == EP_MANIFEST_SAME) {
 		say(node, "[preflight] The etcd static Pod manifest \"%s\" is already in place and "
-			  "up to date",
-		    npath);
+			  "up to date%s",
+		    npath, ret->layout_differs ? " (laid out otherwise than etcdpilot writes it; "
+						 "left as it is)" : "");
 		return 0;
 	}
 	if (ret->state == EP_MANIFEST_DIFFERS)
@@ -357,6 +360,21 @@ int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight
 	if (pf->state == EP_MANIFEST_SAME) {
 		say(node, "[etcd] The static Pod manifest for local etcd in \"%s\" is up to date",
 		    spec->manifest_dir);
+		/* kubeadm writes it 0600; a copy put there by hand may be world-readable. */
+		struct stat st;
+		if (stat(pf->manifest_path, &st) == 0 && (st.st_mode & 07777) != 0600) {
+			changed = true;
+			if (node->dry_run) {
+				say(node, "[dryrun] Would change the mode of \"%s\" from %04o to 0600",
+				    pf->manifest_path, (unsigned)(st.st_mode & 07777));
+			} else if (chmod(pf->manifest_path, 0600) < 0) {
+				return ep_error_set(err, -errno, "setting the mode of '%s' to 0600: %s",
+						    pf->manifest_path, strerror(errno));
+			} else {
+				say(node, "[etcd] Set the mode of \"%s\" to 0600 (it was %04o)",
+				    pf->manifest_path, (unsigned)(st.st_mode & 07777));
+			}
+		}
 		if (ret_changed)
 			*ret_changed = changed;
 		return 0;

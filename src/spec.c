@@ -287,6 +287,9 @@ bool ep_image_tag_version(const char *tag, char *buf, size_t len)
 {
 	if (!tag || !len)
 		return false;
+	/* registry.k8s.io tags are "3.6.6-0"; etcd's own images are "v3.6.6". */
+	if (tag[0] == 'v')
+		tag++;
 	size_t n = strcspn(tag, "-");
 	if (n >= len)
 		return false;
@@ -380,6 +383,38 @@ static int detect_address(char **ret)
 	return *ret ? 0 : -ENOMEM;
 }
 
+/*
+ * The etcd kubeadm runs with a Kubernetes minor version (its
+ * SupportedEtcdVersion table): 3.6 from 1.34, 3.5 for 1.22 - 1.33 (at the
+ * patch kubeadm's supported branches moved to), 3.4 before.  A minor newer
+ * than the table gets the newest etcd, as kubeadm takes the nearest entry.
+ * NULL for a label such as "stable" (the newest, so the default); "" for a
+ * release older than 1.17, whose etcd 3.3 etcdpilot does not run.
+ */
+static const char *etcd_for_kubernetes(const char *kv)
+{
+	static const struct {
+		unsigned from_minor;
+		const char *etcd;
+	} table[] = {
+		{ 34, DEFAULT_ETCD_VERSION }, /* 1.34, 1.35: 3.6 */
+		{ 22, "3.5.24" },             /* 1.22 - 1.33 */
+		{ 19, "3.4.13" },             /* 1.19 - 1.21 */
+		{ 17, "3.4.3" },              /* 1.17, 1.18 */
+	};
+	if (kv[0] == 'v')
+		kv++;
+	unsigned major, minor;
+	int used = 0;
+	if (sscanf(kv, "%u.%u%n", &major, &minor, &used) != 2 || major != 1 ||
+	    (kv[used] && kv[used] != '.' && kv[used] != '-' && kv[used] != '+'))
+		return NULL;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (minor >= table[i].from_minor)
+			return table[i].etcd;
+	return "";
+}
+
 static int set_default(char **field, const char *value)
 {
 	if (*field)
@@ -412,10 +447,33 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 					      "or --advertise-address");
 		r = 0;
 	}
-	/* The version comes from the image tag when only the tag is given. */
+	/*
+	 * The version: given, else read from the image tag, else the one
+	 * kubeadm pairs with kubernetesVersion, else the default.  A tag that
+	 * names no version ("latest") cannot decide the flags and probes.
+	 */
 	char tagv[32];
-	if (!spec->etcd_version && ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)))
+	if (!spec->etcd_version && spec->image_tag) {
+		if (!ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)))
+			return ep_error_usage(err, -EINVAL,
+					      "etcd.local.imageTag: '%s' does not say which etcd "
+					      "version the image runs, and the version decides the "
+					      "flags and probes; give it with --etcd-version or "
+					      "etcdVersion in an EtcdPilotConfiguration",
+					      spec->image_tag);
 		r |= set_default(&spec->etcd_version, tagv);
+	}
+	if (!spec->etcd_version && spec->kubernetes_version) {
+		const char *v = etcd_for_kubernetes(spec->kubernetes_version);
+		if (v && !*v)
+			return ep_error_usage(err, -EINVAL,
+					      "kubernetesVersion: '%s' ran etcd 3.3 or older, which "
+					      "etcdpilot does not run (3.4, 3.5 and 3.6); give "
+					      "--etcd-version",
+					      spec->kubernetes_version);
+		if (v)
+			r |= set_default(&spec->etcd_version, v);
+	}
 	r |= set_default(&spec->etcd_version, DEFAULT_ETCD_VERSION);
 	if (!spec->image_tag) {
 		spec->image_tag = ep_default_image_tag(spec->etcd_version);
@@ -430,8 +488,10 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 		spec->cert_validity_s = 8760ull * 3600;
 	if (!spec->ca_cert_validity_s)
 		spec->ca_cert_validity_s = 87600ull * 3600;
+	if (!spec->health_check_ms)
+		spec->health_check_ms = 4ull * 60 * 1000;
 	if (!spec->timeout_ms)
-		spec->timeout_ms = 4ull * 60 * 1000;
+		spec->timeout_ms = spec->health_check_ms;
 
 	r |= set_default(&spec->systemd.systemctl, "systemctl");
 	r |= set_default(&spec->systemd.unit_path, "/etc/systemd/system/etcd.service");

@@ -104,11 +104,13 @@ int ep_manifest_parse(const char *buf, size_t len, const char *filename,
 /*
  * Say what differs between the manifest @have (on disk) and @want (what
  * etcdpilot would write), one human line per difference appended to @ret:
- * member name, advertise address, image, data and cert dirs, each probe,
- * each flag ("flag --snapshot-count: manifest has '5000', wanted '10000'"),
- * each env var.
- * When the texts @have_text and @want_text differ but none of those do,
- * one line names the first differing line (probes, resources, layout...).
+ * member name, advertise address, data and cert dirs, each flag ("flag
+ * --snapshot-count: manifest has '5000', wanted '10000'"), each env var,
+ * then - from the texts @have_text and @want_text, compared as YAML trees -
+ * everything else by its path ("spec.containers[etcd].startupProbe
+ * .failureThreshold: manifest has 24, wanted 30"), at most 20 of those.
+ * Layout alone (flow or block style, key order, quoting that keeps the
+ * value) is no difference: 0 then means the files are equivalent.
  * Returns the number of lines added, or a negative errno (ENOMEM).
  */
 int ep_manifest_diff(const struct ep_manifest_info *have, const char *have_text,

@@ -40,6 +40,7 @@ struct ep_preflight {
 	size_t manifest_len;
 	enum ep_manifest_state state;
 	struct ep_strv diff;    /* EP_MANIFEST_DIFFERS: one line per difference */
+	bool layout_differs;    /* EP_MANIFEST_SAME, but not byte for byte */
 	bool data_dir_empty;    /* absent or empty */
 };
 

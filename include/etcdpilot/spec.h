@@ -107,7 +107,14 @@ struct ep_spec {
 	/* join (JoinConfiguration / etcdpilot join) */
 	bool is_join;
 
-	uint64_t timeout_ms;          /* wait deadline for init/join, default 4m */
+	uint64_t timeout_ms;          /* wait deadline for init/join; default health_check_ms */
+	/*
+	 * kubeadm's timeouts.controlPlaneComponentHealthCheck (v1beta4), default
+	 * 4m: how long the startup probe gives etcd (its failureThreshold is
+	 * this over the 10 s period), and the wait's deadline unless --timeout
+	 * or EtcdPilotConfiguration.timeout says otherwise.
+	 */
+	uint64_t health_check_ms;
 
 	struct ep_systemd systemd;
 	struct ep_operator op;

@@ -78,10 +78,12 @@ expect_eq "$(tree_digest "$R/etc/kubernetes")" "$before" "nothing changed"
 
 run "${EPN[@]}" init "${FLAGS[@]}" --etcd-version 3.5.21
 expect_rc 1 "init with another etcd version is refused"
-expect_in "$T/err" "image: manifest has 'registry.k8s.io/etcd:3.4.23-0', wanted 'registry.k8s.io/etcd:3.5.21-0'" \
+expect_in "$T/err" "spec.containers\\[etcd\\].image: manifest has 'registry.k8s.io/etcd:3.4.23-0', wanted 'registry.k8s.io/etcd:3.5.21-0'" \
 	"and names the image"
-expect_in "$T/err" "livenessProbe: manifest has 'HTTP 127.0.0.1:probe-port /health\\?exclude=NOSPACE', wanted 'HTTP 127.0.0.1:probe-port /livez'" \
+expect_in "$T/err" "spec.containers\\[etcd\\].livenessProbe.httpGet.path: manifest has '/health\\?exclude=NOSPACE', wanted '/livez'" \
 	"and the probe that changes"
+expect_in "$T/err" "spec.containers\\[etcd\\].readinessProbe: missing from the manifest, wanted a map" \
+	"and the probe 3.4 does not have"
 expect_eq "$(tree_digest "$R/etc/kubernetes")" "$before" "nothing changed"
 
 

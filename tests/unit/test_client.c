@@ -42,7 +42,8 @@ static struct rec rec_load(const char *name)
 	size_t len = 0;
 	struct ep_error err = { 0 };
 
-	snprintf(path, sizeof(path), "%s/tests/unit/data/gateway/%s", src ? src : ".", name);
+	snprintf(path, sizeof(path), "%s/tests/unit/data/gateway/%s",
+		 src && *src ? src : EP_TEST_SOURCE_DIR, name);
 	assert_int_equal(ep_read_file(path, 1 << 20, false, &text, &len, &err), 0);
 	char *nl = strchr(text, '\n');
 	assert_non_null(nl);

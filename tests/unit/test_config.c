@@ -167,7 +167,9 @@ static void test_version_helpers(void **state)
 	assert_string_equal(buf, "3.5.21");
 	assert_true(ep_image_tag_version("3.6.6", buf, sizeof(buf)));
 	assert_false(ep_image_tag_version("latest", buf, sizeof(buf)));
-	assert_false(ep_image_tag_version("v3.5.21-0", buf, sizeof(buf)));
+	assert_true(ep_image_tag_version("v3.5.21", buf, sizeof(buf))); /* etcd's own images */
+	assert_string_equal(buf, "3.5.21");
+	assert_false(ep_image_tag_version("v3.5", buf, sizeof(buf)));
 	assert_false(ep_image_tag_version(NULL, buf, sizeof(buf)));
 }
 
@@ -258,7 +260,8 @@ static void test_v1beta4_every_field(void **state)
 	assert_int_equal(s.key_type, EP_KEY_RSA_4096);
 	assert_true(s.cert_validity_s == 2160ull * 3600);
 	assert_true(s.ca_cert_validity_s == 43800ull * 3600);
-	assert_true(s.timeout_ms == 90000);
+	assert_true(s.health_check_ms == 90000); /* the startup probe's budget */
+	assert_true(s.timeout_ms == 0);         /* the wait defaults to it later */
 	assert_int_equal(s.extra_args.n, 4);
 	assert_string_equal(s.extra_args.v[0].name, "snapshot-count");
 	assert_string_equal(s.extra_args.v[0].value, "5000");
@@ -336,7 +339,7 @@ static void test_v1beta3_every_field(void **state)
 	    "clusterName: lab\n"
 	    "controlPlaneEndpoint: 192.168.56.100:6443\n"
 	    "networking: {podSubnet: 172.16.0.0/16}\n"
-	    "apiServer: {timeoutForControlPlane: 4m0s}\n"
+	    "apiServer: {timeoutForControlPlane: 3m30s, certSANs: [a.example.com]}\n"
 	    "controllerManager: {extraArgs: {bind-address: 0.0.0.0}}\n"
 	    "scheduler: {}\n"
 	    "dns: {imageTag: v1.11.1}\n"
@@ -362,6 +365,7 @@ static void test_v1beta3_every_field(void **state)
 	assert_string_equal(s.data_dir, "/data/etcd");
 	assert_string_equal(s.cert_dir, "/etc/kubernetes/pki");
 	assert_int_equal(s.extra_args.n, 3);
+	assert_true(s.health_check_ms == 210000); /* apiServer.timeoutForControlPlane */
 	assert_string_equal(s.extra_args.v[0].name, "election-timeout");
 	assert_string_equal(s.extra_args.v[0].value, "2500");
 	assert_string_equal(s.extra_args.v[1].name, "heartbeat-interval");
@@ -399,7 +403,7 @@ static void test_join(void **state)
 	assert_true(s.is_join);
 	assert_string_equal(s.name, "cp-2");
 	assert_string_equal(s.advertise_address, "fd00::12");
-	assert_true(s.timeout_ms == 180000);
+	assert_true(s.health_check_ms == 180000);
 	assert_int_equal(notes.n, 0);
 	ep_notes_release(&notes);
 	ep_spec_release(&s);
@@ -703,12 +707,56 @@ static void test_defaults(void **state)
 	ep_spec_release(&s);
 	unlink(path);
 	free(path);
+	/* A tag that names no version cannot decide the flags: refused, unless the version is given. */
 	path = write_temp("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
 			  "etcd: {local: {imageTag: custom-build}}\n");
 	ep_spec_init(&s);
-	assert_int_equal(ep_config_load(&s, path, &ov, NULL, &err), 0);
-	assert_string_equal(s.etcd_version, "3.6.6");
+	ep_error_clear(&err);
+	assert_int_equal(ep_config_load(&s, path, &ov, NULL, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "'custom-build' does not say which etcd version"));
+	assert_non_null(strstr(err.msg, "--etcd-version"));
+	ep_spec_release(&s);
+	struct ep_overrides with_version = ov;
+	with_version.etcd_version = "3.5.21";
+	ep_spec_init(&s);
+	assert_int_equal(ep_config_load(&s, path, &with_version, NULL, &err), 0);
+	assert_string_equal(s.etcd_version, "3.5.21");
 	assert_string_equal(s.image_tag, "custom-build");
+	ep_spec_release(&s);
+	unlink(path);
+	free(path);
+
+	/* kubernetesVersion picks the etcd kubeadm runs with that release. */
+	static const struct {
+		const char *kube, *etcd;
+	} kv[] = {
+		{ "v1.35.0", "3.6.6" }, { "v1.34.2", "3.6.6" }, { "v1.33.5", "3.5.24" },
+		{ "v1.31.0", "3.5.24" }, { "v1.22.1", "3.5.24" }, { "v1.21.14", "3.4.13" },
+		{ "v1.17.0", "3.4.3" },  { "stable-1", "3.6.6" }, { "v1.40.0", "3.6.6" },
+	};
+	for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+		char doc[256];
+		snprintf(doc, sizeof(doc),
+			 "apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+			 "kubernetesVersion: %s\n",
+			 kv[i].kube);
+		char *kpath = write_temp(doc);
+		ep_spec_init(&s);
+		assert_int_equal(ep_config_load(&s, kpath, &ov, NULL, &err), 0);
+		if (strcmp(s.etcd_version, kv[i].etcd))
+			fail_msg("kubernetesVersion %s: etcd %s, want %s", kv[i].kube,
+				 s.etcd_version, kv[i].etcd);
+		ep_spec_release(&s);
+		unlink(kpath);
+		free(kpath);
+	}
+	path = write_temp("apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\n"
+			  "kubernetesVersion: v1.16.15\n");
+	ep_spec_init(&s);
+	ep_error_clear(&err);
+	assert_int_equal(ep_config_load(&s, path, &ov, NULL, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "kubernetesVersion: 'v1.16.15' ran etcd 3.3 or older"));
 	ep_spec_release(&s);
 	unlink(path);
 	free(path);
@@ -894,8 +942,9 @@ static const struct bad_case {
      "(nodeRegistration.name); give it once"},
     {V4C "encryptionAlgorithm: RSA-2048\n---\n" EPC "keyType: ECDSA-P256\n",
      "t.yaml:7:10: keyType: 'ECDSA-P256' contradicts 'RSA-2048' given at line 3, column 22"},
-    {V4I "timeouts: {controlPlaneComponentHealthCheck: 4m}\n---\n" EPC "timeout: 5m\n",
-     "t.yaml:7:10: timeout: '5m' contradicts '4m0s' given at line 3"},
+    {V4I "timeouts: {controlPlaneComponentHealthCheck: 5s}\n",
+     "t.yaml:3:46: timeouts.controlPlaneComponentHealthCheck: duration '5s' is too short (at "
+     "least 10s)"},
     /* 75 a value with a newline is reported on one line */
     {V4I "nodeRegistration:\n  name: \"a\\nb\\tc\"\n",
      "t.yaml:4:9: nodeRegistration.name: 'a?b?c' is not a valid node name"},
@@ -1182,6 +1231,7 @@ static void test_spec_to_json(void **state)
 	    "certificateValidityPeriod",
 	    "caCertificateValidityPeriod",
 	    "timeout",
+	    "controlPlaneComponentHealthCheck",
 	    "systemd",
 	    "operator",
 	    "join",
@@ -1223,8 +1273,8 @@ static void test_examples(void **state)
 {
 	(void)state;
 	const char *src = getenv("EP_SOURCE_DIR");
-	if (!src)
-		src = ".";
+	if (!src || !*src)
+		src = EP_TEST_SOURCE_DIR;
 	static const struct {
 		const char *file;
 		const char *name;

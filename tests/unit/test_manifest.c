@@ -28,7 +28,7 @@
 static const char *source_dir(void)
 {
 	const char *s = getenv("EP_SOURCE_DIR");
-	return s && *s ? s : ".";
+	return s && *s ? s : EP_TEST_SOURCE_DIR;
 }
 
 static char *read_ref(const char *name)
@@ -434,9 +434,18 @@ static void test_reader_errors(void **state)
 	expect_parse_error("apiVersion: v1\nkind: Pod\nmetadata: {name: kube-apiserver}\n"
 			   "spec: {containers: [{name: kube-apiserver}]}\n",
 			   NULL, "a different pod ('kube-apiserver', not 'etcd')");
-	expect_parse_error("apiVersion: v1\nkind: Pod\nmetadata: {name: etcd}\n"
+	expect_parse_error("apiVersion: v1\nkind: Pod\nmetadata: {name: etcd, namespace: kube-system}\n"
 			   "spec: {containers: [{name: sidecar}]}\n",
 			   NULL, "no container named 'etcd'");
+	expect_parse_error("apiVersion: v1\nkind: Pod\nmetadata: {name: etcd}\n"
+			   "spec: {containers: [{name: etcd}]}\n",
+			   NULL, "in namespace 'default', not 'kube-system'");
+	expect_parse_error("apiVersion: v1\nkind: Pod\nmetadata: {name: etcd, namespace: team-a}\n"
+			   "spec: {containers: [{name: etcd}]}\n",
+			   NULL, "in namespace 'team-a', not 'kube-system'");
+	expect_parse_error("apiVersion: v1\nkind: Pod\nmetadata: {name: etcd, namespace: kube-system}\n"
+			   "---\napiVersion: v1\nkind: Pod\nmetadata: {name: x}\n",
+			   NULL, "holds more than one YAML document");
 	expect_parse_error("", NULL, "empty file");
 
 	struct ep_spec spec;
@@ -561,16 +570,53 @@ static void test_diff(void **state)
 	assert_int_equal(ep_manifest_diff(&ia, ta, &ia, ta, &lines), 0);
 	assert_int_equal(lines.n, 0);
 
-	/* Same flags, different layout: the first differing line is named. */
+	/* Same flags, another value elsewhere: named by its path. */
 	char *tc = strdup(ta);
 	char *p = strstr(tc, "cpu: 100m");
 	assert_non_null(p);
 	p[5] = '2';
 	n = ep_manifest_diff(&ia, tc, &ia, ta, &lines);
 	assert_int_equal(n, 1);
-	assert_non_null(strstr(lines.v[0], "manifest has '        cpu: 200m', wanted '        cpu: 100m'"));
+	assert_string_equal(lines.v[0], "spec.containers[etcd].resources.requests.cpu: manifest has "
+					"'200m', wanted '100m'");
 	ep_strv_release(&lines);
 	free(tc);
+
+	/* A number written as a string is a difference; a key the manifest adds too. */
+	tc = strdup(ta);
+	p = strstr(tc, "failureThreshold: 8");
+	assert_non_null(p);
+	char *tq = NULL;
+	assert_true(asprintf(&tq, "%.*sfailureThreshold: \"8\"%s", (int)(p - tc), tc, p + 19) > 0);
+	n = ep_manifest_diff(&ia, tq, &ia, ta, &lines);
+	assert_int_equal(n, 1);
+	assert_string_equal(lines.v[0], "spec.containers[etcd].livenessProbe.failureThreshold: "
+					"manifest has '8', wanted 8");
+	ep_strv_release(&lines);
+	free(tq);
+	p = strstr(tc, "    resources:\n");
+	assert_non_null(p);
+	assert_true(asprintf(&tq, "%.*s    resources:\n      limits:\n        memory: 1Gi\n%s",
+			     (int)(p - tc), tc, p + 15) > 0);
+	n = ep_manifest_diff(&ia, tq, &ia, ta, &lines);
+	assert_int_equal(n, 1);
+	assert_string_equal(lines.v[0], "spec.containers[etcd].resources.limits: manifest has a map, "
+					"wanted none");
+	ep_strv_release(&lines);
+	free(tq);
+	free(tc);
+
+	/* Layout alone: flow style, key order and quoting that keeps the value. */
+	char *sample = read_ref("kubeadm-v1.35-sample.yaml");
+	struct ep_manifest_info is;
+	assert_non_null(sample);
+	assert_int_equal(ep_manifest_parse(sample, strlen(sample), "s", NULL, NULL, &is, &err), 0);
+	n = ep_manifest_diff(&is, sample, &ia, ta, &lines);
+	for (size_t i = 0; i < lines.n; i++)
+		print_message("sample: %s\n", lines.v[i]);
+	assert_int_equal(n, 0);
+	ep_manifest_info_release(&is);
+	free(sample);
 
 	ep_manifest_info_release(&ia);
 	ep_manifest_info_release(&ib);
@@ -578,6 +624,63 @@ static void test_diff(void **state)
 	free(tb);
 	ep_spec_release(&a);
 	ep_spec_release(&b);
+}
+
+/* kubeadm inputs the renderer follows: the health-check timeout, duplicate env names. */
+static void test_kubeadm_inputs(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	make_spec(&spec, "3.6.6", NULL);
+	spec.health_check_ms = 5 * 60 * 1000; /* timeouts.controlPlaneComponentHealthCheck: 5m */
+	assert_int_equal(ep_kvv_push(&spec.extra_envs, "GOMAXPROCS", "1"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_envs, "A_FIRST", "x"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_envs, "GOMAXPROCS", "2"), 0);
+	char *out = render(&spec, NULL);
+	/* ceil(5m / 10s) */
+	assert_non_null(strstr(out, "    startupProbe:\n      failureThreshold: 30\n"));
+	/* MergeKubeadmEnvVars: one entry per name, the last one wins, sorted by name */
+	assert_non_null(strstr(out, "    env:\n    - name: A_FIRST\n      value: x\n"
+				    "    - name: GOMAXPROCS\n      value: \"2\"\n    image:"));
+	struct ep_manifest_info info;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_manifest_parse(out, strlen(out), "e", "cp1", NULL, &info, &err), 0);
+	assert_true(info.spec.health_check_ms == 300000);
+	ep_manifest_info_release(&info);
+	free(out);
+	/* 95s is not a whole number of periods: rounded up, as kubeadm does. */
+	spec.health_check_ms = 95000;
+	out = render(&spec, NULL);
+	assert_non_null(strstr(out, "    startupProbe:\n      failureThreshold: 10\n"));
+	free(out);
+	ep_spec_release(&spec);
+}
+
+/* An image pinned by digest: the tag is before the '@', the digest is not a version. */
+static void test_reader_image_digest(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	make_spec(&spec, "3.5.21", NULL);
+	char *out = render(&spec, NULL);
+	const char *digest = "@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	char *p = strstr(out, "etcd:3.5.21-0\n");
+	assert_non_null(p);
+	char *pinned = NULL;
+	assert_true(asprintf(&pinned, "%.*setcd:3.5.21-0%s%s", (int)(p - out), out, digest,
+			     p + strlen("etcd:3.5.21-0")) > 0);
+	struct ep_manifest_info info;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_manifest_parse(pinned, strlen(pinned), "e", "cp1", NULL, &info, &err), 0);
+	assert_string_equal(info.spec.image_tag, "3.5.21-0");
+	assert_string_equal(info.spec.image_repository, "registry.k8s.io");
+	assert_string_equal(info.spec.etcd_version, "3.5.21");
+	ep_manifest_info_release(&info);
+	free(pinned);
+	free(out);
+	ep_spec_release(&spec);
 }
 
 int main(void)
@@ -599,6 +702,8 @@ int main(void)
 		cmocka_unit_test(test_quoting),
 		cmocka_unit_test(test_versions),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_kubeadm_inputs),
+		cmocka_unit_test(test_reader_image_digest),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
