@@ -1094,15 +1094,36 @@ static int probe_once(struct ep_client *c, const char *endpoint, struct ep_error
 	return out;
 }
 
+/*
+ * How long to sleep before the next probe.  While nothing listens yet a
+ * probe is one refused TCP connect - microseconds, no TLS - so the first
+ * seconds poll every 20 ms and notice a starting member at once; after
+ * that, and whenever the member answers but is not healthy yet (no leader,
+ * catching up), the pause doubles from 20 ms up to 1 s.
+ */
+#define WAIT_FAST_MS 20
+#define WAIT_FAST_WINDOW_MS 10000
+#define WAIT_MAX_MS 1000
+
+static uint64_t wait_pause(int r, uint64_t elapsed, uint64_t *backoff)
+{
+	if (r == -ECONNREFUSED && elapsed < WAIT_FAST_WINDOW_MS)
+		return WAIT_FAST_MS;
+	uint64_t pause = *backoff;
+	*backoff = *backoff * 2 > WAIT_MAX_MS ? WAIT_MAX_MS : *backoff * 2;
+	return pause;
+}
+
 int ep_wait_healthy(const struct ep_tls *tls, const char *endpoint, uint64_t timeout_ms,
 		    struct ep_error *err)
 {
+	/* One client for the whole wait: the TLS files are read and parsed once. */
 	struct ep_client *c = NULL;
 	int r = ep_client_new(tls, WAIT_CALL_MAX_MS, &c, err);
 	if (r < 0)
 		return r;
-	uint64_t deadline = ep_now_ms() + timeout_ms;
-	uint64_t backoff = 50;
+	uint64_t t0 = ep_now_ms(), deadline = t0 + timeout_ms;
+	uint64_t backoff = WAIT_FAST_MS;
 	struct ep_error last = { 0 };
 	unsigned tries = 0;
 
@@ -1122,15 +1143,18 @@ int ep_wait_healthy(const struct ep_tls *tls, const char *endpoint, uint64_t tim
 		now = ep_now_ms();
 		if (now >= deadline)
 			break;
-		uint64_t nap = backoff < deadline - now ? backoff : deadline - now;
+		uint64_t nap = wait_pause(r, now - t0, &backoff);
+		if (nap > deadline - now)
+			nap = deadline - now;
 		struct timespec ts = { .tv_sec = (time_t)(nap / 1000),
 				       .tv_nsec = (long)(nap % 1000) * 1000000L };
 		nanosleep(&ts, NULL);
-		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
 	}
 	ep_client_free(c);
+	uint64_t took = ep_now_ms() - t0;
 	return ep_error_set(err, -ETIMEDOUT,
-			    "%s: member not healthy after %" PRIu64 " ms (%u tries); last: %s",
-			    endpoint, timeout_ms, tries,
+			    "%s: member not healthy after %" PRIu64 ".%03" PRIu64 " s (%u probes); "
+			    "last: %s",
+			    endpoint, took / 1000, took % 1000, tries,
 			    last.msg[0] ? last.msg : "no attempt could be made");
 }

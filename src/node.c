@@ -31,8 +31,6 @@
 #include "util/cleanup.h"
 
 #define MANIFEST_READ_MAX (1u << 20)
-#define WAIT_SLICE_MS 100
-#define WAIT_REFUSED_MS 20
 #define STANDIN_STATUS "/var/lib/kubelet-standin/pods/etcd/status.json"
 
 static void say(const struct ep_node *node, const char *fmt, ...)
@@ -444,31 +442,10 @@ int ep_node_wait(const struct ep_node *node, uint64_t timeout_ms, struct ep_erro
 		ep_tls_release(&tls);
 		return r;
 	}
-	/*
-	 * ep_wait_healthy's back-off grows to 1 s; a member usually comes up
-	 * within a second, so wait in short slices instead, each of which
-	 * probes at once: the member is noticed within a slice of becoming
-	 * healthy.
-	 */
-	uint64_t t0 = mono_ms(), deadline = t0 + timeout_ms;
-	uint64_t pace = WAIT_REFUSED_MS;
+	uint64_t t0 = mono_ms();
 	struct ep_error werr;
-	for (;;) {
-		uint64_t now = mono_ms();
-		uint64_t slice = deadline > now ? deadline - now : 1;
-		if (slice > pace)
-			slice = pace;
-		ep_error_clear(&werr);
-		r = ep_wait_healthy(&tls, endpoint, slice, &werr);
-		if (r != -ETIMEDOUT || mono_ms() >= deadline)
-			break;
-		/*
-		 * While nothing listens yet, probe often (each probe fails at once);
-		 * once etcd accepts connections a probe waits for the answer itself,
-		 * so a longer slice costs no latency.
-		 */
-		pace = strstr(werr.msg, "connection refused") ? WAIT_REFUSED_MS : WAIT_SLICE_MS;
-	}
+	ep_error_clear(&werr);
+	r = ep_wait_healthy(&tls, endpoint, timeout_ms, &werr);
 	ep_tls_release(&tls);
 	if (r == 0) {
 		uint64_t took = mono_ms() - t0;

@@ -349,9 +349,12 @@ int ep_kv_put(struct ep_client *c, const char *endpoint, const void *key, size_t
 /*
  * Poll @endpoint (e.g. "https://127.0.0.1:2379") until the member answers
  * healthy (a successful linearizable read - permission denied counts - or
- * maintenance status with a leader and no alarm), with a backoff that
- * starts at 50 ms and doubles up to 1 s, until @timeout_ms passes.  Each
- * call's own deadline is at most 2 s and never past the overall deadline.
+ * maintenance status with a leader and no alarm), until @timeout_ms
+ * passes, with one client (the TLS files are read once).  While the port
+ * refuses connections, for the first 10 s, it probes every 20 ms (each such
+ * probe is one refused TCP connect); otherwise the pause doubles from
+ * 20 ms up to 1 s.  Each call's own deadline is at most 2 s and never past
+ * the overall deadline.
  * @tls as for ep_client_new.  Returns 0 when healthy; -ETIMEDOUT with @err
  * describing the last failure otherwise (or another negative errno when the
  * TLS files cannot be read at all).
