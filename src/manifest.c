@@ -402,24 +402,68 @@ static bool looks_base60(const char *s)
 	return *s == '\0';
 }
 
-/* YYYY-M-D, optionally followed by a time: what go-yaml resolves as a timestamp. */
+/* 1 to @max digits at *@s into *@v; advances *@s. */
+static bool read_num(const char **s, int max, int *v)
+{
+	int n = 0, d = 0;
+	while (d < max && isdigit((unsigned char)(*s)[d]))
+		n = n * 10 + ((*s)[d++] - '0');
+	*s += d;
+	*v = n;
+	return d > 0;
+}
+
+/* "15:4:5" (Go layout digits: one or two each) in range, then ".999999999". */
+static bool read_clock(const char **s)
+{
+	int h, m, sec;
+	if (!read_num(s, 2, &h) || h > 23 || *(*s)++ != ':' || !read_num(s, 2, &m) || m > 59 ||
+	    *(*s)++ != ':' || !read_num(s, 2, &sec) || sec > 59)
+		return false;
+	if (**s == '.' && isdigit((unsigned char)(*s)[1])) {
+		int f;
+		(*s)++;
+		read_num(s, 9, &f);
+	}
+	return true;
+}
+
+/*
+ * What go-yaml v2 resolves as a timestamp (and so quotes when it writes
+ * the string): one of its four layouts, matched whole, with a real date
+ * and time - "2006-1-2", "2006-1-2T15:4:5.999999999Z07:00" (or 't'),
+ * "2006-1-2 15:4:5.999999999".  "2024-13-45" or "2024-01-02 x" are
+ * strings it leaves plain.
+ */
 static bool looks_timestamp(const char *s)
 {
-	for (int i = 0; i < 4; i++)
-		if (!isdigit((unsigned char)s[i]))
-			return false;
-	s += 4;
-	for (int part = 0; part < 2; part++) {
-		if (*s++ != '-')
-			return false;
-		int d = 0;
-		while (isdigit((unsigned char)s[d]))
-			d++;
-		if (d < 1 || d > 2)
-			return false;
-		s += d;
-	}
-	return *s == '\0' || *s == 'T' || *s == 't' || *s == ' ';
+	static const int mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int y, mo, d;
+	const char *p = s;
+	if (!read_num(&p, 4, &y) || p - s != 4 || *p++ != '-' || !read_num(&p, 2, &mo) ||
+	    mo < 1 || mo > 12 || *p++ != '-' || !read_num(&p, 2, &d) || d < 1 ||
+	    d > mdays[mo - 1])
+		return false;
+	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return false;
+	if (!*p)
+		return true;
+	if (*p == ' ')
+		return p++, read_clock(&p) && !*p;
+	if (*p != 'T' && *p != 't')
+		return false;
+	p++;
+	if (!read_clock(&p))
+		return false;
+	if (*p == 'Z')
+		return !p[1];
+	int zh, zm;
+	if (*p != '+' && *p != '-')
+		return false;
+	p++;
+	const char *z = p;
+	return read_num(&p, 2, &zh) && p - z == 2 && *p++ == ':' && (z = p, read_num(&p, 2, &zm)) &&
+	       p - z == 2 && !*p;
 }
 
 /*

@@ -40,6 +40,8 @@ static void print_join_hint(const struct ep_spec *spec)
 		printf(" --cert-dir %s", spec->cert_dir);
 	if (strcmp(spec->manifest_dir, "/etc/kubernetes/manifests"))
 		printf(" --manifest-dir %s", spec->manifest_dir);
+	if (spec->key_type != EP_KEY_RSA_2048)
+		printf(" --key-type %s", ep_key_type_flag_name(spec->key_type));
 	printf("\n");
 }
 

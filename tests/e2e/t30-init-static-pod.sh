@@ -31,7 +31,7 @@ expect_in "$T/out" '^\[certs\] Generating "etcd/ca" certificate and key' "certs 
 expect_in "$T/out" '^\[etcd\] Creating static Pod manifest for local etcd in "/etc/kubernetes/manifests"' \
 	"manifest phase in kubeadm's voice"
 expect_in "$T/out" '^\[etcd\] Waiting for the local etcd member to become healthy' "wait phase"
-expect_in "$T/out" "etcdpilot join https://$ADDR:2379 " "prints the join command for the next node"
+expect_in "$T/out" "etcdpilot join https://$ADDR:2379 --name <node name> --advertise-address <node IP> --etcd-version 3.4.23 --key-type ecdsa-p256$" "prints the join command for the next node, with every non-default setting"
 expect_in "$T/out" '/etc/kubernetes/pki/etcd/ca.key' "names the CA files to copy"
 
 PKI=$R/etc/kubernetes/pki

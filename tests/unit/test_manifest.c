@@ -512,6 +512,31 @@ static void test_quoting(void **state)
 	ep_manifest_info_release(&info);
 	free(out);
 	ep_spec_release(&spec);
+
+	/* go-yaml v2 quotes only what its timestamp layouts parse whole, with a real date. */
+	static const struct {
+		const char *v;
+		bool quoted;
+	} dates[] = {
+		{ "2024-01-02", true },		  { "2024-1-2", true },
+		{ "2024-01-02T10:00:00Z", true }, { "2024-01-02t1:2:3.5+02:00", true },
+		{ "2024-01-02 10:00:00", true },  { "2024-02-29", true },
+		{ "2024-01-02 x", false },	  { "2024-13-45", false },
+		{ "2023-02-29", false },	  { "2024-01-02T25:00:00Z", false },
+		{ "2024-01-02T10:00:00", false }, { "24-01-02", false },
+	};
+	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		make_spec(&spec, "3.6.6", NULL);
+		assert_int_equal(ep_kvv_push(&spec.extra_envs, "D", dates[i].v), 0);
+		out = render(&spec, NULL);
+		char want[128];
+		snprintf(want, sizeof(want), dates[i].quoted ? "value: \"%s\"\n" : "value: %s\n",
+			 dates[i].v);
+		if (!strstr(out, want))
+			fail_msg("'%s' should be written as %s", dates[i].v, want);
+		free(out);
+		ep_spec_release(&spec);
+	}
 }
 
 static void test_versions(void **state)
