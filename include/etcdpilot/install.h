@@ -11,7 +11,8 @@
  * cached under <cache_dir>/vX.Y.Z/ and re-verified on every use (a corrupt
  * cache is fetched again).  Only etcd, etcdctl and etcdutl are taken out of
  * the top directory etcd-vX.Y.Z-linux-<arch>/, and an archive with an entry
- * that could escape (absolute path, "..", link leading out) is refused whole.
+ * that could escape (absolute path, "..", a link to an absolute path or
+ * with ".." in its target) is refused whole.
  * The installed etcd must then report the expected version, or the previous
  * binaries are put back.
  */
@@ -115,11 +116,13 @@ void ep_release_files_release(struct ep_release_files *files);
  * Take etcd, etcdctl and (when present) etcdutl out of the gzip'd tar
  * archive in @data (@len bytes); they must be regular files directly under
  * @topdir ("etcd-v3.4.23-linux-amd64").  Every entry of the archive is
- * checked first: an absolute path, a ".." component, or a symbolic or hard
- * link whose target is absolute or leads out of the archive refuses the
- * whole archive (-EPERM, the entry named in @err).  A missing etcd or
- * etcdctl is -ENOENT.  Fills @ret (zeroed by the caller; release it with
- * ep_release_files_release even on failure).  Returns 0 or a negative errno.
+ * checked: an absolute path, a ".." component, or a symbolic or hard link
+ * whose target is absolute or has a ".." component at all (upstream
+ * tarballs have no links; a link target is not resolved, so links through
+ * links cannot fool the check) refuses the whole archive (-EPERM, the entry
+ * named in @err).  A missing etcd or etcdctl is -ENOENT.  Fills @ret
+ * (zeroed by the caller); on failure @ret is released again, so a refused
+ * archive yields no binary at all.  Returns 0 or a negative errno.
  */
 int ep_release_extract(const void *data, size_t len, const char *topdir,
 		       struct ep_release_files *ret, struct ep_error *err);

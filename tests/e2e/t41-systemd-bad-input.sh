@@ -67,6 +67,11 @@ with tarfile.open(out, "w:gz", format=tarfile.PAX_FORMAT) as t:
         add(t, top + "/lib", typ=tarfile.SYMTYPE, link="/etc")
     elif kind == "symlink-up":
         add(t, top + "/up", typ=tarfile.SYMTYPE, link="../../x")
+    elif kind == "symlink-via-dot":
+        # lexically inside (d/../.. from the top directory is the archive
+        # root), really outside: d is the top directory itself
+        add(t, top + "/d", typ=tarfile.SYMTYPE, link=".")
+        add(t, top + "/l", typ=tarfile.SYMTYPE, link="d/../..")
     elif kind == "hardlink":
         add(t, top + "/pw", typ=tarfile.LNKTYPE, link="/etc/passwd")
 EOF
@@ -176,7 +181,7 @@ expect_in "$T/err" "after 4 attempts: $U/500/$NAME.tar.gz: HTTP 500" "retried, t
 expect_eq "$(grep -c "GET /500/$NAME.tar.gz" "$T/server.log")" 4 "a 500 is retried (4 attempts)"
 untouched "500"
 
-for kind in dotdot abs symlink symlink-up hardlink; do
+for kind in dotdot abs symlink symlink-up symlink-via-dot hardlink; do
 	hostile "$REL/$kind" "$kind"
 	init --release-url "file://$REL/$kind/$NAME.tar.gz"
 	expect_rc 1 "hostile archive ($kind)"
@@ -184,7 +189,8 @@ for kind in dotdot abs symlink symlink-up hardlink; do
 	dotdot) want="archive entry '$NAME/../x': '..' in its path" ;;
 	abs) want="archive entry '/tmp/etcdpilot-t41-abs': absolute path" ;;
 	symlink) want="archive entry '$NAME/lib' -> /etc: symbolic link to an absolute path" ;;
-	symlink-up) want="archive entry '$NAME/up' -> ../../x: symbolic link leading out of the archive" ;;
+	symlink-up) want="archive entry '$NAME/up' -> ../../x: symbolic link with '..' in its target" ;;
+	symlink-via-dot) want="archive entry '$NAME/l' -> d/../..: symbolic link with '..' in its target" ;;
 	hardlink) want="archive entry '$NAME/pw' -> /etc/passwd: hard link to an absolute path" ;;
 	esac
 	expect_in "$T/err" "$want; refusing the whole archive" "names the entry ($kind)"
