@@ -97,6 +97,35 @@ pass "a killed etcd is restarted"
 run "${EPN[@]}" init "${FLAGS[@]}" --timeout 30s
 expect_rc 0 "and init finds it healthy again without changing anything"
 expect_in "$T/out" 'Nothing to do' "(nothing to do)"
+
+# A changed manifest replaces the pod: a new container with the new spec,
+# one replacement event, and the status file stays the new pod's.
+old_pid=$(standin_field "$R" pid)
+# (edited outside the manifest directory: the stand-in, like the kubelet,
+# would run any other file there as a second pod)
+python3 - "$R/etc/kubernetes/manifests/etcd.yaml" "$T/etcd.yaml.edit" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+d["spec"]["containers"][0]["env"] = [{"name": "ETCD_T30_MARK", "value": "replaced"}]
+open(sys.argv[2], "w").write(yaml.safe_dump(d))
+PY
+mv "$T/etcd.yaml.edit" "$R/etc/kubernetes/manifests/etcd.yaml"
+new_pid_is_running() {
+	local p
+	p=$(standin_field "$R" pid)
+	[[ -n $p && $p != "$old_pid" && $(standin_field "$R" phase) == Running ]] &&
+		grep -qa ETCD_T30_MARK=replaced "/proc/$p/environ"
+}
+wait_for 30 new_pid_is_running || fail "a changed manifest replaces the pod"
+pass "a changed manifest replaces the pod (pid $old_pid -> $(standin_field "$R" pid), new env)"
+sleep 1
+expect_eq "$(standin_field "$R" phase)" Running "the old pod's shutdown does not overwrite the new pod's status"
+expect_eq "$(grep -c 'manifest changed; replacing the pod' "$T/standin-n1.log")" 1 \
+	"the replacement is one event, not repeated"
+expect_eq "$(grep -c 'manifest removed' "$T/standin-n1.log")" 0 "and the change is not taken for a removal"
+run "${EPN[@]}" init "${FLAGS[@]}" --timeout 30s
+expect_rc 1 "init sees the hand-made change"
+expect_in "$T/err" "env ETCD_T30_MARK: manifest has 'replaced', wanted none" "and names it"
 mv "$R/etc/kubernetes/manifests/etcd.yaml" "$T/etcd.yaml.saved"
 wait_for 20 test "$(standin_field "$R" phase)" = Stopped || fail "removing the manifest stops the pod"
 pass "removing the manifest stops the pod"

@@ -5,7 +5,9 @@
 #     it, init times out and shows the pod status and the log tail;
 #   - the etcd-data hostPath is of type Directory and absent: the pod never
 #     starts, its status says why;
-#   - an image the stand-in cannot map is refused, and init says so.
+#   - an image the stand-in cannot map is refused, and init says so;
+#   - probes run on their schedule and a failed liveness probe restarts;
+#   - a pod without hostNetwork is refused (there is no pod network).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-standin.sh"
 
@@ -105,3 +107,21 @@ expect_in "$ST" '"path": "/livez"' "the liveness probe used the manifest's path"
 wait_for 20 test "$(standin_field "$NODE_D" restarts)" -ge 1 || fail "and the container is restarted"
 pass "and the container is restarted"
 expect_in "$ST" 'Killing container etcd: failed liveness probe' "for the failed liveness probe"
+
+# 5. a pod without hostNetwork: the stand-in has no pod network to give it,
+# so it refuses the pod rather than run etcd somewhere no probe can reach.
+NODE_E=$T/e
+mkdir -p "$NODE_E/etc/kubernetes/manifests"
+python3 - "$T/render.yaml" "$T/e.yaml" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+d["spec"]["hostNetwork"] = False
+open(sys.argv[2], "w").write(yaml.safe_dump(d))
+PY
+mv "$T/e.yaml" "$NODE_E/etc/kubernetes/manifests/etcd.yaml"
+standin_start "$NODE_E" "$NS" n1
+STE=$NODE_E/var/lib/kubelet-standin/pods/etcd/status.json
+wait_for 10 grep -q CreateContainerConfigError "$STE" || fail "a pod without hostNetwork is refused"
+pass "a pod without hostNetwork is refused"
+expect_in "$STE" "the pod is not hostNetwork" "its status says why"
+expect_eq "$(standin_field "$NODE_E" pid)" "" "and no container was started"
