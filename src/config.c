@@ -538,6 +538,9 @@ static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 			return r;
 		free(spec->systemd.release_url);
 		spec->systemd.release_url = NULL;
+		/* The file's checksum was of its release tarball, gone with it. */
+		free(spec->systemd.etcd_sha256);
+		spec->systemd.etcd_sha256 = NULL;
 	}
 	if (ov->release_url) {
 		if ((r = flag_str(&spec->systemd.release_url, "--release-url", ov->release_url,
@@ -648,16 +651,32 @@ int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 		return r;
 	if (spec->systemd.systemctl && !spec->systemd.systemctl[0])
 		return ep_error_usage(err, -EINVAL, "systemd.systemctl: the path is empty");
+	/* A checksum is of a release tarball, and skipping it while giving it means nothing. */
+	if (spec->systemd.etcd_sha256 && spec->systemd.insecure_skip_checksum)
+		return ep_error_usage(err, -EINVAL,
+				      "--insecure-skip-checksum contradicts --etcd-sha256 "
+				      "(systemd.etcdSHA256): give the checksum to verify, or skip "
+				      "verification, not both");
+	if (spec->systemd.etcd_sha256 && spec->systemd.etcd_binary)
+		return ep_error_usage(err, -EINVAL,
+				      "--etcd-sha256 (systemd.etcdSHA256) is the checksum of a "
+				      "release tarball, but the binary comes from --etcd-binary "
+				      "'%s'; drop one of them",
+				      spec->systemd.etcd_binary);
 	if (!spec->op.interval_ms || !spec->op.renew_before_ms || !spec->op.backup_interval_ms ||
 	    !spec->op.backup_keep)
 		return ep_error_usage(err, -EINVAL,
 				      "operator: interval, renewBefore, backupInterval and "
 				      "backupKeep must be positive");
-	if (spec->op.renew_before_ms / 1000 >= spec->cert_validity_s)
+	if (spec->op.renew_before_ms / 1000 >= spec->cert_validity_s) {
+		_cleanup_free_ char *rb = ep_duration_format(spec->op.renew_before_ms);
+		_cleanup_free_ char *cv = ep_duration_format(spec->cert_validity_s * 1000);
 		return ep_error_usage(err, -EINVAL,
-				      "operator.renewBefore: must be shorter than "
-				      "certificateValidityPeriod (or every certificate is renewed "
-				      "at once)");
+				      "operator.renewBefore: %s is not shorter than "
+				      "certificateValidityPeriod (%s): every certificate would be "
+				      "renewed at once; give a shorter renewBefore",
+				      rb ? rb : "?", cv ? cv : "?");
+	}
 	return 0;
 }
 

@@ -155,7 +155,24 @@ static int port_check(const char *flag, const char *url, struct ep_error *err)
 	return r;
 }
 
-static int ports_check(const struct ep_node *node, struct ep_error *err)
+/*
+ * The preflight checks that can all be reported at once, as kubeadm does:
+ * every failure goes to @fails (one message each); the first errno is
+ * returned.
+ */
+static int fail_add(struct ep_strv *fails, int *first, const struct ep_error *e)
+{
+	if (!*first)
+		*first = e->code ? e->code : -EINVAL;
+	const char *m = e->msg;
+	if (!strncmp(m, "[preflight] ", 12))
+		m += 12;
+	/* The same URL may be listed twice (an advertise address of 127.0.0.1). */
+	return ep_strv_contains(fails, m) ? 0 : ep_strv_push(fails, m);
+}
+
+static int ports_check(const struct ep_node *node, struct ep_strv *fails, int *first,
+		       struct ep_error *err)
 {
 	static const char *const flags[] = { "listen-client-urls", "listen-peer-urls",
 					     "listen-metrics-urls", NULL };
@@ -174,8 +191,12 @@ static int ports_check(const struct ep_node *node, struct ep_error *err)
 		}
 		char *save = NULL;
 		for (char *u = strtok_r(list, ",", &save); u && r == 0;
-		     u = strtok_r(NULL, ",", &save))
-			r = port_check(args.v[i].name, u, err);
+		     u = strtok_r(NULL, ",", &save)) {
+			struct ep_error pe;
+			ep_error_clear(&pe);
+			if (port_check(args.v[i].name, u, &pe) < 0 && fail_add(fails, first, &pe) < 0)
+				r = ep_error_set(err, -ENOMEM, "out of memory");
+		}
 	}
 	ep_kvv_release(&args);
 	return r;
@@ -244,7 +265,9 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 	r = ep_root_path(node->root, spec->data_dir, &data, err);
 	if (r < 0)
 		return r;
-	ret->data_dir_empty = ep_dir_empty_or_absent(data);
+	struct stat dst;
+	bool data_not_dir = lstat(data, &dst) == 0 && !S_ISDIR(dst.st_mode);
+	ret->data_dir_empty = !data_not_dir && ep_dir_empty_or_absent(data);
 	if (ret->state == EP_MANIFEST_SAME) {
 		say(node, "[preflight] The etcd static Pod manifest \"%s\" is already in place and "
 			  "up to date%s",
@@ -254,12 +277,42 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 	}
 	if (ret->state == EP_MANIFEST_DIFFERS)
 		return 0;
-	if (!ret->data_dir_empty)
-		return ep_error_set(err, -ENOTEMPTY,
-				    "[preflight] the data directory '%s' is not empty (%s): it holds "
-				    "another member's data; move it away, or run 'etcdpilot reset'",
-				    spec->data_dir, data);
-	return ports_check(node, err);
+	/* A new member: every check that fails is reported, not just the first. */
+	struct ep_strv fails = { 0 };
+	int first = 0;
+	struct ep_error de;
+	ep_error_clear(&de);
+	if (data_not_dir)
+		ep_error_set(&de, -ENOTDIR,
+			     "the data directory '%s' (%s) exists and is not a directory; move it "
+			     "away",
+			     spec->data_dir, data);
+	else if (!ret->data_dir_empty)
+		ep_error_set(&de, -ENOTEMPTY,
+			     "the data directory '%s' is not empty (%s): it holds etcd data, and a "
+			     "new member must start from an empty one; move it away, or run "
+			     "'etcdpilot reset' if it is an old member of this node",
+			     spec->data_dir, data);
+	if (ep_error_isset(&de) && fail_add(&fails, &first, &de) < 0)
+		r = ep_error_set(err, -ENOMEM, "out of memory");
+	if (r == 0)
+		r = ports_check(node, &fails, &first, err);
+	if (r == 0 && fails.n == 1) {
+		r = ep_error_set(err, first, "[preflight] %s", fails.v[0]);
+	} else if (r == 0 && fails.n > 1) {
+		char buf[EP_ERROR_MAX];
+		size_t o = 0;
+		buf[0] = '\0';
+		for (size_t i = 0; i < fails.n && o + 1 < sizeof(buf); i++) {
+			int w = snprintf(buf + o, sizeof(buf) - o, "%s(%zu) %s", i ? "; " : "", i + 1,
+					 fails.v[i]);
+			if (w > 0)
+				o += (size_t)w;
+		}
+		r = ep_error_set(err, first, "[preflight] %zu checks failed: %s", fails.n, buf);
+	}
+	ep_strv_release(&fails);
+	return r;
 }
 
 struct certs_log {

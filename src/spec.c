@@ -502,8 +502,14 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 
 	if (!spec->op.interval_ms)
 		spec->op.interval_ms = 30ull * 1000;
-	if (!spec->op.renew_before_ms)
+	/* 30 days before expiry, or a third of a shorter validity (kubeadm allows 48h). */
+	if (!spec->op.renew_before_ms) {
 		spec->op.renew_before_ms = 30ull * 24 * 3600 * 1000;
+		if (spec->op.renew_before_ms >= spec->cert_validity_s * 1000 / 3)
+			spec->op.renew_before_ms = spec->cert_validity_s * 1000 / 3;
+		if (!spec->op.renew_before_ms)
+			spec->op.renew_before_ms = 1;
+	}
 	if (!spec->op.backup_interval_ms)
 		spec->op.backup_interval_ms = 6ull * 3600 * 1000;
 	if (!spec->op.backup_keep)

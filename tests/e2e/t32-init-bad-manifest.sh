@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t32: an existing etcd.yaml that etcdpilot must not take over - not YAML,
 # another pod, another member - makes init fail with a clear message that
-# names the file, and nothing on the node changes.
+# names the file, and nothing on the node changes; and a new member's
+# preflight reports every failed check at once.
 . "$(dirname "$0")/lib.sh"
 
 FLAGS=(--name n1 --advertise-address 127.0.0.1 --etcd-version 3.4.23 --key-type ecdsa-p256)
@@ -29,3 +30,45 @@ bad "another pod" $'apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver
 	fail "render manifest for n7"
 bad "another member" "$(cat "$T/n7.yaml")" \
 	"the manifest is for member 'n7', not for this node's 'n1'"
+bad "a pod in another namespace" $'apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: default\nspec:\n  containers:\n  - name: etcd\n' \
+	"the pod 'etcd' there is in namespace 'default', not 'kube-system'"
+
+# Preflight for a new member reports every failed check at once, as kubeadm
+# does, and writes nothing: here the data dir is a file and two ports are taken.
+P=$T/preflight
+mkdir -p "$P/var/lib"
+echo "not a directory" >"$P/var/lib/etcd"
+PORT_C=$(free_port)
+PORT_M=$(free_port)
+cat >"$T/ports.yaml" <<YAML
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+etcd:
+  local:
+    extraArgs:
+    - name: listen-client-urls
+      value: https://127.0.0.1:$PORT_C
+    - name: listen-metrics-urls
+      value: http://127.0.0.1:$PORT_M
+YAML
+python3 -c '
+import socket, sys, time
+ss = []
+for p in sys.argv[1:]:
+    s = socket.socket(); s.bind(("127.0.0.1", int(p))); s.listen(); ss.append(s)
+print("ready", flush=True)
+time.sleep(30)' "$PORT_C" "$PORT_M" >"$T/holder.out" &
+HOLDER=$!
+on_exit "kill $HOLDER"
+wait_for 10 grep -q ready "$T/holder.out" || fail "holding two ports"
+before=$(tree_digest "$P")
+run "$EP" --root "$P" --config "$T/ports.yaml" init "${FLAGS[@]}"
+expect_rc 1 "preflight failures: init fails"
+expect_in "$T/err" "\[preflight\] 3 checks failed: \(1\) the data directory '/var/lib/etcd' \($P/var/lib/etcd\) exists and is not a directory" \
+	"every failed check is listed, the data dir first"
+expect_in "$T/err" "\(2\) port $PORT_C on '127.0.0.1' is in use \(--listen-client-urls=https://127.0.0.1:$PORT_C\)" \
+	"the client port"
+expect_in "$T/err" "\(3\) port $PORT_M on '127.0.0.1' is in use \(--listen-metrics-urls=http://127.0.0.1:$PORT_M\)" \
+	"the metrics port"
+expect_eq "$(tree_digest "$P")" "$before" "preflight failures: nothing changed"
+kill "$HOLDER" 2>/dev/null

@@ -1043,6 +1043,61 @@ static void test_flag_errors(void **state)
 		ep_spec_release(&s);
 	}
 
+	/* Checksum flags that mean nothing together, from flags and from the file. */
+	static const char *const sha =
+	    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	static const struct {
+		const char *file;
+		struct ep_overrides ov;
+		const char *msg;
+	} combos[] = {
+	    {NULL, {.etcd_sha256 = sha, .insecure_skip_checksum = 1},
+	     "--insecure-skip-checksum contradicts --etcd-sha256"},
+	    {EPC "systemd: {etcdSHA256: " "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef}\n",
+	     {.insecure_skip_checksum = 1}, "--insecure-skip-checksum contradicts --etcd-sha256"},
+	    {NULL, {.etcd_binary = "/opt/etcd/etcd", .etcd_sha256 = sha},
+	     "--etcd-sha256 (systemd.etcdSHA256) is the checksum of a release tarball, but the "
+	     "binary comes from --etcd-binary '/opt/etcd/etcd'"},
+	    {V4C "certificateValidityPeriod: 48h\n---\n" EPC "operator: {renewBefore: 720h}\n",
+	     {.insecure_skip_checksum = -1},
+	     "operator.renewBefore: 720h0m0s is not shorter than certificateValidityPeriod "
+	     "(48h0m0s)"},
+	};
+	for (size_t i = 0; i < sizeof(combos) / sizeof(combos[0]); i++) {
+		struct ep_spec s;
+		struct ep_error err;
+		ep_spec_init(&s);
+		ep_error_clear(&err);
+		struct ep_overrides ov = combos[i].ov;
+		ov.name = "a";
+		ov.advertise_address = "10.0.0.1";
+		if (!ov.insecure_skip_checksum)
+			ov.insecure_skip_checksum = -1;
+		char *cpath = combos[i].file ? write_temp(combos[i].file) : NULL;
+		assert_true(ep_config_load(&s, cpath, &ov, NULL, &err) < 0);
+		assert_int_equal(err.kind, EP_ERR_USAGE);
+		if (!strstr(err.msg, combos[i].msg))
+			fail_msg("combo %zu:\n got: %s\nwant: %s", i + 1, err.msg, combos[i].msg);
+		ep_spec_release(&s);
+		if (cpath) {
+			unlink(cpath);
+			free(cpath);
+		}
+	}
+	/* A short validity alone is kubeadm's right: the renewal default follows it. */
+	char *short_v = write_temp(V4C "certificateValidityPeriod: 48h\n");
+	struct ep_overrides sov = { .name = "a", .advertise_address = "10.0.0.1",
+				    .insecure_skip_checksum = -1 };
+	struct ep_spec ss;
+	struct ep_error serr;
+	ep_spec_init(&ss);
+	ep_error_clear(&serr);
+	assert_int_equal(ep_config_load(&ss, short_v, &sov, NULL, &serr), 0);
+	assert_true(ss.op.renew_before_ms == 16ull * 3600 * 1000);
+	ep_spec_release(&ss);
+	unlink(short_v);
+	free(short_v);
+
 	/* --etcd-version against the file's image tag. */
 	char *path = write_temp(V4C "etcd: {local: {imageTag: 3.5.21-0}}\n");
 	struct ep_overrides ov = {.name = "a",
