@@ -12,6 +12,7 @@
  * the caller asked for --insecure-skip-checksum.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -256,7 +257,13 @@ static int fetch_once(const char *url, struct fetch_buf *b, bool *transient, str
 	char errbuf[CURL_ERROR_SIZE] = "";
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https,file");
-	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/*
+	 * An https:// release must stay https:// across redirects: a server (or
+	 * whoever sits on the path of a plain hop) could otherwise answer the
+	 * redirected request with anything, SHA256SUMS included.
+	 */
+	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR,
+			 strncmp(url, "https://", 8) == 0 ? "https" : "http,https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
 	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
@@ -511,8 +518,14 @@ out:
 
 /* ---- running the binary ------------------------------------------------ */
 
-int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len,
-			   struct ep_error *err)
+/*
+ * Run "@path @arg" (no shell, stdin /dev/null, a minimal environment,
+ * VERSION_TIMEOUT_MS at most) and capture stdout and stderr (at most
+ * VERSION_OUTPUT_MAX bytes) into *@ret_out (heap, NUL-terminated); the exit
+ * status (or 128 + signal) goes to *@ret_status.
+ */
+static int run_capture(const char *path, const char *arg, char **ret_out, int *ret_status,
+		       struct ep_error *err)
 {
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -522,7 +535,7 @@ int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	char *argv[] = { (char *)path, etcdctl ? "version" : "--version", NULL };
+	char *argv[] = { (char *)path, (char *)arg, NULL };
 	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			 "ETCDCTL_API=3", NULL };
 	pid_t pid;
@@ -575,15 +588,29 @@ int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len
 	if (!out)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	if (r == -ETIMEDOUT)
-		return ep_error_set(err, r, "'%s %s' did not finish within %d s", path, argv[1],
+		return ep_error_set(err, r, "'%s %s' did not finish within %d s", path, arg,
 				    VERSION_TIMEOUT_MS / 1000);
 	if (r < 0)
 		return ep_error_set(err, r, "reading the output of '%s': %s", path, strerror(-r));
 	out[got] = '\0';
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return ep_error_set(err, -EIO, "'%s %s' failed (%s %d)", path, argv[1],
-				    WIFEXITED(status) ? "exit status" : "signal",
-				    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	*ret_out = TAKE_PTR(out);
+	return 0;
+}
+
+int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len,
+			   struct ep_error *err)
+{
+	const char *arg = etcdctl ? "version" : "--version";
+	_cleanup_free_ char *out = NULL;
+	int status = 0;
+	int r = run_capture(path, arg, &out, &status, err);
+	if (r < 0)
+		return r;
+	if (status != 0)
+		return ep_error_set(err, -EIO, "'%s %s' failed (%s %d)", path, arg,
+				    status < 128 ? "exit status" : "signal",
+				    status < 128 ? status : status - 128);
 	const char *key = etcdctl ? "etcdctl version: " : "etcd Version: ";
 	for (char *line = out; line && *line;) {
 		char *nl = strchr(line, '\n');
@@ -606,17 +633,95 @@ int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len
 		}
 		line = nl ? nl + 1 : NULL;
 	}
-	return ep_error_set(err, -EINVAL, "'%s %s' printed no '%sX.Y.Z' line", path, argv[1], key);
+	return ep_error_set(err, -EINVAL, "'%s %s' printed no '%sX.Y.Z' line", path, arg, key);
+}
+
+int ep_etcd_binary_flags(const char *path, struct ep_strv *ret, struct ep_error *err)
+{
+	_cleanup_free_ char *out = NULL;
+	int status = 0;
+	int r = run_capture(path, "--help", &out, &status, err);
+	if (r < 0)
+		return r;
+	/* "  --snapshot-count '100000'": a "--" that starts a word, then [a-z0-9-]. */
+	for (const char *p = out; (p = strstr(p, "--"));) {
+		bool word = p == out || strchr(" \t\n'\"[(,|", p[-1]);
+		const char *s = p + 2;
+		size_t n = 0;
+		while (islower((unsigned char)s[n]) || isdigit((unsigned char)s[n]) || s[n] == '-')
+			n++;
+		if (word && n && s[0] != '-' && n < 128) {
+			char name[128];
+			memcpy(name, s, n);
+			name[n] = '\0';
+			if (!ep_strv_contains(ret, name) && ep_strv_push(ret, name) < 0)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+		}
+		p = s + n;
+	}
+	if (!ret->n)
+		return ep_error_set(err, -EINVAL, "'%s --help' listed no flags (exit status %d)",
+				    path, status);
+	return 0;
+}
+
+/*
+ * etcd reads an ETCD_* variable it has no flag for as a warning
+ * ("unrecognized environment variable") and runs on without it, while the
+ * static pod's etcd refuses the unknown flag.  So in systemd mode every
+ * extraArgs name must be one that the etcd about to run (@etcd, version
+ * @version) lists in its own --help.  EP_ERR_USAGE when one is not.
+ */
+static int check_extra_args(const struct ep_spec *spec, const char *etcd, const char *version,
+			    struct ep_error *err)
+{
+	if (!spec->extra_args.n)
+		return 0;
+	struct ep_strv flags = { 0 };
+	int r = ep_etcd_binary_flags(etcd, &flags, err);
+	if (r < 0) {
+		ep_strv_release(&flags);
+		return ep_error_prefix(err, "checking extraArgs against 'etcd --help'");
+	}
+	for (size_t i = 0; r == 0 && i < spec->extra_args.n; i++) {
+		const char *name = spec->extra_args.v[i].name;
+		if (ep_strv_contains(&flags, name))
+			continue;
+		r = ep_error_usage(err, -EINVAL,
+				   "etcd %s has no flag '--%s'; in %s it would only be warned about "
+				   "and ignored, while the static pod would refuse it: fix or remove "
+				   "that extraArgs entry", version, name, spec->systemd.env_file);
+	}
+	ep_strv_release(&flags);
+	return r;
 }
 
 /* ---- sources ----------------------------------------------------------- */
 
-/* The binaries to install, wherever they came from. */
+/*
+ * The binaries to install, wherever they came from, and - for a release -
+ * what goes into the cache once they have passed every check (never
+ * before: a refused archive must not be left behind as if it were good).
+ */
 struct staged {
 	struct ep_release_files f;
 	char version[32];
 	char source[4096]; /* for messages */
+	char *cache;       /* the cached tarball's path under the root; NULL: no caching */
+	char *cache_node;  /* the same as a node path, for messages */
+	char *tar;         /* a downloaded tarball to cache; NULL when the cache holds it */
+	size_t tar_len;
+	char digest[65];   /* its verified sha256 */
+	bool record;       /* the digest is to be recorded beside it (not there yet) */
 };
+
+static void staged_release(struct staged *st)
+{
+	ep_release_files_release(&st->f);
+	free(st->cache);
+	free(st->cache_node);
+	free(st->tar);
+}
 
 static int stage_local(const struct ep_spec *spec, const struct ep_install_opts *o,
 		       struct staged *st, struct ep_error *err)
@@ -710,23 +815,15 @@ static int release_resolve(const struct ep_spec *spec, const struct ep_install_o
 	return 0;
 }
 
-/* The digest the tarball must have, or "" when the user skips the check. */
-static int release_expected_digest(const struct ep_spec *spec, const struct ep_install_opts *o,
-				   const struct release *rel, char want[65], struct ep_error *err)
+/* The digest SHA256SUMS beside the tarball lists for it, into @want. */
+static int sums_digest(const struct ep_install_opts *o, const struct release *rel, char want[65],
+		       struct ep_error *err)
 {
-	want[0] = '\0';
-	if (spec->systemd.etcd_sha256) {
-		if (ep_sha256_hex_parse(spec->systemd.etcd_sha256, want) < 0)
-			return ep_error_usage(err, -EINVAL,
-					      "--etcd-sha256 '%s': not 64 hexadecimal digits",
-					      spec->systemd.etcd_sha256);
-		return 0;
-	}
-	if (spec->systemd.insecure_skip_checksum) {
-		logf_(o, "[install] WARNING: --insecure-skip-checksum: NOT VERIFYING %s; whatever "
-			 "the server sends will be installed and run as root", rel->tar_url);
-		return 0;
-	}
+	if (strncmp(rel->sums_url, "http://", 7) == 0)
+		logf_(o, "[install] WARNING: %s comes over plain http:// from the same server as the "
+			 "tarball: it catches a damaged download but authenticates nothing; pass "
+			 "--etcd-sha256 HEX from a source you trust, or use an https:// release URL",
+		      rel->sums_url);
 	_cleanup_free_ char *sums = NULL;
 	size_t slen = 0;
 	struct ep_error e2 = { 0 };
@@ -746,6 +843,28 @@ static int release_expected_digest(const struct ep_spec *spec, const struct ep_i
 	return 0;
 }
 
+/*
+ * The digest recorded beside the cached tarball @name (in sha256sum's
+ * format, written only after that tarball was verified and its etcd had
+ * passed its checks) into @ret; "" when there is none or it is unreadable.
+ */
+static void recorded_digest(const char *path, const char *name, char ret[65])
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	ret[0] = '\0';
+	if (ep_read_file(path, 4096, true, &text, &len, NULL) < 0 ||
+	    ep_sha256sums_find(text, len, name, ret, NULL) < 0)
+		ret[0] = '\0';
+}
+
+/*
+ * Get the release's binaries: from the cache when the cached tarball has
+ * the digest it must have (--etcd-sha256 when given, else the one recorded
+ * when it was cached, else SHA256SUMS'), else downloaded and verified.
+ * Returns 0 with @st filled, 1 on a dry run that would have to download the
+ * tarball (nothing staged), or a negative errno with @err set.
+ */
 static int stage_release(const struct ep_spec *spec, const struct ep_install_opts *o,
 			 struct staged *st, struct ep_error *err)
 {
@@ -756,44 +875,85 @@ static int stage_release(const struct ep_spec *spec, const struct ep_install_opt
 	snprintf(st->version, sizeof(st->version), "%s", rel.version);
 	snprintf(st->source, sizeof(st->source), "%s", rel.tar_url);
 
-	char node_cache[4096];
-	snprintf(node_cache, sizeof(node_cache), "%s/v%s/%s", spec->systemd.cache_dir, rel.version,
-		 rel.name);
-	_cleanup_free_ char *cache = NULL;
-	r = ep_root_path(o->root, node_cache, &cache, err);
-	if (r < 0)
-		return r;
-	if (o->dry_run) {
-		logf_(o, "[install] Would download %s, verify it (%s) and cache it in %s",
-		      rel.tar_url,
-		      spec->systemd.etcd_sha256	       ? "--etcd-sha256"
-		      : spec->systemd.insecure_skip_checksum ? "NOT VERIFIED: --insecure-skip-checksum"
-							     : "SHA256SUMS",
-		      node_cache);
-		return 1; /* nothing staged */
+	char want[65] = "", recorded[65] = "", got[65] = "";
+	const char *via = NULL;
+	bool insecure = false;
+	if (spec->systemd.etcd_sha256) {
+		if (ep_sha256_hex_parse(spec->systemd.etcd_sha256, want) < 0)
+			return ep_error_usage(err, -EINVAL,
+					      "--etcd-sha256 '%s': not 64 hexadecimal digits",
+					      spec->systemd.etcd_sha256);
+		via = "--etcd-sha256";
+	} else if (spec->systemd.insecure_skip_checksum) {
+		insecure = true;
+		logf_(o, "[install] WARNING: --insecure-skip-checksum: NOT VERIFYING %s; whatever "
+			 "the server sends will be installed and run as root", rel.tar_url);
 	}
 
-	char want[65];
-	r = release_expected_digest(spec, o, &rel, want, err);
-	if (r < 0)
-		return r;
-
-	_cleanup_free_ char *data = NULL;
+	/* An unverified tarball is neither taken from the cache nor put into it. */
+	_cleanup_free_ char *data = NULL, *record_path = NULL;
 	size_t len = 0;
-	char got[65];
-	if (want[0] && ep_path_exists(cache)) {
+	bool cached = false;
+	if (!insecure) {
+		if (asprintf(&st->cache_node, "%s/v%s/%s", spec->systemd.cache_dir, rel.version,
+			     rel.name) < 0) {
+			st->cache_node = NULL;
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		}
+		r = ep_root_path(o->root, st->cache_node, &st->cache, err);
+		if (r < 0)
+			return r;
+		if (asprintf(&record_path, "%s.sha256", st->cache) < 0) {
+			record_path = NULL;
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		}
+		recorded_digest(record_path, rel.name, recorded);
+	}
+	if (!insecure && ep_path_exists(st->cache)) {
+		if (!want[0] && recorded[0]) {
+			memcpy(want, recorded, sizeof(want));
+			via = "the digest recorded when it was verified";
+		}
+		if (!want[0]) {
+			r = sums_digest(o, &rel, want, err);
+			if (r < 0)
+				return r;
+			via = "SHA256SUMS";
+		}
+		/* Re-verified on every use: a cache is only as good as its last check. */
 		struct ep_error e2 = { 0 };
-		if (ep_read_file(cache, EP_INSTALL_MAX_SIZE, true, &data, &len, &e2) == 0 &&
+		if (ep_read_file(st->cache, EP_INSTALL_MAX_SIZE, true, &data, &len, &e2) == 0 &&
 		    ep_sha256_hex(data, len, got, &e2) == 0 && strcmp(got, want) == 0) {
-			logf_(o, "[install] Using the cached %s (sha256 verified)", node_cache);
+			logf_(o, "[install] Using the cached %s (sha256 verified: %s)", st->cache_node,
+			      via);
+			cached = true;
 		} else {
 			logf_(o, "[install] The cached %s does not match its checksum (sha256 %s); "
-				 "downloading it again", node_cache, e2.msg[0] ? e2.msg : got);
+				 "downloading it again", st->cache_node, e2.msg[0] ? e2.msg : got);
 			free(data);
 			data = NULL;
+			/* A recorded digest that failed proves nothing about the download. */
+			if (via && !strcmp(via, "the digest recorded when it was verified"))
+				want[0] = '\0';
 		}
 	}
-	if (!data) {
+	if (!cached) {
+		if (!insecure && !want[0]) {
+			r = sums_digest(o, &rel, want, err);
+			if (r < 0)
+				return r;
+			via = "SHA256SUMS";
+		}
+		if (o->dry_run && insecure) {
+			logf_(o, "[install] Would download %s (NOT VERIFIED: --insecure-skip-checksum) "
+				 "and not cache it", rel.tar_url);
+			return 1; /* nothing staged */
+		}
+		if (o->dry_run) {
+			logf_(o, "[install] Would download %s, verify it (%s) and cache it in %s",
+			      rel.tar_url, via, st->cache_node);
+			return 1;
+		}
 		logf_(o, "[install] Downloading %s", rel.tar_url);
 		r = ep_fetch(rel.tar_url, EP_INSTALL_MAX_SIZE, o->retry_base_ms, o->progress,
 			     o->progress_userdata, &data, &len, err);
@@ -808,21 +968,48 @@ static int stage_release(const struct ep_spec *spec, const struct ep_install_opt
 					    "nothing was installed", rel.tar_url, got, want);
 		if (want[0])
 			logf_(o, "[install] Verified sha256 %s", got);
-		_cleanup_free_ char *cdir = strdup(cache);
-		if (!cdir)
-			return ep_error_set(err, -ENOMEM, "out of memory");
-		*strrchr(cdir, '/') = '\0';
-		r = ep_mkdir_p(cdir, 0755, err);
-		if (r >= 0 && want[0])
-			r = ep_write_atomic(cache, data, len, 0644, err);
-		if (r < 0)
-			return ep_error_prefix(err, "caching the release");
 	}
 	char topdir[300];
 	snprintf(topdir, sizeof(topdir), "etcd-v%s-linux-%s", rel.version, rel.arch);
 	r = ep_release_extract(data, len, topdir, &st->f, err);
 	if (r < 0)
 		return ep_error_prefix(err, "%s", rel.name);
+	if (!insecure) {
+		if (!cached) {
+			st->tar = TAKE_PTR(data);
+			st->tar_len = len;
+		}
+		memcpy(st->digest, got, sizeof(st->digest));
+		st->record = strcmp(recorded, got) != 0;
+	}
+	return 0;
+}
+
+/*
+ * Put the verified tarball of @st and its digest into the cache (each
+ * atomically; the digest last, so that it never vouches for a tarball that
+ * is not there).  Nothing to do when the cache holds both already.
+ */
+static int cache_release(const struct staged *st, const struct ep_install_opts *o,
+			 struct ep_error *err)
+{
+	if (!st->cache || (!st->tar && !st->record))
+		return 0;
+	_cleanup_free_ char *dir = strdup(st->cache), *record = NULL, *line = NULL;
+	const char *name = strrchr(st->cache, '/') + 1;
+	if (!dir || asprintf(&record, "%s.sha256", st->cache) < 0 ||
+	    asprintf(&line, "%s  %s\n", st->digest, name) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	*strrchr(dir, '/') = '\0';
+	int r = ep_mkdir_p(dir, 0755, err);
+	if (r >= 0 && st->tar)
+		r = ep_write_atomic(st->cache, st->tar, st->tar_len, 0644, err);
+	if (r >= 0 && st->record)
+		r = ep_write_atomic(record, line, strlen(line), 0644, err);
+	if (r < 0)
+		return ep_error_prefix(err, "caching the release");
+	if (st->tar)
+		logf_(o, "[install] Cached %s (sha256 %s)", st->cache_node, st->digest);
 	return 0;
 }
 
@@ -872,36 +1059,190 @@ struct slot {
 	const char *name;
 	const char *data;
 	size_t len;
-	char *path;       /* under root */
-	char *prev;       /* previous content, NULL when absent */
-	size_t prev_len;
+	char *path;      /* the target under the root */
+	char *tmp;       /* the new binary beside it (a scratch dir on a dry run) */
+	char *backup;    /* a hard link to the previous binary while the new one goes in */
 	mode_t prev_mode;
 	bool had_prev;
-	bool differs;
-	bool written;
+	bool differs;    /* content (or file type) differs: the binary is replaced */
+	bool bad_mode;   /* same content, mode other than 0755: only chmod'ed */
+	bool placed;
 };
 
 static void slots_release(struct slot *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (s[i].tmp)
+			unlink(s[i].tmp);
+		if (s[i].backup)
+			unlink(s[i].backup);
 		free(s[i].path);
-		free(s[i].prev);
+		free(s[i].tmp);
+		free(s[i].backup);
 	}
 }
 
-static int slots_restore(struct slot *s, size_t n, struct ep_error *err)
+/* Write @len bytes at @data into a new hidden file in @dir, mode 0755, fsynced. */
+static int write_temp(const char *dir, const char *name, const void *data, size_t len,
+		      char **ret, struct ep_error *err)
+{
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "%s/.%s.etcdpilot-new.XXXXXX", dir, name) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	int fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return ep_error_set(err, -errno, "creating a temporary file in %s: %s", dir,
+				    strerror(errno));
+	int r = fchmod(fd, 0755) < 0 ? -errno : 0;
+	for (size_t off = 0; r == 0 && off < len;) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			r = -errno;
+		else
+			off += (size_t)n;
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	/* Closed before it runs: a file open for writing cannot be executed (ETXTBSY). */
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(path);
+		return ep_error_set(err, r, "writing %s: %s", path, strerror(-r));
+	}
+	*ret = TAKE_PTR(path);
+	return 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+/* chmod the regular file @path (never through a symlink) to @mode. */
+static int fix_mode(const char *path, mode_t mode, struct ep_error *err)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int r = fd < 0 || fchmod(fd, mode) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		return ep_error_set(err, r, "chmod %04o %s: %s", (unsigned)mode, path, strerror(-r));
+	return 0;
+}
+
+/*
+ * Leftovers of an interrupted run (".etcd.etcdpilot-new.XXXXXX" and the
+ * "-old" hard links beside them) are removed: the binaries themselves are
+ * always whole, old or new.
+ */
+static void remove_leftovers(const char *bindir)
+{
+	DIR *d = opendir(bindir);
+	if (!d)
+		return;
+	for (struct dirent *e; (e = readdir(d));) {
+		static const char *const prefixes[] = { ".etcd.", ".etcdctl.", ".etcdutl." };
+		for (size_t i = 0; i < 3; i++) {
+			size_t n = strlen(prefixes[i]);
+			if (strncmp(e->d_name, prefixes[i], n) == 0 &&
+			    (strncmp(e->d_name + n, "etcdpilot-new.", 14) == 0 ||
+			     strncmp(e->d_name + n, "etcdpilot-old.", 14) == 0))
+				unlinkat(dirfd(d), e->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
+/*
+ * Rename each new binary over its target.  The previous one is kept as a
+ * hard link until all are in, so that a failure half-way puts the very
+ * same files (same inodes) back.
+ */
+static int slots_place(struct slot *s, size_t n, const char *bindir, struct ep_error *err)
 {
 	int r = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!s[i].written)
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		if (!s[i].tmp)
 			continue;
-		int q = s[i].had_prev ? ep_write_atomic(s[i].path, s[i].prev, s[i].prev_len,
-							s[i].prev_mode, err)
-				      : (unlink(s[i].path) < 0 ? -errno : 0);
-		if (q < 0 && r == 0)
-			r = q;
+		if (s[i].had_prev) {
+			/* ".etcd.etcdpilot-new.XXXXXX" -> ".etcd.etcdpilot-old.XXXXXX" */
+			s[i].backup = strdup(s[i].tmp);
+			if (!s[i].backup) {
+				r = ep_error_set(err, -ENOMEM, "out of memory");
+				break;
+			}
+			memcpy(strstr(s[i].backup, "etcdpilot-new.") + 10, "old", 3);
+			if (link(s[i].path, s[i].backup) < 0) {
+				r = ep_error_set(err, -errno, "keeping the previous %s: link %s: %s",
+						 s[i].name, s[i].backup, strerror(errno));
+				free(s[i].backup);
+				s[i].backup = NULL;
+				break;
+			}
+		}
+		if (rename(s[i].tmp, s[i].path) < 0) {
+			r = ep_error_set(err, -errno, "rename %s to %s: %s", s[i].tmp, s[i].path,
+					 strerror(errno));
+			break;
+		}
+		free(s[i].tmp);
+		s[i].tmp = NULL;
+		s[i].placed = true;
 	}
-	return r;
+	if (r < 0) {
+		bool ok = true;
+		for (size_t i = n; i-- > 0;) {
+			if (!s[i].placed)
+				continue;
+			if (s[i].backup ? rename(s[i].backup, s[i].path) < 0
+					: unlink(s[i].path) < 0)
+				ok = false;
+			else if (s[i].backup) {
+				free(s[i].backup);
+				s[i].backup = NULL;
+			}
+		}
+		if (err)
+			ep_error_prefix(err, "installing etcd (%s)",
+					ok ? "the previous binaries are back"
+					   : "restoring the previous binaries FAILED");
+		return r;
+	}
+	fsync_dir(bindir);
+	for (size_t i = 0; i < n; i++)
+		if (s[i].backup) {
+			unlink(s[i].backup);
+			free(s[i].backup);
+			s[i].backup = NULL;
+		}
+	return 0;
+}
+
+/* The binary's version must be the one the flags are rendered for. */
+static int check_version(const struct slot *s, bool etcdctl, const char *source,
+			 const char *version, const char *bin_dir, bool any_prev,
+			 struct ep_error *err)
+{
+	const char *run = s->tmp ? s->tmp : s->path;
+	char have[32] = "";
+	int r = ep_etcd_binary_version(run, etcdctl, have, sizeof(have), err);
+	const char *tail = any_prev ? "nothing was installed, the previous binaries are untouched"
+				    : "nothing was installed";
+	if (r < 0)
+		return ep_error_prefix(err, "checking %s from %s (%s)", s->name, source, tail);
+	if (strcmp(have, version) != 0)
+		return ep_error_set(err, -EBADMSG,
+				    "%s from %s reports version %s, expected %s; %s in %s", s->name,
+				    source, have, version, tail, bin_dir);
+	return 0;
 }
 
 int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
@@ -919,6 +1260,10 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	struct staged st = { 0 };
 	_cleanup_free_ char *bindir = NULL; /* before any goto out */
 	struct slot slots[3] = { { .name = "etcd" }, { .name = "etcdctl" }, { .name = "etcdutl" } };
+	char scratch[4096] = "";
+	char *made[16] = { 0 }; /* directories created for the binaries, deepest first */
+	size_t nmade = 0;
+	bool placed = false;
 	int r = spec->systemd.etcd_binary ? stage_local(spec, o, &st, err)
 					  : stage_release(spec, o, &st, err);
 	if (r < 0)
@@ -931,10 +1276,14 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	if (ret) {
 		snprintf(ret->version, sizeof(ret->version), "%s", st.version);
 		ret->changed = true;
+		ret->mode_fixed = false;
 	}
-	if (r == 1) { /* dry run of a release: nothing fetched, nothing to compare */
+	if (r == 1) { /* dry run of a release that would be downloaded: nothing to compare */
 		logf_(o, "[install] Would install etcd %s into %s", st.version,
 		      spec->systemd.bin_dir);
+		if (spec->extra_args.n)
+			logf_(o, "[install] Would check the extraArgs names against the downloaded "
+				 "etcd's --help");
 		r = 0;
 		goto out;
 	}
@@ -946,7 +1295,7 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	r = ep_root_path(o->root, spec->systemd.bin_dir, &bindir, err);
 	if (r < 0)
 		goto out;
-	bool changed = false;
+	bool changed = false, mode_fixed = false, any_prev = false;
 	for (size_t i = 0; i < nslots; i++) {
 		struct slot *s = &slots[i];
 		if (asprintf(&s->path, "%s/%s", bindir, s->name) < 0) {
@@ -962,14 +1311,15 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 						 "away first", spec->systemd.bin_dir, s->name);
 				goto out;
 			}
-			r = ep_read_file(s->path, EP_INSTALL_MAX_SIZE, true, &s->prev,
-					 &s->prev_len, err);
+			_cleanup_free_ char *prev = NULL;
+			size_t prev_len = 0;
+			r = ep_read_file(s->path, EP_INSTALL_MAX_SIZE, true, &prev, &prev_len, err);
 			if (r < 0)
 				goto out;
 			s->had_prev = true;
 			s->prev_mode = sb.st_mode & 07777;
-			s->differs = s->prev_len != s->len || memcmp(s->prev, s->data, s->len) != 0 ||
-				     s->prev_mode != 0755;
+			s->differs = prev_len != s->len || memcmp(prev, s->data, s->len) != 0;
+			s->bad_mode = !s->differs && s->prev_mode != 0755;
 		} else if (errno == ENOENT) {
 			s->differs = true;
 		} else {
@@ -977,76 +1327,131 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 			goto out;
 		}
 		changed |= s->differs;
+		mode_fixed |= s->bad_mode;
+		any_prev |= s->had_prev;
 	}
-	if (ret)
+	if (ret) {
 		ret->changed = changed;
-	if (!changed) {
-		logf_(o, "[install] etcd %s is already installed in %s", st.version,
-		      spec->systemd.bin_dir);
-	} else if (o->dry_run) {
-		for (size_t i = 0; i < nslots; i++)
-			if (slots[i].differs)
-				logf_(o, "[install] Would install %s/%s (mode 0755)",
-				      spec->systemd.bin_dir, slots[i].name);
-		r = 0;
-		goto out;
-	} else {
-		r = ep_mkdir_p(bindir, 0755, err);
-		for (size_t i = 0; r >= 0 && i < nslots; i++) {
-			if (!slots[i].differs)
-				continue;
-			r = ep_write_atomic(slots[i].path, slots[i].data, slots[i].len, 0755, err);
-			if (r >= 0) {
-				slots[i].written = true;
-				logf_(o, "[install] Installed %s/%s", spec->systemd.bin_dir,
-				      slots[i].name);
-			}
+		ret->mode_fixed = mode_fixed;
+	}
+
+	/*
+	 * Every new binary is written beside its target (or, on a dry run, into a
+	 * scratch directory off the node) and checked there - its version, the
+	 * extraArgs against its --help - before any of them is put in place.
+	 */
+	const char *tmpdir = bindir;
+	if (changed && o->dry_run) {
+		const char *t = getenv("TMPDIR");
+		snprintf(scratch, sizeof(scratch), "%s/etcdpilot-dryrun.XXXXXX",
+			 t && *t ? t : "/tmp");
+		if (!mkdtemp(scratch)) {
+			scratch[0] = '\0';
+			r = ep_error_set(err, -errno, "creating a scratch directory: %s",
+					 strerror(errno));
+			goto out;
 		}
+		tmpdir = scratch;
+	} else if (changed) {
+		/* Remember what mkdir -p creates, to take it away again on failure. */
+		_cleanup_free_ char *p = strdup(bindir);
+		if (!p) {
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		while (p[0] && !ep_path_exists(p) && nmade < sizeof(made) / sizeof(made[0])) {
+			made[nmade] = strdup(p);
+			if (!made[nmade++]) {
+				r = ep_error_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			char *slash = strrchr(p, '/');
+			if (!slash || slash == p)
+				break;
+			*slash = '\0';
+		}
+		r = ep_mkdir_p(bindir, 0755, err);
+		if (r < 0)
+			goto out;
+		remove_leftovers(bindir);
+	}
+	for (size_t i = 0; i < nslots; i++) {
+		if (!slots[i].differs)
+			continue;
+		r = write_temp(tmpdir, slots[i].name, slots[i].data, slots[i].len, &slots[i].tmp,
+			       err);
 		if (r < 0) {
-			slots_restore(slots, nslots, NULL);
-			ep_error_prefix(err, "installing etcd");
+			ep_error_prefix(err, "installing etcd (nothing was installed)");
 			goto out;
 		}
 	}
+	r = check_version(&slots[0], false, st.source, st.version, spec->systemd.bin_dir, any_prev,
+			  err);
+	if (r >= 0)
+		r = check_version(&slots[1], true, st.source, st.version, spec->systemd.bin_dir,
+				  any_prev, err);
+	if (r >= 0)
+		r = check_extra_args(spec, slots[0].tmp ? slots[0].tmp : slots[0].path, st.version,
+				     err);
+	if (r < 0)
+		goto out;
+
 	if (o->dry_run) {
+		if (!changed && !mode_fixed)
+			logf_(o, "[install] etcd %s is already installed in %s", st.version,
+			      spec->systemd.bin_dir);
+		for (size_t i = 0; i < nslots; i++) {
+			if (slots[i].differs)
+				logf_(o, "[install] Would install %s/%s (mode 0755)",
+				      spec->systemd.bin_dir, slots[i].name);
+			else if (slots[i].bad_mode)
+				logf_(o, "[install] Would change the mode of %s/%s from %04o to 0755",
+				      spec->systemd.bin_dir, slots[i].name,
+				      (unsigned)slots[i].prev_mode);
+		}
 		r = 0;
 		goto out;
 	}
-	/* The binary that will run must say it is the version we render flags for. */
-	char have[32] = "", have_ctl[32] = "";
-	r = ep_etcd_binary_version(slots[0].path, false, have, sizeof(have), err);
-	if (r >= 0 && strcmp(have, st.version) != 0)
-		r = ep_error_set(err, -EBADMSG,
-				 "the installed %s/etcd reports version %s, expected %s (from %s)",
-				 spec->systemd.bin_dir, have, st.version, st.source);
-	if (r >= 0)
-		r = ep_etcd_binary_version(slots[1].path, true, have_ctl, sizeof(have_ctl), err);
-	if (r >= 0 && strcmp(have_ctl, st.version) != 0)
-		r = ep_error_set(err, -EBADMSG,
-				 "the installed %s/etcdctl reports version %s, expected %s (from "
-				 "%s)", spec->systemd.bin_dir, have_ctl, st.version, st.source);
-	if (r < 0) {
-		bool any = false;
-		for (size_t i = 0; i < nslots; i++)
-			any |= slots[i].written;
-		if (any) {
-			struct ep_error e2 = { 0 };
-			int q = slots_restore(slots, nslots, &e2);
-			if (err) {
-				size_t l = strlen(err->msg);
-				snprintf(err->msg + l, sizeof(err->msg) - l,
-					 q < 0 ? "; restoring the previous binaries FAILED: %s"
-					       : "; the previous binaries were restored%s",
-					 q < 0 ? e2.msg : "");
-			}
-		}
+
+	/* Only now, with everything checked, the release is worth caching. */
+	r = cache_release(&st, o, err);
+	if (r < 0)
 		goto out;
+	if (changed) {
+		r = slots_place(slots, nslots, bindir, err);
+		if (r < 0)
+			goto out;
+		placed = true;
+		for (size_t i = 0; i < nslots; i++)
+			if (slots[i].differs)
+				logf_(o, "[install] Installed %s/%s", spec->systemd.bin_dir,
+				      slots[i].name);
+	}
+	for (size_t i = 0; i < nslots; i++) {
+		if (!slots[i].bad_mode)
+			continue;
+		r = fix_mode(slots[i].path, 0755, err);
+		if (r < 0)
+			goto out;
+		logf_(o, "[install] Changed the mode of %s/%s from %04o to 0755",
+		      spec->systemd.bin_dir, slots[i].name, (unsigned)slots[i].prev_mode);
 	}
 	if (changed)
-		logf_(o, "[install] %s/etcd reports version %s", spec->systemd.bin_dir, have);
+		logf_(o, "[install] %s/etcd reports version %s", spec->systemd.bin_dir, st.version);
+	else if (!mode_fixed)
+		logf_(o, "[install] etcd %s is already installed in %s", st.version,
+		      spec->systemd.bin_dir);
 	r = 0;
 out:
 	slots_release(slots, 3);
-	ep_release_files_release(&st.f);
+	if (scratch[0])
+		rmdir(scratch);
+	/* Directories made for binaries that did not go in: gone again (when empty). */
+	for (size_t i = 0; i < nmade; i++) {
+		if (r < 0 && !placed)
+			rmdir(made[i]);
+		free(made[i]);
+	}
+	staged_release(&st);
 	return r;
 }

@@ -7,14 +7,18 @@
  * --release-url (https://, http:// or file://; the tarball itself or the
  * directory holding it and SHA256SUMS).  A tarball is checked against
  * --etcd-sha256 or the SHA256SUMS beside it before a single byte of it is
- * used: a mismatch or a missing checksum installs nothing.  The tarball is
- * cached under <cache_dir>/vX.Y.Z/ and re-verified on every use (a corrupt
- * cache is fetched again).  Only etcd, etcdctl and etcdutl are taken out of
+ * used: a mismatch or a missing checksum installs nothing.  Once its etcd
+ * has passed every check the tarball is cached under <cache_dir>/vX.Y.Z/,
+ * with the verified digest beside it (<tarball>.sha256); the cache is
+ * re-verified on every use - against --etcd-sha256 when given, else the
+ * recorded digest, else SHA256SUMS - and a corrupt one is fetched again.  A
+ * re-run whose cache and installed binaries are in order needs no network.  Only etcd, etcdctl and etcdutl are taken out of
  * the top directory etcd-vX.Y.Z-linux-<arch>/, and an archive with an entry
  * that could escape (absolute path, "..", a link to an absolute path or
  * with ".." in its target) is refused whole.
- * The installed etcd must then report the expected version, or the previous
- * binaries are put back.
+ * Each new binary is written beside its target and must report the
+ * expected version (and etcd list every extraArgs name in its --help)
+ * before any of them is renamed into place.
  */
 #ifndef ETCDPILOT_INSTALL_H
 #define ETCDPILOT_INSTALL_H
@@ -36,7 +40,8 @@ typedef void (*ep_progress_fn)(void *userdata, uint64_t done, uint64_t total);
 
 struct ep_install_opts {
 	const char *root;          /* --root; NULL or "/" = the real root */
-	bool dry_run;              /* plan only: fetch nothing, write nothing */
+	bool dry_run;              /* plan only: write nothing on the node, download no
+				      tarball (SHA256SUMS only when the real run would) */
 	const char *want_version;  /* pinned "X.Y.Z" (config or flag), NULL = the source's */
 	ep_log_fn log;             /* "[install] ..." lines; may be NULL */
 	void *log_userdata;
@@ -48,15 +53,23 @@ struct ep_install_opts {
 struct ep_install_result {
 	char version[32];  /* the version installed (or that would be), "3.4.23" */
 	bool changed;      /* a binary was (dry-run: would be) replaced */
+	bool mode_fixed;   /* a binary with the right content got (would get) mode 0755 */
 };
 
 /*
  * Install etcd and etcdctl (and etcdutl when the source has it) from the
- * source @spec->systemd names into <root>/<bin_dir> with mode 0755, then
- * check that the installed etcd reports the version.  Binaries already
- * identical are left alone (ret->changed false).  Nothing is installed when
- * any check fails; when the version check of the installed binary fails the
- * previous binaries are restored.  @ret may be NULL.  Returns 0 or a
+ * source @spec->systemd names into <root>/<bin_dir> with mode 0755.  Each
+ * binary that differs is written to a hidden temp file beside its target;
+ * etcd's and etcdctl's versions are checked there (and, with extraArgs, that
+ * etcd's --help lists each name: EP_ERR_USAGE "etcd X.Y.Z has no flag
+ * '--x'" otherwise), and only then are they renamed into place, the
+ * previous files kept as hard links until all are in.  A release is cached
+ * only after all that passed.  Binaries already identical are left alone
+ * (ret->changed false); one with the right content but another mode is only
+ * chmod'ed to 0755 (ret->mode_fixed).  On a dry run the same is inspected
+ * (the cache, the installed binaries; the new binaries are checked in a
+ * scratch directory off the node) and the lines say "Would".  Nothing is
+ * installed when any check fails.  @ret may be NULL.  Returns 0 or a
  * negative errno with @err set (EP_ERR_USAGE for a bad source or flags).
  */
 int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *opts,
@@ -135,6 +148,13 @@ int ep_release_extract(const void *data, size_t len, const char *topdir,
  */
 int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len,
 			   struct ep_error *err);
+
+/*
+ * Run "@path --help" the same way and append every flag it lists (the
+ * "--flag-name" words, without the dashes, each once) to @ret.  An output
+ * without any flag is -EINVAL.  Returns 0 or a negative errno with @err set.
+ */
+int ep_etcd_binary_flags(const char *path, struct ep_strv *ret, struct ep_error *err);
 
 /*
  * Fetch @url (https://, http:// or file://) into a heap buffer *@ret of

@@ -101,6 +101,8 @@ expect_in "$T/out" "^\[install\] The cached /var/cache/etcdpilot/etcd/v$V/$NAME.
 	"the corrupt cache is noticed"
 expect_in "$T/out" "^\[install\] Downloading http://127.0.0.1:$PORT/$NAME.tar.gz" "and the release fetched again"
 expect_in "$T/out" "^\[install\] Verified sha256 $SUM" "the download is verified against SHA256SUMS"
+expect_in "$T/err" "^\[install\] WARNING: http://127.0.0.1:$PORT/SHA256SUMS comes over plain http:// from the same server as the tarball: it catches a damaged download but authenticates nothing" \
+	"warns (on stderr) that a plain-http SHA256SUMS authenticates nothing"
 expect_in "$T/out" "^\[install\] /usr/local/bin/etcd reports version $V" "the installed binary reports $V"
 expect_in "$T/out" '^\[certs\] Generating "etcd/ca" certificate and key' "certs phase in kubeadm's voice"
 expect_in "$T/out" '^\[systemd\] Wrote /etc/etcd/etcd.env \(mode 0640\)' "writes the environment"
@@ -108,6 +110,7 @@ expect_in "$T/out" '^\[systemd\] The local etcd member is healthy' "waits for he
 expect_in "$T/out" "etcdpilot join https://$A1:2379 --mode systemd" "prints the join command"
 cmp -s "$CACHE/$NAME.tar.gz" "$REL/$NAME.tar.gz" || fail "the cache holds the verified tarball"
 pass "the cache holds the verified tarball"
+expect_eq "$(cat "$CACHE/$NAME.tar.gz.sha256")" "$SUM  $NAME.tar.gz" "and the digest it was verified against"
 cmp -s "$R1/usr/local/bin/etcd" /usr/bin/etcd || fail "etcd is installed"
 pass "etcd is installed"
 expect_eq "$(stat -c %a "$R1/usr/local/bin/etcd") $(stat -c %a "$R1/usr/local/bin/etcdctl")" "755 755" "binaries mode 0755"
@@ -150,13 +153,18 @@ else
 	fail "systemd-analyze is not installed (hack/deps.sh installs systemd)"
 fi
 
-# A re-run changes nothing (and needs no download: the cache is verified).
+# A re-run changes nothing and needs no network at all, not even SHA256SUMS:
+# the cached archive is re-verified against the digest recorded beside it.
+# The release server is stopped for it.
 before=$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/var/cache")
+kill "$(cat "$T/http.pid")"
+wait_for 10 sh -c "! ip netns exec '$NS1' curl -s 'http://127.0.0.1:$PORT/' >/dev/null" ||
+	fail "the release server is gone"
 run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
-expect_rc 0 "a second init with the same settings succeeds"
+expect_rc 0 "a second init with the same settings succeeds, with the release server down"
 expect_in "$T/out" 'Nothing to do: .* nothing was changed' "and says it changed nothing"
-expect_in "$T/out" "^\[install\] Using the cached /var/cache/etcdpilot/etcd/v$V/$NAME.tar.gz \(sha256 verified\)" \
-	"the cached archive is re-verified and used"
+expect_in "$T/out" "^\[install\] Using the cached /var/cache/etcdpilot/etcd/v$V/$NAME.tar.gz \(sha256 verified: the digest recorded when it was verified\)" \
+	"the cached archive is re-verified against its recorded digest and used"
 expect_not_in "$T/out" 'Running .*enable' "no systemctl enable"
 expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/var/cache")" "$before" \
 	"certs, unit, environment, binaries and cache are untouched"

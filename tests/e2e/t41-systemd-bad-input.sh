@@ -4,9 +4,10 @@
 # untouched, proven by digests): a wrong --etcd-sha256, no SHA256SUMS, a
 # SHA256SUMS without the tarball, a truncated download, HTTP 404 (no retry)
 # and 500 (retried, then given up), hostile archive entries ("../x",
-# absolute paths, links leading out), a corrupt cache with the server gone,
-# and a tarball whose etcd reports another version (installed, checked,
-# rolled back).
+# absolute paths, links leading out or through links), a corrupt cache with
+# the server gone (with and without a recorded digest), and a tarball whose
+# etcd reports another version (checked before it goes in place); a refused
+# release is never cached.
 . "$(dirname "$0")/lib.sh"
 
 export ETCDPILOT_SYSTEMCTL=$SRC/hack/systemctl-standin
@@ -139,6 +140,10 @@ init() { run in_ns "$NS" "$EP" --root "$R" init --mode systemd "${FLAGS[@]}" "$@
 untouched() {
 	expect_eq "$(tree_digest "$R")" "$BEFORE" "$1: the node is untouched"
 }
+# A refused release is never cached: only one that passed every check is.
+no_cache() {
+	expect_eq "$(find "$R/var/cache" -type f 2>/dev/null)" "" "$1: nothing was cached"
+}
 
 init --release-url "$U/ok/" --etcd-version $V --etcd-sha256 "$(printf '0%.0s' {1..64})"
 expect_rc 1 "wrong --etcd-sha256"
@@ -160,6 +165,7 @@ untouched "missing entry"
 init --dry-run --release-url "file://$REL/nosums/$NAME.tar.gz" --insecure-skip-checksum
 expect_rc 0 "--insecure-skip-checksum --dry-run"
 expect_in "$T/out" "NOT VERIFIED: --insecure-skip-checksum" "says loudly what it skips"
+expect_in "$T/err" "WARNING: --insecure-skip-checksum: NOT VERIFYING" "and warns on stderr, dry run or not"
 untouched "dry run"
 
 init --release-url "$U/trunc/" --etcd-version $V
@@ -195,6 +201,7 @@ for kind in dotdot abs symlink symlink-up symlink-via-dot hardlink; do
 	esac
 	expect_in "$T/err" "$want; refusing the whole archive" "names the entry ($kind)"
 	expect_eq "$(sha256sum "$R/usr/local/bin/etcd" | cut -d' ' -f1)" "$OLD" "the old etcd is in place ($kind)"
+	no_cache "hostile archive ($kind)"
 done
 [[ ! -e $REL/x && ! -e $REL/dotdot/x && ! -e /tmp/etcdpilot-t41-abs ]] || fail "nothing escaped"
 pass "nothing escaped"
@@ -212,16 +219,40 @@ expect_in "$T/out" "The cached /var/cache/etcdpilot/etcd/v$V/$NAME.tar.gz does n
 expect_in "$T/err" "Failed to connect to 127.0.0.1 port $DEAD" "and the download it needs fails"
 untouched "corrupt cache"
 
-# The binary says another version than the tarball: installed, checked, rolled back.
+# Not even when a digest recorded beside it vouches for what it should be.
+echo "$GOOD  $NAME.tar.gz" >"$CACHE/$NAME.tar.gz.sha256"
+BEFORE=$(tree_digest "$R")
+init --release-url "http://127.0.0.1:$DEAD/" --etcd-version $V
+expect_rc 1 "corrupt cache with a recorded digest, server unreachable"
+expect_in "$T/out" "The cached /var/cache/etcdpilot/etcd/v$V/$NAME.tar.gz does not match its checksum" \
+	"the corrupt cache is noticed despite its record"
+expect_in "$T/err" "fetching the checksums: .*Failed to connect to 127.0.0.1 port $DEAD" \
+	"and it wants SHA256SUMS again, which it cannot get"
+untouched "corrupt cache with a record"
+
+# The binary says another version than the tarball: checked beside the old
+# one before it would be renamed into place, so the old one never left.
 rm -rf "$R/var"
 BIN_BEFORE=$(tree_digest "$R/usr/local/bin")
+INODES=$(stat -c %i "$R/usr/local/bin/etcd" "$R/usr/local/bin/etcdctl")
 init --release-url "file://$REL/fakever/$NAME.tar.gz"
 expect_rc 1 "a tarball whose etcd reports another version"
-expect_in "$T/err" "the installed /usr/local/bin/etcd reports version 3.4.99, expected $V .*; the previous binaries were restored" \
-	"says which version it found and that it restored the old binaries"
-expect_eq "$(tree_digest "$R/usr/local/bin")" "$BIN_BEFORE" "the previous binaries are back, byte for byte and mode"
+expect_in "$T/err" "etcd from file://$REL/fakever/$NAME.tar.gz reports version 3.4.99, expected $V; nothing was installed, the previous binaries are untouched in /usr/local/bin" \
+	"says which version it found and that nothing was installed"
+expect_eq "$(tree_digest "$R/usr/local/bin")" "$BIN_BEFORE" "the previous binaries are there, byte for byte and mode, no temp file"
+expect_eq "$(stat -c %i "$R/usr/local/bin/etcd" "$R/usr/local/bin/etcdctl")" "$INODES" "the very same files (inodes)"
 [[ ! -e $R/etc ]] || fail "no unit, environment or certificate was written"
 pass "no unit, environment or certificate was written"
+no_cache "wrong version"
+
+# On a node without etcd the same refusal does not speak of previous binaries.
+E=$T/empty
+mkdir -p "$E"
+run in_ns "$NS" "$EP" --root "$E" init --mode systemd "${FLAGS[@]}" --release-url "file://$REL/fakever/$NAME.tar.gz"
+expect_rc 1 "wrong version on a node without etcd"
+expect_in "$T/err" "reports version 3.4.99, expected $V; nothing was installed in /usr/local/bin" "says nothing was installed"
+expect_not_in "$T/err" "previous" "and no word of previous binaries"
+expect_eq "$(find "$E" -mindepth 1)" "" "and the node root is still empty"
 
 init --release-url "ftp://127.0.0.1/etcd/" --etcd-version $V
 expect_rc 2 "an ftp:// release URL is bad usage"

@@ -446,8 +446,16 @@ static void test_fetch_file(void **state)
 /* A release directory with a fake etcd @v (reporting @reports) and its SHA256SUMS. */
 static void make_release(const char *dir, const char *reports, bool sums)
 {
-	char etcd[256], ctl[256];
-	snprintf(etcd, sizeof(etcd), "#!/bin/sh\necho 'etcd Version: %s'\n", reports);
+	char etcd[512], ctl[256];
+	/* Like etcd: --help lists the flags, anything else says the version. */
+	snprintf(etcd, sizeof(etcd),
+		 "#!/bin/sh\n"
+		 "if [ \"$1\" = --help ]; then\n"
+		 "\techo 'Member:'\n\techo \"  --name 'default'\"\n"
+		 "\techo \"  --snapshot-count '100000'\"\n\techo '    Number of ... (see --data-dir)'\n"
+		 "\texit 0\nfi\n"
+		 "echo 'etcd Version: %s'\n",
+		 reports);
 	snprintf(ctl, sizeof(ctl), "#!/bin/sh\necho 'etcdctl version: %s'\n", reports);
 	const struct entry e[] = {
 		{ F, TOP "/etcd", etcd },
@@ -496,14 +504,34 @@ static void spec_for(struct ep_spec *spec, const char *url)
 	assert_int_equal(ep_spec_defaults(spec, &err), 0);
 }
 
+static bool exists_under(const char *root, const char *rel)
+{
+	char p[2048];
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	return ep_path_exists(p);
+}
+
+static ino_t inode_of(const char *dir, const char *name)
+{
+	char p[2048];
+	struct stat sb;
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	assert_int_equal(stat(p, &sb), 0);
+	return sb.st_ino;
+}
+
+#define CACHED "var/cache/etcdpilot/etcd/v3.4.23/" TOP ".tar.gz"
+
 static void test_install_release(void **state)
 {
 	(void)state;
 	char *rel = scratch(), *root = scratch();
 	make_release(rel, "3.4.23", true);
-	char url[1100], bin[1100];
+	char url[1100], bin[1100], sums[1100];
 	snprintf(url, sizeof(url), "file://%s/", rel);
 	snprintf(bin, sizeof(bin), "%s/usr/local/bin", root);
+	snprintf(sums, sizeof(sums), "%s/SHA256SUMS", rel);
+	char *good_sums = slurp(rel, "SHA256SUMS");
 	struct ep_spec spec;
 	spec_for(&spec, url);
 	struct ep_strv log = { 0 };
@@ -519,8 +547,11 @@ static void test_install_release(void **state)
 	assert_true(res.changed);
 	assert_string_equal(res.version, "3.4.23");
 	assert_false(ep_path_exists(bin));
+	assert_false(exists_under(root, "var"));
+	assert_true(logged(&log, "Would download"));
 	o.dry_run = false;
 
+	ep_strv_release(&log);
 	ep_error_clear(&err);
 	int r = ep_install_etcd(&spec, &o, &res, &err);
 	if (r < 0)
@@ -535,37 +566,88 @@ static void test_install_release(void **state)
 	snprintf(p, sizeof(p), "%s/etcdctl", bin);
 	assert_int_equal(stat(p, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0755);
-	snprintf(p, sizeof(p), "%s/var/cache/etcdpilot/etcd/v3.4.23/" TOP ".tar.gz", root);
+	snprintf(p, sizeof(p), "%s/" CACHED, root);
 	assert_true(ep_path_exists(p));
 	assert_true(logged(&log, "Verified sha256"));
+	/* The verified digest is recorded beside the cached tarball, as sha256sum writes it. */
+	char *rec = slurp(root, CACHED ".sha256");
+	assert_non_null(rec);
+	assert_string_equal(rec, good_sums);
+	free(rec);
+	/* No temp file or backup is left beside the binaries. */
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s' | grep -v '^etcd$\\|^etcdctl$')\"", bin);
+	assert_int_equal(system(cmd), 0);
 
-	/* Again: the cache is re-verified and used, nothing changes. */
+	/* A dry run on this node predicts nothing: the cache and binaries are in order. */
+	ep_strv_release(&log);
+	o.dry_run = true;
+	ep_error_clear(&err);
+	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), 0);
+	assert_false(res.changed);
+	assert_false(res.mode_fixed);
+	assert_true(logged(&log, "already installed"));
+	assert_false(logged(&log, "Would"));
+	o.dry_run = false;
+
+	/* Again, with the release server gone: the recorded digest vouches for the cache. */
+	assert_int_equal(unlink(sums), 0);
+	ep_strv_release(&log);
+	ep_error_clear(&err);
+	ino_t ino = inode_of(bin, "etcd");
+	r = ep_install_etcd(&spec, &o, &res, &err);
+	if (r < 0)
+		print_error("re-run without network: %s\n", err.msg);
+	assert_int_equal(r, 0);
+	assert_false(res.changed);
+	assert_true(logged(&log, "Using the cached"));
+	assert_true(logged(&log, "the digest recorded when it was verified"));
+	assert_true(logged(&log, "already installed"));
+	assert_int_equal(inode_of(bin, "etcd"), ino);
+
+	/* A binary with the right content but another mode: only chmod'ed, same inode. */
+	snprintf(p, sizeof(p), "%s/etcd", bin);
+	assert_int_equal(chmod(p, 0700), 0);
 	ep_strv_release(&log);
 	ep_error_clear(&err);
 	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), 0);
 	assert_false(res.changed);
-	assert_true(logged(&log, "Using the cached"));
-	assert_true(logged(&log, "already installed"));
+	assert_true(res.mode_fixed);
+	assert_true(logged(&log, "Changed the mode of /usr/local/bin/etcd from 0700 to 0755"));
+	assert_int_equal(stat(p, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0755);
+	assert_int_equal(inode_of(bin, "etcd"), ino);
 
-	/* A corrupt cache is not trusted: fetched again. */
-	put(root, "var/cache/etcdpilot/etcd/v3.4.23/" TOP ".tar.gz", "garbage", 0644);
+	/* A corrupt cache is never trusted, even with a recorded digest: it needs SHA256SUMS. */
+	put(root, CACHED, "garbage", 0644);
+	ep_strv_release(&log);
+	ep_error_clear(&err);
+	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), -ENOENT);
+	assert_true(logged(&log, "does not match its checksum"));
+	assert_non_null(strstr(err.msg, "no checksum for " TOP ".tar.gz"));
+	put(rel, "SHA256SUMS", good_sums, 0644);
 	ep_strv_release(&log);
 	ep_error_clear(&err);
 	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), 0);
 	assert_true(logged(&log, "does not match its checksum"));
 	assert_true(logged(&log, "Downloading"));
-	char *c = slurp(root, "var/cache/etcdpilot/etcd/v3.4.23/" TOP ".tar.gz");
+	char *c = slurp(root, CACHED);
 	assert_string_not_equal(c, "garbage");
 	free(c);
 
-	/* A wrong --etcd-sha256: nothing installed or cached. */
+	/* A wrong --etcd-sha256 wins over the recorded digest: refused, nothing cached. */
 	free(spec.systemd.etcd_sha256);
 	spec.systemd.etcd_sha256 = strdup(H1);
+	ep_strv_release(&log);
+	ep_error_clear(&err);
+	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), -EBADMSG);
+	assert_true(logged(&log, "does not match its checksum"));
+	assert_non_null(strstr(err.msg, "checksum mismatch"));
+	assert_non_null(strstr(err.msg, "expected " H1));
+	snprintf(p, sizeof(p), "%s/" CACHED, root);
 	unlink(p);
 	ep_error_clear(&err);
 	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), -EBADMSG);
-	assert_non_null(strstr(err.msg, "checksum mismatch"));
-	assert_non_null(strstr(err.msg, "expected " H1));
 	assert_false(ep_path_exists(p));
 
 	/* A pinned version the release is not. */
@@ -576,7 +658,55 @@ static void test_install_release(void **state)
 	assert_true(ep_install_etcd(&spec, &o, &res, &err) < 0);
 	o.want_version = "3.4.23";
 
+	free(good_sums);
 	ep_strv_release(&log);
+	ep_spec_release(&spec);
+	rm_rf(rel);
+	rm_rf(root);
+	free(rel);
+	free(root);
+}
+
+/*
+ * extraArgs must be flags the etcd about to be installed lists in its
+ * --help: in an env file etcd would only warn about an unknown one.
+ */
+static void test_install_extra_args(void **state)
+{
+	(void)state;
+	char *rel = scratch(), *root = scratch();
+	make_release(rel, "3.4.23", true);
+	char url[1100];
+	snprintf(url, sizeof(url), "file://%s/", rel);
+	struct ep_spec spec;
+	spec_for(&spec, url);
+	ep_kvv_push(&spec.extra_args, "snapshot-count", "5000");
+	ep_kvv_push(&spec.extra_args, "snapshot-countt", "5000");
+	struct ep_install_opts o = { .root = root, .want_version = "3.4.23", .retry_base_ms = 1 };
+	struct ep_install_result res;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "etcd 3.4.23 has no flag '--snapshot-countt'"));
+	/* Checked before anything went in: no binary, no cache, not even the directories. */
+	assert_false(exists_under(root, "usr"));
+	assert_false(exists_under(root, "var"));
+
+	/* Known names pass. */
+	ep_kvv_release(&spec.extra_args);
+	ep_kvv_push(&spec.extra_args, "snapshot-count", "5000");
+	ep_kvv_push(&spec.extra_args, "data-dir", "/x");
+	ep_error_clear(&err);
+	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), 0);
+
+	/* The installed etcd is asked again on a re-run, and on a dry run. */
+	ep_kvv_push(&spec.extra_args, "nme", "x");
+	o.dry_run = true;
+	ep_error_clear(&err);
+	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "has no flag '--nme'"));
+
 	ep_spec_release(&spec);
 	rm_rf(rel);
 	rm_rf(root);
@@ -627,13 +757,19 @@ static void test_install_refusals(void **state)
 	ep_spec_release(&spec);
 	put(p, "etcd", FAKE_ETCD("3.4.22"), 0700);
 
-	/* The binary says another version than the release: put the old one back. */
+	/*
+	 * The binary says another version than the release: checked beside the
+	 * old one before it would go in, so the old one never left (same inode),
+	 * and the refused release is not cached.
+	 */
 	make_release(rel, "3.9.9", true);
 	spec_for(&spec, url);
+	ino_t ino = inode_of(p, "etcd");
 	ep_error_clear(&err);
 	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), -EBADMSG);
-	assert_non_null(strstr(err.msg, "reports version 3.9.9, expected 3.4.23"));
-	assert_non_null(strstr(err.msg, "previous binaries were restored"));
+	assert_non_null(strstr(err.msg, "etcd from file://"));
+	assert_non_null(strstr(err.msg, "reports version 3.9.9, expected 3.4.23; nothing was "
+					"installed, the previous binaries are untouched"));
 	e = slurp(p, "etcd");
 	assert_string_equal(e, FAKE_ETCD("3.4.22"));
 	free(e);
@@ -642,6 +778,22 @@ static void test_install_refusals(void **state)
 	snprintf(ep, sizeof(ep), "%s/etcd", p);
 	assert_int_equal(stat(ep, &sb), 0);
 	assert_int_equal(sb.st_mode & 07777, 0700);
+	assert_int_equal(inode_of(p, "etcd"), ino);
+	assert_false(exists_under(root, "var/cache/etcdpilot/etcd/v3.4.23"));
+	snprintf(ep, sizeof(ep), "test \"$(ls -A '%s')\" = \"$(printf 'etcd\\netcdctl')\"", p);
+	assert_int_equal(system(ep), 0); /* no temp file left behind */
+
+	/* With no etcd installed before, nothing is, and the message does not pretend otherwise. */
+	char *bare = scratch();
+	struct ep_install_opts ob = { .root = bare, .retry_base_ms = 1 };
+	ep_error_clear(&err);
+	assert_int_equal(ep_install_etcd(&spec, &ob, &res, &err), -EBADMSG);
+	assert_non_null(strstr(err.msg, "expected 3.4.23; nothing was installed in /usr/local/bin"));
+	assert_null(strstr(err.msg, "previous"));
+	assert_false(exists_under(bare, "usr"));
+	assert_false(exists_under(bare, "var"));
+	rm_rf(bare);
+	free(bare);
 	ep_spec_release(&spec);
 
 	/* Neither or both sources. */
@@ -736,6 +888,7 @@ int main(void)
 		cmocka_unit_test(test_binary_version),
 		cmocka_unit_test(test_fetch_file),
 		cmocka_unit_test(test_install_release),
+		cmocka_unit_test(test_install_extra_args),
 		cmocka_unit_test(test_install_refusals),
 		cmocka_unit_test(test_install_local),
 	};
