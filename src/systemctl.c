@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,5 +217,46 @@ int ep_systemctl_is_active(const struct ep_systemctl *sc, const char *unit, bool
 	*ret_active = status == 0;
 	if (ret_state)
 		snprintf(ret_state, 32, "%.*s", (int)strcspn(out, "\n"), out);
+	return 0;
+}
+
+bool ep_systemctl_is_real(const char *program)
+{
+	const char *prog = program && *program ? program : "systemctl";
+	const char *base = strrchr(prog, '/');
+	return strcmp(base ? base + 1 : prog, "systemctl") == 0;
+}
+
+int ep_systemctl_preflight(const struct ep_systemctl *sc, bool named, const char *run_dir,
+			   struct ep_error *err)
+{
+	bool other_root = sc->root && *sc->root && strcmp(sc->root, "/") != 0;
+	bool real = ep_systemctl_is_real(sc->program);
+	if (other_root && !named)
+		return ep_error_usage(err, -EINVAL,
+				      "--root '%s' needs the systemctl named: the host's systemctl "
+				      "cannot manage the units of another root (it would reload "
+				      "this host's systemd and could restart this host's %s); "
+				      "nothing was changed: pass --systemctl PATH (or set "
+				      "ETCDPILOT_SYSTEMCTL, or systemd.systemctl in the config) "
+				      "naming one that serves that root", sc->root, "etcd.service");
+	if (other_root && real)
+		return ep_error_usage(err, -EINVAL,
+				      "--root '%s' with '%s': a real systemctl cannot manage the "
+				      "units of another root (it drives this host's systemd); "
+				      "nothing was changed: name a systemctl that serves that root",
+				      sc->root, sc->program);
+	if (!real)
+		return 0;
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/systemd/system", run_dir ? run_dir : "/run");
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return ep_error_usage(err, -ENOTSUP,
+				      "[preflight] systemd is not running on this host (no %s): "
+				      "'%s' cannot start etcd.service here; nothing was changed: "
+				      "run this on a host booted with systemd, or use --mode "
+				      "static-pod", path, sc->program && *sc->program ? sc->program
+									: "systemctl");
 	return 0;
 }

@@ -11,11 +11,14 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
@@ -235,6 +238,24 @@ static int render_env(const struct ep_spec *spec, const struct ep_kvv *args,
 					      "etcd flag '--%s' cannot be written as an ETCD_* "
 					      "variable; check extraArgs", args->v[i].name);
 		}
+		if (!args->v[i].value[0]) {
+			/*
+			 * The pod's "--flag=" is a flag given the empty string (a
+			 * boolean refuses it), but etcd skips an empty ETCD_* variable
+			 * as if it were not there: no env file can say "--flag=".
+			 */
+			bool extra = false;
+			for (size_t k = 0; k < spec->extra_args.n; k++)
+				extra |= strcmp(spec->extra_args.v[k].name, args->v[i].name) == 0;
+			free(t.s);
+			return ep_error_usage(err, -EINVAL,
+					      "%s '%s' has an empty value: the static pod would pass "
+					      "'--%s=', but etcd ignores an empty %s in %s as if it "
+					      "were not set, so systemd mode cannot say it; give it a "
+					      "value or remove the entry", extra ? "extraArgs" : "etcd flag",
+					      args->v[i].name, args->v[i].name, name,
+					      spec->systemd.env_file);
+		}
 		if (strchr(args->v[i].value, '\n')) {
 			free(t.s);
 			return ep_error_usage(err, -EINVAL,
@@ -374,93 +395,156 @@ int ep_unit_render(const struct ep_spec *spec, const struct ep_kvv *initial_clus
 
 /* ---- environment files ------------------------------------------------- */
 
+static bool env_name_valid(const char *s, size_t n)
+{
+	if (!n || isdigit((unsigned char)s[0]))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+/*
+ * systemd.exec(5), EnvironmentFile=: KEY=VALUE lines; blank lines and lines
+ * whose first non-blank character is '#' or ';' are comments (a backslash
+ * at the end of a comment does not continue it).  Around the key and before
+ * the value, blanks are dropped.  A value that starts with a quote is
+ * quoted: '...' verbatim, "..." with \" \\ \` \$ unescaped, backslash-newline
+ * dropped and any other backslash kept with the character after it; both may
+ * span lines, and after the closing quote more text may follow.  An unquoted
+ * value keeps quotes and inner blanks as they are, a backslash takes the
+ * next character literally (backslash-newline continues the line), trailing
+ * blanks are dropped.  CR ends a line as LF does.  systemd itself ignores a
+ * line without '=' and a name that is not [A-Za-z_][A-Za-z0-9_]* ("export
+ * X=1" included) and accepts an unterminated quote at the end of the file;
+ * here each of those is an error, for a file we cannot read as systemd
+ * would is not one we can compare.
+ */
 int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct ep_kvv *ret,
 		      struct ep_error *err)
 {
 	size_t pos = 0;
-	unsigned lineno = 0;
+	unsigned lineno = 1;
+#define IS_NL(c) ((c) == '\n' || (c) == '\r')
+#define IS_BLANK(c) ((c) == ' ' || (c) == '\t' || IS_NL(c))
 	while (pos < len) {
-		lineno++;
-		while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
+		/* before the key: blanks (empty lines too) and comments */
+		char c = buf[pos];
+		if (IS_BLANK(c)) {
+			lineno += c == '\n';
 			pos++;
-		if (pos < len && (buf[pos] == '#' || buf[pos] == ';' || buf[pos] == '\n')) {
-			const char *nl = memchr(buf + pos, '\n', len - pos);
-			pos = nl ? (size_t)(nl - buf) + 1 : len;
 			continue;
 		}
-		if (pos >= len)
-			break;
-		if (len - pos > 7 && strncmp(buf + pos, "export ", 7) == 0)
-			pos += 7;
+		if (c == '#' || c == ';') {
+			while (pos < len && !IS_NL(buf[pos]))
+				pos++;
+			continue;
+		}
+		unsigned keyline = lineno;
 		size_t ks = pos;
-		while (pos < len && (isalnum((unsigned char)buf[pos]) || buf[pos] == '_'))
+		while (pos < len && buf[pos] != '=' && !IS_NL(buf[pos]))
 			pos++;
-		size_t ke = pos;
-		while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
-			pos++;
-		if (ke == ks || pos >= len || buf[pos] != '=')
+		if (pos >= len || buf[pos] != '=')
 			return ep_error_set(err, -EINVAL, "%s:%u: not a NAME=value line", filename,
-					    lineno);
-		pos++;
-		while (pos < len && (buf[pos] == ' ' || buf[pos] == '\t'))
-			pos++;
+					    keyline);
+		size_t ke = pos;
+		while (ke > ks && (buf[ke - 1] == ' ' || buf[ke - 1] == '\t'))
+			ke--;
+		if (!env_name_valid(buf + ks, ke - ks))
+			return ep_error_set(err, -EINVAL,
+					    "%s:%u: '%.*s' is not a variable name (systemd ignores "
+					    "the line)", filename, keyline, (int)(ke - ks), buf + ks);
+		pos++; /* '=' */
+
 		struct text v = { 0 };
 		text_add(&v, "");
-		size_t trail = 0; /* length of the value up to its last non-blank unquoted char */
+		size_t trail = SIZE_MAX; /* where trailing unquoted blanks start */
+		bool unquoted = false;   /* in an unquoted run: quotes are plain characters */
 		char q = 0;
 		for (; pos < len; pos++) {
-			char c = buf[pos], one[2] = { 0 };
-			if (!q && c == '\n')
+			char one[3] = { buf[pos], 0, 0 };
+			c = buf[pos];
+			if (q == '\'') {
+				if (c == '\'')
+					q = 0;
+				else
+					text_add(&v, one);
+				lineno += c == '\n';
+				continue;
+			}
+			if (q == '"') {
+				if (c == '"') {
+					q = 0;
+				} else if (c == '\\' && pos + 1 < len) {
+					char n = buf[++pos];
+					lineno += n == '\n';
+					if (n == '\n')
+						continue;
+					if (!strchr("\"\\`$", n)) {
+						one[0] = '\\';
+						one[1] = n;
+					} else {
+						one[0] = n;
+					}
+					text_add(&v, one);
+				} else {
+					lineno += c == '\n';
+					text_add(&v, one);
+				}
+				continue;
+			}
+			if (IS_NL(c))
 				break;
-			if (!q && (c == '"' || c == '\'')) {
+			if (c == '\\') {
+				/* the next character literally; backslash-newline continues */
+				unquoted = true;
+				trail = SIZE_MAX;
+				if (pos + 1 < len) {
+					char n = buf[++pos];
+					lineno += n == '\n';
+					if (n != '\n') {
+						one[0] = n;
+						text_add(&v, one);
+					}
+				}
+				continue;
+			}
+			if (!unquoted && (c == ' ' || c == '\t'))
+				continue; /* before the value, or after a closing quote */
+			if (!unquoted && (c == '"' || c == '\'')) {
 				q = c;
 				continue;
 			}
-			if (q && c == q) {
-				q = 0;
-				trail = v.len;
-				continue;
+			unquoted = true;
+			if (c == ' ' || c == '\t') {
+				if (trail == SIZE_MAX)
+					trail = v.len;
+			} else {
+				trail = SIZE_MAX;
 			}
-			if (c == '\\' && q != '\'' && pos + 1 < len) {
-				char n = buf[++pos];
-				if (n == '\n') {
-					if (!q)
-						lineno++;
-					continue;
-				}
-				if (q == '"' && !strchr("\"\\`$", n))
-					text_add(&v, "\\");
-				one[0] = n;
-				text_add(&v, one);
-				trail = v.len;
-				continue;
-			}
-			if (c == '\n')
-				lineno++;
-			one[0] = c;
 			text_add(&v, one);
-			if (q || (c != ' ' && c != '\t'))
-				trail = v.len;
 		}
 		if (q) {
 			free(v.s);
 			return ep_error_set(err, -EINVAL, "%s:%u: unterminated quote", filename,
-					    lineno);
+					    keyline);
 		}
 		if (v.oom) {
 			free(v.s);
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		}
-		v.s[trail] = '\0';
+		if (trail != SIZE_MAX)
+			v.s[trail] = '\0';
 		char key[256];
 		snprintf(key, sizeof(key), "%.*s", (int)(ke - ks), buf + ks);
 		int r = ep_kvv_push(ret, key, v.s);
 		free(v.s);
 		if (r < 0)
 			return ep_error_set(err, r, "out of memory");
-		if (pos < len)
-			pos++; /* the newline */
 	}
+#undef IS_NL
+#undef IS_BLANK
 	return 0;
 }
 
@@ -575,10 +659,10 @@ static int diff_lines(const char *path, const char *have, const char *want, stru
 }
 
 int ep_unit_compare(const struct ep_unit_files *files, const char *root,
-		    enum ep_unit_state *ret_state, unsigned *ret_missing,
+		    enum ep_unit_state *ret_state, unsigned *ret_missing, unsigned *ret_bad_mode,
 		    struct ep_strv *ret_diffs, struct ep_error *err)
 {
-	unsigned missing = 0, present = 0;
+	unsigned missing = 0, present = 0, bad_mode = 0;
 	bool differs = false;
 	for (int i = 0; i < EP_UNIT_NFILES; i++) {
 		const struct ep_unit_file *f = &files->f[i];
@@ -604,15 +688,18 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 		r = ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, err);
 		if (r < 0)
 			return ep_error_prefix(err, "%s", f->path);
-		if ((st.st_mode & 07777) != f->mode) {
-			differs = true;
-			if (diff_push(ret_diffs, "%s: mode %04o, wanted %04o", f->path,
-				      (unsigned)(st.st_mode & 07777), (unsigned)f->mode) < 0)
-				return ep_error_set(err, -ENOMEM, "out of memory");
-		}
-		if (hlen == f->len && memcmp(have, f->content, hlen) == 0)
+		bool same = hlen == f->len && memcmp(have, f->content, hlen) == 0;
+		bool mode_ok = (st.st_mode & 07777) == f->mode;
+		/* The right content with another mode is repaired, not a difference. */
+		if (same) {
+			if (!mode_ok)
+				bad_mode |= 1u << i;
 			continue;
+		}
 		differs = true;
+		if (!mode_ok && diff_push(ret_diffs, "%s: mode %04o, wanted %04o", f->path,
+					  (unsigned)(st.st_mode & 07777), (unsigned)f->mode) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
 		int n = -EINVAL;
 		if (i == EP_UNIT_ENV || i == EP_UNIT_ETCDCTL_ENV)
 			n = diff_env(f->path, have, hlen, f->content, f->len, ret_diffs);
@@ -624,6 +711,8 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 	}
 	if (ret_missing)
 		*ret_missing = missing;
+	if (ret_bad_mode)
+		*ret_bad_mode = bad_mode;
 	*ret_state = differs	      ? EP_UNIT_DIFFERENT
 		     : present == 0 ? EP_UNIT_ABSENT
 		     : missing	    ? EP_UNIT_PARTIAL
@@ -631,10 +720,21 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 	return 0;
 }
 
-int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_run,
-		  ep_log_fn log, void *userdata, bool *ret_changed, struct ep_error *err)
+/* chmod the regular file @path (never through a symlink) to @mode. */
+static int fix_mode(const char *path, mode_t mode)
 {
-	bool changed = false;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int r = fd < 0 || fchmod(fd, mode) < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_run,
+		  ep_log_fn log, void *userdata, unsigned *ret_written, unsigned *ret_mode_fixed,
+		  struct ep_error *err)
+{
+	unsigned written = 0, mode_fixed = 0;
 	for (int i = 0; i < EP_UNIT_NFILES; i++) {
 		const struct ep_unit_file *f = &files->f[i];
 		_cleanup_free_ char *path = NULL, *have = NULL, *dir = NULL;
@@ -642,13 +742,27 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 		int r = node_file_path(root, f->path, &path, err);
 		if (r < 0)
 			return r;
-		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == f->mode &&
-		    ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, NULL) == 0 &&
-		    hlen == f->len && memcmp(have, f->content, hlen) == 0)
-			continue;
-		changed = true;
 		char line[4200];
+		struct stat st;
+		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, NULL) == 0 &&
+		    hlen == f->len && memcmp(have, f->content, hlen) == 0) {
+			mode_t m = st.st_mode & 07777;
+			if (m == f->mode)
+				continue;
+			/* Only the mode is wrong: fix it, the file (and etcd) can stay. */
+			mode_fixed |= 1u << i;
+			snprintf(line, sizeof(line), "[systemd] %s the mode of %s from %04o to %04o",
+				 dry_run ? "Would change" : "Changed", f->path, (unsigned)m,
+				 (unsigned)f->mode);
+			if (!dry_run && (r = fix_mode(path, f->mode)) < 0)
+				return ep_error_set(err, r, "chmod %04o %s: %s", (unsigned)f->mode,
+						    f->path, strerror(-r));
+			if (log)
+				log(userdata, line);
+			continue;
+		}
+		written |= 1u << i;
 		if (dry_run) {
 			snprintf(line, sizeof(line), "[systemd] Would write %s (mode %04o)", f->path,
 				 (unsigned)f->mode);
@@ -670,7 +784,9 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 		if (log)
 			log(userdata, line);
 	}
-	if (ret_changed)
-		*ret_changed = changed;
+	if (ret_written)
+		*ret_written = written;
+	if (ret_mode_fixed)
+		*ret_mode_fixed = mode_fixed;
 	return 0;
 }

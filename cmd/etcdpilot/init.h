@@ -7,10 +7,12 @@
 #include "cli.h"
 
 /*
- * init --mode systemd (init_systemd.c): preflight, certs, install, unit and
- * environment, systemctl daemon-reload + enable --now, wait until healthy.
- * @spec is the loaded spec (its etcd_version is replaced by the version of
- * the binary being installed).  Returns 0 or a negative errno with @err set.
+ * init --mode systemd (init_systemd.c): preflight (including whether the
+ * systemctl can serve --root), install, certs, unit and environment,
+ * systemctl daemon-reload + enable --now (restart only for a changed unit,
+ * environment or binary), wait until healthy.  @spec is the loaded spec (its
+ * etcd_version is replaced by the version of the binary being installed).
+ * Returns 0 or a negative errno with @err set.
  */
 int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err);
 

@@ -2,15 +2,21 @@
  * init_systemd.c - etcdpilot init --mode systemd: the "manual" etcd, a
  * verified binary in /usr/local/bin run by etcd.service.
  *
- * Phases, in kubeadm's voice: preflight (root, existing unit and
- * environment identical or absent, no static pod, data dir empty and ports
- * free on a first run), install (verified release or local binary; first,
- * so that a bad download changes nothing), certs (the same kubeadm PKI as
- * the static pod), systemd files, systemctl
- * daemon-reload + enable --now, wait until the member answers healthy.
- * A re-run on a node in that state changes nothing; files that differ are
- * listed and nothing is touched.  It reuses the node phases for preflight
- * and certs and owns only the systemd-specific steps and their printing.
+ * Phases, in kubeadm's voice: preflight (a systemctl that can serve this
+ * root: the host's real one only without --root and only where systemd
+ * runs; root privileges; existing unit and environment identical or absent;
+ * no static pod; data dir empty and ports free on a first run), install
+ * (verified release or local binary, extraArgs checked against its --help;
+ * first, so that a bad download changes nothing), certs (the same kubeadm
+ * PKI as the static pod), systemd files, systemctl daemon-reload (when
+ * the unit was written or etcd is not running) and enable --now, or restart
+ * when the unit, the environment or a binary changed under a running etcd;
+ * wait until the member answers healthy.  A re-run on a node in that state changes
+ * nothing; a file or binary with only its mode wrong is chmod'ed; files
+ * that differ otherwise are listed and nothing is touched.  --dry-run asks
+ * the same questions (cache, binaries, files, is-active) and prints only
+ * what would change.  It reuses the node phases for preflight and certs
+ * and owns only the systemd-specific steps and their printing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -67,6 +73,20 @@ static bool real_root(const char *root)
 	return !root || !*root || strcmp(root, "/") == 0;
 }
 
+/* The config file as written, without defaults (so that "not set" shows); 0 or -errno. */
+static int raw_config(const struct cli_ctx *ctx, struct ep_spec *raw, struct ep_error *err)
+{
+	ep_spec_init(raw);
+	if (!ctx->config)
+		return 0;
+	_cleanup_free_ char *text = NULL;
+	size_t tlen = 0;
+	int r = ep_read_file(ctx->config, 4 << 20, false, &text, &tlen, err);
+	if (r >= 0)
+		r = ep_config_parse(raw, ctx->config, text, tlen, NULL, err);
+	return r;
+}
+
 /*
  * The etcd version the user pinned: --etcd-version, else the config file's
  * etcdVersion (or its image tag's version).  NULL when neither says one:
@@ -81,28 +101,45 @@ static int pinned_version(struct cli_ctx *ctx, char *buf, size_t len, const char
 		*ret = buf;
 		return 0;
 	}
-	if (!ctx->config)
-		return 0;
-	_cleanup_free_ char *text = NULL;
-	size_t tlen = 0;
-	int r = ep_read_file(ctx->config, 4 << 20, false, &text, &tlen, err);
-	if (r < 0)
-		return r;
 	struct ep_spec raw;
-	ep_spec_init(&raw);
-	r = ep_config_parse(&raw, ctx->config, text, tlen, NULL, err);
+	int r = raw_config(ctx, &raw, err);
 	if (r >= 0) {
 		char tagv[32];
 		if (raw.etcd_version) {
 			snprintf(buf, len, "%s", raw.etcd_version);
 			*ret = buf;
-		} else if (ep_image_tag_version(raw.image_tag, tagv, sizeof(tagv))) {
+		} else if (raw.image_tag && ep_image_tag_version(raw.image_tag, tagv, sizeof(tagv))) {
 			snprintf(buf, len, "%s", tagv);
 			*ret = buf;
 		}
 	}
 	ep_spec_release(&raw);
 	return r;
+}
+
+/*
+ * Which systemctl: --systemctl, then $ETCDPILOT_SYSTEMCTL, then the config's
+ * systemd.systemctl, then "systemctl".  *@ret_named says whether the user
+ * named one at all (a --root other than / needs that).
+ */
+static int pick_systemctl(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			  struct ep_systemctl *sc, bool *ret_named, struct ep_error *err)
+{
+	const char *env_sc = getenv("ETCDPILOT_SYSTEMCTL");
+	bool from_env = !ctx->ov.systemctl && env_sc && *env_sc;
+	sc->program = from_env ? env_sc : spec->systemd.systemctl;
+	sc->root = ctx->root;
+	sc->timeout_ms = spec->timeout_ms;
+	*ret_named = ctx->ov.systemctl || from_env;
+	if (!*ret_named) {
+		struct ep_spec raw;
+		int r = raw_config(ctx, &raw, err);
+		*ret_named = r >= 0 && raw.systemd.systemctl;
+		ep_spec_release(&raw);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }
 
 int cli_systemd_version(struct cli_ctx *ctx, struct ep_spec *spec, char *buf, size_t len,
@@ -255,20 +292,62 @@ static int run_systemctl(const struct cli_ctx *ctx, const struct ep_systemctl *s
 	return ep_systemctl_run(sc, args, NULL, NULL, err);
 }
 
+/*
+ * The data directory is not empty but this node has no (complete) etcd
+ * unit and environment: say what that data may be, and what to do, without
+ * claiming it is another member's - deleting etcd.env under a running
+ * member leads here too.
+ */
+static int data_dir_refusal(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			    unsigned missing, const struct ep_error *orig, struct ep_error *err)
+{
+	_cleanup_free_ char *data = NULL, *member = NULL;
+	int r = ep_root_path(ctx->root, spec->data_dir, &data, err);
+	if (r < 0)
+		return r;
+	if (ep_dir_empty_or_absent(data)) { /* not the data dir after all: pass it on */
+		if (err && orig)
+			*err = *orig;
+		return orig ? orig->code : -ENOTEMPTY;
+	}
+	if (asprintf(&member, "%s/member", data) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	const char *what = ep_path_exists(member) ? "it holds etcd data" : "it is not empty";
+	bool unit = !(missing & (1u << EP_UNIT_SERVICE));
+	bool env = !(missing & (1u << EP_UNIT_ENV));
+	if (unit && !env)
+		return ep_error_set(err, -ENOTEMPTY,
+				    "[preflight] the data directory '%s' (%s) is not empty: %s, "
+				    "which may be this member's own: %s is in place but its "
+				    "environment file %s is missing; nothing was changed: restore "
+				    "%s with the settings it was created with ('etcdpilot render "
+				    "unit' with those settings prints it; mode 0640) and re-run, or "
+				    "run 'etcdpilot reset' to take this member and its data away",
+				    spec->data_dir, data, what, spec->systemd.unit_path,
+				    spec->systemd.env_file, spec->systemd.env_file);
+	return ep_error_set(err, -ENOTEMPTY,
+			    "[preflight] the data directory '%s' (%s) is not empty: %s (this "
+			    "member's from an earlier install whose %s is gone, or another "
+			    "member's); nothing was changed: move it away, or run 'etcdpilot "
+			    "reset' first",
+			    spec->data_dir, data, what, spec->systemd.env_file);
+}
+
 int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err)
 {
 	struct ep_unit_files files = { 0 };
 	struct ep_strv diffs = { 0 };
 	struct ep_preflight pf = { 0 };
-	int r;
+	struct ep_systemctl sc = { 0 };
+	bool named = false;
+	_cleanup_free_ char *data_path = NULL; /* before any goto out */
 
-	/* Which systemctl: --systemctl, then $ETCDPILOT_SYSTEMCTL, then config/default. */
-	const char *env_sc = getenv("ETCDPILOT_SYSTEMCTL");
-	struct ep_systemctl sc = {
-		.program = !ctx->ov.systemctl && env_sc && *env_sc ? env_sc : spec->systemd.systemctl,
-		.root = ctx->root,
-		.timeout_ms = spec->timeout_ms,
-	};
+	/* A systemctl that can serve this root, before anything else: nothing is written yet. */
+	int r = pick_systemctl(ctx, spec, &sc, &named, err);
+	if (r >= 0)
+		r = ep_systemctl_preflight(&sc, named, NULL, err);
+	if (r < 0)
+		goto out;
 
 	char version[32];
 	r = cli_systemd_version(ctx, spec, version, sizeof(version), err);
@@ -281,8 +360,8 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 
 	/* preflight */
 	enum ep_unit_state ustate;
-	unsigned missing = 0;
-	r = ep_unit_compare(&files, ctx->root, &ustate, &missing, &diffs, err);
+	unsigned missing = 0, bad_mode = 0;
+	r = ep_unit_compare(&files, ctx->root, &ustate, &missing, &bad_mode, &diffs, err);
 	if (r < 0)
 		goto out;
 	if (ustate == EP_UNIT_DIFFERENT) {
@@ -309,8 +388,9 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 					 "and /usr/local/bin; run it with sudo, or pass --root DIR");
 			goto out;
 		}
-		printf("[preflight] %s and %s are already in place and up to date\n",
-		       spec->systemd.unit_path, spec->systemd.env_file);
+		printf("[preflight] %s and %s are already in place and up to date%s\n",
+		       spec->systemd.unit_path, spec->systemd.env_file,
+		       bad_mode ? " (but for a file mode, fixed below)" : "");
 	} else {
 		struct ep_node node = {
 			.spec = spec,
@@ -318,7 +398,12 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 			.dry_run = ctx->dry_run,
 			.log = cli_print_line,
 		};
-		r = ep_node_preflight(&node, &pf, err);
+		struct ep_error perr = { 0 };
+		r = ep_node_preflight(&node, &pf, &perr);
+		if (r == -ENOTEMPTY)
+			r = data_dir_refusal(ctx, spec, missing, &perr, err);
+		else if (r < 0 && err)
+			*err = perr;
 		if (r < 0)
 			goto out;
 		if (pf.state != EP_MANIFEST_ABSENT) {
@@ -365,44 +450,65 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 		goto out;
 
 	/* unit, environment, data dir */
+	r = ep_root_path(ctx->root, spec->data_dir, &data_path, err);
+	if (r < 0)
+		goto out;
+	bool data_dir_made = !ep_path_exists(data_path);
 	r = make_data_dir(ctx, spec, err);
 	if (r < 0)
 		goto out;
-	bool files_changed = false;
-	r = ep_unit_write(&files, ctx->root, ctx->dry_run, cli_print_line, NULL, &files_changed, err);
+	unsigned written = 0, mode_fixed = 0;
+	r = ep_unit_write(&files, ctx->root, ctx->dry_run, cli_print_line, NULL, &written,
+			  &mode_fixed, err);
 	if (r < 0)
 		goto out;
 	if (ctx->dry_run)
 		for (int i = 0; i < EP_UNIT_NFILES; i++) {
-			if (!(missing & (1u << i)))
+			if (!(written & (1u << i)))
 				continue;
 			printf("[dryrun] %s:\n", files.f[i].path);
 			fwrite(files.f[i].content, 1, files.f[i].len, stdout);
 		}
 
-	/* systemctl */
+	/*
+	 * systemctl.  is-active only reads, so a dry run asks too.  etcd reads
+	 * only the unit, its environment and its binary: a repaired etcdctl.env
+	 * or etcdctl.sh, or a fixed mode, is no reason to restart it.  systemd
+	 * reads the unit file only at daemon-reload (or when it first loads it).
+	 */
 	bool active = false;
 	char state[32] = "";
-	if (!ctx->dry_run) {
-		r = ep_systemctl_is_active(&sc, EP_UNIT_NAME, &active, state, err);
-		if (r < 0)
-			goto out;
-	}
-	if (files_changed) {
+	r = ep_systemctl_is_active(&sc, EP_UNIT_NAME, &active, state, err);
+	if (r < 0)
+		goto out;
+	bool unit_written = written & (1u << EP_UNIT_SERVICE);
+	bool etcd_changed =
+		ires.changed || (written & ((1u << EP_UNIT_SERVICE) | (1u << EP_UNIT_ENV)));
+	if (unit_written || !active) {
 		r = run_systemctl(ctx, &sc, "daemon-reload", NULL, NULL, err);
 		if (r < 0)
 			goto out;
 	}
-	if (active && (ires.changed || files_changed)) {
+	if (active && etcd_changed) {
 		/* A new binary or configuration under a running etcd: restart it. */
 		r = run_systemctl(ctx, &sc, "restart", EP_UNIT_NAME, NULL, err);
 	} else if (!active) {
 		r = run_systemctl(ctx, &sc, "enable", "--now", EP_UNIT_NAME, err);
 	} else {
-		printf("[systemd] %s is already active\n", EP_UNIT_NAME);
+		printf("[%s] %s is already active%s\n", ctx->dry_run ? "dryrun" : "systemd",
+		       EP_UNIT_NAME, etcd_changed ? "" : " and needs no restart");
 	}
 	if (r < 0)
 		goto out;
+
+	bool changed = certs_changed || ires.changed || ires.mode_fixed || written || mode_fixed ||
+		       data_dir_made;
+	if (ctx->dry_run && active && !changed) {
+		printf("[dryrun] Nothing would change: %s is active, and its binaries, files and "
+		       "certificates are up to date (a real run only checks that the member is "
+		       "healthy)\n", EP_UNIT_NAME);
+		goto out;
+	}
 
 	/* wait */
 	r = wait_healthy(ctx, spec, &sc, err);
@@ -412,9 +518,13 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	if (ctx->dry_run)
 		printf("[dryrun] Finished dry-running successfully; above are the files, binaries "
 		       "and commands that would be created or run\n");
-	else if (!certs_changed && !ires.changed && !files_changed && active)
+	else if (active && !changed)
 		printf("\nNothing to do: this node's etcd member '%s' was already initialised and "
 		       "is healthy; nothing was changed.\n", spec->name);
+	else if (active && !etcd_changed)
+		printf("\nRepaired: this node's etcd member '%s' was already initialised and is "
+		       "healthy; only what is listed above was changed, and etcd was not "
+		       "restarted.\n", spec->name);
 	else
 		print_join_hint(spec);
 out:

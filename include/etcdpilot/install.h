@@ -12,13 +12,13 @@
  * with the verified digest beside it (<tarball>.sha256); the cache is
  * re-verified on every use - against --etcd-sha256 when given, else the
  * recorded digest, else SHA256SUMS - and a corrupt one is fetched again.  A
- * re-run whose cache and installed binaries are in order needs no network.  Only etcd, etcdctl and etcdutl are taken out of
- * the top directory etcd-vX.Y.Z-linux-<arch>/, and an archive with an entry
- * that could escape (absolute path, "..", a link to an absolute path or
- * with ".." in its target) is refused whole.
- * Each new binary is written beside its target and must report the
- * expected version (and etcd list every extraArgs name in its --help)
- * before any of them is renamed into place.
+ * re-run whose cache and installed binaries are in order needs no network.
+ * Only etcd, etcdctl and etcdutl are taken out of the top directory
+ * etcd-vX.Y.Z-linux-<arch>/, and an archive with an entry that could escape
+ * (absolute path, "..", a link to an absolute path or with ".." in its
+ * target) is refused whole.  Each new binary is written beside its target
+ * and must report the expected version (and etcd list every extraArgs name
+ * in its --help) before any of them is renamed into place.
  */
 #ifndef ETCDPILOT_INSTALL_H
 #define ETCDPILOT_INSTALL_H

@@ -52,4 +52,22 @@ int ep_systemctl_mask(const struct ep_systemctl *sc, const char *unit, struct ep
 int ep_systemctl_is_active(const struct ep_systemctl *sc, const char *unit, bool *ret_active,
 			   char ret_state[32], struct ep_error *err);
 
+/*
+ * True when @program (NULL or "" = "systemctl") is systemd's own systemctl,
+ * by name: "systemctl" or a path ending in "/systemctl".
+ */
+bool ep_systemctl_is_real(const char *program);
+
+/*
+ * Before anything is written: can @sc manage this node's etcd.service?
+ * With a root other than "/" the systemctl must have been @named
+ * explicitly (--systemctl, $ETCDPILOT_SYSTEMCTL or systemd.systemctl) and
+ * must not be the real one: systemctl drives the host's systemd, whatever
+ * root the files were written under.  The real systemctl needs a running
+ * systemd: <@run_dir>/systemd/system (@run_dir NULL = "/run", as
+ * sd_booted() checks).  EP_ERR_USAGE errors saying so; returns 0 or -errno.
+ */
+int ep_systemctl_preflight(const struct ep_systemctl *sc, bool named, const char *run_dir,
+			   struct ep_error *err);
+
 #endif

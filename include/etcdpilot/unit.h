@@ -51,8 +51,12 @@ void ep_unit_files_release(struct ep_unit_files *files);
  * (may be NULL) is as for ep_manifest_etcd_args (a join's member list).
  * Paths that systemd could not read literally (whitespace, quotes, '%',
  * '\') and values with a newline are EP_ERR_USAGE errors; so is an
- * extraEnvs entry that would shadow one of the ETCD_* variables.  Returns 0
- * or a negative errno with @err set; @ret is released on failure.
+ * extraEnvs entry that would shadow one of the ETCD_* variables, and a flag
+ * (an extraArgs entry) with an empty value: the pod's "--flag=" has no
+ * env-file equivalent, etcd ignores an empty ETCD_FLAG.  (Whether etcd
+ * knows each extraArgs name is checked against the binary by
+ * ep_install_etcd.)  Returns 0 or a negative errno with @err set; @ret is
+ * released on failure.
  */
 int ep_unit_render(const struct ep_spec *spec, const struct ep_kvv *initial_cluster,
 		   struct ep_unit_files *ret, struct ep_error *err);
@@ -72,42 +76,54 @@ int ep_unit_env_name(const char *flag, char *buf, size_t len);
  */
 char *ep_unit_env_line(const char *name, const char *value);
 
-/* How the files on disk compare with the rendered ones. */
+/*
+ * How the files on disk compare with the rendered ones.  A file with the
+ * right content but another mode counts as identical here (its mode is
+ * repaired, see ep_unit_write); ep_unit_compare reports it separately.
+ */
 enum ep_unit_state {
 	EP_UNIT_ABSENT = 0,  /* none of the files exist */
-	EP_UNIT_SAME,        /* all exist, identical content and mode */
-	EP_UNIT_PARTIAL,     /* some are missing, the others are identical */
-	EP_UNIT_DIFFERENT,   /* at least one exists with other content or mode */
+	EP_UNIT_SAME,        /* all exist with identical content */
+	EP_UNIT_PARTIAL,     /* some are missing, the others have identical content */
+	EP_UNIT_DIFFERENT,   /* at least one exists with other content, or is no file */
 };
 
 /*
  * Compare @files with what is on disk under @root.  Each difference is
  * appended to @ret_diffs (may be NULL) as one human line naming the file
  * ("/etc/etcd/etcd.env: ETCD_NAME is 'a', wanted 'b'"; for the environment
- * files per variable, for the others the first differing line; the mode).
- * *@ret_state gets the overall state and, when @ret_missing is not NULL,
- * *@ret_missing a bit per missing file (1 << kind).  Returns 0 or a
- * negative errno (unreadable file, a symlink where a file should be).
+ * files per variable, for the others the first differing line; the mode of
+ * a file whose content differs too).  *@ret_state gets the overall state;
+ * *@ret_missing (may be NULL) a bit per missing file (1 << kind) and
+ * *@ret_bad_mode (may be NULL) a bit per file whose content is right but
+ * mode is not.  Returns 0 or a negative errno (an unreadable file).
  */
 int ep_unit_compare(const struct ep_unit_files *files, const char *root,
-		    enum ep_unit_state *ret_state, unsigned *ret_missing,
+		    enum ep_unit_state *ret_state, unsigned *ret_missing, unsigned *ret_bad_mode,
 		    struct ep_strv *ret_diffs, struct ep_error *err);
 
 /*
  * Write every file of @files that is missing or differs under @root
  * (parents created 0755; atomic; exact modes), logging "[systemd] Wrote
- * <path>" lines.  With @dry_run nothing is written and the lines say
- * "Would write".  *@ret_changed (may be NULL) tells whether anything was
- * (or would be) written.  Returns 0 or a negative errno with @err set.
+ * <path>" lines; a file with the right content and the wrong mode is only
+ * chmod'ed ("[systemd] Changed the mode of <path> from 0644 to 0640").  With
+ * @dry_run nothing is changed and the lines say "Would".  *@ret_written
+ * and *@ret_mode_fixed (each may be NULL) get a bit (1 << kind) per file
+ * written, resp. chmod'ed (or that would be).  Returns 0 or a negative
+ * errno with @err set.
  */
 int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_run,
-		  ep_log_fn log, void *userdata, bool *ret_changed, struct ep_error *err);
+		  ep_log_fn log, void *userdata, unsigned *ret_written, unsigned *ret_mode_fixed,
+		  struct ep_error *err);
 
 /*
  * Parse the environment file text @buf as systemd's EnvironmentFile= does
- * (comments, blank lines, optional "export ", single or double quotes,
- * backslash escapes) into @ret, in file order.  Returns 0, or -EINVAL with
- * @err naming @filename:line for a line that is not an assignment.
+ * (systemd.exec(5): '#' and ';' comment lines, blank lines, a value quoted
+ * only when it starts with ' or ", backslash escapes, line continuation)
+ * into @ret, in file order.  Returns 0, or -EINVAL with @err naming
+ * @filename:line for a line systemd would skip or could misread: no '=', a
+ * name that is not [A-Za-z_][A-Za-z0-9_]* (so "export X=1": systemd has no
+ * "export"), an unterminated quote.
  */
 int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct ep_kvv *ret,
 		      struct ep_error *err);

@@ -5,8 +5,11 @@
 # http:// by a local server and as file://, is verified, cached, installed;
 # the unit and environment are written (and pass systemd-analyze verify);
 # the stand-in starts etcd (Type=notify: READY=1) and the member is healthy;
-# a re-run changes nothing; a corrupt cached archive is fetched again;
-# --dry-run writes nothing; 'render unit' prints the files on disk.
+# a re-run changes nothing and needs no network (the digest recorded beside
+# the cache); a corrupt cached archive is fetched again; --dry-run writes
+# nothing and, on a healthy node, predicts nothing; repairing etcdctl files
+# or file modes does not restart etcd; a removed etcd.env is explained;
+# 'render unit' prints the files on disk.
 . "$(dirname "$0")/lib.sh"
 
 STANDIN=$SRC/hack/systemctl-standin
@@ -170,6 +173,53 @@ expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/va
 	"certs, unit, environment, binaries and cache are untouched"
 expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd was not restarted"
 expect_eq "$(grep -c "GET /$NAME.tar.gz" "$T/http.log")" 1 "the tarball was downloaded once in all"
+
+# --dry-run on this healthy node predicts what a real run does: nothing.  It
+# looks at the same things (the cache, the binaries, the files, is-active).
+run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd --dry-run "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "--dry-run on the healthy node"
+expect_not_in "$T/out" 'Would (download|install|run|write|create|change|wait)' "predicts no download, install, write or systemctl"
+expect_in "$T/out" "^\[install\] etcd $V is already installed in /usr/local/bin" "finds etcd installed"
+expect_in "$T/out" '^\[dryrun\] Nothing would change' "and says nothing would change"
+expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/var/cache")" "$before" \
+	"and changes nothing"
+
+# Repairing etcdctl.sh and etcdctl.env alone is no reason to restart etcd.
+rm "$R1/usr/local/bin/etcdctl.sh" "$R1/etc/etcd/etcdctl.env"
+run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "a re-run repairs etcdctl.sh and etcdctl.env"
+expect_in "$T/out" '^\[systemd\] Wrote /usr/local/bin/etcdctl.sh \(mode 0755\)' "writes etcdctl.sh"
+expect_in "$T/out" '^\[systemd\] Wrote /etc/etcd/etcdctl.env \(mode 0640\)' "writes etcdctl.env"
+expect_not_in "$T/out" "Running '.*(restart|enable|daemon-reload)" "runs no restart, enable or daemon-reload"
+expect_in "$T/out" '^Repaired: .* etcd was not restarted' "and says etcd was not restarted"
+expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd kept running (same pid)"
+
+# Only a mode that differs (chmod 644 etcd.env, 700 etcd) is fixed, and said, not refused.
+chmod 644 "$R1/etc/etcd/etcd.env"
+chmod 700 "$R1/usr/local/bin/etcd"
+run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "a re-run with only file modes off"
+expect_in "$T/out" '^\[systemd\] Changed the mode of /etc/etcd/etcd.env from 0644 to 0640' "fixes the env file's mode and says so"
+expect_in "$T/out" '^\[install\] Changed the mode of /usr/local/bin/etcd from 0700 to 0755' "fixes the binary's mode and says so"
+expect_eq "$(stat -c %a "$R1/etc/etcd/etcd.env") $(stat -c %a "$R1/usr/local/bin/etcd")" "640 755" "modes are 0640 and 0755 again"
+expect_not_in "$T/out" "Running '.*(restart|enable|daemon-reload)" "without restarting etcd"
+expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd kept running (same pid)"
+
+# etcd.env removed under the running member: its data may well be this member's.
+cp -p "$R1/etc/etcd/etcd.env" "$T/etcd.env.saved"
+rm "$R1/etc/etcd/etcd.env"
+before=$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")
+run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
+expect_rc 1 "a re-run without etcd.env is refused"
+expect_in "$T/err" "the data directory '/var/lib/etcd' .* is not empty: it holds etcd data, which may be this member's own: /etc/systemd/system/etcd.service is in place but its environment file /etc/etcd/etcd.env is missing; nothing was changed: restore /etc/etcd/etcd.env with the settings it was created with .*render unit.* or run .etcdpilot reset." \
+	"says the data may be this member's and how to proceed"
+expect_not_in "$T/err" "another member's data" "without calling it another member's"
+expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")" "$before" "and changes nothing"
+cp -p "$T/etcd.env.saved" "$R1/etc/etcd/etcd.env"
+run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "with etcd.env restored, a re-run"
+expect_in "$T/out" 'Nothing to do: .* nothing was changed' "changes nothing"
+expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd kept running throughout (same pid)"
 
 run in_ns "$NS1" "$EP" render unit "${F1[@]}" --release-url "file://$REL/$NAME.tar.gz"
 expect_rc 0 "render unit"

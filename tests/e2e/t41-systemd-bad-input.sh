@@ -254,6 +254,99 @@ expect_in "$T/err" "reports version 3.4.99, expected $V; nothing was installed i
 expect_not_in "$T/err" "previous" "and no word of previous binaries"
 expect_eq "$(find "$E" -mindepth 1)" "" "and the node root is still empty"
 
+# extraArgs in systemd mode: an env file cannot say what the pod's flags
+# say for an empty value (etcd ignores ETCD_X=""), and etcd only warns about
+# an unknown ETCD_X and runs: both refused (exit 2) before anything is
+# written, the unknown name against the real etcd's own --help.
+BEFORE=$(tree_digest "$R")
+extra_args() {
+	printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n  local:\n    extraArgs:\n      - name: %s\n        value: "%s"\n' "$1" "$2" >"$T/extra.yaml"
+}
+extra_args snapshot-countt 5000
+init --config "$T/extra.yaml" --etcd-binary /usr/bin/etcd
+expect_rc 2 "an extraArgs name etcd does not know"
+expect_in "$T/err" "etcd $V has no flag '--snapshot-countt'" "names the flag and the etcd version"
+untouched "unknown extraArgs name"
+extra_args log-level ""
+init --config "$T/extra.yaml" --etcd-binary /usr/bin/etcd
+expect_rc 2 "an extraArgs entry with an empty value"
+expect_in "$T/err" "extraArgs 'log-level' has an empty value: the static pod would pass '--log-level=', but etcd ignores an empty ETCD_LOG_LEVEL in /etc/etcd/etcd.env" \
+	"names the entry and says why"
+untouched "empty extraArgs value"
+
+# --root with the host's systemctl would drive the host's systemd (reload it,
+# maybe restart its etcd.service) for files under the root: refused first.
+SAVED_SYSTEMCTL=$ETCDPILOT_SYSTEMCTL
+unset ETCDPILOT_SYSTEMCTL
+init --release-url "file://$REL/ok/$NAME.tar.gz"
+expect_rc 2 "--root without a named systemctl"
+expect_in "$T/err" "--root '$R' needs the systemctl named: the host's systemctl cannot manage the units of another root" \
+	"says why and what to pass"
+untouched "no systemctl named"
+for sc in systemctl /usr/bin/systemctl; do
+	init --release-url "file://$REL/ok/$NAME.tar.gz" --systemctl "$sc"
+	expect_rc 2 "--root with --systemctl $sc"
+	expect_in "$T/err" "a real systemctl cannot manage the units of another root" "refused ($sc)"
+	untouched "--systemctl $sc"
+done
+export ETCDPILOT_SYSTEMCTL=$SAVED_SYSTEMCTL
+
+# The real systemctl without a running systemd (no /run/systemd/system: a
+# tmpfs hides it in a private mount namespace) is refused before anything is
+# written.  As nobody, so that a missing check could not write to / either.
+run unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs tmpfs /run &&
+	exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"' sh \
+	env -u ETCDPILOT_SYSTEMCTL "$EP" init --mode systemd "${FLAGS[@]}" \
+	--release-url "file:///nonexistent/$NAME.tar.gz"
+expect_rc 2 "the real systemctl where systemd does not run"
+expect_in "$T/err" "systemd is not running on this host \(no /run/systemd/system\): 'systemctl' cannot start etcd.service here; nothing was changed" \
+	"says systemd does not run"
+
+# An https:// release must not be redirected to plain http:// (which would
+# let anyone on the path answer, SHA256SUMS included).  The test CA is made
+# trusted in a private mount namespace only.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$T/tls.key" -out "$T/tls.crt" 2>/dev/null ||
+	fail "openssl makes a test certificate"
+cat /etc/ssl/certs/ca-certificates.crt "$T/tls.crt" >"$T/ca-bundle.crt"
+cat >"$T/redirect.py" <<'EOF'
+import http.server, ssl, sys
+port, target, crt, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+log = open(sys.argv[5], "a", buffering=1)
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        log.write("GET %s\n" % self.path)
+        mode, _, name = self.path.strip("/").partition("/")
+        # /up/X -> https://.../down/X (followed) -> http://.../ok/X (must not be)
+        there = target if mode == "down" else "https://127.0.0.1:%d/down/" % port
+        self.send_response(302)
+        self.send_header("Location", there + name)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(crt, key)
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
+EOF
+SPORT=$(in_ns "$NS" python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+in_ns "$NS" sh -c 'echo $$ >"$1"; shift; exec python3 "$@"' sh "$T/redirect.pid" \
+	"$T/redirect.py" "$SPORT" "$U/ok/" "$T/tls.crt" "$T/tls.key" "$T/redirect.log" 2>"$T/redirect.err" &
+on_exit "kill \$(cat '$T/redirect.pid')"
+wait_for 10 in_ns "$NS" curl -s --cacert "$T/tls.crt" -o /dev/null "https://127.0.0.1:$SPORT/x" ||
+	fail "the https test server answers"
+: >"$T/server.log"
+run in_ns "$NS" unshare -m sh -c 'mount --bind "$1" /etc/ssl/certs/ca-certificates.crt && shift && exec "$@"' sh \
+	"$T/ca-bundle.crt" "$EP" --root "$R" init --mode systemd "${FLAGS[@]}" --etcd-version $V \
+	--release-url "https://127.0.0.1:$SPORT/up/"
+expect_rc 1 "an https:// release redirected to http://"
+expect_in "$T/redirect.log" "GET /down/SHA256SUMS" "an https -> https redirect is followed"
+expect_in "$T/err" "https://127.0.0.1:$SPORT/up/SHA256SUMS: .*[Pp]rotocol .*http" "the one down to http:// is not"
+expect_eq "$(cat "$T/server.log")" "" "the plain http server was never asked"
+untouched "https redirected to http"
+
 init --release-url "ftp://127.0.0.1/etcd/" --etcd-version $V
 expect_rc 2 "an ftp:// release URL is bad usage"
 expect_in "$T/err" "'ftp://127.0.0.1/etcd/'.*https://, http:// or file://" "says which schemes work"

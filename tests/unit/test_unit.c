@@ -4,7 +4,9 @@
  * static pod's flags (cross-checked against the manifest goldens), extra
  * args and envs, quoting and parsing back, bad paths, and the comparison
  * with what a node has (absent, same, partial, different, with the lines
- * that say what differs) and writing.
+ * that say what differs; a mode alone is fixed, not refused) and writing,
+ * the environment parser against systemd.exec(5)'s rules, and which
+ * systemctl may serve a node root.
  *
  * EP_UPDATE_GOLDEN=1 rewrites the golden files instead of comparing.
  */
@@ -24,6 +26,7 @@
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "etcdpilot/spec.h"
+#include "etcdpilot/systemctl.h"
 #include "etcdpilot/unit.h"
 
 static const char *source_dir(void)
@@ -263,6 +266,20 @@ static void test_render_errors(void **state)
 	assert_non_null(strstr(err.msg, "--log-level"));
 	ep_spec_release(&spec);
 
+	/*
+	 * An empty extraArgs value: the pod gets "--log-level=", but etcd skips
+	 * an empty ETCD_LOG_LEVEL, so the env file cannot say the same.
+	 */
+	make_spec(&spec, "3.6.6");
+	ep_kvv_push(&spec.extra_args, "log-level", "");
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_render(&spec, NULL, &files, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "extraArgs 'log-level' has an empty value: the static pod "
+					"would pass '--log-level=', but etcd ignores an empty "
+					"ETCD_LOG_LEVEL in /etc/etcd/etcd.env"));
+	ep_spec_release(&spec);
+
 	/* An etcd line the manifest module cannot render is refused here too. */
 	make_spec(&spec, "3.2.0");
 	ep_error_clear(&err);
@@ -302,7 +319,7 @@ static void test_env_parse(void **state)
 			   "\n"
 			   "A=plain\n"
 			   "B = spaced  \n"
-			   "export C=\"quoted \\\"x\\\" \\$HOME \\n\"\n"
+			   "C=\"quoted \\\"x\\\" \\$HOME \\n\"\n"
 			   "D='single \\ kept'\n"
 			   "E=a\\\n"
 			   "b\n"
@@ -321,6 +338,50 @@ static void test_env_parse(void **state)
 	assert_string_equal(kv.v[3].value, "single \\ kept");
 	assert_string_equal(kv.v[4].value, "ab");
 	assert_string_equal(kv.v[5].value, "");
+	ep_kvv_release(&kv);
+
+	/*
+	 * systemd.exec(5): a value is quoted only when it starts with a quote;
+	 * later quotes are plain characters, text may follow a closing quote,
+	 * a backslash outside quotes takes the next character as it is, a
+	 * comment never continues onto the next line, CR ends a line.
+	 */
+	static const struct {
+		const char *line, *value;
+	} sd[] = {
+		{ "A=a\"b c\"\n", "a\"b c\"" },
+		{ "A=it's\n", "it's" },
+		{ "A=\"x\" y\n", "xy" },
+		{ "A='x' \"y\"  \n", "xy" },
+		{ "A=\\\"q\\\"\n", "\"q\"" },
+		{ "A=a\\  \n", "a " },
+		{ "A=in  side  \n", "in  side" },
+		{ "A=\"multi\nline\"\n", "multi\nline" },
+		{ "A=\"back\\\nslash\"\n", "backslash" },
+		{ "A=\"\\a\\`\"\n", "\\a`" },
+		{ "A=b\r\n", "b" },
+		{ "# comment \\\nA=1\n", "1" },
+		{ "  A  =  v\n", "v" },
+	};
+	for (size_t i = 0; i < sizeof(sd) / sizeof(sd[0]); i++) {
+		ep_error_clear(&err);
+		int r = ep_unit_env_parse(sd[i].line, strlen(sd[i].line), "t.env", &kv, &err);
+		if (r != 0 || kv.n != 1 || strcmp(kv.v[0].value, sd[i].value) != 0)
+			print_error("case %zu: r=%d n=%zu '%s' (%s)\n", i, r, kv.n,
+				    kv.n ? kv.v[0].value : "", err.msg);
+		assert_int_equal(r, 0);
+		assert_int_equal(kv.n, 1);
+		assert_string_equal(kv.v[0].name, "A");
+		assert_string_equal(kv.v[0].value, sd[i].value);
+		ep_kvv_release(&kv);
+	}
+
+	/* systemd has no "export": the name "export C" is not a variable name. */
+	const char *exp = "export C=1\n";
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_env_parse(exp, strlen(exp), "t.env", &kv, &err), -EINVAL);
+	assert_string_equal(err.msg, "t.env:1: 'export C' is not a variable name (systemd ignores "
+				     "the line)");
 	ep_kvv_release(&kv);
 
 	const char *bad = "A=1\nnot an assignment\n";
@@ -360,6 +421,11 @@ static bool diffs_have(const struct ep_strv *d, const char *needle)
 	return false;
 }
 
+static void collect(void *userdata, const char *line)
+{
+	ep_strv_push(userdata, line);
+}
+
 static void test_compare_and_write(void **state)
 {
 	(void)state;
@@ -373,24 +439,27 @@ static void test_compare_and_write(void **state)
 	make_spec(&spec, "3.4.23");
 	render_ok(&spec, &files);
 
+	unsigned bad_mode = 0, written = 0, fixed = 0;
+	const unsigned all = (1u << EP_UNIT_NFILES) - 1;
 	ep_error_clear(&err);
-	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &diffs, &err), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &bad_mode, &diffs, &err), 0);
 	assert_int_equal(st, EP_UNIT_ABSENT);
-	assert_int_equal(missing, (1u << EP_UNIT_NFILES) - 1);
+	assert_int_equal(missing, all);
 	assert_int_equal(diffs.n, 0);
 
 	/* Dry run: says what it would write, writes nothing. */
-	bool changed = false;
-	assert_int_equal(ep_unit_write(&files, root, true, NULL, NULL, &changed, &err), 0);
-	assert_true(changed);
-	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, NULL, &err), 0);
+	assert_int_equal(ep_unit_write(&files, root, true, NULL, NULL, &written, &fixed, &err), 0);
+	assert_int_equal(written, all);
+	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, NULL, NULL, &err), 0);
 	assert_int_equal(st, EP_UNIT_ABSENT);
 
-	assert_int_equal(ep_unit_write(&files, root, false, NULL, NULL, &changed, &err), 0);
-	assert_true(changed);
-	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &diffs, &err), 0);
+	assert_int_equal(ep_unit_write(&files, root, false, NULL, NULL, &written, &fixed, &err), 0);
+	assert_int_equal(written, all);
+	assert_int_equal(fixed, 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &bad_mode, &diffs, &err), 0);
 	assert_int_equal(st, EP_UNIT_SAME);
 	assert_int_equal(missing, 0);
+	assert_int_equal(bad_mode, 0);
 	char path[1024];
 	struct stat sb;
 	snprintf(path, sizeof(path), "%s/etc/etcd/etcd.env", root);
@@ -401,12 +470,46 @@ static void test_compare_and_write(void **state)
 	assert_int_equal(sb.st_mode & 07777, 0755);
 
 	/* Writing again changes nothing. */
-	assert_int_equal(ep_unit_write(&files, root, false, NULL, NULL, &changed, &err), 0);
-	assert_false(changed);
+	assert_int_equal(ep_unit_write(&files, root, false, NULL, NULL, &written, &fixed, &err), 0);
+	assert_int_equal(written, 0);
+	assert_int_equal(fixed, 0);
+
+	/*
+	 * Only the mode of etcd.env is wrong (chmod 644): not a difference to
+	 * refuse over, but a mode to fix - in place, same inode - and say so.
+	 */
+	char envp[1024];
+	snprintf(envp, sizeof(envp), "%s/etc/etcd/etcd.env", root);
+	assert_int_equal(chmod(envp, 0644), 0);
+	assert_int_equal(stat(envp, &sb), 0);
+	ino_t ino = sb.st_ino;
+	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &bad_mode, &diffs, &err), 0);
+	assert_int_equal(st, EP_UNIT_SAME);
+	assert_int_equal(bad_mode, 1u << EP_UNIT_ENV);
+	assert_int_equal(diffs.n, 0);
+	struct ep_strv lines = { 0 };
+	assert_int_equal(ep_unit_write(&files, root, true, collect, &lines, &written, &fixed, &err),
+			 0);
+	assert_int_equal(written, 0);
+	assert_int_equal(fixed, 1u << EP_UNIT_ENV);
+	assert_int_equal(stat(envp, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0644); /* a dry run changes nothing */
+	assert_int_equal(ep_unit_write(&files, root, false, collect, &lines, &written, &fixed, &err),
+			 0);
+	assert_int_equal(fixed, 1u << EP_UNIT_ENV);
+	assert_int_equal(lines.n, 2);
+	assert_string_equal(lines.v[0], "[systemd] Would change the mode of /etc/etcd/etcd.env "
+					"from 0644 to 0640");
+	assert_string_equal(lines.v[1], "[systemd] Changed the mode of /etc/etcd/etcd.env from "
+					"0644 to 0640");
+	ep_strv_release(&lines);
+	assert_int_equal(stat(envp, &sb), 0);
+	assert_int_equal(sb.st_mode & 07777, 0640);
+	assert_int_equal(sb.st_ino, ino);
 
 	/* A wrapper gone: partial. */
 	assert_int_equal(unlink(path), 0);
-	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &diffs, &err), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, &missing, &bad_mode, &diffs, &err), 0);
 	assert_int_equal(st, EP_UNIT_PARTIAL);
 	assert_int_equal(missing, 1u << EP_UNIT_WRAPPER);
 
@@ -418,24 +521,29 @@ static void test_compare_and_write(void **state)
 	other.name = strdup("cp9");
 	ep_kvv_push(&other.extra_envs, "GOMAXPROCS", "2");
 	render_ok(&other, &ofiles);
-	assert_int_equal(ep_unit_write(&ofiles, root, false, NULL, NULL, NULL, &err), 0);
+	assert_int_equal(ep_unit_write(&ofiles, root, false, NULL, NULL, NULL, NULL, &err), 0);
 	snprintf(path, sizeof(path), "%s/etc/systemd/system/etcd.service", root);
 	assert_int_equal(chmod(path, 0600), 0);
-	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, &diffs, &err), 0);
+	assert_int_equal(chmod(envp, 0600), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, &bad_mode, &diffs, &err), 0);
 	assert_int_equal(st, EP_UNIT_DIFFERENT);
 	assert_true(diffs_have(&diffs, "/etc/etcd/etcd.env: ETCD_NAME is 'cp9', wanted 'cp1'"));
 	assert_true(diffs_have(&diffs, "/etc/etcd/etcd.env: ETCD_INITIAL_CLUSTER is "
 				       "'cp9=https://10.0.0.11:2380', wanted "
 				       "'cp1=https://10.0.0.11:2380'"));
 	assert_true(diffs_have(&diffs, "/etc/etcd/etcd.env: GOMAXPROCS='2' is not wanted"));
-	assert_true(diffs_have(&diffs, "/etc/systemd/system/etcd.service: mode 0600, wanted 0644"));
+	assert_true(diffs_have(&diffs, "/etc/etcd/etcd.env: mode 0600, wanted 0640"));
+	/* The unit's content is right: its mode alone is no difference, only to fix. */
+	for (size_t i = 0; i < diffs.n; i++)
+		assert_null(strstr(diffs.v[i], "etcd.service"));
+	assert_int_equal(bad_mode, 1u << EP_UNIT_SERVICE);
 	ep_strv_release(&diffs);
 
 	/* A hand-edited unit: the first differing line, with its number. */
 	assert_int_equal(chmod(path, 0644), 0);
 	const char *edited = "[Unit]\nDescription=mine\n";
 	assert_int_equal(ep_write_atomic(path, edited, strlen(edited), 0644, &err), 0);
-	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, &diffs, &err), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, NULL, &diffs, &err), 0);
 	assert_int_equal(st, EP_UNIT_DIFFERENT);
 	assert_true(diffs_have(&diffs, "/etc/systemd/system/etcd.service:1: '[Unit]', wanted "
 				       "'# etcd.service: this node's etcd member"));
@@ -444,7 +552,7 @@ static void test_compare_and_write(void **state)
 	/* A symlink where the unit should be is not followed. */
 	assert_int_equal(unlink(path), 0);
 	assert_int_equal(symlink("/dev/null", path), 0);
-	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, &diffs, &err), 0);
+	assert_int_equal(ep_unit_compare(&files, root, &st, NULL, NULL, &diffs, &err), 0);
 	assert_int_equal(st, EP_UNIT_DIFFERENT);
 	assert_true(diffs_have(&diffs, "etcd.service: not a regular file"));
 	ep_strv_release(&diffs);
@@ -479,6 +587,53 @@ static void test_join_env(void **state)
 	ep_spec_release(&spec);
 }
 
+/*
+ * Which systemctl may manage this node's etcd.service: with a --root other
+ * than / only one named explicitly, and never the real one (it drives the
+ * host's systemd whatever the root); the real one only where systemd runs.
+ */
+static void test_systemctl_preflight(void **state)
+{
+	(void)state;
+	char *run = mkroot();
+	struct ep_error err;
+	struct ep_systemctl sc = { .program = "systemctl", .root = "/tmp/node" };
+	ep_error_clear(&err);
+	assert_int_equal(ep_systemctl_preflight(&sc, false, run, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "--root '/tmp/node' needs the systemctl named"));
+	for (int i = 0; i < 2; i++) {
+		sc.program = i ? "/usr/bin/systemctl" : "systemctl";
+		ep_error_clear(&err);
+		assert_int_equal(ep_systemctl_preflight(&sc, true, run, &err), -EINVAL);
+		assert_int_equal(err.kind, EP_ERR_USAGE);
+		assert_non_null(strstr(err.msg, "a real systemctl cannot manage the units of another "
+						"root"));
+	}
+	sc.program = "/src/hack/systemctl-standin";
+	ep_error_clear(&err);
+	assert_int_equal(ep_systemctl_preflight(&sc, true, run, &err), 0);
+
+	/* The real one on the real root: only with <run>/systemd/system there. */
+	sc.program = "systemctl";
+	sc.root = "/";
+	ep_error_clear(&err);
+	assert_int_equal(ep_systemctl_preflight(&sc, false, run, &err), -ENOTSUP);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "systemd is not running on this host"));
+	char path[1100];
+	snprintf(path, sizeof(path), "%s/systemd/system", run);
+	ep_error_clear(&err);
+	assert_int_equal(ep_mkdir_p(path, 0755, &err), 0);
+	assert_int_equal(ep_systemctl_preflight(&sc, false, run, &err), 0);
+	sc.root = NULL;
+	assert_int_equal(ep_systemctl_preflight(&sc, false, run, &err), 0);
+	assert_true(ep_systemctl_is_real(NULL));
+	assert_false(ep_systemctl_is_real("systemctl-standin"));
+	rm_rf(run);
+	free(run);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -491,6 +646,7 @@ int main(void)
 		cmocka_unit_test(test_env_parse),
 		cmocka_unit_test(test_compare_and_write),
 		cmocka_unit_test(test_join_env),
+		cmocka_unit_test(test_systemctl_preflight),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
