@@ -60,6 +60,30 @@ int ep_read_file(const char *path, size_t max, bool nofollow, char **ret, size_t
  */
 int ep_root_path(const char *root, const char *path, char **ret, struct ep_error *err);
 
+/*
+ * Remove the temp files that an interrupted ep_write_atomic(@path, ...) left
+ * beside @path: regular files named exactly "<@path>.ep-" and 16 lowercase
+ * hex digits (never anything else, never what a symlink points to).  Only
+ * call it while nobody else can be writing @path (under ep_dir_lock()).
+ * With @dry_run they are only counted.  Returns how many there were (0 when
+ * the directory does not exist) or a negative errno.
+ */
+int ep_write_atomic_sweep(const char *path, bool dry_run, struct ep_error *err);
+
+/*
+ * Take an exclusive flock(2) on the existing directory @path, so that one
+ * writer at a time works in it.  Never blocks past @timeout_ms: the lock is
+ * polled (LOCK_NB), and when another process still holds it at the
+ * deadline the call fails with -EBUSY and a message that names @path and
+ * says that another etcdpilot is writing there.  A directory that was
+ * replaced while we waited is locked anew, so the lock always belongs to
+ * what @path names.  On success *@ret_fd holds the lock (O_CLOEXEC); closing
+ * it releases the lock, as does the process's exit.  Locks are per open
+ * file: the same process locking @path twice waits for itself.  Returns 0
+ * or a negative errno (-ENOENT, -ENOTDIR, -EACCES ... naming @path).
+ */
+int ep_dir_lock(const char *path, unsigned timeout_ms, int *ret_fd, struct ep_error *err);
+
 /* Return true when @path exists (lstat succeeds). */
 bool ep_path_exists(const char *path);
 

@@ -1,8 +1,9 @@
 /*
- * fs.c - atomic file writes, directory creation, bounded reads and --root
- * path mapping.  This module owns every byte the tool writes to disk; it
- * must never write in place, follow a planted symlink, or leave a temp file
- * behind.
+ * fs.c - atomic file writes, directory creation, bounded reads, --root
+ * path mapping and directory locks.  This module owns every byte the tool
+ * writes to disk; it must never write in place, follow a planted symlink,
+ * or leave a temp file behind (and it is the one place that knows the temp
+ * files' names, so it also sweeps up those an interrupted run left).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -12,14 +13,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "util/cleanup.h"
 #include "util/fs_internal.h"
+
+/* ep_write_atomic's temp files: "<target>" EP_TEMP_SUFFIX and 16 lowercase hex digits. */
+#define EP_TEMP_SUFFIX ".ep-"
+#define EP_TEMP_HEX    16
 
 static int fsync_dir_of(const char *path, struct ep_error *err)
 {
@@ -122,7 +129,8 @@ int ep_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 		uint64_t rnd = 0;
 		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 			rnd = (uint64_t)getpid() * 2654435761u + (uint64_t)attempt;
-		snprintf(tmp, plen + 32, "%s.ep-%016llx", path, (unsigned long long)rnd);
+		snprintf(tmp, plen + 32, "%s" EP_TEMP_SUFFIX "%0*llx", path, EP_TEMP_HEX,
+			 (unsigned long long)rnd);
 		struct ep_error local;
 		ep_error_clear(&local);
 		int r = ep_write_atomic_via(path, tmp, data, len, mode, &local);
@@ -235,6 +243,130 @@ int ep_read_file(const char *path, size_t max, bool nofollow, char **ret, size_t
 		*ret_len = len;
 	*ret = TAKE_PTR(buf);
 	return 0;
+}
+
+/* True when @name is exactly "<@base>.ep-" and 16 lowercase hex digits. */
+static bool is_temp_of(const char *name, const char *base)
+{
+	size_t bl = strlen(base), sl = strlen(EP_TEMP_SUFFIX);
+	if (strncmp(name, base, bl) || strncmp(name + bl, EP_TEMP_SUFFIX, sl))
+		return false;
+	const char *hex = name + bl + sl;
+	for (int i = 0; i < EP_TEMP_HEX; i++)
+		if (!((hex[i] >= '0' && hex[i] <= '9') || (hex[i] >= 'a' && hex[i] <= 'f')))
+			return false;
+	return hex[EP_TEMP_HEX] == '\0';
+}
+
+int ep_write_atomic_sweep(const char *path, bool dry_run, struct ep_error *err)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	if (!dir)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	char *slash = strrchr(dir, '/');
+	const char *base = path;
+	if (slash) {
+		base = path + (slash - dir) + 1;
+		if (slash == dir)
+			slash[1] = '\0';
+		else
+			*slash = '\0';
+	} else {
+		strcpy(dir, ".");
+	}
+	if (!*base)
+		return ep_error_set(err, -EINVAL, "'%s' names no file", path);
+
+	DIR *d = opendir(dir);
+	if (!d) {
+		if (errno == ENOENT)
+			return 0;
+		return ep_error_set(err, -errno, "opening directory '%s': %s", dir,
+				    strerror(errno));
+	}
+	int n = 0, r = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (!is_temp_of(de->d_name, base))
+			continue;
+		struct stat st;
+		/* Only our own kind of leftover: a regular file, never what a link names. */
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (!dry_run && unlinkat(dirfd(d), de->d_name, 0) < 0) {
+			r = ep_error_set(err, -errno,
+					 "removing the stale temporary file '%s/%s': %s", dir,
+					 de->d_name, strerror(errno));
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	return r < 0 ? r : n;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int lock_busy(const char *path, unsigned timeout_ms, struct ep_error *err)
+{
+	char waited[32];
+	if (timeout_ms >= 1000)
+		snprintf(waited, sizeof(waited), "%u s", timeout_ms / 1000);
+	else
+		snprintf(waited, sizeof(waited), "%u ms", timeout_ms);
+	return ep_error_set(err, -EBUSY,
+			    "'%s' is locked: another etcdpilot is writing there (still locked "
+			    "after %s); wait until it has finished and run again",
+			    path, waited);
+}
+
+int ep_dir_lock(const char *path, unsigned timeout_ms, int *ret_fd, struct ep_error *err)
+{
+	long long deadline = now_ms() + timeout_ms;
+	for (;;) {
+		_cleanup_close_ int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			if (e == ENOTDIR)
+				return ep_error_set(
+				    err, -e, "cannot lock '%s': it is not a directory", path);
+			return ep_error_set(err, -e, "cannot lock '%s': %s", path, strerror(e));
+		}
+		/* Poll rather than block: a holder that hangs must not hang us too. */
+		unsigned delay_ms = 5;
+		while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EWOULDBLOCK)
+				return ep_error_set(err, -errno, "cannot lock '%s': %s", path,
+						    strerror(errno));
+			long long left = deadline - now_ms();
+			if (left <= 0)
+				return lock_busy(path, timeout_ms, err);
+			unsigned ms = (long long)delay_ms < left ? delay_ms : (unsigned)left;
+			struct timespec ts = {.tv_sec = ms / 1000,
+					      .tv_nsec = (long)(ms % 1000) * 1000000};
+			nanosleep(&ts, NULL);
+			if (delay_ms < 100)
+				delay_ms *= 2;
+		}
+		/* The holder may have replaced or removed the directory meanwhile: the lock
+		 * is only worth something on what @path names now. */
+		struct stat locked, now;
+		if (fstat(fd, &locked) == 0 && stat(path, &now) == 0 &&
+		    locked.st_dev == now.st_dev && locked.st_ino == now.st_ino) {
+			*ret_fd = TAKE_FD(fd);
+			return 0;
+		}
+		if (now_ms() >= deadline)
+			return lock_busy(path, timeout_ms, err);
+	}
 }
 
 bool ep_path_exists(const char *path)

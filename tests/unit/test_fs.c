@@ -11,7 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -304,21 +308,186 @@ static void test_dir_empty_or_absent(void **state)
 	assert_false(ep_dir_empty_or_absent(path_in("empty")));
 }
 
+static long long ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A child that locks @dir, says so through a pipe, holds the lock for
+ * @hold_ms and exits.  With @swap, after @swap_ms it first renames @dir away
+ * and creates a new, empty @dir in its place.
+ */
+static pid_t lock_holder(const char *dir, unsigned hold_ms, bool swap, unsigned swap_ms)
+{
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		int fd = -1;
+		if (ep_dir_lock(dir, 1000, &fd, NULL) < 0)
+			_exit(1);
+		if (write(p[1], "L", 1) != 1)
+			_exit(1);
+		if (swap) {
+			usleep(swap_ms * 1000);
+			char old[600];
+			snprintf(old, sizeof(old), "%s.old", dir);
+			if (rename(dir, old) < 0 || mkdir(dir, 0755) < 0)
+				_exit(1);
+		}
+		usleep(hold_ms * 1000);
+		_exit(0);
+	}
+	close(p[1]);
+	char c;
+	assert_int_equal(read(p[0], &c, 1), 1);
+	close(p[0]);
+	return pid;
+}
+
+static void reap(pid_t pid)
+{
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void test_dir_lock_bounded_wait(void **state)
+{
+	(void)state;
+	struct ep_error err;
+	ep_error_clear(&err);
+	const char *dir = path_in("pki");
+	assert_int_equal(mkdir(dir, 0755), 0);
+
+	/* Uncontended: at once, and released by close. */
+	int fd = -1;
+	assert_int_equal(ep_dir_lock(dir, 0, &fd, &err), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	close(fd);
+
+	/* Held elsewhere: a bounded wait, then an error naming the directory. */
+	pid_t pid = lock_holder(dir, 1500, false, 0);
+	long long t0 = ms_now();
+	fd = -1;
+	assert_int_equal(ep_dir_lock(dir, 200, &fd, &err), -EBUSY);
+	long long waited = ms_now() - t0;
+	assert_int_equal(fd, -1);
+	assert_in_range(waited, 190, 1000);
+	char want[700];
+	snprintf(want, sizeof(want), "'%s' is locked: another etcdpilot is writing there", dir);
+	if (!strstr(err.msg, want))
+		fail_msg("'%s' lacks '%s'", err.msg, want);
+	assert_non_null(strstr(err.msg, "after 200 ms"));
+
+	/* A longer wait gets the lock once the holder is gone. */
+	ep_error_clear(&err);
+	assert_int_equal(ep_dir_lock(dir, 10000, &fd, &err), 0);
+	assert_in_range(ms_now() - t0, 1000, 9000);
+	close(fd);
+	reap(pid);
+}
+
+/* A directory replaced while we wait: the lock is taken on the new one. */
+static void test_dir_lock_follows_replaced_dir(void **state)
+{
+	(void)state;
+	struct ep_error err;
+	ep_error_clear(&err);
+	const char *dir = path_in("pki");
+	assert_int_equal(mkdir(dir, 0755), 0);
+	pid_t pid = lock_holder(dir, 300, true, 100);
+	int fd = -1;
+	assert_int_equal(ep_dir_lock(dir, 10000, &fd, &err), 0);
+	struct stat locked, named;
+	assert_int_equal(fstat(fd, &locked), 0);
+	assert_int_equal(stat(dir, &named), 0);
+	assert_int_equal(locked.st_ino, named.st_ino);
+	close(fd);
+	reap(pid);
+}
+
+static void test_dir_lock_errors(void **state)
+{
+	(void)state;
+	struct ep_error err;
+	ep_error_clear(&err);
+	int fd = -1;
+	assert_int_equal(ep_dir_lock(path_in("absent"), 100, &fd, &err), -ENOENT);
+	assert_non_null(strstr(err.msg, path_in("absent")));
+	ep_error_clear(&err);
+	assert_int_equal(ep_write_atomic(path_in("file"), "x", 1, 0644, &err), 0);
+	assert_int_equal(ep_dir_lock(path_in("file"), 100, &fd, &err), -ENOTDIR);
+	assert_non_null(strstr(err.msg, "is not a directory"));
+	assert_int_equal(fd, -1);
+}
+
+static void touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+static void test_write_atomic_sweep(void **state)
+{
+	(void)state;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_write_atomic(path_in("server.key"), "k", 1, 0600, &err), 0);
+	touch(path_in("server.key.ep-0123456789abcdef"));  /* stale: removed */
+	touch(path_in("server.key.ep-00000000deadbeef"));  /* stale: removed */
+	touch(path_in("server.key.ep-0123456789ABCDEF"));  /* not our pattern */
+	touch(path_in("server.key.ep-0123456789abcde"));   /* too short */
+	touch(path_in("server.key.ep-0123456789abcdef0")); /* too long */
+	touch(path_in("server.key.ep-0123456789abcdeg"));  /* not hex */
+	touch(path_in("peer.key.ep-0123456789abcdef"));	   /* another target */
+	touch(path_in("xserver.key.ep-0123456789abcdef")); /* another target */
+	assert_int_equal(symlink(path_in("server.key"), path_in("server.key.ep-1111111111111111")),
+			 0); /* a link: left */
+	assert_int_equal(mkdir(path_in("server.key.ep-2222222222222222"), 0700), 0); /* a dir */
+	size_t before = count_entries(scratch);
+
+	assert_int_equal(ep_write_atomic_sweep(path_in("server.key"), true, &err), 2);
+	assert_int_equal(count_entries(scratch), before);
+	assert_int_equal(ep_write_atomic_sweep(path_in("server.key"), false, &err), 2);
+	assert_int_equal(count_entries(scratch), before - 2);
+	assert_false(ep_path_exists(path_in("server.key.ep-0123456789abcdef")));
+	assert_false(ep_path_exists(path_in("server.key.ep-00000000deadbeef")));
+	assert_true(ep_path_exists(path_in("server.key")));
+	assert_true(ep_path_exists(path_in("server.key.ep-1111111111111111")));
+	assert_true(ep_path_exists(path_in("peer.key.ep-0123456789abcdef")));
+	assert_int_equal(ep_write_atomic_sweep(path_in("server.key"), false, &err), 0);
+	/* A directory that does not exist holds no leftovers. */
+	assert_int_equal(ep_write_atomic_sweep(path_in("nodir/server.key"), false, &err), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_write_creates_with_exact_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_replaces_and_changes_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_refuses_symlink_target, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_never_follows_planted_temp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_into_missing_dir_fails_cleanly, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_write_onto_directory, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_file_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_root_path_lexical, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_root_path_symlinks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_dir_empty_or_absent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_creates_with_exact_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_replaces_and_changes_mode, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_refuses_symlink_target, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_never_follows_planted_temp, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_into_missing_dir_fails_cleanly, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_write_onto_directory, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_read_file_limits, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_path_lexical, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_root_path_symlinks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_empty_or_absent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_lock_bounded_wait, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_lock_follows_replaced_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_dir_lock_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_write_atomic_sweep, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
