@@ -259,7 +259,8 @@ static int run_check_expiration(struct cli_ctx *ctx, struct ep_error *err)
 {
 	struct ep_spec spec;
 	ep_spec_init(&spec);
-	struct ep_pki_status st;
+	/* Zeroed, so that releasing it is right whether or not it was read. */
+	struct ep_pki_status st = {0};
 	int r = load_spec_no_address(ctx, &spec, err);
 	if (r >= 0)
 		r = ep_pki_status_read(&spec, ctx->root, &st, err);
@@ -271,8 +272,9 @@ static int run_check_expiration(struct cli_ctx *ctx, struct ep_error *err)
 			status_text(doc);
 			json_decref(doc);
 		}
-		ep_pki_status_release(&st);
 	}
+	/* Also after a failure: the paths read so far are heap strings (pki.h). */
+	ep_pki_status_release(&st);
 	ep_spec_release(&spec);
 	return r;
 }
