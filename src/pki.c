@@ -153,14 +153,32 @@ void pki_sans_release(struct pki_sans *s)
 	ep_strv_release(&s->ip);
 }
 
+/*
+ * Canonical text of the address in @bin (@len 4 or 16 bytes).  Like Go's
+ * To4(), an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address:
+ * that is how Go prints it, writes it into a certificate (4 bytes) and
+ * compares it, so "::ffff:10.0.0.1" and "10.0.0.1" are one SAN.
+ */
+static bool ip_bin_canon(const unsigned char *bin, size_t len, char *buf, size_t size)
+{
+	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	if (len == 16 && !memcmp(bin, v4mapped, sizeof(v4mapped)))
+		return inet_ntop(AF_INET, bin + 12, buf, (socklen_t)size) != NULL;
+	if (len == 4)
+		return inet_ntop(AF_INET, bin, buf, (socklen_t)size) != NULL;
+	if (len == 16)
+		return inet_ntop(AF_INET6, bin, buf, (socklen_t)size) != NULL;
+	return false;
+}
+
 /* Canonical text of an IP literal; false when @s is not one. */
 static bool ip_canon(const char *s, char *buf, size_t size)
 {
 	unsigned char bin[16];
 	if (inet_pton(AF_INET, s, bin) == 1)
-		return inet_ntop(AF_INET, bin, buf, (socklen_t)size) != NULL;
+		return ip_bin_canon(bin, 4, buf, size);
 	if (inet_pton(AF_INET6, s, bin) == 1)
-		return inet_ntop(AF_INET6, bin, buf, (socklen_t)size) != NULL;
+		return ip_bin_canon(bin, 16, buf, size);
 	return false;
 }
 
@@ -285,8 +303,8 @@ int pki_sans_of_cert(const X509 *crt, struct pki_sans *out, struct ep_error *err
 		} else if (type == GEN_IPADD) {
 			char buf[INET6_ADDRSTRLEN];
 			int len = ASN1_STRING_length(v);
-			int af = len == 4 ? AF_INET : len == 16 ? AF_INET6 : 0;
-			if (!af || !inet_ntop(af, ASN1_STRING_get0_data(v), buf, sizeof(buf)))
+			if (len <= 0 ||
+			    !ip_bin_canon(ASN1_STRING_get0_data(v), (size_t)len, buf, sizeof(buf)))
 				continue;
 			r = push_unique_ci(&out->ip, buf);
 		}
@@ -581,10 +599,20 @@ void ep_pki_key_describe(const EVP_PKEY *pkey, char *buf, size_t size)
 			snprintf(buf, size, "ECDSA-P521");
 		else
 			snprintf(buf, size, "ECDSA-%s", group[0] ? group : "unknown-curve");
+	} else if (EVP_PKEY_is_a(pkey, "ED25519")) {
+		snprintf(buf, size, "Ed25519");
+	} else if (EVP_PKEY_is_a(pkey, "ED448")) {
+		snprintf(buf, size, "Ed448");
 	} else {
 		const char *t = EVP_PKEY_get0_type_name(pkey);
 		snprintf(buf, size, "%s", t ? t : "unknown");
 	}
+}
+
+/* "a" or "an" before a key name read as letters: an RSA, an Ed25519, a DSA. */
+static const char *article(const char *name)
+{
+	return strchr("AEFHILMNORSXaeio", name[0]) && name[0] ? "an" : "a";
 }
 
 /* ---- loaders ------------------------------------------------------------ */
@@ -599,23 +627,244 @@ static int no_passphrase(char *buf, int size, int rwflag, void *u)
 	return -1;
 }
 
-/* The most specific reason in OpenSSL's queue, which is emptied. */
+/*
+ * The most specific reason in OpenSSL's queue, which is emptied.  Errors are
+ * queued as the call stack unwinds, innermost first ("too long", then "bad
+ * object header", then "nested asn1 error"), so the first one is kept; the
+ * decoder framework's generic "unsupported" only when there is nothing else.
+ */
 static void ssl_reason(char *buf, size_t size)
 {
-	unsigned long e;
-	snprintf(buf, size, "no PEM data found");
+	unsigned long e, first = 0, first_any = 0;
+	buf[0] = '\0';
 	while ((e = ERR_get_error()) != 0) {
-		const char *rs = ERR_reason_error_string(e);
-		if (rs)
-			snprintf(buf, size, "%s", rs);
-		else
-			ERR_error_string_n(e, buf, size);
+		if (!first_any)
+			first_any = e;
+		if (!first && ERR_GET_LIB(e) != ERR_LIB_OSSL_DECODER)
+			first = e;
+	}
+	if (!first)
+		first = first_any;
+	if (!first)
+		return;
+	const char *rs = ERR_reason_error_string(first);
+	if (rs)
+		snprintf(buf, size, "%s", rs);
+	else
+		ERR_error_string_n(first, buf, size);
+}
+
+/* What is in a PEM file that OpenSSL refused, to say why in the user's terms. */
+struct pem_scan {
+	bool empty;	   /* nothing but white space */
+	bool has_begin;	   /* a "-----BEGIN " somewhere */
+	bool binary;	   /* starts like DER (a SEQUENCE) */
+	char label[64];	   /* the first block of the kind wanted, else the first block */
+	bool wanted;	   /* label is of the kind wanted */
+	bool encrypted;	   /* ENCRYPTED PRIVATE KEY, or a Proc-Type: 4,ENCRYPTED header */
+	char pem_err[160]; /* why a block could not be read as PEM */
+	char der_err[160]; /* why the wanted block's content did not decode */
+};
+
+static bool is_key_label(const char *l)
+{
+	size_t n = strlen(l), k = strlen("PRIVATE KEY");
+	return n >= k && !strcmp(l + n - k, "PRIVATE KEY");
+}
+
+static bool is_cert_label(const char *l)
+{
+	return !strcmp(l, "CERTIFICATE") || !strcmp(l, "X509 CERTIFICATE") ||
+	       !strcmp(l, "TRUSTED CERTIFICATE");
+}
+
+static void pem_reason(char *buf, size_t size)
+{
+	unsigned long e = ERR_peek_error();
+	int reason = ERR_GET_LIB(e) == ERR_LIB_PEM ? ERR_GET_REASON(e) : 0;
+	if (reason == PEM_R_BAD_END_LINE) {
+		ERR_clear_error();
+		snprintf(buf, size,
+			 "its '-----END' line is missing or damaged (is the file truncated?)");
+	} else if (reason == PEM_R_BAD_BASE64_DECODE) {
+		ERR_clear_error();
+		snprintf(buf, size, "its base64 text is damaged");
+	} else {
+		char r[128];
+		ssl_reason(r, sizeof(r));
+		snprintf(buf, size, "its PEM data is damaged (%s)", r[0] ? r : "unreadable");
 	}
 }
 
-int ep_pki_cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
+static void pem_scan(const char *buf, size_t len, bool want_key, struct pem_scan *sc)
+{
+	memset(sc, 0, sizeof(*sc));
+	size_t i = 0;
+	while (i < len && isspace((unsigned char)buf[i]))
+		i++;
+	sc->empty = i == len;
+	sc->binary = i < len && (unsigned char)buf[i] == 0x30;
+	sc->has_begin = memmem(buf, len, "-----BEGIN ", 11) != NULL;
+	if (sc->empty || !sc->has_begin)
+		return;
+
+	ERR_clear_error();
+	_cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(buf, (int)len);
+	/* A certificate chain has a handful of blocks; stop long before pathological input. */
+	for (int n = 0; bio && n < 64 && !sc->wanted; n++) {
+		char *name = NULL, *header = NULL;
+		unsigned char *data = NULL;
+		long dlen = 0;
+		if (!PEM_read_bio(bio, &name, &header, &data, &dlen)) {
+			unsigned long e = ERR_peek_last_error();
+			if (ERR_GET_LIB(e) == ERR_LIB_PEM &&
+			    ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+				ERR_clear_error(); /* the end of the input, not an error */
+			else
+				pem_reason(sc->pem_err, sizeof(sc->pem_err));
+			break;
+		}
+		bool wanted = want_key ? is_key_label(name) : is_cert_label(name);
+		if (!sc->label[0] || wanted) {
+			snprintf(sc->label, sizeof(sc->label), "%s", name);
+			sc->wanted = wanted;
+			sc->encrypted = !strcmp(name, "ENCRYPTED PRIVATE KEY") ||
+					(header && strstr(header, "ENCRYPTED"));
+		}
+		if (wanted && !sc->encrypted) {
+			/* Decode once more, only to learn what is wrong inside. */
+			const unsigned char *p = data;
+			ERR_clear_error();
+			if (want_key) {
+				EVP_PKEY *k = d2i_AutoPrivateKey(NULL, &p, dlen);
+				EVP_PKEY_free(k);
+			} else {
+				X509 *c = d2i_X509(NULL, &p, dlen);
+				X509_free(c);
+			}
+			ssl_reason(sc->der_err, sizeof(sc->der_err));
+		}
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		if (data) {
+			OPENSSL_cleanse(data, (size_t)dlen);
+			OPENSSL_free(data);
+		}
+	}
+	ERR_clear_error();
+}
+
+static int cert_parse_error(const char *buf, size_t len, const char *what, bool *ret_fix,
+			    struct ep_error *err)
+{
+	struct pem_scan sc;
+	pem_scan(buf, len, false, &sc);
+	*ret_fix = !sc.has_begin && sc.binary;
+	if (sc.empty)
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM certificate: the file is empty", what);
+	if (!sc.has_begin && sc.binary)
+		return ep_error_set(
+		    err, -EINVAL,
+		    "'%s' is not a PEM certificate: it is binary (DER?); convert it "
+		    "with 'openssl x509 -inform DER -in %s -out %s.pem' and put "
+		    "%s.pem in its place",
+		    what, what, what, what);
+	if (!sc.has_begin)
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM certificate: it holds no PEM data (no "
+				    "'-----BEGIN CERTIFICATE-----' line)",
+				    what);
+	if (sc.pem_err[0])
+		return ep_error_set(err, -EINVAL, "'%s' is not a PEM certificate: %s", what,
+				    sc.pem_err);
+	if (!sc.wanted && sc.label[0] && is_key_label(sc.label))
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM certificate: it holds a private key (%s): "
+				    "are the .crt and .key files swapped",
+				    what, sc.label);
+	if (!sc.wanted && sc.label[0])
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM certificate: it holds a '%s' PEM block, not "
+				    "'CERTIFICATE'",
+				    what, sc.label);
+	return ep_error_set(err, -EINVAL,
+			    "'%s' is not a PEM certificate: the certificate in it is damaged (%s)",
+			    what, sc.der_err[0] ? sc.der_err : "it does not decode");
+}
+
+static int key_parse_error(const char *buf, size_t len, const char *what, bool *ret_fix,
+			   struct ep_error *err)
+{
+	struct pem_scan sc;
+	pem_scan(buf, len, true, &sc);
+	/* These say what to do themselves; the caller may add an alternative. */
+	*ret_fix = (!sc.has_begin && sc.binary) || (sc.wanted && sc.encrypted) ||
+		   (sc.wanted && !strcmp(sc.label, "OPENSSH PRIVATE KEY"));
+	if (sc.empty)
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM private key: the file is empty", what);
+	if (!sc.has_begin && sc.binary)
+		return ep_error_set(
+		    err, -EINVAL,
+		    "'%s' is not a PEM private key: it is binary (DER?); convert it "
+		    "with 'openssl pkey -inform DER -in %s -out %s.pem' and put "
+		    "%s.pem in its place (mode 0600)",
+		    what, what, what, what);
+	if (!sc.has_begin)
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM private key: it holds no PEM data (no "
+				    "'-----BEGIN ... PRIVATE KEY-----' line)",
+				    what);
+	if (sc.wanted && sc.encrypted)
+		return ep_error_set(
+		    err, -EINVAL,
+		    "'%s' is an encrypted private key (%s%s); etcd cannot use a key "
+		    "that needs a passphrase: decrypt it with 'openssl pkey -in %s "
+		    "-out %s.plain' and put %s.plain in its place (mode 0600)",
+		    what, sc.label,
+		    strcmp(sc.label, "ENCRYPTED PRIVATE KEY") ? ", Proc-Type: 4,ENCRYPTED" : "",
+		    what, what, what);
+	if (sc.wanted && !strcmp(sc.label, "OPENSSH PRIVATE KEY"))
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM private key: it is in OpenSSH's own format; "
+				    "convert a copy with 'ssh-keygen -p -m PEM -f COPY' and put it "
+				    "in place",
+				    what);
+	if (sc.pem_err[0])
+		return ep_error_set(err, -EINVAL, "'%s' is not a PEM private key: %s", what,
+				    sc.pem_err);
+	if (!sc.wanted && sc.label[0] && is_cert_label(sc.label))
+		return ep_error_set(
+		    err, -EINVAL,
+		    "'%s' is not a PEM private key: it holds a certificate: are the "
+		    ".crt and .key files swapped",
+		    what);
+	if (!sc.wanted && sc.label[0] && !strcmp(sc.label, "PUBLIC KEY"))
+		return ep_error_set(err, -EINVAL,
+				    "'%s' is not a PEM private key: it holds a public key, not the "
+				    "private key",
+				    what);
+	if (!sc.wanted && sc.label[0])
+		return ep_error_set(
+		    err, -EINVAL,
+		    "'%s' is not a PEM private key: it holds a '%s' PEM block, not a "
+		    "private key",
+		    what, sc.label);
+	return ep_error_set(err, -EINVAL,
+			    "'%s' is not a PEM private key: its '%s' block does not decode to a "
+			    "key (%s); the key is damaged or truncated",
+			    what, sc.label, sc.der_err[0] ? sc.der_err : "unsupported");
+}
+
+/*
+ * The parsers behind ep_pki_cert_parse and ep_pki_key_parse; *@ret_fix says
+ * whether a failure's message already says what to do.
+ */
+static int cert_parse(const char *buf, size_t len, const char *what, X509 **ret, bool *ret_fix,
 		      struct ep_error *err)
 {
+	*ret_fix = false;
 	if (len > PKI_MAX_FILE)
 		return ep_error_set(err, -EFBIG, "'%s': larger than %d bytes", what, PKI_MAX_FILE);
 	ERR_clear_error();
@@ -623,20 +872,17 @@ int ep_pki_cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
 	if (!bio)
 		return ep_error_ssl(err, "'%s'", what);
 	X509 *crt = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
-	if (!crt) {
-		char reason[256];
-		ssl_reason(reason, sizeof(reason));
-		return ep_error_set(err, -EINVAL, "'%s' is not a PEM certificate: %s", what,
-				    reason);
-	}
 	ERR_clear_error();
+	if (!crt)
+		return cert_parse_error(buf, len, what, ret_fix, err);
 	*ret = crt;
 	return 0;
 }
 
-int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **ret,
+static int key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **ret, bool *ret_fix,
 		     struct ep_error *err)
 {
+	*ret_fix = false;
 	if (len > PKI_MAX_FILE)
 		return ep_error_set(err, -EFBIG, "'%s': larger than %d bytes", what, PKI_MAX_FILE);
 	ERR_clear_error();
@@ -645,36 +891,132 @@ int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **r
 		return ep_error_ssl(err, "'%s'", what);
 	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key =
 	    PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	if (!key) {
-		char reason[256];
-		ssl_reason(reason, sizeof(reason));
-		return ep_error_set(err, -EINVAL,
-				    "'%s' is not a PEM private key (encrypted keys are not "
-				    "supported): %s",
-				    what, reason);
-	}
 	ERR_clear_error();
+	if (!key)
+		return key_parse_error(buf, len, what, ret_fix, err);
 	if (!EVP_PKEY_is_a(key, "RSA") && !EVP_PKEY_is_a(key, "EC")) {
 		char desc[64];
 		ep_pki_key_describe(key, desc, sizeof(desc));
-		return ep_error_set(
-		    err, -EINVAL,
-		    "'%s' holds a %s key; etcd certificates need an RSA or ECDSA key "
-		    "(as kubeadm); replace the key",
-		    what, desc);
+		return ep_error_set(err, -EINVAL,
+				    "'%s' holds %s %s key; etcd certificates need an RSA or ECDSA "
+				    "key (as kubeadm)",
+				    what, article(desc), desc);
 	}
 	*ret = TAKE_PTR(key);
 	return 0;
 }
 
-int pki_load(const char *path, bool *ret_exists, X509 **crt, EVP_PKEY **key, struct ep_error *err)
+int ep_pki_cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
+		      struct ep_error *err)
+{
+	bool fix;
+	return cert_parse(buf, len, what, ret, &fix, err);
+}
+
+int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **ret,
+		     struct ep_error *err)
+{
+	bool fix;
+	return key_parse(buf, len, what, ret, &fix, err);
+}
+
+void pki_fix_advice(const struct ep_cert_profile *prof, bool alternative, char *buf, size_t size)
+{
+	const char *file = strrchr(prof->base, '/');
+	file = file ? file + 1 : prof->base;
+	if (prof->is_ca && alternative)
+		snprintf(buf, size,
+			 "or delete %s.crt and %s.key to start a new CA (every member's "
+			 "certificates must then be reissued)",
+			 file, file);
+	else if (prof->is_ca)
+		snprintf(buf, size,
+			 "put the cluster's etcd CA back (from another control-plane node), or "
+			 "delete %s.crt and %s.key to start a new CA (every member's certificates "
+			 "must then be reissued)",
+			 file, file);
+	else if (alternative)
+		snprintf(buf, size, "or delete %s.crt and %s.key to regenerate the pair", file,
+			 file);
+	else
+		snprintf(buf, size,
+			 "replace it with the right file, or delete %s.crt and %s.key to "
+			 "regenerate the pair",
+			 file, file);
+}
+
+/* The nearest component above @path that exists; *@ret_st gets its lstat. */
+static char *existing_ancestor(const char *path, struct stat *ret_st)
+{
+	char *dir = strdup(path);
+	while (dir) {
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir) {
+			free(dir);
+			return NULL;
+		}
+		*slash = '\0';
+		if (lstat(dir, ret_st) == 0)
+			return dir;
+	}
+	return NULL;
+}
+
+static const char *kind_of(mode_t m)
+{
+	if (S_ISREG(m))
+		return "a regular file";
+	if (S_ISLNK(m))
+		return "a symbolic link";
+	if (S_ISDIR(m))
+		return "a directory";
+	return "a special file";
+}
+
+int pki_inspect_error(const char *path, int e, struct ep_error *err)
+{
+	struct stat st;
+	if (e == ENOTDIR) {
+		_cleanup_free_ char *up = existing_ancestor(path, &st);
+		if (up && !S_ISDIR(st.st_mode))
+			return ep_error_set(err, -ENOTDIR,
+					    "'%s' is not a directory (it is %s), so '%s' cannot be "
+					    "there; move it out of the way so that etcdpilot can "
+					    "create the directory",
+					    up, kind_of(st.st_mode), path);
+	}
+	if (e == EACCES) {
+		/* The culprit is a directory above that may not be searched. */
+		_cleanup_free_ char *dir = strdup(path);
+		char *slash = dir ? strrchr(dir, '/') : NULL;
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (access(dir, X_OK) < 0 && errno == EACCES && stat(dir, &st) == 0)
+				return ep_error_set(
+				    err, -EACCES,
+				    "cannot look into '%s' (mode %04o, owner uid %u) "
+				    "for '%s': Permission denied; run etcdpilot as "
+				    "root, or fix the directory's permissions",
+				    dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, path);
+		}
+		return ep_error_set(
+		    err, -EACCES,
+		    "cannot look at '%s': Permission denied; run etcdpilot as root, "
+		    "or fix the permissions of the directories above it",
+		    path);
+	}
+	return ep_error_set(err, -e, "inspecting '%s': %s", path, strerror(e));
+}
+
+int pki_load(const char *path, const struct ep_cert_profile *prof, bool *ret_exists, X509 **crt,
+	     EVP_PKEY **key, struct ep_error *err)
 {
 	struct stat st;
 	*ret_exists = false;
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		return ep_error_set(err, -errno, "inspecting '%s': %s", path, strerror(errno));
+		return pki_inspect_error(path, errno, err);
 	}
 	if (S_ISLNK(st.st_mode))
 		return ep_error_set(err, -ELOOP,
@@ -690,14 +1032,21 @@ int pki_load(const char *path, bool *ret_exists, X509 **crt, EVP_PKEY **key, str
 	int r = ep_read_file(path, PKI_MAX_FILE, true, &buf, &len, err);
 	if (r < 0)
 		return r;
+	bool fix = false;
 	if (crt)
-		return ep_pki_cert_parse(buf, len, path, crt, err);
-	if (key) {
-		r = ep_pki_key_parse(buf, len, path, key, err);
+		r = cert_parse(buf, len, path, crt, &fix, err);
+	else if (key)
+		r = key_parse(buf, len, path, key, &fix, err);
+	if (key)
 		OPENSSL_cleanse(buf, len);
-		return r;
+	if (r == -EINVAL && prof && err) {
+		/* What to do depends on whose file it is: say it once, here. */
+		char advice[512];
+		pki_fix_advice(prof, fix, advice, sizeof(advice));
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n, "; %s", advice);
 	}
-	return 0;
+	return r;
 }
 
 /* ---- certificates ------------------------------------------------------- */

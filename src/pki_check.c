@@ -40,7 +40,7 @@ int ep_pki_status_read(const struct ep_spec *spec, const char *root, struct ep_p
 			return r;
 		bool exists = false;
 		_cleanup_(X509_freep) X509 *crt = NULL;
-		r = pki_load(cs->crt_path, &exists, &crt, NULL, err);
+		r = pki_load(cs->crt_path, ep_cert_profile(cs->id), &exists, &crt, NULL, err);
 		if (r < 0)
 			return r;
 		cs->missing = !exists;

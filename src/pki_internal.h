@@ -101,7 +101,24 @@ int pki_cert_times(const X509 *crt, time_t *ret_not_before, time_t *ret_not_afte
  * Load the file @path when it exists.  *@ret_exists says whether it does;
  * anything but a regular file (a symlink, a directory) is an error.  With
  * @crt non-NULL the file is parsed as a certificate, with @key as a key.
+ * When it does not parse and @prof (may be NULL) says whose file it is, the
+ * message ends with what to do about it (pki_fix_advice).
  */
-int pki_load(const char *path, bool *ret_exists, X509 **crt, EVP_PKEY **key, struct ep_error *err);
+int pki_load(const char *path, const struct ep_cert_profile *prof, bool *ret_exists, X509 **crt,
+	     EVP_PKEY **key, struct ep_error *err);
+
+/*
+ * What to do about a bad file of @prof's pair ("replace it with the right
+ * file, or delete ..."), into @buf; with @alternative only the "or delete
+ * ..." part, for a message that already says how to repair the file.
+ */
+void pki_fix_advice(const struct ep_cert_profile *prof, bool alternative, char *buf, size_t size);
+
+/*
+ * The message for lstat(@path) failing with errno @e: for ENOTDIR the
+ * component above that is not a directory, for EACCES the directory that
+ * may not be searched.  Returns -@e.
+ */
+int pki_inspect_error(const char *path, int e, struct ep_error *err);
 
 #endif

@@ -106,11 +106,11 @@ static const char *base_name(const char *path)
 
 static int load_pair(struct pair *p, bool want_key, struct ep_error *err)
 {
-	int r = pki_load(p->crt_path, &p->crt_exists, &p->crt, NULL, err);
+	int r = pki_load(p->crt_path, p->prof, &p->crt_exists, &p->crt, NULL, err);
 	if (r < 0)
 		return r;
 	if (want_key)
-		return pki_load(p->key_path, &p->key_exists, NULL, &p->key, err);
+		return pki_load(p->key_path, p->prof, &p->key_exists, NULL, &p->key, err);
 	/* Only its kind matters: it is about to be replaced. */
 	struct stat st;
 	if (lstat(p->key_path, &st) == 0) {
@@ -124,8 +124,7 @@ static int load_pair(struct pair *p, bool want_key, struct ep_error *err)
 			return ep_error_set(err, -EINVAL, "'%s' exists and is not a regular file",
 					    p->key_path);
 	} else if (errno != ENOENT) {
-		return ep_error_set(err, -errno, "inspecting '%s': %s", p->key_path,
-				    strerror(errno));
+		return pki_inspect_error(p->key_path, errno, err);
 	}
 	return 0;
 }

@@ -143,8 +143,10 @@ void ep_pki_format_residual(time_t now, time_t not_after, char *buf, size_t size
 
 /*
  * Parse the first PEM certificate of @buf (@len bytes, need not be
- * NUL-terminated).  @what names the source in messages.  *@ret is owned by
- * the caller (X509_free).  0 or -EINVAL with @err.
+ * NUL-terminated).  @what names the source in messages, which say what is
+ * wrong in the user's terms: an empty file, no PEM at all (or DER), a key
+ * where a certificate belongs, a truncated or damaged block.  *@ret is owned
+ * by the caller (X509_free).  0 or -EINVAL with @err.
  */
 int ep_pki_cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
 		      struct ep_error *err);
@@ -152,7 +154,9 @@ int ep_pki_cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
 /*
  * Parse a PEM private key (PKCS#1 "RSA PRIVATE KEY", SEC1 "EC PRIVATE
  * KEY" or PKCS#8 "PRIVATE KEY"; never prompts for a passphrase).  Only RSA
- * and ECDSA keys are accepted, as kubeadm's TryLoadKeyFromDisk.  *@ret is
+ * and ECDSA keys are accepted, as kubeadm's TryLoadKeyFromDisk.  An
+ * encrypted key is refused with the command that decrypts it; other
+ * failures get the specific reasons ep_pki_cert_parse gives.  *@ret is
  * owned by the caller (EVP_PKEY_free).  0 or -EINVAL with @err.
  */
 int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **ret,
@@ -161,7 +165,7 @@ int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **r
 /* Generate a key of type @kt into *@ret (caller frees).  0 or -EIO with @err. */
 int ep_pki_key_new(enum ep_key_type kt, EVP_PKEY **ret, struct ep_error *err);
 
-/* "RSA-2048", "ECDSA-P256", "ED25519"... of @pkey into @buf. */
+/* "RSA-2048", "ECDSA-P256", "Ed25519"... of @pkey into @buf. */
 void ep_pki_key_describe(const EVP_PKEY *pkey, char *buf, size_t size);
 
 #endif

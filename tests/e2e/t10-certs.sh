@@ -108,14 +108,21 @@ refuse() { # DESCRIPTION REGEX: generate fails with REGEX on stderr and changes 
 	expect_eq "$(tree_digest "$R")" "$before" "$1: nothing written"
 }
 openssl genpkey -algorithm ed25519 -out "$PKI/etcd/server.key" 2>/dev/null
-refuse "an Ed25519 server key" "'$PKI/etcd/server.key' holds a ED25519 key"
+refuse "an Ed25519 server key" "'$PKI/etcd/server.key' holds an Ed25519 key; etcd certificates need an RSA or ECDSA key \(as kubeadm\); replace it with the right file, or delete server.crt and server.key to regenerate the pair"
 openssl genpkey -genparam -algorithm DSA -pkeyopt dsa_paramgen_bits:1024 -out "$T/dsa.param" 2>/dev/null
 openssl genpkey -paramfile "$T/dsa.param" -out "$PKI/etcd/server.key" 2>/dev/null
 refuse "a DSA server key" "holds a DSA key"
+: >"$PKI/etcd/server.key"
+refuse "an empty key" "'$PKI/etcd/server.key' is not a PEM private key: the file is empty; replace it"
+cp "$PKI/etcd/peer.crt" "$PKI/etcd/server.key"
+refuse "a certificate where the key should be" "'$PKI/etcd/server.key' is not a PEM private key: it holds a certificate: are the .crt and .key files swapped"
+expect_not_in "$T/err" "encrypt" "and says nothing about encryption"
+openssl pkey -in "$PKI/etcd/peer.key" -aes128 -passout pass:secret -out "$PKI/etcd/server.key"
+refuse "an encrypted key" "'$PKI/etcd/server.key' is an encrypted private key \(ENCRYPTED PRIVATE KEY\); etcd cannot use a key that needs a passphrase: decrypt it with 'openssl pkey -in $PKI/etcd/server.key -out $PKI/etcd/server.key.plain'"
 cp -p "$PKI/etcd/peer.key" "$PKI/etcd/server.key"
 refuse "a key that does not match its certificate" "'$PKI/etcd/server.key' does not match the public key of '$PKI/etcd/server.crt'"
 head -c 300 "$PKI/etcd/peer.crt" >"$T/trunc" && cp "$T/trunc" "$PKI/etcd/server.crt"
-refuse "a truncated certificate" "'$PKI/etcd/server.crt' is not a PEM certificate"
+refuse "a truncated certificate" "'$PKI/etcd/server.crt' is not a PEM certificate: its '-----END' line is missing or damaged \(is the file truncated\?\); replace it with the right file, or delete server.crt and server.key to regenerate the pair"
 "$EP" certs generate --root "$T/other" --name cp1 --advertise-address 10.0.0.11 --key-type ecdsa-p256 >/dev/null
 cp "$T/other/etc/kubernetes/pki/etcd/server.crt" "$T/other/etc/kubernetes/pki/etcd/server.key" "$PKI/etcd/"
 refuse "a server pair from another CA" "'$PKI/etcd/server.crt' is not signed by the etcd CA '$PKI/etcd/ca.crt'"
@@ -150,7 +157,7 @@ mkdir -p "$T/n3/etc/kubernetes/pki" && echo x >"$T/n3/etc/kubernetes/pki/etcd"
 before=$(tree_digest "$T/n3")
 run "$EP" certs generate --root "$T/n3" --name cp1 --advertise-address 10.0.0.11 --key-type ecdsa-p256
 expect_rc 1 "a file where the etcd directory should be is refused"
-expect_in "$T/err" "etcd/ca.crt': Not a directory" "the error names the path"
+expect_in "$T/err" "'$T/n3/etc/kubernetes/pki/etcd' is not a directory \(it is a regular file\), so '$T/n3/etc/kubernetes/pki/etcd/ca.crt' cannot be there; move it out of the way" "the error names the file in the way and what to do"
 expect_eq "$(tree_digest "$T/n3")" "$before" "file-for-dir: nothing written"
 
 # the regenerated server pair (deleted above) comes back, the rest is reused

@@ -645,7 +645,7 @@ static void test_wrong_key_types(void **state)
 	write_file(key, data, (size_t)n, 0600);
 	BIO_free(bio);
 	EVP_PKEY_free(ed);
-	ensure_fails(f, "holds a ED25519 key; etcd certificates need an RSA or ECDSA key");
+	ensure_fails(f, "holds an Ed25519 key; etcd certificates need an RSA or ECDSA key");
 
 	write_file(key, dsa_key_pem, strlen(dsa_key_pem), 0600);
 	ensure_fails(f, "holds a DSA key");
@@ -829,7 +829,17 @@ static void test_file_where_dir_expected(void **state)
 	assert_int_equal(ep_mkdir_p(dir, 0755, &err), 0);
 	strcat(dir, "/etcd");
 	write_file(dir, "x", 1, 0644);
-	ensure_fails(f, "Not a directory");
+	/* The message names the file that is in the way, not a path below it. */
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "'%s' is not a directory (it is a regular file), so '%s/ca.crt' cannot be "
+		 "there; move it out of the way",
+		 dir, dir);
+	ensure_fails(f, want);
+	/* the same in a dry run */
+	struct ep_error err2 = {0};
+	assert_true(ep_pki_ensure(&f->spec, f->root, true, log_cb, f, &err2) < 0);
+	assert_non_null(strstr(err2.msg, want));
 }
 
 /* ---- renew -------------------------------------------------------------- */
@@ -1033,7 +1043,9 @@ static void test_parsers(void **state)
 	long n = BIO_get_mem_data(bio, &data);
 	ep_error_clear(&err);
 	assert_int_equal(ep_pki_key_parse(data, (size_t)n, "enc", &key, &err), -EINVAL);
-	assert_non_null(strstr(err.msg, "encrypted keys are not supported"));
+	assert_non_null(
+	    strstr(err.msg, "'enc' is an encrypted private key (ENCRYPTED PRIVATE KEY)"));
+	assert_non_null(strstr(err.msg, "decrypt it with 'openssl pkey -in enc -out enc.plain'"));
 	BIO_free(bio);
 
 	/* PKCS#8 RSA/EC keys load (kubeadm accepts them too) */
@@ -1054,6 +1066,109 @@ static void test_parsers(void **state)
 	assert_null(key);
 }
 
+/* Each kind of bad file gets its own reason; only an encrypted key mentions encryption. */
+static void test_parse_messages(void **state)
+{
+	(void)state;
+	EVP_PKEY *k = NULL;
+	assert_int_equal(ep_pki_key_new(EP_KEY_ECDSA_P256, &k, NULL), 0);
+	char *key_pem = NULL, *crt_pem = NULL;
+	size_t key_len = 0, crt_len = 0;
+	assert_int_equal(pki_key_pem(k, &key_pem, &key_len, NULL), 0);
+	X509_NAME *n = pki_name_cn("x");
+	struct pki_cert_req req = {
+	    .subject = n, .is_ca = true, .validity_s = 60, .now = time(NULL)};
+	X509 *c = NULL;
+	assert_int_equal(pki_cert_make(&req, k, NULL, NULL, &c, NULL), 0);
+	assert_int_equal(pki_cert_pem(c, &crt_pem, &crt_len, NULL), 0);
+	unsigned char *der = NULL;
+	int der_len = i2d_X509(c, &der);
+	assert_true(der_len > 0);
+
+	/* a traditional key encrypted with a Proc-Type header */
+	BIO *bio = BIO_new(BIO_s_mem());
+	assert_true(PEM_write_bio_PrivateKey_traditional(bio, k, EVP_aes_128_cbc(),
+							 (unsigned char *)"pw", 2, NULL, NULL));
+	char *enc = NULL;
+	long enc_len = BIO_get_mem_data(bio, &enc);
+	char pub[512] = "";
+	BIO *pb = BIO_new(BIO_s_mem());
+	assert_true(PEM_write_bio_PUBKEY(pb, k));
+	char *pd = NULL;
+	long pl = BIO_get_mem_data(pb, &pd);
+	snprintf(pub, sizeof(pub), "%.*s", (int)pl, pd);
+	char trunc_key[1024];
+	snprintf(trunc_key, sizeof(trunc_key), "%.*s", (int)key_len - 30, key_pem);
+	char bad_b64[] = "-----BEGIN EC PRIVATE KEY-----\n!!!!\n-----END EC PRIVATE KEY-----\n";
+	char bad_der[] = "-----BEGIN CERTIFICATE-----\nMIIBAAAA\n-----END CERTIFICATE-----\n";
+
+	const struct {
+		bool key;
+		const char *data;
+		size_t len;
+		const char *want;
+	} rows[] = {
+	    {true, "", 0, "'f' is not a PEM private key: the file is empty"},
+	    {true, " \n\t\n", 4, "'f' is not a PEM private key: the file is empty"},
+	    {true, "garbage\n", 8, "it holds no PEM data (no '-----BEGIN ... PRIVATE KEY-----'"},
+	    {true, (const char *)der, (size_t)der_len,
+	     "it is binary (DER?); convert it with 'openssl pkey -inform DER -in f -out f.pem'"},
+	    {true, crt_pem, crt_len,
+	     "'f' is not a PEM private key: it holds a certificate: are the .crt and .key files "
+	     "swapped"},
+	    {true, pub, strlen(pub), "it holds a public key, not the private key"},
+	    {true, trunc_key, strlen(trunc_key),
+	     "'f' is not a PEM private key: its '-----END' line is missing or damaged (is the "
+	     "file truncated?)"},
+	    {true, bad_b64, strlen(bad_b64),
+	     "'f' is not a PEM private key: its base64 text is damaged"},
+	    {true, enc, (size_t)enc_len,
+	     "'f' is an encrypted private key (EC PRIVATE KEY, Proc-Type: 4,ENCRYPTED); etcd "
+	     "cannot use a key that needs a passphrase: decrypt it with 'openssl pkey -in f -out "
+	     "f.plain'"},
+	    {false, "", 0, "'f' is not a PEM certificate: the file is empty"},
+	    {false, "garbage\n", 8,
+	     "'f' is not a PEM certificate: it holds no PEM data (no '-----BEGIN CERTIFICATE-----' "
+	     "line)"},
+	    {false, (const char *)der, (size_t)der_len,
+	     "convert it with 'openssl x509 -inform DER -in f -out f.pem'"},
+	    {false, key_pem, key_len,
+	     "'f' is not a PEM certificate: it holds a private key (EC PRIVATE KEY): are the .crt "
+	     "and .key files swapped"},
+	    {false, pub, strlen(pub),
+	     "'f' is not a PEM certificate: it holds a 'PUBLIC KEY' PEM block, not 'CERTIFICATE'"},
+	    {false, crt_pem, crt_len / 2, "its '-----END' line is missing or damaged"},
+	    {false, bad_der, strlen(bad_der),
+	     "'f' is not a PEM certificate: the certificate in it is damaged ("},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct ep_error err = {0};
+		X509 *crt = NULL;
+		EVP_PKEY *key = NULL;
+		int r = rows[i].key ? ep_pki_key_parse(rows[i].data, rows[i].len, "f", &key, &err)
+				    : ep_pki_cert_parse(rows[i].data, rows[i].len, "f", &crt, &err);
+		assert_int_equal(r, -EINVAL);
+		assert_null(key);
+		assert_null(crt);
+		if (!strstr(err.msg, rows[i].want))
+			fail_msg("row %zu: '%s' lacks '%s'", i, err.msg, rows[i].want);
+		bool encrypted = strstr(rows[i].want, "encrypted private key") != NULL;
+		if (!encrypted && strstr(err.msg, "encrypt"))
+			fail_msg("row %zu mentions encryption: '%s'", i, err.msg);
+		/* the generic decoder reason never stands in for a specific one */
+		if (strstr(err.msg, ": unsupported"))
+			fail_msg("row %zu: '%s'", i, err.msg);
+	}
+	BIO_free(bio);
+	BIO_free(pb);
+	OPENSSL_free(der);
+	X509_free(c);
+	X509_NAME_free(n);
+	EVP_PKEY_free(k);
+	free(key_pem);
+	free(crt_pem);
+}
+
 static void test_profiles_table(void **state)
 {
 	(void)state;
@@ -1067,6 +1182,39 @@ static void test_profiles_table(void **state)
 	assert_string_equal(ep_cert_profile(EP_CERT_APISERVER_ETCD_CLIENT)->restart,
 			    "kube-apiserver");
 	assert_string_equal(ep_cert_profile(EP_CERT_PEER)->restart, "etcd");
+}
+
+/* ---- kubeadm compatibility ---------------------------------------------- */
+
+/* Go's To4(): an IPv4-mapped IPv6 SAN is the IPv4 address, 4 bytes, once. */
+static void test_ipv4_mapped_sans(void **state)
+{
+	struct fx *f = *state;
+	assert_int_equal(ep_strv_push(&f->spec.peer_cert_sans, "::ffff:10.0.0.1"), 0);
+	assert_int_equal(ep_strv_push(&f->spec.peer_cert_sans, "::FFFF:10.0.0.11"), 0);
+	ensure_ok(f);
+	char *p = path_of(f, EP_CERT_PEER, false);
+	X509 *crt = load_crt(p);
+	char sans[512];
+	sans_string(crt, sans, sizeof(sans));
+	assert_string_equal(sans, "DNS:cp1,DNS:localhost,DNS:*.peers.example.com,IP:10.0.0.11,"
+				  "IP:127.0.0.1,IP:::1,IP:fd00::12,IP:10.0.0.1");
+	GENERAL_NAMES *gens = X509_get_ext_d2i(crt, NID_subject_alt_name, NULL, NULL);
+	assert_non_null(gens);
+	int v4 = 0;
+	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+		int type;
+		const ASN1_STRING *v =
+		    GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, i), &type);
+		if (type == GEN_IPADD && ASN1_STRING_length(v) == 4)
+			v4++;
+	}
+	assert_int_equal(v4, 3); /* 10.0.0.11, 127.0.0.1, 10.0.0.1 */
+	GENERAL_NAMES_free(gens);
+	X509_free(crt);
+	/* the same SANs asked for again: the existing certificate covers them */
+	ensure_ok(f);
+	free(p);
 }
 
 #define FX(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
@@ -1101,8 +1249,10 @@ int main(void)
 	    FX(test_renew),
 	    FX(test_renew_refusals),
 	    FX(test_status),
+	    FX(test_ipv4_mapped_sans),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_parsers),
+	    cmocka_unit_test(test_parse_messages),
 	    cmocka_unit_test(test_profiles_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
