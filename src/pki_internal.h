@@ -121,4 +121,15 @@ void pki_fix_advice(const struct ep_cert_profile *prof, bool alternative, char *
  */
 int pki_inspect_error(const char *path, int e, struct ep_error *err);
 
+/* Largest time a certs command waits for another one's lock on the certificate directory. */
+#define PKI_LOCK_TIMEOUT_MS 30000
+
+/*
+ * For the unit tests only (NULL in the program): called before each file
+ * the apply step writes or, rolling back, restores or removes, with that
+ * file's path; a negative errno returned makes that step fail as the disk
+ * would, so that the all-or-nothing apply can be tested.
+ */
+extern int (*pki_test_write_hook)(const char *path);
+
 #endif

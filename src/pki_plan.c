@@ -1,17 +1,23 @@
 /*
  * pki_plan.c - certs generate (and so init/join's certs phase) and certs
- * renew, as plan then apply: every existing file is loaded and checked and
- * every new key and certificate is made in memory before the first byte is
- * written, so a failed check leaves the disk exactly as it was.  It decides
+ * renew, as lock, plan, then apply: under an flock on the certificate
+ * directory every existing file is loaded and checked and every new key and
+ * certificate is made in memory before the first byte is written, so a
+ * failed check leaves the disk exactly as it was; the writes themselves are
+ * all-or-nothing (a failure part-way puts back what was there).  It decides
  * what to write and writes it through ep_write_atomic; what a certificate
  * says is pki.c's business.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -21,6 +27,16 @@
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "pki_internal.h"
+
+int (*pki_test_write_hook)(const char *path);
+
+/* What a file held before apply replaced it, to put it back on failure. */
+struct saved {
+	bool present;
+	char *data;
+	size_t len;
+	mode_t mode;
+};
 
 struct pair {
 	const struct ep_cert_profile *prof;
@@ -34,7 +50,9 @@ struct pair {
 	struct pki_sans sans;	 /* what a new certificate gets */
 	X509_NAME *subject;	 /* of a new certificate */
 	EXTENDED_KEY_USAGE *eku; /* of a new certificate */
-	char *done_line;	 /* logged once the pair is written */
+	char *done_line;	 /* logged once every pair is written */
+	struct saved old_crt, old_key;
+	bool crt_done, key_done; /* written by this apply */
 };
 
 struct plan {
@@ -42,8 +60,20 @@ struct plan {
 	const char *root;
 	time_t now;
 	struct pair p[EP_CERT_COUNT];
+	const char *tag;      /* "certs" or "renew": how its lines begin */
 	struct ep_strv lines; /* logged once the plan holds */
+	char *made_dirs[EP_CERT_COUNT]; /* created by this apply, removed on rollback */
+	size_t n_made;
 };
+
+static void saved_release(struct saved *sv)
+{
+	if (sv->data) {
+		OPENSSL_cleanse(sv->data, sv->len);
+		free(sv->data);
+	}
+	memset(sv, 0, sizeof(*sv));
+}
 
 static void plan_release(struct plan *pl)
 {
@@ -62,8 +92,13 @@ static void plan_release(struct plan *pl)
 		X509_NAME_free(p->subject);
 		EXTENDED_KEY_USAGE_free(p->eku);
 		free(p->done_line);
+		saved_release(&p->old_crt);
+		saved_release(&p->old_key);
 	}
 	ep_strv_release(&pl->lines);
+	for (size_t i = 0; i < pl->n_made; i++)
+		free(pl->made_dirs[i]);
+	pl->n_made = 0;
 }
 
 static int plan_init(struct plan *pl, const struct ep_spec *spec, const char *root,
@@ -72,6 +107,7 @@ static int plan_init(struct plan *pl, const struct ep_spec *spec, const char *ro
 	memset(pl, 0, sizeof(*pl));
 	pl->spec = spec;
 	pl->root = root;
+	pl->tag = "certs";
 	pl->now = time(NULL);
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
 		pl->p[i].prof = ep_cert_profile((enum ep_cert_id)i);
@@ -181,7 +217,11 @@ static int warn_validity(struct plan *pl, struct pair *p, struct ep_error *err)
 	return 0;
 }
 
-/* The nearest existing directory at or above @path must be writable. */
+/*
+ * The nearest existing directory at or above @path must be a writable
+ * directory on a writable file system.  Checked the same way with and
+ * without --dry-run, so that a dry run reports the error the real run would.
+ */
 static int check_writable_dir(const char *path, struct ep_error *err)
 {
 	_cleanup_free_ char *dir = strdup(path);
@@ -205,6 +245,11 @@ static int check_writable_dir(const char *path, struct ep_error *err)
 			if (access(dir, W_OK) < 0)
 				return ep_error_set(err, -errno, "cannot write into '%s': %s", dir,
 						    strerror(errno));
+			/* access() says EROFS too, but not for every caller on every kernel. */
+			struct statvfs vfs;
+			if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY))
+				return ep_error_set(err, -EROFS, "cannot write into '%s': %s", dir,
+						    strerror(EROFS));
 			return 0;
 		}
 		if (errno != ENOENT && errno != ENOTDIR)
@@ -304,49 +349,364 @@ static int dir_of(const char *path, char **ret)
 	return 0;
 }
 
-static int plan_apply(struct plan *pl, bool dry_run, ep_log_fn log, void *ud, struct ep_error *err)
+static bool plan_writes(const struct plan *pl)
 {
-	for (size_t i = 0; i < pl->lines.n; i++)
-		if (log)
-			log(ud, pl->lines.v[i]);
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++)
+		if (pl->p[i].write_crt)
+			return true;
+	return false;
+}
 
-	int r;
-	if (!dry_run) {
-		/* Directories first, so that no pair is written when one cannot be. */
-		for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
-			struct pair *p = &pl->p[i];
-			if (!p->write_crt)
+/* "etcd/server.key": how the messages name a file of the pair. */
+static void short_name(const struct pair *p, bool key, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.%s", p->prof->base, key ? "key" : "crt");
+}
+
+/* Append "; ..." to the message already in @err. */
+static void err_append(struct ep_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void err_append(struct ep_error *err, const char *fmt, ...)
+{
+	if (!ep_error_isset(err))
+		return;
+	size_t n = strlen(err->msg);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
+	va_end(ap);
+}
+
+static int saved_load(const char *path, struct saved *sv, struct ep_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : pki_inspect_error(path, errno, err);
+	sv->present = true;
+	sv->mode = st.st_mode & 07777;
+	return ep_read_file(path, PKI_MAX_FILE, true, &sv->data, &sv->len, err);
+}
+
+/* Keep what every file about to be replaced holds now, for the rollback. */
+static int plan_save_old(struct plan *pl, struct ep_error *err)
+{
+	int r = 0;
+	for (unsigned i = 0; r >= 0 && i < EP_CERT_COUNT; i++) {
+		struct pair *p = &pl->p[i];
+		if (p->write_crt)
+			r = saved_load(p->crt_path, &p->old_crt, err);
+		if (r >= 0 && p->write_key)
+			r = saved_load(p->key_path, &p->old_key, err);
+	}
+	return r;
+}
+
+/*
+ * ep_write_atomic's leftovers from an interrupted run (SIGKILL, power loss)
+ * beside any of the five pairs' files, in the directories this plan writes
+ * into.  Only under the lock: then nobody else is writing those files.
+ */
+static int plan_sweep(struct plan *pl, bool dry_run, struct ep_error *err)
+{
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
+		struct pair *p = &pl->p[i];
+		_cleanup_free_ char *dir = NULL;
+		if (dir_of(p->crt_path, &dir) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		bool written = false;
+		for (unsigned j = 0; j < EP_CERT_COUNT && !written; j++) {
+			_cleanup_free_ char *wdir = NULL;
+			if (!pl->p[j].write_crt)
 				continue;
-			_cleanup_free_ char *dir = NULL;
-			if (dir_of(p->crt_path, &dir) < 0)
+			if (dir_of(pl->p[j].crt_path, &wdir) < 0)
 				return ep_error_set(err, -ENOMEM, "out of memory");
-			r = ep_mkdir_p(dir, 0755, err);
+			written = !strcmp(dir, wdir);
+		}
+		if (!written)
+			continue;
+		const char *paths[] = {p->crt_path, p->key_path};
+		for (size_t k = 0; k < 2; k++) {
+			int n = ep_write_atomic_sweep(paths[k], dry_run, err);
+			if (n < 0)
+				return n;
+			if (n == 0)
+				continue;
+			int r =
+			    plan_line(pl, err,
+				      "%s %d stale temporary file%s of '%s' left by an interrupted "
+				      "run",
+				      dry_run ? "[dryrun] Would remove" : "[certs] Removed", n,
+				      n == 1 ? "" : "s", paths[k]);
 			if (r < 0)
 				return r;
 		}
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *path)
+{
+	_cleanup_free_ char *dir = NULL;
+	if (dir_of(path, &dir) < 0)
+		return -ENOMEM;
+	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
+		return -errno;
+	return 0;
+}
+
+static int apply_write(const struct pair *p, bool key, struct ep_error *err)
+{
+	const char *path = key ? p->key_path : p->crt_path;
+	int r = pki_test_write_hook ? pki_test_write_hook(path) : 0;
+	if (r < 0)
+		ep_error_set(err, r, "'%s': %s", path, strerror(-r));
+	else if (key)
+		r = ep_write_atomic(path, p->key_pem, p->key_len, 0600, err);
+	else
+		r = ep_write_atomic(path, p->crt_pem, p->crt_len, 0644, err);
+	if (r < 0) {
+		char name[128];
+		short_name(p, key, name, sizeof(name));
+		ep_error_prefix(err, "writing %s", name);
+	}
+	return r;
+}
+
+/* Put one file back as it was: rewrite what it held, or remove what we created. */
+static int undo_file(const char *path, const struct saved *old, struct ep_error *err)
+{
+	if (pki_test_write_hook) {
+		int r = pki_test_write_hook(path);
+		if (r < 0)
+			return ep_error_set(err, r, "%s", strerror(-r));
+	}
+	if (old->present)
+		return ep_write_atomic(path, old->data, old->len, old->mode, err);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return ep_error_set(err, -errno, "%s", strerror(errno));
+	fsync_dir(path);
+	return 0;
+}
+
+/* Append ", @item" (or @item) to the list in @buf, truncating at @size. */
+static void list_add(char *buf, size_t size, const char *item)
+{
+	size_t n = strlen(buf);
+	const char *parts[] = {n ? ", " : "", item};
+	for (size_t k = 0; k < 2; k++)
+		for (const char *c = parts[k]; *c && n + 1 < size; c++)
+			buf[n++] = *c;
+	buf[n] = '\0';
+}
+
+/*
+ * Undo what this apply wrote, newest first, and say in @err exactly what is
+ * on disk now.  Rewriting a previous file goes through ep_write_atomic, so
+ * each file is either the old one or the new one, never a mix.
+ */
+static void plan_rollback(struct plan *pl, struct ep_error *err)
+{
+	char removed[512] = "", restored[512] = "", failed[EP_ERROR_MAX] = "";
+	bool wrote = false;
+	for (unsigned i = EP_CERT_COUNT; i-- > 0;) {
+		struct pair *p = &pl->p[i];
+		for (int k = 0; k < 2; k++) {
+			bool key = k == 1;
+			if (!(key ? p->key_done : p->crt_done))
+				continue;
+			wrote = true;
+			const struct saved *old = key ? &p->old_key : &p->old_crt;
+			char name[128], item[EP_ERROR_MAX + 256];
+			short_name(p, key, name, sizeof(name));
+			struct ep_error e;
+			ep_error_clear(&e);
+			if (undo_file(key ? p->key_path : p->crt_path, old, &e) == 0) {
+				list_add(old->present ? restored : removed,
+					 old->present ? sizeof(restored) : sizeof(removed), name);
+			} else {
+				snprintf(item, sizeof(item),
+					 "could not %s %s (%s): it holds the new %s",
+					 old->present ? "restore the previous" : "remove the new",
+					 name, e.msg, key ? "key" : "certificate");
+				list_add(failed, sizeof(failed), item);
+			}
+		}
+	}
+	for (size_t i = pl->n_made; i-- > 0;)
+		rmdir(pl->made_dirs[i]); /* only if empty: what could not be undone stays */
+
+	char undone[1100] = "";
+	if (removed[0] || restored[0])
+		snprintf(undone, sizeof(undone), "%s%s%s%s%s", removed[0] ? "removed the new " : "",
+			 removed, removed[0] && restored[0] ? "; " : "",
+			 restored[0] ? "restored the previous " : "", restored);
+	if (!wrote)
+		err_append(err, "; nothing was written");
+	else if (!failed[0])
+		err_append(err, "; rolled back (%s), so no file was changed", undone);
+	else
+		err_append(err,
+			   "; rolling back: %s%s%s; no other file was touched: check these files "
+			   "before running again",
+			   failed, undone[0] ? "; " : "", undone);
+}
+
+static void plan_log_lines(const struct plan *pl, ep_log_fn log, void *ud)
+{
+	for (size_t i = 0; log && i < pl->lines.n; i++)
+		log(ud, pl->lines.v[i]);
+}
+
+static void plan_dry_run(struct plan *pl, ep_log_fn log, void *ud)
+{
+	plan_log_lines(pl, log, ud);
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++)
+		if (pl->p[i].write_crt)
+			dry_run_pair(&pl->p[i], log, ud);
+}
+
+static int apply_pairs(struct plan *pl, struct ep_error *err)
+{
+	/* Directories first, so that no pair is written when one cannot be. */
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
+		struct pair *p = &pl->p[i];
+		if (!p->write_crt)
+			continue;
+		_cleanup_free_ char *dir = NULL;
+		if (dir_of(p->crt_path, &dir) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		bool made = !ep_path_exists(dir);
+		int r = ep_mkdir_p(dir, 0755, err);
+		if (r < 0)
+			return r;
+		if (made && pl->n_made < EP_CERT_COUNT)
+			pl->made_dirs[pl->n_made++] = TAKE_PTR(dir);
 	}
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
 		struct pair *p = &pl->p[i];
 		if (!p->write_crt)
 			continue;
-		if (dry_run) {
-			dry_run_pair(p, log, ud);
-		} else {
-			/* Key first: a crash in between leaves a key without its
-			 * certificate, which the next run reuses to finish the pair. */
-			if (p->write_key) {
-				r = ep_write_atomic(p->key_path, p->key_pem, p->key_len, 0600, err);
-				if (r < 0)
-					return r;
-			}
-			r = ep_write_atomic(p->crt_path, p->crt_pem, p->crt_len, 0644, err);
+		/* Key first: a crash in between leaves a new key without its certificate,
+		 * which the next run reuses to finish the pair. */
+		if (p->write_key) {
+			int r = apply_write(p, true, err);
 			if (r < 0)
 				return r;
+			p->key_done = true;
 		}
-		if (p->done_line && log && !dry_run)
-			log(ud, p->done_line);
+		int r = apply_write(p, false, err);
+		if (r < 0)
+			return r;
+		p->crt_done = true;
 	}
 	return 0;
+}
+
+/*
+ * Write every pair of the plan, all or nothing: on a failure part-way,
+ * what was written is rolled back and the message says what is on disk.
+ * SIGINT, SIGTERM and SIGHUP wait until the writes (and any rollback) are
+ * over, so that a Ctrl-C cannot land between a key and its certificate.
+ */
+static int plan_apply(struct plan *pl, ep_log_fn log, void *ud, struct ep_error *err)
+{
+	plan_log_lines(pl, log, ud);
+	if (!plan_writes(pl))
+		return 0;
+
+	sigset_t block, saved_mask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &block, &saved_mask);
+	int r = apply_pairs(pl, err);
+	if (r < 0)
+		plan_rollback(pl, err);
+	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; log && i < EP_CERT_COUNT; i++)
+		if (pl->p[i].write_crt && pl->p[i].done_line)
+			log(ud, pl->p[i].done_line);
+	return 0;
+}
+
+/* What generate or renew decides: fills @pl from what is on disk. */
+typedef int (*plan_fn)(struct plan *pl, unsigned mask, struct ep_error *err);
+
+static int plan_build(struct plan *pl, plan_fn fn, unsigned mask, struct ep_error *err)
+{
+	int r = fn(pl, mask, err);
+	for (unsigned i = 0; r >= 0 && i < EP_CERT_COUNT; i++)
+		if (pl->p[i].write_crt)
+			r = check_writable_dir(pl->p[i].crt_path, err);
+	return r;
+}
+
+/*
+ * Lock the certificate directory, then read, plan and apply, so that two
+ * runs at once cannot interleave their writes (two CAs, one key beside the
+ * other's certificate).  A dry run takes no lock and writes nothing.  When
+ * the directory does not exist yet there is nothing to lock: the plan is
+ * checked first, without the lock, so that a refusal does not even create
+ * the directory; then it is created, locked, and everything is read and
+ * planned again under the lock.
+ */
+static int plan_run(struct plan *pl, const struct ep_spec *spec, const char *root, const char *tag,
+		    unsigned mask, bool dry_run, plan_fn fn, ep_log_fn log, void *ud,
+		    struct ep_error *err)
+{
+	int r = plan_init(pl, spec, root, err);
+	pl->tag = tag;
+	if (r < 0)
+		return r;
+	if (dry_run) {
+		r = plan_build(pl, fn, mask, err);
+		if (r >= 0)
+			r = plan_sweep(pl, true, err);
+		if (r >= 0)
+			r = plan_make(pl, err);
+		if (r >= 0)
+			plan_dry_run(pl, log, ud);
+		return r;
+	}
+
+	_cleanup_free_ char *lock_dir = NULL;
+	r = ep_root_path(root, spec->cert_dir, &lock_dir, err);
+	if (r < 0)
+		return r;
+	if (!ep_path_exists(lock_dir)) {
+		r = plan_build(pl, fn, mask, err);
+		if (r < 0 || !plan_writes(pl)) {
+			if (r >= 0)
+				plan_log_lines(pl, log, ud);
+			return r;
+		}
+		r = ep_mkdir_p(lock_dir, 0755, err);
+		if (r < 0)
+			return r;
+		plan_release(pl);
+		r = plan_init(pl, spec, root, err);
+		pl->tag = tag;
+		if (r < 0)
+			return r;
+	}
+	_cleanup_close_ int lock_fd = -1;
+	r = ep_dir_lock(lock_dir, PKI_LOCK_TIMEOUT_MS, &lock_fd, err);
+	if (r < 0)
+		return r;
+	r = plan_build(pl, fn, mask, err);
+	if (r >= 0)
+		r = plan_save_old(pl, err);
+	if (r >= 0)
+		r = plan_sweep(pl, false, err);
+	if (r >= 0)
+		r = plan_make(pl, err);
+	if (r >= 0)
+		r = plan_apply(pl, log, ud, err);
+	return r;
 }
 
 /* ---- generate ----------------------------------------------------------- */
@@ -521,6 +881,15 @@ static int plan_leaf(struct plan *pl, struct pair *p, struct ep_error *err)
 	return r;
 }
 
+static int plan_generate(struct plan *pl, unsigned mask, struct ep_error *err)
+{
+	int r = plan_ca(pl, mask, (mask & EP_CERT_LEAVES) != 0, err);
+	for (unsigned i = EP_CERT_CA + 1; r >= 0 && i < EP_CERT_COUNT; i++)
+		if (mask & EP_CERT_BIT(i))
+			r = plan_leaf(pl, &pl->p[i], err);
+	return r;
+}
+
 int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
 		    ep_log_fn log, void *userdata, struct ep_error *err)
 {
@@ -531,21 +900,7 @@ int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask,
 				      "the node spec has no name or advertise address");
 
 	_cleanup_(plan_release) struct plan pl;
-	int r = plan_init(&pl, spec, root, err);
-	if (r < 0)
-		return r;
-	r = plan_ca(&pl, mask, (mask & EP_CERT_LEAVES) != 0, err);
-	for (unsigned i = EP_CERT_CA + 1; r >= 0 && i < EP_CERT_COUNT; i++)
-		if (mask & EP_CERT_BIT(i))
-			r = plan_leaf(&pl, &pl.p[i], err);
-	for (unsigned i = 0; r >= 0 && i < EP_CERT_COUNT; i++)
-		if (pl.p[i].write_crt && !dry_run)
-			r = check_writable_dir(pl.p[i].crt_path, err);
-	if (r >= 0)
-		r = plan_make(&pl, err);
-	if (r < 0)
-		return r;
-	return plan_apply(&pl, dry_run, log, userdata, err);
+	return plan_run(&pl, spec, root, "certs", mask, dry_run, plan_generate, log, userdata, err);
 }
 
 int ep_pki_ensure(const struct ep_spec *spec, const char *root, bool dry_run, ep_log_fn log,
@@ -618,25 +973,10 @@ static int plan_renew_leaf(struct plan *pl, struct pair *p, bool only, struct ep
 	return 0;
 }
 
-int ep_pki_renew(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
-		 unsigned *ret_renewed, ep_log_fn log, void *userdata, struct ep_error *err)
+static int plan_renew(struct plan *pl, unsigned mask, struct ep_error *err)
 {
-	if (ret_renewed)
-		*ret_renewed = 0;
-	if (mask & EP_CERT_BIT(EP_CERT_CA))
-		return ep_error_usage(err, -EINVAL,
-				      "the etcd CA is never renewed (nor by kubeadm): a new CA "
-				      "means re-issuing every certificate of every member; rotate "
-				      "it by hand");
-	if (!mask || (mask & ~EP_CERT_ALL))
-		return ep_error_usage(err, -EINVAL, "no certificate selected");
-
-	_cleanup_(plan_release) struct plan pl;
-	int r = plan_init(&pl, spec, root, err);
-	if (r < 0)
-		return r;
-	struct pair *ca = &pl.p[EP_CERT_CA];
-	r = load_pair(ca, true, err);
+	struct pair *ca = &pl->p[EP_CERT_CA];
+	int r = load_pair(ca, true, err);
 	if (r < 0)
 		return r;
 	if (!ca->crt_exists)
@@ -663,15 +1003,25 @@ int ep_pki_renew(const struct ep_spec *spec, const char *root, unsigned mask, bo
 	bool only = __builtin_popcount(mask) == 1;
 	for (unsigned i = EP_CERT_CA + 1; r >= 0 && i < EP_CERT_COUNT; i++)
 		if (mask & EP_CERT_BIT(i))
-			r = plan_renew_leaf(&pl, &pl.p[i], only, err);
-	for (unsigned i = 0; r >= 0 && i < EP_CERT_COUNT; i++)
-		if (pl.p[i].write_crt && !dry_run)
-			r = check_writable_dir(pl.p[i].crt_path, err);
-	if (r >= 0)
-		r = plan_make(&pl, err);
-	if (r < 0)
-		return r;
-	r = plan_apply(&pl, dry_run, log, userdata, err);
+			r = plan_renew_leaf(pl, &pl->p[i], only, err);
+	return r;
+}
+
+int ep_pki_renew(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
+		 unsigned *ret_renewed, ep_log_fn log, void *userdata, struct ep_error *err)
+{
+	if (ret_renewed)
+		*ret_renewed = 0;
+	if (mask & EP_CERT_BIT(EP_CERT_CA))
+		return ep_error_usage(err, -EINVAL,
+				      "the etcd CA is never renewed (nor by kubeadm): a new CA "
+				      "means re-issuing every certificate of every member; rotate "
+				      "it by hand");
+	if (!mask || (mask & ~EP_CERT_ALL))
+		return ep_error_usage(err, -EINVAL, "no certificate selected");
+
+	_cleanup_(plan_release) struct plan pl;
+	int r = plan_run(&pl, spec, root, "renew", mask, dry_run, plan_renew, log, userdata, err);
 	if (r < 0)
 		return r;
 	if (ret_renewed)

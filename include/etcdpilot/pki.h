@@ -5,10 +5,16 @@
  * validity, backdating), so that kubeadm can use what etcdpilot writes and
  * etcdpilot can take over what kubeadm wrote.
  *
- * Every operation plans first and writes last: all existing files are loaded
- * and checked, all keys and certificates are made in memory, and only then
- * is anything written (through ep_write_atomic).  A failed check writes
- * nothing.  The library never prints: progress goes to an ep_log_fn.
+ * Every operation plans first and writes last: under an exclusive lock on
+ * the certificate directory (one writer at a time, waiting at most 30 s for
+ * another etcdpilot), all existing files are loaded and checked, all keys and
+ * certificates are made in memory, and only then is anything written
+ * (through ep_write_atomic, with SIGINT, SIGTERM and SIGHUP held back until
+ * the writes are over).  A failed check writes nothing; a write that fails
+ * part-way is rolled back (replaced files get their previous content back,
+ * new ones are removed) and the error says what is on disk.  Dry runs take
+ * no lock and write nothing.  The library never prints: progress goes to an
+ * ep_log_fn.
  */
 #ifndef ETCDPILOT_PKI_H
 #define ETCDPILOT_PKI_H
@@ -85,8 +91,11 @@ int ep_pki_ensure(const struct ep_spec *spec, const char *root, bool dry_run, ep
  * needs the CA: when the CA does not exist and is not in @mask, that is an
  * error.  A CA certificate without its key is an external CA: leaves must
  * then exist and verify.  Expired certificates are reused with a
- * "[certs] WARNING" line.  0 or -errno with @err (EP_ERR_USAGE for bad
- * input such as a mask of 0).
+ * "[certs] WARNING" line.  Stale temp files of
+ * an interrupted run beside the files it writes are removed.  The
+ * certificate directory is created (when missing) only after the checks
+ * passed.  0 or -errno with @err (EP_ERR_USAGE for bad input such as a mask
+ * of 0; -EBUSY when another etcdpilot held the lock for 30 s).
  */
 int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
 		    ep_log_fn log, void *userdata, struct ep_error *err);
@@ -100,7 +109,8 @@ int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask,
  * leaf that does not exist is an error when it alone was asked for, and is
  * skipped with a log line when several were.  *@ret_renewed (may be NULL)
  * gets the mask actually renewed (or, with @dry_run, that would be).
- * Nothing is written unless every pair could be renewed.  0 or -errno.
+ * Nothing is written unless every pair could be renewed, and a failure
+ * while writing puts every replaced key and certificate back.  0 or -errno.
  */
 int ep_pki_renew(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
 		 unsigned *ret_renewed, ep_log_fn log, void *userdata, struct ep_error *err);

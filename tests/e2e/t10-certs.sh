@@ -2,8 +2,10 @@
 # t10-certs: etcdpilot certs generate / check-expiration / renew under a
 # scratch root: kubeadm's files and modes, a chain openssl verifies, an
 # idempotent re-run, kubeadm's table and JSON, renewal that keeps the SANs,
-# a dry run that writes nothing, taking over a PKI made by the openssl CLI,
-# and refusals (bad keys, symlinks, read-only directory) that change nothing.
+# a dry run that writes nothing (and fails where the real run would),
+# taking over a PKI made by the openssl CLI, and refusals (bad keys,
+# symlinks, read-only and unreadable directories, a lone CA key) that change
+# nothing; concurrent runs that take turns, and failed writes that roll back.
 . "$(dirname "$0")/lib.sh"
 
 R=$T/n1
@@ -17,6 +19,38 @@ expect_in "$T/out" "\[dryrun\] Would write file \"$PKI/etcd/ca.key\" with mode 0
 expect_in "$T/out" "Would write file \"$PKI/etcd/server.crt\" with mode 0644 \(certificate CN=cp1, DNS names \[cp1 localhost\] and IPs \[10.0.0.11 127.0.0.1 ::1\]" "dry run shows subject and SANs"
 [[ ! -e $R ]] || fail "dry run created $R"
 pass "dry run wrote nothing"
+
+# --- concurrent runs on an empty root take turns: one CA, every pair matches ------
+pubkey_of() { # FILE: the public key of a certificate or private key, hashed
+	case $1 in
+	*.crt) openssl x509 -in "$1" -noout -pubkey ;;
+	*) openssl pkey -in "$1" -pubout ;;
+	esac 2>/dev/null | sha256sum
+}
+races=0
+for round in $(seq 1 15); do
+	RR=$T/race$round
+	pids=()
+	for i in 1 2 3; do
+		"$EP" certs generate --root "$RR" --name cp1 --advertise-address 10.0.0.11 \
+			--key-type ecdsa-p256 >"$T/race.out.$i" 2>&1 &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do
+		wait "$pid" || fail "round $round: a concurrent generate failed: $(cat "$T"/race.out.*)"
+	done
+	RP=$RR/etc/kubernetes/pki
+	for f in etcd/ca etcd/server etcd/peer etcd/healthcheck-client apiserver-etcd-client; do
+		[[ $(pubkey_of "$RP/$f.key") == "$(pubkey_of "$RP/$f.crt")" ]] ||
+			fail "round $round: $f.key does not match $f.crt"
+	done
+	openssl verify -CAfile "$RP/etcd/ca.crt" "$RP/etcd/server.crt" "$RP/etcd/peer.crt" \
+		"$RP/etcd/healthcheck-client.crt" "$RP/apiserver-etcd-client.crt" >/dev/null 2>&1 ||
+		fail "round $round: a leaf is not signed by the CA on disk"
+	races=$((races + 1))
+	rm -rf "$RR"
+done
+expect_eq "$races" 15 "15 rounds of 3 concurrent generate runs: one CA, every key matches its certificate"
 
 # --- generate --------------------------------------------------------------------
 run "$EP" certs generate "${NODE[@]}" --key-type ecdsa-p256
@@ -98,6 +132,18 @@ expect_rc 0 "renew all --dry-run"
 expect_in "$T/out" "Would write file \"$PKI/etcd/peer.key\" with mode 0600" "renew dry run shows the files"
 expect_eq "$(tree_digest "$R")" "$before" "renew dry run wrote nothing"
 
+# a renewal whose certificate cannot be written (a mount point there: rename
+# fails with EBUSY) puts the previous key back
+before=$(tree_digest "$R")
+run unshare -m sh -c "mount --bind '$PKI/etcd/server.crt' '$PKI/etcd/server.crt' && exec '$EP' certs renew etcd-server --root '$R'"
+expect_rc 1 "a renewal that cannot write the certificate fails"
+expect_in "$T/err" "writing etcd/server.crt: renaming '$PKI/etcd/server.crt.ep-[0-9a-f]{16}' to '$PKI/etcd/server.crt': Device or resource busy; rolled back \(restored the previous etcd/server.key\), so no file was changed" "the error names the file and says the key was put back"
+expect_not_in "$T/out" 'renewed' "and does not claim a renewal"
+expect_eq "$(tree_digest "$R")" "$before" "failed renewal: the old pair is intact"
+run openssl verify -CAfile "$PKI/etcd/ca.crt" "$PKI/etcd/server.crt"
+expect_rc 0 "and still verifies"
+expect_eq "$(pubkey_of "$PKI/etcd/server.key")" "$(pubkey_of "$PKI/etcd/server.crt")" "and the key matches it"
+
 # --- refusals: clear error, nothing written --------------------------------------
 refuse() { # DESCRIPTION REGEX: generate fails with REGEX on stderr and changes nothing
 	local before
@@ -151,6 +197,10 @@ run unshare -m sh -c "mount --bind -o ro '$PKI' '$PKI' && exec '$EP' certs gener
 expect_rc 1 "a read-only certificates directory is refused"
 expect_in "$T/err" "cannot write into '$PKI/etcd': Read-only file system" "the error names the directory"
 expect_eq "$(tree_digest "$R")" "$before" "read-only: nothing written"
+run unshare -m sh -c "mount --bind -o ro '$PKI' '$PKI' && exec '$EP' certs generate --root '$R' --name cp1 --advertise-address 10.0.0.11 --dry-run"
+expect_rc 1 "a dry run into a read-only directory fails as the real run does"
+expect_in "$T/err" "cannot write into '$PKI/etcd': Read-only file system" "with the same error"
+expect_eq "$(tree_digest "$R")" "$before" "read-only dry run: nothing written"
 
 # a file where the etcd directory should be
 mkdir -p "$T/n3/etc/kubernetes/pki" && echo x >"$T/n3/etc/kubernetes/pki/etcd"
@@ -165,6 +215,64 @@ run "$EP" certs generate "${NODE[@]}" --key-type ecdsa-p256
 expect_rc 0 "a deleted pair is regenerated"
 expect_in "$T/out" '^\[certs\] Generating "etcd/server" certificate and key$' "only the missing pair is generated"
 expect_in "$T/out" '^\[certs\] Using the existing "etcd/peer" certificate and key$' "the others are reused"
+
+# leftovers of an interrupted run (ep_write_atomic's temp names) are swept up
+rm "$PKI/etcd/server.key" "$PKI/etcd/server.crt"
+: >"$PKI/etcd/server.key.ep-0123456789abcdef"
+: >"$PKI/etcd/ca.crt.ep-00000000deadbeef"
+: >"$PKI/etcd/server.key.ep-keep"
+run "$EP" certs generate "${NODE[@]}" --key-type ecdsa-p256
+expect_rc 0 "generate beside stale temporary files"
+expect_in "$T/out" "^\[certs\] Removed 1 stale temporary file of '$PKI/etcd/server.key' left by an interrupted run$" "says it removed them"
+[[ ! -e $PKI/etcd/server.key.ep-0123456789abcdef && ! -e $PKI/etcd/ca.crt.ep-00000000deadbeef ]] || fail "stale temporary files were left"
+[[ -e $PKI/etcd/server.key.ep-keep ]] || fail "a file that is not a temp file of ours was removed"
+pass "only files named like ep_write_atomic's temp files are removed"
+rm "$PKI/etcd/server.key.ep-keep"
+
+cp -a "$R" "$T/n4"
+# check-expiration on a junk CA certificate: an error, and no leak (LeakSanitizer in ASan builds)
+echo junk >"$T/n4/etc/kubernetes/pki/etcd/ca.crt"
+run "$EP" certs check-expiration --root "$T/n4"
+expect_rc 1 "check-expiration with a junk ca.crt fails"
+expect_in "$T/err" "ca.crt' is not a PEM certificate: it holds no PEM data" "and says why"
+expect_not_in "$T/err" "LeakSanitizer" "without leaking"
+
+# as an unprivileged user: an unreadable (mode 000) and a read-only etcd/ directory
+U=$T/u
+UK=$U/etc/kubernetes/pki
+run "$EP" certs generate --root "$U" --name cp1 --advertise-address 10.0.0.11 --key-type ecdsa-p256
+expect_rc 0 "a PKI for the unprivileged runs"
+rm "$UK/etcd/peer.crt" "$UK/etcd/peer.key"
+chown -R 65534:65534 "$U"
+chmod 0711 "$T"
+AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+chmod 000 "$UK/etcd"
+before=$(tree_digest "$U")
+for dry in "" --dry-run; do
+	run "${AS_NOBODY[@]}" "$EP" certs generate --root "$U" --name cp1 --advertise-address 10.0.0.11 $dry
+	expect_rc 1 "an unreadable etcd/ directory is refused ${dry:-(real run)}"
+	expect_in "$T/err" "cannot look into '$UK/etcd' \(mode 0000, owner uid 65534\) for '$UK/etcd/ca.crt': Permission denied; run etcdpilot as root, or fix the directory's permissions" "the error names the directory ${dry:-(real run)}"
+	expect_eq "$(tree_digest "$U")" "$before" "unreadable: nothing written ${dry:-(real run)}"
+done
+chmod 555 "$UK/etcd"
+before=$(tree_digest "$U")
+for dry in "" --dry-run; do
+	run "${AS_NOBODY[@]}" "$EP" certs generate --root "$U" --name cp1 --advertise-address 10.0.0.11 $dry
+	expect_rc 1 "a read-only etcd/ directory is refused ${dry:-(real run)}"
+	expect_in "$T/err" "cannot write into '$UK/etcd': Permission denied" "the error names the directory ${dry:-(real run)}"
+	expect_eq "$(tree_digest "$U")" "$before" "read-only: nothing written ${dry:-(real run)}"
+done
+chmod 755 "$UK/etcd"
+run "${AS_NOBODY[@]}" "$EP" certs generate --root "$U" --name cp1 --advertise-address 10.0.0.11
+expect_rc 0 "once writable, the unprivileged owner completes the PKI"
+
+# a disk that fills up part-way (tmpfs with 9 inodes: 5 directories, 4 files):
+# the pairs already written are removed again and the error says so
+mkdir "$T/full"
+run unshare -m sh -c "mount -t tmpfs -o size=4m,nr_inodes=9 tmpfs '$T/full' && { '$EP' certs generate --root '$T/full' --name cp1 --advertise-address 10.0.0.11 --key-type ecdsa-p256; echo rc=\$?; echo files=\$(find '$T/full' -type f | wc -l); }"
+expect_in "$T/out" '^rc=1$' "generate on a full disk fails"
+expect_in "$T/err" "writing etcd/peer.key: creating temporary file '$T/full/etc/kubernetes/pki/etcd/peer.key.ep-[0-9a-f]{16}': No space left on device; rolled back \(removed the new etcd/server.crt, etcd/server.key, etcd/ca.crt, etcd/ca.key\), so no file was changed" "the error says what was written and that it was removed again"
+expect_in "$T/out" '^files=0$' "and no file is left"
 
 # --- external CA: ca.crt without ca.key ----------------------------------------------
 mv "$PKI/etcd/ca.key" "$T/ca.key.offline"

@@ -8,7 +8,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1184,6 +1187,290 @@ static void test_profiles_table(void **state)
 	assert_string_equal(ep_cert_profile(EP_CERT_PEER)->restart, "etcd");
 }
 
+/* ---- one writer at a time ------------------------------------------------ */
+
+static bool pair_matches(const char *crt_path, const char *key_path)
+{
+	X509 *c = load_crt(crt_path);
+	EVP_PKEY *k = load_key(key_path);
+	bool ok = X509_check_private_key(c, k) == 1;
+	X509_free(c);
+	EVP_PKEY_free(k);
+	return ok;
+}
+
+/* Several generate runs at once on an empty root: one CA, every pair consistent. */
+static void test_concurrent_generate(void **state)
+{
+	struct fx *f = *state;
+	enum { ROUNDS = 12, RUNS = 3 };
+	for (int round = 0; round < ROUNDS; round++) {
+		char root[128];
+		snprintf(root, sizeof(root), "%s/r%d", f->root, round);
+		assert_int_equal(mkdir(root, 0700), 0);
+		pid_t pids[RUNS];
+		for (int i = 0; i < RUNS; i++) {
+			pids[i] = fork();
+			assert_true(pids[i] >= 0);
+			if (pids[i] == 0)
+				_exit(ep_pki_ensure(&f->spec, root, false, NULL, NULL, NULL) < 0
+					  ? 1
+					  : 0);
+		}
+		for (int i = 0; i < RUNS; i++) {
+			int status;
+			assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+			assert_true(WIFEXITED(status));
+			assert_int_equal(WEXITSTATUS(status), 0);
+		}
+		X509 *ca = NULL;
+		for (unsigned id = 0; id < EP_CERT_COUNT; id++) {
+			char *crt = NULL, *key = NULL;
+			assert_int_equal(ep_pki_paths(&f->spec, root, id, &crt, &key, NULL), 0);
+			if (!pair_matches(crt, key))
+				fail_msg("round %d: '%s' does not match '%s'", round, key, crt);
+			X509 *c = load_crt(crt);
+			if (id == EP_CERT_CA)
+				ca = c;
+			else if (X509_verify(c, X509_get0_pubkey(ca)) != 1)
+				fail_msg("round %d: '%s' is not signed by the CA on disk", round,
+					 crt);
+			if (id != EP_CERT_CA)
+				X509_free(c);
+			free(crt);
+			free(key);
+		}
+		X509_free(ca);
+	}
+}
+
+static long long ms_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A run waits while another holds the certificate directory's lock; dry runs do not. */
+static void test_generate_waits_for_lock(void **state)
+{
+	struct fx *f = *state;
+	ensure_ok(f);
+	char *crt = path_of(f, EP_CERT_SERVER, false), *key = path_of(f, EP_CERT_SERVER, true);
+	assert_int_equal(unlink(crt), 0);
+	assert_int_equal(unlink(key), 0);
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/etc/kubernetes/pki", f->root);
+
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = -1;
+		if (ep_dir_lock(dir, 1000, &fd, NULL) < 0 || write(p[1], "L", 1) != 1)
+			_exit(1);
+		usleep(600 * 1000);
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(read(p[0], &c, 1), 1);
+	long long t0 = ms_now();
+	struct ep_error err = {0};
+	assert_int_equal(ep_pki_ensure(&f->spec, f->root, true, log_cb, f, &err), 0);
+	assert_true(ms_now() - t0 < 400); /* a dry run takes no lock */
+	ensure_ok(f);
+	assert_true(ms_now() - t0 >= 400);
+	assert_true(pair_matches(crt, key));
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(p[0]);
+	close(p[1]);
+	free(crt);
+	free(key);
+}
+
+/* ---- all-or-nothing apply ---------------------------------------------- */
+
+/* Test hook: each rule fails the call for its path once it has let @skip calls pass. */
+struct hook_rule {
+	const char *path;
+	int e;
+	int skip;
+};
+static struct hook_rule hook_rules[2];
+static int hook_calls;
+static bool hook_saw_unblocked;
+
+static int fail_hook(const char *path)
+{
+	sigset_t cur;
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	if (!sigismember(&cur, SIGINT) || !sigismember(&cur, SIGTERM) || !sigismember(&cur, SIGHUP))
+		hook_saw_unblocked = true;
+	hook_calls++;
+	for (size_t i = 0; i < 2; i++)
+		if (hook_rules[i].path && !strcmp(path, hook_rules[i].path) &&
+		    hook_rules[i].skip-- <= 0)
+			return -hook_rules[i].e;
+	return 0;
+}
+
+static void hook_set(const char *path, int e, int skip)
+{
+	memset(hook_rules, 0, sizeof(hook_rules));
+	hook_rules[0] = (struct hook_rule){path, e, skip};
+	hook_calls = 0;
+	hook_saw_unblocked = false;
+	pki_test_write_hook = fail_hook;
+}
+
+static void hook_clear(void)
+{
+	pki_test_write_hook = NULL;
+	memset(hook_rules, 0, sizeof(hook_rules));
+}
+
+/* A renewal that fails on the certificate puts the previous key back. */
+static void test_renew_failure_rolls_back(void **state)
+{
+	struct fx *f = *state;
+	ensure_ok(f);
+	char *scrt = path_of(f, EP_CERT_SERVER, false);
+	char *pcrt = path_of(f, EP_CERT_PEER, false);
+	unsigned char before[32], after[32];
+	tree_digest(f->root, before);
+
+	/* the key is written, then its certificate fails */
+	hook_set(scrt, ENOSPC, 0);
+	struct ep_error err = {0};
+	assert_int_equal(ep_pki_renew(&f->spec, f->root, EP_CERT_BIT(EP_CERT_SERVER), false, NULL,
+				      log_cb, f, &err),
+			 -ENOSPC);
+	hook_clear();
+	tree_digest(f->root, after);
+	assert_memory_equal(before, after, 32);
+	if (!strstr(err.msg, "writing etcd/server.crt: ") ||
+	    !strstr(err.msg, "No space left on device; rolled back (restored the previous "
+			     "etcd/server.key), so no file was changed"))
+		fail_msg("unexpected message: %s", err.msg);
+	assert_false(log_has(f, "renewed"));
+
+	/* renew all: the server pair and the peer key are written, the peer certificate fails */
+	ep_error_clear(&err);
+	hook_set(pcrt, EIO, 0);
+	assert_int_equal(
+	    ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, NULL, log_cb, f, &err), -EIO);
+	hook_clear();
+	tree_digest(f->root, after);
+	assert_memory_equal(before, after, 32);
+	assert_non_null(strstr(err.msg, "writing etcd/peer.crt: "));
+	assert_non_null(strstr(err.msg,
+			       "rolled back (restored the previous etcd/peer.key, "
+			       "etcd/server.crt, etcd/server.key), so no file was changed"));
+
+	/* the very first write fails: nothing to roll back */
+	ep_error_clear(&err);
+	char *skey = path_of(f, EP_CERT_SERVER, true);
+	hook_set(skey, ENOSPC, 0);
+	assert_true(ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, NULL, log_cb, f, &err) <
+		    0);
+	hook_clear();
+	assert_non_null(strstr(err.msg, "; nothing was written"));
+
+	/* a rollback that fails itself says what is left on disk */
+	ep_error_clear(&err);
+	hook_set(pcrt, EIO, 0);
+	hook_rules[1] = (struct hook_rule){skey, ENOSPC, 1}; /* written, then not restored */
+	assert_int_equal(
+	    ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, NULL, log_cb, f, &err), -EIO);
+	hook_clear();
+	if (!strstr(err.msg, "; rolling back: could not restore the previous etcd/server.key (No "
+			     "space left on device): it holds the new key; restored the "
+			     "previous etcd/peer.key, etcd/server.crt; no other file was "
+			     "touched"))
+		fail_msg("unexpected message: %s", err.msg);
+	/* just what it said: the server key is the new one, the rest as before */
+	assert_false(pair_matches(scrt, skey));
+	free(skey);
+	free(scrt);
+	free(pcrt);
+}
+
+/* A failed apply neither keeps the pairs it did write nor leaves a signal unblocked. */
+static void test_generate_failure_rolls_back(void **state)
+{
+	struct fx *f = *state;
+	char *hcrt = path_of(f, EP_CERT_HEALTHCHECK_CLIENT, false);
+	hook_set(hcrt, ENOSPC, 0);
+	struct ep_error err = {0};
+	assert_int_equal(ep_pki_ensure(&f->spec, f->root, false, log_cb, f, &err), -ENOSPC);
+	hook_clear();
+	assert_false(hook_saw_unblocked);
+	if (!strstr(err.msg, "writing etcd/healthcheck-client.crt: ") ||
+	    !strstr(err.msg, "rolled back (removed the new etcd/healthcheck-client.key, "
+			     "etcd/peer.crt, etcd/peer.key, etcd/server.crt, etcd/server.key, "
+			     "etcd/ca.crt, etcd/ca.key), so no file was changed"))
+		fail_msg("unexpected message: %s", err.msg);
+	/* no file anywhere, and the etcd/ directory it made is gone again */
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/etc/kubernetes/pki/etcd", f->root);
+	assert_false(ep_path_exists(dir));
+	snprintf(dir, sizeof(dir), "%s/etc/kubernetes/pki", f->root);
+	assert_true(ep_dir_empty_or_absent(dir));
+
+	/* the signals are blocked while writing, and restored after */
+	hook_set(NULL, 0, 0);
+	ensure_ok(f);
+	hook_clear();
+	assert_true(hook_calls >= 10);
+	assert_false(hook_saw_unblocked);
+	sigset_t cur;
+	pthread_sigmask(SIG_BLOCK, NULL, &cur);
+	assert_false(sigismember(&cur, SIGINT));
+	assert_false(sigismember(&cur, SIGTERM));
+	assert_false(sigismember(&cur, SIGHUP));
+	free(hcrt);
+}
+
+/* Leftovers of an interrupted run beside the files to be written are removed. */
+static void test_stale_temps_swept(void **state)
+{
+	struct fx *f = *state;
+	ensure_ok(f);
+	char *crt = path_of(f, EP_CERT_SERVER, false), *key = path_of(f, EP_CERT_SERVER, true);
+	char *cakey = path_of(f, EP_CERT_CA, true);
+	assert_int_equal(unlink(crt), 0);
+	assert_int_equal(unlink(key), 0);
+	char stale1[512], stale2[512], other[512];
+	snprintf(stale1, sizeof(stale1), "%s.ep-0123456789abcdef", key);
+	snprintf(stale2, sizeof(stale2), "%s.ep-fedcba9876543210", cakey);
+	snprintf(other, sizeof(other), "%s.ep-backup", key);
+	write_file(stale1, "k", 1, 0600);
+	write_file(stale2, "k", 1, 0600);
+	write_file(other, "k", 1, 0600);
+
+	struct ep_error err = {0};
+	assert_int_equal(ep_pki_ensure(&f->spec, f->root, true, log_cb, f, &err), 0);
+	char want[700];
+	snprintf(want, sizeof(want),
+		 "[dryrun] Would remove 1 stale temporary file of '%s' left by an interrupted run",
+		 key);
+	assert_true(log_has(f, want));
+	assert_true(ep_path_exists(stale1));
+
+	ensure_ok(f);
+	snprintf(want, sizeof(want),
+		 "[certs] Removed 1 stale temporary file of '%s' left by an interrupted run", key);
+	assert_true(log_has(f, want));
+	assert_false(ep_path_exists(stale1));
+	assert_false(ep_path_exists(stale2)); /* the CA's, in the same directory */
+	assert_true(ep_path_exists(other));   /* not ep_write_atomic's pattern */
+	free(crt);
+	free(key);
+	free(cakey);
+}
+
 /* ---- kubeadm compatibility ---------------------------------------------- */
 
 /* Go's To4(): an IPv4-mapped IPv6 SAN is the IPv4 address, 4 bytes, once. */
@@ -1215,6 +1502,75 @@ static void test_ipv4_mapped_sans(void **state)
 	/* the same SANs asked for again: the existing certificate covers them */
 	ensure_ok(f);
 	free(p);
+}
+
+static int chown_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return lchown(p, 65534, 65534);
+}
+
+/*
+ * A dry run reports the error the real run would give for a directory it
+ * cannot write into.  Root ignores mode bits, so when the test runs as root
+ * the runs happen in a child that is user 65534, in a tree it owns.
+ */
+static void test_dry_run_checks_writable(void **state)
+{
+	struct fx *f = *state;
+	ensure_ok(f);
+	char *crt = path_of(f, EP_CERT_SERVER, false), *key = path_of(f, EP_CERT_SERVER, true);
+	assert_int_equal(unlink(crt), 0);
+	assert_int_equal(unlink(key), 0);
+	char dir[256];
+	snprintf(dir, sizeof(dir), "%s/etc/kubernetes/pki/etcd", f->root);
+	bool root = geteuid() == 0;
+	if (root)
+		assert_int_equal(nftw(f->root, chown_cb, 16, FTW_PHYS), 0);
+	assert_int_equal(chmod(dir, 0555), 0);
+	unsigned char before[32], after[32];
+	tree_digest(f->root, before);
+
+	int p[2];
+	assert_int_equal(pipe(p), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[0]);
+		if (root && (setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(2);
+		struct ep_error dry = {0}, real = {0};
+		int a = ep_pki_ensure(&f->spec, f->root, true, NULL, NULL, &dry);
+		int b = ep_pki_ensure(&f->spec, f->root, false, NULL, NULL, &real);
+		char out[2 * EP_ERROR_MAX + 32];
+		int n = snprintf(out, sizeof(out), "%d %d\n%s\n%s", a, b, dry.msg, real.msg);
+		_exit(write(p[1], out, (size_t)n) == n ? 0 : 3);
+	}
+	close(p[1]);
+	char buf[2 * EP_ERROR_MAX + 32];
+	size_t got = 0;
+	ssize_t n;
+	while ((n = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	close(p[0]);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	tree_digest(f->root, after);
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_memory_equal(before, after, 32);
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "-13 -13\ncannot write into '%s': Permission denied\ncannot write into '%s': "
+		 "Permission denied",
+		 dir, dir);
+	assert_string_equal(buf, want);
+	free(crt);
+	free(key);
 }
 
 #define FX(t) cmocka_unit_test_setup_teardown(t, fx_setup, fx_teardown)
@@ -1249,7 +1605,13 @@ int main(void)
 	    FX(test_renew),
 	    FX(test_renew_refusals),
 	    FX(test_status),
+	    FX(test_concurrent_generate),
+	    FX(test_generate_waits_for_lock),
+	    FX(test_renew_failure_rolls_back),
+	    FX(test_generate_failure_rolls_back),
+	    FX(test_stale_temps_swept),
 	    FX(test_ipv4_mapped_sans),
+	    FX(test_dry_run_checks_writable),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_parsers),
 	    cmocka_unit_test(test_parse_messages),
