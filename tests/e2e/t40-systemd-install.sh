@@ -39,10 +39,10 @@ netns() {
 
 # The stand-in's etcd goes away even when the scenario fails.
 stop_unit() {
-	local root=$1 pid
-	"$STANDIN" --root "$root" stop etcd.service
+	local root=$1 unit=${2:-etcd.service} pid
+	"$STANDIN" --root "$root" stop "$unit"
 	for f in supervisor.pid main.pid; do
-		pid=$(cat "$root/run/systemd-standin/etcd.service/$f" 2>/dev/null) || continue
+		pid=$(cat "$root/run/systemd-standin/$unit/$f" 2>/dev/null) || continue
 		[[ $pid -gt 0 ]] && kill -KILL "$pid" 2>/dev/null
 	done
 	return 0
@@ -227,9 +227,21 @@ awk '/^# \/etc\/etcd\/etcd.env$/{p=1;next} /^$/{p=0} p' "$T/out" >"$T/env"
 cmp -s "$T/env" "$R1/etc/etcd/etcd.env" || fail "render unit prints the environment on disk"
 pass "render unit prints the environment on disk"
 
-# Node 2: the same release as file:// (the tarball's own URL, SHA256SUMS beside it).
+# Node 2: the same release as file:// (the tarball's own URL, SHA256SUMS
+# beside it), with an extraEnvs value that needs every kind of quoting: what
+# etcdpilot writes must reach etcd unchanged through the stand-in's own
+# reading of systemd's rules.
+cat >"$T/n2.yaml" <<'EOF'
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+etcd:
+  local:
+    extraEnvs:
+      - name: T40_QUOTING
+        value: '  padded "q" $HOME \x `y` it''s a#b;c  '
+EOF
 run in_ns "$NS2" "$EP" --root "$R2" init --mode systemd --name n2 --advertise-address "$A2" \
-	--key-type ecdsa-p256 --timeout 60s --release-url "file://$REL/$NAME.tar.gz"
+	--key-type ecdsa-p256 --timeout 60s --release-url "file://$REL/$NAME.tar.gz" --config "$T/n2.yaml"
 expect_rc 0 "init --mode systemd from file:// brings up a healthy member"
 expect_in "$T/out" "^\[install\] Expecting sha256 $SUM for $NAME.tar.gz \(from file://$REL/SHA256SUMS\)" \
 	"the file:// tarball is verified against the SHA256SUMS beside it"
@@ -237,9 +249,83 @@ run in_ns "$NS2" etcdctl --endpoints "https://$A2:2379" \
 	--cacert "$R2/etc/kubernetes/pki/etcd/ca.crt" --cert "$R2/etc/kubernetes/pki/etcd/healthcheck-client.crt" \
 	--key "$R2/etc/kubernetes/pki/etcd/healthcheck-client.key" endpoint health
 expect_rc 0 "etcdctl finds member n2 healthy"
+tr '\0' '\n' <"/proc/$(cat "$R2/run/systemd-standin/etcd.service/main.pid")/environ" >"$T/environ2"
+grep -Fxq -- 'T40_QUOTING=  padded "q" $HOME \x `y` it'"'"'s a#b;c  ' "$T/environ2" ||
+	fail "an extraEnvs value with quotes, \$, \\, \`, # and padding reaches etcd unchanged"
+pass "an extraEnvs value with quotes, \$, \\, \`, # and padding reaches etcd unchanged"
 
 # stop really stops it.
 "$STANDIN" --root "$R2" stop etcd.service
 run "$STANDIN" --root "$R2" is-active etcd.service
 expect_rc 3 "after stop, is-active fails"
 expect_in "$T/out" '^inactive$' "and says inactive"
+
+# The stand-in is honest where it matters for the tests above: the unit it
+# runs is the one loaded at daemon-reload (a missing daemon-reload shows),
+# the environment file is read at every start by systemd.exec(5)'s rules
+# (not etcdpilot's), and no dead pid is shown during a restart wait.
+R3=$T/n3
+mkdir -p "$R3/etc/systemd/system" "$R3/etc/t"
+on_exit "stop_unit '$R3' t.service"
+t_unit() {
+	printf '[Service]\nType=simple\nEnvironmentFile=/etc/t/t.env\nExecStart=/bin/sleep %s\nRestart=always\nRestartSec=2s\n' \
+		"$1" >"$R3/etc/systemd/system/t.service"
+}
+t_main() { cat "$R3/run/systemd-standin/t.service/main.pid"; }
+t_environ() { tr '\0' '\n' <"/proc/$(t_main)/environ"; }
+t_unit 1001
+cat >"$T/t.env" <<'EOF'
+# systemd.exec(5), EnvironmentFile=
+T_ONE=first
+T_MID=a"b c"
+T_AFTER="x" y
+T_DQ="q \"w\" \$x \\ \n"
+T_ESC=a\ b\\c
+export T_EXPORT=1
+T_CONT=one\
+two
+NOEQUALS
+T_TRAIL=v   
+T_SQ='it s'  
+EOF
+cp "$T/t.env" "$R3/etc/t/t.env"
+run "$STANDIN" --root "$R3" daemon-reload
+expect_rc 0 "stand-in: daemon-reload"
+run "$STANDIN" --root "$R3" start t.service
+expect_rc 0 "stand-in: start"
+expect_eq "$(tr '\0' ' ' <"/proc/$(t_main)/cmdline")" "/bin/sleep 1001 " "stand-in: runs the loaded unit"
+t_environ >"$T/t.environ"
+for want in 'T_ONE=first' 'T_MID=a"b c"' 'T_AFTER=xy' 'T_DQ=q "w" $x \ \n' 'T_ESC=a b\c' 'T_CONT=onetwo' \
+	'T_TRAIL=v' 'T_SQ=it s'; do
+	grep -Fxq -- "$want" "$T/t.environ" || fail "stand-in: EnvironmentFile gives $want"
+	pass "stand-in: EnvironmentFile gives $want"
+done
+expect_not_in "$T/t.environ" '^T_EXPORT=|export|NOEQUALS' "stand-in: 'export X=' and a line without = are ignored, as by systemd"
+
+# The unit changes on disk without daemon-reload: restart still runs the loaded one.
+t_unit 1002
+sed -i 's/^T_ONE=first$/T_ONE=second/' "$R3/etc/t/t.env"
+run "$STANDIN" --root "$R3" restart t.service
+expect_rc 0 "stand-in: restart without daemon-reload"
+expect_in "$T/err" "changed on disk. Run 'systemctl daemon-reload' to reload units" "stand-in: warns as systemctl does"
+expect_eq "$(tr '\0' ' ' <"/proc/$(t_main)/cmdline")" "/bin/sleep 1001 " "stand-in: and runs the unit as loaded"
+t_environ >"$T/t.environ"
+expect_in "$T/t.environ" '^T_ONE=second$' "stand-in: the environment file is read at every start"
+run "$STANDIN" --root "$R3" daemon-reload
+run "$STANDIN" --root "$R3" restart t.service
+expect_rc 0 "stand-in: restart after daemon-reload"
+expect_not_in "$T/err" "changed on disk" "stand-in: no warning once reloaded"
+expect_eq "$(tr '\0' ' ' <"/proc/$(t_main)/cmdline")" "/bin/sleep 1002 " "stand-in: runs the reloaded unit"
+
+# Killed: during RestartSec main.pid says 0 (no main process), then the new one.
+OLDPID=$(t_main)
+kill -KILL "$OLDPID"
+wait_for 5 sh -c "[ \"\$(cat '$R3/run/systemd-standin/t.service/main.pid')\" = 0 ]" ||
+	fail "stand-in: main.pid is cleared while the restart waits"
+pass "stand-in: main.pid is cleared while the restart waits"
+run "$STANDIN" --root "$R3" is-active t.service
+expect_in "$T/out" '^activating$' "stand-in: and the unit is activating"
+wait_for 10 sh -c "p=\$(cat '$R3/run/systemd-standin/t.service/main.pid'); [ \"\$p\" != 0 ] && [ \"\$p\" != $OLDPID ]" ||
+	fail "stand-in: a new main process after RestartSec"
+pass "stand-in: a new main process after RestartSec"
+stop_unit "$R3" t.service
