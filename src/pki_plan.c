@@ -260,6 +260,30 @@ static int check_writable_dir(const char *path, struct ep_error *err)
 	}
 }
 
+/*
+ * A leaf valid longer than its CA is refused by every verifier once the CA
+ * has expired.  kubeadm's NewSignedCert gives a leaf its full period anyway
+ * (and only its config validation warns when certificateValidityPeriod
+ * exceeds caCertificateValidityPeriod); etcdpilot writes the same
+ * certificate, and says so against the CA actually in use.
+ */
+static int warn_outlives_ca(struct plan *pl, struct pair *p, struct ep_error *err)
+{
+	const struct pair *ca = &pl->p[EP_CERT_CA];
+	time_t leaf_na, ca_na;
+	if (pki_cert_times(p->crt, NULL, &leaf_na) < 0 ||
+	    pki_cert_times(ca->crt, NULL, &ca_na) < 0 || leaf_na <= ca_na)
+		return 0;
+	char leaf_when[64], ca_when[64];
+	ep_pki_format_expiry(leaf_na, leaf_when, sizeof(leaf_when));
+	ep_pki_format_expiry(ca_na, ca_when, sizeof(ca_when));
+	return plan_line(pl, err,
+			 "[%s] WARNING: \"%s\" will be valid until %s, but the etcd CA '%s' "
+			 "expires on %s: from then on nothing accepts it; rotate the CA before "
+			 "that, or shorten certificateValidityPeriod",
+			 pl->tag, p->prof->base, leaf_when, ca->crt_path, ca_when);
+}
+
 /* Make every new key at once (RSA keys in parallel), then every certificate. */
 static int plan_make(struct plan *pl, struct ep_error *err)
 {
@@ -296,6 +320,10 @@ static int plan_make(struct plan *pl, struct ep_error *err)
 			return ep_error_prefix(err, "issuing \"%s\"", p->prof->base);
 		X509_free(p->crt);
 		p->crt = crt;
+		if (!p->prof->is_ca)
+			r = warn_outlives_ca(pl, p, err);
+		if (r < 0)
+			return r;
 		r = pki_cert_pem(p->crt, &p->crt_pem, &p->crt_len, err);
 		if (r >= 0 && p->write_key)
 			r = pki_key_pem(p->key, &p->key_pem, &p->key_len, err);
@@ -711,6 +739,22 @@ static int plan_run(struct plan *pl, const struct ep_spec *spec, const char *roo
 
 /* ---- generate ----------------------------------------------------------- */
 
+/*
+ * ca.key without ca.crt: issuing a new CA certificate for the old key would
+ * make a CA that no other member trusts (a new serial and validity under the
+ * same name), so neither generate nor renew guesses.
+ */
+static int ca_key_alone(const struct plan *pl, const struct pair *ca, struct ep_error *err)
+{
+	return ep_error_set(
+	    err, -ENOENT,
+	    "'%s' exists without '%s'; restore %s (for instance from another "
+	    "control-plane node's %s/%s.crt), or remove %s to start a new CA (every "
+	    "member's certificates must then be reissued)",
+	    ca->key_path, ca->crt_path, base_name(ca->crt_path), pl->spec->cert_dir, ca->prof->base,
+	    base_name(ca->key_path));
+}
+
 static int plan_ca(struct plan *pl, unsigned mask, bool need_ca, struct ep_error *err)
 {
 	struct pair *ca = &pl->p[EP_CERT_CA];
@@ -719,6 +763,8 @@ static int plan_ca(struct plan *pl, unsigned mask, bool need_ca, struct ep_error
 		return r;
 	bool in_mask = mask & EP_CERT_BIT(EP_CERT_CA);
 
+	if (!ca->crt_exists && ca->key_exists)
+		return ca_key_alone(pl, ca, err);
 	if (ca->crt_exists) {
 		if (!pki_cert_is_ca(ca->crt)) {
 			char subj[256];
@@ -760,18 +806,13 @@ static int plan_ca(struct plan *pl, unsigned mask, bool need_ca, struct ep_error
 		    ca->crt_path);
 	}
 	ca->write_crt = true;
-	ca->write_key = !ca->key_exists;
+	ca->write_key = true;
 	ca->subject = pki_name_cn(ca->prof->cn);
 	if (!ca->subject)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	r = pki_sans_desired(pl->spec, ca->prof, &ca->sans, NULL, NULL, err);
 	if (r < 0)
 		return r;
-	if (ca->key_exists)
-		return plan_line(pl, err,
-				 "[certs] Using the existing \"%s\" key to issue its missing "
-				 "certificate",
-				 ca->prof->base);
 	return plan_line(pl, err, "[certs] Generating \"%s\" certificate and key", ca->prof->base);
 }
 
@@ -911,25 +952,30 @@ int ep_pki_ensure(const struct ep_spec *spec, const char *root, bool dry_run, ep
 
 /* ---- renew -------------------------------------------------------------- */
 
-/* kubeadm's certToConfig: CN and O of the old subject, nothing else. */
+/*
+ * kubeadm's certToConfig: CN and O of the old subject, nothing else, written
+ * as Go's pkix.Name.ToRDNSequence writes them: every O first, then the CN.
+ * Go keeps one CN (the last one it parsed), so a subject with several gets
+ * the last.
+ */
 static X509_NAME *renewed_subject(const X509 *old)
 {
 	const X509_NAME *on = X509_get_subject_name(old);
 	X509_NAME *n = X509_NAME_new();
 	if (!n)
 		return NULL;
-	const int nids[] = {NID_commonName, NID_organizationName};
-	for (size_t k = 0; k < 2; k++) {
-		int idx = -1;
-		while ((idx = X509_NAME_get_index_by_NID(on, nids[k], idx)) >= 0) {
-			X509_NAME_ENTRY *e = X509_NAME_get_entry(on, idx);
-			if (!X509_NAME_add_entry(n, e, -1, 0)) {
-				X509_NAME_free(n);
-				return NULL;
-			}
-		}
-	}
+	int idx = -1, cn = -1;
+	while ((idx = X509_NAME_get_index_by_NID(on, NID_organizationName, idx)) >= 0)
+		if (!X509_NAME_add_entry(n, X509_NAME_get_entry(on, idx), -1, 0))
+			goto fail;
+	while ((idx = X509_NAME_get_index_by_NID(on, NID_commonName, idx)) >= 0)
+		cn = idx;
+	if (cn >= 0 && !X509_NAME_add_entry(n, X509_NAME_get_entry(on, cn), -1, 0))
+		goto fail;
 	return n;
+fail:
+	X509_NAME_free(n);
+	return NULL;
 }
 
 static int plan_renew_leaf(struct plan *pl, struct pair *p, bool only, struct ep_error *err)
@@ -979,6 +1025,8 @@ static int plan_renew(struct plan *pl, unsigned mask, struct ep_error *err)
 	int r = load_pair(ca, true, err);
 	if (r < 0)
 		return r;
+	if (!ca->crt_exists && ca->key_exists)
+		return ca_key_alone(pl, ca, err);
 	if (!ca->crt_exists)
 		return ep_error_set(
 		    err, -ENOENT,

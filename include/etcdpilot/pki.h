@@ -90,8 +90,11 @@ int ep_pki_ensure(const struct ep_spec *spec, const char *root, bool dry_run, ep
  * Like ep_pki_ensure() for the pairs in @mask (EP_CERT_BIT()s).  A leaf
  * needs the CA: when the CA does not exist and is not in @mask, that is an
  * error.  A CA certificate without its key is an external CA: leaves must
- * then exist and verify.  Expired certificates are reused with a
- * "[certs] WARNING" line.  Stale temp files of
+ * then exist and verify.  A CA key without its certificate is an error
+ * whatever @mask says (a new certificate for the old key would be a CA no
+ * other member trusts).  Expired certificates are reused with a
+ * "[certs] WARNING" line, and so is a new leaf that would outlive its CA
+ * (kubeadm gives it its full validity all the same).  Stale temp files of
  * an interrupted run beside the files it writes are removed.  The
  * certificate directory is created (when missing) only after the checks
  * passed.  0 or -errno with @err (EP_ERR_USAGE for bad input such as a mask
@@ -110,7 +113,8 @@ int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask,
  * skipped with a log line when several were.  *@ret_renewed (may be NULL)
  * gets the mask actually renewed (or, with @dry_run, that would be).
  * Nothing is written unless every pair could be renewed, and a failure
- * while writing puts every replaced key and certificate back.  0 or -errno.
+ * while writing puts every replaced key and certificate back.  The subject
+ * is written in Go's order (O before CN).  0 or -errno.
  */
 int ep_pki_renew(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
 		 unsigned *ret_renewed, ep_log_fn log, void *userdata, struct ep_error *err);

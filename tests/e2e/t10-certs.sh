@@ -144,6 +144,19 @@ run openssl verify -CAfile "$PKI/etcd/ca.crt" "$PKI/etcd/server.crt"
 expect_rc 0 "and still verifies"
 expect_eq "$(pubkey_of "$PKI/etcd/server.key")" "$(pubkey_of "$PKI/etcd/server.crt")" "and the key matches it"
 
+# renewal keeps CN and O and writes them in Go's order (O, then CN), like kubeadm
+cp -a "$R" "$T/n5"
+K5=$T/n5/etc/kubernetes/pki
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$K5/apiserver-etcd-client.key" \
+	-subj "/CN=x/O=system:masters" -out "$T/x.csr" 2>/dev/null
+printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' >"$T/x.ext"
+openssl x509 -req -in "$T/x.csr" -CA "$K5/etcd/ca.crt" -CAkey "$K5/etcd/ca.key" -days 30 \
+	-extfile "$T/x.ext" -out "$K5/apiserver-etcd-client.crt" 2>/dev/null
+expect_eq "$(openssl x509 -in "$K5/apiserver-etcd-client.crt" -noout -subject)" "subject=CN = x, O = system:masters" "a certificate with CN before O"
+run "$EP" certs renew apiserver-etcd-client --root "$T/n5"
+expect_rc 0 "renew it"
+expect_eq "$(openssl x509 -in "$K5/apiserver-etcd-client.crt" -noout -subject)" "subject=O = system:masters, CN = x" "renewed with O before CN, as Go writes it"
+
 # --- refusals: clear error, nothing written --------------------------------------
 refuse() { # DESCRIPTION REGEX: generate fails with REGEX on stderr and changes nothing
 	local before
@@ -229,7 +242,17 @@ expect_in "$T/out" "^\[certs\] Removed 1 stale temporary file of '$PKI/etcd/serv
 pass "only files named like ep_write_atomic's temp files are removed"
 rm "$PKI/etcd/server.key.ep-keep"
 
+# ca.key without ca.crt: neither generate nor generate etcd-ca makes up a certificate
 cp -a "$R" "$T/n4"
+rm "$T/n4/etc/kubernetes/pki/etcd/ca.crt"
+before=$(tree_digest "$T/n4")
+for what in all etcd-ca; do
+	run "$EP" certs generate "$what" --root "$T/n4" --name cp1 --advertise-address 10.0.0.11
+	expect_rc 1 "a CA key without its certificate is refused ($what)"
+	expect_in "$T/err" "'$T/n4/etc/kubernetes/pki/etcd/ca.key' exists without '$T/n4/etc/kubernetes/pki/etcd/ca.crt'; restore ca.crt \(for instance from another control-plane node's /etc/kubernetes/pki/etcd/ca.crt\), or remove ca.key to start a new CA \(every member's certificates must then be reissued\)" "the error says how to proceed ($what)"
+	expect_eq "$(tree_digest "$T/n4")" "$before" "lone CA key: nothing written ($what)"
+done
+
 # check-expiration on a junk CA certificate: an error, and no leak (LeakSanitizer in ASan builds)
 echo junk >"$T/n4/etc/kubernetes/pki/etcd/ca.crt"
 run "$EP" certs check-expiration --root "$T/n4"

@@ -1473,6 +1473,67 @@ static void test_stale_temps_swept(void **state)
 
 /* ---- kubeadm compatibility ---------------------------------------------- */
 
+/* Renewal copies CN and O, and writes them as Go does: O first, then one CN. */
+static void test_renew_subject_order(void **state)
+{
+	struct fx *f = *state;
+	ensure_ok(f);
+	char *cacrt = path_of(f, EP_CERT_CA, false), *cakey = path_of(f, EP_CERT_CA, true);
+	char *crt = path_of(f, EP_CERT_APISERVER_ETCD_CLIENT, false);
+	char *key = path_of(f, EP_CERT_APISERVER_ETCD_CLIENT, true);
+	X509 *ca = load_crt(cacrt);
+	EVP_PKEY *cak = load_key(cakey), *k = load_key(key);
+	X509_NAME *subj = X509_NAME_new();
+	assert_true(X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+					       (const unsigned char *)"old-cn", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_UTF8,
+					       (const unsigned char *)"x", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(subj, "OU", MBSTRING_UTF8,
+					       (const unsigned char *)"dropped", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_UTF8,
+					       (const unsigned char *)"system:masters", -1, -1, 0));
+	assert_true(X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_UTF8,
+					       (const unsigned char *)"second", -1, -1, 0));
+	EXTENDED_KEY_USAGE *eku = pki_profile_eku(ep_cert_profile(EP_CERT_APISERVER_ETCD_CLIENT));
+	struct pki_cert_req req = {
+	    .subject = subj, .eku = eku, .validity_s = 86400, .now = time(NULL)};
+	X509 *old = NULL;
+	assert_int_equal(pki_cert_make(&req, k, ca, cak, &old, NULL), 0);
+	char *pem = NULL;
+	size_t len = 0;
+	assert_int_equal(pki_cert_pem(old, &pem, &len, NULL), 0);
+	write_file(crt, pem, len, 0644);
+
+	struct ep_error err = {0};
+	if (ep_pki_renew(&f->spec, f->root, EP_CERT_BIT(EP_CERT_APISERVER_ETCD_CLIENT), false, NULL,
+			 log_cb, f, &err) < 0)
+		fail_msg("%s", err.msg);
+	X509 *nw = load_crt(crt);
+	char line[256];
+	pki_name_oneline(X509_get_subject_name(nw), line, sizeof(line));
+	/* RFC 2253 prints the last RDN first: this is O=system:masters, O=second, CN=x */
+	assert_string_equal(line, "CN=x,O=second,O=system:masters");
+	const X509_NAME *ns = X509_get_subject_name(nw);
+	assert_int_equal(X509_NAME_entry_count(ns), 3);
+	assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(ns, 0))),
+			 NID_organizationName);
+	assert_int_equal(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(ns, 2))),
+			 NID_commonName);
+
+	X509_free(nw);
+	X509_free(old);
+	X509_free(ca);
+	X509_NAME_free(subj);
+	EXTENDED_KEY_USAGE_free(eku);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(k);
+	free(pem);
+	free(cacrt);
+	free(cakey);
+	free(crt);
+	free(key);
+}
+
 /* Go's To4(): an IPv4-mapped IPv6 SAN is the IPv4 address, 4 bytes, once. */
 static void test_ipv4_mapped_sans(void **state)
 {
@@ -1501,6 +1562,73 @@ static void test_ipv4_mapped_sans(void **state)
 	X509_free(crt);
 	/* the same SANs asked for again: the existing certificate covers them */
 	ensure_ok(f);
+	free(p);
+}
+
+/* ca.key without ca.crt: generate (all or etcd-ca alone) and renew all refuse. */
+static void test_ca_key_without_crt(void **state)
+{
+	struct fx *f = *state;
+	ensure_ok(f);
+	char *cacrt = path_of(f, EP_CERT_CA, false), *cakey = path_of(f, EP_CERT_CA, true);
+	assert_int_equal(unlink(cacrt), 0);
+	char want[1024];
+	snprintf(want, sizeof(want),
+		 "'%s' exists without '%s'; restore ca.crt (for instance from another "
+		 "control-plane node's /etc/kubernetes/pki/etcd/ca.crt), or remove ca.key to "
+		 "start a new CA (every member's certificates must then be reissued)",
+		 cakey, cacrt);
+	ensure_fails(f, want);
+
+	unsigned char before[32], after[32];
+	tree_digest(f->root, before);
+	struct ep_error err = {0};
+	assert_true(ep_pki_generate(&f->spec, f->root, EP_CERT_BIT(EP_CERT_CA), false, log_cb, f,
+				    &err) < 0);
+	assert_non_null(strstr(err.msg, want));
+	ep_error_clear(&err);
+	assert_true(ep_pki_generate(&f->spec, f->root, EP_CERT_BIT(EP_CERT_SERVER), false, log_cb,
+				    f, &err) < 0);
+	assert_non_null(strstr(err.msg, want));
+	ep_error_clear(&err);
+	assert_true(ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, NULL, log_cb, f, &err) <
+		    0);
+	assert_non_null(strstr(err.msg, want));
+	tree_digest(f->root, after);
+	assert_memory_equal(before, after, 32);
+	free(cacrt);
+	free(cakey);
+}
+
+/* A leaf outliving its CA: kubeadm's period, and a warning that says so. */
+static void test_leaf_outlives_ca_warns(void **state)
+{
+	struct fx *f = *state;
+	f->spec.ca_cert_validity_s = 3600;
+	time_t t0 = time(NULL);
+	ensure_ok(f);
+	assert_true(log_has(f, "[certs] WARNING: \"etcd/server\" will be valid until "));
+	assert_true(log_has(f, "but the etcd CA '"));
+	assert_true(log_has(f, "[certs] WARNING: \"apiserver-etcd-client\" will be valid until"));
+	char *p = path_of(f, EP_CERT_SERVER, false);
+	X509 *crt = load_crt(p);
+	time_t na = asn1_time(X509_get0_notAfter(crt));
+	assert_in_range(na, t0 + (time_t)f->spec.cert_validity_s,
+			time(NULL) + (time_t)f->spec.cert_validity_s);
+	X509_free(crt);
+
+	/* renewal says it too; a CA that outlives its leaves says nothing */
+	ep_strv_release(&f->log);
+	assert_int_equal(ep_pki_renew(&f->spec, f->root, EP_CERT_BIT(EP_CERT_PEER), false, NULL,
+				      log_cb, f, NULL),
+			 0);
+	assert_true(log_has(f, "[renew] WARNING: \"etcd/peer\" will be valid until"));
+	f->spec.cert_validity_s = 600;
+	ep_strv_release(&f->log);
+	assert_int_equal(ep_pki_renew(&f->spec, f->root, EP_CERT_BIT(EP_CERT_PEER), false, NULL,
+				      log_cb, f, NULL),
+			 0);
+	assert_false(log_has(f, "WARNING"));
 	free(p);
 }
 
@@ -1610,7 +1738,10 @@ int main(void)
 	    FX(test_renew_failure_rolls_back),
 	    FX(test_generate_failure_rolls_back),
 	    FX(test_stale_temps_swept),
+	    FX(test_renew_subject_order),
 	    FX(test_ipv4_mapped_sans),
+	    FX(test_ca_key_without_crt),
+	    FX(test_leaf_outlives_ca_warns),
 	    FX(test_dry_run_checks_writable),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_parsers),
