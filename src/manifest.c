@@ -1061,6 +1061,25 @@ static int parse_doc(yaml_document_t *doc, const char *filename, const char *exp
 				return ep_error_set(err, -ENOMEM, "out of memory");
 		}
 	}
+	/* The flags that say which member this is must say it once. */
+	static const char *const once[] = { "name",	     "advertise-client-urls",
+					     "initial-cluster", "initial-cluster-state",
+					     "data-dir",	     "trusted-ca-file",
+					     NULL };
+	for (size_t f = 0; once[f]; f++) {
+		const char *first = NULL;
+		for (size_t i = 0; i < info->args.n; i++) {
+			if (strcmp(info->args.v[i].name, once[f]))
+				continue;
+			if (first && strcmp(first, info->args.v[i].value))
+				return parse_error(err, filename,
+						   "the etcd container sets --%s twice ('%s' and "
+						   "'%s'); etcdpilot cannot tell which member this is: "
+						   "keep one",
+						   once[f], first, info->args.v[i].value);
+			first = info->args.v[i].value;
+		}
+	}
 	const char *name = NULL, *adv_url = NULL, *cluster = NULL, *state = NULL;
 	for (size_t i = 0; i < info->args.n; i++) {
 		const char *n = info->args.v[i].name, *v = info->args.v[i].value;

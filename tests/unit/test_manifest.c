@@ -447,6 +447,11 @@ static void test_reader_errors(void **state)
 			   "---\napiVersion: v1\nkind: Pod\nmetadata: {name: x}\n",
 			   NULL, "holds more than one YAML document");
 	expect_parse_error("", NULL, "empty file");
+	/* Two --name flags (found by fuzz_manifest): which member is it? */
+	expect_parse_error("apiVersion: v1\nkind: Pod\nmetadata: {name: etcd, namespace: kube-system}\n"
+			   "spec: {containers: [{name: etcd, command: [etcd, --name=mp1, "
+			   "--name=cp1, --data-dir=/var/lib/etcd]}]}\n",
+			   NULL, "sets --name twice ('mp1' and 'cp1')");
 
 	struct ep_spec spec;
 	make_spec(&spec, "3.6.6", NULL);
