@@ -372,7 +372,10 @@ static int detect_address(char **ret)
 		return -errno;
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	size_t n = strlen(ifname);
+	if (n >= sizeof(ifr.ifr_name))
+		return -ENOENT; /* no interface has a name that long */
+	memcpy(ifr.ifr_name, ifname, n + 1);
 	if (ioctl(fd, SIOCGIFADDR, &ifr) < 0 || ifr.ifr_addr.sa_family != AF_INET)
 		return -ENOENT;
 	char buf[INET_ADDRSTRLEN];
