@@ -1402,12 +1402,11 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 			      spec->systemd.bin_dir);
 		for (size_t i = 0; i < nslots; i++) {
 			if (slots[i].differs)
-				logf_(o, "[install] Would install %s/%s (mode 0755)",
-				      spec->systemd.bin_dir, slots[i].name);
+				logf_(o, "[dryrun] Would write file \"%s\" with mode 0755 (%s %s)",
+				      slots[i].path, slots[i].name, st.version);
 			else if (slots[i].bad_mode)
-				logf_(o, "[install] Would change the mode of %s/%s from %04o to 0755",
-				      spec->systemd.bin_dir, slots[i].name,
-				      (unsigned)slots[i].prev_mode);
+				logf_(o, "[dryrun] Would change the mode of \"%s\" from %04o to 0755",
+				      slots[i].path, (unsigned)slots[i].prev_mode);
 		}
 		r = 0;
 		goto out;

@@ -752,9 +752,14 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 				continue;
 			/* Only the mode is wrong: fix it, the file (and etcd) can stay. */
 			mode_fixed |= 1u << i;
-			snprintf(line, sizeof(line), "[systemd] %s the mode of %s from %04o to %04o",
-				 dry_run ? "Would change" : "Changed", f->path, (unsigned)m,
-				 (unsigned)f->mode);
+			if (dry_run)
+				snprintf(line, sizeof(line),
+					 "[dryrun] Would change the mode of \"%s\" from %04o to %04o",
+					 path, (unsigned)m, (unsigned)f->mode);
+			else
+				snprintf(line, sizeof(line),
+					 "[systemd] Changed the mode of %s from %04o to %04o", f->path,
+					 (unsigned)m, (unsigned)f->mode);
 			if (!dry_run && (r = fix_mode(path, f->mode)) < 0)
 				return ep_error_set(err, r, "chmod %04o %s: %s", (unsigned)f->mode,
 						    f->path, strerror(-r));
@@ -764,8 +769,8 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 		}
 		written |= 1u << i;
 		if (dry_run) {
-			snprintf(line, sizeof(line), "[systemd] Would write %s (mode %04o)", f->path,
-				 (unsigned)f->mode);
+			snprintf(line, sizeof(line), "[dryrun] Would write file \"%s\" with mode %04o",
+				 path, (unsigned)f->mode);
 			if (log)
 				log(userdata, line);
 			continue;

@@ -190,7 +190,7 @@ static int make_data_dir(const struct cli_ctx *ctx, const struct ep_spec *spec,
 	if (r < 0 || ep_path_exists(path))
 		return r;
 	if (ctx->dry_run) {
-		printf("[dryrun] Would create the data directory %s (mode 0700)\n", spec->data_dir);
+		printf("[dryrun] Would create directory \"%s\" with mode 0700\n", path);
 		return 0;
 	}
 	_cleanup_free_ char *parent = strdup(path);
@@ -293,13 +293,13 @@ static int run_systemctl(const struct cli_ctx *ctx, const struct ep_systemctl *s
 }
 
 /*
- * The data directory is not empty but this node has no (complete) etcd
- * unit and environment: say what that data may be, and what to do, without
- * claiming it is another member's - deleting etcd.env under a running
- * member leads here too.
+ * The data directory is not empty but this node has no etcd.env: say what
+ * that data may be, and what to do, without claiming it is another
+ * member's - deleting etcd.env under a running member leads here too.
  */
 static int data_dir_refusal(const struct cli_ctx *ctx, const struct ep_spec *spec,
-			    unsigned missing, const struct ep_error *orig, struct ep_error *err)
+			    const struct ep_unit_files *files, unsigned missing,
+			    const struct ep_error *orig, struct ep_error *err)
 {
 	_cleanup_free_ char *data = NULL, *member = NULL;
 	int r = ep_root_path(ctx->root, spec->data_dir, &data, err);
@@ -313,24 +313,30 @@ static int data_dir_refusal(const struct cli_ctx *ctx, const struct ep_spec *spe
 	if (asprintf(&member, "%s/member", data) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	const char *what = ep_path_exists(member) ? "it holds etcd data" : "it is not empty";
-	bool unit = !(missing & (1u << EP_UNIT_SERVICE));
-	bool env = !(missing & (1u << EP_UNIT_ENV));
-	if (unit && !env)
+	/* The files of this member that are still there, e.g. "etcd.service". */
+	char present[1024] = "";
+	size_t n = 0;
+	for (int i = 0; i < EP_UNIT_NFILES; i++)
+		if (!(missing & (1u << i)) && n < sizeof(present))
+			n += (size_t)snprintf(present + n, sizeof(present) - n, "%s%s",
+					      n ? ", " : "", files->f[i].path);
+	if (present[0])
 		return ep_error_set(err, -ENOTEMPTY,
 				    "[preflight] the data directory '%s' (%s) is not empty: %s, "
-				    "which may be this member's own: %s is in place but its "
+				    "which may be this member's own: %s %s in place but its "
 				    "environment file %s is missing; nothing was changed: restore "
 				    "%s with the settings it was created with ('etcdpilot render "
 				    "unit' with those settings prints it; mode 0640) and re-run, or "
 				    "run 'etcdpilot reset' to take this member and its data away",
-				    spec->data_dir, data, what, spec->systemd.unit_path,
+				    spec->data_dir, data, what, present, strchr(present, ',') ? "are" : "is",
 				    spec->systemd.env_file, spec->systemd.env_file);
 	return ep_error_set(err, -ENOTEMPTY,
-			    "[preflight] the data directory '%s' (%s) is not empty: %s (this "
-			    "member's from an earlier install whose %s is gone, or another "
-			    "member's); nothing was changed: move it away, or run 'etcdpilot "
+			    "[preflight] the data directory '%s' (%s) is not empty: %s (a member's "
+			    "from an earlier install - this one's, if its %s was removed - or "
+			    "another member's); nothing was changed: restore %s with the settings "
+			    "it was created with, move the data directory away, or run 'etcdpilot "
 			    "reset' first",
-			    spec->data_dir, data, what, spec->systemd.env_file);
+			    spec->data_dir, data, what, spec->systemd.env_file, spec->systemd.env_file);
 }
 
 int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err)
@@ -377,9 +383,12 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 				 "first", diffs.n, diffs.n == 1 ? "" : "s");
 		goto out;
 	}
-	/* The unit and its environment in place: a re-run; etcd holds its data and ports. */
-	bool configured = !(missing & ((1u << EP_UNIT_SERVICE) | (1u << EP_UNIT_ENV))) &&
-			  ustate != EP_UNIT_ABSENT;
+	/*
+	 * etcd.env in place and as this init would write it: a re-run (the data
+	 * and the ports are this member's); missing files, the unit among them,
+	 * are written again.
+	 */
+	bool configured = !(missing & (1u << EP_UNIT_ENV)) && ustate != EP_UNIT_ABSENT;
 	if (configured) {
 		printf("[preflight] Running pre-flight checks\n");
 		if (real_root(ctx->root) && geteuid() != 0) {
@@ -388,9 +397,14 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 					 "and /usr/local/bin; run it with sudo, or pass --root DIR");
 			goto out;
 		}
-		printf("[preflight] %s and %s are already in place and up to date%s\n",
-		       spec->systemd.unit_path, spec->systemd.env_file,
-		       bad_mode ? " (but for a file mode, fixed below)" : "");
+		if (missing & (1u << EP_UNIT_SERVICE))
+			printf("[preflight] %s is in place and up to date; %s is missing and "
+			       "will be written again\n", spec->systemd.env_file,
+			       spec->systemd.unit_path);
+		else
+			printf("[preflight] %s and %s are already in place and up to date%s\n",
+			       spec->systemd.unit_path, spec->systemd.env_file,
+			       bad_mode ? ", but for a file mode that is fixed below" : "");
 	} else {
 		struct ep_node node = {
 			.spec = spec,
@@ -401,7 +415,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 		struct ep_error perr = { 0 };
 		r = ep_node_preflight(&node, &pf, &perr);
 		if (r == -ENOTEMPTY)
-			r = data_dir_refusal(ctx, spec, missing, &perr, err);
+			r = data_dir_refusal(ctx, spec, &files, missing, &perr, err);
 		else if (r < 0 && err)
 			*err = perr;
 		if (r < 0)
@@ -466,7 +480,8 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 		for (int i = 0; i < EP_UNIT_NFILES; i++) {
 			if (!(written & (1u << i)))
 				continue;
-			printf("[dryrun] %s:\n", files.f[i].path);
+			printf("[dryrun] %s%s:\n", real_root(ctx->root) ? "" : ctx->root,
+			       files.f[i].path);
 			fwrite(files.f[i].content, 1, files.f[i].len, stdout);
 		}
 

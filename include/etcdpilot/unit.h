@@ -107,7 +107,9 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
  * (parents created 0755; atomic; exact modes), logging "[systemd] Wrote
  * <path>" lines; a file with the right content and the wrong mode is only
  * chmod'ed ("[systemd] Changed the mode of <path> from 0644 to 0640").  With
- * @dry_run nothing is changed and the lines say "Would".  *@ret_written
+ * @dry_run nothing is changed and the lines say what would be, naming the
+ * file where it is under @root ("[dryrun] Would write file \"<root><path>\"
+ * with mode 0640").  *@ret_written
  * and *@ret_mode_fixed (each may be NULL) get a bit (1 << kind) per file
  * written, resp. chmod'ed (or that would be).  Returns 0 or a negative
  * errno with @err set.

@@ -88,7 +88,8 @@ run in_ns "$NS1" "$EP" --root "$D" init --mode systemd --dry-run "${F1[@]}" \
 expect_rc 0 "init --mode systemd --dry-run"
 expect_in "$T/out" "^\[install\] Would download http://127.0.0.1:$PORT/$NAME.tar.gz, verify it \(SHA256SUMS\)" \
 	"announces the download and its verification"
-expect_in "$T/out" '^\[systemd\] Would write /etc/systemd/system/etcd.service \(mode 0644\)' "announces the unit"
+expect_in "$T/out" "^\\[dryrun\\] Would write file \"$D/etc/systemd/system/etcd.service\" with mode 0644" "announces the unit (at its place under --root)"
+expect_in "$T/out" "^\\[dryrun\\] Would create directory \"$D/var/lib/etcd\" with mode 0700" "announces the data directory"
 expect_in "$T/out" '^ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK=true$' "prints the 3.4 environment"
 expect_in "$T/out" "^\[dryrun\] Would run '.*systemctl-standin enable --now etcd.service'" "announces enable --now"
 expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing"
@@ -211,7 +212,7 @@ rm "$R1/etc/etcd/etcd.env"
 before=$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")
 run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
 expect_rc 1 "a re-run without etcd.env is refused"
-expect_in "$T/err" "the data directory '/var/lib/etcd' .* is not empty: it holds etcd data, which may be this member's own: /etc/systemd/system/etcd.service is in place but its environment file /etc/etcd/etcd.env is missing; nothing was changed: restore /etc/etcd/etcd.env with the settings it was created with .*render unit.* or run .etcdpilot reset." \
+expect_in "$T/err" "the data directory '/var/lib/etcd' .* is not empty: it holds etcd data, which may be this member's own: /etc/systemd/system/etcd.service.* in place but its environment file /etc/etcd/etcd.env is missing; nothing was changed: restore /etc/etcd/etcd.env with the settings it was created with .*render unit.* or run .etcdpilot reset." \
 	"says the data may be this member's and how to proceed"
 expect_not_in "$T/err" "another member's data" "without calling it another member's"
 expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")" "$before" "and changes nothing"
@@ -220,6 +221,16 @@ run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url
 expect_rc 0 "with etcd.env restored, a re-run"
 expect_in "$T/out" 'Nothing to do: .* nothing was changed' "changes nothing"
 expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd kept running throughout (same pid)"
+
+# etcd.env in place and as written: the member is this one, a missing unit is written again.
+rm "$R1/etc/systemd/system/etcd.service"
+run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "a re-run without etcd.service"
+expect_in "$T/out" '^\[preflight\] /etc/etcd/etcd.env is in place and up to date; /etc/systemd/system/etcd.service is missing and will be written again' \
+	"says the unit will be written again"
+expect_in "$T/out" "^\[systemd\] Running '.*systemctl-standin daemon-reload'" "reloads the new unit"
+expect_in "$T/out" '^\[systemd\] The local etcd member is healthy' "and the member is healthy"
+expect_eq "$(stat -c %a "$R1/etc/systemd/system/etcd.service")" 644 "the unit is back (0644)"
 
 run in_ns "$NS1" "$EP" render unit "${F1[@]}" --release-url "file://$REL/$NAME.tar.gz"
 expect_rc 0 "render unit"

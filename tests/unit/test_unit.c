@@ -498,8 +498,10 @@ static void test_compare_and_write(void **state)
 			 0);
 	assert_int_equal(fixed, 1u << EP_UNIT_ENV);
 	assert_int_equal(lines.n, 2);
-	assert_string_equal(lines.v[0], "[systemd] Would change the mode of /etc/etcd/etcd.env "
-					"from 0644 to 0640");
+	char want[1200];
+	snprintf(want, sizeof(want), "[dryrun] Would change the mode of \"%s\" from 0644 to 0640",
+		 envp);
+	assert_string_equal(lines.v[0], want);
 	assert_string_equal(lines.v[1], "[systemd] Changed the mode of /etc/etcd/etcd.env from "
 					"0644 to 0640");
 	ep_strv_release(&lines);
