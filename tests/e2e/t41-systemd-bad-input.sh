@@ -293,10 +293,15 @@ export ETCDPILOT_SYSTEMCTL=$SAVED_SYSTEMCTL
 
 # The real systemctl without a running systemd (no /run/systemd/system: a
 # tmpfs hides it in a private mount namespace) is refused before anything is
-# written.  As nobody, so that a missing check could not write to / either.
+# written.  As nobody, so that a missing check could not write to / either
+# (from a copy of the binary that nobody may run, wherever the build is).
+NOBODY=$(mktemp -d /tmp/ep-t41-nobody.XXXXXX)
+on_exit "rm -rf '$NOBODY'"
+chmod 755 "$NOBODY"
+cp "$EP" "$NOBODY/etcdpilot"
 run unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs tmpfs /run &&
 	exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"' sh \
-	env -u ETCDPILOT_SYSTEMCTL "$EP" init --mode systemd "${FLAGS[@]}" \
+	env -u ETCDPILOT_SYSTEMCTL "$NOBODY/etcdpilot" init --mode systemd "${FLAGS[@]}" \
 	--release-url "file:///nonexistent/$NAME.tar.gz"
 expect_rc 2 "the real systemctl where systemd does not run"
 expect_in "$T/err" "systemd is not running on this host \(no /run/systemd/system\): 'systemctl' cannot start etcd.service here; nothing was changed" \
