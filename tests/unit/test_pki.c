@@ -321,6 +321,14 @@ static void assert_profile(struct fx *f, const struct expect *e, X509 *ca, time_
 					: "-----BEGIN EC PRIVATE KEY-----"));
 	free(pem);
 	assert_int_equal(X509_check_private_key(crt, key), 1);
+	/* the SubjectPublicKeyInfo byte for byte as OpenSSL (and Go) encode the key */
+	unsigned char *spki_crt = NULL, *spki_key = NULL;
+	int lc = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(crt), &spki_crt);
+	int lk = i2d_PUBKEY(key, &spki_key);
+	assert_true(lc > 0 && lc == lk);
+	assert_memory_equal(spki_crt, spki_key, (size_t)lc);
+	OPENSSL_free(spki_crt);
+	OPENSSL_free(spki_key);
 
 	/* subject: CN only, no O */
 	const X509_NAME *subj = X509_get_subject_name(crt);
