@@ -594,6 +594,21 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 	long oserr = 0;
 
 	curl_easy_getinfo(call->easy, CURLINFO_OS_ERRNO, &oserr);
+	/*
+	 * Over HTTP/2 a broken connection is reported by the framing layer
+	 * ("Send failure: Connection reset by peer"), not as a send or receive
+	 * error: it is the same event, and must not read as "not etcd".  The
+	 * framing layer only runs once TLS is up (h2 is chosen in the
+	 * handshake), which the transfer's own timers do not show when the
+	 * connection breaks while its preface is sent.
+	 */
+	bool h2_after_tls = false;
+	if ((cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM) &&
+	    (has(eb, "Send failure") || has(eb, "Recv failure") || has(eb, "Connection reset") ||
+	     has(eb, "SSL_read") || has(eb, "SSL_write") || rejects_us(eb))) {
+		cc = CURLE_RECV_ERROR;
+		h2_after_tls = !strncmp(u, "https://", 8);
+	}
 	switch (cc) {
 	case CURLE_COULDNT_CONNECT:
 		if (oserr == ECONNREFUSED)
@@ -619,9 +634,16 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 				    "rejected: %s",
 				    u, eb);
 	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-		/* With TLS 1.3 the server's verdict on our certificate comes after the handshake. */
-		if (!rejects_us(eb) && call->connected && !call->resp_len && c->cert_path &&
+	case CURLE_RECV_ERROR: {
+		/*
+		 * With TLS 1.3 the server's verdict on our certificate comes after
+		 * our side of the handshake is done: over HTTP/2 even before the
+		 * request goes out, while the connection preface is sent.
+		 */
+		curl_off_t tls_done = 0;
+		curl_easy_getinfo(call->easy, CURLINFO_APPCONNECT_TIME_T, &tls_done);
+		bool tls_up = call->connected || tls_done > 0 || h2_after_tls;
+		if (!rejects_us(eb) && tls_up && !call->resp_len && c->cert_path &&
 		    !strncmp(u, "https://", 8))
 			/* ... or the alert was lost to the close: say what it most likely was */
 			return ep_error_set(err, -EKEYREJECTED,
@@ -631,6 +653,7 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 					    u, c->cert_path, eb);
 		if (!rejects_us(eb))
 			return ep_error_set(err, -ECONNRESET, "%s: connection broken: %s", u, eb);
+	}
 		/* fall through */
 	case CURLE_SSL_CONNECT_ERROR:
 		if (rejects_us(eb))
