@@ -524,8 +524,8 @@ out:
  * VERSION_OUTPUT_MAX bytes) into *@ret_out (heap, NUL-terminated); the exit
  * status (or 128 + signal) goes to *@ret_status.
  */
-static int run_capture(const char *path, const char *arg, char **ret_out, int *ret_status,
-		       struct ep_error *err)
+static int run_capture_argv(const char *path, char *const *argv, char **ret_out,
+			    int *ret_status, struct ep_error *err)
 {
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -535,7 +535,6 @@ static int run_capture(const char *path, const char *arg, char **ret_out, int *r
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	char *argv[] = { (char *)path, (char *)arg, NULL };
 	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 			 "ETCDCTL_API=3", NULL };
 	pid_t pid;
@@ -588,14 +587,21 @@ static int run_capture(const char *path, const char *arg, char **ret_out, int *r
 	if (!out)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	if (r == -ETIMEDOUT)
-		return ep_error_set(err, r, "'%s %s' did not finish within %d s", path, arg,
-				    VERSION_TIMEOUT_MS / 1000);
+		return ep_error_set(err, r, "'%s %s' did not finish within %d s", path,
+				    argv[1] ? argv[1] : "", VERSION_TIMEOUT_MS / 1000);
 	if (r < 0)
 		return ep_error_set(err, r, "reading the output of '%s': %s", path, strerror(-r));
 	out[got] = '\0';
 	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	*ret_out = TAKE_PTR(out);
 	return 0;
+}
+
+static int run_capture(const char *path, const char *arg, char **ret_out, int *ret_status,
+		       struct ep_error *err)
+{
+	char *argv[] = { (char *)path, (char *)arg, NULL };
+	return run_capture_argv(path, argv, ret_out, ret_status, err);
 }
 
 int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len,
@@ -636,64 +642,66 @@ int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len
 	return ep_error_set(err, -EINVAL, "'%s %s' printed no '%sX.Y.Z' line", path, arg, key);
 }
 
-int ep_etcd_binary_flags(const char *path, struct ep_strv *ret, struct ep_error *err)
+int ep_etcd_check_args(const char *path, const char *version, const struct ep_kvv *args,
+		       const char *env_file, struct ep_error *err)
 {
+	if (!args->n)
+		return 0;
+	/*
+	 * etcd parses every flag before it acts on --version, with the same
+	 * parser that reads the unit's environment: "etcd --version --a=b ..."
+	 * exits 0 exactly when each name is one of its flags and each value
+	 * parses.  (Its --help is no list to check against: 3.4 accepts flags
+	 * such as --unsafe-no-fsync that it does not show.)
+	 */
+	_cleanup_free_ char **argv = calloc(args->n + 3, sizeof(char *));
+	if (!argv)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	argv[0] = (char *)path;
+	argv[1] = "--version";
+	int r = 0;
+	for (size_t i = 0; i < args->n && r == 0; i++)
+		if (asprintf(&argv[i + 2], "--%s=%s", args->v[i].name, args->v[i].value) < 0) {
+			argv[i + 2] = NULL;
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+		}
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
-	int r = run_capture(path, "--help", &out, &status, err);
+	if (r == 0)
+		r = run_capture_argv(path, argv, &out, &status, err);
+	for (size_t i = 0; i < args->n; i++)
+		free(argv[i + 2]);
 	if (r < 0)
-		return r;
-	/* "  --snapshot-count '100000'": a "--" that starts a word, then [a-z0-9-]. */
-	for (const char *p = out; (p = strstr(p, "--"));) {
-		bool word = p == out || strchr(" \t\n'\"[(,|", p[-1]);
-		const char *s = p + 2;
-		size_t n = 0;
-		while (islower((unsigned char)s[n]) || isdigit((unsigned char)s[n]) || s[n] == '-')
-			n++;
-		if (word && n && s[0] != '-' && n < 128) {
-			char name[128];
-			memcpy(name, s, n);
-			name[n] = '\0';
-			if (!ep_strv_contains(ret, name) && ep_strv_push(ret, name) < 0)
-				return ep_error_set(err, -ENOMEM, "out of memory");
-		}
-		p = s + n;
-	}
-	if (!ret->n)
-		return ep_error_set(err, -EINVAL, "'%s --help' listed no flags (exit status %d)",
-				    path, status);
-	return 0;
+		return ep_error_prefix(err, "checking extraArgs with '%s --version'", path);
+	if (status == 0)
+		return 0;
+	/* The first line says what etcd refused: "flag provided but not defined: -x". */
+	char line[512];
+	snprintf(line, sizeof(line), "%.*s", (int)strcspn(out, "\n"), out);
+	const char *undefined = "flag provided but not defined: -";
+	if (!strncmp(line, undefined, strlen(undefined)))
+		return ep_error_usage(err, -EINVAL,
+				      "etcd %s has no flag '--%s'; in %s it would only be warned "
+				      "about and ignored, while the static pod would refuse it: fix "
+				      "or remove that extraArgs entry",
+				      version, line + strlen(undefined), env_file);
+	return ep_error_usage(err, -EINVAL,
+			      "etcd %s refuses the extraArgs: %s; in %s it would be warned about "
+			      "or ignored, while the static pod would not start: fix that entry",
+			      version, line[0] ? line : "(no message)", env_file);
 }
 
 /*
  * etcd reads an ETCD_* variable it has no flag for as a warning
  * ("unrecognized environment variable") and runs on without it, while the
- * static pod's etcd refuses the unknown flag.  So in systemd mode every
- * extraArgs name must be one that the etcd about to run (@etcd, version
- * @version) lists in its own --help.  EP_ERR_USAGE when one is not.
+ * static pod's etcd refuses the unknown flag.  So in systemd mode the
+ * extraArgs must be ones the etcd about to run (@etcd, version @version)
+ * itself accepts.  EP_ERR_USAGE when one is not.
  */
 static int check_extra_args(const struct ep_spec *spec, const char *etcd, const char *version,
 			    struct ep_error *err)
 {
-	if (!spec->extra_args.n)
-		return 0;
-	struct ep_strv flags = { 0 };
-	int r = ep_etcd_binary_flags(etcd, &flags, err);
-	if (r < 0) {
-		ep_strv_release(&flags);
-		return ep_error_prefix(err, "checking extraArgs against 'etcd --help'");
-	}
-	for (size_t i = 0; r == 0 && i < spec->extra_args.n; i++) {
-		const char *name = spec->extra_args.v[i].name;
-		if (ep_strv_contains(&flags, name))
-			continue;
-		r = ep_error_usage(err, -EINVAL,
-				   "etcd %s has no flag '--%s'; in %s it would only be warned about "
-				   "and ignored, while the static pod would refuse it: fix or remove "
-				   "that extraArgs entry", version, name, spec->systemd.env_file);
-	}
-	ep_strv_release(&flags);
-	return r;
+	return ep_etcd_check_args(etcd, version, &spec->extra_args, spec->systemd.env_file, err);
 }
 
 /* ---- sources ----------------------------------------------------------- */
@@ -1282,8 +1290,8 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 		logf_(o, "[install] Would install etcd %s into %s", st.version,
 		      spec->systemd.bin_dir);
 		if (spec->extra_args.n)
-			logf_(o, "[install] Would check the extraArgs names against the downloaded "
-				 "etcd's --help");
+			logf_(o, "[install] Would check the extraArgs with the downloaded etcd "
+				 "('etcd --version --flag=value ...')");
 		r = 0;
 		goto out;
 	}
@@ -1337,8 +1345,8 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 
 	/*
 	 * Every new binary is written beside its target (or, on a dry run, into a
-	 * scratch directory off the node) and checked there - its version, the
-	 * extraArgs against its --help - before any of them is put in place.
+	 * scratch directory off the node) and checked there - its version, and
+	 * that it takes the extraArgs - before any of them is put in place.
 	 */
 	const char *tmpdir = bindir;
 	if (changed && o->dry_run) {

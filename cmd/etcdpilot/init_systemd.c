@@ -6,7 +6,7 @@
  * root: the host's real one only without --root and only where systemd
  * runs; root privileges; existing unit and environment identical or absent;
  * no static pod; data dir empty and ports free on a first run), install
- * (verified release or local binary, extraArgs checked against its --help;
+ * (verified release or local binary, extraArgs checked by the binary itself;
  * first, so that a bad download changes nothing), certs (the same kubeadm
  * PKI as the static pod), systemd files, systemctl daemon-reload (when
  * the unit was written or etcd is not running) and enable --now, or restart

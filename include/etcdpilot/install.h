@@ -150,11 +150,15 @@ int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len
 			   struct ep_error *err);
 
 /*
- * Run "@path --help" the same way and append every flag it lists (the
- * "--flag-name" words, without the dashes, each once) to @ret.  An output
- * without any flag is -EINVAL.  Returns 0 or a negative errno with @err set.
+ * Ask the etcd binary @path (reporting @version) whether it takes @args as
+ * flags: "@path --version --name=value ..." is run the same way (etcd parses
+ * every flag before it prints its version).  0 when it does; EP_ERR_USAGE
+ * naming the flag etcd has no such flag for, or quoting etcd's complaint
+ * about a value (@env_file is named as where the setting would go).
+ * Another negative errno when the binary cannot be run.
  */
-int ep_etcd_binary_flags(const char *path, struct ep_strv *ret, struct ep_error *err);
+int ep_etcd_check_args(const char *path, const char *version, const struct ep_kvv *args,
+		       const char *env_file, struct ep_error *err);
 
 /*
  * Fetch @url (https://, http:// or file://) into a heap buffer *@ret of

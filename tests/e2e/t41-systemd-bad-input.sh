@@ -257,7 +257,8 @@ expect_eq "$(find "$E" -mindepth 1)" "" "and the node root is still empty"
 # extraArgs in systemd mode: an env file cannot say what the pod's flags
 # say for an empty value (etcd ignores ETCD_X=""), and etcd only warns about
 # an unknown ETCD_X and runs: both refused (exit 2) before anything is
-# written, the unknown name against the real etcd's own --help.
+# written, the unknown name and a bad value by the real etcd itself, while a
+# flag etcd 3.4 takes without listing it in --help passes.
 BEFORE=$(tree_digest "$R")
 extra_args() {
 	printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n  local:\n    extraArgs:\n      - name: %s\n        value: "%s"\n' "$1" "$2" >"$T/extra.yaml"
@@ -267,6 +268,16 @@ init --config "$T/extra.yaml" --etcd-binary /usr/bin/etcd
 expect_rc 2 "an extraArgs name etcd does not know"
 expect_in "$T/err" "etcd $V has no flag '--snapshot-countt'" "names the flag and the etcd version"
 untouched "unknown extraArgs name"
+extra_args heartbeat-interval soon
+init --config "$T/extra.yaml" --etcd-binary /usr/bin/etcd
+expect_rc 2 "an extraArgs value etcd cannot parse"
+expect_in "$T/err" "etcd $V refuses the extraArgs: invalid value \"soon\" for flag -heartbeat-interval" \
+	"quotes etcd's own complaint"
+untouched "bad extraArgs value"
+extra_args unsafe-no-fsync false
+init --config "$T/extra.yaml" --etcd-binary /usr/bin/etcd --dry-run
+expect_rc 0 "a flag etcd 3.4 takes but does not list in --help is accepted"
+untouched "dry run with unsafe-no-fsync"
 extra_args log-level ""
 init --config "$T/extra.yaml" --etcd-binary /usr/bin/etcd
 expect_rc 2 "an extraArgs entry with an empty value"

@@ -446,14 +446,24 @@ static void test_fetch_file(void **state)
 /* A release directory with a fake etcd @v (reporting @reports) and its SHA256SUMS. */
 static void make_release(const char *dir, const char *reports, bool sums)
 {
-	char etcd[512], ctl[256];
-	/* Like etcd: --help lists the flags, anything else says the version. */
+	char etcd[1024], ctl[256];
+	/*
+	 * Like etcd: every flag is parsed before --version is acted on; an
+	 * unknown one or a bad value is refused in etcd's words (a few of its
+	 * flags stand for all of them).
+	 */
 	snprintf(etcd, sizeof(etcd),
 		 "#!/bin/sh\n"
-		 "if [ \"$1\" = --help ]; then\n"
-		 "\techo 'Member:'\n\techo \"  --name 'default'\"\n"
-		 "\techo \"  --snapshot-count '100000'\"\n\techo '    Number of ... (see --data-dir)'\n"
-		 "\texit 0\nfi\n"
+		 "known=' name snapshot-count data-dir unsafe-no-fsync heartbeat-interval '\n"
+		 "for a in \"$@\"; do\n"
+		 "\t[ \"$a\" = --version ] && continue\n"
+		 "\tn=${a#--}; n=${n%%%%=*}; v=${a#*=}\n"
+		 "\tcase \"$known\" in *\" $n \"*) ;; *) echo \"flag provided but not defined: -$n\" >&2;"
+		 " exit 2;; esac\n"
+		 "\tif [ \"$n\" = heartbeat-interval ]; then case \"$v\" in ''|*[!0-9]*)"
+		 " echo \"invalid value \\\"$v\\\" for flag -heartbeat-interval: parse error\" >&2;"
+		 " exit 2;; esac; fi\n"
+		 "done\n"
 		 "echo 'etcd Version: %s'\n",
 		 reports);
 	snprintf(ctl, sizeof(ctl), "#!/bin/sh\necho 'etcdctl version: %s'\n", reports);
@@ -693,10 +703,21 @@ static void test_install_extra_args(void **state)
 	assert_false(exists_under(root, "usr"));
 	assert_false(exists_under(root, "var"));
 
-	/* Known names pass. */
+	/* A value etcd cannot parse is refused with etcd's own words. */
+	ep_kvv_release(&spec.extra_args);
+	ep_kvv_push(&spec.extra_args, "heartbeat-interval", "abc");
+	ep_error_clear(&err);
+	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "etcd 3.4.23 refuses the extraArgs: invalid value \"abc\" "
+					"for flag -heartbeat-interval"));
+	assert_false(exists_under(root, "usr"));
+
+	/* Known names pass, also one etcd 3.4 takes without listing it in --help. */
 	ep_kvv_release(&spec.extra_args);
 	ep_kvv_push(&spec.extra_args, "snapshot-count", "5000");
 	ep_kvv_push(&spec.extra_args, "data-dir", "/x");
+	ep_kvv_push(&spec.extra_args, "unsafe-no-fsync", "false");
 	ep_error_clear(&err);
 	assert_int_equal(ep_install_etcd(&spec, &o, &res, &err), 0);
 
