@@ -113,8 +113,9 @@ up() {
   client     https://$NODE_ADDR:2379 (reachable from the host through $HOST_IF)
 
 Talk to it:  ip netns exec $NS $EP --root $ROOT health
-More members come with 'etcdpilot join' on further simulated nodes (their own
-namespace and root, the etcd CA copied over); this script sets up one.
+Only one member for now: 'etcdpilot join' is not implemented yet (it says so and
+exits 1). Once it is, this script brings up three, each a simulated node with its
+own namespace and root, the etcd CA copied over.
 Tear down:   hack/local-up.sh down
 EOT
 }
