@@ -5,11 +5,12 @@
 # pairs (openssl-pki.sh), for ECDSA-P256 and RSA-2048, in one run.  Runs
 # alternate between the two tools; each into a fresh directory on the same
 # file system (etcdpilot fsyncs every file and directory, the openssl CLI
-# does not).  Prints the median of N runs (default 11) and the ratio.
+# does not).  Prints the median of N runs (default 31: an RSA key takes
+# from 60 ms to 350 ms, so few runs give a noisy median) and the ratio.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 EP=${1:-${EP_BINARY:-$here/../../build/etcdpilot}}
-N=${N:-11}
+N=${N:-31}
 [[ -x $EP ]] || { echo "no etcdpilot binary at '$EP' (pass its path)" >&2; exit 2; }
 W=$(mktemp -d /tmp/ep-bench-pki.XXXXXX)
 trap 'rm -rf "$W"' EXIT
