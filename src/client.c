@@ -24,9 +24,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/decoder.h>
 #include <openssl/err.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -35,6 +33,7 @@
 #include "etcdpilot/client.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
+#include "etcdpilot/pki.h"
 #include "util/cleanup.h"
 
 
@@ -136,136 +135,34 @@ void ep_client_free(struct ep_client *c)
 	free(c);
 }
 
-/* The most specific reason in OpenSSL's error queue, which is emptied. */
-static void ssl_reason(char *buf, size_t size)
-{
-	unsigned long e;
-	snprintf(buf, size, "no PEM data found");
-	while ((e = ERR_get_error()) != 0) {
-		const char *rs = ERR_reason_error_string(e);
-		if (rs)
-			snprintf(buf, size, "%s", rs);
-		else
-			ERR_error_string_n(e, buf, size);
-	}
-}
-
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf, (void)size, (void)rwflag, (void)u;
-	return -1; /* an encrypted key is refused, never prompted for */
-}
-
-/* Every certificate of a PEM file, in order (at least one). */
-static int certs_parse(const char *what, const char *path, const char *pem, size_t len,
-		       STACK_OF(X509) **ret, struct ep_error *err)
-{
-	ERR_clear_error();
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	if (!bio || !sk) {
-		BIO_free(bio);
-		sk_X509_free(sk);
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	}
-	X509 *x;
-	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)))
-		if (!sk_X509_push(sk, x)) {
-			X509_free(x);
-			break;
-		}
-	BIO_free(bio);
-	char reason[256];
-	ssl_reason(reason, sizeof(reason)); /* the end of the file reads as an error too */
-	if (sk_X509_num(sk) == 0) {
-		sk_X509_free(sk);
-		return ep_error_usage(err, -EINVAL, "%s '%s' holds no PEM certificate: %s", what, path,
-				      reason);
-	}
-	*ret = sk;
-	return 0;
-}
-
-/*
- * OpenSSL 3.0 tries every decoder it has on a key of unknown type, which
- * costs more than the whole TLS handshake; the PEM label names the type,
- * so ask for exactly that decoder first.
- */
-static EVP_PKEY *key_decode_typed(const char *pem, size_t len)
-{
-	static const struct {
-		const char *label, *type, *structure;
-	} kinds[] = {
-		{ "-----BEGIN EC PRIVATE KEY-----", "EC", "type-specific" },
-		{ "-----BEGIN RSA PRIVATE KEY-----", "RSA", "type-specific" },
-		{ "-----BEGIN PRIVATE KEY-----", NULL, "PrivateKeyInfo" },
-	};
-	const char *begin = strstr(pem, "-----BEGIN ");
-	for (size_t i = 0; begin && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (strncmp(begin, kinds[i].label, strlen(kinds[i].label)))
-			continue;
-		EVP_PKEY *k = NULL;
-		OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(
-		    &k, "PEM", kinds[i].structure, kinds[i].type, EVP_PKEY_KEYPAIR, NULL, NULL);
-		BIO *bio = BIO_new_mem_buf(pem, (int)len);
-		if (!d || !bio || !OSSL_DECODER_from_bio(d, bio)) {
-			EVP_PKEY_free(k);
-			k = NULL;
-		}
-		BIO_free(bio);
-		OSSL_DECODER_CTX_free(d);
-		ERR_clear_error();
-		return k;
-	}
-	return NULL;
-}
-
-static int key_parse(const char *path, const char *pem, size_t len, EVP_PKEY **ret,
-		     struct ep_error *err)
-{
-	EVP_PKEY *k = key_decode_typed(pem, len);
-	if (k) {
-		*ret = k;
-		return 0;
-	}
-	/* Anything else takes the general road, which also says best what is wrong. */
-	ERR_clear_error();
-	BIO *bio = BIO_new_mem_buf(pem, (int)len);
-	if (!bio)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	k = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
-	BIO_free(bio);
-	if (!k) {
-		char reason[256];
-		ssl_reason(reason, sizeof(reason));
-		return ep_error_usage(err, -EINVAL, "client key '%s' is not a PEM private key "
-						    "(encrypted keys are not supported): %s",
-				      path, reason);
-	}
-	ERR_clear_error();
-	*ret = k;
-	return 0;
-}
-
 /*
  * Parse the PEM material once.  Refuses, naming the file, what curl would
  * only have refused at the first handshake: no certificate in a file, a key
  * that is not the certificate's.
  */
+/* A bad TLS file given to a command is a usage error: nothing was done yet. */
+static int tls_usage(struct ep_error *err, int r, const char *what)
+{
+	if (r == -ENOMEM)
+		return r;
+	ep_error_prefix(err, "%s", what);
+	err->kind = EP_ERR_USAGE;
+	return r;
+}
+
 static int tls_parse(struct ep_client *c, struct ep_error *err)
 {
 	int r;
-	if (c->ca_pem && (r = certs_parse("CA certificate", c->cacert_path, c->ca_pem, c->ca_len,
-					  &c->cas, err)) < 0)
-		return r;
+	if (c->ca_pem && (r = ep_pki_certs_parse(c->ca_pem, c->ca_len, c->cacert_path, &c->cas,
+						 err)) < 0)
+		return tls_usage(err, r, "CA certificate");
 	if (!c->cert_pem)
 		return 0;
-	if ((r = certs_parse("client certificate", c->cert_path, c->cert_pem, c->cert_len,
-			     &c->chain, err)) < 0)
-		return r;
+	if ((r = ep_pki_certs_parse(c->cert_pem, c->cert_len, c->cert_path, &c->chain, err)) < 0)
+		return tls_usage(err, r, "client certificate");
 	c->cert = sk_X509_shift(c->chain);
-	if ((r = key_parse(c->key_path, c->key_pem, c->key_len, &c->key, err)) < 0)
-		return r;
+	if ((r = ep_pki_key_parse(c->key_pem, c->key_len, c->key_path, &c->key, err)) < 0)
+		return tls_usage(err, r, "client key");
 	if (X509_check_private_key(c->cert, c->key) != 1) {
 		ERR_clear_error();
 		return ep_error_usage(err, -EINVAL, "client key '%s' does not belong to the "

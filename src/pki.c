@@ -20,6 +20,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
+#include <openssl/decoder.h>
 #include <openssl/encoder.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -881,6 +882,42 @@ static int cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
 	return 0;
 }
 
+/*
+ * OpenSSL 3.0 tries every decoder it has on a key of unknown type, which
+ * costs more than a whole TLS handshake; the PEM label names the type, so
+ * exactly that decoder is asked first.  NULL when the label is another or
+ * the block does not decode (the general road then says why).
+ */
+static EVP_PKEY *key_decode_typed(const char *buf, size_t len)
+{
+	static const struct {
+		const char *label, *type, *structure;
+	} kinds[] = {
+		{ "-----BEGIN EC PRIVATE KEY-----", "EC", "type-specific" },
+		{ "-----BEGIN RSA PRIVATE KEY-----", "RSA", "type-specific" },
+		{ "-----BEGIN PRIVATE KEY-----", NULL, "PrivateKeyInfo" },
+	};
+	const char *begin = memmem(buf, len, "-----BEGIN ", 11);
+	for (size_t i = 0; begin && i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		size_t ll = strlen(kinds[i].label);
+		if ((size_t)(buf + len - begin) < ll || memcmp(begin, kinds[i].label, ll))
+			continue;
+		EVP_PKEY *k = NULL;
+		OSSL_DECODER_CTX *d = OSSL_DECODER_CTX_new_for_pkey(
+		    &k, "PEM", kinds[i].structure, kinds[i].type, EVP_PKEY_KEYPAIR, NULL, NULL);
+		BIO *bio = BIO_new_mem_buf(buf, (int)len);
+		if (!d || !bio || !OSSL_DECODER_from_bio(d, bio)) {
+			EVP_PKEY_free(k);
+			k = NULL;
+		}
+		BIO_free(bio);
+		OSSL_DECODER_CTX_free(d);
+		ERR_clear_error();
+		return k;
+	}
+	return NULL;
+}
+
 static int key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **ret, bool *ret_fix,
 		     struct ep_error *err)
 {
@@ -891,8 +928,9 @@ static int key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **r
 	_cleanup_(BIO_free_allp) BIO *bio = BIO_new_mem_buf(buf, (int)len);
 	if (!bio)
 		return ep_error_ssl(err, "'%s'", what);
-	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key =
-	    PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+	_cleanup_(EVP_PKEY_freep) EVP_PKEY *key = key_decode_typed(buf, len);
+	if (!key)
+		key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
 	ERR_clear_error();
 	if (!key)
 		return key_parse_error(buf, len, what, ret_fix, err);
@@ -920,6 +958,37 @@ int ep_pki_key_parse(const char *buf, size_t len, const char *what, EVP_PKEY **r
 {
 	bool fix;
 	return key_parse(buf, len, what, ret, &fix, err);
+}
+
+int ep_pki_certs_parse(const char *buf, size_t len, const char *what, STACK_OF(X509) **ret,
+		       struct ep_error *err)
+{
+	X509 *first = NULL;
+	int r = ep_pki_cert_parse(buf, len, what, &first, err);
+	if (r < 0)
+		return r;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	BIO *bio = BIO_new_mem_buf(buf, (int)len);
+	if (!sk || !bio || !sk_X509_push(sk, first)) {
+		X509_free(first);
+		sk_X509_free(sk);
+		BIO_free(bio);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	/* The same blocks again, from the start: the first one is skipped. */
+	X509 *x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+	X509_free(x);
+	while ((x = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL)))
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			sk_X509_pop_free(sk, X509_free);
+			BIO_free(bio);
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		}
+	ERR_clear_error(); /* the end of the data reads as an error too */
+	BIO_free(bio);
+	*ret = sk;
+	return 0;
 }
 
 void pki_fix_advice(const struct ep_cert_profile *prof, bool alternative, char *buf, size_t size)

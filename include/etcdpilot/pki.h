@@ -166,6 +166,15 @@ int ep_pki_cert_parse(const char *buf, size_t len, const char *what, X509 **ret,
 		      struct ep_error *err);
 
 /*
+ * Every PEM certificate of @buf, in order (a CA bundle, or a certificate
+ * and its chain), as a new stack in *@ret (sk_X509_pop_free).  The first
+ * must parse, with ep_pki_cert_parse's messages; reading stops at the first
+ * block after it that is not a certificate.  0 or -errno with @err.
+ */
+int ep_pki_certs_parse(const char *buf, size_t len, const char *what, STACK_OF(X509) **ret,
+		       struct ep_error *err);
+
+/*
  * Parse a PEM private key (PKCS#1 "RSA PRIVATE KEY", SEC1 "EC PRIVATE
  * KEY" or PKCS#8 "PRIVATE KEY"; never prompts for a passphrase).  Only RSA
  * and ECDSA keys are accepted, as kubeadm's TryLoadKeyFromDisk.  An

@@ -1075,6 +1075,38 @@ static void test_parsers(void **state)
 	assert_int_equal(ep_pki_key_parse("-----BEGIN CERTIFICATE-----\n", 28, "c", &key, &err),
 			 -EINVAL);
 	assert_null(key);
+
+	/* A bundle: every certificate, in order; a broken first one gets the single parser's reason. */
+	EVP_PKEY *k1 = NULL, *k2 = NULL;
+	assert_int_equal(ep_pki_key_new(EP_KEY_ECDSA_P256, &k1, NULL), 0);
+	assert_int_equal(ep_pki_key_new(EP_KEY_ECDSA_P256, &k2, NULL), 0);
+	bio = BIO_new(BIO_s_mem());
+	X509 *x[2] = { X509_new(), X509_new() };
+	for (int i = 0; i < 2; i++) {
+		X509_set_pubkey(x[i], i ? k2 : k1);
+		ASN1_INTEGER_set(X509_get_serialNumber(x[i]), i + 1);
+		X509_gmtime_adj(X509_getm_notBefore(x[i]), 0);
+		X509_gmtime_adj(X509_getm_notAfter(x[i]), 60);
+		assert_true(X509_sign(x[i], i ? k2 : k1, EVP_sha256()) > 0);
+		assert_true(PEM_write_bio_X509(bio, x[i]));
+	}
+	n = BIO_get_mem_data(bio, &data);
+	STACK_OF(X509) *sk = NULL;
+	assert_int_equal(ep_pki_certs_parse(data, (size_t)n, "bundle", &sk, &err), 0);
+	assert_int_equal(sk_X509_num(sk), 2);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(X509_cmp(sk_X509_value(sk, i), x[i]), 0);
+	sk_X509_pop_free(sk, X509_free);
+	sk = NULL;
+	ep_error_clear(&err);
+	assert_int_equal(ep_pki_certs_parse("", 0, "empty", &sk, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "'empty' is not a PEM certificate: the file is empty"));
+	assert_null(sk);
+	for (int i = 0; i < 2; i++)
+		X509_free(x[i]);
+	BIO_free(bio);
+	EVP_PKEY_free(k1);
+	EVP_PKEY_free(k2);
 }
 
 /* Each kind of bad file gets its own reason; only an encrypted key mentions encryption. */
