@@ -840,8 +840,6 @@ void ep_manifest_info_release(struct ep_manifest_info *info)
 	ep_kvv_release(&info->args);
 	ep_kvv_release(&info->initial_cluster);
 	ep_strv_release(&info->missing_defaults);
-	for (size_t i = 0; i < 3; i++)
-		free(info->probes[i]);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -1185,21 +1183,6 @@ static int parse_doc(yaml_document_t *doc, const char *filename, const char *exp
 		if (*ft != '-' && *ps != '-' && e1 != ft && !*e1 && e2 != ps && !*e2 && f &&
 		    f <= 100000 && p && p <= 3600)
 			info->spec.health_check_ms = (uint64_t)f * p * 1000;
-	}
-
-	static const char *const probe_keys[3] = { "livenessProbe", "readinessProbe",
-						    "startupProbe" };
-	for (size_t i = 0; i < 3; i++) {
-		yaml_node_t *hg = map_get(doc, map_get(doc, ctr, probe_keys[i]), "httpGet");
-		if (!hg)
-			continue;
-		const char *sch = map_str(doc, hg, "scheme"), *host = map_str(doc, hg, "host");
-		const char *port = map_str(doc, hg, "port"), *path = map_str(doc, hg, "path");
-		if (asprintf(&info->probes[i], "%s %s:%s %s", sch ? sch : "HTTP", host ? host : "",
-			     port ? port : "", path ? path : "/") < 0) {
-			info->probes[i] = NULL;
-			r = -ENOMEM;
-		}
 	}
 
 	yaml_node_t *env = map_get(doc, ctr, "env");

@@ -81,9 +81,6 @@ struct ep_manifest_info {
 	struct ep_kvv initial_cluster;/* --initial-cluster split into name=peerURL */
 	bool state_existing;          /* --initial-cluster-state=existing */
 	struct ep_strv missing_defaults; /* default flags absent from the file */
-	/* httpGet of the liveness, readiness and startup probes as
-	 * "SCHEME host:port path" (port as written, "probe-port" or a number); NULL: none */
-	char *probes[3];
 };
 
 void ep_manifest_info_release(struct ep_manifest_info *info);
