@@ -627,6 +627,16 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 	o->line = line_of(v);
 	o->col = col_of(v);
 	snprintf(o->path, sizeof(o->path), "%s", path);
+	char **at = f->target == T_IMAGE_TAG	  ? &c->spec->image_tag_at
+		    : f->target == T_KUBE_VERSION ? &c->spec->kubernetes_version_at
+						  : NULL;
+	if (at) {
+		free(*at);
+		if (asprintf(at, "%s:%zu:%zu: %s", c->file, o->line, o->col, path) < 0) {
+			*at = NULL;
+			return oom(c);
+		}
+	}
 
 	switch (t->type) {
 	case VT_STR: {

@@ -95,6 +95,8 @@ void ep_spec_release(struct ep_spec *spec)
 	free(spec->advertise_address);
 	free(spec->etcd_version);
 	free(spec->kubernetes_version);
+	free(spec->image_tag_at);
+	free(spec->kubernetes_version_at);
 	free(spec->image_repository);
 	free(spec->image_tag);
 	free(spec->data_dir);
@@ -161,6 +163,8 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src)
 	r |= dup_into(&dst->advertise_address, src->advertise_address);
 	r |= dup_into(&dst->etcd_version, src->etcd_version);
 	r |= dup_into(&dst->kubernetes_version, src->kubernetes_version);
+	r |= dup_into(&dst->image_tag_at, src->image_tag_at);
+	r |= dup_into(&dst->kubernetes_version_at, src->kubernetes_version_at);
 	r |= dup_into(&dst->image_repository, src->image_repository);
 	r |= dup_into(&dst->image_tag, src->image_tag);
 	r |= dup_into(&dst->data_dir, src->data_dir);
@@ -459,10 +463,12 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 	if (!spec->etcd_version && spec->image_tag) {
 		if (!ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)))
 			return ep_error_usage(err, -EINVAL,
-					      "etcd.local.imageTag: '%s' does not say which etcd "
-					      "version the image runs, and the version decides the "
-					      "flags and probes; give it with --etcd-version or "
-					      "etcdVersion in an EtcdPilotConfiguration",
+					      "%s: '%s' does not say which etcd version the image "
+					      "runs, and the version decides the flags and probes; "
+					      "give it with --etcd-version or etcdVersion in an "
+					      "EtcdPilotConfiguration",
+					      spec->image_tag_at ? spec->image_tag_at
+								 : "etcd.local.imageTag",
 					      spec->image_tag);
 		r |= set_default(&spec->etcd_version, tagv);
 	}
@@ -470,9 +476,10 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 		const char *v = etcd_for_kubernetes(spec->kubernetes_version);
 		if (v && !*v)
 			return ep_error_usage(err, -EINVAL,
-					      "kubernetesVersion: '%s' ran etcd 3.3 or older, which "
-					      "etcdpilot does not run (3.4, 3.5 and 3.6); give "
-					      "--etcd-version",
+					      "%s: '%s' ran etcd 3.3 or older, which etcdpilot does "
+					      "not run (3.4, 3.5 and 3.6); give --etcd-version",
+					      spec->kubernetes_version_at ? spec->kubernetes_version_at
+									  : "kubernetesVersion",
 					      spec->kubernetes_version);
 		if (v)
 			r |= set_default(&spec->etcd_version, v);

@@ -83,7 +83,13 @@ struct ep_spec {
 
 	/* etcd version and image */
 	char *etcd_version;      /* "3.6.6": X.Y.Z */
-	char *kubernetes_version;/* from ClusterConfiguration, informational; may be NULL */
+	char *kubernetes_version;/* from ClusterConfiguration: picks the etcd version; may be NULL */
+	/*
+	 * Where the config file gave imageTag and kubernetesVersion
+	 * ("FILE:LINE:COL: field.path"), for the messages of the checks that can
+	 * only run once flags and defaults are in; NULL when not from a file.
+	 */
+	char *image_tag_at, *kubernetes_version_at;
 	char *image_repository;  /* etcd.local.imageRepository or the cluster's; registry.k8s.io */
 	char *image_tag;         /* "3.6.6-0" */
 

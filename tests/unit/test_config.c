@@ -715,6 +715,10 @@ static void test_defaults(void **state)
 	assert_int_equal(ep_config_load(&s, path, &ov, NULL, &err), -EINVAL);
 	assert_int_equal(err.kind, EP_ERR_USAGE);
 	assert_non_null(strstr(err.msg, "'custom-build' does not say which etcd version"));
+	char where[600];
+	snprintf(where, sizeof(where), "%s:3:26: etcd.local.imageTag: 'custom-build'", path);
+	if (strncmp(err.msg, where, strlen(where)))
+		fail_msg("got '%s', want it to start with '%s'", err.msg, where);
 	assert_non_null(strstr(err.msg, "--etcd-version"));
 	ep_spec_release(&s);
 	struct ep_overrides with_version = ov;
@@ -757,6 +761,9 @@ static void test_defaults(void **state)
 	ep_error_clear(&err);
 	assert_int_equal(ep_config_load(&s, path, &ov, NULL, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "kubernetesVersion: 'v1.16.15' ran etcd 3.3 or older"));
+	snprintf(where, sizeof(where), "%s:3:20: kubernetesVersion: 'v1.16.15'", path);
+	if (strncmp(err.msg, where, strlen(where)))
+		fail_msg("got '%s', want it to start with '%s'", err.msg, where);
 	ep_spec_release(&s);
 	unlink(path);
 	free(path);
