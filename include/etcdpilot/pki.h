@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include <openssl/types.h>
+#include <openssl/x509.h> /* STACK_OF(X509) */
 
 #include "etcdpilot/log.h"
 #include "etcdpilot/spec.h"
