@@ -172,11 +172,15 @@ char *ep_duration_format(uint64_t ms)
 	else {
 		unsigned long long h = ms / 3600000, m = ms / 60000 % 60, sec = ms / 1000 % 60,
 				   frac = ms % 1000;
+		/* ".5", ".25", ".125": the fraction without trailing zeroes, as Go prints it */
 		char fs[8] = "";
 		if (frac) {
-			snprintf(fs, sizeof(fs), ".%03llu", frac);
-			for (size_t l = strlen(fs); fs[l - 1] == '0'; l--)
-				fs[l - 1] = '\0';
+			unsigned digits = 3;
+			while (frac % 10 == 0) {
+				frac /= 10;
+				digits--;
+			}
+			snprintf(fs, sizeof(fs), ".%0*llu", (int)digits, frac);
 		}
 		if (h)
 			r = asprintf(&out, "%lluh%llum%llu%ss", h, m, sec, fs);

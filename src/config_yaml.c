@@ -281,7 +281,7 @@ static int get_str(struct pctx *c, yaml_node_t *n, const char *path, const char 
 
 static int get_bool(struct pctx *c, yaml_node_t *n, const char *path, bool *ret)
 {
-	const char *v;
+	const char *v = NULL;
 	int r = get_str(c, n, path, "true or false", &v);
 	if (r < 0)
 		return r;
@@ -300,7 +300,7 @@ static int get_bool(struct pctx *c, yaml_node_t *n, const char *path, bool *ret)
 
 static int get_uint(struct pctx *c, yaml_node_t *n, const char *path, unsigned *ret)
 {
-	const char *v;
+	const char *v = NULL;
 	int r = get_str(c, n, path, "a number", &v);
 	if (r < 0)
 		return r;
@@ -527,7 +527,7 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 	(void)key;
 	const struct target_info *t = &targets[f->target];
 	char why[512];
-	const char *s;
+	const char *s = NULL;
 	int r;
 	union {
 		const char *str;
@@ -681,7 +681,7 @@ static int read_strv(struct pctx *c, yaml_node_t *v, const char *path, check_fn 
 	     it++, i++) {
 		yaml_node_t *item = node_at(c, *it);
 		char p[PATH_MAX_LEN], why[512];
-		const char *s;
+		const char *s = NULL;
 		index_path(p, sizeof(p), path, i);
 		if ((r = get_str(c, item, p, "a string", &s)) < 0)
 			goto fail;
@@ -738,7 +738,7 @@ static int h_ext_endpoints(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const
 static int h_ext_file(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
 		      const struct field *f)
 {
-	const char *s;
+	const char *s = NULL;
 	char why[512];
 	int r = get_str(c, v, path, "a string", &s);
 	if (r < 0)
@@ -782,7 +782,7 @@ static int read_args_map(struct pctx *c, yaml_node_t *v, const char *path, struc
 	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
 	     pr++) {
 		yaml_node_t *k = node_at(c, pr->key), *val = node_at(c, pr->value);
-		const char *name, *value = "";
+		const char *name = NULL, *value = "";
 		if ((r = get_str(c, k, path, "a flag name", &name)) < 0)
 			return r;
 		char p[PATH_MAX_LEN];
@@ -822,7 +822,7 @@ static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool e
 		for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
 		     pr < item->data.mapping.pairs.top; pr++) {
 			yaml_node_t *k = node_at(c, pr->key), *val = node_at(c, pr->value);
-			const char *key;
+			const char *key = NULL;
 			if ((r = get_str(c, k, p, "a field name", &key)) < 0)
 				return r;
 			join_path(pn, sizeof(pn), p, key);
@@ -1160,7 +1160,7 @@ static int parse_document(struct pctx *c, yaml_node_t *root)
 			    type_name(root));
 	yaml_node_t *avk = NULL, *kk = NULL;
 	yaml_node_t *av = map_get(c, root, "apiVersion", &avk), *kd = map_get(c, root, "kind", &kk);
-	const char *api, *kind;
+	const char *api = NULL, *kind = NULL;
 	if (!av || is_null(av))
 		return perr(c, avk ? avk : root, "apiVersion",
 			    "missing (every document needs apiVersion and kind, e.g. "

@@ -15,15 +15,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +30,7 @@
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "etcdpilot/install.h"
+#include "util/child.h"
 #include "util/cleanup.h"
 
 #define FETCH_ATTEMPTS 4
@@ -520,80 +517,32 @@ out:
 
 /*
  * Run "@path @arg" (no shell, stdin /dev/null, a minimal environment,
- * VERSION_TIMEOUT_MS at most) and capture stdout and stderr (at most
- * VERSION_OUTPUT_MAX bytes) into *@ret_out (heap, NUL-terminated); the exit
- * status (or 128 + signal) goes to *@ret_status.
+ * VERSION_TIMEOUT_MS at most for all of it, exit included) and capture
+ * stdout and stderr (at most VERSION_OUTPUT_MAX bytes) into *@ret_out
+ * (heap, NUL-terminated); the exit status (or 128 + signal) goes to
+ * *@ret_status.
  */
 static int run_capture_argv(const char *path, char *const *argv, char **ret_out,
 			    int *ret_status, struct ep_error *err)
 {
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return ep_error_set(err, -errno, "pipe: %s", strerror(errno));
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	char *envp[] = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-			 "ETCDCTL_API=3", NULL };
-	pid_t pid;
-	int sr = posix_spawn(&pid, path, &fa, NULL, argv, envp);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (sr != 0) {
-		close(pfd[0]);
-		return ep_error_set(err, -sr, "running '%s': %s", path, strerror(sr));
-	}
-	_cleanup_free_ char *out = malloc(VERSION_OUTPUT_MAX + 1);
-	size_t got = 0;
-	int r = 0;
-	struct timespec start;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (out) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		long el = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (el >= VERSION_TIMEOUT_MS) {
-			r = -ETIMEDOUT;
-			break;
-		}
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		int pr = poll(&p, 1, (int)(VERSION_TIMEOUT_MS - el));
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr <= 0) {
-			r = pr == 0 ? -ETIMEDOUT : -errno;
-			break;
-		}
-		char tmp[4096];
-		ssize_t n = read(pfd[0], tmp, sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		size_t keep = (size_t)n;
-		if (keep > VERSION_OUTPUT_MAX - got)
-			keep = VERSION_OUTPUT_MAX - got;
-		memcpy(out + got, tmp, keep);
-		got += keep;
-	}
-	close(pfd[0]);
+	(void)path; /* argv[0] */
+	static const char *const envp[] = {
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"ETCDCTL_API=3", NULL
+	};
+	struct ep_child child = {
+		.argv = (const char *const *)argv,
+		.envp = envp,
+		.timeout_ms = VERSION_TIMEOUT_MS,
+		.output_max = VERSION_OUTPUT_MAX,
+	};
+	struct ep_child_result res = { 0 };
+	int r = ep_child_run(&child, &res, err);
 	if (r < 0)
-		kill(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!out)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	if (r == -ETIMEDOUT)
-		return ep_error_set(err, r, "'%s %s' did not finish within %d s", path,
-				    argv[1] ? argv[1] : "", VERSION_TIMEOUT_MS / 1000);
-	if (r < 0)
-		return ep_error_set(err, r, "reading the output of '%s': %s", path, strerror(-r));
-	out[got] = '\0';
-	*ret_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	*ret_out = TAKE_PTR(out);
+		return r;
+	*ret_status = res.status;
+	*ret_out = TAKE_PTR(res.output);
+	ep_child_result_release(&res);
 	return 0;
 }
 

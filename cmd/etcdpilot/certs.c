@@ -65,7 +65,7 @@ out:
 
 static int run_generate(struct cli_ctx *ctx, struct ep_error *err)
 {
-	unsigned mask;
+	unsigned mask = 0;
 	int r = parse_names(ctx, true, &mask, err);
 	if (r < 0)
 		return r;
@@ -80,7 +80,7 @@ static int run_generate(struct cli_ctx *ctx, struct ep_error *err)
 
 static int run_renew(struct cli_ctx *ctx, struct ep_error *err)
 {
-	unsigned mask, renewed = 0;
+	unsigned mask = 0, renewed = 0;
 	int r = parse_names(ctx, false, &mask, err);
 	if (r < 0)
 		return r;
