@@ -1381,7 +1381,7 @@ static void test_renew_failure_rolls_back(void **state)
 	unsigned char before[32], after[32];
 	tree_digest(f->root, before);
 
-	/* the key is written, then its certificate fails */
+	/* the new key is written, then its certificate fails: the pair was never in place */
 	hook_set(scrt, ENOSPC, 0);
 	struct ep_error err = {0};
 	assert_int_equal(ep_pki_renew(&f->spec, f->root, EP_CERT_BIT(EP_CERT_SERVER), false, NULL,
@@ -1391,12 +1391,11 @@ static void test_renew_failure_rolls_back(void **state)
 	tree_digest(f->root, after);
 	assert_memory_equal(before, after, 32);
 	if (!strstr(err.msg, "writing etcd/server.crt: ") ||
-	    !strstr(err.msg, "No space left on device; rolled back (restored the previous "
-			     "etcd/server.key), so no file was changed"))
+	    !strstr(err.msg, "No space left on device; nothing was written"))
 		fail_msg("unexpected message: %s", err.msg);
 	assert_false(log_has(f, "renewed"));
 
-	/* renew all: the server pair and the peer key are written, the peer certificate fails */
+	/* renew all: the server pair is in place, the peer certificate fails */
 	ep_error_clear(&err);
 	hook_set(pcrt, EIO, 0);
 	assert_int_equal(
@@ -1405,9 +1404,8 @@ static void test_renew_failure_rolls_back(void **state)
 	tree_digest(f->root, after);
 	assert_memory_equal(before, after, 32);
 	assert_non_null(strstr(err.msg, "writing etcd/peer.crt: "));
-	assert_non_null(strstr(err.msg,
-			       "rolled back (restored the previous etcd/peer.key, "
-			       "etcd/server.crt, etcd/server.key), so no file was changed"));
+	assert_non_null(strstr(err.msg, "rolled back (restored the previous etcd/server.crt, "
+					"etcd/server.key), so no file was changed"));
 
 	/* the very first write fails: nothing to roll back */
 	ep_error_clear(&err);
@@ -1425,13 +1423,15 @@ static void test_renew_failure_rolls_back(void **state)
 	assert_int_equal(
 	    ep_pki_renew(&f->spec, f->root, EP_CERT_LEAVES, false, NULL, log_cb, f, &err), -EIO);
 	hook_clear();
-	if (!strstr(err.msg, "; rolling back: could not restore the previous etcd/server.key (No "
-			     "space left on device): it holds the new key; restored the "
-			     "previous etcd/peer.key, etcd/server.crt; no other file was "
-			     "touched"))
+	if (!strstr(err.msg, "; rolling back: could not restore the previous etcd/server.crt and "
+			     "etcd/server.key (No space left on device): they hold the new "
+			     "certificate and its key; no other file was touched"))
 		fail_msg("unexpected message: %s", err.msg);
-	/* just what it said: the server key is the new one, the rest as before */
-	assert_false(pair_matches(scrt, skey));
+	/* just what it said: the server pair is the new one - whole, never a mix - the
+	 * rest as before */
+	assert_true(pair_matches(scrt, skey));
+	tree_digest(f->root, after);
+	assert_memory_not_equal(before, after, 32);
 	free(skey);
 	free(scrt);
 	free(pcrt);
@@ -1448,9 +1448,9 @@ static void test_generate_failure_rolls_back(void **state)
 	hook_clear();
 	assert_false(hook_saw_unblocked);
 	if (!strstr(err.msg, "writing etcd/healthcheck-client.crt: ") ||
-	    !strstr(err.msg, "rolled back (removed the new etcd/healthcheck-client.key, "
-			     "etcd/peer.crt, etcd/peer.key, etcd/server.crt, etcd/server.key, "
-			     "etcd/ca.crt, etcd/ca.key), so no file was changed"))
+	    !strstr(err.msg, "rolled back (removed the new etcd/peer.crt, etcd/peer.key, "
+			     "etcd/server.crt, etcd/server.key, etcd/ca.crt, etcd/ca.key), so no "
+			     "file was changed"))
 		fail_msg("unexpected message: %s", err.msg);
 	/* no file anywhere, and the etcd/ directory it made is gone again */
 	char dir[256];
