@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# t12-root-race: a directory under --root swapped for a symlink to a
+# directory outside the root, again and again, while etcdpilot writes
+# there (issue 10, item 2).  A background loop swaps R/etc/kubernetes/pki/etcd,
+# R/etc/kubernetes/pki and R/etc/kubernetes/manifests, one at a time, between
+# the real directory and a symlink to $OUT (an absolute link, then a relative
+# one that climbs out of the root), holding each state a random sub-millisecond
+# while, for a bounded time, 'certs renew all' rewrites every pair, 'certs
+# generate' makes a PKI in a new directory under pki/, and 'init' writes a
+# manifest into a new directory under manifests/.  Runs may fail (a directory
+# that is a symlink at the wrong moment is refused); nothing may ever land in
+# $OUT.  EP_RACE_SECONDS (default 15) bounds the loop.
+. "$(dirname "$0")/lib.sh"
+
+R=$T/root
+OUT=$T/outside
+mkdir -p "$OUT"
+NODE=(--root "$R" --name cp1 --advertise-address 127.0.12.1 --key-type ecdsa-p256)
+
+run "$EP" certs generate "${NODE[@]}"
+expect_rc 0 "a PKI to renew"
+mkdir -p "$R/etc/kubernetes/manifests"
+
+# The swapper: renames only, so that each directory is always either itself or the link.
+cat >"$T/swap.py" <<'EOF'
+import os, random, sys, time
+out, stop, dirs = sys.argv[1], sys.argv[2], sys.argv[3:]
+n = 0
+while not os.path.exists(stop):
+    for d in dirs:
+        if os.path.islink(d) or not os.path.isdir(d):
+            continue
+        away, lnk = d + ".away", d + ".lnk"
+        target = out if n % 2 == 0 else os.path.relpath(out, os.path.dirname(d))
+        if os.path.lexists(lnk):
+            os.unlink(lnk)
+        os.symlink(target, lnk)
+        os.rename(d, away)
+        os.rename(lnk, d)          # d is the symlink now
+        time.sleep(random.uniform(0, 0.001))
+        os.rename(d, lnk)
+        os.rename(away, d)         # d is the directory again
+        time.sleep(random.uniform(0, 0.001))
+        n += 1
+print(n)
+EOF
+python3 "$T/swap.py" "$OUT" "$T/stop" "$R/etc/kubernetes/pki/etcd" "$R/etc/kubernetes/pki" \
+	"$R/etc/kubernetes/manifests" >"$T/swaps" &
+SWAPPER=$!
+on_exit "touch '$T/stop'; wait $SWAPPER"
+
+escaped() { [[ -n $(find "$OUT" -mindepth 1 -print -quit) ]]; }
+
+deadline=$((SECONDS + ${EP_RACE_SECONDS:-15}))
+runs=0 renewed=0 generated=0 inits=0
+while ((SECONDS < deadline)); do
+	runs=$((runs + 1))
+	"$EP" certs renew all "${NODE[@]}" >/dev/null 2>&1 && renewed=$((renewed + 1))
+	escaped && fail "run $runs (certs renew all): files appeared outside the root: $(find "$OUT" -mindepth 1 | head -5)"
+	"$EP" certs generate "${NODE[@]}" --cert-dir "/etc/kubernetes/pki/g$runs" >/dev/null 2>&1 &&
+		generated=$((generated + 1))
+	escaped && fail "run $runs (certs generate): files appeared outside the root: $(find "$OUT" -mindepth 1 | head -5)"
+	if ((runs % 4 == 1)); then
+		# A private network namespace: preflight binds the member's ports.
+		unshare -n sh -c 'ip link set lo up && exec "$@"' sh "$EP" init "${NODE[@]}" \
+			--etcd-version 3.5.21 --manifest-dir "/etc/kubernetes/manifests/m$runs" \
+			--timeout 1s >/dev/null 2>&1
+		inits=$((inits + 1))
+		escaped && fail "run $runs (init): files appeared outside the root: $(find "$OUT" -mindepth 1 | head -5)"
+	fi
+done
+touch "$T/stop"
+wait $SWAPPER
+swaps=$(cat "$T/swaps")
+say "$runs rounds, $swaps swaps: renew succeeded $renewed times, generate $generated, init ran $inits times"
+
+expect_eq "$(find "$OUT" -mindepth 1 | wc -l)" 0 "after $runs rounds against $swaps swaps, nothing was written outside the root"
+# The race was real: the writes happened, into the directories that were swapped.
+((swaps > 100)) || fail "the swapper swapped only $swaps times"
+pass "the directories were swapped $swaps times"
+((renewed > 0 && generated > 0)) || fail "no renew ($renewed) or no generate ($generated) succeeded during the race"
+pass "certs renew and generate wrote through the swapped directories ($renewed and $generated times)"
+manifests=$(find "$R/etc/kubernetes/manifests" -mindepth 2 -name etcd.yaml | wc -l)
+((manifests > 0)) || fail "no init wrote its manifest during the race"
+pass "init wrote $manifests manifests into the swapped directory"
+expect_eq "$(find "$R" -name '*.ep-pair' | wc -l)" 0 "no pair was left half-changed"
