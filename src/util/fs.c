@@ -764,7 +764,8 @@ static int read_open_error(int r, const char *shown, bool nofollow, int dirfd, c
 		return ep_error_set(err, -ELOOP, "refusing to read '%s': it is a symbolic link",
 				    shown);
 	/* A socket cannot be opened at all: say what it is. */
-	if (r == -ENXIO && dirfd >= 0 && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (r == -ENXIO && dirfd >= 0 &&
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH)) == 0)
 		return ep_error_set(err, -EINVAL,
 				    "refusing to read '%s': it is %s, not a regular file", shown,
 				    kind_of(st.st_mode));
@@ -789,6 +790,10 @@ int ep_root_read_file(const char *root, const char *path, size_t max, bool nofol
 	if (r < 0)
 		return r;
 	_cleanup_close_ int fd = rc_open(&rc, path, READ_FLAGS | (nofollow ? O_NOFOLLOW : 0), 0);
+	if (fd == -ENXIO) { /* a socket cannot be opened: look at what it is */
+		_cleanup_close_ int pfd = rc_open(&rc, path, O_PATH | (nofollow ? O_NOFOLLOW : 0), 0);
+		return read_open_error(fd, shown, nofollow, pfd, "", err);
+	}
 	if (fd < 0)
 		return read_open_error(fd, shown, nofollow, -1, NULL, err);
 	return read_fd(fd, shown, max, ret, ret_len, err);
