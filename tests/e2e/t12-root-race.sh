@@ -21,31 +21,33 @@ run "$EP" certs generate "${NODE[@]}"
 expect_rc 0 "a PKI to renew"
 mkdir -p "$R/etc/kubernetes/manifests"
 
-# The swapper: renames only, so that each directory is always either itself or the link.
+# The swapper: renameat2(RENAME_EXCHANGE) swaps a directory and a symlink in one step, so
+# that each directory is always either itself or the link, never absent.
 cat >"$T/swap.py" <<'EOF'
-import os, random, sys, time
+import ctypes, os, random, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+def exchange(a, b):
+    if libc.renameat2(AT_FDCWD, a.encode(), AT_FDCWD, b.encode(), RENAME_EXCHANGE) != 0:
+        sys.exit("renameat2 %s %s: %s" % (a, b, os.strerror(ctypes.get_errno())))
 out, stop, dirs = sys.argv[1], sys.argv[2], sys.argv[3:]
 n = 0
 while not os.path.exists(stop):
     for d in dirs:
-        if os.path.islink(d) or not os.path.isdir(d):
-            continue
-        away, lnk = d + ".away", d + ".lnk"
+        lnk = d + ".lnk"
         target = out if n % 2 == 0 else os.path.relpath(out, os.path.dirname(d))
         if os.path.lexists(lnk):
             os.unlink(lnk)
         os.symlink(target, lnk)
-        os.rename(d, away)
-        os.rename(lnk, d)          # d is the symlink now
+        exchange(d, lnk)           # d is the symlink now
         time.sleep(random.uniform(0, 0.001))
-        os.rename(d, lnk)
-        os.rename(away, d)         # d is the directory again
+        exchange(d, lnk)           # d is the directory again
         time.sleep(random.uniform(0, 0.001))
         n += 1
 print(n)
 EOF
 python3 "$T/swap.py" "$OUT" "$T/stop" "$R/etc/kubernetes/pki/etcd" "$R/etc/kubernetes/pki" \
-	"$R/etc/kubernetes/manifests" >"$T/swaps" &
+	"$R/etc/kubernetes/manifests" >"$T/swaps" 2>&1 &
 SWAPPER=$!
 on_exit "touch '$T/stop'; wait $SWAPPER"
 
@@ -72,6 +74,7 @@ done
 touch "$T/stop"
 wait $SWAPPER
 swaps=$(cat "$T/swaps")
+[[ $swaps =~ ^[0-9]+$ ]] || fail "the swapper failed: $swaps"
 say "$runs rounds, $swaps swaps: renew succeeded $renewed times, generate $generated, init ran $inits times"
 
 expect_eq "$(find "$OUT" -mindepth 1 | wc -l)" 0 "after $runs rounds against $swaps swaps, nothing was written outside the root"
