@@ -457,18 +457,15 @@ static int plan_save_old(struct plan *pl, struct ep_error *err)
 /*
  * Leftovers of an interrupted run (SIGKILL, power loss): the temp files of
  * the atomic writes and pairs beside any of the five pairs' files (and
- * their journals), in the directories this plan writes into.  Only under
- * the lock, and after plan_recover: then nobody else is writing those files
- * and no journal needs them.
+ * their journals), whether or not this plan writes there.  Only under the
+ * lock (or counted, in a dry run), and after plan_recover: then nobody else
+ * is writing those files and no journal needs them.
  */
 static int plan_sweep(struct plan *pl, bool dry_run, struct ep_error *err)
 {
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
 		struct pair *p = &pl->p[i];
-		bool written = false;
-		for (unsigned j = 0; j < EP_CERT_COUNT; j++)
-			written |= pl->p[j].write_crt && pl->p[j].dir == p->dir;
-		if (!written || p->dir->fd < 0)
+		if (p->dir->fd < 0)
 			continue;
 		const char *names[] = {p->crt_name, p->key_name, p->journal};
 		const char *paths[] = {p->crt_path, p->key_path, NULL};
