@@ -55,7 +55,9 @@ struct pair {
 	EXTENDED_KEY_USAGE *eku; /* of a new certificate */
 	char *done_line;	 /* logged once every pair is written */
 	struct saved old_crt, old_key;
-	bool done; /* the new pair is in place (written by this apply) */
+	bool done;    /* the new pair is in place (written by this apply) */
+	bool undone;  /* its commit failed half-way and put the old files back itself */
+	bool pending; /* its commit failed and left a journal: the next run completes it */
 };
 
 struct plan {
@@ -503,7 +505,13 @@ static int plan_recover(struct plan *pl, bool dry_run, ep_log_fn log, void *ud,
 {
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
 		struct pair *p = &pl->p[i];
+		struct stat st;
 		if (p->dir->fd < 0)
+			continue;
+		/* No journal, or a directory that may not be searched: the plan says so, for
+		 * every file of it, in its own words. */
+		if (fstatat(p->dir->fd, p->journal, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    (errno == ENOENT || errno == EACCES))
 			continue;
 		const char *names[] = {p->crt_name, p->key_name};
 		int r = ep_pair_recover_at(p->dir->fd, p->dir->shown, p->journal, names, 2, dry_run,
@@ -557,9 +565,16 @@ static int apply_pair(struct pair *p, struct ep_error *err)
 	if (ktmp)
 		ops[n++] = (struct ep_pair_op){p->key_name, ktmp};
 	ops[n++] = (struct ep_pair_op){p->crt_name, ctmp};
-	r = ep_pair_commit_at(dfd, dir, p->journal, ops, n, err);
-	if (r < 0)
+	struct ep_error cerr;
+	ep_error_clear(&cerr);
+	r = ep_pair_commit_at(dfd, dir, p->journal, ops, n, &p->pending, &cerr);
+	if (r < 0) {
+		/* A rename failed half-way: the message says what went back. */
+		p->undone = !p->pending && strstr(cerr.msg, "; put back the previous ") != NULL;
+		if (err && !ep_error_isset(err))
+			*err = cerr;
 		return ep_error_prefix(err, "writing \"%s\"", p->prof->base);
+	}
 	return 0;
 }
 
@@ -596,12 +611,16 @@ static int undo_pair(struct pair *p, struct ep_error *err)
 		}
 		n++;
 	}
-	if (r >= 0)
-		r = ep_pair_commit_at(dfd, dir, p->journal, ops, n, err);
-	else
+	if (r < 0) {
 		for (size_t i = 0; i < n; i++)
 			if (temps[i])
 				unlinkat(dfd, temps[i], 0);
+	} else {
+		/* On failure the commit removes the temps itself. */
+		bool pending = false;
+		r = ep_pair_commit_at(dfd, dir, p->journal, ops, n, &pending, err);
+		p->pending |= pending;
+	}
 	free(temps[0]);
 	free(temps[1]);
 	return r;
@@ -627,10 +646,11 @@ static void list_add(char *buf, size_t size, const char *item)
 static void plan_rollback(struct plan *pl, const char *root, struct ep_error *err)
 {
 	char removed[512] = "", restored[512] = "", failed[EP_ERROR_MAX] = "";
-	bool wrote = false;
+	bool wrote = false, self_undone = false;
 	for (unsigned i = EP_CERT_COUNT; i-- > 0;) {
 		struct pair *p = &pl->p[i];
-		if (!p->done)
+		self_undone |= p->undone;
+		if (!p->done && !p->pending)
 			continue;
 		wrote = true;
 		char crt[128], key[128], item[EP_ERROR_MAX + 512];
@@ -638,13 +658,26 @@ static void plan_rollback(struct plan *pl, const char *root, struct ep_error *er
 		short_name(p, true, key, sizeof(key));
 		struct ep_error e;
 		ep_error_clear(&e);
-		if (undo_pair(p, &e) == 0) {
+		if (p->pending) {
+			/* Never written over: its journal is what the next run completes. */
+			snprintf(item, sizeof(item),
+				 "\"%s\" is half-changed: its journal '%s/%s' makes the next run "
+				 "complete it",
+				 p->prof->base, p->dir->shown, p->journal);
+			list_add(failed, sizeof(failed), item);
+		} else if (undo_pair(p, &e) == 0) {
 			list_add(p->old_crt.present ? restored : removed,
 				 p->old_crt.present ? sizeof(restored) : sizeof(removed), crt);
 			if (p->write_key)
 				list_add(p->old_key.present ? restored : removed,
 					 p->old_key.present ? sizeof(restored) : sizeof(removed),
 					 key);
+		} else if (p->pending) {
+			snprintf(item, sizeof(item),
+				 "could not %s %s and %s (%s): the next run completes that",
+				 p->old_crt.present ? "restore the previous" : "remove the new", crt,
+				 key, e.msg);
+			list_add(failed, sizeof(failed), item);
 		} else if (p->write_key) {
 			snprintf(item, sizeof(item),
 				 "could not %s %s and %s (%s): they hold the new certificate and "
@@ -673,7 +706,9 @@ static void plan_rollback(struct plan *pl, const char *root, struct ep_error *er
 		snprintf(undone, sizeof(undone), "%s%s%s%s%s", removed[0] ? "removed the new " : "",
 			 removed, removed[0] && restored[0] ? "; " : "",
 			 restored[0] ? "restored the previous " : "", restored);
-	if (!wrote)
+	if (!wrote && self_undone)
+		err_append(err, ", so no file was changed");
+	else if (!wrote)
 		err_append(err, "; nothing was written");
 	else if (!failed[0])
 		err_append(err, "; rolled back (%s), so no file was changed", undone);

@@ -214,16 +214,22 @@ struct ep_pair_op {
  * pairs; SQLite's journal).  The temp files must be complete (from
  * ep_write_temp_at).  First an intent, the journal @journal (a name of
  * @dirfd, e.g. "server.ep-pair"), is written atomically and fsynced; then
- * each temp is renamed over its target (or the target removed), the
- * directory fsynced and the journal removed.  A run that dies before the
- * journal is in place leaves only temp files (ep_write_atomic_sweep_at
- * removes them: the old files stay); one that dies after is completed by
- * ep_pair_recover_at().  On a failure before the journal, the temps are
- * removed and nothing changed; after it, the message says that the next
- * run completes the change.  Returns 0 or a negative errno with @err.
+ * hard links to the files about to be replaced are kept ("<target>.ep-<16
+ * hex>", best effort), each temp is renamed over its target (or the target
+ * removed), the directory fsynced, the journal and the links removed.  A
+ * run that dies before the journal is in place leaves only temp files
+ * (ep_write_atomic_sweep_at removes them: the old files stay); one that
+ * dies after it is completed by ep_pair_recover_at().  A rename that fails
+ * (not a crash) after the journal puts back what went in, from the links,
+ * through an undo journal that replaces the intent, and says so in @err
+ * ("; put back the previous server.key").  *@ret_pending (may be NULL)
+ * says whether a journal is left for the next run to complete (putting
+ * back failed too, or a link could not be made: then the change goes
+ * forward, whole); otherwise nothing changed and no temp file is left.
+ * Returns 0 or a negative errno with @err.
  */
 int ep_pair_commit_at(int dirfd, const char *dir, const char *journal, const struct ep_pair_op *ops,
-		      size_t n, struct ep_error *err);
+		      size_t n, bool *ret_pending, struct ep_error *err);
 
 /*
  * Complete the change an interrupted ep_pair_commit_at() recorded in

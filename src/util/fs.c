@@ -1128,12 +1128,17 @@ static void pair_discard(int dirfd, const struct ep_pair_op *ops, size_t n)
 			unlinkat(dirfd, ops[i].temp, 0);
 }
 
-/* Carry out @ops: each temp over its target, or the target removed.  0 or -errno. */
+/*
+ * Carry out @ops: each temp over its target, or the target removed.
+ * *@ret_applied (may be NULL) gets how many were carried out.  0 or -errno.
+ */
 static int pair_apply(int dirfd, const char *dir, const struct ep_pair_op *ops, size_t n,
-		      struct ep_error *err)
+		      size_t *ret_applied, struct ep_error *err)
 {
 	char d1[DISP_MAX], d2[DISP_MAX];
 	for (size_t i = 0; i < n; i++) {
+		if (ret_applied)
+			*ret_applied = i;
 		if (ops[i].temp) {
 			struct stat st;
 			/* Already renamed by the run that was interrupted: nothing left to do. */
@@ -1151,6 +1156,8 @@ static int pair_apply(int dirfd, const char *dir, const struct ep_pair_op *ops, 
 		}
 		crash_point(ops[i].temp ? "pair renamed" : "pair removed");
 	}
+	if (ret_applied)
+		*ret_applied = n;
 	return 0;
 }
 
@@ -1169,49 +1176,189 @@ static int pair_finish(int dirfd, const char *dir, const char *journal, struct e
 	return fsync_dirfd(dirfd, dir, err);
 }
 
+/* The journal text of @ops into @text; its length, or -ENAMETOOLONG. */
+static int journal_text(const struct ep_pair_op *ops, size_t n, char *text, size_t size)
+{
+	size_t len = (size_t)snprintf(text, size, JOURNAL_MAGIC "\n");
+	for (size_t i = 0; i < n && len < size; i++) {
+		if (ops[i].temp)
+			len += (size_t)snprintf(text + len, size - len, "rename %s %s\n", ops[i].temp,
+						ops[i].target);
+		else
+			len += (size_t)snprintf(text + len, size - len, "remove %s\n", ops[i].target);
+	}
+	return len < size ? (int)len : -ENAMETOOLONG;
+}
+
+/* A hard link "<@target>.ep-<16 hex>" to @target, kept until the pair is in: name (heap) or NULL. */
+static char *backup_link(int dirfd, const char *target, int *ret_err)
+{
+	char name[NAME_MAX + 1];
+	*ret_err = 0;
+	if (strlen(target) + strlen(EP_TEMP_SUFFIX) + EP_TEMP_HEX > NAME_MAX) {
+		*ret_err = -ENAMETOOLONG;
+		return NULL;
+	}
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint64_t rnd = 0;
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint64_t)getpid() * 2654435761u + (uint64_t)attempt * 7919u;
+		snprintf(name, sizeof(name), "%s" EP_TEMP_SUFFIX "%0*llx", target, EP_TEMP_HEX,
+			 (unsigned long long)rnd);
+		if (linkat(dirfd, target, dirfd, name, 0) == 0) {
+			char *s = strdup(name);
+			if (!s) {
+				unlinkat(dirfd, name, 0);
+				*ret_err = -ENOMEM;
+			}
+			return s;
+		}
+		if (errno != EEXIST) {
+			*ret_err = -errno;
+			return NULL;
+		}
+	}
+	*ret_err = -EEXIST;
+	return NULL;
+}
+
+static void backups_drop(int dirfd, char **backups, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (backups[i])
+			unlinkat(dirfd, backups[i], 0);
+		free(backups[i]);
+		backups[i] = NULL;
+	}
+}
+
+/*
+ * The first @applied ops of a pair went in, the next one failed: put them
+ * back from @backups, through an undo journal that replaces the intent (so
+ * that a crash now still ends with the old pair).  Appends to @err what was
+ * put back.  0 when the old pair is back; -errno with the journal left for
+ * the next run otherwise.
+ */
+static int pair_undo(int dirfd, const char *dir, const char *journal, const struct ep_pair_op *ops,
+		     size_t applied, char **backups, const bool *existed, struct ep_error *err)
+{
+	struct ep_pair_op undo[PAIR_MAX];
+	char what[1024] = "", disp[DISP_MAX];
+	size_t wl = 0;
+	for (size_t i = 0; i < applied; i++) {
+		if (existed[i] && !backups[i]) {
+			/* No copy of what was there: forward is the only way to a whole pair. */
+			if (err) {
+				size_t n = strlen(err->msg);
+				snprintf(err->msg + n, sizeof(err->msg) - n,
+					 "; the change is recorded in '%s': the next run completes it",
+					 join(dir, journal, disp, sizeof(disp)));
+			}
+			return -EAGAIN;
+		}
+		undo[i].target = ops[i].target;
+		undo[i].temp = backups[i]; /* NULL: it did not exist, remove it */
+		wl += (size_t)snprintf(what + wl, wl < sizeof(what) ? sizeof(what) - wl : 0, "%s%s %s",
+				       i ? ", " : "",
+				       backups[i] ? "put back the previous" : "removed the new",
+				       ops[i].target);
+	}
+	char text[JOURNAL_MAX];
+	int len = journal_text(undo, applied, text, sizeof(text));
+	struct ep_error uerr;
+	ep_error_clear(&uerr);
+	int r = len < 0 ? len : ep_write_atomic_at(dirfd, dir, journal, text, (size_t)len, 0600, &uerr);
+	if (r >= 0) {
+		crash_point("undo journal written");
+		r = pair_apply(dirfd, dir, undo, applied, NULL, &uerr);
+	}
+	if (r >= 0) {
+		for (size_t i = 0; i < applied; i++) { /* renamed back: no longer backups */
+			free(backups[i]);
+			backups[i] = NULL;
+		}
+		r = pair_finish(dirfd, dir, journal, &uerr);
+	}
+	if (r < 0 && err) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n,
+			 "; putting the pair back failed too (%s): the change is recorded in '%s', "
+			 "the next run completes it",
+			 uerr.msg, join(dir, journal, disp, sizeof(disp)));
+		return r;
+	}
+	if (err && applied) {
+		size_t n = strlen(err->msg);
+		snprintf(err->msg + n, sizeof(err->msg) - n, "; %s", what);
+	}
+	return 0;
+}
+
 int ep_pair_commit_at(int dirfd, const char *dir, const char *journal, const struct ep_pair_op *ops,
-		      size_t n, struct ep_error *err)
+		      size_t n, bool *ret_pending, struct ep_error *err)
 {
 	char disp[DISP_MAX];
+	if (ret_pending)
+		*ret_pending = false;
 	if (n == 0 || n > PAIR_MAX || !name_ok(journal)) {
 		pair_discard(dirfd, ops, n);
 		return ep_error_set(err, -EINVAL, "a pair of 1 to %d files and a journal name",
 				    PAIR_MAX);
 	}
-	/* The intent: what the journal says is what a recovery will finish. */
-	char text[JOURNAL_MAX];
-	size_t len = (size_t)snprintf(text, sizeof(text), JOURNAL_MAGIC "\n");
-	for (size_t i = 0; i < n; i++) {
-		if (!name_ok(ops[i].target) || (ops[i].temp && !is_temp_of(ops[i].temp, ops[i].target))) {
+	for (size_t i = 0; i < n; i++)
+		if (!name_ok(ops[i].target) ||
+		    (ops[i].temp && !is_temp_of(ops[i].temp, ops[i].target))) {
 			pair_discard(dirfd, ops, n);
 			return ep_error_set(err, -EINVAL, "'%s': not a file of this pair",
 					    ops[i].target ? ops[i].target : "");
 		}
-		if (ops[i].temp)
-			len += (size_t)snprintf(text + len, sizeof(text) - len, "rename %s %s\n",
-						ops[i].temp, ops[i].target);
-		else
-			len += (size_t)snprintf(text + len, sizeof(text) - len, "remove %s\n",
-						ops[i].target);
-		if (len >= sizeof(text)) {
-			pair_discard(dirfd, ops, n);
-			return ep_error_set(err, -ENAMETOOLONG, "the journal of '%s' is too long",
-					    join(dir, journal, disp, sizeof(disp)));
-		}
-	}
-	int r = ep_write_atomic_at(dirfd, dir, journal, text, len, 0600, err);
+	/* The intent: what the journal says is what a recovery will finish. */
+	char text[JOURNAL_MAX];
+	int len = journal_text(ops, n, text, sizeof(text));
+	int r = len < 0 ? ep_error_set(err, len, "the journal of '%s' is too long",
+				       join(dir, journal, disp, sizeof(disp)))
+			: ep_write_atomic_at(dirfd, dir, journal, text, (size_t)len, 0600, err);
 	if (r < 0) {
 		pair_discard(dirfd, ops, n);
 		return r;
 	}
 	crash_point("journal written");
-	r = pair_apply(dirfd, dir, ops, n, err);
-	if (r >= 0)
-		r = pair_finish(dirfd, dir, journal, err);
-	if (r < 0)
+	/*
+	 * Hard links to what is replaced or removed, so that a failure half-way can
+	 * put it back.  Best effort (a link may cost an inode, or cross a mount):
+	 * without one, that file cannot go back, and the journal goes forward.
+	 */
+	char *backups[PAIR_MAX] = {NULL};
+	bool existed[PAIR_MAX] = {false};
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		if (fstatat(dirfd, ops[i].target, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
+			continue;
+		existed[i] = true;
+		int e = 0;
+		backups[i] = backup_link(dirfd, ops[i].target, &e);
+	}
+	size_t applied = 0;
+	r = pair_apply(dirfd, dir, ops, n, &applied, err);
+	if (r < 0) {
+		/* A failure, not a crash: the files that went in go out again. */
+		int u = pair_undo(dirfd, dir, journal, ops, applied, backups, existed, err);
+		if (u < 0 && ret_pending)
+			*ret_pending = true;
+		if (u >= 0) /* a journal going forward still needs them */
+			pair_discard(dirfd, ops + applied, n - applied);
+		backups_drop(dirfd, backups, n);
+		return r;
+	}
+	r = pair_finish(dirfd, dir, journal, err);
+	backups_drop(dirfd, backups, n);
+	if (r < 0) {
+		if (ret_pending)
+			*ret_pending = true;
 		return ep_error_prefix(err, "the change is recorded in '%s': the next run completes "
 					    "it",
 				       join(dir, journal, disp, sizeof(disp)));
+	}
 	return 0;
 }
 
@@ -1288,7 +1435,7 @@ int ep_pair_recover_at(int dirfd, const char *dir, const char *journal, const ch
 	}
 	if (dry_run)
 		return 1;
-	r = pair_apply(dirfd, dir, ops, (size_t)nops, err);
+	r = pair_apply(dirfd, dir, ops, (size_t)nops, NULL, err);
 	if (r >= 0)
 		r = pair_finish(dirfd, dir, journal, err);
 	if (r < 0)

@@ -785,7 +785,7 @@ static void race(const char *link_target)
 			char *tmp = NULL;
 			if (ep_write_temp_at(fd, "d", "k", "k", 1, 0600, &tmp, NULL) == 0) {
 				struct ep_pair_op op = {"k", tmp};
-				ok += ep_pair_commit_at(fd, "d", "k.ep-pair", &op, 1, NULL) == 0;
+				ok += ep_pair_commit_at(fd, "d", "k.ep-pair", &op, 1, NULL, NULL) == 0;
 				free(tmp);
 			}
 			close(fd);
@@ -877,7 +877,7 @@ static int pair_write(int dfd, const char *key, const char *crt)
 		return -1;
 	ops[0].temp = kt;
 	ops[1].temp = ct;
-	int r = ep_pair_commit_at(dfd, scratch, "p.ep-pair", ops, 2, NULL);
+	int r = ep_pair_commit_at(dfd, scratch, "p.ep-pair", ops, 2, NULL, NULL);
 	free(kt);
 	free(ct);
 	return r;
@@ -966,6 +966,42 @@ static void test_pair_crash_points(void **state)
 	}
 }
 
+/*
+ * A rename that fails (not a crash) after the journal: what went in is put
+ * back from its hard link, the message says so, and nothing is left over.
+ */
+static void test_pair_failure_puts_back(void **state)
+{
+	(void)state;
+	_cleanup_close_ int dfd = open(scratch, O_RDONLY | O_DIRECTORY);
+	assert_int_equal(pair_write(dfd, "old-key", "old-crt"), 0);
+	struct stat before;
+	assert_int_equal(stat(path_in("p.key"), &before), 0);
+	/* p.crt is a directory now: the key goes in, then the certificate cannot. */
+	assert_int_equal(unlink(path_in("p.crt")), 0);
+	assert_int_equal(mkdir(path_in("p.crt"), 0700), 0);
+	char *kt = NULL, *ct = NULL;
+	assert_int_equal(ep_write_temp_at(dfd, scratch, "p.key", "new-key", 7, 0600, &kt, NULL), 0);
+	assert_int_equal(ep_write_temp_at(dfd, scratch, "p.crt", "new-crt", 7, 0644, &ct, NULL), 0);
+	struct ep_pair_op ops[2] = {{"p.key", kt}, {"p.crt", ct}};
+	struct ep_error err;
+	ep_error_clear(&err);
+	bool pending = true;
+	assert_int_equal(ep_pair_commit_at(dfd, scratch, "p.ep-pair", ops, 2, &pending, &err), -EISDIR);
+	assert_false(pending);
+	if (!strstr(err.msg, "renaming '") || !strstr(err.msg, "; put back the previous p.key"))
+		fail_msg("unexpected message: %s", err.msg);
+	char *k = slurp(path_in("p.key"));
+	assert_string_equal(k, "old-key");
+	free(k);
+	struct stat after;
+	assert_int_equal(stat(path_in("p.key"), &after), 0);
+	assert_int_equal(after.st_ino, before.st_ino); /* the very same file */
+	assert_int_equal(count_entries(scratch), 2);	/* p.key and p.crt/: no journal, no temp */
+	free(kt);
+	free(ct);
+}
+
 /* A journal that etcdpilot did not write is never acted upon. */
 static void test_pair_journal_refusals(void **state)
 {
@@ -1048,6 +1084,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_read_refuses_special_files, setup_walk,
 					    teardown_walk),
 	    cmocka_unit_test_setup_teardown(test_pair_crash_points, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pair_failure_puts_back, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pair_journal_refusals, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
