@@ -688,7 +688,11 @@ int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 
 static int read_config_file(const char *path, char **ret, size_t *ret_len, struct ep_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the command; it is refused below. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENXIO) /* a socket */
+		return ep_error_usage(err, -EINVAL, "%s: not a regular file, not a config file",
+				      path);
 	if (fd < 0)
 		return ep_error_usage(err, -errno, "%s: cannot open the config file: %s", path,
 				      strerror(errno));
@@ -697,6 +701,10 @@ static int read_config_file(const char *path, char **ret, size_t *ret_len, struc
 		return ep_error_usage(err, -errno, "%s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return ep_error_usage(err, -EISDIR, "%s: is a directory, not a config file", path);
+	if (!S_ISREG(st.st_mode))
+		return ep_error_usage(err, -EINVAL, "%s: is %s, not a regular file; refusing to read "
+					     "it as the config file",
+				      path, S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or special file");
 	size_t cap = 8192, len = 0;
 	_cleanup_free_ char *buf = malloc(cap);
 	if (!buf)

@@ -58,16 +58,6 @@ void ep_preflight_release(struct ep_preflight *pf)
 	memset(pf, 0, sizeof(*pf));
 }
 
-static bool is_real_root(const char *root)
-{
-	if (!root || !*root)
-		return true;
-	for (const char *p = root; *p; p++)
-		if (*p != '/')
-			return false;
-	return true;
-}
-
 static int manifest_node_path(const struct ep_spec *spec, char **ret)
 {
 	size_t n = strlen(spec->manifest_dir);
@@ -211,7 +201,7 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 				      "[preflight] etcd version '%s' is not supported: etcdpilot "
 				      "runs 3.4, 3.5 and 3.6; set --etcd-version",
 				      spec->etcd_version ? spec->etcd_version : "");
-	if (is_real_root(node->root) && geteuid() != 0)
+	if (ep_root_is_real(node->root) && geteuid() != 0)
 		return ep_error_set(err, -EPERM,
 				    "[preflight] this must run as root: it writes under /etc/kubernetes "
 				    "and /var/lib; run it with sudo, or pass --root DIR to work on a "
@@ -232,7 +222,7 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 	size_t have_len = 0;
 	struct ep_error rerr;
 	ep_error_clear(&rerr);
-	r = ep_read_file(ret->manifest_path, MANIFEST_READ_MAX, true, &have, &have_len, &rerr);
+	r = ep_root_read_file(node->root, npath, MANIFEST_READ_MAX, true, &have, &have_len, &rerr);
 	if (r == -ENOENT) {
 		ret->state = EP_MANIFEST_ABSENT;
 	} else if (r < 0) {
@@ -266,8 +256,9 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 	if (r < 0)
 		return r;
 	struct stat dst;
-	bool data_not_dir = lstat(data, &dst) == 0 && !S_ISDIR(dst.st_mode);
-	ret->data_dir_empty = !data_not_dir && ep_dir_empty_or_absent(data);
+	bool data_not_dir = ep_root_lstat(node->root, spec->data_dir, &dst) == 0 &&
+			    !S_ISDIR(dst.st_mode);
+	ret->data_dir_empty = !data_not_dir && ep_root_dir_empty_or_absent(node->root, spec->data_dir);
 	if (ret->state == EP_MANIFEST_SAME) {
 		say(node, "[preflight] The etcd static Pod manifest \"%s\" is already in place and "
 			  "up to date%s",
@@ -345,7 +336,7 @@ static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_e
 	if (r < 0)
 		return r;
 	struct stat st;
-	if (lstat(data, &st) == 0) {
+	if (ep_root_lstat(node->root, node->spec->data_dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			return ep_error_set(err, -ENOTDIR,
 					    "the data directory '%s' (%s) exists but is not a "
@@ -358,7 +349,7 @@ static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_e
 		say(node, "[dryrun] Would create directory \"%s\" with mode 0700", data);
 		return 0;
 	}
-	return ep_mkdir_p(data, 0700, err);
+	return ep_root_mkdir_p(node->root, node->spec->data_dir, 0700, err);
 }
 
 /*
@@ -370,23 +361,20 @@ static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_e
  * directory, then renamed over etcd.yaml (and the directory fsynced): the
  * kubelet only ever sees the old file or the whole new one.
  */
-static int write_hidden_then_rename(const char *dir, const char *path, const char *data,
+static int write_hidden_then_rename(int dfd, const char *dir, const char *path, const char *data,
 				    size_t len, struct ep_error *err)
 {
-	_cleanup_free_ char *hidden = NULL;
-	if (asprintf(&hidden, "%s/.etcd.yaml.etcdpilot-new", dir) < 0)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	int r = ep_write_atomic(hidden, data, len, 0600, err);
+	static const char hidden[] = ".etcd.yaml.etcdpilot-new";
+	int r = ep_write_atomic_at(dfd, dir, hidden, data, len, 0600, err);
 	if (r < 0)
 		return ep_error_prefix(err, "writing the etcd manifest");
-	if (rename(hidden, path) < 0) {
+	if (renameat(dfd, hidden, dfd, "etcd.yaml") < 0) {
 		r = -errno;
-		unlink(hidden);
-		return ep_error_set(err, r, "writing the etcd manifest: renaming '%s' to '%s': %s",
-				    hidden, path, strerror(-r));
+		unlinkat(dfd, hidden, 0);
+		return ep_error_set(err, r, "writing the etcd manifest: renaming '%s/%s' to '%s': %s",
+				    dir, hidden, path, strerror(-r));
 	}
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
+	if (fsync(dfd) < 0)
 		return ep_error_set(err, -errno, "writing the etcd manifest: fsync of '%s': %s", dir,
 				    strerror(errno));
 	return 0;
@@ -412,15 +400,21 @@ int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight
 		say(node, "[etcd] The static Pod manifest for local etcd in \"%s\" is up to date",
 		    spec->manifest_dir);
 		/* kubeadm writes it 0600; a copy put there by hand may be world-readable. */
+		_cleanup_free_ char *mpath = NULL;
+		if (manifest_node_path(spec, &mpath) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
 		struct stat st;
-		if (stat(pf->manifest_path, &st) == 0 && (st.st_mode & 07777) != 0600) {
+		struct ep_error cerr;
+		ep_error_clear(&cerr);
+		if (ep_root_lstat(node->root, mpath, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_mode & 07777) != 0600) {
 			changed = true;
 			if (node->dry_run) {
 				say(node, "[dryrun] Would change the mode of \"%s\" from %04o to 0600",
 				    pf->manifest_path, (unsigned)(st.st_mode & 07777));
-			} else if (chmod(pf->manifest_path, 0600) < 0) {
-				return ep_error_set(err, -errno, "setting the mode of '%s' to 0600: %s",
-						    pf->manifest_path, strerror(errno));
+			} else if ((r = ep_root_chmod(node->root, mpath, 0600, &cerr)) < 0) {
+				return ep_error_set(err, r, "setting the mode of '%s' to 0600: %s",
+						    pf->manifest_path, cerr.msg);
 			} else {
 				say(node, "[etcd] Set the mode of \"%s\" to 0600 (it was %04o)",
 				    pf->manifest_path, (unsigned)(st.st_mode & 07777));
@@ -453,11 +447,12 @@ int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight
 	r = ep_root_path(node->root, spec->manifest_dir, &dir, err);
 	if (r < 0)
 		return r;
-	r = ep_mkdir_p(dir, 0700, err);
+	_cleanup_close_ int dfd = -1;
+	r = ep_root_open_dir(node->root, spec->manifest_dir, true, 0700, &dfd, NULL, err);
 	if (r < 0)
 		return ep_error_prefix(err, "writing the etcd manifest");
-	return write_hidden_then_rename(dir, pf->manifest_path, pf->manifest, pf->manifest_len,
-					err);
+	return write_hidden_then_rename(dfd, dir, pf->manifest_path, pf->manifest,
+					pf->manifest_len, err);
 }
 
 char *ep_node_local_endpoint(const struct ep_spec *spec)
@@ -517,11 +512,12 @@ int ep_node_wait(const struct ep_node *node, uint64_t timeout_ms, struct ep_erro
 /* ------------------------------------------------------------------ */
 /* pod report                                                           */
 
-/* The last @n lines of @path (reading at most its last 64 KiB); heap or NULL. */
-static char *file_tail(const char *path, unsigned n)
+/* The last @n lines of @path under @root (reading at most its last 64 KiB); heap or NULL. */
+static char *file_tail(const char *root, const char *path, unsigned n)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	_cleanup_close_ int fd = -1;
+	if (ep_root_open(root, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0, &fd, NULL) <
+	    0)
 		return NULL;
 	struct stat st;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
@@ -606,7 +602,7 @@ int ep_node_pod_report(const struct ep_node *node, unsigned tail_lines, char **r
 	struct ep_error e;
 	ep_error_clear(&e);
 	if (ep_root_path(node->root, STANDIN_STATUS, &status_path, &e) == 0 &&
-	    ep_read_file(status_path, 1 << 20, true, &buf, NULL, &e) == 0)
+	    ep_root_read_file(node->root, STANDIN_STATUS, 1 << 20, true, &buf, NULL, &e) == 0)
 		st = json_loads(buf, 0, NULL);
 	if (!st) {
 		sb_add(&sum, "no kubelet stand-in status; %s", crictl_hint);
@@ -649,7 +645,7 @@ int ep_node_pod_report(const struct ep_node *node, unsigned tail_lines, char **r
 
 	const char *log = jstr(st, "log");
 	if (*log && ep_root_path(node->root, log, &log_path, &e) == 0)
-		tail = file_tail(log_path, tail_lines);
+		tail = file_tail(node->root, log, tail_lines);
 	if (tail && *tail) {
 		sb_add(&txt, "log tail (%s):\n", log_path);
 		for (const char *p = tail; *p;) {

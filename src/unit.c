@@ -672,9 +672,9 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 		if (r < 0)
 			return r;
 		struct stat st;
-		if (lstat(path, &st) < 0) {
-			if (errno != ENOENT)
-				return ep_error_set(err, -errno, "%s: %s", f->path, strerror(errno));
+		if ((r = ep_root_lstat(root, f->path, &st)) < 0) {
+			if (r != -ENOENT)
+				return ep_error_set(err, r, "%s: %s", f->path, strerror(-r));
 			missing |= 1u << i;
 			continue;
 		}
@@ -685,7 +685,7 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 				return ep_error_set(err, -ENOMEM, "out of memory");
 			continue;
 		}
-		r = ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, err);
+		r = ep_root_read_file(root, f->path, UNIT_FILE_MAX, true, &have, &hlen, err);
 		if (r < 0)
 			return ep_error_prefix(err, "%s", f->path);
 		bool same = hlen == f->len && memcmp(have, f->content, hlen) == 0;
@@ -720,16 +720,6 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 	return 0;
 }
 
-/* chmod the regular file @path (never through a symlink) to @mode. */
-static int fix_mode(const char *path, mode_t mode)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	int r = fd < 0 || fchmod(fd, mode) < 0 ? -errno : 0;
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
 int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_run,
 		  ep_log_fn log, void *userdata, unsigned *ret_written, unsigned *ret_mode_fixed,
 		  struct ep_error *err)
@@ -744,8 +734,8 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 			return r;
 		char line[4200];
 		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, NULL) == 0 &&
+		if (ep_root_lstat(root, f->path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    ep_root_read_file(root, f->path, UNIT_FILE_MAX, true, &have, &hlen, NULL) == 0 &&
 		    hlen == f->len && memcmp(have, f->content, hlen) == 0) {
 			mode_t m = st.st_mode & 07777;
 			if (m == f->mode)
@@ -760,7 +750,7 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 				snprintf(line, sizeof(line),
 					 "[systemd] Changed the mode of %s from %04o to %04o", f->path,
 					 (unsigned)m, (unsigned)f->mode);
-			if (!dry_run && (r = fix_mode(path, f->mode)) < 0)
+			if (!dry_run && (r = ep_root_chmod(root, f->path, f->mode, NULL)) < 0)
 				return ep_error_set(err, r, "chmod %04o %s: %s", (unsigned)f->mode,
 						    f->path, strerror(-r));
 			if (log)
@@ -775,13 +765,13 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 				log(userdata, line);
 			continue;
 		}
-		dir = strdup(path);
+		dir = strdup(f->path);
 		if (!dir)
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		*strrchr(dir, '/') = '\0';
-		r = ep_mkdir_p(dir[0] ? dir : "/", 0755, err);
+		r = ep_root_mkdir_p(root, dir[0] ? dir : "/", 0755, err);
 		if (r >= 0)
-			r = ep_write_atomic(path, f->content, f->len, f->mode, err);
+			r = ep_root_write_atomic(root, f->path, f->content, f->len, f->mode, err);
 		if (r < 0)
 			return ep_error_prefix(err, "writing %s", f->path);
 		snprintf(line, sizeof(line), "[systemd] Wrote %s (mode %04o)", f->path,

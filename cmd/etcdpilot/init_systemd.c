@@ -68,11 +68,6 @@ static void progress_end(struct progress *p)
 	p->shown = false;
 }
 
-static bool real_root(const char *root)
-{
-	return !root || !*root || strcmp(root, "/") == 0;
-}
-
 /* The config file as written, without defaults (so that "not set" shows); 0 or -errno. */
 static int raw_config(const struct cli_ctx *ctx, struct ep_spec *raw, struct ep_error *err)
 {
@@ -174,7 +169,7 @@ static int check_no_static_pod(const struct cli_ctx *ctx, const struct ep_spec *
 	int r = ep_root_path(ctx->root, node_path, &path, err);
 	if (r < 0)
 		return r;
-	if (ep_path_exists(path))
+	if (ep_root_exists(ctx->root, node_path))
 		return ep_error_set(err, -EEXIST,
 				    "[preflight] this node runs etcd as a static pod (%s); nothing was "
 				    "changed: use 'etcdpilot convert --to systemd' to move it to "
@@ -187,25 +182,25 @@ static int make_data_dir(const struct cli_ctx *ctx, const struct ep_spec *spec,
 {
 	_cleanup_free_ char *path = NULL;
 	int r = ep_root_path(ctx->root, spec->data_dir, &path, err);
-	if (r < 0 || ep_path_exists(path))
+	if (r < 0 || ep_root_exists(ctx->root, spec->data_dir))
 		return r;
 	if (ctx->dry_run) {
 		printf("[dryrun] Would create directory \"%s\" with mode 0700\n", path);
 		return 0;
 	}
-	_cleanup_free_ char *parent = strdup(path);
+	_cleanup_free_ char *parent = strdup(spec->data_dir);
 	if (!parent)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	char *slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
 		*slash = '\0';
-		r = ep_mkdir_p(parent, 0755, err);
+		r = ep_root_mkdir_p(ctx->root, parent, 0755, err);
 		if (r < 0)
 			return r;
 	}
-	if (mkdir(path, 0700) < 0 || chmod(path, 0700) < 0)
-		return ep_error_set(err, -errno, "creating the data directory %s: %s", path,
-				    strerror(errno));
+	struct ep_error merr = { 0 };
+	if ((r = ep_root_mkdir_p(ctx->root, spec->data_dir, 0700, &merr)) < 0)
+		return ep_error_set(err, r, "creating the data directory %s: %s", path, merr.msg);
 	printf("[etcd] Created the data directory %s (mode 0700)\n", spec->data_dir);
 	return 0;
 }
@@ -305,14 +300,15 @@ static int data_dir_refusal(const struct cli_ctx *ctx, const struct ep_spec *spe
 	int r = ep_root_path(ctx->root, spec->data_dir, &data, err);
 	if (r < 0)
 		return r;
-	if (ep_dir_empty_or_absent(data)) { /* not the data dir after all: pass it on */
+	if (ep_root_dir_empty_or_absent(ctx->root, spec->data_dir)) { /* not the data dir after all */
 		if (err && orig)
 			*err = *orig;
 		return orig ? orig->code : -ENOTEMPTY;
 	}
-	if (asprintf(&member, "%s/member", data) < 0)
+	if (asprintf(&member, "%s/member", spec->data_dir) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	const char *what = ep_path_exists(member) ? "it holds etcd data" : "it is not empty";
+	const char *what =
+		ep_root_exists(ctx->root, member) ? "it holds etcd data" : "it is not empty";
 	/* The files of this member that are still there, e.g. "etcd.service". */
 	char present[1024] = "";
 	size_t n = 0;
@@ -391,7 +387,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	bool configured = !(missing & (1u << EP_UNIT_ENV)) && ustate != EP_UNIT_ABSENT;
 	if (configured) {
 		printf("[preflight] Running pre-flight checks\n");
-		if (real_root(ctx->root) && geteuid() != 0) {
+		if (ep_root_is_real(ctx->root) && geteuid() != 0) {
 			r = ep_error_set(err, -EPERM,
 					 "[preflight] this must run as root: it writes under /etc "
 					 "and /usr/local/bin; run it with sudo, or pass --root DIR");
@@ -467,7 +463,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	r = ep_root_path(ctx->root, spec->data_dir, &data_path, err);
 	if (r < 0)
 		goto out;
-	bool data_dir_made = !ep_path_exists(data_path);
+	bool data_dir_made = !ep_root_exists(ctx->root, spec->data_dir);
 	r = make_data_dir(ctx, spec, err);
 	if (r < 0)
 		goto out;
@@ -480,7 +476,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 		for (int i = 0; i < EP_UNIT_NFILES; i++) {
 			if (!(written & (1u << i)))
 				continue;
-			printf("[dryrun] %s%s:\n", real_root(ctx->root) ? "" : ctx->root,
+			printf("[dryrun] %s%s:\n", ep_root_is_real(ctx->root) ? "" : ctx->root,
 			       files.f[i].path);
 			fwrite(files.f[i].content, 1, files.f[i].len, stdout);
 		}

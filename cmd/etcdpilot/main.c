@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "etcdpilot/fs.h"
 #include "etcdpilot/version.h"
 
 const struct cli_command *const cli_commands[] = {
@@ -694,7 +695,10 @@ int main(int argc, char **argv)
 
 	struct ep_error err;
 	ep_error_clear(&err);
-	r = c->run(&ctx, &err);
+	/* Before anything reads or writes under it: "" (an unset variable) is never "/". */
+	r = ep_root_check(ctx.root, &err);
+	if (r >= 0)
+		r = c->run(&ctx, &err);
 	int code = exit_code(r, &err);
 	if (r < 0) {
 		if (!ep_error_isset(&err))

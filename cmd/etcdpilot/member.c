@@ -386,6 +386,9 @@ static int member_remove_run(struct cli_ctx *ctx, struct ep_error *err)
 	char hex[17], chex[17];
 	int r, idx;
 
+	if (!ctx->args[0][0])
+		return ep_error_usage(err, -EINVAL, "an empty member NAME|ID names no member; "
+						    "'etcdpilot member list' shows them");
 	if ((r = cli_client_open(ctx, MEMBER_DEFAULT_TIMEOUT_MS, &cc, err)) < 0 ||
 	    (r = cluster_probe(&cc, &rep, err)) < 0)
 		goto out;
