@@ -22,8 +22,12 @@
 #include "config_internal.h"
 #include "etcdpilot/error.h"
 #include "util/cleanup.h"
+#include "yaml_load.h"
 
-/* Nesting deeper than this is not a config, and the walk is recursive. */
+/*
+ * Nesting deeper than this is not a config (kubeadm's are a few levels
+ * deep), and the walk is recursive: the loader refuses it while parsing.
+ */
 #define MAX_DEPTH    64
 #define PATH_MAX_LEN 256
 
@@ -1316,6 +1320,15 @@ static int syntax_error(struct pctx *c, yaml_parser_t *p, const char *buf, size_
 	const char *problem = p->problem ? p->problem : "unreadable YAML";
 	if (p->error == YAML_MEMORY_ERROR)
 		return oom(c);
+	if (p->problem == ep_yaml_too_deep)
+		return ep_error_usage(c->err, -EINVAL,
+				      "%s:%zu:%zu: yaml: nested more than %d levels deep (a "
+				      "configuration is a few levels deep)",
+				      c->file, line, col, MAX_DEPTH);
+	const char *tab = ep_yaml_tab_problem(p, buf, len);
+	if (tab)
+		return ep_error_usage(c->err, -EINVAL, "%s:%zu:%zu: yaml: %s", c->file, line, col,
+				      tab);
 	if (p->context)
 		return ep_error_usage(c->err, -EINVAL,
 				      "%s:%zu:%zu: yaml: %s (%s at line %zu, column %zu)", c->file,
@@ -1341,7 +1354,7 @@ int ep_config_parse(struct ep_spec *spec, const char *filename, const char *buf,
 	int r = 0;
 	for (;;) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
+		if (!ep_yaml_load(&parser, &doc, MAX_DEPTH)) {
 			r = syntax_error(&c, &parser, buf, len);
 			break;
 		}

@@ -29,8 +29,12 @@
 #include "etcdpilot/manifest.h"
 #include "etcdpilot/spec.h"
 #include "util/cleanup.h"
+#include "yaml_load.h"
 
 #define MANIFEST_MAX_OUT (1u << 20)
+
+/* A Pod is a few levels deep; the reader refuses deeper nesting while parsing. */
+#define MANIFEST_MAX_DEPTH 64
 
 /* ------------------------------------------------------------------ */
 /* versions, flags, probes                                              */
@@ -1220,20 +1224,36 @@ int ep_manifest_parse(const char *buf, size_t len, const char *filename,
 	if (!yaml_parser_initialize(&parser))
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		int r = ep_error_set(err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s%s%s", filename,
-				     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				     parser.problem ? parser.problem : "parse error",
-				     parser.context ? " " : "", parser.context ? parser.context : "");
+	if (!ep_yaml_load(&parser, &doc, MANIFEST_MAX_DEPTH)) {
+		const char *tab = ep_yaml_tab_problem(&parser, buf, len);
+		int r;
+		if (parser.error == YAML_MEMORY_ERROR)
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+		else if (parser.problem == ep_yaml_too_deep || tab)
+			r = ep_error_set(err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s", filename,
+					 parser.problem_mark.line + 1,
+					 parser.problem_mark.column + 1,
+					 tab ? tab
+					     : "nested more than 64 levels deep (a Pod is a few "
+					       "levels deep)");
+		else
+			r = ep_error_set(err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s%s%s",
+					 filename, parser.problem_mark.line + 1,
+					 parser.problem_mark.column + 1,
+					 parser.problem ? parser.problem : "parse error",
+					 parser.context ? " " : "",
+					 parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		return r;
 	}
 	/* A second document would be a second pod the reader never looked at. */
 	yaml_document_t next;
 	bool more = false;
-	if (yaml_parser_load(&parser, &next)) {
+	if (ep_yaml_load(&parser, &next, MANIFEST_MAX_DEPTH)) {
 		more = yaml_document_get_root_node(&next) != NULL;
 		yaml_document_delete(&next);
+	} else {
+		more = true; /* something follows that is not even YAML */
 	}
 	yaml_parser_delete(&parser);
 	memset(ret, 0, sizeof(*ret));
@@ -1504,7 +1524,7 @@ static bool doc_load(const char *text, yaml_document_t *doc)
 	if (!yaml_parser_initialize(&parser))
 		return false;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-	bool ok = yaml_parser_load(&parser, doc);
+	bool ok = ep_yaml_load(&parser, doc, MANIFEST_MAX_DEPTH);
 	yaml_parser_delete(&parser);
 	if (ok && !yaml_document_get_root_node(doc)) {
 		yaml_document_delete(doc);

@@ -959,7 +959,16 @@ static const struct bad_case {
     {V4C "networking: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
 	 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
 	 "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
-     "t.yaml:3:77: networking"},
+     "t.yaml:3:76: yaml: nested more than 64 levels deep (a configuration is a few levels "
+     "deep)"},
+    /* 77 a tab gets a sentence, not libyaml's "cannot start any token" */
+    {V4C "etcd:\n\tlocal: {}\n", "t.yaml:4:1: yaml: a tab character where YAML allows only "
+				   "spaces (YAML indents with spaces; replace the tab with spaces)"},
+    {V4C "etcd:\n  local:\n    extraArgs:\n    -\tname: a\n",
+     "t.yaml:6:6: yaml: a tab character where YAML allows only spaces"},
+    /* 79 anchors */
+    {V4C "a: &x 1\nb: &x 2\n", "t.yaml:4:4: yaml: second occurrence (found duplicate anchor; "
+				"first occurrence at line 3, column 4)"},
 };
 
 static void test_malformed(void **state)
@@ -992,6 +1001,70 @@ static void test_malformed(void **state)
 		ep_spec_release(&s);
 	}
 	assert_int_equal(failures, 0);
+}
+
+/*
+ * Deep nesting is refused while parsing, before the scanner's per-token
+ * cost (which grows with the depth) adds up: 4 MiB of '[' (just under the
+ * size limit) used to run for minutes.  Each shape of nesting, through the
+ * file loader too.
+ */
+static void test_deep_nesting(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *key, *open;
+		const char *prefix;
+	} shapes[] = {
+	    {"networking: ", "[", "t.yaml:3:76: yaml: nested more than 64 levels deep"},
+	    {"networking: ", "{a: ", "t.yaml:3:265: yaml: nested more than 64 levels deep"},
+	    {"networking:\n", "- ", "t.yaml:4:127: yaml: nested more than 64 levels deep"},
+	};
+	size_t size = (4u << 20) - 1; /* the largest config file that is read */
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		char *yaml = malloc(size + 1);
+		assert_non_null(yaml);
+		size_t n = snprintf(yaml, size, V4C "%s", shapes[i].key);
+		size_t step = strlen(shapes[i].open);
+		while (n + step < size) {
+			memcpy(yaml + n, shapes[i].open, step);
+			n += step;
+		}
+		yaml[n] = '\0';
+		struct ep_spec s;
+		struct ep_error err;
+		assert_true(parse(yaml, &s, NULL, &err) < 0);
+		assert_int_equal(err.kind, EP_ERR_USAGE);
+		if (strncmp(err.msg, shapes[i].prefix, strlen(shapes[i].prefix)))
+			fail_msg("shape '%s': got '%s', want '%s...'", shapes[i].open, err.msg,
+				 shapes[i].prefix);
+		ep_spec_release(&s);
+		if (i == 0) {
+			char *path = write_temp(yaml);
+			struct ep_overrides ov = {.insecure_skip_checksum = -1};
+			ep_spec_init(&s);
+			ep_error_clear(&err);
+			assert_int_equal(ep_config_load(&s, path, &ov, NULL, &err), -EINVAL);
+			assert_int_equal(err.kind, EP_ERR_USAGE);
+			assert_non_null(strstr(err.msg, ":3:76: yaml: nested more than 64 levels deep"));
+			ep_spec_release(&s);
+			unlink(path);
+			free(path);
+		}
+		free(yaml);
+	}
+	/* 64 levels are fine: the limit is not off by one. */
+	char ok[512];
+	size_t n = snprintf(ok, sizeof(ok), V4C "networking: ");
+	for (int d = 0; d < 63; d++)
+		ok[n++] = '[';
+	for (int d = 0; d < 63; d++)
+		ok[n++] = ']';
+	ok[n++] = '\n';
+	ok[n] = '\0';
+	struct ep_spec s;
+	parse_ok(ok, &s, NULL);
+	ep_spec_release(&s);
 }
 
 /* ---- flag errors and the whole-spec check --------------------------------- */
@@ -1387,6 +1460,7 @@ int main(void)
 	    cmocka_unit_test(test_defaults),
 	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_flag_errors),
 	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_json_to_yaml_quoting),

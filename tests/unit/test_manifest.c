@@ -453,6 +453,30 @@ static void test_reader_errors(void **state)
 			   "--name=cp1, --data-dir=/var/lib/etcd]}]}\n",
 			   NULL, "sets --name twice ('mp1' and 'cp1')");
 
+	/*
+	 * 1 MiB of nesting (the most node.c reads) is refused while parsing,
+	 * in the first document and in a second one; it used to take minutes.
+	 */
+	size_t size = 1u << 20;
+	char *deep = malloc(size + 1);
+	assert_non_null(deep);
+	static const char *const heads[] = {
+		"apiVersion: v1\nkind: Pod\nspec: ",
+		"apiVersion: v1\nkind: Pod\n---\nspec: ",
+	};
+	static const char *const where[] = {
+		"etcd.yaml:3:70: not valid YAML: nested more than 64 levels deep",
+		"holds more than one YAML document",
+	};
+	for (size_t h = 0; h < 2; h++) {
+		size_t n = strlen(heads[h]);
+		memcpy(deep, heads[h], n);
+		memset(deep + n, '[', size - n);
+		deep[size] = '\0';
+		expect_parse_error(deep, NULL, where[h]);
+	}
+	free(deep);
+
 	struct ep_spec spec;
 	make_spec(&spec, "3.6.6", NULL);
 	char *out = render(&spec, NULL);
