@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <yaml.h>
 
 #include "config_internal.h"
@@ -107,7 +108,7 @@ static const struct target_info {
 } targets[T__MAX] = {
 #define S(m) offsetof(struct ep_spec, m)
 	[T_NAME] = { VT_STR, S(name), ep_check_node_name, 0 },
-	[T_ADDR] = { VT_STR, S(advertise_address), ep_check_ip, 0 },
+	[T_ADDR] = { VT_STR, S(advertise_address), ep_check_advertise_ip, 0 },
 	[T_MODE] = { VT_MODE, S(mode), NULL, 0 },
 	[T_VERSION] = { VT_STR, S(etcd_version), check_version_v, 0 },
 	[T_KUBE_VERSION] = { VT_STR, S(kubernetes_version), check_nonempty, 0 },
@@ -633,6 +634,7 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 	snprintf(o->path, sizeof(o->path), "%s", path);
 	char **at = f->target == T_IMAGE_TAG	  ? &c->spec->image_tag_at
 		    : f->target == T_KUBE_VERSION ? &c->spec->kubernetes_version_at
+		    : f->target == T_DATA_DIR	  ? &c->spec->data_dir_at
 						  : NULL;
 	if (at) {
 		free(*at);
@@ -761,14 +763,30 @@ static int h_ext_file(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char
 	return 0;
 }
 
-/* An etcd flag name and value pair into the spec's list. */
-static int push_arg(struct pctx *c, yaml_node_t *namenode, const char *name, const char *value,
-		    const char *path, struct ep_kvv *out)
+/* "FILE:LINE:COL: PATH" of @n, for messages that come later; NULL on ENOMEM. */
+static char *where(struct pctx *c, const yaml_node_t *n, const char *path)
+{
+	char *at = NULL;
+	return asprintf(&at, "%s:%zu:%zu: %s", c->file, line_of(n), col_of(n), path) < 0 ? NULL
+											 : at;
+}
+
+/*
+ * An etcd flag name and value pair into the spec's list, with where it was
+ * given (@entry: the entry's path, "etcd.local.extraArgs[2]").  The value
+ * is checked here too, so that its error has the value's own position.
+ */
+static int push_arg(struct pctx *c, yaml_node_t *namenode, yaml_node_t *valnode,
+		    const char *name, const char *value, const char *path, const char *entry,
+		    struct ep_kvv *out)
 {
 	char why[512];
 	if (ep_check_arg_name(name, why, sizeof(why)))
 		return perr(c, namenode, path, "%s", why);
-	if (ep_kvv_push(out, name, value) < 0)
+	if (ep_check_arg_value(value, why, sizeof(why)))
+		return perr(c, valnode ? valnode : namenode, entry, "--%s: %s", name, why);
+	_cleanup_free_ char *at = where(c, namenode, entry);
+	if (!at || ep_kvv_push_at(out, name, value, at, NULL) < 0)
 		return oom(c);
 	return 0;
 }
@@ -793,16 +811,98 @@ static int read_args_map(struct pctx *c, yaml_node_t *v, const char *path, struc
 		join_path(p, sizeof(p), path, name);
 		if (!is_null(val) && (r = get_str(c, val, p, "a string", &value)) < 0)
 			return r;
-		if ((r = push_arg(c, k, name, value, p, out)) < 0)
+		if ((r = push_arg(c, k, is_null(val) ? NULL : val, name, value, p, p, out)) < 0)
 			return r;
 	}
 	return 0;
 }
 
 /*
- * v1beta4: a list of {name, value} (extraArgs) or, with @env, of
- * {name, value, valueFrom} (extraEnvs, of which valueFrom is refused).
+ * An extraEnvs valueFrom as compact JSON with sorted keys: what a static
+ * pod may use - fieldRef {fieldPath, apiVersion} and resourceFieldRef
+ * {resource, containerName, divisor}, which the kubelet resolves; a
+ * ConfigMap or Secret it refuses for static pods.  *@ret is heap.
  */
+static int read_value_from(struct pctx *c, yaml_node_t *v, const char *path, char **ret)
+{
+	static const struct {
+		const char *key;
+		const char *fields[3]; /* the first is required */
+	} sources[] = {
+	    {"fieldRef", {"fieldPath", "apiVersion", NULL}},
+	    {"resourceFieldRef", {"resource", "containerName", "divisor"}},
+	};
+	int r;
+	if ((r = require_map(c, v, path)) < 0 || (r = check_dup_keys(c, v, path)) < 0)
+		return r;
+	size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+	if (n != 1)
+		return perr(c, v, path,
+			    "give exactly one source (fieldRef or resourceFieldRef), got %zu", n);
+	yaml_node_pair_t *pr = v->data.mapping.pairs.start;
+	yaml_node_t *k = node_at(c, pr->key), *src = node_at(c, pr->value);
+	const char *key = NULL;
+	char p[PATH_MAX_LEN], pf[PATH_MAX_LEN];
+	if ((r = get_str(c, k, path, "a field name", &key)) < 0)
+		return r;
+	join_path(p, sizeof(p), path, key);
+	size_t s = 0;
+	while (s < sizeof(sources) / sizeof(sources[0]) && strcmp(sources[s].key, key))
+		s++;
+	if (s == sizeof(sources) / sizeof(sources[0]))
+		return perr(c, k, p,
+			    !strcmp(key, "configMapKeyRef") || !strcmp(key, "secretKeyRef")
+				? "a static pod cannot take values from ConfigMaps or Secrets (the "
+				  "kubelet refuses it); use fieldRef or resourceFieldRef, or give "
+				  "the value itself"
+				: "unknown source (fieldRef or resourceFieldRef)");
+	if ((r = require_map(c, src, p)) < 0 || (r = check_dup_keys(c, src, p)) < 0)
+		return r;
+	json_t *fields = json_object(), *obj = json_object();
+	if (!fields || !obj || json_object_set(obj, key, fields) < 0) {
+		json_decref(fields);
+		json_decref(obj);
+		return oom(c);
+	}
+	json_decref(fields); /* obj holds it */
+	r = 0;
+	for (yaml_node_pair_t *fp = src->data.mapping.pairs.start;
+	     r == 0 && fp < src->data.mapping.pairs.top; fp++) {
+		yaml_node_t *fk = node_at(c, fp->key), *fv = node_at(c, fp->value);
+		const char *fname = NULL, *fval = NULL;
+		if ((r = get_str(c, fk, p, "a field name", &fname)) < 0)
+			break;
+		join_path(pf, sizeof(pf), p, fname);
+		size_t j = 0;
+		while (j < 3 && sources[s].fields[j] && strcmp(sources[s].fields[j], fname))
+			j++;
+		if (j == 3 || !sources[s].fields[j]) {
+			r = perr(c, fk, pf, "unknown field (%s has %s%s%s%s%s)", key,
+				 sources[s].fields[0], sources[s].fields[1] ? ", " : "",
+				 sources[s].fields[1] ? sources[s].fields[1] : "",
+				 sources[s].fields[2] ? ", " : "",
+				 sources[s].fields[2] ? sources[s].fields[2] : "");
+			break;
+		}
+		if ((r = get_str(c, fv, pf, "a string", &fval)) < 0)
+			break;
+		if (json_object_set_new(fields, fname, json_string(fval)) < 0)
+			r = oom(c);
+	}
+	if (r == 0 && !json_object_get(fields, sources[s].fields[0])) {
+		join_path(pf, sizeof(pf), p, sources[s].fields[0]);
+		r = perr(c, src, pf, "missing (%s needs %s)", key, sources[s].fields[0]);
+	}
+	if (r == 0) {
+		*ret = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!*ret)
+			r = oom(c);
+	}
+	json_decref(obj);
+	return r;
+}
+
+/* v1beta4: a list of {name, value} (extraArgs) or, with @env, of {name, value, valueFrom}. */
 static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool env,
 			struct ep_kvv *out)
 {
@@ -822,7 +922,8 @@ static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool e
 		if ((r = require_map(c, item, p)) < 0 || (r = check_dup_keys(c, item, p)) < 0)
 			return r;
 		const char *name = NULL, *value = "";
-		yaml_node_t *namenode = NULL;
+		yaml_node_t *namenode = NULL, *valnode = NULL, *fromkey = NULL;
+		_cleanup_free_ char *from = NULL;
 		for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
 		     pr < item->data.mapping.pairs.top; pr++) {
 			yaml_node_t *k = node_at(c, pr->key), *val = node_at(c, pr->value);
@@ -838,14 +939,15 @@ static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool e
 				if (!is_null(val) &&
 				    (r = get_str(c, val, pn, "a string", &value)) < 0)
 					return r;
+				valnode = is_null(val) ? NULL : val;
 			} else if (env && !strcmp(key, "valueFrom")) {
-				return perr(
-				    c, k, pn,
-				    "valueFrom is not supported (etcdpilot runs etcd outside "
-				    "the API server's reach; give the value itself)");
+				if (!is_null(val) && (r = read_value_from(c, val, pn, &from)) < 0)
+					return r;
+				fromkey = k;
 			} else {
 				return perr(c, k, pn, "unknown field (%s)",
-					    env ? "an environment variable has name and value"
+					    env ? "an environment variable has name, value and "
+						  "valueFrom"
 						: "an argument has name and value");
 			}
 		}
@@ -856,9 +958,17 @@ static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool e
 		if (env) {
 			if (ep_check_env_name(name, why, sizeof(why)))
 				return perr(c, namenode, pn, "%s", why);
-			if (ep_kvv_push(out, name, value) < 0)
+			if (from && *value) {
+				join_path(pn, sizeof(pn), p, "valueFrom");
+				return perr(c, fromkey, pn,
+					    "cannot be combined with a value (line %zu); give one of "
+					    "them",
+					    line_of(valnode));
+			}
+			_cleanup_free_ char *at = where(c, namenode, p);
+			if (!at || ep_kvv_push_at(out, name, value, at, from) < 0)
 				return oom(c);
-		} else if ((r = push_arg(c, namenode, name, value, pn, out)) < 0) {
+		} else if ((r = push_arg(c, namenode, valnode, name, value, pn, p, out)) < 0) {
 			return r;
 		}
 	}
@@ -1124,7 +1234,12 @@ static int h_etcd(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *pa
 			    line_of(lk));
 	}
 	if (ext && !is_null(ext)) {
+		char p[PATH_MAX_LEN];
+		join_path(p, sizeof(p), path, "external");
 		c->spec->external.set = true;
+		free(c->spec->external_at);
+		if (!(c->spec->external_at = where(c, ek, p)))
+			return oom(c);
 		if (ep_notes_add(c->notes, "%s:%zu: external etcd is not managed by etcdpilot",
 				 c->file, line_of(ek)) < 0)
 			return oom(c);
@@ -1247,6 +1362,9 @@ static int parse_document(struct pctx *c, yaml_node_t *root)
 		return r;
 	if (!strcmp(kind, "JoinConfiguration")) {
 		c->spec->is_join = true;
+		free(c->spec->join_at);
+		if (!(c->spec->join_at = where(c, kd, "kind")))
+			return oom(c);
 		yaml_node_t *cp = map_get(c, root, "controlPlane", NULL);
 		if ((!cp || is_null(cp)) &&
 		    ep_notes_add(c->notes,

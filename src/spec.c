@@ -28,12 +28,24 @@ void ep_spec_init(struct ep_spec *spec)
 	spec->op.backup_keep = 0;
 }
 
+/*
+ * The array @v of @n entries of @size bytes, with room for entry @n: the
+ * allocation doubles when @n reaches a power of two (from 8), so that n
+ * pushes cost O(n) without a capacity field.  NULL on ENOMEM (@v kept).
+ */
+static void *grow(void *v, size_t n, size_t size)
+{
+	if (n >= 8 && (n & (n - 1)))
+		return v; /* not a power of two: the last doubling left room */
+	return realloc(v, (n < 8 ? n + 1 : n * 2) * size);
+}
+
 int ep_strv_push(struct ep_strv *sv, const char *s)
 {
 	char *copy = strdup(s ? s : "");
 	if (!copy)
 		return -ENOMEM;
-	char **nv = realloc(sv->v, (sv->n + 1) * sizeof(*nv));
+	char **nv = grow(sv->v, sv->n, sizeof(*sv->v));
 	if (!nv) {
 		free(copy);
 		return -ENOMEM;
@@ -60,20 +72,30 @@ void ep_strv_release(struct ep_strv *sv)
 	sv->n = 0;
 }
 
-int ep_kvv_push(struct ep_kvv *kv, const char *name, const char *value)
+int ep_kvv_push_at(struct ep_kvv *kv, const char *name, const char *value, const char *at,
+		   const char *value_from)
 {
 	char *n = strdup(name ? name : ""), *v = strdup(value ? value : "");
-	struct ep_kv *nv = (n && v) ? realloc(kv->v, (kv->n + 1) * sizeof(*nv)) : NULL;
+	char *a = at ? strdup(at) : NULL, *f = value_from ? strdup(value_from) : NULL;
+	struct ep_kv *nv = n && v && (!at || a) && (!value_from || f)
+				   ? grow(kv->v, kv->n, sizeof(*kv->v))
+				   : NULL;
 	if (!nv) {
 		free(n);
 		free(v);
+		free(a);
+		free(f);
 		return -ENOMEM;
 	}
 	kv->v = nv;
-	kv->v[kv->n].name = n;
-	kv->v[kv->n].value = v;
+	kv->v[kv->n] = (struct ep_kv){ n, v, a, f };
 	kv->n++;
 	return 0;
+}
+
+int ep_kvv_push(struct ep_kvv *kv, const char *name, const char *value)
+{
+	return ep_kvv_push_at(kv, name, value, NULL, NULL);
 }
 
 void ep_kvv_release(struct ep_kvv *kv)
@@ -81,6 +103,8 @@ void ep_kvv_release(struct ep_kvv *kv)
 	for (size_t i = 0; i < kv->n; i++) {
 		free(kv->v[i].name);
 		free(kv->v[i].value);
+		free(kv->v[i].at);
+		free(kv->v[i].value_from);
 	}
 	free(kv->v);
 	kv->v = NULL;
@@ -97,6 +121,10 @@ void ep_spec_release(struct ep_spec *spec)
 	free(spec->kubernetes_version);
 	free(spec->image_tag_at);
 	free(spec->kubernetes_version_at);
+	free(spec->data_dir_at);
+	free(spec->join_at);
+	free(spec->external_at);
+	free(spec->patches_at);
 	free(spec->image_repository);
 	free(spec->image_tag);
 	free(spec->data_dir);
@@ -144,7 +172,8 @@ static int strv_copy(struct ep_strv *dst, const struct ep_strv *src)
 static int kvv_copy(struct ep_kvv *dst, const struct ep_kvv *src)
 {
 	for (size_t i = 0; i < src->n; i++)
-		if (ep_kvv_push(dst, src->v[i].name, src->v[i].value) < 0)
+		if (ep_kvv_push_at(dst, src->v[i].name, src->v[i].value, src->v[i].at,
+				   src->v[i].value_from) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -165,6 +194,10 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src)
 	r |= dup_into(&dst->kubernetes_version, src->kubernetes_version);
 	r |= dup_into(&dst->image_tag_at, src->image_tag_at);
 	r |= dup_into(&dst->kubernetes_version_at, src->kubernetes_version_at);
+	r |= dup_into(&dst->data_dir_at, src->data_dir_at);
+	r |= dup_into(&dst->join_at, src->join_at);
+	r |= dup_into(&dst->external_at, src->external_at);
+	r |= dup_into(&dst->patches_at, src->patches_at);
 	r |= dup_into(&dst->image_repository, src->image_repository);
 	r |= dup_into(&dst->image_tag, src->image_tag);
 	r |= dup_into(&dst->data_dir, src->data_dir);
@@ -453,6 +486,22 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 					      "address from; set localAPIEndpoint.advertiseAddress "
 					      "or --advertise-address");
 		r = 0;
+	}
+	/*
+	 * An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is the IPv4 address
+	 * it maps, and is written as one everywhere: URLs, probes, SANs.
+	 */
+	struct in6_addr a6;
+	if (inet_pton(AF_INET6, spec->advertise_address, &a6) == 1 &&
+	    IN6_IS_ADDR_V4MAPPED(&a6)) {
+		char v4[INET_ADDRSTRLEN];
+		if (inet_ntop(AF_INET, &a6.s6_addr[12], v4, sizeof(v4))) {
+			char *c = strdup(v4);
+			if (!c)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+			free(spec->advertise_address);
+			spec->advertise_address = c;
+		}
 	}
 	/*
 	 * The version: given, else read from the image tag, else the one

@@ -880,9 +880,10 @@ static const struct bad_case {
      "t.yaml:7:7: etcd.local.extraArgs[0].valu: unknown field"},
     {V3C "etcd:\n  local:\n    extraArgs:\n      -snapshot-count: 1\n",
      "t.yaml:6:7: etcd.local.extraArgs.-snapshot-count: '-snapshot-count' starts with a dash"},
-    {V4C "etcd:\n  local:\n    extraEnvs:\n    - name: POD_IP\n      valueFrom:\n"
-	 "        fieldRef: {fieldPath: status.podIP}\n",
-     "t.yaml:7:7: etcd.local.extraEnvs[0].valueFrom: valueFrom is not supported"},
+    {V4C "etcd:\n  local:\n    extraEnvs:\n    - name: TOKEN\n      valueFrom:\n"
+	 "        secretKeyRef: {name: s, key: k}\n",
+     "t.yaml:8:9: etcd.local.extraEnvs[0].valueFrom.secretKeyRef: a static pod cannot take "
+     "values from ConfigMaps or Secrets"},
     {V4C "etcd:\n  local:\n    extraEnvs:\n    - name: 1BAD\n      value: x\n",
      "t.yaml:6:13: etcd.local.extraEnvs[0].name: '1BAD' is not a valid environment variable "
      "name"},
