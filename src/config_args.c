@@ -326,6 +326,10 @@ int ep_spec_check_args(const struct ep_spec *spec, struct ep_error *err)
 						 kv->name, kv->value, kv->name, o->value,
 						 o->at ? " at " : "", o->at ? o->at : "");
 		}
+	}
+	/* Then what each says against the spec. */
+	for (size_t i = 0; i < spec->extra_args.n; i++) {
+		const struct ep_kv *kv = &spec->extra_args.v[i];
 		if (!strcmp(kv->name, "name") && spec->name && strcmp(kv->value, spec->name))
 			return arg_error(err, kv, i,
 					 "--name='%s' contradicts the node name '%s', which is the "

@@ -1068,6 +1068,264 @@ static void test_deep_nesting(void **state)
 	ep_spec_release(&s);
 }
 
+/*
+ * Load @yaml (may be NULL) with @ov over it as a user would; the temp
+ * file's name is replaced by "t.yaml" in the message.
+ */
+static int load_as(const char *yaml, struct ep_overrides ov, struct ep_spec *s,
+		   struct ep_error *err)
+{
+	char *path = yaml ? write_temp(yaml) : NULL;
+	ov.insecure_skip_checksum = -1;
+	ep_spec_init(s);
+	ep_error_clear(err);
+	int r = ep_config_load(s, path, &ov, NULL, err);
+	if (path) {
+		char *at;
+		while ((at = strstr(err->msg, path))) {
+			size_t pl = strlen(path);
+			memcpy(at, "t.yaml", 6);
+			memmove(at + 6, at + pl, strlen(at + pl) + 1);
+		}
+		unlink(path);
+		free(path);
+	}
+	return r;
+}
+
+#define LOCAL(args) V4C "etcd:\n  local:\n    serverCertSANs: [etcd.example.com]\n" \
+		    "    extraArgs:\n" args
+
+/*
+ * extraArgs that name what etcdpilot derives: followed or refused, with
+ * the entry's FILE:LINE:COL and what to do (issue: an extraArgs data-dir
+ * put etcd's data outside the mounted volume).
+ */
+static void test_extra_args_rules(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *yaml;
+		const char *data_dir; /* --data-dir */
+		const char *msg;      /* NULL: accepted */
+	} cases[] = {
+	    /* 0 data-dir */
+	    {V4C "etcd:\n  local:\n    dataDir: /data/etcd\n    extraArgs:\n"
+		 "    - name: data-dir\n      value: /elsewhere\n",
+	     NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --data-dir='/elsewhere' contradicts the data "
+	     "directory '/data/etcd' (t.yaml:5:14: etcd.local.dataDir): etcd would keep its data "
+	     "outside the etcd-data volume"},
+	    {LOCAL("    - name: data-dir\n      value: /elsewhere\n"), "/var/lib/etcd",
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --data-dir='/elsewhere' contradicts the data "
+	     "directory '/var/lib/etcd' (--data-dir)"},
+	    {LOCAL("    - name: data-dir\n      value: /var/lib/etcd\n"), "/var/lib/etcd", NULL},
+	    {LOCAL("    - name: data-dir\n      value: /a\n    - name: data-dir\n      value: /b\n"),
+	     NULL, "t.yaml:9:13: etcd.local.extraArgs[1]: --data-dir='/b' contradicts the earlier "
+		   "entry --data-dir='/a' at t.yaml:7:13: etcd.local.extraArgs[0]; give it once"},
+	    {LOCAL("    - name: data-dir\n      value: /etc/kubernetes/pki/data\n"), NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0] (extraArgs data-dir): '/etc/kubernetes/pki/data' "
+	     "is inside certificatesDir '/etc/kubernetes/pki'"},
+	    /* 5 name */
+	    {LOCAL("    - name: name\n      value: other\n"), NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --name='other' contradicts the node name 'cp1'"},
+	    {LOCAL("    - name: name\n      value: cp1\n"), NULL, NULL},
+	    /* 7 URLs */
+	    {LOCAL("    - name: advertise-client-urls\n      value: https://etcd.example.com:2379\n"),
+	     NULL, NULL},
+	    {LOCAL("    - name: advertise-client-urls\n      value: https://10.0.0.99:2379\n"),
+	     NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --advertise-client-urls: '10.0.0.99' is not "
+	     "among the SANs of the server certificate, so clients that verify it would refuse "
+	     "the member; add it to etcd.local.serverCertSANs"},
+	    {LOCAL("    - name: initial-advertise-peer-urls\n      value: https://224.0.0.1:2380\n"),
+	     NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --initial-advertise-peer-urls: '224.0.0.1' is "
+	     "a multicast address"},
+	    {LOCAL("    - name: listen-client-urls\n      value: https://10.0.0.11:2379\n"), NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --listen-client-urls 'https://10.0.0.11:2379' "
+	     "has no https URL on the loopback address"},
+	    {LOCAL("    - name: listen-client-urls\n      value: https://0.0.0.0:2379\n"), NULL,
+	     NULL},
+	    {LOCAL("    - name: listen-peer-urls\n      value: https://peer.example.com:2380\n"),
+	     NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --listen-peer-urls: 'peer.example.com' is not "
+	     "an IP address, and etcd listens on IP addresses only"},
+	    {LOCAL("    - name: listen-metrics-urls\n      value: ftp://127.0.0.1:2381\n"), NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --listen-metrics-urls: 'ftp://127.0.0.1:2381' "
+	     "is not an http:// or https:// URL"},
+	    {LOCAL("    - name: listen-metrics-urls\n      value: HTTP://0.0.0.0:2381\n"), NULL,
+	     NULL},
+	    /* 15 certificates, initial-cluster */
+	    {LOCAL("    - name: trusted-ca-file\n      value: /etc/kubernetes/pki/etcd/other-ca.crt\n"),
+	     NULL, NULL},
+	    {LOCAL("    - name: cert-file\n      value: /etc/ssl/etcd.crt\n"), NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --cert-file='/etc/ssl/etcd.crt' is not a file "
+	     "in /etc/kubernetes/pki/etcd, the certificate directory etcd is given (the etcd-certs "
+	     "volume)"},
+	    {LOCAL("    - name: initial-cluster-state\n      value: existing\n"), NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0]: --initial-cluster-state is etcdpilot's to set"},
+	    /* 18 names and values, v1beta3 positions */
+	    {LOCAL("    - name: a/b\n      value: x\n"), NULL,
+	     "t.yaml:7:13: etcd.local.extraArgs[0].name: 'a/b' is not an etcd flag name"},
+	    {LOCAL("    - name: log-level\n      value: \"info\\ndebug\"\n"), NULL,
+	     "t.yaml:8:14: etcd.local.extraArgs[0]: --log-level: the value holds a newline"},
+	    {V3C "etcd:\n  local:\n    extraArgs:\n      name: other\n", NULL,
+	     "t.yaml:6:7: etcd.local.extraArgs.name: --name='other' contradicts the node name"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ep_spec s;
+		struct ep_error err;
+		struct ep_overrides ov = {.name = "cp1", .advertise_address = "10.0.0.11",
+					  .data_dir = cases[i].data_dir};
+		int r = load_as(cases[i].yaml, ov, &s, &err);
+		if (!cases[i].msg && r < 0)
+			fail_msg("case %zu: unexpected error: %s", i, err.msg);
+		if (cases[i].msg &&
+		    (r >= 0 || err.kind != EP_ERR_USAGE ||
+		     strncmp(err.msg, cases[i].msg, strlen(cases[i].msg))))
+			fail_msg("case %zu: r=%d\n got: %s\nwant: %s...", i, r, err.msg,
+				 cases[i].msg);
+		ep_spec_release(&s);
+	}
+
+	/* An extraArgs data-dir alone is the data dir: the volume and everything else follow. */
+	struct ep_spec s;
+	struct ep_error err;
+	struct ep_overrides ov = {.name = "cp1", .advertise_address = "10.0.0.11"};
+	assert_int_equal(load_as(LOCAL("    - name: data-dir\n      value: /srv/etcd\n"), ov, &s,
+				 &err),
+			 0);
+	assert_string_equal(s.data_dir, "/srv/etcd");
+	assert_non_null(strstr(s.data_dir_at, ":7:13: etcd.local.extraArgs[0] (extraArgs data-dir)"));
+	ep_spec_release(&s);
+}
+
+/* Addresses no member can reach are refused wherever they are given. */
+static void test_advertise_address(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *addr, *why;
+	} bad[] = {
+	    {"0.0.0.0", "the unspecified address"},  {"::", "the unspecified address"},
+	    {"255.255.255.255", "the broadcast address"}, {"224.0.0.1", "a multicast address"},
+	    {"ff02::1", "a multicast address"},        {"::ffff:0.0.0.0", "the unspecified address"},
+	    {"0.1.2.3", "in 0.0.0.0/8 ('this network', never a destination)"},               {"240.0.0.1", "a reserved address (240.0.0.0/4)"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ep_spec s;
+		struct ep_error err;
+		char want[256], yaml[256];
+		struct ep_overrides ov = {.name = "cp1", .advertise_address = bad[i].addr};
+		assert_true(load_as(NULL, ov, &s, &err) < 0);
+		snprintf(want, sizeof(want), "--advertise-address: '%s' is %s, which no other member",
+			 bad[i].addr, bad[i].why);
+		if (err.kind != EP_ERR_USAGE || strncmp(err.msg, want, strlen(want)))
+			fail_msg("flag %s: got '%s'", bad[i].addr, err.msg);
+		ep_spec_release(&s);
+		snprintf(yaml, sizeof(yaml), V4I "localAPIEndpoint:\n  advertiseAddress: \"%s\"\n",
+			 bad[i].addr);
+		ov.advertise_address = NULL;
+		assert_true(load_as(yaml, ov, &s, &err) < 0);
+		snprintf(want, sizeof(want), "t.yaml:4:21: localAPIEndpoint.advertiseAddress: '%s' is %s",
+			 bad[i].addr, bad[i].why);
+		if (err.kind != EP_ERR_USAGE || strncmp(err.msg, want, strlen(want)))
+			fail_msg("config %s: got '%s'", bad[i].addr, err.msg);
+		ep_spec_release(&s);
+	}
+	/* An IPv4-mapped IPv6 address is the IPv4 address it maps. */
+	struct ep_spec s;
+	struct ep_error err;
+	struct ep_overrides ov = {.name = "cp1", .advertise_address = "::ffff:10.0.0.11"};
+	assert_int_equal(load_as(NULL, ov, &s, &err), 0);
+	assert_string_equal(s.advertise_address, "10.0.0.11");
+	ep_spec_release(&s);
+}
+
+/* The data dir: one printable line, sharing no directory with the certs or manifests. */
+static void test_data_dir(void **state)
+{
+	(void)state;
+	static const struct {
+		struct ep_overrides ov;
+		const char *msg;
+	} cases[] = {
+	    {{.data_dir = "/var/lib/etcd\nx"},
+	     "--data-dir: '/var/lib/etcd?x' contains a newline (a path is one line of printable "
+	     "characters)"},
+	    {{.data_dir = "/etc/kubernetes/pki"},
+	     "--data-dir: '/etc/kubernetes/pki' is certificatesDir '/etc/kubernetes/pki': etcd's "
+	     "data and the certificates and keys must not share a directory"},
+	    {{.data_dir = "/etc/kubernetes/pki/etcd/"},
+	     "--data-dir: '/etc/kubernetes/pki/etcd/' is inside certificatesDir"},
+	    {{.data_dir = "/etc/kubernetes//manifests/./etcd"},
+	     "--data-dir: '/etc/kubernetes//manifests/./etcd' is inside manifestDir "
+	     "'/etc/kubernetes/manifests'"},
+	    {{.data_dir = "/srv", .cert_dir = "/srv/pki"},
+	     "--data-dir: '/srv' contains certificatesDir '/srv/pki'"},
+	    {{.manifest_dir = "/var/lib/etcd/manifests"},
+	     "dataDir: '/var/lib/etcd' contains manifestDir '/var/lib/etcd/manifests'"},
+	    {{.data_dir = "/etc/kubernetes/pki-data"}, NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ep_spec s;
+		struct ep_error err;
+		struct ep_overrides ov = cases[i].ov;
+		ov.name = "cp1";
+		ov.advertise_address = "10.0.0.1";
+		int r = load_as(NULL, ov, &s, &err);
+		if (!cases[i].msg ? r < 0
+				  : r >= 0 || err.kind != EP_ERR_USAGE ||
+					strncmp(err.msg, cases[i].msg, strlen(cases[i].msg)))
+			fail_msg("case %zu: r=%d got '%s', want '%s'", i, r, err.msg,
+				 cases[i].msg ? cases[i].msg : "(accepted)");
+		ep_spec_release(&s);
+	}
+}
+
+/* init refuses what would bootstrap a second cluster or is no local member. */
+static void test_check_init(void **state)
+{
+	(void)state;
+	struct ep_spec s;
+	struct ep_error err;
+	struct ep_overrides ov = {0};
+	assert_int_equal(load_as("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n"
+				 "nodeRegistration: {name: cp-2}\ncontrolPlane:\n"
+				 "  localAPIEndpoint: {advertiseAddress: 10.0.0.12}\n",
+				 ov, &s, &err),
+			 0);
+	ep_error_clear(&err);
+	assert_int_equal(ep_spec_check_init(&s, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_true(!strncmp(err.msg, "t.yaml:2:7: kind: a JoinConfiguration is for a node that joins "
+			     "an existing cluster, but 'etcdpilot init' bootstraps a new one",
+			     60) ||
+		    strstr(err.msg, ":2:7: kind: a JoinConfiguration is for a node that joins"));
+	assert_non_null(strstr(err.msg, "'etcdpilot join ENDPOINT --config FILE', which is not "
+					"implemented yet"));
+	assert_non_null(strstr(err.msg, "etcdpilot member add NAME https://IP:2380 --learner"));
+	ep_spec_release(&s);
+
+	ov.name = "cp1";
+	ov.advertise_address = "10.0.0.1";
+	assert_int_equal(load_as(V4C "etcd:\n  external:\n    endpoints: [https://10.0.0.5:2379]\n",
+				 ov, &s, &err),
+			 0);
+	ep_error_clear(&err);
+	assert_int_equal(ep_spec_check_init(&s, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, ":4:3: etcd.external: etcd.external names an etcd cluster "
+					"that runs elsewhere, and etcdpilot manages only the member "
+					"on this node"));
+	ep_spec_release(&s);
+
+	assert_int_equal(load_as(V4C "etcd: {local: {dataDir: /var/lib/etcd}}\n", ov, &s, &err), 0);
+	assert_int_equal(ep_spec_check_init(&s, &err), 0);
+	ep_spec_release(&s);
+}
+
 /* ---- flag errors and the whole-spec check --------------------------------- */
 
 static void test_flag_errors(void **state)
@@ -1462,6 +1720,10 @@ int main(void)
 	    cmocka_unit_test(test_load_file_errors),
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_extra_args_rules),
+	    cmocka_unit_test(test_advertise_address),
+	    cmocka_unit_test(test_data_dir),
+	    cmocka_unit_test(test_check_init),
 	    cmocka_unit_test(test_flag_errors),
 	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_json_to_yaml_quoting),

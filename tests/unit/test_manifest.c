@@ -162,6 +162,97 @@ static void test_golden_extra_args(void **state)
 	ep_spec_release(&spec);
 }
 
+/*
+ * What an override names, the rest of the pod follows: the annotation
+ * (advertise-client-urls), initial-cluster (initial-advertise-peer-urls),
+ * the probes (listen-metrics-urls, its scheme in any case as Go's
+ * url.Parse reads it), the local endpoint (listen-client-urls).
+ */
+static void test_overrides_followed(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	make_spec(&spec, "3.6.6", NULL);
+	assert_int_equal(ep_strv_push(&spec.server_cert_sans, "etcd.example.com"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_args, "advertise-client-urls",
+				     "https://etcd.example.com:2379,https://10.0.0.11:2379"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_args, "initial-advertise-peer-urls",
+				     "https://10.0.0.11:2390,https://127.0.0.1:2390"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_args, "listen-metrics-urls",
+				     "HTTPS://127.0.0.1:2391"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_args, "listen-client-urls",
+				     "https://10.0.0.11:2379,https://127.0.0.1:12379"), 0);
+	char *out = render(&spec, NULL);
+	assert_non_null(strstr(out, "    kubeadm.kubernetes.io/etcd.advertise-client-urls: "
+				    "https://etcd.example.com:2379,https://10.0.0.11:2379\n"));
+	assert_non_null(strstr(out, "    - --initial-cluster=cp1=https://10.0.0.11:2390,"
+				    "cp1=https://127.0.0.1:2390\n"));
+	assert_null(strstr(out, "scheme: HTTP\n"));
+	assert_non_null(strstr(out, "        scheme: HTTPS\n"));
+	assert_non_null(strstr(out, "    - containerPort: 2391\n"));
+	char *local = ep_manifest_local_client_url(&spec);
+	assert_string_equal(local, "https://127.0.0.1:12379");
+	free(local);
+	/* What is read back is what was written. */
+	struct ep_manifest_info info;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_manifest_parse(out, strlen(out), "x", "cp1", NULL, &info, &err), 0);
+	assert_string_equal(info.spec.advertise_address, "etcd.example.com");
+	ep_manifest_info_release(&info);
+	free(out);
+	ep_spec_release(&spec);
+
+	/* Without overrides: kubeadm's endpoint (::1 for IPv6). */
+	make_spec(&spec, "3.6.6", "fd00::11");
+	local = ep_manifest_local_client_url(&spec);
+	assert_string_equal(local, "https://[::1]:2379");
+	free(local);
+	ep_spec_release(&spec);
+}
+
+/* extraEnvs valueFrom: the kubelet resolves it; rendered, read back, compared. */
+static void test_env_value_from(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	make_spec(&spec, "3.6.6", NULL);
+	assert_int_equal(ep_kvv_push_at(&spec.extra_envs, "POD_IP", "", NULL,
+					"{\"fieldRef\":{\"apiVersion\":\"v1\",\"fieldPath\":"
+					"\"status.podIP\"}}"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_envs, "GOMAXPROCS", "4"), 0);
+	char *out = render(&spec, NULL);
+	assert_non_null(strstr(out, "    env:\n    - name: GOMAXPROCS\n      value: \"4\"\n"
+				    "    - name: POD_IP\n      valueFrom:\n        fieldRef:\n"
+				    "          apiVersion: v1\n          fieldPath: status.podIP\n"));
+	struct ep_manifest_info have, want;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_manifest_parse(out, strlen(out), "x", "cp1", NULL, &want, &err), 0);
+	assert_int_equal(want.spec.extra_envs.n, 2);
+	assert_string_equal(want.spec.extra_envs.v[1].value_from,
+			    "{\"fieldRef\":{\"apiVersion\":\"v1\",\"fieldPath\":\"status.podIP\"}}");
+	/* Another fieldPath on disk is a difference the diff names. */
+	char *edited = strdup(out);
+	char *at = strstr(edited, "status.podIP");
+	memcpy(at, "status.hostIP", 12);
+	memmove(at + 13, at + 12, strlen(at + 12) + 1);
+	memcpy(at, "status.hostIP", 13);
+	assert_int_equal(ep_manifest_parse(edited, strlen(edited), "x", "cp1", NULL, &have, &err), 0);
+	struct ep_strv lines = { 0 };
+	assert_true(ep_manifest_diff(&have, edited, &want, out, &lines) > 0);
+	bool named = false;
+	for (size_t i = 0; i < lines.n; i++)
+		named |= strstr(lines.v[i], "env POD_IP") != NULL;
+	assert_true(named);
+	ep_strv_release(&lines);
+	ep_manifest_info_release(&have);
+	ep_manifest_info_release(&want);
+	free(edited);
+	free(out);
+	ep_spec_release(&spec);
+}
+
 static void add_extra_envs(struct ep_spec *spec)
 {
 	assert_int_equal(ep_kvv_push(&spec->extra_envs, "GOMAXPROCS", "4"), 0);
@@ -749,6 +840,8 @@ int main(void)
 		cmocka_unit_test(test_golden_34),
 		cmocka_unit_test(test_golden_extra_args),
 		cmocka_unit_test(test_golden_extra_envs),
+		cmocka_unit_test(test_overrides_followed),
+		cmocka_unit_test(test_env_value_from),
 		cmocka_unit_test(test_golden_sans),
 		cmocka_unit_test(test_golden_ipv6),
 		cmocka_unit_test(test_golden_join),
