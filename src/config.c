@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -23,6 +24,12 @@
 #include "etcdpilot/config.h"
 #include "etcdpilot/error.h"
 #include "util/cleanup.h"
+
+static inline void ep_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
 
 /* A config file larger than this is not a config file. */
 #define CONFIG_MAX_BYTES (4u << 20)
@@ -878,6 +885,89 @@ static int read_config_file(const char *path, char **ret, size_t *ret_len, struc
 	return 0;
 }
 
+/*
+ * Is @name a kubeadm patch file for the etcd target (kubeadm's
+ * patches.go: "etcd[suffix][+strategic|+merge|+json].(yaml|json)", the
+ * suffix without '.' or '+')?  *@bad_type says '+' came with no known type.
+ */
+static bool etcd_patch_name(const char *name, bool *bad_type)
+{
+	size_t n = strlen(name);
+	*bad_type = false;
+	if (strncmp(name, "etcd", 4) ||
+	    !((n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 5 && !strcmp(name + n - 5, ".json"))))
+		return false;
+	const char *p = name + 4 + strcspn(name + 4, ".+\n");
+	if (*p == '+')
+		*bad_type = strncmp(p + 1, "json", 4) && strncmp(p + 1, "merge", 5) &&
+			    strncmp(p + 1, "strategic", 9);
+	return true;
+}
+
+/* The first non-empty etcd patch under @dir (kubeadm walks sub-directories too). */
+static int find_etcd_patch(const char *dir, unsigned depth, char **ret)
+{
+	_cleanup_(ep_closedirp) DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, e->d_name) < 0)
+			return -ENOMEM;
+		struct stat st;
+		if (lstat(p, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int r = depth < 16 ? find_etcd_patch(p, depth + 1, ret) : 0;
+			if (r < 0 || *ret)
+				return r;
+			continue;
+		}
+		bool bad_type;
+		if (!etcd_patch_name(e->d_name, &bad_type))
+			continue;
+		if (stat(p, &st) == 0 && st.st_size == 0)
+			continue; /* kubeadm ignores an empty file */
+		*ret = TAKE_PTR(p);
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * kubeadm's patches.directory with a patch for the etcd pod: etcdpilot
+ * does not apply patches, and an ignored patch is a pod other than the
+ * user meant; refused.  Like --config, the path is the invoking user's.
+ */
+static int check_patches(const struct ep_spec *spec, struct ep_error *err)
+{
+	if (!spec->patches_dir)
+		return 0;
+	_cleanup_free_ char *found = NULL;
+	int r = find_etcd_patch(spec->patches_dir, 0, &found);
+	if (r == -ENOMEM)
+		return ep_error_set(err, r, "out of memory");
+	if (r < 0)
+		return ep_error_usage(err, r,
+				      "%s: cannot read '%s': %s (kubeadm cannot either; fix the "
+				      "path or remove patches.directory)",
+				      spec->patches_at, spec->patches_dir, strerror(-r));
+	if (!found)
+		return 0;
+	r = ep_error_usage(err, -EOPNOTSUPP,
+			   "%s: '%s' is a kubeadm patch for the etcd static pod, and etcdpilot "
+			   "does not apply patches (strategic, merge or json) yet: the pod would "
+			   "not be what the patch says.  Put the change into etcd.local "
+			   "(extraArgs, extraEnvs, imageRepository, imageTag), or move the file "
+			   "out of the directory; patches for other components are fine",
+			   spec->patches_at, found);
+	ep_error_printable(err);
+	return r;
+}
+
 int ep_config_load(struct ep_spec *spec, const char *path, const struct ep_overrides *ov,
 		   struct ep_notes *notes, struct ep_error *err)
 {
@@ -888,6 +978,8 @@ int ep_config_load(struct ep_spec *spec, const char *path, const struct ep_overr
 		if ((r = read_config_file(path, &buf, &len, err)) < 0)
 			return r;
 		if ((r = ep_config_parse(spec, path, buf, len, notes, err)) < 0)
+			return r;
+		if ((r = check_patches(spec, err)) < 0)
 			return r;
 	}
 	if ((r = ep_config_apply_overrides(spec, ov, err)) < 0)

@@ -160,6 +160,7 @@ struct pctx {
 	char *cluster_repo; /* ClusterConfiguration.imageRepository */
 	size_t init_line, join_line, cluster_line, pilot_line; /* 0 = not seen */
 	unsigned char *visited; /* per node of the current document, for alias-safe walks */
+	const char *value_override; /* set_target: this string instead of the node's scalar */
 };
 
 struct field;
@@ -555,6 +556,8 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 	default:
 		if ((r = get_str(c, v, path, "a string", &s)) < 0)
 			return r;
+		if (c->value_override)
+			s = c->value_override;
 		break;
 	}
 	switch (t->type) {
@@ -625,7 +628,7 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 		return perr(
 		    c, v, path,
 		    "'%s' contradicts '%s' given at line %zu, column %zu (%s); give it once",
-		    t->type == VT_BOOL ? (val.b ? "true" : "false") : scalar(v),
+		    t->type == VT_BOOL ? (val.b ? "true" : "false") : s ? s : scalar(v),
 		    oldstr ? oldstr : oldbuf, o->line, o->col, o->path);
 	}
 	o->set = true;
@@ -1035,10 +1038,10 @@ static const struct field local_etcd_fields[] = {
 };
 
 static const struct field external_etcd_fields[] = {
-    CALL("endpoints", V34, h_ext_endpoints),
-    CALL("caFile", V34, h_ext_file),
-    CALL("certFile", V34, h_ext_file),
-    CALL("keyFile", V34, h_ext_file),
+    CALL("endpoints", V34 | PILOT, h_ext_endpoints),
+    CALL("caFile", V34 | PILOT, h_ext_file),
+    CALL("certFile", V34 | PILOT, h_ext_file),
+    CALL("keyFile", V34 | PILOT, h_ext_file),
     IGNORE("httpEndpoints", V4),
     {0},
 };
@@ -1059,17 +1062,84 @@ static int h_api_server(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const ch
 {
 	(void)k;
 	(void)f;
-	if (c->schema != V3 || !v || v->type != YAML_MAPPING_NODE)
+	if (!v || v->type != YAML_MAPPING_NODE)
 		return 0;
 	yaml_node_t *tk = NULL;
 	yaml_node_t *t = map_get(c, v, "timeoutForControlPlane", &tk);
 	if (!t || is_null(t))
 		return 0;
+	if (c->schema != V3) {
+		/* kubeadm v1beta4 has no such field: say where it went instead of silence. */
+		if (ep_notes_add(c->notes,
+				 "%s:%zu:%zu: WARNING: %s.timeoutForControlPlane is "
+				 "kubeadm.k8s.io/v1beta3 only and is ignored; in v1beta4 it is "
+				 "timeouts.controlPlaneComponentHealthCheck of the InitConfiguration "
+				 "(or JoinConfiguration), which sets etcd's startup probe",
+				 c->file, line_of(tk), col_of(tk), path) < 0)
+			return oom(c);
+		return 0;
+	}
 	char p[PATH_MAX_LEN];
 	join_path(p, sizeof(p), path, "timeoutForControlPlane");
 	static const struct field health = { .key = "timeoutForControlPlane",
 					     .target = T_HEALTH_CHECK };
 	return set_target(c, tk, t, p, &health);
+}
+
+/* featureGates: RootlessControlPlane changes the etcd pod, which etcdpilot does not do yet. */
+static int h_feature_gates(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+			   const struct field *f)
+{
+	(void)k;
+	(void)f;
+	int r;
+	if ((r = require_map(c, v, path)) < 0 || (r = check_subtree(c, v, path, 1)) < 0)
+		return r;
+	yaml_node_t *gk = NULL, *g = map_get(c, v, "RootlessControlPlane", &gk);
+	bool on = false;
+	char p[PATH_MAX_LEN];
+	join_path(p, sizeof(p), path, "RootlessControlPlane");
+	if (!g || is_null(g) || (r = get_bool(c, g, p, &on)) < 0 || !on)
+		return r < 0 ? r : 0;
+	return perr(c, g, p,
+		    "etcdpilot does not run etcd rootless yet (kubeadm's gate runs it as the user "
+		    "kubeadm-etcd, with the data dir and keys handed to that user), and would "
+		    "write a pod that runs as root; remove the gate or set it to false");
+}
+
+/* patches.directory: kept with its position; ep_config_load looks for etcd patches there. */
+static int h_patches(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+		     const struct field *f)
+{
+	(void)k;
+	(void)f;
+	int r;
+	if ((r = require_map(c, v, path)) < 0 || (r = check_dup_keys(c, v, path)) < 0)
+		return r;
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *pk = node_at(c, pr->key), *pv = node_at(c, pr->value);
+		const char *key = NULL, *dir = NULL;
+		char p[PATH_MAX_LEN];
+		if ((r = get_str(c, pk, path, "a field name", &key)) < 0)
+			return r;
+		join_path(p, sizeof(p), path, key);
+		if (strcmp(key, "directory"))
+			return perr(c, pk, p, "unknown field (patches has: directory)");
+		if (is_null(pv))
+			continue;
+		if ((r = get_str(c, pv, p, "a string", &dir)) < 0)
+			return r;
+		if (!*dir)
+			continue;
+		free(c->spec->patches_dir);
+		free(c->spec->patches_at);
+		c->spec->patches_dir = strdup(dir);
+		c->spec->patches_at = where(c, pv, p);
+		if (!c->spec->patches_dir || !c->spec->patches_at)
+			return oom(c);
+	}
+	return 0;
 }
 
 static const struct field apiendpoint_fields[] = {
@@ -1115,7 +1185,7 @@ static const struct field init_fields[] = {
     SUB("localAPIEndpoint", V34, apiendpoint_fields, "localAPIEndpoint of"),
     IGNORE("certificateKey", V34),
     IGNORE("skipPhases", V34),
-    IGNORE("patches", V34),
+    CALL("patches", V34, h_patches),
     SUB("timeouts", V4, timeouts_fields, "timeouts of"),
     {0},
 };
@@ -1129,7 +1199,7 @@ static const struct field join_fields[] = {
     IGNORE("discovery", V34),
     SUB("controlPlane", V34, join_cp_fields, "controlPlane of"),
     IGNORE("skipPhases", V34),
-    IGNORE("patches", V34),
+    CALL("patches", V34, h_patches),
     SUB("timeouts", V4, timeouts_fields, "timeouts of"),
     {0},
 };
@@ -1148,7 +1218,7 @@ static const struct field cluster_fields[] = {
     IGNORE("proxy", V4),
     SET("certificatesDir", V34, T_CERT_DIR),
     SET("imageRepository", V34, T_CLUSTER_REPO),
-    IGNORE("featureGates", V34),
+    CALL("featureGates", V34, h_feature_gates),
     IGNORE("clusterName", V34),
     SET("encryptionAlgorithm", V4, T_KEY_TYPE),
     SET("certificateValidityPeriod", V4, T_CERT_VALIDITY),
@@ -1176,13 +1246,93 @@ static const struct field operator_fields[] = {
     SET("backupKeep", PILOT, T_OP_BACKUP_KEEP), {0},
 };
 
+/*
+ * EtcdPilotConfiguration's image (as 'config print' writes it): REPO/etcd:TAG,
+ * the same as imageRepository and imageTag, which must agree with it.
+ */
+static int h_image(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+		   const struct field *f)
+{
+	(void)f;
+	const char *img = NULL;
+	int r = get_str(c, v, path, "a string", &img);
+	if (r < 0)
+		return r;
+	const char *slash = strrchr(img, '/'), *colon = slash ? strchr(slash, ':') : NULL;
+	if (!slash || !colon || (size_t)(colon - slash) != 5 || strncmp(slash, "/etcd", 5))
+		return perr(c, v, path,
+			    "'%s' is not an etcd image (REPOSITORY/etcd:TAG, e.g. "
+			    "registry.k8s.io/etcd:3.6.6-0)",
+			    img);
+	_cleanup_free_ char *repo = strndup(img, (size_t)(slash - img));
+	if (!repo)
+		return oom(c);
+	static const struct field frepo = { .key = "image", .target = T_IMAGE_REPO };
+	static const struct field ftag = { .key = "image", .target = T_IMAGE_TAG };
+	c->value_override = repo;
+	r = set_target(c, k, v, path, &frepo);
+	c->value_override = colon + 1;
+	if (r == 0)
+		r = set_target(c, k, v, path, &ftag);
+	c->value_override = NULL;
+	return r;
+}
+
+/* EtcdPilotConfiguration's external (as printed): etcd.external's fields. */
+static int h_pilot_external(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+			    const struct field *f)
+{
+	(void)f;
+	int r = walk_map(c, v, path, external_etcd_fields, "external of");
+	if (r < 0)
+		return r;
+	c->spec->external.set = true;
+	free(c->spec->external_at);
+	if (!(c->spec->external_at = where(c, k, path)))
+		return oom(c);
+	if (ep_notes_add(c->notes, "%s:%zu: external etcd is not managed by etcdpilot", c->file,
+			 line_of(k)) < 0)
+		return oom(c);
+	return 0;
+}
+
+/* EtcdPilotConfiguration's join (as printed): true means a joining node. */
+static int h_join(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+		  const struct field *f)
+{
+	(void)f;
+	bool b = false;
+	int r = get_bool(c, v, path, &b);
+	if (r < 0 || !b)
+		return r;
+	c->spec->is_join = true;
+	free(c->spec->join_at);
+	if (!(c->spec->join_at = where(c, k, path)))
+		return oom(c);
+	return 0;
+}
+
 static const struct field pilot_fields[] = {
     IGNORE("apiVersion", PILOT),
     IGNORE("kind", PILOT),
     SET("mode", PILOT, T_MODE),
     SET("etcdVersion", PILOT, T_VERSION),
     SET("nodeName", PILOT, T_NAME),
+    SET("name", PILOT, T_NAME), /* as 'config print' writes it */
     SET("advertiseAddress", PILOT, T_ADDR),
+    SET("kubernetesVersion", PILOT, T_KUBE_VERSION),
+    CALL("image", PILOT, h_image),
+    SET("imageRepository", PILOT, T_IMAGE_REPO),
+    SET("imageTag", PILOT, T_IMAGE_TAG),
+    CALL("extraArgs", PILOT, h_extra_args),
+    CALL("extraEnvs", PILOT, h_extra_envs),
+    CALL("serverCertSANs", PILOT, h_server_sans),
+    CALL("peerCertSANs", PILOT, h_peer_sans),
+    CALL("external", PILOT, h_pilot_external),
+    SET("certificateValidityPeriod", PILOT, T_CERT_VALIDITY),
+    SET("caCertificateValidityPeriod", PILOT, T_CA_VALIDITY),
+    SET("controlPlaneComponentHealthCheck", PILOT, T_HEALTH_CHECK),
+    CALL("join", PILOT, h_join),
     SET("keyType", PILOT, T_KEY_TYPE),
     SET("timeout", PILOT, T_TIMEOUT),
     SET("dataDir", PILOT, T_DATA_DIR),

@@ -125,6 +125,7 @@ void ep_spec_release(struct ep_spec *spec)
 	free(spec->join_at);
 	free(spec->external_at);
 	free(spec->patches_at);
+	free(spec->patches_dir);
 	free(spec->image_repository);
 	free(spec->image_tag);
 	free(spec->data_dir);
@@ -198,6 +199,7 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src)
 	r |= dup_into(&dst->join_at, src->join_at);
 	r |= dup_into(&dst->external_at, src->external_at);
 	r |= dup_into(&dst->patches_at, src->patches_at);
+	r |= dup_into(&dst->patches_dir, src->patches_dir);
 	r |= dup_into(&dst->image_repository, src->image_repository);
 	r |= dup_into(&dst->image_tag, src->image_tag);
 	r |= dup_into(&dst->data_dir, src->data_dir);

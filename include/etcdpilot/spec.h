@@ -108,6 +108,7 @@ struct ep_spec {
 	 * patches.directory; NULL when not given.
 	 */
 	char *data_dir_at, *join_at, *external_at, *patches_at;
+	char *patches_dir;       /* kubeadm's patches.directory; NULL when not given */
 	char *image_repository;  /* etcd.local.imageRepository or the cluster's; registry.k8s.io */
 	char *image_tag;         /* "3.6.6-0" */
 

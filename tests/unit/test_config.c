@@ -1605,6 +1605,8 @@ static void test_spec_to_json(void **state)
 	json_t *j = ep_spec_to_json(&s);
 	assert_non_null(j);
 	static const char *const keys[] = {
+	    "apiVersion",
+	    "kind",
 	    "name",
 	    "advertiseAddress",
 	    "mode",
@@ -1699,6 +1701,81 @@ static void test_examples(void **state)
 	}
 }
 
+/*
+ * What 'config print' writes loads as --config, as YAML and as JSON, and
+ * prints the same again: for every example, a valueFrom and an external.
+ */
+static void test_print_round_trip(void **state)
+{
+	(void)state;
+	const char *src = getenv("EP_SOURCE_DIR");
+	if (!src || !*src)
+		src = EP_TEST_SOURCE_DIR;
+	static const char *const files[] = {
+	    "kubeadm-v1beta4.yaml", "kubeadm-v1beta3.yaml", "join-v1beta4.yaml",
+	    "etcdpilot-systemd.yaml", NULL, NULL,
+	};
+	static const char *const inline_docs[] = {
+	    NULL, NULL, NULL, NULL,
+	    V4C "etcd:\n  local:\n    extraEnvs:\n    - name: POD_IP\n      valueFrom:\n"
+		"        fieldRef: {fieldPath: status.podIP}\n    - name: EMPTY\n",
+	    V4C "etcd:\n  external:\n    endpoints: [https://10.0.0.5:2379]\n"
+		"    caFile: /etc/etcd/ca.crt\n",
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct ep_overrides ov = {.insecure_skip_checksum = -1};
+		if (!files[i]) {
+			ov.name = "cp1";
+			ov.advertise_address = "10.0.0.1";
+		}
+		char path[4096];
+		char *tmp = files[i] ? NULL : write_temp(inline_docs[i]);
+		if (files[i])
+			snprintf(path, sizeof(path), "%s/manifests/examples/%s", src, files[i]);
+		else
+			snprintf(path, sizeof(path), "%s", tmp);
+		struct ep_spec s, back;
+		struct ep_error err;
+		ep_spec_init(&s);
+		ep_error_clear(&err);
+		if (ep_config_load(&s, path, &ov, NULL, &err) < 0)
+			fail_msg("%zu: %s", i, err.msg);
+		json_t *j = ep_spec_to_json(&s);
+		assert_non_null(j);
+		char *yaml = NULL;
+		assert_int_equal(ep_json_to_yaml(j, &yaml, &err), 0);
+		char *js = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		assert_non_null(js);
+		for (int form = 0; form < 2; form++) {
+			char *printed = write_temp(form ? js : yaml);
+			struct ep_overrides none = {.insecure_skip_checksum = -1};
+			ep_spec_init(&back);
+			ep_error_clear(&err);
+			if (ep_config_load(&back, printed, &none, NULL, &err) < 0)
+				fail_msg("%zu (%s): the printed config does not load: %s", i,
+					 form ? "JSON" : "YAML", err.msg);
+			json_t *j2 = ep_spec_to_json(&back);
+			if (!json_equal(j, j2)) {
+				char *a = json_dumps(j2, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+				fail_msg("%zu (%s): prints differently after loading:\n%s\nwas\n%s", i,
+					 form ? "JSON" : "YAML", a, js);
+			}
+			json_decref(j2);
+			ep_spec_release(&back);
+			unlink(printed);
+			free(printed);
+		}
+		free(js);
+		free(yaml);
+		json_decref(j);
+		ep_spec_release(&s);
+		if (tmp) {
+			unlink(tmp);
+			free(tmp);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1729,6 +1806,7 @@ int main(void)
 	    cmocka_unit_test(test_json_to_yaml_quoting),
 	    cmocka_unit_test(test_spec_to_json),
 	    cmocka_unit_test(test_examples),
+	    cmocka_unit_test(test_print_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
