@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1326,6 +1327,89 @@ static void test_check_init(void **state)
 	ep_spec_release(&s);
 }
 
+/*
+ * What etcdpilot does not do yet is refused where it is asked for, never
+ * ignored: kubeadm patches for the etcd pod (kubeadm's file naming, in
+ * sub-directories too), RootlessControlPlane.  A v1beta3-only field in a
+ * v1beta4 file gets a warning naming its v1beta4 place.
+ */
+static void test_kubeadm_features(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_config_patches.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[512], yaml[1024];
+	snprintf(path, sizeof(path), "%s/kube-apiserver+json.json", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[]\n", f);
+	fclose(f);
+	snprintf(yaml, sizeof(yaml), V4I "patches:\n  directory: %s\n", dir);
+	struct ep_spec s;
+	struct ep_error err;
+	struct ep_overrides ov = {.name = "cp1", .advertise_address = "10.0.0.1"};
+	assert_int_equal(load_as(yaml, ov, &s, &err), 0); /* other components' patches: fine */
+	ep_spec_release(&s);
+	static const char *const names[] = {"etcd.yaml", "etcd0+merge.yaml", "etcdsuffix+json.json",
+					    "sub/etcd+strategic.json"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/sub", dir);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fputs("{}\n", f);
+		fclose(f);
+		assert_int_equal(load_as(yaml, ov, &s, &err), -EOPNOTSUPP);
+		assert_int_equal(err.kind, EP_ERR_USAGE);
+		char want[700];
+		snprintf(want, sizeof(want),
+			 "t.yaml:4:14: patches.directory: '%s' is a kubeadm patch for the etcd static "
+			 "pod, and etcdpilot does not apply patches",
+			 path);
+		if (strncmp(err.msg, want, strlen(want)))
+			fail_msg("%s: got '%s'", names[i], err.msg);
+		ep_spec_release(&s);
+		unlink(path);
+	}
+	/* Not etcd's: another extension, an empty file. */
+	snprintf(path, sizeof(path), "%s/etcd.yml", dir);
+	fclose(fopen(path, "w"));
+	assert_int_equal(load_as(yaml, ov, &s, &err), 0);
+	ep_spec_release(&s);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/kube-apiserver+json.json", dir);
+	unlink(path);
+	rmdir(dir);
+	/* A directory that cannot be read: kubeadm fails on it too. */
+	assert_true(load_as(yaml, ov, &s, &err) < 0);
+	assert_non_null(strstr(err.msg, "patches.directory: cannot read"));
+	ep_spec_release(&s);
+
+	assert_true(load_as(V4C "featureGates: {EtcdLearnerMode: true, RootlessControlPlane: true}\n",
+			    ov, &s, &err) < 0);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_true(!strncmp(err.msg, "t.yaml:3:61: featureGates.RootlessControlPlane: etcdpilot does "
+			     "not run etcd rootless yet", 80));
+	ep_spec_release(&s);
+	assert_int_equal(load_as(V4C "featureGates: {RootlessControlPlane: false}\n", ov, &s, &err), 0);
+	ep_spec_release(&s);
+
+	struct ep_notes notes = {0};
+	parse_ok(V4C "apiServer:\n  timeoutForControlPlane: 4m\n", &s, &notes);
+	assert_int_equal(notes.n, 1);
+	assert_string_equal(notes.v[0],
+			    "t.yaml:4:3: WARNING: apiServer.timeoutForControlPlane is "
+			    "kubeadm.k8s.io/v1beta3 only and is ignored; in v1beta4 it is "
+			    "timeouts.controlPlaneComponentHealthCheck of the InitConfiguration (or "
+			    "JoinConfiguration), which sets etcd's startup probe");
+	assert_true(s.health_check_ms == 0);
+	ep_notes_release(&notes);
+	ep_spec_release(&s);
+}
+
 /* ---- flag errors and the whole-spec check --------------------------------- */
 
 static void test_flag_errors(void **state)
@@ -1801,6 +1885,7 @@ int main(void)
 	    cmocka_unit_test(test_advertise_address),
 	    cmocka_unit_test(test_data_dir),
 	    cmocka_unit_test(test_check_init),
+	    cmocka_unit_test(test_kubeadm_features),
 	    cmocka_unit_test(test_flag_errors),
 	    cmocka_unit_test(test_validate),
 	    cmocka_unit_test(test_json_to_yaml_quoting),
