@@ -426,23 +426,34 @@ static int detect_address(char **ret)
 }
 
 /*
- * The etcd kubeadm runs with a Kubernetes minor version (its
- * SupportedEtcdVersion table): 3.6 from 1.34, 3.5 for 1.22 - 1.33 (at the
- * patch kubeadm's supported branches moved to), 3.4 before.  A minor newer
- * than the table gets the newest etcd, as kubeadm takes the nearest entry.
- * NULL for a label such as "stable" (the newest, so the default); "" for a
- * release older than 1.17, whose etcd 3.3 etcdpilot does not run.
+ * The etcd kubeadm runs with a Kubernetes minor version: one row per minor,
+ * each the entry of kubeadm's SupportedEtcdVersion
+ * (cmd/kubeadm/app/constants/constants.go) in the newest kubeadm source
+ * read that lists that minor - patch releases move these, so the source of
+ * each row is named:
+ *   1.35       3.6.6   v1.35.0's manifest (kubernetes PR #135271, "Update etcd to v3.6.6")
+ *   1.34       3.6.5   constants.go of the 1.34 line: {31-33: 3.5.24-0, 34: 3.6.5-0}
+ *   1.29-1.33  3.5.24  the 1.34 line (31-33) and kubernetes@00886ac0 of the 1.32 line
+ *                      ({29-32: 3.5.24-0}, the 3.5.24 backports #134692, #134779)
+ *   1.22-1.28  3.5.24  no longer in any table: kubeadm takes the nearest entry (the
+ *                      oldest row above), as EtcdSupportedVersion does with a warning
+ *   1.19-1.21  3.4.13, 1.17-1.18 3.4.3   kubeadm of those releases
+ * A minor newer than the table gets its newest row, as kubeadm takes the
+ * nearest entry.  NULL for a label such as "stable" (the newest, so the
+ * default); "" for a release older than 1.17, whose etcd 3.3 etcdpilot does
+ * not run.
  */
 static const char *etcd_for_kubernetes(const char *kv)
 {
 	static const struct {
-		unsigned from_minor;
+		unsigned minor;
 		const char *etcd;
 	} table[] = {
-		{ 34, DEFAULT_ETCD_VERSION }, /* 1.34, 1.35: 3.6 */
-		{ 22, "3.5.24" },             /* 1.22 - 1.33 */
-		{ 19, "3.4.13" },             /* 1.19 - 1.21 */
-		{ 17, "3.4.3" },              /* 1.17, 1.18 */
+		{ 35, "3.6.6" },  { 34, "3.6.5" },  { 33, "3.5.24" }, { 32, "3.5.24" },
+		{ 31, "3.5.24" }, { 30, "3.5.24" }, { 29, "3.5.24" }, { 28, "3.5.24" },
+		{ 27, "3.5.24" }, { 26, "3.5.24" }, { 25, "3.5.24" }, { 24, "3.5.24" },
+		{ 23, "3.5.24" }, { 22, "3.5.24" }, { 21, "3.4.13" }, { 20, "3.4.13" },
+		{ 19, "3.4.13" }, { 18, "3.4.3" },  { 17, "3.4.3" },
 	};
 	if (kv[0] == 'v')
 		kv++;
@@ -451,8 +462,10 @@ static const char *etcd_for_kubernetes(const char *kv)
 	if (sscanf(kv, "%u.%u%n", &major, &minor, &used) != 2 || major != 1 ||
 	    (kv[used] && kv[used] != '.' && kv[used] != '-' && kv[used] != '+'))
 		return NULL;
+	if (minor > table[0].minor)
+		return table[0].etcd;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (minor >= table[i].from_minor)
+		if (minor == table[i].minor)
 			return table[i].etcd;
 	return "";
 }
