@@ -34,13 +34,14 @@ open(sys.argv[2], "w").write(yaml.safe_dump(d))
 PY
 standin_start "$NODE_A" "$NS" n1
 PA=$STANDIN_PID
-wait_for 20 test "$(standin_field "$NODE_A" restarts)" -ge 1 ||
-	fail "a pod whose data dir is not a volume keeps failing"
-pass "a pod whose data dir is not a volume keeps failing"
-grep -rqs 'cannot access data directory: mkdir /var/lib/etcd-not-a-volume: read-only file system' \
+wait_for 20 grep -rqs 'cannot access data directory: mkdir /var/lib/etcd-not-a-volume: read-only file system' \
 	"$NODE_A/var/log/pods/kube-system_etcd-n1/etcd/" ||
 	fail "etcd could not write outside the volumes (read-only file system)"
 pass "etcd could not write outside the volumes (read-only file system)"
+wait_for 20 bash -c '[[ $(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get(\"restarts\") or 0)" \
+	"$1/var/lib/kubelet-standin/pods/etcd/status.json") -ge 1 ]]' _ "$NODE_A" ||
+	fail "a pod whose data dir is not a volume keeps failing"
+pass "a pod whose data dir is not a volume keeps failing"
 [[ -e $NODE_A/var/lib/etcd-not-a-volume ]] && fail "nothing was written outside the volumes"
 pass "nothing was written outside the volumes"
 standin_stop "$PA"
@@ -56,8 +57,8 @@ kind: ClusterConfiguration
 etcd:
   local:
     extraArgs:
-    - name: heartbeat-interval
-      value: soon
+    - name: auto-compaction-mode
+      value: bogus
 YAML
 run in_ns "$NS" "$EP" --root "$NODE_A2" --config "$T/badflag.yaml" init "${FLAGS[@]}" \
 	--etcd-version 3.4.23 --timeout 4s
@@ -66,7 +67,7 @@ expect_in "$T/err" 'did not become healthy within 4s' "the error names the timeo
 expect_in "$T/err" 'pod kube-system/etcd-n1: Running, container (waiting|terminated|running)' \
 	"the error carries the pod status"
 expect_in "$T/err" 'restarts' "with the restart count"
-expect_in "$T/err" 'invalid value "soon" for flag -heartbeat-interval' \
+expect_in "$T/err" 'error verifying flags, unknown auto-compaction-mode "bogus"' \
 	"and etcd's own last log line"
 expect_in "$T/err" '^log tail \(.*/var/log/pods/kube-system_etcd-n1/etcd/[0-9]+\.log\):' \
 	"the report shows where the log is"
