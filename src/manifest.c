@@ -361,8 +361,11 @@ static int emit_write(void *data, unsigned char *buffer, size_t size)
 
 static void emit_event(struct emit *em, yaml_event_t *ev, int ok)
 {
-	if (em->failed)
+	if (em->failed) {
+		if (ok)
+			yaml_event_delete(ev); /* never handed to the emitter, which would own it */
 		return;
+	}
 	if (!ok || !yaml_emitter_emit(&em->e, ev))
 		em->failed = true;
 }

@@ -233,11 +233,10 @@ static void test_env_value_from(void **state)
 	assert_string_equal(want.spec.extra_envs.v[1].value_from,
 			    "{\"fieldRef\":{\"apiVersion\":\"v1\",\"fieldPath\":\"status.podIP\"}}");
 	/* Another fieldPath on disk is a difference the diff names. */
-	char *edited = strdup(out);
-	char *at = strstr(edited, "status.podIP");
-	memcpy(at, "status.hostIP", 12);
-	memmove(at + 13, at + 12, strlen(at + 12) + 1);
-	memcpy(at, "status.hostIP", 13);
+	const char *at = strstr(out, "status.podIP");
+	assert_non_null(at);
+	char *edited = NULL;
+	assert_true(asprintf(&edited, "%.*sstatus.hostIP%s", (int)(at - out), out, at + 12) > 0);
 	assert_int_equal(ep_manifest_parse(edited, strlen(edited), "x", "cp1", NULL, &have, &err), 0);
 	struct ep_strv lines = { 0 };
 	assert_true(ep_manifest_diff(&have, edited, &want, out, &lines) > 0);
