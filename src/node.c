@@ -457,8 +457,7 @@ int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight
 
 char *ep_node_local_endpoint(const struct ep_spec *spec)
 {
-	return ep_url("https", ep_addr_is_ipv6(spec->advertise_address) ? "::1" : "127.0.0.1",
-		      EP_ETCD_CLIENT_PORT);
+	return ep_manifest_local_client_url(spec); /* follows a listen-client-urls extraArg */
 }
 
 static uint64_t mono_ms(void)

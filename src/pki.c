@@ -269,6 +269,11 @@ static bool dns_name_ok(const char *s)
 	return s[len - 1] != '-' && s[len - 1] != '.';
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int push_unique_ci(struct ep_strv *sv, const char *s)
 {
 	for (size_t i = 0; i < sv->n; i++)
@@ -337,6 +342,12 @@ int pki_sans_desired(const struct ep_spec *spec, const struct ep_cert_profile *p
 			      "left out of the SANs of \"%s\"",
 			      extra->v[i], prof->base);
 	}
+	/*
+	 * kubeadm's RemoveDuplicateAltNames (pkiutil/pki_helpers.go) makes the
+	 * DNS names sets.List(sets.New(...)): sorted byte-wise; IPs keep their order.
+	 */
+	if (r >= 0 && out->dns.n > 1)
+		qsort(out->dns.v, out->dns.n, sizeof(*out->dns.v), str_cmp);
 	return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # t31: the kubelet stand-in is honest - what would break a pod on a real node
 # breaks it here - and init reports such a pod clearly on timeout:
-#   - the data dir is not a volume (an extraArgs data-dir): etcd cannot write
-#     it, init times out and shows the pod status and the log tail;
+#   - the data dir is not a volume (a hand-edited --data-dir): etcd cannot
+#     write it; a pod etcd refuses to start: init times out and shows the pod
+#     status and the log tail;
 #   - the etcd-data hostPath is of type Directory and absent: the pod never
 #     starts, its status says why;
 #   - an image the stand-in cannot map is refused, and init says so;
@@ -16,33 +17,61 @@ ADDR=10.231.0.2
 node_netns "$NS" "$ADDR"
 FLAGS=(--name n1 --advertise-address "$ADDR" --key-type ecdsa-p256)
 
-# 1. data dir outside every volume
+# 1. data dir outside every volume.  etcdpilot no longer writes such a pod
+# (an extraArgs data-dir becomes the data dir), so the manifest is edited by
+# hand: the stand-in must still break it as a kubelet would.
 NODE_A=$T/a
+"$EP" --root "$NODE_A" certs generate all "${FLAGS[@]}" >/dev/null || fail "certs for node a"
+mkdir -p "$NODE_A/etc/kubernetes/manifests"
+"$EP" render manifest "${FLAGS[@]}" --etcd-version 3.4.23 >"$T/a.yaml" || fail "render 3.4.23"
+python3 - "$T/a.yaml" "$NODE_A/etc/kubernetes/manifests/etcd.yaml" <<'PY'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+c = d["spec"]["containers"][0]
+c["command"] = [a if not a.startswith("--data-dir=") else "--data-dir=/var/lib/etcd-not-a-volume"
+                for a in c["command"]]
+open(sys.argv[2], "w").write(yaml.safe_dump(d))
+PY
 standin_start "$NODE_A" "$NS" n1
 PA=$STANDIN_PID
-cat >"$T/datadir.yaml" <<'YAML'
+wait_for 20 grep -rqs 'cannot access data directory: mkdir /var/lib/etcd-not-a-volume: read-only file system' \
+	"$NODE_A/var/log/pods/kube-system_etcd-n1/etcd/" ||
+	fail "etcd could not write outside the volumes (read-only file system)"
+pass "etcd could not write outside the volumes (read-only file system)"
+wait_for 20 bash -c '[[ $(python3 -c "import json,sys; print(json.load(open(sys.argv[1])).get(\"restarts\") or 0)" \
+	"$1/var/lib/kubelet-standin/pods/etcd/status.json") -ge 1 ]]' _ "$NODE_A" ||
+	fail "a pod whose data dir is not a volume keeps failing"
+pass "a pod whose data dir is not a volume keeps failing"
+[[ -e $NODE_A/var/lib/etcd-not-a-volume ]] && fail "nothing was written outside the volumes"
+pass "nothing was written outside the volumes"
+standin_stop "$PA"
+
+# 1b. init reports a pod that does not come up: an extraArgs value etcd
+# refuses when it starts.
+NODE_A2=$T/a2
+standin_start "$NODE_A2" "$NS" n1
+PA2=$STANDIN_PID
+cat >"$T/badflag.yaml" <<'YAML'
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 etcd:
   local:
     extraArgs:
-    - name: data-dir
-      value: /var/lib/etcd-not-a-volume
+    - name: auto-compaction-mode
+      value: bogus
 YAML
-run in_ns "$NS" "$EP" --root "$NODE_A" --config "$T/datadir.yaml" init "${FLAGS[@]}" --etcd-version 3.4.23 \
-	--timeout 4s
-expect_rc 1 "init fails when etcd's data dir is not a volume"
+run in_ns "$NS" "$EP" --root "$NODE_A2" --config "$T/badflag.yaml" init "${FLAGS[@]}" \
+	--etcd-version 3.4.23 --timeout 4s
+expect_rc 1 "init fails when etcd does not start"
 expect_in "$T/err" 'did not become healthy within 4s' "the error names the timeout"
 expect_in "$T/err" 'pod kube-system/etcd-n1: Running, container (waiting|terminated|running)' \
 	"the error carries the pod status"
 expect_in "$T/err" 'restarts' "with the restart count"
-expect_in "$T/err" 'cannot access data directory: mkdir /var/lib/etcd-not-a-volume: read-only file system' \
+expect_in "$T/err" 'error verifying flags, unknown auto-compaction-mode "bogus"' \
 	"and etcd's own last log line"
 expect_in "$T/err" '^log tail \(.*/var/log/pods/kube-system_etcd-n1/etcd/[0-9]+\.log\):' \
 	"the report shows where the log is"
-[[ -e $NODE_A/var/lib/etcd-not-a-volume ]] && fail "nothing was written outside the volumes"
-pass "nothing was written outside the volumes"
-standin_stop "$PA"
+standin_stop "$PA2"
 
 # 2. hostPath type Directory that does not exist: the kubelet's type check
 NODE_B=$T/b

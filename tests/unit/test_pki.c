@@ -279,11 +279,11 @@ static const struct expect expects[] = {
      X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT | X509v3_KU_KEY_CERT_SIGN, NULL,
      true},
     {EP_CERT_SERVER, "cp1",
-     "DNS:cp1,DNS:localhost,DNS:etcd.example.com,IP:10.0.0.11,IP:127.0.0.1,IP:::1,"
+     "DNS:cp1,DNS:etcd.example.com,DNS:localhost,IP:10.0.0.11,IP:127.0.0.1,IP:::1,"
      "IP:10.0.0.99",
      X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "server,client", false},
     {EP_CERT_PEER, "cp1",
-     "DNS:cp1,DNS:localhost,DNS:*.peers.example.com,IP:10.0.0.11,IP:127.0.0.1,IP:::1,"
+     "DNS:*.peers.example.com,DNS:cp1,DNS:localhost,IP:10.0.0.11,IP:127.0.0.1,IP:::1,"
      "IP:fd00::12",
      X509v3_KU_DIGITAL_SIGNATURE | X509v3_KU_KEY_ENCIPHERMENT, "server,client", false},
     {EP_CERT_HEALTHCHECK_CLIENT, "kube-etcd-healthcheck-client", "",
@@ -432,7 +432,7 @@ static void check_all_profiles(struct fx *f, enum ep_key_type kt)
 	assert_true(log_has(f, "[certs] Generating \"etcd/ca\" certificate and key"));
 	assert_true(log_has(f, "[certs] Generating \"apiserver-etcd-client\" certificate and key"));
 	assert_true(log_has(f, "[certs] etcd/server serving cert is signed for DNS names [cp1 "
-			       "localhost etcd.example.com] and IPs [10.0.0.11 127.0.0.1 ::1 "
+			       "etcd.example.com localhost] and IPs [10.0.0.11 127.0.0.1 ::1 "
 			       "10.0.0.99]"));
 	assert_true(log_has(f, "[certs] WARNING: 'not a name!'"));
 }
@@ -473,7 +473,7 @@ static void test_custom_validity_ipv6(void **state)
 	assert_int_equal(na - nb, 48 * 3600 + EP_CERT_BACKDATE_S);
 	char sans[512];
 	sans_string(crt, sans, sizeof(sans));
-	assert_string_equal(sans, "DNS:cp1,DNS:localhost,DNS:etcd.example.com,IP:fd00::11,"
+	assert_string_equal(sans, "DNS:cp1,DNS:etcd.example.com,DNS:localhost,IP:fd00::11,"
 				  "IP:127.0.0.1,IP:::1,IP:10.0.0.99,IP:10.0.0.11");
 	X509_free(crt);
 	free(p);
@@ -523,7 +523,7 @@ static void test_dry_run_writes_nothing(void **state)
 	snprintf(want, sizeof(want), "[dryrun] Would write file \"%s\" with mode 0600 (ECDSA-P256",
 		 key);
 	assert_true(log_has(f, want));
-	assert_true(log_has(f, "with mode 0644 (certificate CN=cp1, DNS names [cp1 localhost"));
+	assert_true(log_has(f, "with mode 0644 (certificate CN=cp1, DNS names [cp1 etcd.example.com localhost"));
 	free(key);
 }
 
@@ -727,7 +727,7 @@ static void test_san_missing(void **state)
 	char *crt = path_of(f, EP_CERT_SERVER, false);
 	char want[512];
 	snprintf(want, sizeof(want),
-		 "'%s' lacks SAN IP 10.0.0.12 (has DNS cp1, localhost, etcd.example.com; IP "
+		 "'%s' lacks SAN IP 10.0.0.12 (has DNS cp1, etcd.example.com, localhost; IP "
 		 "10.0.0.11, 127.0.0.1, ::1, 10.0.0.99); delete server.crt and server.key",
 		 crt);
 	ensure_fails(f, want);
@@ -1873,7 +1873,7 @@ static void test_ipv4_mapped_sans(void **state)
 	X509 *crt = load_crt(p);
 	char sans[512];
 	sans_string(crt, sans, sizeof(sans));
-	assert_string_equal(sans, "DNS:cp1,DNS:localhost,DNS:*.peers.example.com,IP:10.0.0.11,"
+	assert_string_equal(sans, "DNS:*.peers.example.com,DNS:cp1,DNS:localhost,IP:10.0.0.11,"
 				  "IP:127.0.0.1,IP:::1,IP:fd00::12,IP:10.0.0.1");
 	GENERAL_NAMES *gens = X509_get_ext_d2i(crt, NID_subject_alt_name, NULL, NULL);
 	assert_non_null(gens);
