@@ -48,8 +48,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", scratch);
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s.prev-journal'", scratch, scratch);
 	return system(cmd) == 0 ? 0 : -1;
 }
 
@@ -255,6 +255,39 @@ static int fake_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_
 	return 0;
 }
 
+/*
+ * Journals its token before acting, as the contract asks, and answers
+ * "already the case" (SKIPPED) when its effect is there - as a re-apply
+ * after a run killed between the effect and "done" finds it.
+ */
+static int idem_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo,
+		      struct ep_error *err)
+{
+	int s = slot_of(params);
+	W->log[W->nlog++] = s + 1;
+	W->applies[s]++;
+	if (W->slot[s])
+		return EP_APPLY_SKIPPED;
+	json_object_set_new(undo, "token", json_integer(100 + s));
+	int r = ep_apply_checkpoint(ctx, err);
+	if (r < 0)
+		return r;
+	W->slot[s] = 1;
+	if (W->crash_slot == s)
+		_exit(KILLED);
+	return 0;
+}
+
+static const struct ep_action_type fake_idem = {
+	.name = "fake.idem",
+	.reversible = true,
+	.changes = true,
+	.check = fake_check,
+	.describe = fake_describe,
+	.apply = idem_apply,
+	.undo = fake_undo,
+};
+
 /* Irreversible, without a check: a running or failed one stops a rollback. */
 static const struct ep_action_type fake_once = {
 	.name = "fake.once",
@@ -341,7 +374,8 @@ static int group_setup(void **state)
 	if (W == MAP_FAILED)
 		return -1;
 	world_reset();
-	const struct ep_action_type *types[] = { &fake_set, &fake_once, &fake_checked, &fake_wait };
+	const struct ep_action_type *types[] = { &fake_set,     &fake_once, &fake_checked,
+						 &fake_wait, &fake_idem };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (ep_action_type_register(types[i]) < 0)
 			return -1;
@@ -417,7 +451,18 @@ static void assert_log(const int *want, int n)
 		assert_int_equal(W->log[i], want[i]);
 }
 
-/* Count journal writes; kill the run (in a child) at write number `kill_at`. */
+/* Beside the scratch root (outside it): the journal as the killed run's previous write left it. */
+static const char *prev_journal(void)
+{
+	static char buf[300];
+	snprintf(buf, sizeof(buf), "%s.prev-journal", scratch);
+	return buf;
+}
+
+/*
+ * Count journal writes; kill the run (in a child) at write number
+ * `kill_at`, keeping a copy of each earlier write in prev_journal().
+ */
 struct killer {
 	unsigned kill_at; /* 0: never */
 	unsigned writes;
@@ -430,6 +475,28 @@ static void on_journal(void *userdata, const struct ep_plan *plan, unsigned n)
 	k->writes = n;
 	if (k->kill_at && n == k->kill_at)
 		_exit(KILLED);
+	if (k->kill_at) {
+		char *text = NULL;
+		if (read_all(at(EP_JOURNAL_FILE), &text) < 0)
+			_exit(4);
+		FILE *f = fopen(prev_journal(), "w");
+		if (!f || fputs(text, f) < 0 || fclose(f) != 0)
+			_exit(5);
+		free(text);
+	}
+}
+
+/*
+ * After run_killed(.., k): make it what a kill just BEFORE journal write k
+ * leaves - the files as they are (every change of the run happens between
+ * two journal writes), the journal as write k-1 left it.
+ */
+static void back_to_previous_journal(void)
+{
+	char *text = NULL;
+	assert_int_equal(read_all(prev_journal(), &text), 0);
+	put(EP_JOURNAL_FILE, text, 0600);
+	free(text);
 }
 
 /*
@@ -992,6 +1059,52 @@ static void test_skipped_is_not_undone(void **state)
 	ep_plan_free(plan);
 }
 
+static struct ep_plan *idem_then_set(void)
+{
+	struct ep_plan *plan = ep_plan_new("join");
+	add_fake(plan, "fake.idem", 0);
+	add_fake(plan, "fake.set", 1);
+	return plan;
+}
+
+/*
+ * Killed after an action's effect, before "done": the re-apply of the resume
+ * finds it already the case; what it recorded makes it done (not skipped),
+ * so a later failure still undoes it.
+ */
+static void test_reapplied_skip_is_done(void **state)
+{
+	(void)state;
+	world_reset();
+	W->crash_slot = 0;
+	run_killed(idem_then_set, 0);
+	W->crash_slot = -1;
+	assert_int_equal(W->slot[0], 1);
+	struct ep_plan *plan = load_ok();
+	assert_int_equal(ep_plan_action_state(plan, 0), EP_ACTION_RUNNING);
+	W->fail_slot = 1;
+	struct ep_apply_ctx ctx = ctx_for_scratch();
+	struct ep_error err = { 0 };
+	assert_int_equal(ep_journal_resume(plan, &ctx, 0, NULL, &err), -EIO);
+	assert_int_equal(W->applies[0], 2);
+	assert_int_equal(ep_plan_action_state(plan, 0), EP_ACTION_UNDONE);
+	assert_true(world_all(0, 2));
+	assert_false(journal_there());
+	ep_plan_free(plan);
+
+	/* Really already the case before the run, with nothing recorded: skipped, kept. */
+	world_reset();
+	W->slot[0] = 1;
+	W->fail_slot = 1;
+	plan = idem_then_set();
+	ep_error_clear(&err);
+	assert_int_equal(ep_plan_apply(plan, &ctx, 0, NULL, &err), -EIO);
+	assert_int_equal(ep_plan_action_state(plan, 0), EP_ACTION_SKIPPED);
+	assert_int_equal(W->undos[0], 0);
+	assert_int_equal(W->slot[0], 1);
+	ep_plan_free(plan);
+}
+
 /* ---- the journal ---------------------------------------------------------------- */
 
 static void test_journal_format(void **state)
@@ -1185,14 +1298,24 @@ static void test_killed_at_every_journal_write(void **state)
 	unsigned total = count_writes(four_fakes);
 	/* pending, then running + done for each of 4, then committing. */
 	assert_int_equal(total, 1 + 4 * 2 + 1);
-	for (unsigned k = 1; k <= total; k++) {
+	for (unsigned kk = 2; kk <= 2 * total; kk++) {
+		/* Killed at write k, or (odd kk) just before it, after what came before it. */
+		unsigned k = kk / 2;
+		bool before = kk % 2;
+		if (before && k == 1)
+			continue;
 		/* Resume. */
 		world_reset();
 		run_killed(four_fakes, k);
+		if (before)
+			back_to_previous_journal();
 		assert_true(journal_there());
 		struct ep_plan *plan = load_ok();
 		int applies_before[SLOTS];
 		memcpy(applies_before, W->applies, sizeof(applies_before));
+		enum ep_action_state loaded[4];
+		for (size_t i = 0; i < 4; i++)
+			loaded[i] = ep_plan_action_state(plan, i);
 		struct ep_apply_ctx ctx = ctx_for_scratch();
 		struct ep_error err = { 0 };
 		int r = ep_journal_resume(plan, &ctx, 0, NULL, &err);
@@ -1203,17 +1326,20 @@ static void test_killed_at_every_journal_write(void **state)
 		assert_int_equal(W->bad_undo, 0);
 		/* What the journal said was done was not done again. */
 		for (size_t i = 0; i < 4; i++)
-			if (ep_plan_action_state(plan, i) == EP_ACTION_DONE &&
-			    applies_before[i] == 1)
-				assert_int_equal(W->applies[i], 1);
+			if (loaded[i] == EP_ACTION_DONE)
+				assert_int_equal(W->applies[i], applies_before[i]);
+			else
+				assert_int_equal(W->applies[i], applies_before[i] + 1);
 		ep_plan_free(plan);
 
 		/* Rollback, from the same point. */
 		world_reset();
 		run_killed(four_fakes, k);
+		if (before)
+			back_to_previous_journal();
 		plan = load_ok();
 		ep_error_clear(&err);
-		if (k == total) {
+		if (k == total && !before) {
 			/* It had completed: only cleaning up was left, which resume does. */
 			assert_false(ep_journal_can_rollback(plan));
 			assert_int_equal(ep_journal_rollback(plan, &ctx, NULL, &err), -EPERM);
@@ -1798,12 +1924,17 @@ static void test_files_killed_at_every_journal_write(void **state)
 	assert_string_not_equal(original, applied);
 	assert_null(strstr(applied, "etcdpilot-"));
 	assert_null(strstr(applied, ".ep-"));
-	/* pending, running/done for 8, 7 checkpoints (all but the dir's parents...), committing */
-	assert_true(total > 1 + 8 * 2);
+	/* pending, then running, one checkpoint (before the change) and done for each, committing */
+	assert_int_equal(total, 1 + 8 * 3 + 1);
 	for (unsigned k = 1; k <= total; k++) {
-		for (int rollback = 0; rollback < 2; rollback++) {
+		for (int variant = 0; variant < 4; variant++) {
+			bool rollback = variant & 1, before = variant & 2;
+			if (before && k == 1)
+				continue; /* before the first write nothing has happened */
 			build_tree();
 			run_killed(files_plan, k);
+			if (before)
+				back_to_previous_journal();
 			struct ep_plan *plan = load_ok();
 			struct ep_apply_ctx ctx = ctx_for_scratch();
 			struct ep_error err = { 0 };
@@ -1814,7 +1945,8 @@ static void test_files_killed_at_every_journal_write(void **state)
 				fail_msg("k=%u %s: %s", k, undo ? "rollback" : "resume", err.msg);
 			char *now = snapshot();
 			if (strcmp(now, undo ? original : applied) != 0)
-				fail_msg("k=%u %s:\n--- have\n%s\n--- want\n%s", k,
+				fail_msg("k=%u%s %s:\n--- have\n%s\n--- want\n%s", k,
+					 before ? " (just before it)" : "",
 					 undo ? "rollback" : "resume", now,
 					 undo ? original : applied);
 			free(now);
@@ -1985,6 +2117,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_irreversible_stops_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irreversible_failed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_skipped_is_not_undone, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reapplied_skip_is_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_of_another_run_refused, setup,
 						teardown),
