@@ -244,6 +244,23 @@ static bool same_file(const struct ep_apply_ctx *ctx, const char *path, const st
 	return hlen == len && memcmp(have, content, len) == 0;
 }
 
+/* Remove what a run killed inside an atomic write of @path (or of its hidden name) left. */
+static int sweep_temps(const struct ep_apply_ctx *ctx, const char *path, bool hidden,
+		       struct ep_error *err)
+{
+	int r = ep_pfs_sweep(ctx->root, path, err);
+	if (r < 0 || !hidden)
+		return r;
+	_cleanup_free_ char *h = ep_pfs_hidden_name(path);
+	if (!h)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	r = ep_pfs_sweep(ctx->root, h, err);
+	if (r < 0)
+		return r;
+	r = ep_pfs_unlink(ctx->root, h, err); /* killed between the hidden write and its rename */
+	return r == -ENOENT ? 0 : r;
+}
+
 static int file_write_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo,
 			    struct ep_error *err)
 {
@@ -298,6 +315,9 @@ static int file_write_apply(struct ep_apply_ctx *ctx, const json_t *params, json
 		if (r < 0)
 			return r;
 	}
+	r = sweep_temps(ctx, path, hidden, err);
+	if (r < 0)
+		return r;
 	return ep_pfs_write(ctx->root, path, content, len, mode, hidden, err);
 }
 
@@ -307,13 +327,9 @@ static int file_write_undo(struct ep_apply_ctx *ctx, const json_t *params, const
 	const char *path = ep_param_str(params, "path");
 	bool hidden = ep_param_bool(params, "hidden_rename", false);
 	const char *backup = ep_param_str(undo, "backup");
-	if (hidden) {
-		/* A run that died between the hidden write and its rename left this. */
-		_cleanup_free_ char *h = ep_pfs_hidden_name(path);
-		if (!h)
-			return ep_error_set(err, -ENOMEM, "out of memory");
-		int r = ep_pfs_unlink(ctx->root, h, err);
-		if (r < 0 && r != -ENOENT)
+	if (backup) {
+		int r = sweep_temps(ctx, path, hidden, err);
+		if (r < 0)
 			return r;
 	}
 	if (!backup)

@@ -1590,8 +1590,11 @@ static void test_file_write_killed_between_backup_and_write(void **state)
 		json_decref(doc);
 		assert_content(copy, "kind: Pod\nold: true\n");
 		assert_int_equal(mode_of(copy), 0644);
-		/* A hidden temp file as a run killed between the write and the rename leaves. */
+		/* What a run killed inside the write leaves: the hidden file before its
+		 * rename, and the atomic write's own temp file of it. */
 		put("/etc/kubernetes/manifests/.etcd.yaml.etcdpilot-new", "half", 0600);
+		put("/etc/kubernetes/manifests/.etcd.yaml.etcdpilot-new.ep-0123456789abcdef", "ha",
+		    0600);
 
 		struct ep_apply_ctx ctx = ctx_for_scratch();
 		struct ep_error err = { 0 };
@@ -1609,6 +1612,8 @@ static void test_file_write_killed_between_backup_and_write(void **state)
 			assert_int_equal(mode_of("/etc/kubernetes/manifests/etcd.yaml"), 0600);
 		}
 		assert_false(there("/etc/kubernetes/manifests/.etcd.yaml.etcdpilot-new"));
+		assert_false(
+			there("/etc/kubernetes/manifests/.etcd.yaml.etcdpilot-new.ep-0123456789abcdef"));
 		assert_false(journal_there());
 		assert_false(there(EP_JOURNAL_DATA));
 		ep_plan_free(plan);
