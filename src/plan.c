@@ -190,7 +190,8 @@ int ep_plan_add(struct ep_plan *plan, const char *phase, const char *type, json_
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	if (!json_is_object(params)) {
 		json_decref(params);
-		return ep_error_set(err, -EINVAL, "the parameters of a '%s' action are not an object",
+		return ep_error_set(err, -EINVAL,
+				    "the parameters of a '%s' action are not an object",
 				    type ? type : "");
 	}
 	const struct ep_action_type *t = ep_action_type_find(type);
@@ -315,8 +316,8 @@ int ep_param_check_path(const json_t *params, const char *type, const char *key,
 {
 	const char *p = ep_param_str(params, key);
 	if (!p || p[0] != '/')
-		return ep_error_set(err, -EINVAL, "a '%s' action needs '%s', an absolute path", type,
-				    key);
+		return ep_error_set(err, -EINVAL, "a '%s' action needs '%s', an absolute path",
+				    type, key);
 	return 0;
 }
 
@@ -342,7 +343,8 @@ static int add_built(struct ep_plan *plan, const char *phase, const char *type, 
 	if (!params || bad) {
 		json_decref(params);
 		return ep_error_set(err, -EINVAL,
-				    "a '%s' action: a parameter is missing or not UTF-8 text", type);
+				    "a '%s' action: a parameter is missing or not UTF-8 text",
+				    type);
 	}
 	return ep_plan_add(plan, phase, type, params, reason, err);
 }
@@ -665,7 +667,8 @@ bool ep_journal_can_rollback(const struct ep_plan *plan)
 			continue;
 		if (a->state == EP_ACTION_DONE)
 			return false;
-		if ((a->state == EP_ACTION_RUNNING || a->state == EP_ACTION_FAILED) && !a->type->undo)
+		bool unknown = a->state == EP_ACTION_RUNNING || a->state == EP_ACTION_FAILED;
+		if (unknown && !a->type->undo)
 			return false;
 	}
 	return true;
@@ -872,7 +875,8 @@ static int run_lock(struct run *run, struct ep_error *err)
 	const char *root = run->ctx->root;
 	int r = make_journal_dir(root, err);
 	if (r >= 0)
-		r = ep_pfs_lock(root, EP_JOURNAL_DIR, EP_JOURNAL_LOCK_TIMEOUT_MS, &run->lock_fd, err);
+		r = ep_pfs_lock(root, EP_JOURNAL_DIR, EP_JOURNAL_LOCK_TIMEOUT_MS, &run->lock_fd,
+				err);
 	/* A run killed while it rewrote the journal left a temp file beside it. */
 	if (r >= 0)
 		r = ep_pfs_sweep(root, EP_JOURNAL_FILE, err);
@@ -1193,8 +1197,8 @@ static int reload_locked(struct run *run, struct ep_error *err)
 	if (strcmp(disk->id, run->plan->id) != 0) {
 		ep_plan_free(disk);
 		return ep_error_usage(err, -ESTALE,
-				      "the journal changed since it was read (another etcdpilot ran "
-				      "meanwhile); nothing was changed: look at it again");
+				      "the journal changed since it was read (another etcdpilot "
+				      "ran meanwhile); nothing was changed: look at it again");
 	}
 	struct ep_plan tmp = *run->plan;
 	*run->plan = *disk;
@@ -1221,7 +1225,8 @@ int ep_journal_rollback(struct ep_plan *plan, struct ep_apply_ctx *ctx,
 			const struct ep_plan_observer *obs, struct ep_error *err)
 {
 	if (!plan->loaded)
-		return ep_error_set(err, -EINVAL, "only a plan loaded from a journal is rolled back");
+		return ep_error_set(err, -EINVAL,
+				    "only a plan loaded from a journal is rolled back");
 	struct run run;
 	run_begin(&run, plan, ctx, obs, true);
 	int r = reload_locked(&run, err);

@@ -47,8 +47,8 @@ static int need_bool(const json_t *params, const char *type, const char *key,
 {
 	const json_t *v = json_object_get(params, key);
 	if (v && !json_is_boolean(v))
-		return ep_error_set(err, -EINVAL, "a '%s' action's '%s' must be true or false", type,
-				    key);
+		return ep_error_set(err, -EINVAL, "a '%s' action's '%s' must be true or false",
+				    type, key);
 	return 0;
 }
 
@@ -175,7 +175,7 @@ static int dir_create_undo(struct ep_apply_ctx *ctx, const json_t *params, const
 			continue;
 		_cleanup_free_ char *real = real_or(ctx, d);
 		if (r == -ENOTEMPTY) {
-			/* Something that is not ours is in there now: it stays, and so do its parents. */
+			/* Something not ours is in there now: it stays, and so do its parents. */
 			ep_apply_log(ctx, "[rollback] Kept the directory %s: it is not empty",
 				     real ? real : d);
 			return 0;
@@ -209,7 +209,8 @@ static int file_write_check(const json_t *params, struct ep_error *err)
 		return r;
 	const char *content = ep_param_str(params, "content");
 	if (!content)
-		return ep_error_set(err, -EINVAL, "a 'file.write' action needs 'content', a string");
+		return ep_error_set(err, -EINVAL,
+				    "a 'file.write' action needs 'content', a string");
 	/* The journal and --dry-run hold every parameter: no key goes there. */
 	const char *begin = strstr(content, "-----BEGIN ");
 	for (; begin; begin = strstr(begin + 1, "-----BEGIN ")) {
@@ -217,8 +218,9 @@ static int file_write_check(const json_t *params, struct ep_error *err)
 		const char *key = strstr(begin, "PRIVATE KEY-----");
 		if (eol && key && key + strlen("PRIVATE KEY") == eol)
 			return ep_error_set(err, -EINVAL,
-					    "a 'file.write' action for '%s' holds a private key: keys "
-					    "are written by the pki actions, never kept in a plan",
+					    "a 'file.write' action for '%s' holds a private key: "
+					    "keys are written by the pki actions, never kept in a "
+					    "plan",
 					    ep_param_str(params, "path"));
 	}
 	return 0;
@@ -275,7 +277,8 @@ static int file_write_apply(struct ep_apply_ctx *ctx, const json_t *params, json
 	int r = ep_pfs_stat(ctx->root, path, false, &st);
 	if (r < 0 && r != -ENOENT) {
 		_cleanup_free_ char *real = real_or(ctx, path);
-		return ep_error_set(err, r, "inspecting '%s': %s", real ? real : path, strerror(-r));
+		return ep_error_set(err, r, "inspecting '%s': %s", real ? real : path,
+				    strerror(-r));
 	}
 	bool exists = r == 0;
 	if (exists && (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode))) {
@@ -292,15 +295,16 @@ static int file_write_apply(struct ep_apply_ctx *ctx, const json_t *params, json
 				return EP_APPLY_SKIPPED;
 			_cleanup_free_ char *data = ep_apply_data_dir(ctx), *name = NULL,
 					    *copy = NULL;
-			if (!data ||
-			    asprintf(&name, "%zu-%s", ep_apply_index(ctx), ep_path_basename(path)) < 0 ||
+			size_t idx = ep_apply_index(ctx);
+			if (!data || asprintf(&name, "%zu-%s", idx, ep_path_basename(path)) < 0 ||
 			    asprintf(&copy, "%s/%s", data, name) < 0)
 				return ep_error_set(err, -ENOMEM, "out of memory");
 			r = ep_apply_data_dir_create(ctx, err);
 			if (r >= 0)
 				r = ep_pfs_copy(ctx->root, path, copy, st.st_mode & 07777, err);
 			if (r < 0)
-				return ep_error_prefix(err, "keeping a copy of '%s' for the rollback",
+				return ep_error_prefix(err,
+						       "keeping a copy of '%s' for the rollback",
 						       path);
 			char m[8];
 			ep_mode_str(st.st_mode & 07777, m);

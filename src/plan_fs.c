@@ -374,7 +374,8 @@ static int remove_at(int parent, const char *name, const char *real, struct ep_e
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
-			return ep_error_set(err, -errno, "removing '%s': %s", real, strerror(errno));
+			return ep_error_set(err, -errno, "removing '%s': %s", real,
+					    strerror(errno));
 		return 0;
 	}
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -629,7 +629,8 @@ static struct ep_plan *sample_plan(void)
 	assert_int_equal(ep_plan_add_file_move(plan, "reset", "/var/lib/etcd", "/var/lib/etcd.bak",
 					       false, NULL, &err), 4);
 	assert_int_equal(ep_plan_add_file_remove(plan, "reset", "/etc/etcd", true, NULL, &err), 5);
-	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "daemon-reload", NULL, NULL, &err), 6);
+	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "daemon-reload", NULL, NULL, &err),
+			 6);
 	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "enable-now", "etcd.service", NULL,
 					     &err), 7);
 	assert_int_equal(ep_plan_add(plan, "wait", "fake.wait", json_object(), NULL, &err), 8);
@@ -691,8 +692,9 @@ static void test_build_and_json(void **state)
 			if (strcmp(path, files[f][0]) == 0) {
 				assert_string_equal(json_string_value(json_object_get(p, "mode")),
 						    files[f][1]);
-				assert_string_equal(json_string_value(json_object_get(p, "content")),
-						    files[f][2]);
+				const char *content =
+					json_string_value(json_object_get(p, "content"));
+				assert_string_equal(content, files[f][2]);
 				found |= 1u << f;
 			}
 	}
@@ -751,17 +753,18 @@ static void test_add_refusals(void **state)
 				     NULL, &err), -EINVAL);
 	ep_error_clear(&err);
 	/* Never a private key in a plan, nor therefore in the journal. */
-	const char *key = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n";
-	assert_int_equal(ep_plan_add_file_write(plan, "certs", "/etc/k/server.key", 0600, key, false,
-						NULL, &err), -EINVAL);
+	const char *key =
+		"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----\n";
+	assert_int_equal(ep_plan_add_file_write(plan, "certs", "/etc/k/server.key", 0600, key,
+						false, NULL, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "private key"));
 	ep_error_clear(&err);
 	assert_int_equal(ep_plan_add_file_write(plan, "certs", "/etc/k/server.crt", 0644,
 						"-----BEGIN CERTIFICATE-----\nMII\n-----END "
 						"CERTIFICATE-----\n",
 						false, NULL, &err), 0);
-	assert_int_equal(ep_plan_add_systemd(plan, "s", "enable-now", "../etcd.service", NULL, &err),
-			 -EINVAL);
+	assert_int_equal(ep_plan_add_systemd(plan, "s", "enable-now", "../etcd.service", NULL,
+					     &err), -EINVAL);
 	ep_error_clear(&err);
 	assert_int_equal(ep_plan_add_systemd(plan, "s", "enable-now", NULL, NULL, &err), -EINVAL);
 	ep_error_clear(&err);
@@ -883,8 +886,8 @@ static void test_undo_order_on_failure(void **state)
 				assert_int_equal(ep_plan_action_state(plan, (size_t)i),
 						 i <= f ? EP_ACTION_UNDONE : EP_ACTION_PENDING);
 			char want_msg[128];
-			snprintf(want_msg, sizeof(want_msg), "[p%d] set fake slot %d: fake failure", f,
-				 f);
+			snprintf(want_msg, sizeof(want_msg), "[p%d] set fake slot %d: fake failure",
+				 f, f);
 			assert_non_null(strstr(err.msg, want_msg));
 			assert_non_null(strstr(err.msg, "was undone"));
 			assert_int_equal(err.kind, EP_ERR_FAILED);
@@ -1384,7 +1387,8 @@ static void test_killed_inside_each_action(void **state)
 				assert_true(world_all(rollback ? 0 : 1, 4));
 				assert_false(journal_there());
 				assert_int_equal(W->bad_undo, 0);
-				if (rollback) /* the running one is undone though it had no undo data */
+				/* The running one is undone, though it had recorded nothing. */
+				if (rollback)
 					assert_int_equal(W->undos[s], 1);
 				ep_plan_free(plan);
 			}
@@ -1612,8 +1616,8 @@ static void test_file_write_killed_between_backup_and_write(void **state)
 			assert_int_equal(mode_of("/etc/kubernetes/manifests/etcd.yaml"), 0600);
 		}
 		assert_false(there("/etc/kubernetes/manifests/.etcd.yaml.etcdpilot-new"));
-		assert_false(
-			there("/etc/kubernetes/manifests/.etcd.yaml.etcdpilot-new.ep-0123456789abcdef"));
+		assert_false(there("/etc/kubernetes/manifests/"
+				   ".etcd.yaml.etcdpilot-new.ep-0123456789abcdef"));
 		assert_false(journal_there());
 		assert_false(there(EP_JOURNAL_DATA));
 		ep_plan_free(plan);
@@ -1715,7 +1719,8 @@ static void test_file_chmod(void **state)
 	ep_error_clear(&err);
 	assert_int_equal(ep_plan_apply(plan, &ctx, 0, NULL, &err), 0);
 	assert_int_equal(mode_of("/etc/pki/ca.crt"), 0644);
-	assert_string_equal(json_string_value(json_object_get(ep_plan_action_undo(plan, 0), "mode")),
+	assert_string_equal(json_string_value(json_object_get(ep_plan_action_undo(plan, 0),
+							      "mode")),
 			    "0666");
 	ep_plan_free(plan);
 
@@ -1929,7 +1934,7 @@ static void test_files_killed_at_every_journal_write(void **state)
 	assert_string_not_equal(original, applied);
 	assert_null(strstr(applied, "etcdpilot-"));
 	assert_null(strstr(applied, ".ep-"));
-	/* pending, then running, one checkpoint (before the change) and done for each, committing */
+	/* pending; running, a checkpoint (before the change) and done for each; committing */
 	assert_int_equal(total, 1 + 8 * 3 + 1);
 	for (unsigned k = 1; k <= total; k++) {
 		for (int variant = 0; variant < 4; variant++) {
@@ -2021,8 +2026,8 @@ static void test_systemd_standin(void **state)
 {
 	(void)state;
 	if (geteuid() != 0 || access(standin, X_OK) != 0 || system("python3 -c '' 2>/dev/null")) {
-		print_message("systemd.* needs root and python3 for hack/systemctl-standin: left to "
-			      "tests/e2e/t40\n");
+		print_message("systemd.* needs root and python3 for hack/systemctl-standin: "
+			      "left to tests/e2e/t40\n");
 		skip();
 	}
 	struct ep_apply_ctx ctx = ctx_for_scratch();
@@ -2035,7 +2040,8 @@ static void test_systemd_standin(void **state)
 	world_reset();
 	W->fail_slot = 0;
 	struct ep_plan *plan = ep_plan_new("init");
-	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "daemon-reload", NULL, NULL, &err), 0);
+	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "daemon-reload", NULL, NULL, &err),
+			 0);
 	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "enable-now", "ep-test.service", NULL,
 					     &err), 1);
 	add_fake(plan, "fake.set", 0);
@@ -2047,7 +2053,8 @@ static void test_systemd_standin(void **state)
 
 	/* Applied. */
 	plan = ep_plan_new("init");
-	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "daemon-reload", NULL, NULL, &err), 0);
+	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "daemon-reload", NULL, NULL, &err),
+			 0);
 	assert_int_equal(ep_plan_add_systemd(plan, "systemd", "enable-now", "ep-test.service", NULL,
 					     &err), 1);
 	ep_error_clear(&err);
@@ -2065,7 +2072,8 @@ static void test_systemd_standin(void **state)
 	ep_strbuf_reset(&undone);
 	plan = ep_plan_new("convert");
 	assert_int_equal(ep_plan_add_systemd(plan, "s", "stop", "ep-test.service", NULL, &err), 0);
-	assert_int_equal(ep_plan_add_systemd(plan, "s", "disable", "ep-test.service", NULL, &err), 1);
+	assert_int_equal(ep_plan_add_systemd(plan, "s", "disable", "ep-test.service", NULL, &err),
+			 1);
 	assert_int_equal(ep_plan_add_systemd(plan, "s", "mask", "ep-other.service", NULL, &err), 2);
 	add_fake(plan, "fake.set", 0);
 	ep_error_clear(&err);
@@ -2083,7 +2091,8 @@ static void test_systemd_standin(void **state)
 	W->fail_slot = 0;
 	ep_strbuf_reset(&undone);
 	plan = ep_plan_new("init");
-	assert_int_equal(ep_plan_add_systemd(plan, "s", "restart", "ep-test.service", NULL, &err), 0);
+	assert_int_equal(ep_plan_add_systemd(plan, "s", "restart", "ep-test.service", NULL, &err),
+			 0);
 	assert_int_equal(ep_plan_add_systemd(plan, "s", "stop", "ep-test.service", NULL, &err), 1);
 	assert_int_equal(ep_plan_add_systemd(plan, "s", "start", "ep-test.service", NULL, &err), 2);
 	add_fake(plan, "fake.set", 0);
@@ -2097,7 +2106,8 @@ static void test_systemd_standin(void **state)
 	/* unmask, applied; a unit that is not masked is skipped. */
 	sc("mask ep-other.service", out, sizeof(out));
 	plan = ep_plan_new("init");
-	assert_int_equal(ep_plan_add_systemd(plan, "s", "unmask", "ep-other.service", NULL, &err), 0);
+	assert_int_equal(ep_plan_add_systemd(plan, "s", "unmask", "ep-other.service", NULL, &err),
+			 0);
 	assert_int_equal(ep_plan_add_systemd(plan, "s", "start", "ep-test.service", NULL, &err), 1);
 	ep_error_clear(&err);
 	assert_int_equal(ep_plan_apply(plan, &ctx, 0, NULL, &err), 0);
@@ -2128,7 +2138,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_journal_lock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_unreadable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_killed_at_every_journal_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_at_every_journal_write, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_killed_inside_each_action, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_resume_stale, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_write, setup, teardown),
