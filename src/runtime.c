@@ -1089,6 +1089,20 @@ struct ep_diag_source *rt_diag_source(struct ep_diagnosis *d, const char *label,
 	return s;
 }
 
+static bool usage_line(const char *s);
+
+int rt_diag_tail(struct ep_diag_source *s, const struct ep_strv *lines, unsigned tail,
+		 bool *ret_cut)
+{
+	size_t end = rt_lines_end(lines->v, lines->n);
+	if (ret_cut)
+		*ret_cut = end < lines->n;
+	for (size_t i = end > tail ? end - tail : 0; i < end; i++)
+		if (ep_strv_push(&s->lines, lines->v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
 int rt_diag_lines(struct ep_diag_source *s, const char *text)
 {
 	for (const char *p = text; p && *p;) {
@@ -1117,6 +1131,14 @@ static bool usage_line(const char *s)
 	return !strncmp(s, "Usage:", 6) && blank(s + 6);
 }
 
+size_t rt_lines_end(char *const *lines, size_t n)
+{
+	for (size_t i = n; i > 0; i--)
+		if (usage_line(lines[i - 1]))
+			return i - 1 > 0 ? i - 1 : n;
+	return n;
+}
+
 char *ep_diagnosis_excerpt(const struct ep_diagnosis *d, unsigned max_lines)
 {
 	const struct ep_diag_source *src = NULL;
@@ -1125,13 +1147,7 @@ char *ep_diagnosis_excerpt(const struct ep_diagnosis *d, unsigned max_lines)
 			src = &d->v[i];
 	if (!src || !max_lines)
 		return NULL;
-	size_t end = src->lines.n;
-	for (size_t i = src->lines.n; i > 0; i--)
-		if (usage_line(src->lines.v[i - 1])) {
-			if (i - 1 > 0)
-				end = i - 1;
-			break;
-		}
+	size_t end = rt_lines_end(src->lines.v, src->lines.n);
 	size_t pick[16], n = 0;
 	if (max_lines > 16)
 		max_lines = 16;

@@ -127,6 +127,20 @@ int rt_note(struct ep_strv *v, const char *fmt, ...) __attribute__((format(print
 /* A new source at the end of @d (label copied); NULL on ENOMEM. */
 struct ep_diag_source *rt_diag_source(struct ep_diagnosis *d, const char *label, bool etcd_output);
 
+/*
+ * Where etcd's own lines end in @lines (@n of them): before the last
+ * "Usage:" line - the usage text Go's flag package prints after a flag
+ * error - when something stands before it; else @n.
+ */
+size_t rt_lines_end(char *const *lines, size_t n);
+
+/*
+ * The last @tail of @lines up to rt_lines_end() appended to @s; *@ret_cut
+ * (may be NULL) says whether usage text was left out.  0 or -ENOMEM.
+ */
+int rt_diag_tail(struct ep_diag_source *s, const struct ep_strv *lines, unsigned tail,
+		 bool *ret_cut);
+
 /* Split @text into lines appended to @s (a trailing newline adds none). 0 or -ENOMEM. */
 int rt_diag_lines(struct ep_diag_source *s, const char *text);
 

@@ -266,7 +266,7 @@ static int find_pod_dir(const struct ep_runtime_ctx *ctx, struct pod_dir *ret)
 
 /* etcd's lines from the log file of restart @n into a new source; the number of lines. */
 static int log_source(const struct ep_runtime_ctx *ctx, const struct pod_dir *pd, long n,
-		      unsigned tail, struct ep_diagnosis *d, size_t *garbage)
+		      unsigned tail, struct ep_diagnosis *d, size_t *garbage, bool *cut)
 {
 	_cleanup_free_ char *file = NULL, *buf = NULL;
 	if (asprintf(&file, "%s/%s/%ld.log", pd->dir, CONTAINER, n) < 0)
@@ -280,11 +280,17 @@ static int log_source(const struct ep_runtime_ctx *ctx, const struct pod_dir *pd
 	if (ep_cri_log_parse(buf, len, mid, &log) < 0)
 		return -ENOMEM;
 	*garbage += log.garbage;
-	struct ep_diag_source *s = log.n ? rt_diag_source(d, file, true) : NULL;
-	int r = log.n && !s ? -ENOMEM : 0;
-	for (size_t i = log.n > tail ? log.n - tail : 0; r == 0 && s && i < log.n; i++)
-		r = ep_strv_push(&s->lines, log.v[i].text);
+	struct ep_strv texts = { 0 };
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < log.n; i++)
+		r = ep_strv_push(&texts, log.v[i].text);
+	struct ep_diag_source *s = r == 0 && log.n ? rt_diag_source(d, file, true) : NULL;
+	if (r == 0 && log.n && !s)
+		r = -ENOMEM;
+	if (r == 0 && s)
+		r = rt_diag_tail(s, &texts, tail, cut);
 	int count = (int)log.n;
+	ep_strv_release(&texts);
 	ep_cri_log_release(&log);
 	return r < 0 ? r : count;
 }
@@ -370,7 +376,7 @@ static int sp_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 	struct pod_dir pd;
 	size_t garbage = 0;
 	int lines = 0, r = 0;
-	bool found = false;
+	bool found = false, cut = false;
 	if (find_pod_dir(ctx, &pd) == 0) {
 		found = true;
 		_cleanup_free_ char *pod = ep_escape(pd.pod), *uid = ep_escape(pd.uid);
@@ -386,14 +392,17 @@ static int sp_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 				ep_strbuf_addf(&sum, "has been restarted %ld time%s (its logs: 0.log to "
 					       "%ld.log)", pd.newest, pd.newest == 1 ? "" : "s",
 					       pd.newest);
-			lines = log_source(ctx, &pd, pd.newest, tail, ret, &garbage);
+			lines = log_source(ctx, &pd, pd.newest, tail, ret, &garbage, &cut);
 			/* a container just started has said nothing yet: its predecessor has */
 			if (lines == 0 && pd.newest > 0) {
 				ep_strbuf_addf(&sum, "; %ld.log is empty so far", pd.newest);
-				lines = log_source(ctx, &pd, pd.newest - 1, tail, ret, &garbage);
+				lines = log_source(ctx, &pd, pd.newest - 1, tail, ret, &garbage, &cut);
 			}
 			if (lines == 0)
 				ep_strbuf_adds(&sum, "; etcd has written nothing");
+			if (cut)
+				ep_strbuf_adds(&sum, "; the usage text etcd printed after its "
+					       "complaint is left out");
 			if (garbage)
 				ep_strbuf_addf(&sum, "; %zu line%s of the log %s not CRI-framed (left "
 					       "out)", garbage, garbage == 1 ? "" : "s",

@@ -673,8 +673,12 @@ static int sd_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 									   true) : NULL;
 			if (r == 0 && !s)
 				r = -ENOMEM;
-			for (size_t i = etcd.n > tail ? etcd.n - tail : 0; r == 0 && i < etcd.n; i++)
-				r = ep_strv_push(&s->lines, etcd.v[i]);
+			bool cut = false;
+			if (r == 0)
+				r = rt_diag_tail(s, &etcd, tail, &cut);
+			if (r == 0 && cut)
+				ep_strbuf_adds(&sum, "; the usage text etcd printed after its complaint "
+					       "is left out");
 			if (r == 0 && sysd.n) {
 				_cleanup_free_ char *label = NULL;
 				if (asprintf(&label, "%s (systemd's own lines)", cmd ? cmd : "journalctl") < 0)
