@@ -122,9 +122,10 @@ int ep_cri_log_parse(const char *buf, size_t len, bool mid_line, struct ep_cri_l
 		const char *tag = sp2 + 1, *end = s + n;
 		const char *sp3 = memchr(tag, ' ', (size_t)(end - tag));
 		const char *tag_end = sp3 ? sp3 : end;
-		size_t tlen = strcspn(tag, ": ");
-		if (tag + tlen > tag_end)
-			tlen = (size_t)(tag_end - tag);
+		/* the tag up to ':' (more tags) within the field; the text is not NUL-terminated */
+		size_t tlen = 0;
+		while (tag + tlen < tag_end && tag[tlen] != ':')
+			tlen++;
 		if (st < 0 || tlen != 1 || (*tag != 'P' && *tag != 'F')) {
 			ret->garbage++;
 			continue;

@@ -225,13 +225,12 @@ int ep_unitfile_parse(const char *buf, size_t len, const char *file, struct ep_u
 	ep_strbuf_release(&cont);
 	free(ps.section);
 	if (r < 0) {
-		/* back to what the caller had */
-		struct ep_unit_entries tail = { .v = ret->v + before, .n = ret->n - before };
-		for (size_t i = 0; i < tail.n; i++) {
-			free(tail.v[i].section);
-			free(tail.v[i].key);
-			free(tail.v[i].value);
-			free(tail.v[i].file);
+		/* back to what the caller had (found by fuzz_unitfile: no arithmetic on NULL) */
+		for (size_t i = before; i < ret->n; i++) {
+			free(ret->v[i].section);
+			free(ret->v[i].key);
+			free(ret->v[i].value);
+			free(ret->v[i].file);
 		}
 		ret->n = before;
 	}

@@ -244,6 +244,11 @@ static void test_unitfile_syntax(void **state)
 	assert_non_null(strstr(err.msg, "/d.conf:3: invalid section header"));
 	assert_int_equal(e.n, before);
 	ep_unit_entries_release(&e);
+	/* the same on an empty list (found by fuzz_unitfile) */
+	struct ep_unit_entries none = { 0 };
+	assert_int_equal(ep_unitfile_parse(" [", 2, "/e.conf", &none, NULL, &err), -EBADMSG);
+	assert_int_equal(none.n, 0);
+	ep_unit_entries_release(&none);
 	ep_strv_release(&notes);
 }
 
@@ -763,6 +768,17 @@ static void test_cri_parse(void **state)
 	assert_int_equal(ep_cri_log_parse(text, sizeof(text) - 1, false, &log), 0);
 	assert_int_equal(log.garbage, 5);
 	ep_cri_log_release(&log);
+	/* a tag at the very end of a buffer that is not NUL-terminated (found by fuzz_crilog) */
+	static const char tail[] = "2024-05-01t00:00:07Z stderr P";
+	char *exact = malloc(sizeof(tail) - 1);
+	assert_non_null(exact);
+	memcpy(exact, tail, sizeof(tail) - 1);
+	assert_int_equal(ep_cri_log_parse(exact, sizeof(tail) - 1, false, &log), 0);
+	assert_int_equal(log.n, 1);
+	assert_string_equal(log.v[0].text, "");
+	assert_true(log.v[0].partial);
+	ep_cri_log_release(&log);
+	free(exact);
 	assert_int_equal(ep_cri_log_parse("", 0, true, &log), 0);
 	assert_int_equal(log.n, 0);
 	ep_cri_log_release(&log);
