@@ -29,9 +29,9 @@
 #include "util/cleanup.h"
 #include "util/strbuf.h"
 
-#define RUN_OUTPUT_MAX (256u * 1024)
+#define RUN_OUTPUT_MAX	   (256u * 1024)
 #define DEFAULT_TIMEOUT_MS 10000
-#define EXCERPT_LINE_MAX 300
+#define EXCERPT_LINE_MAX   300
 
 const struct ep_runtime_ops *ep_runtime_get(enum ep_mode mode)
 {
@@ -203,7 +203,8 @@ static int real_nofollow(const char *root, const char *path, char **ret)
 		return r;
 	size_t n = strlen(real);
 	return asprintf(ret, "%s%s%s", real, n && real[n - 1] == '/' ? "" : "/", slash + 1) < 0
-		       ? -ENOMEM : 0;
+		   ? -ENOMEM
+		   : 0;
 }
 
 int rt_lstat(const char *root, const char *path, struct stat *ret)
@@ -263,8 +264,8 @@ static const char *basename_of(const char *p)
 int rt_program(const struct ep_runtime_ctx *ctx, enum rt_program which, char *buf, size_t len,
 	       const char **ret, const char **why)
 {
-	static const char *const names[] = { "systemctl", "journalctl", "crictl" };
-	const char *given = which == RT_SYSTEMCTL ? ctx->systemctl
+	static const char *const names[] = {"systemctl", "journalctl", "crictl"};
+	const char *given = which == RT_SYSTEMCTL    ? ctx->systemctl
 			    : which == RT_JOURNALCTL ? ctx->journalctl
 						     : ctx->crictl;
 	const char *prog = given && *given ? given : NULL;
@@ -304,16 +305,16 @@ int rt_run(const struct ep_runtime_ctx *ctx, const char *const *argv, char **ret
 	bool other = !rt_real_root(ctx->root);
 	if (other && asprintf(&rootvar, "ETCDPILOT_ROOT=%s", ctx->root) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	const char *set[] = { rootvar, NULL };
-	const char *unset[] = { "ETCDPILOT_ROOT", NULL };
+	const char *set[] = {rootvar, NULL};
+	const char *unset[] = {"ETCDPILOT_ROOT", NULL};
 	struct ep_child child = {
-		.argv = argv,
-		.env_set = other ? set : NULL,
-		.env_unset = unset,
-		.timeout_ms = ctx->timeout_ms ? ctx->timeout_ms : DEFAULT_TIMEOUT_MS,
-		.output_max = RUN_OUTPUT_MAX,
+	    .argv = argv,
+	    .env_set = other ? set : NULL,
+	    .env_unset = unset,
+	    .timeout_ms = ctx->timeout_ms ? ctx->timeout_ms : DEFAULT_TIMEOUT_MS,
+	    .output_max = RUN_OUTPUT_MAX,
 	};
-	struct ep_child_result res = { 0 };
+	struct ep_child_result res = {0};
 	int r = ep_child_run(&child, &res, err);
 	if (r < 0)
 		return r;
@@ -339,169 +340,169 @@ static const struct etcd_flag {
 	enum rt_flag_kind kind;
 	unsigned lines;
 } etcd_flags[] = {
-	{ "advertise-client-urls", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "auth-token", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "auth-token-ttl", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "auto-compaction-mode", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "auto-compaction-retention", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "auto-tls", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "backend-batch-interval", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "backend-batch-limit", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "backend-bbolt-freelist-type", RT_FLAG_VALUE, V35 | V36 },
-	{ "bcrypt-cost", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "bootstrap-defrag-threshold-megabytes", RT_FLAG_VALUE, V36 },
-	{ "cert-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "cipher-suites", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "client-cert-allowed-hostname", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "client-cert-auth", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "client-cert-file", RT_FLAG_VALUE, V35 | V36 },
-	{ "client-crl-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "client-key-file", RT_FLAG_VALUE, V35 | V36 },
-	{ "cluster-active-size", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "cluster-remove-delay", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "cluster-sync-interval", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "compact-hash-check-time", RT_FLAG_VALUE, V36 },
-	{ "compaction-batch-limit", RT_FLAG_VALUE, V36 },
-	{ "compaction-sleep-interval", RT_FLAG_VALUE, V36 },
-	{ "config", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "config-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "corrupt-check-time", RT_FLAG_VALUE, V36 },
-	{ "cors", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "data-dir", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "debug", RT_FLAG_BOOL, V34 },
-	{ "discovery", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "discovery-cacert", RT_FLAG_VALUE, V36 },
-	{ "discovery-cert", RT_FLAG_VALUE, V36 },
-	{ "discovery-dial-timeout", RT_FLAG_VALUE, V36 },
-	{ "discovery-endpoints", RT_FLAG_VALUE, V36 },
-	{ "discovery-fallback", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "discovery-insecure-skip-tls-verify", RT_FLAG_BOOL, V36 },
-	{ "discovery-insecure-transport", RT_FLAG_BOOL, V36 },
-	{ "discovery-keepalive-time", RT_FLAG_VALUE, V36 },
-	{ "discovery-keepalive-timeout", RT_FLAG_VALUE, V36 },
-	{ "discovery-key", RT_FLAG_VALUE, V36 },
-	{ "discovery-password", RT_FLAG_VALUE, V36 },
-	{ "discovery-proxy", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "discovery-request-timeout", RT_FLAG_VALUE, V36 },
-	{ "discovery-srv", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "discovery-srv-name", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "discovery-token", RT_FLAG_VALUE, V36 },
-	{ "discovery-user", RT_FLAG_VALUE, V36 },
-	{ "distributed-tracing-address", RT_FLAG_VALUE, V36 },
-	{ "distributed-tracing-instance-id", RT_FLAG_VALUE, V36 },
-	{ "distributed-tracing-sampling-rate", RT_FLAG_VALUE, V36 },
-	{ "distributed-tracing-service-name", RT_FLAG_VALUE, V36 },
-	{ "downgrade-check-time", RT_FLAG_VALUE, V36 },
-	{ "election-timeout", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "enable-distributed-tracing", RT_FLAG_BOOL, V36 },
-	{ "enable-grpc-gateway", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "enable-log-rotation", RT_FLAG_BOOL, V35 | V36 },
-	{ "enable-pprof", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "enable-v2", RT_FLAG_BOOL, V34 | V35 },
-	{ "experimental-backend-bbolt-freelist-type", RT_FLAG_VALUE, V34 },
-	{ "experimental-bootstrap-defrag-threshold-megabytes", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-compact-hash-check-enabled", RT_FLAG_BOOL, V35 | V36 },
-	{ "experimental-compact-hash-check-time", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-compaction-batch-limit", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "experimental-compaction-sleep-interval", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-corrupt-check-time", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "experimental-distributed-tracing-address", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-distributed-tracing-instance-id", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-distributed-tracing-sampling-rate", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-distributed-tracing-service-name", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-downgrade-check-time", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-enable-distributed-tracing", RT_FLAG_BOOL, V35 | V36 },
-	{ "experimental-enable-lease-checkpoint", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "experimental-enable-lease-checkpoint-persist", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "experimental-enable-v2v3", RT_FLAG_VALUE, V34 | V35 },
-	{ "experimental-initial-corrupt-check", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "experimental-memory-mlock", RT_FLAG_BOOL, V35 | V36 },
-	{ "experimental-peer-skip-client-san-verification", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "experimental-snapshot-catchup-entries", RT_FLAG_VALUE, V35 | V36 },
-	{ "experimental-stop-grpc-service-on-defrag", RT_FLAG_BOOL, V35 | V36 },
-	{ "experimental-txn-mode-write-with-shared-buffer", RT_FLAG_BOOL, V35 | V36 },
-	{ "experimental-warning-apply-duration", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "experimental-warning-unary-request-duration", RT_FLAG_VALUE, V36 },
-	{ "experimental-watch-progress-notify-interval", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "feature-gates", RT_FLAG_VALUE, V36 },
-	{ "force", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "force-new-cluster", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "grpc-keepalive-interval", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "grpc-keepalive-min-time", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "grpc-keepalive-timeout", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "heartbeat-interval", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "host-whitelist", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "initial-advertise-peer-urls", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "initial-cluster", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "initial-cluster-state", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "initial-cluster-token", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "initial-election-tick-advance", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "key-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "listen-client-http-urls", RT_FLAG_VALUE, V35 | V36 },
-	{ "listen-client-urls", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "listen-metrics-urls", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "listen-peer-urls", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "log-format", RT_FLAG_VALUE, V36 },
-	{ "log-level", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "log-output", RT_FLAG_VALUE, V34 },
-	{ "log-outputs", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "log-package-levels", RT_FLAG_VALUE, V34 },
-	{ "log-rotation-config-json", RT_FLAG_VALUE, V35 | V36 },
-	{ "logger", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "max-concurrent-streams", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "max-learners", RT_FLAG_VALUE, V36 },
-	{ "max-request-bytes", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "max-result-buffer", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "max-retry-attempts", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "max-snapshots", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "max-txn-ops", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "max-wals", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "memory-mlock", RT_FLAG_BOOL, V36 },
-	{ "metrics", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "name", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "peer-auto-tls", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "peer-cert-allowed-cn", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "peer-cert-allowed-hostname", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "peer-cert-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "peer-client-cert-auth", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "peer-client-cert-file", RT_FLAG_VALUE, V35 | V36 },
-	{ "peer-client-key-file", RT_FLAG_VALUE, V35 | V36 },
-	{ "peer-crl-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "peer-election-timeout", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "peer-heartbeat-interval", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "peer-key-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "peer-skip-client-san-verification", RT_FLAG_BOOL, V36 },
-	{ "peer-trusted-ca-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "pre-vote", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "proxy", RT_FLAG_PROXY, V34 | V35 },
-	{ "proxy-dial-timeout", RT_FLAG_PROXY, V34 | V35 },
-	{ "proxy-failure-wait", RT_FLAG_PROXY, V34 | V35 },
-	{ "proxy-read-timeout", RT_FLAG_PROXY, V34 | V35 },
-	{ "proxy-refresh-interval", RT_FLAG_PROXY, V34 | V35 },
-	{ "proxy-write-timeout", RT_FLAG_PROXY, V34 | V35 },
-	{ "quota-backend-bytes", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "raft-read-timeout", RT_FLAG_VALUE, V35 | V36 },
-	{ "raft-write-timeout", RT_FLAG_VALUE, V35 | V36 },
-	{ "retry-interval", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "self-signed-cert-validity", RT_FLAG_VALUE, V35 | V36 },
-	{ "snapshot", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "snapshot-catchup-entries", RT_FLAG_VALUE, V36 },
-	{ "snapshot-count", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "socket-reuse-address", RT_FLAG_BOOL, V35 | V36 },
-	{ "socket-reuse-port", RT_FLAG_BOOL, V35 | V36 },
-	{ "strict-reconfig-check", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "tls-max-version", RT_FLAG_VALUE, V35 | V36 },
-	{ "tls-min-version", RT_FLAG_VALUE, V35 | V36 },
-	{ "trusted-ca-file", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "unsafe-no-fsync", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "v", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "v2-deprecation", RT_FLAG_VALUE, V35 | V36 },
-	{ "version", RT_FLAG_BOOL, V34 | V35 | V36 },
-	{ "vv", RT_FLAG_IGNORED, V34 | V35 | V36 },
-	{ "wal-dir", RT_FLAG_VALUE, V34 | V35 | V36 },
-	{ "warning-apply-duration", RT_FLAG_VALUE, V36 },
-	{ "warning-unary-request-duration", RT_FLAG_VALUE, V36 },
-	{ "watch-progress-notify-interval", RT_FLAG_VALUE, V36 },
+    {"advertise-client-urls", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"auth-token", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"auth-token-ttl", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"auto-compaction-mode", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"auto-compaction-retention", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"auto-tls", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"backend-batch-interval", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"backend-batch-limit", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"backend-bbolt-freelist-type", RT_FLAG_VALUE, V35 | V36},
+    {"bcrypt-cost", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"bootstrap-defrag-threshold-megabytes", RT_FLAG_VALUE, V36},
+    {"cert-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"cipher-suites", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"client-cert-allowed-hostname", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"client-cert-auth", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"client-cert-file", RT_FLAG_VALUE, V35 | V36},
+    {"client-crl-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"client-key-file", RT_FLAG_VALUE, V35 | V36},
+    {"cluster-active-size", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"cluster-remove-delay", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"cluster-sync-interval", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"compact-hash-check-time", RT_FLAG_VALUE, V36},
+    {"compaction-batch-limit", RT_FLAG_VALUE, V36},
+    {"compaction-sleep-interval", RT_FLAG_VALUE, V36},
+    {"config", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"config-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"corrupt-check-time", RT_FLAG_VALUE, V36},
+    {"cors", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"data-dir", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"debug", RT_FLAG_BOOL, V34},
+    {"discovery", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"discovery-cacert", RT_FLAG_VALUE, V36},
+    {"discovery-cert", RT_FLAG_VALUE, V36},
+    {"discovery-dial-timeout", RT_FLAG_VALUE, V36},
+    {"discovery-endpoints", RT_FLAG_VALUE, V36},
+    {"discovery-fallback", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"discovery-insecure-skip-tls-verify", RT_FLAG_BOOL, V36},
+    {"discovery-insecure-transport", RT_FLAG_BOOL, V36},
+    {"discovery-keepalive-time", RT_FLAG_VALUE, V36},
+    {"discovery-keepalive-timeout", RT_FLAG_VALUE, V36},
+    {"discovery-key", RT_FLAG_VALUE, V36},
+    {"discovery-password", RT_FLAG_VALUE, V36},
+    {"discovery-proxy", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"discovery-request-timeout", RT_FLAG_VALUE, V36},
+    {"discovery-srv", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"discovery-srv-name", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"discovery-token", RT_FLAG_VALUE, V36},
+    {"discovery-user", RT_FLAG_VALUE, V36},
+    {"distributed-tracing-address", RT_FLAG_VALUE, V36},
+    {"distributed-tracing-instance-id", RT_FLAG_VALUE, V36},
+    {"distributed-tracing-sampling-rate", RT_FLAG_VALUE, V36},
+    {"distributed-tracing-service-name", RT_FLAG_VALUE, V36},
+    {"downgrade-check-time", RT_FLAG_VALUE, V36},
+    {"election-timeout", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"enable-distributed-tracing", RT_FLAG_BOOL, V36},
+    {"enable-grpc-gateway", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"enable-log-rotation", RT_FLAG_BOOL, V35 | V36},
+    {"enable-pprof", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"enable-v2", RT_FLAG_BOOL, V34 | V35},
+    {"experimental-backend-bbolt-freelist-type", RT_FLAG_VALUE, V34},
+    {"experimental-bootstrap-defrag-threshold-megabytes", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-compact-hash-check-enabled", RT_FLAG_BOOL, V35 | V36},
+    {"experimental-compact-hash-check-time", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-compaction-batch-limit", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"experimental-compaction-sleep-interval", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-corrupt-check-time", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"experimental-distributed-tracing-address", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-distributed-tracing-instance-id", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-distributed-tracing-sampling-rate", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-distributed-tracing-service-name", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-downgrade-check-time", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-enable-distributed-tracing", RT_FLAG_BOOL, V35 | V36},
+    {"experimental-enable-lease-checkpoint", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"experimental-enable-lease-checkpoint-persist", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"experimental-enable-v2v3", RT_FLAG_VALUE, V34 | V35},
+    {"experimental-initial-corrupt-check", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"experimental-memory-mlock", RT_FLAG_BOOL, V35 | V36},
+    {"experimental-peer-skip-client-san-verification", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"experimental-snapshot-catchup-entries", RT_FLAG_VALUE, V35 | V36},
+    {"experimental-stop-grpc-service-on-defrag", RT_FLAG_BOOL, V35 | V36},
+    {"experimental-txn-mode-write-with-shared-buffer", RT_FLAG_BOOL, V35 | V36},
+    {"experimental-warning-apply-duration", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"experimental-warning-unary-request-duration", RT_FLAG_VALUE, V36},
+    {"experimental-watch-progress-notify-interval", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"feature-gates", RT_FLAG_VALUE, V36},
+    {"force", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"force-new-cluster", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"grpc-keepalive-interval", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"grpc-keepalive-min-time", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"grpc-keepalive-timeout", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"heartbeat-interval", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"host-whitelist", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"initial-advertise-peer-urls", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"initial-cluster", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"initial-cluster-state", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"initial-cluster-token", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"initial-election-tick-advance", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"key-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"listen-client-http-urls", RT_FLAG_VALUE, V35 | V36},
+    {"listen-client-urls", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"listen-metrics-urls", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"listen-peer-urls", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"log-format", RT_FLAG_VALUE, V36},
+    {"log-level", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"log-output", RT_FLAG_VALUE, V34},
+    {"log-outputs", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"log-package-levels", RT_FLAG_VALUE, V34},
+    {"log-rotation-config-json", RT_FLAG_VALUE, V35 | V36},
+    {"logger", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"max-concurrent-streams", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"max-learners", RT_FLAG_VALUE, V36},
+    {"max-request-bytes", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"max-result-buffer", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"max-retry-attempts", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"max-snapshots", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"max-txn-ops", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"max-wals", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"memory-mlock", RT_FLAG_BOOL, V36},
+    {"metrics", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"name", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"peer-auto-tls", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"peer-cert-allowed-cn", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"peer-cert-allowed-hostname", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"peer-cert-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"peer-client-cert-auth", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"peer-client-cert-file", RT_FLAG_VALUE, V35 | V36},
+    {"peer-client-key-file", RT_FLAG_VALUE, V35 | V36},
+    {"peer-crl-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"peer-election-timeout", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"peer-heartbeat-interval", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"peer-key-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"peer-skip-client-san-verification", RT_FLAG_BOOL, V36},
+    {"peer-trusted-ca-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"pre-vote", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"proxy", RT_FLAG_PROXY, V34 | V35},
+    {"proxy-dial-timeout", RT_FLAG_PROXY, V34 | V35},
+    {"proxy-failure-wait", RT_FLAG_PROXY, V34 | V35},
+    {"proxy-read-timeout", RT_FLAG_PROXY, V34 | V35},
+    {"proxy-refresh-interval", RT_FLAG_PROXY, V34 | V35},
+    {"proxy-write-timeout", RT_FLAG_PROXY, V34 | V35},
+    {"quota-backend-bytes", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"raft-read-timeout", RT_FLAG_VALUE, V35 | V36},
+    {"raft-write-timeout", RT_FLAG_VALUE, V35 | V36},
+    {"retry-interval", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"self-signed-cert-validity", RT_FLAG_VALUE, V35 | V36},
+    {"snapshot", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"snapshot-catchup-entries", RT_FLAG_VALUE, V36},
+    {"snapshot-count", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"socket-reuse-address", RT_FLAG_BOOL, V35 | V36},
+    {"socket-reuse-port", RT_FLAG_BOOL, V35 | V36},
+    {"strict-reconfig-check", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"tls-max-version", RT_FLAG_VALUE, V35 | V36},
+    {"tls-min-version", RT_FLAG_VALUE, V35 | V36},
+    {"trusted-ca-file", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"unsafe-no-fsync", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"v", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"v2-deprecation", RT_FLAG_VALUE, V35 | V36},
+    {"version", RT_FLAG_BOOL, V34 | V35 | V36},
+    {"vv", RT_FLAG_IGNORED, V34 | V35 | V36},
+    {"wal-dir", RT_FLAG_VALUE, V34 | V35 | V36},
+    {"warning-apply-duration", RT_FLAG_VALUE, V36},
+    {"warning-unary-request-duration", RT_FLAG_VALUE, V36},
+    {"watch-progress-notify-interval", RT_FLAG_VALUE, V36},
 };
 
 static unsigned minor_bit(unsigned minor)
@@ -516,8 +517,9 @@ static int flag_cmp(const void *key, const void *elem)
 
 bool rt_etcd_flag(const char *name, unsigned minor, enum rt_flag_kind *ret_kind)
 {
-	const struct etcd_flag *f = bsearch(name, etcd_flags, sizeof(etcd_flags) / sizeof(etcd_flags[0]),
-					    sizeof(etcd_flags[0]), flag_cmp);
+	const struct etcd_flag *f =
+	    bsearch(name, etcd_flags, sizeof(etcd_flags) / sizeof(etcd_flags[0]),
+		    sizeof(etcd_flags[0]), flag_cmp);
 	if (!f || !(f->lines & minor_bit(minor)))
 		return false;
 	if (ret_kind)
@@ -594,8 +596,8 @@ int rt_flags_from_args(struct ep_member_desc *d, const struct ep_strv *args, siz
 		if (!shown)
 			return -ENOMEM;
 		if (!*name || *name == '-' || *name == '=')
-			return rt_note(&d->conflicts, "%s: %s refuses '%s': bad flag syntax", origin,
-				       ver, shown);
+			return rt_note(&d->conflicts, "%s: %s refuses '%s': bad flag syntax",
+				       origin, ver, shown);
 		i++;
 		const char *eq = strchr(name + 1, '=');
 		_cleanup_free_ char *n = eq ? strndup(name, (size_t)(eq - name)) : strdup(name);
@@ -605,17 +607,22 @@ int rt_flags_from_args(struct ep_member_desc *d, const struct ep_strv *args, siz
 		if (!rt_etcd_flag(n, minor, &kind)) {
 			_cleanup_free_ char *nn = ep_escape(n);
 			if (!strcmp(n, "h") || !strcmp(n, "help"))
-				return rt_note(&d->conflicts, "%s: '%s' makes etcd print its help and exit",
+				return rt_note(&d->conflicts,
+					       "%s: '%s' makes etcd print its help and exit",
 					       origin, shown);
-			return rt_note(&d->conflicts, "%s: %s refuses '%s': flag provided but not "
-				       "defined: -%s", origin, ver, shown, nn ? nn : "");
+			return rt_note(&d->conflicts,
+				       "%s: %s refuses '%s': flag provided but not "
+				       "defined: -%s",
+				       origin, ver, shown, nn ? nn : "");
 		}
 		const char *value = eq ? eq + 1 : NULL;
 		bool has_value = eq != NULL;
 		if (kind != RT_FLAG_BOOL && kind != RT_FLAG_IGNORED && !has_value) {
 			if (i >= args->n)
-				return rt_note(&d->conflicts, "%s: %s refuses '%s': flag needs an "
-					       "argument: -%s", origin, ver, shown, n);
+				return rt_note(&d->conflicts,
+					       "%s: %s refuses '%s': flag needs an "
+					       "argument: -%s",
+					       origin, ver, shown, n);
 			value = args->v[i++];
 			has_value = true;
 		}
@@ -633,8 +640,8 @@ int rt_flags_from_args(struct ep_member_desc *d, const struct ep_strv *args, siz
 /* strconv.ParseBool: the spellings etcd (Go) takes for a boolean. */
 static int parse_bool(const char *v)
 {
-	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True", NULL };
-	static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False", NULL };
+	static const char *const t[] = {"1", "t", "T", "TRUE", "true", "True", NULL};
+	static const char *const f[] = {"0", "f", "F", "FALSE", "false", "False", NULL};
 	for (size_t i = 0; t[i]; i++)
 		if (!strcmp(v, t[i]))
 			return 1;
@@ -714,23 +721,33 @@ static int setting_check(struct ep_member_desc *d, const char *shown, const char
 		return -ENOMEM;
 	switch (kind) {
 	case RT_FLAG_IGNORED:
-		return rt_note(&d->notes, "%s (%s): an old flag %s accepts and ignores", shown, origin,
-			       ver) < 0 ? -ENOMEM : 0;
+		return rt_note(&d->notes, "%s (%s): an old flag %s accepts and ignores", shown,
+			       origin, ver) < 0
+			   ? -ENOMEM
+			   : 0;
 	case RT_FLAG_PROXY:
 		if (strcmp(name, "proxy") || !strcmp(value, "off"))
-			return rt_note(&d->notes, "%s%s%s (%s): a setting of etcd's v2 proxy (gone in "
-				       "3.6), not of a member%s: left out", shown,
-				       has_value ? "=" : "", has_value ? v : "", origin,
+			return rt_note(&d->notes,
+				       "%s%s%s (%s): a setting of etcd's v2 proxy (gone in "
+				       "3.6), not of a member%s: left out",
+				       shown, has_value ? "=" : "", has_value ? v : "", origin,
 				       strcmp(name, "proxy") ? "" : "; 'off' is its default") < 0
-				       ? -ENOMEM : 0;
-		return rt_note(&d->conflicts, "%s=%s (%s): etcd runs as a v2 proxy, not as a member",
-			       shown, v, origin) < 0 ? -ENOMEM : 0;
+				   ? -ENOMEM
+				   : 0;
+		return rt_note(&d->conflicts,
+			       "%s=%s (%s): etcd runs as a v2 proxy, not as a member", shown, v,
+			       origin) < 0
+			   ? -ENOMEM
+			   : 0;
 	case RT_FLAG_BOOL: {
 		int b = has_value ? parse_bool(value) : 1;
 		if (b < 0)
-			return rt_note(&d->conflicts, "%s (%s): %s refuses '%s': not a boolean "
-				       "(true, false, 1, 0, t, f ...)", shown, origin, ver, v) < 0
-				       ? -ENOMEM : 0;
+			return rt_note(&d->conflicts,
+				       "%s (%s): %s refuses '%s': not a boolean "
+				       "(true, false, 1, 0, t, f ...)",
+				       shown, origin, ver, v) < 0
+				   ? -ENOMEM
+				   : 0;
 		*value_out = b ? "true" : "false";
 		return 1;
 	}
@@ -787,24 +804,25 @@ static int derive(struct ep_member_desc *d)
 		const char *flag;
 		size_t off;
 	} paths[] = {
-		{ "cert-file", offsetof(struct ep_member_desc, cert_file) },
-		{ "key-file", offsetof(struct ep_member_desc, key_file) },
-		{ "trusted-ca-file", offsetof(struct ep_member_desc, trusted_ca_file) },
-		{ "peer-cert-file", offsetof(struct ep_member_desc, peer_cert_file) },
-		{ "peer-key-file", offsetof(struct ep_member_desc, peer_key_file) },
-		{ "peer-trusted-ca-file", offsetof(struct ep_member_desc, peer_trusted_ca_file) },
-		{ "listen-client-urls", offsetof(struct ep_member_desc, listen_client_urls) },
-		{ "advertise-client-urls", offsetof(struct ep_member_desc, advertise_client_urls) },
-		{ "listen-peer-urls", offsetof(struct ep_member_desc, listen_peer_urls) },
-		{ "initial-advertise-peer-urls",
-		  offsetof(struct ep_member_desc, initial_advertise_peer_urls) },
-		{ "listen-metrics-urls", offsetof(struct ep_member_desc, listen_metrics_urls) },
-		{ "initial-cluster-state", offsetof(struct ep_member_desc, initial_cluster_state) },
-		{ "initial-cluster-token", offsetof(struct ep_member_desc, initial_cluster_token) },
+	    {"cert-file", offsetof(struct ep_member_desc, cert_file)},
+	    {"key-file", offsetof(struct ep_member_desc, key_file)},
+	    {"trusted-ca-file", offsetof(struct ep_member_desc, trusted_ca_file)},
+	    {"peer-cert-file", offsetof(struct ep_member_desc, peer_cert_file)},
+	    {"peer-key-file", offsetof(struct ep_member_desc, peer_key_file)},
+	    {"peer-trusted-ca-file", offsetof(struct ep_member_desc, peer_trusted_ca_file)},
+	    {"listen-client-urls", offsetof(struct ep_member_desc, listen_client_urls)},
+	    {"advertise-client-urls", offsetof(struct ep_member_desc, advertise_client_urls)},
+	    {"listen-peer-urls", offsetof(struct ep_member_desc, listen_peer_urls)},
+	    {"initial-advertise-peer-urls",
+	     offsetof(struct ep_member_desc, initial_advertise_peer_urls)},
+	    {"listen-metrics-urls", offsetof(struct ep_member_desc, listen_metrics_urls)},
+	    {"initial-cluster-state", offsetof(struct ep_member_desc, initial_cluster_state)},
+	    {"initial-cluster-token", offsetof(struct ep_member_desc, initial_cluster_token)},
 	};
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < sizeof(paths) / sizeof(paths[0]); i++)
-		r = set_str((char **)((char *)d + paths[i].off), ep_member_flag_get(d, paths[i].flag));
+		r = set_str((char **)((char *)d + paths[i].off),
+			    ep_member_flag_get(d, paths[i].flag));
 	const char *name = ep_member_flag_get(d, "name");
 	if (r == 0 && !name && !d->spec.name) {
 		r = rt_note(&d->notes, "no --name: etcd calls this member 'default'");
@@ -817,7 +835,8 @@ static int derive(struct ep_member_desc *d)
 		_cleanup_free_ char *def = NULL;
 		if (asprintf(&def, "%s.etcd", d->spec.name) < 0)
 			return -ENOMEM;
-		r = rt_note(&d->notes, "no --data-dir: etcd uses '%s' in its working directory", def);
+		r = rt_note(&d->notes, "no --data-dir: etcd uses '%s' in its working directory",
+			    def);
 		if (r == 0)
 			r = set_str(&d->spec.data_dir, def);
 	}
@@ -872,15 +891,20 @@ int rt_resolve(struct ep_member_desc *d, const struct rt_givens *cmd, const stru
 			return -ENOMEM;
 		if (later) {
 			_cleanup_free_ char *v = ep_escape(g->value);
-			r = v ? rt_note(&d->notes, "%s=%s (%s) is given again later: etcd takes the "
-					"last value", shown, v, g->origin) : -ENOMEM;
+			r = v ? rt_note(&d->notes,
+					"%s=%s (%s) is given again later: etcd takes the "
+					"last value",
+					shown, v, g->origin)
+			      : -ENOMEM;
 			continue;
 		}
 		enum rt_flag_kind kind;
 		if (!rt_etcd_flag(g->name, minor, &kind)) {
 			_cleanup_free_ char *nn = ep_escape(g->name);
-			r = rt_note(&d->conflicts, "%s (%s): %s refuses it: flag provided but not "
-				    "defined: -%s", shown, g->origin, ver, nn ? nn : "");
+			r = rt_note(&d->conflicts,
+				    "%s (%s): %s refuses it: flag provided but not "
+				    "defined: -%s",
+				    shown, g->origin, ver, nn ? nn : "");
 			continue;
 		}
 		const char *value = NULL;
@@ -894,7 +918,7 @@ int rt_resolve(struct ep_member_desc *d, const struct rt_givens *cmd, const stru
 
 	/* The environment: etcd visits its flags by name and takes ETCD_<FLAG> for each. */
 	struct env_setting *es = calloc(env->n ? env->n : 1, sizeof(*es));
-	char (*names)[256] = calloc(env->n ? env->n : 1, sizeof(*names));
+	char(*names)[256] = calloc(env->n ? env->n : 1, sizeof(*names));
 	size_t nes = 0;
 	if (!es || !names) {
 		free(es);
@@ -915,9 +939,10 @@ int rt_resolve(struct ep_member_desc *d, const struct rt_givens *cmd, const stru
 		enum rt_flag_kind kind;
 		if (!env_flag(g->name, names[nes], sizeof(names[nes])) ||
 		    !rt_etcd_flag(names[nes], minor, &kind)) {
-			r = rt_note(&d->notes, "%s=%s (%s): %s has no such flag, and it only warns "
-				    "about an unknown ETCD_* variable: left out", g->name, v,
-				    g->origin, ver);
+			r = rt_note(&d->notes,
+				    "%s=%s (%s): %s has no such flag, and it only warns "
+				    "about an unknown ETCD_* variable: left out",
+				    g->name, v, g->origin, ver);
 			continue;
 		}
 		const struct rt_given *flag = NULL;
@@ -925,14 +950,18 @@ int rt_resolve(struct ep_member_desc *d, const struct rt_givens *cmd, const stru
 			if (!strcmp(cmd->v[j].name, names[nes]))
 				flag = &cmd->v[j];
 		if (flag) {
-			r = rt_note(&d->conflicts, "%s (%s) and --%s (%s): %s refuses the same option "
-				    "as an environment variable and as a flag ('conflicting "
-				    "environment variable is shadowed by corresponding command-line "
-				    "flag')", g->name, g->origin, names[nes], flag->origin, ver);
+			r = rt_note(
+			    &d->conflicts,
+			    "%s (%s) and --%s (%s): %s refuses the same option "
+			    "as an environment variable and as a flag ('conflicting "
+			    "environment variable is shadowed by corresponding command-line "
+			    "flag')",
+			    g->name, g->origin, names[nes], flag->origin, ver);
 			continue;
 		}
 		if (!g->value[0]) {
-			r = rt_note(&d->notes, "%s (%s) is empty: etcd ignores it", g->name, g->origin);
+			r = rt_note(&d->notes, "%s (%s) is empty: etcd ignores it", g->name,
+				    g->origin);
 			continue;
 		}
 		es[nes].flag = names[nes];
@@ -958,7 +987,8 @@ int rt_resolve(struct ep_member_desc *d, const struct rt_givens *cmd, const stru
 	const char *cf = ep_member_flag_get(d, "config-file");
 	if (cf) {
 		_cleanup_free_ char *v = ep_escape(cf);
-		r = rt_note(&d->notes, "etcd reads its configuration from the file '%s' and then "
+		r = rt_note(&d->notes,
+			    "etcd reads its configuration from the file '%s' and then "
 			    "ignores every other flag and ETCD_* variable; etcdpilot does not read "
 			    "etcd configuration files, so what is said here is incomplete",
 			    v ? v : "");
@@ -1030,11 +1060,11 @@ char *ep_member_desc_text(const struct ep_member_desc *m)
 		const char *what;
 		const char *v;
 	} terms[] = {
-		{ "name", m->spec.name },
-		{ "advertise address", m->spec.advertise_address },
-		{ "data dir", m->spec.data_dir },
-		{ "cert dir", m->spec.cert_dir },
-		{ "initial cluster state", m->initial_cluster_state },
+	    {"name", m->spec.name},
+	    {"advertise address", m->spec.advertise_address},
+	    {"data dir", m->spec.data_dir},
+	    {"cert dir", m->spec.cert_dir},
+	    {"initial cluster state", m->initial_cluster_state},
 	};
 	for (size_t i = 0; i < sizeof(terms) / sizeof(terms[0]); i++) {
 		if (!terms[i].v)

@@ -75,7 +75,7 @@ enum rt_flag_kind {
 	RT_FLAG_VALUE = 0,
 	RT_FLAG_BOOL,
 	RT_FLAG_IGNORED, /* accepted and ignored by etcd (its list of old flags) */
-	RT_FLAG_PROXY,   /* the v2 proxy of etcd 3.4/3.5: not a member setting */
+	RT_FLAG_PROXY,	 /* the v2 proxy of etcd 3.4/3.5: not a member setting */
 };
 
 /*

@@ -94,8 +94,8 @@ static int emit(struct ep_cri_log *ret, size_t *cap, const char *stream, struct 
 int ep_cri_log_parse(const char *buf, size_t len, bool mid_line, struct ep_cri_log *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	static const char *const streams[2] = { "stdout", "stderr" };
-	struct pending pend[2] = { 0 };
+	static const char *const streams[2] = {"stdout", "stderr"};
+	struct pending pend[2] = {0};
 	size_t cap = 0, pos = 0;
 	int r = 0;
 	if (mid_line) {
@@ -195,7 +195,8 @@ int ep_journal_line_parse(const char *line, struct ep_journal_line *ret)
 		const char *open = iend - 1;
 		while (open > ident && *open != '[')
 			open--;
-		if (*open == '[' && open + 1 < iend - 1 && digits(open + 1, (size_t)(iend - 1 - open - 1))) {
+		if (*open == '[' && open + 1 < iend - 1 &&
+		    digits(open + 1, (size_t)(iend - 1 - open - 1))) {
 			ret->pid = strtol(open + 1, NULL, 10);
 			iend = open;
 		}

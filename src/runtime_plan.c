@@ -49,8 +49,9 @@ static int write_files(const struct ep_runtime_files *files, struct ep_plan *pla
 		return ep_error_set(err, -EINVAL, "no files to write: render them first");
 	for (size_t i = 0; i < files->n; i++) {
 		const struct ep_runtime_file *f = &files->v[i];
-		json_t *p = json_pack("{s:s, s:i, s:s%, s:b}", "path", f->path, "mode", (int)f->mode,
-				      "content", f->content, f->len, "hidden_rename", f->hidden_rename);
+		json_t *p =
+		    json_pack("{s:s, s:i, s:s%, s:b}", "path", f->path, "mode", (int)f->mode,
+			      "content", f->content, f->len, "hidden_rename", f->hidden_rename);
 		int r = add(plan, phase, "file.write", p, reason, err);
 		if (r < 0)
 			return r;
@@ -60,8 +61,8 @@ static int write_files(const struct ep_runtime_files *files, struct ep_plan *pla
 
 static int manifest_file(const struct ep_runtime_ctx *ctx, char **ret)
 {
-	const char *dir = ctx->spec->manifest_dir ? ctx->spec->manifest_dir
-						  : "/etc/kubernetes/manifests";
+	const char *dir =
+	    ctx->spec->manifest_dir ? ctx->spec->manifest_dir : "/etc/kubernetes/manifests";
 	return asprintf(ret, "%s/etcd.yaml", dir) < 0 ? -ENOMEM : 0;
 }
 
@@ -97,7 +98,8 @@ int rt_static_pod_plan_restart(const struct ep_runtime_ctx *ctx,
 
 static const char *unit_name(const struct ep_runtime_ctx *ctx)
 {
-	const char *p = ctx->spec->systemd.unit_path ? ctx->spec->systemd.unit_path : "etcd.service";
+	const char *p =
+	    ctx->spec->systemd.unit_path ? ctx->spec->systemd.unit_path : "etcd.service";
 	const char *s = strrchr(p, '/');
 	return s ? s + 1 : p;
 }
@@ -111,7 +113,8 @@ int rt_systemd_plan_start(const struct ep_runtime_ctx *ctx, const struct ep_runt
 		r = add(plan, phase, "systemd.daemon-reload", json_object(),
 			"systemd reads unit files at daemon-reload", err);
 	if (r == 0)
-		r = add(plan, phase, "systemd.enable-now", json_pack("{s:s}", "unit", unit_name(ctx)),
+		r = add(plan, phase, "systemd.enable-now",
+			json_pack("{s:s}", "unit", unit_name(ctx)),
 			"start etcd now and at every boot", err);
 	return r;
 }

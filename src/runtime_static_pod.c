@@ -28,21 +28,21 @@
 #define MANIFEST_MAX (1u << 20)
 #define POD_LOG_ROOT "/var/log/pods"
 #define POD_LOG_TAIL (256u * 1024)
-#define CONTAINER "etcd"
+#define CONTAINER    "etcd"
 
 static int manifest_path(const struct ep_spec *spec, char **ret)
 {
 	const char *dir = spec->manifest_dir ? spec->manifest_dir : "/etc/kubernetes/manifests";
 	size_t n = strlen(dir);
 	return asprintf(ret, "%s%setcd.yaml", dir, n && dir[n - 1] == '/' ? "" : "/") < 0 ? -ENOMEM
-											   : 0;
+											  : 0;
 }
 
 static int sp_render(const struct ep_runtime_ctx *ctx, const struct ep_kvv *initial_cluster,
 		     struct ep_runtime_files *ret, struct ep_error *err)
 {
 	memset(ret, 0, sizeof(*ret));
-	struct ep_runtime_file f = { .mode = 0600, .hidden_rename = true };
+	struct ep_runtime_file f = {.mode = 0600, .hidden_rename = true};
 	int r = ep_manifest_render(ctx->spec, initial_cluster, &f.content, &f.len, err);
 	if (r < 0)
 		return r;
@@ -64,7 +64,7 @@ static int sp_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 	size_t len = 0;
 	if (manifest_path(ctx->spec, &path) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	struct ep_error rerr = { 0 };
+	struct ep_error rerr = {0};
 	int r = rt_read(ctx->root, path, MANIFEST_MAX, &buf, &len, &rerr);
 	if (r == -ENOENT)
 		return ep_error_set(err, r, "no static pod manifest at %s", path);
@@ -75,7 +75,7 @@ static int sp_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 	if (r < 0)
 		return r;
 	ret->mode = EP_MODE_STATIC_POD;
-	struct rt_givens cmd = { 0 }, env = { 0 };
+	struct rt_givens cmd = {0}, env = {0};
 	_cleanup_free_ char *env_origin = NULL;
 	r = ep_spec_copy(&ret->spec, &info.spec);
 	if (r == 0 && asprintf(&env_origin, "%s (env)", path) < 0)
@@ -100,19 +100,22 @@ static int sp_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 		/* the container gets the last of a name */
 		bool later = false;
 		for (size_t j = i + 1; j < info.spec.extra_envs.n; j++)
-			later |= !strcmp(info.spec.extra_envs.v[j].name, info.spec.extra_envs.v[i].name);
+			later |=
+			    !strcmp(info.spec.extra_envs.v[j].name, info.spec.extra_envs.v[i].name);
 		if (!later)
 			r = rt_givens_push(&env, info.spec.extra_envs.v[i].name,
 					   info.spec.extra_envs.v[i].value, true, env_origin);
 	}
 	if (r == 0) {
-		/* the spec terms are the manifest reader's; extra args and envs are not terms here */
+		/* the spec terms are the manifest reader's; extra args and envs are not terms here
+		 */
 		ep_kvv_release(&ret->spec.extra_args);
 		ep_kvv_release(&ret->spec.extra_envs);
 		ret->spec.mode = EP_MODE_STATIC_POD;
 		free(ret->spec.manifest_dir);
-		ret->spec.manifest_dir = strdup(ctx->spec->manifest_dir ? ctx->spec->manifest_dir
-									: "/etc/kubernetes/manifests");
+		ret->spec.manifest_dir =
+		    strdup(ctx->spec->manifest_dir ? ctx->spec->manifest_dir
+						   : "/etc/kubernetes/manifests");
 		if (!ret->spec.manifest_dir)
 			r = -ENOMEM;
 	}
@@ -140,16 +143,19 @@ static int sp_status(const struct ep_runtime_ctx *ctx, struct ep_runtime_status 
 	if (!ret->installed) {
 		snprintf(ret->state, sizeof(ret->state), "absent");
 		return asprintf(&ret->detail, "no static pod manifest at %s", path) < 0
-			       ? ep_error_set(err, -ENOMEM, "out of memory") : 0;
+			   ? ep_error_set(err, -ENOMEM, "out of memory")
+			   : 0;
 	}
 	const struct ep_spec *spec = ctx->spec;
-	_cleanup_free_ char *endpoint =
-		ep_url("https", spec->advertise_address && ep_addr_is_ipv6(spec->advertise_address)
-				       ? "::1" : "127.0.0.1", EP_ETCD_CLIENT_PORT);
+	_cleanup_free_ char *endpoint = ep_url(
+	    "https",
+	    spec->advertise_address && ep_addr_is_ipv6(spec->advertise_address) ? "::1"
+										: "127.0.0.1",
+	    EP_ETCD_CLIENT_PORT);
 	if (!endpoint)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	struct ep_tls tls = { 0 };
-	struct ep_error cerr = { 0 };
+	struct ep_tls tls = {0};
+	struct ep_error cerr = {0};
 	struct ep_client *c = NULL;
 	int r = ep_pki_paths(spec, ctx->root, EP_CERT_CA, &tls.cacert, NULL, &cerr);
 	if (r == 0)
@@ -157,7 +163,7 @@ static int sp_status(const struct ep_runtime_ctx *ctx, struct ep_runtime_status 
 				 &cerr);
 	if (r == 0)
 		r = ep_client_new(&tls, 2000, &c, &cerr);
-	struct ep_status es = { 0 };
+	struct ep_status es = {0};
 	if (r == 0)
 		r = ep_maintenance_status(c, endpoint, &es, &cerr);
 	ep_status_release(&es);
@@ -165,10 +171,14 @@ static int sp_status(const struct ep_runtime_ctx *ctx, struct ep_runtime_status 
 	ep_tls_release(&tls);
 	ret->running = r == 0;
 	snprintf(ret->state, sizeof(ret->state), "%s", r == 0 ? "answering" : "not answering");
-	int w = r == 0 ? asprintf(&ret->detail, "the manifest is in place and the member at %s "
-				  "answers", endpoint)
-		       : asprintf(&ret->detail, "the manifest is in place; the member at %s does "
-				  "not answer: %s", endpoint, cerr.msg);
+	int w = r == 0 ? asprintf(&ret->detail,
+				  "the manifest is in place and the member at %s "
+				  "answers",
+				  endpoint)
+		       : asprintf(&ret->detail,
+				  "the manifest is in place; the member at %s does "
+				  "not answer: %s",
+				  endpoint, cerr.msg);
 	return w < 0 ? ep_error_set(err, -ENOMEM, "out of memory") : 0;
 }
 
@@ -177,7 +187,7 @@ static int sp_status(const struct ep_runtime_ctx *ctx, struct ep_runtime_status 
 /* The highest N of the "N.log" files in node directory @dir; -1 when none. */
 static long newest_log(const char *root, const char *dir)
 {
-	struct ep_strv names = { 0 };
+	struct ep_strv names = {0};
 	long best = -1;
 	if (rt_list(root, dir, &names) == 0)
 		for (size_t i = 0; i < names.n; i++) {
@@ -194,10 +204,10 @@ static long newest_log(const char *root, const char *dir)
 }
 
 struct pod_dir {
-	char *dir;      /* node path of /var/log/pods/<ns>_<pod>_<uid> */
-	char *pod;      /* <pod> */
+	char *dir; /* node path of /var/log/pods/<ns>_<pod>_<uid> */
+	char *pod; /* <pod> */
 	char *uid;
-	long newest;    /* restart count of the newest log file */
+	long newest; /* restart count of the newest log file */
 	struct timespec mtime;
 };
 
@@ -222,7 +232,7 @@ static bool newer(const struct timespec *a, const struct timespec *b)
  */
 static int find_pod_dir(const struct ep_runtime_ctx *ctx, struct pod_dir *ret)
 {
-	struct ep_strv names = { 0 };
+	struct ep_strv names = {0};
 	memset(ret, 0, sizeof(*ret));
 	int r = rt_list(ctx->root, POD_LOG_ROOT, &names);
 	if (r < 0)
@@ -242,9 +252,9 @@ static int find_pod_dir(const struct ep_runtime_ctx *ctx, struct pod_dir *ret)
 		    asprintf(&logdir, "%s/%s", dir, CONTAINER) < 0)
 			break;
 		long newest = newest_log(ctx->root, logdir);
-		struct stat st = { 0 };
+		struct stat st = {0};
 		if (newest >= 0 && (asprintf(&file, "%s/%ld.log", logdir, newest) < 0 ||
-				     rt_lstat(ctx->root, file, &st) < 0))
+				    rt_lstat(ctx->root, file, &st) < 0))
 			continue;
 		bool exact = node && !strcmp(pod + 5, node);
 		bool take = !ret->dir || (exact && !best_exact) ||
@@ -273,14 +283,14 @@ static int log_source(const struct ep_runtime_ctx *ctx, const struct pod_dir *pd
 		return -ENOMEM;
 	size_t len = 0;
 	bool mid = false;
-	struct ep_error e = { 0 };
+	struct ep_error e = {0};
 	if (rt_read_tail(ctx->root, file, POD_LOG_TAIL, &buf, &len, &mid, &e) < 0)
 		return 0;
-	struct ep_cri_log log = { 0 };
+	struct ep_cri_log log = {0};
 	if (ep_cri_log_parse(buf, len, mid, &log) < 0)
 		return -ENOMEM;
 	*garbage += log.garbage;
-	struct ep_strv texts = { 0 };
+	struct ep_strv texts = {0};
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < log.n; i++)
 		r = ep_strv_push(&texts, log.v[i].text);
@@ -303,10 +313,10 @@ static int crictl_sources(const struct ep_runtime_ctx *ctx, unsigned tail, struc
 	const char *prog = NULL, *why = NULL;
 	if (rt_program(ctx, RT_CRICTL, buf, sizeof(buf), &prog, &why) < 0)
 		return 0;
-	const char *ps[] = { prog, "ps", "-a", "--name", CONTAINER, "-o", "json", NULL };
+	const char *ps[] = {prog, "ps", "-a", "--name", CONTAINER, "-o", "json", NULL};
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
-	struct ep_error e = { 0 };
+	struct ep_error e = {0};
 	_cleanup_free_ char *cmd = ep_child_cmdline(ps);
 	if (rt_run(ctx, ps, &out, &status, &e) < 0) {
 		/* not installed is the usual case on a node without crictl: said once, briefly */
@@ -323,26 +333,31 @@ static int crictl_sources(const struct ep_runtime_ctx *ctx, unsigned tail, struc
 	const char *best_id = NULL, *best_created = "";
 	json_t *c;
 	size_t i;
-	json_array_foreach(json_object_get(j, "containers"), i, c) {
+	json_array_foreach(json_object_get(j, "containers"), i, c)
+	{
 		json_t *labels = json_object_get(c, "labels");
-		const char *ns = json_string_value(json_object_get(labels, "io.kubernetes.pod.namespace"));
-		const char *pod = json_string_value(json_object_get(labels, "io.kubernetes.pod.name"));
+		const char *ns =
+		    json_string_value(json_object_get(labels, "io.kubernetes.pod.namespace"));
+		const char *pod =
+		    json_string_value(json_object_get(labels, "io.kubernetes.pod.name"));
 		const char *id = json_string_value(json_object_get(c, "id"));
 		const char *created = json_string_value(json_object_get(c, "createdAt"));
 		const char *state = json_string_value(json_object_get(c, "state"));
 		json_int_t attempt =
-			json_integer_value(json_object_get(json_object_get(c, "metadata"), "attempt"));
+		    json_integer_value(json_object_get(json_object_get(c, "metadata"), "attempt"));
 		if (!ns || strcmp(ns, "kube-system") || !pod || strncmp(pod, "etcd-", 5) || !id)
 			continue;
 		_cleanup_free_ char *line = NULL;
 		if (asprintf(&line, "%.13s %s attempt %lld pod %s", id, state ? state : "?",
-			     (long long)attempt, pod) < 0 || ep_strv_push(&s->lines, line) < 0) {
+			     (long long)attempt, pod) < 0 ||
+		    ep_strv_push(&s->lines, line) < 0) {
 			json_decref(j);
 			return -ENOMEM;
 		}
 		created = created ? created : "";
 		if (!best_id || strlen(created) > strlen(best_created) ||
-		    (strlen(created) == strlen(best_created) && strcmp(created, best_created) > 0)) {
+		    (strlen(created) == strlen(best_created) &&
+		     strcmp(created, best_created) > 0)) {
 			best_id = id;
 			best_created = created;
 		}
@@ -351,11 +366,12 @@ static int crictl_sources(const struct ep_runtime_ctx *ctx, unsigned tail, struc
 	if (best_id) {
 		char n[16];
 		snprintf(n, sizeof(n), "%u", tail);
-		const char *logs[] = { prog, "logs", "--tail", n, best_id, NULL };
+		const char *logs[] = {prog, "logs", "--tail", n, best_id, NULL};
 		_cleanup_free_ char *lout = NULL, *lcmd = ep_child_cmdline(logs);
 		ep_error_clear(&e);
 		if (rt_run(ctx, logs, &lout, &status, &e) == 0) {
-			struct ep_diag_source *ls = rt_diag_source(d, lcmd ? lcmd : "crictl logs", true);
+			struct ep_diag_source *ls =
+			    rt_diag_source(d, lcmd ? lcmd : "crictl logs", true);
 			r = ls ? rt_diag_lines(ls, lout) : -ENOMEM;
 		}
 	}
@@ -381,38 +397,45 @@ static int sp_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 		found = true;
 		_cleanup_free_ char *pod = ep_escape(pd.pod), *uid = ep_escape(pd.uid);
 		if (pd.newest < 0) {
-			ep_strbuf_addf(&sum, "pod kube-system/%s (uid %s): the kubelet has written no "
-				       "log for container %s in %s", pod, uid, CONTAINER, pd.dir);
+			ep_strbuf_addf(&sum,
+				       "pod kube-system/%s (uid %s): the kubelet has written no "
+				       "log for container %s in %s",
+				       pod, uid, CONTAINER, pd.dir);
 		} else {
 			ep_strbuf_addf(&sum, "pod kube-system/%s (uid %s): container %s ", pod, uid,
 				       CONTAINER);
 			if (pd.newest == 0)
 				ep_strbuf_adds(&sum, "has not been restarted (its log: 0.log)");
 			else
-				ep_strbuf_addf(&sum, "has been restarted %ld time%s (its logs: 0.log to "
-					       "%ld.log)", pd.newest, pd.newest == 1 ? "" : "s",
-					       pd.newest);
+				ep_strbuf_addf(&sum,
+					       "has been restarted %ld time%s (its logs: 0.log to "
+					       "%ld.log)",
+					       pd.newest, pd.newest == 1 ? "" : "s", pd.newest);
 			lines = log_source(ctx, &pd, pd.newest, tail, ret, &garbage, &cut);
 			/* a container just started has said nothing yet: its predecessor has */
 			if (lines == 0 && pd.newest > 0) {
 				ep_strbuf_addf(&sum, "; %ld.log is empty so far", pd.newest);
-				lines = log_source(ctx, &pd, pd.newest - 1, tail, ret, &garbage, &cut);
+				lines =
+				    log_source(ctx, &pd, pd.newest - 1, tail, ret, &garbage, &cut);
 			}
 			if (lines == 0)
 				ep_strbuf_adds(&sum, "; etcd has written nothing");
 			if (cut)
 				ep_strbuf_adds(&sum, "; the usage text etcd printed after its "
-					       "complaint is left out");
+						     "complaint is left out");
 			if (garbage)
-				ep_strbuf_addf(&sum, "; %zu line%s of the log %s not CRI-framed (left "
-					       "out)", garbage, garbage == 1 ? "" : "s",
+				ep_strbuf_addf(&sum,
+					       "; %zu line%s of the log %s not CRI-framed (left "
+					       "out)",
+					       garbage, garbage == 1 ? "" : "s",
 					       garbage == 1 ? "is" : "are");
 		}
 		pod_dir_release(&pd);
 	} else {
 		const char *node = ctx->spec->name ? ctx->spec->name : "*";
 		_cleanup_free_ char *n = ep_escape(node);
-		ep_strbuf_addf(&sum, "the kubelet has written no log for the etcd pod (%s/kube-"
+		ep_strbuf_addf(&sum,
+			       "the kubelet has written no log for the etcd pod (%s/kube-"
 			       "system_etcd-%s_*): its container was never started - an image that "
 			       "cannot be pulled, a volume that cannot be mounted, or no kubelet "
 			       "running; see 'journalctl -u kubelet' and 'crictl pods --name etcd'",
@@ -434,15 +457,15 @@ static int sp_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 }
 
 const struct ep_runtime_ops ep_runtime_static_pod = {
-	.name = "static-pod",
-	.mode = EP_MODE_STATIC_POD,
-	.render = sp_render,
-	.read_back = sp_read_back,
-	.status = sp_status,
-	.diagnose = sp_diagnose,
+    .name = "static-pod",
+    .mode = EP_MODE_STATIC_POD,
+    .render = sp_render,
+    .read_back = sp_read_back,
+    .status = sp_status,
+    .diagnose = sp_diagnose,
 #ifdef EP_HAVE_PLAN_ENGINE
-	.plan_start = rt_static_pod_plan_start,
-	.plan_stop = rt_static_pod_plan_stop,
-	.plan_restart = rt_static_pod_plan_restart,
+    .plan_start = rt_static_pod_plan_start,
+    .plan_stop = rt_static_pod_plan_stop,
+    .plan_restart = rt_static_pod_plan_restart,
 #endif
 };

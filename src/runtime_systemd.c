@@ -32,19 +32,19 @@
 #include "util/cleanup.h"
 #include "util/strbuf.h"
 
-#define UNIT_MAX (1u << 20)
-#define ENV_MAX (1u << 20)
+#define UNIT_MAX     (1u << 20)
+#define ENV_MAX	     (1u << 20)
 #define DEFAULT_UNIT "/etc/systemd/system/etcd.service"
 
 /* Where systemd looks for units of the system manager, by priority (systemd.unit(5)). */
 static const char *const unit_dirs[] = {
-	"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-	"/usr/lib/systemd/system", "/lib/systemd/system", NULL,
+    "/etc/systemd/system",     "/run/systemd/system", "/usr/local/lib/systemd/system",
+    "/usr/lib/systemd/system", "/lib/systemd/system", NULL,
 };
 
 /* systemd's fixed search path for a program given by name (systemd.service(5)). */
 static const char *const exec_path[] = {
-	"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", NULL,
+    "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", NULL,
 };
 
 static const char *unit_path_of(const struct ep_spec *spec)
@@ -69,7 +69,7 @@ static int sd_render(const struct ep_runtime_ctx *ctx, const struct ep_kvv *init
 		     struct ep_runtime_files *ret, struct ep_error *err)
 {
 	memset(ret, 0, sizeof(*ret));
-	struct ep_unit_files uf = { 0 };
+	struct ep_unit_files uf = {0};
 	int r = ep_unit_render(ctx->spec, initial_cluster, &uf, err);
 	if (r < 0)
 		return r;
@@ -79,9 +79,10 @@ static int sd_render(const struct ep_runtime_ctx *ctx, const struct ep_kvv *init
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	}
 	for (int i = 0; i < EP_UNIT_NFILES; i++) {
-		ret->v[i] = (struct ep_runtime_file){ .path = TAKE_PTR(uf.f[i].path),
-						      .content = TAKE_PTR(uf.f[i].content),
-						      .len = uf.f[i].len, .mode = uf.f[i].mode };
+		ret->v[i] = (struct ep_runtime_file){.path = TAKE_PTR(uf.f[i].path),
+						     .content = TAKE_PTR(uf.f[i].content),
+						     .len = uf.f[i].len,
+						     .mode = uf.f[i].mode};
 		ret->n++;
 	}
 	ep_unit_files_release(&uf);
@@ -152,16 +153,17 @@ static int env_set(struct ep_member_desc *d, struct env_state *es, const char *n
 	return rt_givens_push(&es->vars, name, value, true, origin);
 }
 
-/* The files an EnvironmentFile= path names: itself, or the matches of a wildcard in its last part. */
+/* The files an EnvironmentFile= path names: itself, or the matches of a wildcard in its last part.
+ */
 static int env_file_paths(const char *root, const char *path, struct ep_strv *ret)
 {
 	const char *base = base_of(path);
-	if (!strpbrk(path, "*?[") )
+	if (!strpbrk(path, "*?["))
 		return ep_strv_push(ret, path);
 	if (strpbrk(path, "*?[") < base)
 		return -ENOTSUP;
 	_cleanup_free_ char *dir = dir_of(path);
-	struct ep_strv names = { 0 };
+	struct ep_strv names = {0};
 	if (!dir)
 		return -ENOMEM;
 	int r = rt_list(root, dir, &names);
@@ -172,7 +174,8 @@ static int env_file_paths(const char *root, const char *path, struct ep_strv *re
 			continue;
 		_cleanup_free_ char *p = NULL;
 		r = asprintf(&p, "%s/%s", strcmp(dir, "/") ? dir : "", names.v[i]) < 0
-			    ? -ENOMEM : ep_strv_push(ret, p);
+			? -ENOMEM
+			: ep_strv_push(ret, p);
 	}
 	ep_strv_release(&names);
 	return r;
@@ -207,32 +210,39 @@ static int load_env_files(const struct ep_runtime_ctx *ctx, struct ep_member_des
 		}
 		if (path[0] != '/') {
 			_cleanup_free_ char *shown = ep_escape(path);
-			r = rt_note(&d->notes, "EnvironmentFile=%s (%s:%u) is not an absolute path: "
-				    "ignored (as by systemd)", shown ? shown : "", e->file, e->line);
+			r = rt_note(&d->notes,
+				    "EnvironmentFile=%s (%s:%u) is not an absolute path: "
+				    "ignored (as by systemd)",
+				    shown ? shown : "", e->file, e->line);
 			continue;
 		}
-		struct ep_strv paths = { 0 };
+		struct ep_strv paths = {0};
 		r = env_file_paths(ctx->root, path, &paths);
 		if (r == -ENOTSUP) {
-			r = rt_note(&d->notes, "EnvironmentFile=%s (%s:%u): a wildcard before the last "
-				    "part of the path is not read by etcdpilot", path, e->file,
-				    e->line);
+			r = rt_note(&d->notes,
+				    "EnvironmentFile=%s (%s:%u): a wildcard before the last "
+				    "part of the path is not read by etcdpilot",
+				    path, e->file, e->line);
 			continue;
 		}
 		if (r == 0 && !paths.n && !optional)
-			r = rt_note(&d->conflicts, "EnvironmentFile=%s (%s:%u) matches no file: systemd "
-				    "does not start the unit", path, e->file, e->line);
+			r = rt_note(&d->conflicts,
+				    "EnvironmentFile=%s (%s:%u) matches no file: systemd "
+				    "does not start the unit",
+				    path, e->file, e->line);
 		for (size_t k = 0; r == 0 && k < paths.n; k++) {
 			const char *fp = paths.v[k];
 			_cleanup_free_ char *text = NULL;
 			size_t len = 0;
-			struct ep_error rerr = { 0 };
+			struct ep_error rerr = {0};
 			int rr = rt_read(ctx->root, fp, ENV_MAX, &text, &len, &rerr);
 			if (rr == -ENOENT) {
-				r = optional ? rt_note(&d->notes, "EnvironmentFile=-%s (%s:%u) does "
-						       "not exist: skipped (optional)", fp, e->file,
-						       e->line)
-					     : rt_note(&d->conflicts, "EnvironmentFile=%s (%s:%u) does "
+				r = optional ? rt_note(&d->notes,
+						       "EnvironmentFile=-%s (%s:%u) does "
+						       "not exist: skipped (optional)",
+						       fp, e->file, e->line)
+					     : rt_note(&d->conflicts,
+						       "EnvironmentFile=%s (%s:%u) does "
 						       "not exist: systemd does not start the unit",
 						       fp, e->file, e->line);
 				continue;
@@ -242,7 +252,7 @@ static int load_env_files(const struct ep_runtime_ctx *ctx, struct ep_member_des
 				break;
 			}
 			r = ep_strv_push(&d->files, fp);
-			struct ep_kvv kv = { 0 };
+			struct ep_kvv kv = {0};
 			if (r == 0 && (r = ep_unit_env_parse(text, len, fp, &kv, err)) < 0) {
 				ep_kvv_release(&kv);
 				break;
@@ -305,7 +315,8 @@ static int find_unit(const struct ep_runtime_ctx *ctx, char **ret, struct ep_err
 	struct ep_strbuf looked = EP_STRBUF_INIT;
 	for (size_t i = 0; i <= sizeof(unit_dirs) / sizeof(unit_dirs[0]) - 1; i++) {
 		_cleanup_free_ char *p = NULL;
-		if (i == 0 ? !(p = strdup(want)) : asprintf(&p, "%s/%s", unit_dirs[i - 1], name) < 0) {
+		if (i == 0 ? !(p = strdup(want))
+			   : asprintf(&p, "%s/%s", unit_dirs[i - 1], name) < 0) {
 			ep_strbuf_release(&looked);
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		}
@@ -322,7 +333,8 @@ static int find_unit(const struct ep_runtime_ctx *ctx, char **ret, struct ep_err
 		*ret = TAKE_PTR(p);
 		return 0;
 	}
-	int r = ep_error_set(err, -ENOENT, "no unit %s (looked at %s)", name, ep_strbuf_str(&looked));
+	int r =
+	    ep_error_set(err, -ENOENT, "no unit %s (looked at %s)", name, ep_strbuf_str(&looked));
 	ep_strbuf_release(&looked);
 	return r;
 }
@@ -333,7 +345,7 @@ static int read_unit(const struct ep_runtime_ctx *ctx, struct ep_member_desc *d,
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	struct ep_error rerr = { 0 };
+	struct ep_error rerr = {0};
 	int r = rt_read(ctx->root, unit_file, UNIT_MAX, &text, &len, &rerr);
 	if (r < 0)
 		return ep_error_set(err, r, "reading %s: %s", unit_file, rerr.msg);
@@ -342,12 +354,13 @@ static int read_unit(const struct ep_runtime_ctx *ctx, struct ep_member_desc *d,
 	r = ep_unitfile_parse(text, len, unit_file, entries, &d->notes, err);
 	if (r < 0)
 		return r;
-	/* drop-ins: the .conf files of <unit>.d in every unit directory, by name; the first directory wins a name */
+	/* drop-ins: the .conf files of <unit>.d in every unit directory, by name; the first
+	 * directory wins a name */
 	const char *name = base_of(unit_file);
 	_cleanup_free_ char *own = dir_of(unit_file);
 	if (!own)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	struct ep_kvv confs = { 0 }; /* name -> path */
+	struct ep_kvv confs = {0}; /* name -> path */
 	for (size_t i = 0; r == 0 && i <= sizeof(unit_dirs) / sizeof(unit_dirs[0]) - 1; i++) {
 		const char *dir = i == 0 ? own : unit_dirs[i - 1];
 		if (i > 0 && !strcmp(dir, own))
@@ -357,7 +370,7 @@ static int read_unit(const struct ep_runtime_ctx *ctx, struct ep_member_desc *d,
 			r = -ENOMEM;
 			break;
 		}
-		struct ep_strv names = { 0 };
+		struct ep_strv names = {0};
 		if (rt_list(ctx->root, dd, &names) == 0)
 			for (size_t k = 0; r == 0 && k < names.n; k++) {
 				size_t nl = strlen(names.v[k]);
@@ -368,13 +381,15 @@ static int read_unit(const struct ep_runtime_ctx *ctx, struct ep_member_desc *d,
 					continue;
 				_cleanup_free_ char *p = NULL;
 				r = asprintf(&p, "%s/%s", dd, names.v[k]) < 0
-					    ? -ENOMEM : ep_kvv_push(&confs, names.v[k], p);
+					? -ENOMEM
+					: ep_kvv_push(&confs, names.v[k], p);
 			}
 		ep_strv_release(&names);
 	}
 	if (r == 0 && confs.n > 1)
 		for (size_t i = 1; i < confs.n; i++) /* insertion sort by name: a handful */
-			for (size_t j = i; j > 0 && strcmp(confs.v[j - 1].name, confs.v[j].name) > 0; j--) {
+			for (size_t j = i;
+			     j > 0 && strcmp(confs.v[j - 1].name, confs.v[j].name) > 0; j--) {
 				struct ep_kv t = confs.v[j];
 				confs.v[j] = confs.v[j - 1];
 				confs.v[j - 1] = t;
@@ -409,11 +424,11 @@ static int sd_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 	/* every cleanup variable before the first goto */
 	_cleanup_free_ char *unit_file = NULL, *etcd_env_file = NULL, *program = NULL;
 	_cleanup_free_ char *exec_origin = NULL, *real = NULL, *bin_dir = NULL;
-	struct ep_unit_entries entries = { 0 };
-	struct env_state es = { 0 };
-	struct ep_kvv envk = { 0 };
-	struct rt_givens cmd = { 0 };
-	struct ep_unit_exec x = { 0 };
+	struct ep_unit_entries entries = {0};
+	struct env_state es = {0};
+	struct ep_kvv envk = {0};
+	struct rt_givens cmd = {0};
+	struct ep_unit_exec x = {0};
 	const struct ep_unit_entry **v = NULL;
 	size_t n = 0;
 	int r = find_unit(ctx, &unit_file, err);
@@ -431,9 +446,9 @@ static int sd_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 	/* Environment= first; EnvironmentFile= overrides it (systemd.exec(5)) */
 	r = ep_unit_entries_get(&entries, "Service", "Environment", &v, &n);
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		struct ep_kvv kv = { 0 };
+		struct ep_kvv kv = {0};
 		_cleanup_free_ char *origin = NULL;
-		struct ep_error perr = { 0 };
+		struct ep_error perr = {0};
 		if (asprintf(&origin, "Environment= (%s:%u)", v[i]->file, v[i]->line) < 0) {
 			r = -ENOMEM;
 			break;
@@ -481,9 +496,10 @@ static int sd_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 		goto out;
 	}
 	if (r == 0 && n > 1) {
-		r = ep_error_set(err, -EINVAL, "%s has %zu ExecStart= (%s:%u and %s:%u ...): systemd "
-				 "refuses that but for Type=oneshot", unit_file, n, v[0]->file,
-				 v[0]->line, v[1]->file, v[1]->line);
+		r = ep_error_set(err, -EINVAL,
+				 "%s has %zu ExecStart= (%s:%u and %s:%u ...): systemd "
+				 "refuses that but for Type=oneshot",
+				 unit_file, n, v[0]->file, v[0]->line, v[1]->file, v[1]->line);
 		goto out;
 	}
 	if (r < 0) {
@@ -516,7 +532,7 @@ static int sd_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 
 	/* the version: ask the binary, when it is on the node */
 	char version[32];
-	struct ep_error verr = { 0 };
+	struct ep_error verr = {0};
 	if (ep_root_path(ctx->root, program, &real, NULL) == 0 && access(real, X_OK) == 0) {
 		if (ep_etcd_binary_version(real, false, version, sizeof(version), &verr) == 0) {
 			ret->version = strdup(version);
@@ -531,8 +547,10 @@ static int sd_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 				    verr.msg);
 		}
 	} else {
-		r = rt_note(&ret->notes, "%s is not on the node: its version is not known, and "
-			    "every flag etcd 3.4 to 3.6 has counts", program);
+		r = rt_note(&ret->notes,
+			    "%s is not on the node: its version is not known, and "
+			    "every flag etcd 3.4 to 3.6 has counts",
+			    program);
 	}
 	unsigned minor = ep_etcd_minor(ret->version);
 	if (r == 0)
@@ -565,21 +583,23 @@ static int sd_status(const struct ep_runtime_ctx *ctx, struct ep_runtime_status 
 {
 	memset(ret, 0, sizeof(*ret));
 	_cleanup_free_ char *unit_file = NULL;
-	struct ep_error ferr = { 0 };
+	struct ep_error ferr = {0};
 	ret->installed = find_unit(ctx, &unit_file, &ferr) == 0;
 	char buf[4096];
 	const char *prog = NULL, *why = NULL;
 	if (rt_program(ctx, RT_SYSTEMCTL, buf, sizeof(buf), &prog, &why) < 0)
 		return ep_error_usage(err, -EPERM, "'%s' may not run for --root '%s': %s", prog,
 				      ctx->root, why);
-	struct ep_systemctl sc = { .program = prog, .root = ctx->root,
-				   .timeout_ms = ctx->timeout_ms ? ctx->timeout_ms : 10000 };
+	struct ep_systemctl sc = {.program = prog,
+				  .root = ctx->root,
+				  .timeout_ms = ctx->timeout_ms ? ctx->timeout_ms : 10000};
 	int r = ep_systemctl_is_active(&sc, base_of(unit_path_of(ctx->spec)), &ret->running,
 				       ret->state, err);
 	if (r < 0)
 		return r;
 	return asprintf(&ret->detail, "%s is %s", base_of(unit_path_of(ctx->spec)), ret->state) < 0
-		       ? ep_error_set(err, -ENOMEM, "out of memory") : 0;
+		   ? ep_error_set(err, -ENOMEM, "out of memory")
+		   : 0;
 }
 
 /* The "Active: ..." line of systemctl status, trimmed; NULL when there is none. */
@@ -613,15 +633,16 @@ static int sd_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 	if (rt_program(ctx, RT_SYSTEMCTL, buf, sizeof(buf), &prog, &why) < 0) {
 		ep_strbuf_addf(&sum, "%s: systemctl not asked ('%s': %s)", unit, prog, why);
 	} else {
-		const char *argv[] = { prog, "status", "--no-pager", "--lines=0", unit, NULL };
+		const char *argv[] = {prog, "status", "--no-pager", "--lines=0", unit, NULL};
 		_cleanup_free_ char *out = NULL, *cmd = ep_child_cmdline(argv);
 		int status = 0;
-		struct ep_error e = { 0 };
+		struct ep_error e = {0};
 		if (rt_run(ctx, argv, &out, &status, &e) < 0) {
 			ep_strbuf_addf(&sum, "%s: %s", unit, e.msg);
 		} else {
 			any = true;
-			struct ep_diag_source *s = rt_diag_source(ret, cmd ? cmd : "systemctl status", false);
+			struct ep_diag_source *s =
+			    rt_diag_source(ret, cmd ? cmd : "systemctl status", false);
 			r = s ? rt_diag_lines(s, out) : -ENOMEM;
 			_cleanup_free_ char *active = active_line(out);
 			_cleanup_free_ char *shown = active ? ep_escape(active) : NULL;
@@ -630,8 +651,10 @@ static int sd_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 			else if (status == 4)
 				ep_strbuf_addf(&sum, "systemd has no unit %s", unit);
 			else
-				ep_strbuf_addf(&sum, "%s: 'systemctl status' says nothing of its "
-					       "state (exit status %d)", unit, status);
+				ep_strbuf_addf(&sum,
+					       "%s: 'systemctl status' says nothing of its "
+					       "state (exit status %d)",
+					       unit, status);
 		}
 	}
 	if (r == 0 && rt_program(ctx, RT_JOURNALCTL, jbuf, sizeof(jbuf), &prog, &why) < 0) {
@@ -640,16 +663,16 @@ static int sd_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 		char nlines[16];
 		unsigned want = tail * 3 + 30;
 		snprintf(nlines, sizeof(nlines), "%u", want > 1000 ? 1000 : want);
-		const char *argv[] = { prog, "-u", unit, "-n", nlines, "--no-pager", "-o", "short-iso",
-				       NULL };
+		const char *argv[] = {prog,	    "-u", unit,	       "-n", nlines,
+				      "--no-pager", "-o", "short-iso", NULL};
 		_cleanup_free_ char *out = NULL, *cmd = ep_child_cmdline(argv);
 		int status = 0;
-		struct ep_error e = { 0 };
+		struct ep_error e = {0};
 		if (rt_run(ctx, argv, &out, &status, &e) < 0) {
 			ep_strbuf_addf(&sum, "; %s", e.msg);
 		} else {
 			any = true;
-			struct ep_strv etcd = { 0 }, sysd = { 0 };
+			struct ep_strv etcd = {0}, sysd = {0};
 			bool last_etcd = false;
 			for (const char *p = out; r == 0 && *p;) {
 				size_t n = strcspn(p, "\n");
@@ -660,7 +683,8 @@ static int sd_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 				if (k < 0) {
 					r = k;
 				} else if (k == 0) {
-					/* a continuation of a multi-line message, or a "-- ... --" marker */
+					/* a continuation of a multi-line message, or a "-- ... --"
+					 * marker */
 					if (last_etcd && strncmp(l, "-- ", 3))
 						r = ep_strv_push(&etcd, l);
 				} else {
@@ -669,28 +693,33 @@ static int sd_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 					ep_journal_line_release(&jl);
 				}
 			}
-			struct ep_diag_source *s = r == 0 ? rt_diag_source(ret, cmd ? cmd : "journalctl",
-									   true) : NULL;
+			struct ep_diag_source *s =
+			    r == 0 ? rt_diag_source(ret, cmd ? cmd : "journalctl", true) : NULL;
 			if (r == 0 && !s)
 				r = -ENOMEM;
 			bool cut = false;
 			if (r == 0)
 				r = rt_diag_tail(s, &etcd, tail, &cut);
 			if (r == 0 && cut)
-				ep_strbuf_adds(&sum, "; the usage text etcd printed after its complaint "
+				ep_strbuf_adds(&sum,
+					       "; the usage text etcd printed after its complaint "
 					       "is left out");
 			if (r == 0 && sysd.n) {
 				_cleanup_free_ char *label = NULL;
-				if (asprintf(&label, "%s (systemd's own lines)", cmd ? cmd : "journalctl") < 0)
+				if (asprintf(&label, "%s (systemd's own lines)",
+					     cmd ? cmd : "journalctl") < 0)
 					r = -ENOMEM;
-				struct ep_diag_source *ss = r == 0 ? rt_diag_source(ret, label, false) : NULL;
+				struct ep_diag_source *ss =
+				    r == 0 ? rt_diag_source(ret, label, false) : NULL;
 				if (r == 0 && !ss)
 					r = -ENOMEM;
-				for (size_t i = sysd.n > 5 ? sysd.n - 5 : 0; r == 0 && i < sysd.n; i++)
+				for (size_t i = sysd.n > 5 ? sysd.n - 5 : 0; r == 0 && i < sysd.n;
+				     i++)
 					r = ep_strv_push(&ss->lines, sysd.v[i]);
 			}
 			if (r == 0 && !etcd.n)
-				ep_strbuf_addf(&sum, "; the journal holds no line of etcd's for %s", unit);
+				ep_strbuf_addf(&sum, "; the journal holds no line of etcd's for %s",
+					       unit);
 			ep_strv_release(&etcd);
 			ep_strv_release(&sysd);
 		}
@@ -706,15 +735,15 @@ static int sd_diagnose(const struct ep_runtime_ctx *ctx, unsigned tail, struct e
 }
 
 const struct ep_runtime_ops ep_runtime_systemd = {
-	.name = "systemd",
-	.mode = EP_MODE_SYSTEMD,
-	.render = sd_render,
-	.read_back = sd_read_back,
-	.status = sd_status,
-	.diagnose = sd_diagnose,
+    .name = "systemd",
+    .mode = EP_MODE_SYSTEMD,
+    .render = sd_render,
+    .read_back = sd_read_back,
+    .status = sd_status,
+    .diagnose = sd_diagnose,
 #ifdef EP_HAVE_PLAN_ENGINE
-	.plan_start = rt_systemd_plan_start,
-	.plan_stop = rt_systemd_plan_stop,
-	.plan_restart = rt_systemd_plan_restart,
+    .plan_start = rt_systemd_plan_start,
+    .plan_stop = rt_systemd_plan_stop,
+    .plan_restart = rt_systemd_plan_restart,
 #endif
 };

@@ -21,7 +21,7 @@
 
 /* systemd's LONG_LINE_MAX */
 #define LINE_MAX_BYTES (1024u * 1024)
-#define WHITESPACE " \t\n\r"
+#define WHITESPACE     " \t\n\r"
 
 void ep_unit_entries_release(struct ep_unit_entries *e)
 {
@@ -72,9 +72,8 @@ static void strip(const char **s, const char **e)
 		(*e)--;
 }
 
-static int entry_push(struct ep_unit_entries *ret, size_t *cap, const char *section,
-		      const char *k, size_t klen, const char *v, size_t vlen, const char *file,
-		      unsigned line)
+static int entry_push(struct ep_unit_entries *ret, size_t *cap, const char *section, const char *k,
+		      size_t klen, const char *v, size_t vlen, const char *file, unsigned line)
 {
 	if (ret->n == *cap) {
 		size_t n = *cap ? *cap * 2 : 16;
@@ -128,16 +127,17 @@ static int parse_line(struct parse_state *ps, const char *s, size_t len, unsigne
 		return ps->section ? 0 : ep_error_set(err, -ENOMEM, "out of memory");
 	}
 	if (!ps->section)
-		return note(ps->notes, "%s:%u: assignment outside of a section: ignored (as by systemd)",
+		return note(ps->notes,
+			    "%s:%u: assignment outside of a section: ignored (as by systemd)",
 			    ps->file, line) < 0
-			       ? ep_error_set(err, -ENOMEM, "out of memory")
-			       : 0;
+			   ? ep_error_set(err, -ENOMEM, "out of memory")
+			   : 0;
 	const char *eq = memchr(s, '=', (size_t)(e - s));
 	if (!eq)
-		return note(ps->notes, "%s:%u: a line without '=': ignored (as by systemd)", ps->file,
-			    line) < 0
-			       ? ep_error_set(err, -ENOMEM, "out of memory")
-			       : 0;
+		return note(ps->notes, "%s:%u: a line without '=': ignored (as by systemd)",
+			    ps->file, line) < 0
+			   ? ep_error_set(err, -ENOMEM, "out of memory")
+			   : 0;
 	const char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
 	strip(&ks, &ke);
 	strip(&vs, &ve);
@@ -150,8 +150,8 @@ static int parse_line(struct parse_state *ps, const char *s, size_t len, unsigne
 int ep_unitfile_parse(const char *buf, size_t len, const char *file, struct ep_unit_entries *ret,
 		      struct ep_strv *notes, struct ep_error *err)
 {
-	struct parse_state ps = { .ret = ret, .cap = ret->n, .file = file ? file : "(unit)",
-				  .notes = notes };
+	struct parse_state ps = {
+	    .ret = ret, .cap = ret->n, .file = file ? file : "(unit)", .notes = notes};
 	size_t before = ret->n;
 	struct ep_strbuf cont = EP_STRBUF_INIT; /* a continued line so far */
 	bool continuing = false;
@@ -175,7 +175,8 @@ int ep_unitfile_parse(const char *buf, size_t len, const char *file, struct ep_u
 		pos = next;
 		lineno++;
 		if (n > LINE_MAX_BYTES) {
-			r = ep_error_set(err, -E2BIG, "%s:%u: line longer than 1 MiB", ps.file, lineno);
+			r = ep_error_set(err, -E2BIG, "%s:%u: line longer than 1 MiB", ps.file,
+					 lineno);
 			break;
 		}
 		/* Comment lines are skipped everywhere, inside a continuation too. */
@@ -188,8 +189,9 @@ int ep_unitfile_parse(const char *buf, size_t len, const char *file, struct ep_u
 		size_t plen = n;
 		if (continuing) {
 			if (cont.len + n > LINE_MAX_BYTES) {
-				r = ep_error_set(err, -E2BIG, "%s:%u: continued line longer than 1 MiB",
-						 ps.file, lineno);
+				r = ep_error_set(err, -E2BIG,
+						 "%s:%u: continued line longer than 1 MiB", ps.file,
+						 lineno);
 				break;
 			}
 			ep_strbuf_add(&cont, s, n);
@@ -309,8 +311,8 @@ static int specifiers_expand(const char *value, const char *unit_name, struct ep
 			ep_strbuf_addch(out, '%');
 			if (c)
 				ep_strbuf_addch(out, c);
-			if (note(notes, "%s: the specifier '%%%c' is not expanded by etcdpilot", what,
-				 c ? c : ' ') < 0)
+			if (note(notes, "%s: the specifier '%%%c' is not expanded by etcdpilot",
+				 what, c ? c : ' ') < 0)
 				return -ENOMEM;
 			break;
 		}
@@ -517,8 +519,8 @@ static int replace_in_word(const char *w, const struct ep_kvv *env, struct ep_st
 			const char *name = p + 2;
 			size_t nlen = strcspn(name, ":}");
 			const char *op = name + nlen;
-			if (env_name_ok(name, nlen) && (op == close || (op[0] == ':' && (op[1] == '-' ||
-											  op[1] == '+')))) {
+			if (env_name_ok(name, nlen) &&
+			    (op == close || (op[0] == ':' && (op[1] == '-' || op[1] == '+')))) {
 				const char *v = env_get(env, name, nlen);
 				if (op == close) {
 					ep_strbuf_adds(out, v);
@@ -526,14 +528,15 @@ static int replace_in_word(const char *w, const struct ep_kvv *env, struct ep_st
 					bool set = v && *v;
 					const char *alt = op + 2;
 					size_t alen = (size_t)(close - alt);
-					if (op[1] == '-')
-						set ? ep_strbuf_adds(out, v) : ep_strbuf_add(out, alt, alen);
-					else if (set)
+					if (op[1] == '-' && set)
+						ep_strbuf_adds(out, v);
+					else if (op[1] == '-' || set)
 						ep_strbuf_add(out, alt, alen);
 				}
 				if (!v && unset) {
 					_cleanup_free_ char *n = strndup(name, nlen);
-					if (!n || (!ep_strv_contains(unset, n) && ep_strv_push(unset, n) < 0))
+					if (!n || (!ep_strv_contains(unset, n) &&
+						   ep_strv_push(unset, n) < 0))
 						return -ENOMEM;
 				}
 				p = close + 1;
@@ -586,7 +589,7 @@ int ep_unit_exec_parse(const char *value, const char *unit_name, const struct ep
 	_cleanup_free_ char *text = ep_strbuf_detach(&sb, NULL);
 	if (!text)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	struct ep_strv words = { 0 };
+	struct ep_strv words = {0};
 	const char *p = text, *why = NULL;
 	int r;
 	char *w = NULL;
@@ -602,7 +605,8 @@ int ep_unit_exec_parse(const char *value, const char *unit_name, const struct ep
 		ep_strv_release(&words);
 		return ep_error_set(err, r,
 				    "the command line has %s: systemd ignores it, and the unit "
-				    "cannot start", why);
+				    "cannot start",
+				    why);
 	}
 	if (r < 0) {
 		ep_strv_release(&words);
@@ -625,11 +629,12 @@ int ep_unit_exec_parse(const char *value, const char *unit_name, const struct ep
 			 !(ret->flags & (EP_EXEC_PRIVILEGED | EP_EXEC_NO_SETUID | EP_EXEC_AMBIENT)))
 			ret->flags |= EP_EXEC_PRIVILEGED;
 		else if (*f == '!' && f[1] == '!' &&
-			 !(ret->flags & (EP_EXEC_PRIVILEGED | EP_EXEC_NO_SETUID | EP_EXEC_AMBIENT))) {
+			 !(ret->flags &
+			   (EP_EXEC_PRIVILEGED | EP_EXEC_NO_SETUID | EP_EXEC_AMBIENT))) {
 			ret->flags |= EP_EXEC_AMBIENT;
 			f++;
-		} else if (*f == '!' &&
-			   !(ret->flags & (EP_EXEC_PRIVILEGED | EP_EXEC_NO_SETUID | EP_EXEC_AMBIENT)))
+		} else if (*f == '!' && !(ret->flags & (EP_EXEC_PRIVILEGED | EP_EXEC_NO_SETUID |
+							EP_EXEC_AMBIENT)))
 			ret->flags |= EP_EXEC_NO_SETUID;
 		else
 			break;
@@ -650,7 +655,7 @@ int ep_unit_exec_parse(const char *value, const char *unit_name, const struct ep
 		r = ep_error_set(err, -EINVAL, "'@' needs the argv[0] word after the program");
 	if (r == 0 && !(ret->path = strdup(f)))
 		r = ep_error_set(err, -ENOMEM, "out of memory");
-	struct ep_strv unset = { 0 };
+	struct ep_strv unset = {0};
 	for (size_t i = first; r == 0 && i < words.n; i++) {
 		const char *word = i == 0 ? ret->path : words.v[i];
 		bool expand = !(ret->flags & EP_EXEC_NO_ENV_EXPAND) && (i > 0 || first);
@@ -674,7 +679,8 @@ int ep_unit_exec_parse(const char *value, const char *unit_name, const struct ep
 			r = ep_error_set(err, -ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; r == 0 && i < unset.n; i++)
-		if (note(notes, "ExecStart uses $%s, which is not set: systemd replaces it with nothing",
+		if (note(notes,
+			 "ExecStart uses $%s, which is not set: systemd replaces it with nothing",
 			 unset.v[i]) < 0)
 			r = ep_error_set(err, -ENOMEM, "out of memory");
 	ep_strv_release(&unset);
@@ -695,7 +701,7 @@ int ep_unit_environment_parse(const char *value, const char *unit_name, struct e
 	_cleanup_free_ char *text = ep_strbuf_detach(&sb, NULL);
 	if (!text)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	struct ep_kvv got = { 0 };
+	struct ep_kvv got = {0};
 	const char *p = text, *why = NULL;
 	char *w = NULL;
 	int r;
@@ -706,8 +712,10 @@ int ep_unit_environment_parse(const char *value, const char *unit_name, struct e
 			ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
 		if (!ok) {
 			_cleanup_free_ char *shown = ep_escape(w);
-			r = note(notes, "Environment: '%s' is not a valid assignment: ignored (as by systemd)",
-				 shown ? shown : "");
+			r = note(
+			    notes,
+			    "Environment: '%s' is not a valid assignment: ignored (as by systemd)",
+			    shown ? shown : "");
 		} else {
 			_cleanup_free_ char *name = strndup(w, (size_t)(eq - w));
 			r = name ? ep_kvv_push(&got, name, eq + 1) : -ENOMEM;
@@ -718,7 +726,8 @@ int ep_unit_environment_parse(const char *value, const char *unit_name, struct e
 	}
 	if (r == -EINVAL) {
 		ep_kvv_release(&got);
-		return ep_error_set(err, r, "Environment= has %s: systemd ignores the whole line", why);
+		return ep_error_set(err, r, "Environment= has %s: systemd ignores the whole line",
+				    why);
 	}
 	for (size_t i = 0; r == 0 && i < got.n; i++)
 		r = ep_kvv_push(ret, got.v[i].name, got.v[i].value);

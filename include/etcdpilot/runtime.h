@@ -41,8 +41,9 @@ struct ep_plan;
 /* What a runtime is given                                                  */
 
 struct ep_runtime_ctx {
-	const char *root;          /* NULL or "/" = the real root */
-	const struct ep_spec *spec;/* the node spec: paths (manifest dir, unit, env file, bin dir), name */
+	const char *root; /* NULL or "/" = the real root */
+	const struct ep_spec
+	    *spec; /* the node spec: paths (manifest dir, unit, env file, bin dir), name */
 	/*
 	 * Programs.  systemctl: NULL = "systemctl".  journalctl: NULL = the
 	 * one beside the systemctl ("journalctl" in its name's place, so
@@ -57,7 +58,7 @@ struct ep_runtime_ctx {
 	const char *journalctl;
 	const char *crictl;
 	bool programs_named;
-	uint64_t timeout_ms;       /* per program run; 0 = 10 s */
+	uint64_t timeout_ms; /* per program run; 0 = 10 s */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -65,8 +66,8 @@ struct ep_runtime_ctx {
 
 /* One file of a member, to be written on the node. */
 struct ep_runtime_file {
-	char *path;         /* node path (heap) */
-	char *content;      /* heap, NUL-terminated */
+	char *path;    /* node path (heap) */
+	char *content; /* heap, NUL-terminated */
 	size_t len;
 	mode_t mode;
 	/*
@@ -90,15 +91,15 @@ void ep_runtime_files_release(struct ep_runtime_files *files);
 
 /* One etcd setting in effect. */
 struct ep_member_flag {
-	char *name;     /* without dashes: "snapshot-count" */
-	char *value;    /* as etcd takes it; booleans written "true" / "false" */
+	char *name;  /* without dashes: "snapshot-count" */
+	char *value; /* as etcd takes it; booleans written "true" / "false" */
 	/*
 	 * Where it was given: "ExecStart (/etc/systemd/system/etcd.service:9)",
 	 * "/etc/etcd.env:12", "Environment= (/etc/systemd/system/etcd.service:7)",
 	 * "/etc/kubernetes/manifests/etcd.yaml", ".../etcd.yaml (env)".
 	 */
 	char *origin;
-	bool from_env;  /* an ETCD_* variable rather than a command-line flag */
+	bool from_env; /* an ETCD_* variable rather than a command-line flag */
 };
 
 /* One variable of the environment that is not an etcd setting. */
@@ -114,12 +115,13 @@ struct ep_member_var {
  */
 struct ep_member_desc {
 	enum ep_mode mode;
-	char *source;        /* node path read: the manifest, or the unit file */
-	struct ep_strv files;/* every node file read, in order (unit, drop-ins, env files) */
-	char *program;       /* systemd: the binary ExecStart runs (node path); static pod: NULL */
-	char *image;         /* static pod: the container image; systemd: NULL */
-	char *version;       /* "3.4.23" */
-	char *version_from;  /* "image tag", "/usr/local/bin/etcd --version", "the manifest's flags" */
+	char *source;	      /* node path read: the manifest, or the unit file */
+	struct ep_strv files; /* every node file read, in order (unit, drop-ins, env files) */
+	char *program;	      /* systemd: the binary ExecStart runs (node path); static pod: NULL */
+	char *image;	      /* static pod: the container image; systemd: NULL */
+	char *version;	      /* "3.4.23" */
+	char *
+	    version_from; /* "image tag", "/usr/local/bin/etcd --version", "the manifest's flags" */
 	/*
 	 * The settings in effect, in the order etcd applies them: the
 	 * command-line flags in their order (a repeated flag once, at its last
@@ -175,10 +177,10 @@ char *ep_member_desc_text(const struct ep_member_desc *m);
 /* Status and diagnosis                                                     */
 
 struct ep_runtime_status {
-	bool installed;    /* the manifest / the unit file is there */
-	bool running;      /* the member answers (static pod) / the unit is active (systemd) */
-	char state[32];    /* "answering", "not answering", "absent" / what is-active said */
-	char *detail;      /* one line (heap, may be NULL) */
+	bool installed; /* the manifest / the unit file is there */
+	bool running;	/* the member answers (static pod) / the unit is active (systemd) */
+	char state[32]; /* "answering", "not answering", "absent" / what is-active said */
+	char *detail;	/* one line (heap, may be NULL) */
 };
 
 void ep_runtime_status_release(struct ep_runtime_status *st);
@@ -191,12 +193,12 @@ struct ep_diag_source {
 	 * ("journalctl -u etcd.service -n 60 --no-pager -o short-iso").
 	 */
 	char *label;
-	struct ep_strv lines;  /* raw, as read (escape before printing) */
-	bool etcd_output;      /* etcd's own output; false: a status (systemctl status, crictl ps) */
+	struct ep_strv lines; /* raw, as read (escape before printing) */
+	bool etcd_output;     /* etcd's own output; false: a status (systemctl status, crictl ps) */
 };
 
 struct ep_diagnosis {
-	char *summary;  /* one line on the state (not escaped; made of escaped parts) */
+	char *summary; /* one line on the state (not escaped; made of escaped parts) */
 	struct ep_diag_source *v;
 	size_t n;
 };
@@ -226,7 +228,7 @@ int ep_diagnosis_add_to_error(const struct ep_diagnosis *d, struct ep_error *err
 /* The operations                                                           */
 
 struct ep_runtime_ops {
-	const char *name;   /* "static-pod", "systemd" */
+	const char *name; /* "static-pod", "systemd" */
 	enum ep_mode mode;
 	/*
 	 * The files for ctx->spec (join: @initial_cluster, may be NULL) into
@@ -277,16 +279,16 @@ const struct ep_runtime_ops *ep_runtime_get(enum ep_mode mode);
 
 /* One line of a container log, P chunks joined. */
 struct ep_cri_line {
-	char *time;    /* RFC 3339 timestamp of its first chunk, as written */
-	char stream[8];/* "stdout" or "stderr" */
-	char *text;    /* without the newline */
-	bool partial;  /* the log ended before its F chunk */
+	char *time;	/* RFC 3339 timestamp of its first chunk, as written */
+	char stream[8]; /* "stdout" or "stderr" */
+	char *text;	/* without the newline */
+	bool partial;	/* the log ended before its F chunk */
 };
 
 struct ep_cri_log {
 	struct ep_cri_line *v;
 	size_t n;
-	size_t garbage;  /* lines that are not CRI-framed (skipped) */
+	size_t garbage; /* lines that are not CRI-framed (skipped) */
 };
 
 void ep_cri_log_release(struct ep_cri_log *log);
@@ -304,8 +306,8 @@ int ep_cri_log_parse(const char *buf, size_t len, bool mid_line, struct ep_cri_l
 /* One line of 'journalctl -o short-iso'. */
 struct ep_journal_line {
 	char *time;
-	char *ident;   /* "etcd", "systemd" */
-	long pid;      /* -1 when not given */
+	char *ident; /* "etcd", "systemd" */
+	long pid;    /* -1 when not given */
 	char *message;
 };
 

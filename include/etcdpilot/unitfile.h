@@ -33,11 +33,11 @@ struct ep_error;
 
 /* One assignment of a unit file, in file order. */
 struct ep_unit_entry {
-	char *section;  /* "Service" */
-	char *key;      /* "ExecStart" */
-	char *value;    /* continuation lines joined, whitespace trimmed (may be "") */
-	char *file;     /* as given to ep_unitfile_parse */
-	unsigned line;  /* line of the key (the first of a continued line) */
+	char *section; /* "Service" */
+	char *key;     /* "ExecStart" */
+	char *value;   /* continuation lines joined, whitespace trimmed (may be "") */
+	char *file;    /* as given to ep_unitfile_parse */
+	unsigned line; /* line of the key (the first of a continued line) */
 };
 
 struct ep_unit_entries {
@@ -73,18 +73,18 @@ int ep_unit_entries_get(const struct ep_unit_entries *e, const char *section, co
 /* Prefixes of a command line (systemd.service(5), table 2). */
 enum {
 	EP_EXEC_IGNORE_FAILURE = 1 << 0, /* '-' */
-	EP_EXEC_ARGV0 = 1 << 1,          /* '@': the second word is argv[0] */
-	EP_EXEC_NO_ENV_EXPAND = 1 << 2,  /* ':' */
-	EP_EXEC_PRIVILEGED = 1 << 3,     /* '+' */
-	EP_EXEC_NO_SETUID = 1 << 4,      /* '!' */
-	EP_EXEC_AMBIENT = 1 << 5,        /* '!!' */
+	EP_EXEC_ARGV0 = 1 << 1,		 /* '@': the second word is argv[0] */
+	EP_EXEC_NO_ENV_EXPAND = 1 << 2,	 /* ':' */
+	EP_EXEC_PRIVILEGED = 1 << 3,	 /* '+' */
+	EP_EXEC_NO_SETUID = 1 << 4,	 /* '!' */
+	EP_EXEC_AMBIENT = 1 << 5,	 /* '!!' */
 };
 
 /* A command line after splitting and expansion. */
 struct ep_unit_exec {
-	unsigned flags;       /* EP_EXEC_* */
-	char *path;           /* the program to run, as written (absolute, or a bare name) */
-	struct ep_strv argv;  /* what the program gets: argv[0] first */
+	unsigned flags;	     /* EP_EXEC_* */
+	char *path;	     /* the program to run, as written (absolute, or a bare name) */
+	struct ep_strv argv; /* what the program gets: argv[0] first */
 };
 
 void ep_unit_exec_release(struct ep_unit_exec *x);

@@ -28,13 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (log.n + log.garbage > newlines + 1)
 			abort();
-		struct ep_diagnosis d = { 0 };
+		struct ep_diagnosis d = {0};
 		struct ep_diag_source *s = rt_diag_source(&d, "fuzz", true);
 		if (!s)
 			abort();
 		for (size_t i = 0; i < log.n; i++) {
 			if (!log.v[i].time || !log.v[i].text ||
-			    (strcmp(log.v[i].stream, "stdout") && strcmp(log.v[i].stream, "stderr")))
+			    (strcmp(log.v[i].stream, "stdout") &&
+			     strcmp(log.v[i].stream, "stderr")))
 				abort();
 			if (ep_strv_push(&s->lines, log.v[i].text) < 0)
 				abort();

@@ -19,21 +19,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ep_unit_entries e = { 0 };
-	struct ep_strv notes = { 0 };
+	struct ep_unit_entries e = {0};
+	struct ep_strv notes = {0};
 	struct ep_error err;
 	ep_error_clear(&err);
 	int r = ep_unitfile_parse((const char *)data, size, "/fuzz.service", &e, &notes, &err);
 	if (r < 0 && (!err.msg[0] || e.n != 0))
 		abort();
-	struct ep_kvv env = { 0 };
+	struct ep_kvv env = {0};
 	for (size_t i = 0; r == 0 && i < e.n; i++) {
 		if (!e.v[i].section || !e.v[i].key || !e.v[i].value || !e.v[i].line)
 			abort();
 		ep_error_clear(&err);
 		if (!strcmp(e.v[i].key, "Environment")) {
 			size_t before = env.n;
-			if (ep_unit_environment_parse(e.v[i].value, "etcd.service", &env, &notes, &err) < 0 &&
+			if (ep_unit_environment_parse(e.v[i].value, "etcd.service", &env, &notes,
+						      &err) < 0 &&
 			    !err.msg[0])
 				abort();
 			for (size_t k = before; k < env.n; k++) {
@@ -46,12 +47,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		} else if (!strcmp(e.v[i].key, "ExecStart")) {
 			struct ep_unit_exec x;
-			int xr = ep_unit_exec_parse(e.v[i].value, "etcd.service", &env, &x, &notes, &err);
+			int xr = ep_unit_exec_parse(e.v[i].value, "etcd.service", &env, &x, &notes,
+						    &err);
 			if (xr < 0 && !err.msg[0])
 				abort();
 			if (xr == 0 && (!x.path || !*x.path))
 				abort();
-			if (xr == 0 && !(x.flags & EP_EXEC_ARGV0) && (!x.argv.n || strcmp(x.argv.v[0], x.path)))
+			if (xr == 0 && !(x.flags & EP_EXEC_ARGV0) &&
+			    (!x.argv.n || strcmp(x.argv.v[0], x.path)))
 				abort();
 			ep_unit_exec_release(&x);
 		}

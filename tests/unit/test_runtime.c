@@ -111,10 +111,10 @@ static void dump(const struct ep_member_desc *m)
 	free(t);
 }
 
-#define assert_has(v, needle)                                                        \
-	do {                                                                         \
-		if (!strv_has((v), (needle)))                                        \
-			fail_msg("no line with '%s' in " #v, (needle));              \
+#define assert_has(v, needle)                                                                      \
+	do {                                                                                       \
+		if (!strv_has((v), (needle)))                                                      \
+			fail_msg("no line with '%s' in " #v, (needle));                            \
 	} while (0)
 
 static const struct ep_member_flag *flag(const struct ep_member_desc *m, const char *name)
@@ -152,7 +152,7 @@ static int read_back(enum ep_mode mode, const char *root, struct ep_member_desc 
 {
 	struct ep_spec spec;
 	make_spec(&spec, mode, "3.5.21");
-	struct ep_runtime_ctx ctx = { .root = root, .spec = &spec };
+	struct ep_runtime_ctx ctx = {.root = root, .spec = &spec};
 	ep_error_clear(err);
 	int r = ep_runtime_get(mode)->read_back(&ctx, m, err);
 	ep_spec_release(&spec);
@@ -177,31 +177,31 @@ static void fixture_root(const char *name, char *buf, size_t len)
 static void test_unitfile_syntax(void **state)
 {
 	(void)state;
-	static const char text[] =
-		"\xef\xbb\xbf# a comment\n"
-		"; another\n"
-		"Orphan=1\n"
-		"[Unit]\n"
-		"  Description = etcd \\\n"
-		"# a comment inside the continuation is skipped\n"
-		"   key-value store  \n"
-		"\n"
-		"[Service]\r\n"
-		"ExecStart=/bin/etcd --a=\\\\\n"
-		"Environment=A=1\r"
-		"NoEquals\n"
-		"Environment=\n"
-		"Environment=B=2\n"
-		"ExecStart=/bin/etcd \\\n"
-		"  --x=1 \\\n"
-		"  --y=2\n"
-		"Empty=\n"
-		"Last=cont\\";
-	struct ep_unit_entries e = { 0 };
-	struct ep_strv notes = { 0 };
+	static const char text[] = "\xef\xbb\xbf# a comment\n"
+				   "; another\n"
+				   "Orphan=1\n"
+				   "[Unit]\n"
+				   "  Description = etcd \\\n"
+				   "# a comment inside the continuation is skipped\n"
+				   "   key-value store  \n"
+				   "\n"
+				   "[Service]\r\n"
+				   "ExecStart=/bin/etcd --a=\\\\\n"
+				   "Environment=A=1\r"
+				   "NoEquals\n"
+				   "Environment=\n"
+				   "Environment=B=2\n"
+				   "ExecStart=/bin/etcd \\\n"
+				   "  --x=1 \\\n"
+				   "  --y=2\n"
+				   "Empty=\n"
+				   "Last=cont\\";
+	struct ep_unit_entries e = {0};
+	struct ep_strv notes = {0};
 	struct ep_error err;
 	ep_error_clear(&err);
-	assert_int_equal(ep_unitfile_parse(text, sizeof(text) - 1, "/u.service", &e, &notes, &err), 0);
+	assert_int_equal(ep_unitfile_parse(text, sizeof(text) - 1, "/u.service", &e, &notes, &err),
+			 0);
 	assert_int_equal(e.n, 8);
 	assert_string_equal(e.v[0].section, "Unit");
 	assert_string_equal(e.v[0].key, "Description");
@@ -238,14 +238,14 @@ static void test_unitfile_syntax(void **state)
 
 	/* a broken header is refused, and the list keeps what it had */
 	size_t before = e.n;
-	assert_int_equal(ep_unitfile_parse("[Service]\nA=1\n[Serv ice\nB=2\n", 29, "/d.conf", &e,
-					   &notes, &err),
-			 -EBADMSG);
+	assert_int_equal(
+	    ep_unitfile_parse("[Service]\nA=1\n[Serv ice\nB=2\n", 29, "/d.conf", &e, &notes, &err),
+	    -EBADMSG);
 	assert_non_null(strstr(err.msg, "/d.conf:3: invalid section header"));
 	assert_int_equal(e.n, before);
 	ep_unit_entries_release(&e);
 	/* the same on an empty list (found by fuzz_unitfile) */
-	struct ep_unit_entries none = { 0 };
+	struct ep_unit_entries none = {0};
 	assert_int_equal(ep_unitfile_parse(" [", 2, "/e.conf", &none, NULL, &err), -EBADMSG);
 	assert_int_equal(none.n, 0);
 	ep_unit_entries_release(&none);
@@ -275,41 +275,43 @@ static void expect_exec(const char *value, const struct ep_kvv *env, const char 
 static void test_exec_parse(void **state)
 {
 	(void)state;
-	struct ep_kvv env = { 0 };
+	struct ep_kvv env = {0};
 	assert_int_equal(ep_kvv_push(&env, "NAME", "n1"), 0);
 	assert_int_equal(ep_kvv_push(&env, "OPTS", "--a=1  \"--b=x y\"\t--c"), 0);
 	assert_int_equal(ep_kvv_push(&env, "EMPTY", ""), 0);
 
-	expect_exec("/usr/bin/etcd", &env, "/usr/bin/etcd", 0, (const char *[]){ "/usr/bin/etcd", NULL });
+	expect_exec("/usr/bin/etcd", &env, "/usr/bin/etcd", 0,
+		    (const char *[]){"/usr/bin/etcd", NULL});
 	expect_exec("-/usr/bin/etcd --name ${NAME}", &env, "/usr/bin/etcd", EP_EXEC_IGNORE_FAILURE,
-		    (const char *[]){ "/usr/bin/etcd", "--name", "n1", NULL });
+		    (const char *[]){"/usr/bin/etcd", "--name", "n1", NULL});
 	/* quotes anywhere in a word, C escapes inside and outside them */
 	expect_exec("+/bin/etcd --x=\"a b\"c 'd\\x41' \\101 \"q\\\"q\"", &env, "/bin/etcd",
 		    EP_EXEC_PRIVILEGED,
-		    (const char *[]){ "/bin/etcd", "--x=a bc", "dA", "A", "q\"q", NULL });
+		    (const char *[]){"/bin/etcd", "--x=a bc", "dA", "A", "q\"q", NULL});
 	/* $NAME alone splits, ${NAME} never does, $$ is a dollar, $X inside a word stays */
 	expect_exec("/bin/etcd $OPTS ${OPTS} x$$y --n=$NAME $UNSET ${UNSET}", &env, "/bin/etcd", 0,
-		    (const char *[]){ "/bin/etcd", "--a=1", "--b=x y", "--c", "--a=1  \"--b=x y\"\t--c",
-				      "x$y", "--n=$NAME", "", NULL });
+		    (const char *[]){"/bin/etcd", "--a=1", "--b=x y", "--c",
+				     "--a=1  \"--b=x y\"\t--c", "x$y", "--n=$NAME", "", NULL});
 	expect_exec("/bin/etcd ${EMPTY:-dflt} ${NAME:-dflt} ${NAME:+alt} ${EMPTY:+alt}", &env,
-		    "/bin/etcd", 0, (const char *[]){ "/bin/etcd", "dflt", "n1", "alt", "", NULL });
+		    "/bin/etcd", 0, (const char *[]){"/bin/etcd", "dflt", "n1", "alt", "", NULL});
 	/* ':' turns substitution off; '@' gives argv[0]; '!!' is one prefix */
 	expect_exec(":/bin/etcd ${NAME}", &env, "/bin/etcd", EP_EXEC_NO_ENV_EXPAND,
-		    (const char *[]){ "/bin/etcd", "${NAME}", NULL });
+		    (const char *[]){"/bin/etcd", "${NAME}", NULL});
 	expect_exec("@!!/bin/etcd etcd-server --name=${NAME}", &env, "/bin/etcd",
 		    EP_EXEC_ARGV0 | EP_EXEC_AMBIENT,
-		    (const char *[]){ "etcd-server", "--name=n1", NULL });
+		    (const char *[]){"etcd-server", "--name=n1", NULL});
 	/* specifiers: %n %N %% */
 	expect_exec("/bin/etcd --name=%N --u=%n 100%%", &env, "/bin/etcd", 0,
-		    (const char *[]){ "/bin/etcd", "--name=etcd", "--u=etcd.service", "100%", NULL });
-	expect_exec("etcd --x", &env, "etcd", 0, (const char *[]){ "etcd", "--x", NULL });
+		    (const char *[]){"/bin/etcd", "--name=etcd", "--u=etcd.service", "100%", NULL});
+	expect_exec("etcd --x", &env, "etcd", 0, (const char *[]){"etcd", "--x", NULL});
 
-	struct ep_strv notes = { 0 };
+	struct ep_strv notes = {0};
 	struct ep_unit_exec x;
 	struct ep_error err;
 	ep_error_clear(&err);
-	assert_int_equal(ep_unit_exec_parse("/bin/etcd --h=%H ${NOPE}", "etcd.service", &env, &x,
-					    &notes, &err), 0);
+	assert_int_equal(
+	    ep_unit_exec_parse("/bin/etcd --h=%H ${NOPE}", "etcd.service", &env, &x, &notes, &err),
+	    0);
 	assert_string_equal(x.argv.v[1], "--h=%H");
 	assert_has(&notes, "'%H' is not expanded");
 	assert_has(&notes, "$NOPE, which is not set");
@@ -319,21 +321,22 @@ static void test_exec_parse(void **state)
 	static const struct {
 		const char *value, *why;
 	} bad[] = {
-		{ "", "empty" },
-		{ "   ", "empty" },
-		{ "/bin/etcd \"--x", "unterminated quote" },
-		{ "/bin/etcd '--x", "unterminated quote" },
-		{ "/bin/etcd --x=\\q", "bad escape" },
-		{ "/bin/etcd --x=\\x00", "bad escape" },
-		{ "/bin/etcd \\", "backslash at the end" },
-		{ "bin/etcd", "neither an absolute path" },
-		{ "/bin/etcd ; /bin/true", "several commands" },
-		{ "@/bin/etcd", "argv[0]" },
-		{ "-", "neither an absolute path" },
+	    {"", "empty"},
+	    {"   ", "empty"},
+	    {"/bin/etcd \"--x", "unterminated quote"},
+	    {"/bin/etcd '--x", "unterminated quote"},
+	    {"/bin/etcd --x=\\q", "bad escape"},
+	    {"/bin/etcd --x=\\x00", "bad escape"},
+	    {"/bin/etcd \\", "backslash at the end"},
+	    {"bin/etcd", "neither an absolute path"},
+	    {"/bin/etcd ; /bin/true", "several commands"},
+	    {"@/bin/etcd", "argv[0]"},
+	    {"-", "neither an absolute path"},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ep_error_clear(&err);
-		if (ep_unit_exec_parse(bad[i].value, "etcd.service", &env, &x, NULL, &err) != -EINVAL)
+		if (ep_unit_exec_parse(bad[i].value, "etcd.service", &env, &x, NULL, &err) !=
+		    -EINVAL)
 			fail_msg("'%s' was taken", bad[i].value);
 		if (!strstr(err.msg, bad[i].why))
 			fail_msg("'%s': %s", bad[i].value, err.msg);
@@ -344,8 +347,8 @@ static void test_exec_parse(void **state)
 static void test_environment_parse(void **state)
 {
 	(void)state;
-	struct ep_kvv kv = { 0 };
-	struct ep_strv notes = { 0 };
+	struct ep_kvv kv = {0};
+	struct ep_strv notes = {0};
 	struct ep_error err;
 	ep_error_clear(&err);
 	assert_int_equal(ep_unit_environment_parse("A=1 \"B=x y\" 'C=$z w' D=\\x41 not-valid=1 E= "
@@ -492,7 +495,7 @@ static void test_read_back_etcdpilot(void **state)
 	/* the same flags as the static pod etcdpilot renders for that spec */
 	struct ep_spec spec;
 	make_spec(&spec, EP_MODE_SYSTEMD, "3.4.23");
-	struct ep_kvv args = { 0 };
+	struct ep_kvv args = {0};
 	struct ep_error err;
 	ep_error_clear(&err);
 	assert_int_equal(ep_manifest_etcd_args(&spec, NULL, &args, &err), 0);
@@ -550,7 +553,8 @@ static void test_read_back_hostile(void **state)
 	/* even an empty variable: etcd checks the name (as etcd 3.4.23 does here) */
 	assert_has(&m.conflicts, "ETCD_SNAPSHOT_COUNT (/etc/etcd/a.env:4) and --snapshot-count");
 	/* a bad boolean */
-	assert_has(&m.conflicts, "ETCD_CLIENT_CERT_AUTH (/etc/etcd/a.env:7): etcd 3.5 refuses 'yes'");
+	assert_has(&m.conflicts,
+		   "ETCD_CLIENT_CERT_AUTH (/etc/etcd/a.env:7): etcd 3.5 refuses 'yes'");
 	if (m.conflicts.n != 3)
 		dump(&m);
 	assert_int_equal(m.conflicts.n, 3);
@@ -558,14 +562,16 @@ static void test_read_back_hostile(void **state)
 	expect_flag(&m, "data-dir", "/var/lib/etcd-b", "/etc/etcd/b.env:1");
 	assert_has(&m.notes, "ETCD_DATA_DIR (Environment= (/lib/systemd/system/etcd.service:4)) is "
 			     "overridden by /etc/etcd/a.env:2");
-	assert_has(&m.notes, "ETCD_DATA_DIR (/etc/etcd/a.env:2) is overridden by /etc/etcd/b.env:1");
+	assert_has(&m.notes,
+		   "ETCD_DATA_DIR (/etc/etcd/a.env:2) is overridden by /etc/etcd/b.env:1");
 	assert_has(&m.notes, "EnvironmentFile=-/etc/default/etcd-missing");
 	assert_has(&m.notes, "ETCD_MAX_WALS (/etc/etcd/a.env:6) is empty: etcd ignores it");
 	assert_has(&m.notes, "ETCD_BOGUS_THING=1 (/etc/etcd/a.env:5): etcd 3.5 has no such flag");
 	/* etcd looks at ETCD_* only, as spelt */
 	assert_string_equal(env_of(&m, "etcd_name"), "lower");
-	assert_has(&m.notes, "--snapshot-count=100 (ExecStart (/lib/systemd/system/etcd.service:8)) "
-			     "is given again later");
+	assert_has(&m.notes,
+		   "--snapshot-count=100 (ExecStart (/lib/systemd/system/etcd.service:8)) "
+		   "is given again later");
 	expect_flag(&m, "snapshot-count", "200", NULL);
 	expect_flag(&m, "peer-auto-tls", "true", "/etc/etcd/a.env:8");
 	/* ${ETCD_NAME} was expanded from the environment, as systemd does */
@@ -583,15 +589,17 @@ static void test_read_back_hostile(void **state)
 	put(root, "/etc/systemd/system/etcd.service.d/20-env.conf",
 	    "[Service]\nEnvironment=\"ETCD_LOG_LEVEL=debug\"\n", 0644);
 	put(root, "/run/systemd/system/etcd.service.d/10-exec.conf",
-	    "[Service]\nExecStart=\nExecStart=/usr/local/bin/etcd --bogus --data-dir /x extra\n", 0644);
-	put(root, "/usr/lib/systemd/system/etcd.service.d/10-exec.conf", "[Service]\nExecStart=/nope\n",
+	    "[Service]\nExecStart=\nExecStart=/usr/local/bin/etcd --bogus --data-dir /x extra\n",
 	    0644);
+	put(root, "/usr/lib/systemd/system/etcd.service.d/10-exec.conf",
+	    "[Service]\nExecStart=/nope\n", 0644);
 	ep_member_desc_release(&m);
 	read_ok(EP_MODE_SYSTEMD, root, &m);
 	assert_int_equal(m.files.n, 5);
 	assert_string_equal(m.files.v[1], "/run/systemd/system/etcd.service.d/10-exec.conf");
 	assert_string_equal(m.files.v[2], "/etc/systemd/system/etcd.service.d/20-env.conf");
-	assert_has(&m.conflicts, "etcd 3.5 refuses '--bogus': flag provided but not defined: -bogus");
+	assert_has(&m.conflicts,
+		   "etcd 3.5 refuses '--bogus': flag provided but not defined: -bogus");
 	/* the command line is not read past the unknown flag: data-dir is the environment's */
 	expect_flag(&m, "data-dir", "/var/lib/etcd-b", "/etc/etcd/b.env:1");
 	expect_flag(&m, "log-level", "debug", NULL);
@@ -614,8 +622,9 @@ static void test_read_back_hostile(void **state)
 	put(root, "/etc/systemd/system/etcd.service.d/30-req.conf",
 	    "[Service]\nEnvironmentFile=/etc/etcd/nope.env\n", 0644);
 	read_ok(EP_MODE_SYSTEMD, root, &m);
-	assert_has(&m.conflicts, "EnvironmentFile=/etc/etcd/nope.env (/etc/systemd/system/etcd.service.d/"
-				 "30-req.conf:2) does not exist: systemd does not start the unit");
+	assert_has(&m.conflicts,
+		   "EnvironmentFile=/etc/etcd/nope.env (/etc/systemd/system/etcd.service.d/"
+		   "30-req.conf:2) does not exist: systemd does not start the unit");
 	ep_member_desc_release(&m);
 
 	/* a drop-in masked by a link to /dev/null is not read */
@@ -633,8 +642,9 @@ static void test_read_back_hostile(void **state)
 	put(root, "/etc/systemd/system/etcd.service",
 	    "[Service]\nExecStart=/usr/bin/docker run quay.io/coreos/etcd\n", 0644);
 	char cmd[4200];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s/run' '%s/usr/lib' '%s/etc/systemd/system/etcd.service.d'",
-		 root, root, root);
+	snprintf(cmd, sizeof(cmd),
+		 "rm -rf '%s/run' '%s/usr/lib' '%s/etc/systemd/system/etcd.service.d'", root, root,
+		 root);
 	assert_int_equal(system(cmd), 0);
 	assert_int_equal(read_back(EP_MODE_SYSTEMD, root, &m, &err), -EINVAL);
 	assert_non_null(strstr(err.msg, "runs '/usr/bin/docker', not an etcd binary"));
@@ -669,13 +679,14 @@ static void test_read_back_manifest(void **state)
 	struct ep_member_desc m;
 	struct ep_error err;
 	assert_int_equal(read_back(EP_MODE_STATIC_POD, root, &m, &err), -ENOENT);
-	assert_non_null(strstr(err.msg, "no static pod manifest at /etc/kubernetes/manifests/etcd.yaml"));
+	assert_non_null(
+	    strstr(err.msg, "no static pod manifest at /etc/kubernetes/manifests/etcd.yaml"));
 
 	struct ep_spec spec;
 	make_spec(&spec, EP_MODE_STATIC_POD, "3.5.21");
 	assert_int_equal(ep_kvv_push(&spec.extra_args, "snapshot-count", "5000"), 0);
 	assert_int_equal(ep_kvv_push(&spec.extra_envs, "GOMAXPROCS", "2"), 0);
-	struct ep_runtime_ctx ctx = { .root = root, .spec = &spec };
+	struct ep_runtime_ctx ctx = {.root = root, .spec = &spec};
 	struct ep_runtime_files files;
 	ep_error_clear(&err);
 	assert_int_equal(ep_runtime_get(EP_MODE_STATIC_POD)->render(&ctx, NULL, &files, &err), 0);
@@ -712,9 +723,10 @@ static void test_read_back_manifest(void **state)
 	assert_int_equal(ep_runtime_get(EP_MODE_STATIC_POD)->render(&ctx, NULL, &files, &err), 0);
 	put(root, files.v[0].path, files.v[0].content, 0600);
 	read_ok(EP_MODE_STATIC_POD, root, &m);
-	assert_has(&m.conflicts, "ETCD_SNAPSHOT_COUNT (/etc/kubernetes/manifests/etcd.yaml (env)) and "
-				 "--snapshot-count (/etc/kubernetes/manifests/etcd.yaml): etcd 3.5 "
-				 "refuses");
+	assert_has(&m.conflicts,
+		   "ETCD_SNAPSHOT_COUNT (/etc/kubernetes/manifests/etcd.yaml (env)) and "
+		   "--snapshot-count (/etc/kubernetes/manifests/etcd.yaml): etcd 3.5 "
+		   "refuses");
 	assert_has(&m.notes, "ETCD_PROXY=off");
 	ep_member_desc_release(&m);
 	ep_runtime_files_release(&files);
@@ -731,21 +743,20 @@ static void test_read_back_manifest(void **state)
 static void test_cri_parse(void **state)
 {
 	(void)state;
-	static const char text[] =
-		"ad line from the middle\n"
-		"2024-05-01T10:00:00.123456789Z stdout F first\n"
-		"2024-05-01T10:00:01Z stderr P part one, \n"
-		"2024-05-01T10:00:01.5Z stdout F interleaved\n"
-		"2024-05-01T10:00:02+02:00 stderr P part two, \n"
-		"not a cri line at all\n"
-		"2024-05-01T10:00:03Z stderr F:x:y done\n"
-		"2024-05-01T10:00:03Z stdin F wrong stream\n"
-		"2024-05-01T10:00:03Z stdout X wrong tag\n"
-		"2024-13-01T10:00:03 stdout F no zone\n"
-		"2024-05-01T10:00:04Z stdout F \n"
-		"2024-05-01T10:00:05Z stdout F\n"
-		"2024-05-01T10:00:06Z stdout F tab\there \x1b[31m\n"
-		"2024-05-01T10:00:07Z stdout P cut off";
+	static const char text[] = "ad line from the middle\n"
+				   "2024-05-01T10:00:00.123456789Z stdout F first\n"
+				   "2024-05-01T10:00:01Z stderr P part one, \n"
+				   "2024-05-01T10:00:01.5Z stdout F interleaved\n"
+				   "2024-05-01T10:00:02+02:00 stderr P part two, \n"
+				   "not a cri line at all\n"
+				   "2024-05-01T10:00:03Z stderr F:x:y done\n"
+				   "2024-05-01T10:00:03Z stdin F wrong stream\n"
+				   "2024-05-01T10:00:03Z stdout X wrong tag\n"
+				   "2024-13-01T10:00:03 stdout F no zone\n"
+				   "2024-05-01T10:00:04Z stdout F \n"
+				   "2024-05-01T10:00:05Z stdout F\n"
+				   "2024-05-01T10:00:06Z stdout F tab\there \x1b[31m\n"
+				   "2024-05-01T10:00:07Z stdout P cut off";
 	struct ep_cri_log log;
 	assert_int_equal(ep_cri_log_parse(text, sizeof(text) - 1, true, &log), 0);
 	/* "<time> stdout F" without the space before an empty text is taken */
@@ -788,13 +799,17 @@ static void test_journal_parse(void **state)
 {
 	(void)state;
 	struct ep_journal_line l;
-	assert_int_equal(ep_journal_line_parse("2024-05-01T10:00:00+0000 n1 etcd[123]: hello: world", &l), 1);
+	assert_int_equal(
+	    ep_journal_line_parse("2024-05-01T10:00:00+0000 n1 etcd[123]: hello: world", &l), 1);
 	assert_string_equal(l.ident, "etcd");
 	assert_int_equal(l.pid, 123);
 	assert_string_equal(l.message, "hello: world");
 	ep_journal_line_release(&l);
-	assert_int_equal(ep_journal_line_parse("2024-05-01T10:00:00+00:00 n1 systemd[1]: etcd.service: "
-					       "Failed with result 'exit-code'.", &l), 1);
+	assert_int_equal(
+	    ep_journal_line_parse("2024-05-01T10:00:00+00:00 n1 systemd[1]: etcd.service: "
+				  "Failed with result 'exit-code'.",
+				  &l),
+	    1);
 	assert_string_equal(l.ident, "systemd");
 	assert_string_equal(l.message, "etcd.service: Failed with result 'exit-code'.");
 	ep_journal_line_release(&l);
@@ -825,8 +840,14 @@ static void cri_add(struct text *t, const char *stream, const char *tag, const c
 }
 
 static const char *const usage[] = {
-	"Usage:", "", "  etcd [flags]", "    Start an etcd server.", "", "  etcd --version",
-	"    Show the version of etcd.", NULL,
+    "Usage:",
+    "",
+    "  etcd [flags]",
+    "    Start an etcd server.",
+    "",
+    "  etcd --version",
+    "    Show the version of etcd.",
+    NULL,
 };
 
 static void test_diagnose_static_pod(void **state)
@@ -835,25 +856,27 @@ static void test_diagnose_static_pod(void **state)
 	char *root = scratch();
 	struct ep_spec spec;
 	make_spec(&spec, EP_MODE_STATIC_POD, "3.4.23");
-	struct ep_runtime_ctx ctx = { .root = root, .spec = &spec };
+	struct ep_runtime_ctx ctx = {.root = root, .spec = &spec};
 	const struct ep_runtime_ops *rt = ep_runtime_get(EP_MODE_STATIC_POD);
 	struct ep_diagnosis d;
 
 	/* nothing: no manifest, no pod log */
 	assert_int_equal(rt->diagnose(&ctx, 10, &d), -ENOENT);
-	assert_non_null(strstr(d.summary, "no static pod manifest at /etc/kubernetes/manifests/etcd.yaml"));
+	assert_non_null(
+	    strstr(d.summary, "no static pod manifest at /etc/kubernetes/manifests/etcd.yaml"));
 	assert_non_null(strstr(d.summary, "the kubelet has written no log for the etcd pod "
 					  "(/var/log/pods/kube-system_etcd-cp1_*)"));
 	assert_null(ep_diagnosis_excerpt(&d, 3));
 	ep_diagnosis_release(&d);
 
 	/* restart 1 failed on a flag: its complaint, not the usage after it */
-	struct text t = { 0 };
+	struct text t = {0};
 	cri_add(&t, "stderr", "F", "invalid value \"abc\" for flag -snapshot-count: parse error");
 	for (size_t i = 0; usage[i]; i++)
 		cri_add(&t, "stderr", "F", usage[i]);
 	put(root, "/etc/kubernetes/manifests/etcd.yaml", "x", 0600);
-	put(root, "/var/log/pods/kube-system_etcd-cp1_0a1b/etcd/0.log", "2024-05-01T09:00:00Z stdout F old\n", 0640);
+	put(root, "/var/log/pods/kube-system_etcd-cp1_0a1b/etcd/0.log",
+	    "2024-05-01T09:00:00Z stdout F old\n", 0640);
 	put(root, "/var/log/pods/kube-system_etcd-cp1_0a1b/etcd/1.log", t.buf, 0640);
 	/* another node's pod, written later, loses to this node's */
 	put(root, "/var/log/pods/kube-system_etcd-other_ffff/etcd/0.log",
@@ -861,29 +884,33 @@ static void test_diagnose_static_pod(void **state)
 	put(root, "/var/log/pods/kube-system_kube-apiserver-cp1_1111/kube-apiserver/0.log",
 	    "2024-05-01T11:00:00Z stdout F not etcd\n", 0640);
 	assert_int_equal(rt->diagnose(&ctx, 20, &d), 0);
-	assert_string_equal(d.summary, "pod kube-system/etcd-cp1 (uid 0a1b): container etcd has been "
-				       "restarted 1 time (its logs: 0.log to 1.log); the usage text etcd "
-				       "printed after its complaint is left out");
+	assert_string_equal(d.summary,
+			    "pod kube-system/etcd-cp1 (uid 0a1b): container etcd has been "
+			    "restarted 1 time (its logs: 0.log to 1.log); the usage text etcd "
+			    "printed after its complaint is left out");
 	assert_int_equal(d.n, 1); /* no crictl under a scratch root unless named */
 	assert_string_equal(d.v[0].label, "/var/log/pods/kube-system_etcd-cp1_0a1b/etcd/1.log");
 	assert_true(d.v[0].etcd_output);
 	assert_int_equal(d.v[0].lines.n, 1); /* the usage text after the complaint is cut */
 	char *ex = ep_diagnosis_excerpt(&d, 3);
-	assert_string_equal(ex, "etcd's last log line (/var/log/pods/kube-system_etcd-cp1_0a1b/etcd/"
-				"1.log): 'invalid value \"abc\" for flag -snapshot-count: parse error'");
+	assert_string_equal(
+	    ex, "etcd's last log line (/var/log/pods/kube-system_etcd-cp1_0a1b/etcd/"
+		"1.log): 'invalid value \"abc\" for flag -snapshot-count: parse error'");
 	free(ex);
 	ep_diagnosis_release(&d);
 
 	/* the container of restart 2 has said nothing yet: restart 1 has; garbage is counted */
 	put(root, "/var/log/pods/kube-system_etcd-cp1_0a1b/etcd/2.log", "garbage\n", 0640);
 	assert_int_equal(rt->diagnose(&ctx, 2, &d), 0);
-	assert_non_null(strstr(d.summary, "restarted 2 times (its logs: 0.log to 2.log); 2.log is "
-					  "empty so far; the usage text etcd printed after its complaint "
-					  "is left out; 1 line of the log is not CRI-framed"));
+	assert_non_null(strstr(d.summary,
+			       "restarted 2 times (its logs: 0.log to 2.log); 2.log is "
+			       "empty so far; the usage text etcd printed after its complaint "
+			       "is left out; 1 line of the log is not CRI-framed"));
 	assert_string_equal(d.v[0].label, "/var/log/pods/kube-system_etcd-cp1_0a1b/etcd/1.log");
 	/* the usage text is cut before the tail is taken: the complaint stays */
 	assert_int_equal(d.v[0].lines.n, 1);
-	assert_string_equal(d.v[0].lines.v[0], "invalid value \"abc\" for flag -snapshot-count: parse error");
+	assert_string_equal(d.v[0].lines.v[0],
+			    "invalid value \"abc\" for flag -snapshot-count: parse error");
 
 	/* the error gets the summary and etcd's words */
 	struct ep_error err;
@@ -900,12 +927,19 @@ static void test_diagnose_static_pod(void **state)
 	put(bin, "/fake-crictl",
 	    "#!/bin/sh\n"
 	    "case \"$1\" in\n"
-	    "ps) echo '{\"containers\":[{\"id\":\"aaaaaaaaaaaaaaaa\",\"createdAt\":\"100\",\"state\":\"CONTAINER_EXITED\","
-	    "\"metadata\":{\"name\":\"etcd\",\"attempt\":1},\"labels\":{\"io.kubernetes.pod.name\":\"etcd-cp1\","
-	    "\"io.kubernetes.pod.namespace\":\"kube-system\"}},{\"id\":\"bbbbbbbbbbbbbbbbbb\",\"createdAt\":\"200\","
-	    "\"state\":\"CONTAINER_RUNNING\",\"metadata\":{\"name\":\"etcd\",\"attempt\":2},\"labels\":{"
-	    "\"io.kubernetes.pod.name\":\"etcd-cp1\",\"io.kubernetes.pod.namespace\":\"kube-system\"}},"
-	    "{\"id\":\"cccc\",\"createdAt\":\"300\",\"labels\":{\"io.kubernetes.pod.name\":\"etcd\","
+	    "ps) echo "
+	    "'{\"containers\":[{\"id\":\"aaaaaaaaaaaaaaaa\",\"createdAt\":\"100\",\"state\":"
+	    "\"CONTAINER_EXITED\","
+	    "\"metadata\":{\"name\":\"etcd\",\"attempt\":1},\"labels\":{\"io.kubernetes.pod.name\":"
+	    "\"etcd-cp1\","
+	    "\"io.kubernetes.pod.namespace\":\"kube-system\"}},{\"id\":\"bbbbbbbbbbbbbbbbbb\","
+	    "\"createdAt\":\"200\","
+	    "\"state\":\"CONTAINER_RUNNING\",\"metadata\":{\"name\":\"etcd\",\"attempt\":2},"
+	    "\"labels\":{"
+	    "\"io.kubernetes.pod.name\":\"etcd-cp1\",\"io.kubernetes.pod.namespace\":\"kube-"
+	    "system\"}},"
+	    "{\"id\":\"cccc\",\"createdAt\":\"300\",\"labels\":{\"io.kubernetes.pod.name\":"
+	    "\"etcd\","
 	    "\"io.kubernetes.pod.namespace\":\"default\"}}]}' ;;\n"
 	    "logs) echo \"logs $2 $3 $4\"; echo 'etcd: the last words' ;;\n"
 	    "esac\n",
@@ -918,7 +952,8 @@ static void test_diagnose_static_pod(void **state)
 	assert_int_equal(d.n, 3);
 	assert_false(d.v[1].etcd_output);
 	assert_int_equal(d.v[1].lines.n, 2);
-	assert_string_equal(d.v[1].lines.v[1], "bbbbbbbbbbbbb CONTAINER_RUNNING attempt 2 pod etcd-cp1");
+	assert_string_equal(d.v[1].lines.v[1],
+			    "bbbbbbbbbbbbb CONTAINER_RUNNING attempt 2 pod etcd-cp1");
 	assert_true(d.v[2].etcd_output);
 	assert_non_null(strstr(d.v[2].label, "fake-crictl logs --tail 7 bbbbbbbbbbbbbbbbbb"));
 	assert_string_equal(d.v[2].lines.v[0], "logs --tail 7 bbbbbbbbbbbbbbbbbb");
@@ -949,7 +984,8 @@ static void test_diagnose_systemd(void **state)
 	    "case \"$1\" in\n"
 	    "status) printf '%s\\n' \"* etcd.service - etcd\" "
 	    "\"     Loaded: loaded (/etc/systemd/system/etcd.service; enabled; preset: enabled)\" "
-	    "\"     Active: activating (auto-restart) (Result: exit-code) since Wed 2024-05-01 10:00:00 UTC; 2s ago\" "
+	    "\"     Active: activating (auto-restart) (Result: exit-code) since Wed 2024-05-01 "
+	    "10:00:00 UTC; 2s ago\" "
 	    "\"   Main PID: 42 (code=exited, status=1/FAILURE)\"; exit 3 ;;\n"
 	    "is-active) echo activating; exit 3 ;;\n"
 	    "esac\n",
@@ -959,17 +995,22 @@ static void test_diagnose_systemd(void **state)
 	    "echo \"args: $*\" >&2\n"
 	    "cat <<'EOF'\n"
 	    "2024-05-01T10:00:00+0000 n1 systemd[1]: Started etcd.service - etcd.\n"
-	    "2024-05-01T10:00:00+0000 n1 etcd[42]: [WARNING] Deprecated '--logger=capnslog' flag is set\n"
-	    "2024-05-01T10:00:00+0000 n1 etcd[42]: 2024-05-01 10:00:00.1 E | etcdmain: error verifying flags, --election-timeout[100ms] should be at least as 5 times as --heartbeat-interval[100ms]. See 'etcd --help'.\n"
-	    "2024-05-01T10:00:00+0000 n1 systemd[1]: etcd.service: Main process exited, code=exited, status=1/FAILURE\n"
-	    "2024-05-01T10:00:00+0000 n1 systemd[1]: etcd.service: Failed with result 'exit-code'.\n"
+	    "2024-05-01T10:00:00+0000 n1 etcd[42]: [WARNING] Deprecated '--logger=capnslog' flag "
+	    "is set\n"
+	    "2024-05-01T10:00:00+0000 n1 etcd[42]: 2024-05-01 10:00:00.1 E | etcdmain: error "
+	    "verifying flags, --election-timeout[100ms] should be at least as 5 times as "
+	    "--heartbeat-interval[100ms]. See 'etcd --help'.\n"
+	    "2024-05-01T10:00:00+0000 n1 systemd[1]: etcd.service: Main process exited, "
+	    "code=exited, status=1/FAILURE\n"
+	    "2024-05-01T10:00:00+0000 n1 systemd[1]: etcd.service: Failed with result "
+	    "'exit-code'.\n"
 	    "EOF\n",
 	    0755);
 	snprintf(sc, sizeof(sc), "%s/my-systemctl", bin);
 	snprintf(jc, sizeof(jc), "%s/my-journalctl", bin);
 	struct ep_spec spec;
 	make_spec(&spec, EP_MODE_SYSTEMD, "3.4.23");
-	struct ep_runtime_ctx ctx = { .root = root, .spec = &spec, .systemctl = sc };
+	struct ep_runtime_ctx ctx = {.root = root, .spec = &spec, .systemctl = sc};
 	const struct ep_runtime_ops *rt = ep_runtime_get(EP_MODE_SYSTEMD);
 	struct ep_diagnosis d;
 
@@ -981,21 +1022,24 @@ static void test_diagnose_systemd(void **state)
 	/* the journalctl beside the systemctl */
 	ctx.programs_named = true;
 	assert_int_equal(rt->diagnose(&ctx, 10, &d), 0);
-	assert_string_equal(d.summary, "etcd.service is activating (auto-restart) (Result: exit-code) "
-				       "since Wed 2024-05-01 10:00:00 UTC; 2s ago");
+	assert_string_equal(d.summary,
+			    "etcd.service is activating (auto-restart) (Result: exit-code) "
+			    "since Wed 2024-05-01 10:00:00 UTC; 2s ago");
 	assert_int_equal(d.n, 3);
 	assert_false(d.v[0].etcd_output);
 	assert_true(d.v[1].etcd_output);
-	assert_non_null(strstr(d.v[1].label, "my-journalctl -u etcd.service -n 60 --no-pager -o short-iso"));
+	assert_non_null(
+	    strstr(d.v[1].label, "my-journalctl -u etcd.service -n 60 --no-pager -o short-iso"));
 	/* etcd's own lines only (the "args:" line on stderr is the program's noise: not parsed) */
 	assert_int_equal(d.v[1].lines.n, 2);
 	assert_string_equal(d.v[2].lines.v[2], "etcd.service: Failed with result 'exit-code'.");
 	char *ex = ep_diagnosis_excerpt(&d, 3);
 	assert_non_null(strstr(ex, "etcd's last log lines ("));
-	assert_non_null(strstr(ex, "): '[WARNING] Deprecated '--logger=capnslog' flag is set' / '2024-05-01 "
-				   "10:00:00.1 E | etcdmain: error verifying flags, --election-timeout[100ms] "
-				   "should be at least as 5 times as --heartbeat-interval[100ms]. See 'etcd "
-				   "--help'.'"));
+	assert_non_null(
+	    strstr(ex, "): '[WARNING] Deprecated '--logger=capnslog' flag is set' / '2024-05-01 "
+		       "10:00:00.1 E | etcdmain: error verifying flags, --election-timeout[100ms] "
+		       "should be at least as 5 times as --heartbeat-interval[100ms]. See 'etcd "
+		       "--help'.'"));
 	free(ex);
 	ep_diagnosis_release(&d);
 
@@ -1025,7 +1069,7 @@ static void test_program_choice(void **state)
 	(void)state;
 	struct ep_spec spec;
 	make_spec(&spec, EP_MODE_SYSTEMD, "3.4.23");
-	struct ep_runtime_ctx ctx = { .root = "/", .spec = &spec };
+	struct ep_runtime_ctx ctx = {.root = "/", .spec = &spec};
 	char buf[256];
 	const char *p = NULL, *why = NULL;
 	/* the real root: the real programs */
@@ -1061,12 +1105,15 @@ static void test_program_choice(void **state)
 static void test_excerpt(void **state)
 {
 	(void)state;
-	struct ep_diagnosis d = { 0 };
+	struct ep_diagnosis d = {0};
 	struct ep_diag_source *s = rt_diag_source(&d, "status", false);
 	assert_non_null(s);
 	assert_int_equal(rt_diag_lines(s, "Active: failed\n"), 0);
 	assert_null(ep_diagnosis_excerpt(&d, 3)); /* a status is not etcd's output */
-	s = rt_diag_source(&d, "lab\x1b" "el", true);
+	s = rt_diag_source(&d,
+			   "lab\x1b"
+			   "el",
+			   true);
 	assert_non_null(s);
 	char long_line[1000];
 	memset(long_line, 'x', sizeof(long_line) - 1);
@@ -1077,12 +1124,15 @@ static void test_excerpt(void **state)
 	assert_int_equal(ep_strv_push(&s->lines, "  etcd [flags]"), 0);
 	char *ex = ep_diagnosis_excerpt(&d, 2);
 	assert_non_null(ex);
-	assert_non_null(strstr(ex, "etcd's last log lines (lab\\x1bel): 'red \\x1b[31mtext' / 'xxx"));
+	assert_non_null(
+	    strstr(ex, "etcd's last log lines (lab\\x1bel): 'red \\x1b[31mtext' / 'xxx"));
 	assert_non_null(strstr(ex, "xxx...'"));
-	assert_int_equal(strlen(ex), strlen("etcd's last log lines (lab\\x1bel): 'red \\x1b[31mtext' / ''") + 300 + 3);
+	assert_int_equal(strlen(ex),
+			 strlen("etcd's last log lines (lab\\x1bel): 'red \\x1b[31mtext' / ''") +
+			     300 + 3);
 	free(ex);
 	/* "Usage:" first: nothing before it to cut to */
-	struct ep_diagnosis d2 = { 0 };
+	struct ep_diagnosis d2 = {0};
 	s = rt_diag_source(&d2, "x", true);
 	assert_int_equal(rt_diag_lines(s, "Usage:\n  etcd\n"), 0);
 	ex = ep_diagnosis_excerpt(&d2, 1);
@@ -1103,7 +1153,7 @@ static void test_render_systemd(void **state)
 	(void)state;
 	struct ep_spec spec;
 	make_spec(&spec, EP_MODE_SYSTEMD, "3.4.23");
-	struct ep_runtime_ctx ctx = { .spec = &spec };
+	struct ep_runtime_ctx ctx = {.spec = &spec};
 	struct ep_runtime_files files;
 	struct ep_error err;
 	ep_error_clear(&err);
@@ -1113,10 +1163,10 @@ static void test_render_systemd(void **state)
 		const char *path;
 		mode_t mode;
 	} want[] = {
-		{ "/etc/systemd/system/etcd.service", 0644 },
-		{ "/etc/etcd/etcd.env", 0640 },
-		{ "/etc/etcd/etcdctl.env", 0640 },
-		{ "/usr/local/bin/etcdctl.sh", 0755 },
+	    {"/etc/systemd/system/etcd.service", 0644},
+	    {"/etc/etcd/etcd.env", 0640},
+	    {"/etc/etcd/etcdctl.env", 0640},
+	    {"/usr/local/bin/etcdctl.sh", 0755},
 	};
 	for (size_t i = 0; i < 4; i++) {
 		assert_string_equal(files.v[i].path, want[i].path);
@@ -1163,14 +1213,14 @@ static void test_plans(void **state)
 
 	struct ep_spec spec;
 	make_spec(&spec, EP_MODE_STATIC_POD, "3.5.21");
-	struct ep_runtime_ctx ctx = { .spec = &spec };
+	struct ep_runtime_ctx ctx = {.spec = &spec};
 	struct ep_runtime_files files;
 	struct ep_error err;
 	ep_error_clear(&err);
 	assert_int_equal(sp->render(&ctx, NULL, &files, &err), 0);
 	struct ep_plan *plan = ep_plan_new("test");
 	assert_int_equal(sp_start(&ctx, &files, plan, "etcd", &err), 0);
-	expect_types(plan, (const char *[]){ "file.write", NULL });
+	expect_types(plan, (const char *[]){"file.write", NULL});
 	const json_t *p = ep_plan_action_params(plan, 0);
 	assert_string_equal(json_string_value(json_object_get(p, "path")),
 			    "/etc/kubernetes/manifests/etcd.yaml");
@@ -1180,7 +1230,7 @@ static void test_plans(void **state)
 	ep_plan_free(plan);
 	plan = ep_plan_new("test");
 	assert_int_equal(sp_stop(&ctx, plan, "etcd", &err), 0);
-	expect_types(plan, (const char *[]){ "file.move", NULL });
+	expect_types(plan, (const char *[]){"file.move", NULL});
 	p = ep_plan_action_params(plan, 0);
 	assert_string_equal(json_string_value(json_object_get(p, "from")),
 			    "/etc/kubernetes/manifests/etcd.yaml");
@@ -1189,7 +1239,7 @@ static void test_plans(void **state)
 	ep_plan_free(plan);
 	plan = ep_plan_new("test");
 	assert_int_equal(sp_restart(&ctx, &files, plan, "etcd", &err), 0);
-	expect_types(plan, (const char *[]){ "file.move", "file.write", NULL });
+	expect_types(plan, (const char *[]){"file.move", "file.write", NULL});
 	assert_int_equal(sp_start(&ctx, NULL, plan, "etcd", &err), -EINVAL);
 	ep_plan_free(plan);
 	ep_runtime_files_release(&files);
@@ -1198,21 +1248,22 @@ static void test_plans(void **state)
 	assert_int_equal(sd->render(&ctx, NULL, &files, &err), 0);
 	plan = ep_plan_new("test");
 	assert_int_equal(sd_start(&ctx, &files, plan, "etcd", &err), 0);
-	expect_types(plan, (const char *[]){ "file.write", "file.write", "file.write", "file.write",
-					     "systemd.daemon-reload", "systemd.enable-now", NULL });
-	assert_string_equal(json_string_value(json_object_get(ep_plan_action_params(plan, 5), "unit")),
-			    "etcd.service");
-	assert_int_equal(json_integer_value(json_object_get(ep_plan_action_params(plan, 3), "mode")),
-			 0755);
+	expect_types(plan, (const char *[]){"file.write", "file.write", "file.write", "file.write",
+					    "systemd.daemon-reload", "systemd.enable-now", NULL});
+	assert_string_equal(
+	    json_string_value(json_object_get(ep_plan_action_params(plan, 5), "unit")),
+	    "etcd.service");
+	assert_int_equal(
+	    json_integer_value(json_object_get(ep_plan_action_params(plan, 3), "mode")), 0755);
 	ep_plan_free(plan);
 	plan = ep_plan_new("test");
 	assert_int_equal(sd_stop(&ctx, plan, "etcd", &err), 0);
-	expect_types(plan, (const char *[]){ "systemd.stop", NULL });
+	expect_types(plan, (const char *[]){"systemd.stop", NULL});
 	ep_plan_free(plan);
 	plan = ep_plan_new("test");
 	assert_int_equal(sd_restart(&ctx, &files, plan, "etcd", &err), 0);
-	expect_types(plan, (const char *[]){ "file.write", "file.write", "file.write", "file.write",
-					     "systemd.daemon-reload", "systemd.restart", NULL });
+	expect_types(plan, (const char *[]){"file.write", "file.write", "file.write", "file.write",
+					    "systemd.daemon-reload", "systemd.restart", NULL});
 	ep_plan_free(plan);
 	ep_runtime_files_release(&files);
 	ep_spec_release(&spec);
@@ -1245,24 +1296,15 @@ static void test_flag_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_unitfile_syntax),
-		cmocka_unit_test(test_exec_parse),
-		cmocka_unit_test(test_environment_parse),
-		cmocka_unit_test(test_flag_table),
-		cmocka_unit_test(test_read_back_kubespray),
-		cmocka_unit_test(test_read_back_etcdadm),
-		cmocka_unit_test(test_read_back_hardway),
-		cmocka_unit_test(test_read_back_etcdpilot),
-		cmocka_unit_test(test_read_back_hostile),
-		cmocka_unit_test(test_read_back_manifest),
-		cmocka_unit_test(test_cri_parse),
-		cmocka_unit_test(test_journal_parse),
-		cmocka_unit_test(test_diagnose_static_pod),
-		cmocka_unit_test(test_diagnose_systemd),
-		cmocka_unit_test(test_program_choice),
-		cmocka_unit_test(test_excerpt),
-		cmocka_unit_test(test_render_systemd),
-		cmocka_unit_test(test_plans),
+	    cmocka_unit_test(test_unitfile_syntax),	cmocka_unit_test(test_exec_parse),
+	    cmocka_unit_test(test_environment_parse),	cmocka_unit_test(test_flag_table),
+	    cmocka_unit_test(test_read_back_kubespray), cmocka_unit_test(test_read_back_etcdadm),
+	    cmocka_unit_test(test_read_back_hardway),	cmocka_unit_test(test_read_back_etcdpilot),
+	    cmocka_unit_test(test_read_back_hostile),	cmocka_unit_test(test_read_back_manifest),
+	    cmocka_unit_test(test_cri_parse),		cmocka_unit_test(test_journal_parse),
+	    cmocka_unit_test(test_diagnose_static_pod), cmocka_unit_test(test_diagnose_systemd),
+	    cmocka_unit_test(test_program_choice),	cmocka_unit_test(test_excerpt),
+	    cmocka_unit_test(test_render_systemd),	cmocka_unit_test(test_plans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

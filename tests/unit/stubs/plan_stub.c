@@ -18,9 +18,9 @@ struct ep_plan {
 	json_t *actions;
 };
 
-static const char *const known[] = { "file.write", "file.move", "systemd.daemon-reload",
-				      "systemd.enable-now", "systemd.restart", "systemd.stop",
-				      NULL };
+static const char *const known[] = {
+    "file.write",   "file.move", "systemd.daemon-reload", "systemd.enable-now", "systemd.restart",
+    "systemd.stop", NULL};
 
 struct ep_plan *ep_plan_new(const char *command)
 {
@@ -51,8 +51,8 @@ int ep_plan_add(struct ep_plan *plan, const char *phase, const char *type, json_
 		json_decref(params);
 		return ep_error_set(err, -EINVAL, "unknown action type '%s'", type);
 	}
-	json_t *a = json_pack("{s:s, s:s, s:o, s:s?}", "phase", phase, "type", type, "params", params,
-			      "reason", reason);
+	json_t *a = json_pack("{s:s, s:s, s:o, s:s?}", "phase", phase, "type", type, "params",
+			      params, "reason", reason);
 	if (!a || json_array_append_new(plan->actions, a) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	return (int)json_array_size(plan->actions) - 1;
