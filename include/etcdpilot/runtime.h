@@ -42,8 +42,8 @@ struct ep_plan;
 
 struct ep_runtime_ctx {
 	const char *root; /* NULL or "/" = the real root */
-	const struct ep_spec
-	    *spec; /* the node spec: paths (manifest dir, unit, env file, bin dir), name */
+	/* the node spec: paths (manifest dir, unit, env file, bin dir), name */
+	const struct ep_spec *spec;
 	/*
 	 * Programs.  systemctl: NULL = "systemctl".  journalctl: NULL = the
 	 * one beside the systemctl ("journalctl" in its name's place, so
