@@ -1,7 +1,7 @@
 /*
  * node.c - the static-pod phases of this node's member: preflight, certs,
  * manifest and data dir, wait until healthy, and the pod report when it
- * does not come up.  It owns the order of the phases and the checks that
+ * does not come up (the static pod runtime's diagnosis, runtime.h).  It owns the order of the phases and the checks that
  * must pass before anything is written; it renders through manifest.c,
  * issues certificates through pki.c, talks to etcd through client.c and
  * writes only through fs.c.  It never prints (lines go to the caller's
@@ -19,19 +19,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "etcdpilot/client.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "etcdpilot/manifest.h"
 #include "etcdpilot/node.h"
 #include "etcdpilot/pki.h"
+#include "etcdpilot/runtime.h"
 #include "etcdpilot/spec.h"
 #include "util/cleanup.h"
 
 #define MANIFEST_READ_MAX (1u << 20)
-#define STANDIN_STATUS "/var/lib/kubelet-standin/pods/etcd/status.json"
 
 static void say(const struct ep_node *node, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -511,170 +509,32 @@ int ep_node_wait(const struct ep_node *node, uint64_t timeout_ms, struct ep_erro
 /* ------------------------------------------------------------------ */
 /* pod report                                                           */
 
-/* The last @n lines of @path under @root (reading at most its last 64 KiB); heap or NULL. */
-static char *file_tail(const char *root, const char *path, unsigned n)
-{
-	_cleanup_close_ int fd = -1;
-	if (ep_root_open(root, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0, &fd, NULL) <
-	    0)
-		return NULL;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return NULL;
-	off_t from = st.st_size > 65536 ? st.st_size - 65536 : 0;
-	size_t len = (size_t)(st.st_size - from);
-	char *buf = malloc(len + 1);
-	if (!buf)
-		return NULL;
-	ssize_t got = pread(fd, buf, len, from);
-	if (got < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[got] = '\0';
-	size_t end = (size_t)got;
-	while (end && buf[end - 1] == '\n')
-		buf[--end] = '\0';
-	size_t start = end;
-	unsigned lines = 0;
-	while (start > 0) {
-		if (buf[start - 1] == '\n' && ++lines == n)
-			break;
-		start--;
-	}
-	memmove(buf, buf + start, end - start + 1);
-	return buf;
-}
-
-static const char *jstr(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	return s ? s : "";
-}
-
-static const char *jstr_or(json_t *v)
-{
-	const char *s = json_string_value(v);
-	return s ? s : "";
-}
-
-struct sbuf {
-	char *s;
-	size_t len;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *sb, const char *fmt, ...)
-{
-	if (sb->oom)
-		return;
-	char *piece = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&piece, fmt, ap);
-	va_end(ap);
-	char *ns = n < 0 ? NULL : realloc(sb->s, sb->len + (size_t)n + 1);
-	if (!ns) {
-		free(piece);
-		sb->oom = true;
-		return;
-	}
-	memcpy(ns + sb->len, piece, (size_t)n + 1);
-	sb->s = ns;
-	sb->len += (size_t)n;
-	free(piece);
-}
-
-static const char *const crictl_hint =
-	"on a real node run 'crictl ps -a --name etcd' and 'crictl logs <container id>' "
-	"(or look under /var/log/pods/kube-system_etcd-*)";
-
 int ep_node_pod_report(const struct ep_node *node, unsigned tail_lines, char **ret_summary,
 		       char **ret_text)
 {
-	struct sbuf sum = { 0 }, txt = { 0 };
-	_cleanup_free_ char *status_path = NULL, *buf = NULL, *log_path = NULL, *tail = NULL;
-	json_t *st = NULL;
-	int r = 0;
-	struct ep_error e;
-	ep_error_clear(&e);
-	if (ep_root_path(node->root, STANDIN_STATUS, &status_path, &e) == 0 &&
-	    ep_root_read_file(node->root, STANDIN_STATUS, 1 << 20, true, &buf, NULL, &e) == 0)
-		st = json_loads(buf, 0, NULL);
-	if (!st) {
-		sb_add(&sum, "no kubelet stand-in status; %s", crictl_hint);
-		sb_add(&txt, "no kubelet stand-in status under the root; %s\n", crictl_hint);
-		r = -ENOENT;
-		goto out;
-	}
-	json_t *ec = json_object_get(st, "lastExitCode");
-	char exitbuf[32] = "none";
-	if (json_is_integer(ec))
-		snprintf(exitbuf, sizeof(exitbuf), "%lld", (long long)json_integer_value(ec));
-	long long restarts = json_integer_value(json_object_get(st, "restarts"));
-	const char *reason = jstr(st, "reason"), *message = jstr(st, "message");
-	sb_add(&sum, "pod %s/%s: %s, container %s", jstr(st, "namespace"), jstr(st, "mirrorPod"),
-	       jstr(st, "phase"), jstr(st, "state"));
-	if (*reason)
-		sb_add(&sum, " (%s%s%s)", reason, *message ? ": " : "", message);
-	sb_add(&sum, ", %lld restarts, last exit code %s", restarts, exitbuf);
-	sb_add(&txt, "pod %s/%s (kubelet stand-in status %s):\n", jstr(st, "namespace"),
-	       jstr(st, "mirrorPod"), status_path);
-	sb_add(&txt, "  phase %s, started %s, ready %s, restarts %lld, last exit code %s\n",
-	       jstr(st, "phase"), json_is_true(json_object_get(st, "started")) ? "true" : "false",
-	       json_is_true(json_object_get(st, "ready")) ? "true" : "false", restarts, exitbuf);
-	sb_add(&txt, "  container %s%s%s%s%s\n", jstr(st, "state"), *reason ? ": " : "", reason,
-	       *message ? ": " : "", message);
-	const char *kinds[] = { "startup", "liveness", "readiness" };
-	json_t *probes = json_object_get(st, "probes");
-	for (size_t i = 0; i < 3; i++) {
-		json_t *p = json_object_get(probes, kinds[i]);
-		if (!p)
-			continue;
-		const char *res = jstr(p, "result");
-		sb_add(&txt, "  %s probe %s: %s%s%s\n", kinds[i], jstr(p, "path"),
-		       *res ? res : "not run yet", *res ? ": " : "", jstr(p, "detail"));
-	}
-	json_t *events = json_object_get(st, "events");
-	size_t nev = json_array_size(events);
-	for (size_t i = nev > 3 ? nev - 3 : 0; i < nev; i++)
-		sb_add(&txt, "  event: %s\n", jstr_or(json_array_get(events, i)));
-
-	const char *log = jstr(st, "log");
-	if (*log && ep_root_path(node->root, log, &log_path, &e) == 0)
-		tail = file_tail(node->root, log, tail_lines);
-	if (tail && *tail) {
-		sb_add(&txt, "log tail (%s):\n", log_path);
-		for (const char *p = tail; *p;) {
-			size_t n = strcspn(p, "\n");
-			sb_add(&txt, "  | %.*s\n", (int)n, p);
-			p += n;
-			if (*p)
-				p++;
-		}
-		const char *last = strrchr(tail, '\n');
-		last = last ? last + 1 : tail;
-		sb_add(&sum, "; last log line (%s): %.300s", log, last);
-	} else if (*log) {
-		sb_add(&sum, "; the container log %s is empty", log);
-		sb_add(&txt, "log %s: empty or unreadable\n", log_path ? log_path : log);
-	}
-out:
-	json_decref(st);
-	if (sum.oom || txt.oom) {
-		free(sum.s);
-		free(txt.s);
+	struct ep_runtime_ctx ctx = { .root = node->root, .spec = node->spec };
+	struct ep_diagnosis d;
+	int r = ep_runtime_get(EP_MODE_STATIC_POD)->diagnose(&ctx, tail_lines, &d);
+	if (r == -ENOMEM)
+		return r;
+	_cleanup_free_ char *excerpt = ep_diagnosis_excerpt(&d, 3);
+	char *summary = NULL, *text = ep_diagnosis_text(&d);
+	int w = asprintf(&summary, "%s%s%s", d.summary ? d.summary : "", excerpt ? "; " : "",
+			 excerpt ? excerpt : "");
+	ep_diagnosis_release(&d);
+	if (w < 0 || !text) {
+		free(text);
+		if (w >= 0)
+			free(summary);
 		return -ENOMEM;
 	}
 	if (ret_summary)
-		*ret_summary = sum.s;
+		*ret_summary = summary;
 	else
-		free(sum.s);
+		free(summary);
 	if (ret_text)
-		*ret_text = txt.s;
+		*ret_text = text;
 	else
-		free(txt.s);
+		free(text);
 	return r;
 }

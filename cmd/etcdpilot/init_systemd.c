@@ -32,6 +32,7 @@
 #include "etcdpilot/install.h"
 #include "etcdpilot/node.h"
 #include "etcdpilot/pki.h"
+#include "etcdpilot/runtime.h"
 #include "etcdpilot/systemctl.h"
 #include "etcdpilot/unit.h"
 #include "init.h"
@@ -212,8 +213,36 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * etcd did not come up: what systemd and etcd itself said, from the
+ * systemd runtime's diagnosis - the report on stderr, the unit's state and
+ * etcd's last log lines appended to @err.  The journalctl is
+ * $ETCDPILOT_JOURNALCTL, else the one beside the systemctl.
+ */
+static void explain_failure(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			    const struct ep_systemctl *sc, bool named, struct ep_error *err)
+{
+	const char *jc = getenv("ETCDPILOT_JOURNALCTL");
+	struct ep_runtime_ctx rc = {
+		.root = ctx->root,
+		.spec = spec,
+		.systemctl = sc->program,
+		.journalctl = jc && *jc ? jc : NULL,
+		.programs_named = named || (jc && *jc),
+		.timeout_ms = 10000,
+	};
+	struct ep_diagnosis d;
+	if (ep_runtime_get(EP_MODE_SYSTEMD)->diagnose(&rc, 20, &d) == -ENOMEM)
+		return;
+	_cleanup_free_ char *text = ep_diagnosis_text(&d);
+	if (text)
+		fprintf(stderr, "%s", text);
+	ep_diagnosis_add_to_error(&d, err);
+	ep_diagnosis_release(&d);
+}
+
 static int wait_healthy(const struct cli_ctx *ctx, const struct ep_spec *spec,
-			const struct ep_systemctl *sc, struct ep_error *err)
+			const struct ep_systemctl *sc, bool named, struct ep_error *err)
 {
 	_cleanup_free_ char *endpoint = ep_node_local_endpoint(spec);
 	if (!endpoint)
@@ -246,15 +275,10 @@ static int wait_healthy(const struct cli_ctx *ctx, const struct ep_spec *spec,
 		       (unsigned long long)took / 1000, (unsigned long long)took % 1000);
 		return 0;
 	}
-	bool active = false;
-	char state[32] = "unknown";
-	struct ep_systemctl quick = *sc;
-	quick.timeout_ms = 10000;
-	ep_systemctl_is_active(&quick, EP_UNIT_NAME, &active, state, NULL);
-	return ep_error_set(err, r,
-			    "the local etcd member did not become healthy within %llus: %s; "
-			    "%s is %s: see 'systemctl status %s' and 'journalctl -u %s'",
-			    secs, werr.msg, EP_UNIT_NAME, state, EP_UNIT_NAME, EP_UNIT_NAME);
+	r = ep_error_set(err, r, "the local etcd member did not become healthy within %llus: %s",
+			 secs, werr.msg);
+	explain_failure(ctx, spec, sc, named, err);
+	return r;
 }
 
 static void print_join_hint(const struct ep_spec *spec)
@@ -503,8 +527,13 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	if (active && etcd_changed) {
 		/* A new binary or configuration under a running etcd: restart it. */
 		r = run_systemctl(ctx, &sc, "restart", EP_UNIT_NAME, NULL, err);
+		if (r < 0)
+			explain_failure(ctx, spec, &sc, named, err);
 	} else if (!active) {
+		/* For Type=notify the start job fails when etcd exits before READY=1. */
 		r = run_systemctl(ctx, &sc, "enable", "--now", EP_UNIT_NAME, err);
+		if (r < 0)
+			explain_failure(ctx, spec, &sc, named, err);
 	} else {
 		printf("[%s] %s is already active%s\n", ctx->dry_run ? "dryrun" : "systemd",
 		       EP_UNIT_NAME, etcd_changed ? "" : " and needs no restart");
@@ -522,7 +551,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	}
 
 	/* wait */
-	r = wait_healthy(ctx, spec, &sc, err);
+	r = wait_healthy(ctx, spec, &sc, named, err);
 	if (r < 0)
 		goto out;
 
