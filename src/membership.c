@@ -1185,7 +1185,7 @@ static int unhealthy_real(const struct run *run, uint64_t concerned, struct ep_e
 	if (away)
 		ep_error_prefix(e,
 				"etcd refuses membership changes while a voting member is "
-				"unreachable (%zu voter%s down here: %s); etcd 3.4 and 3.5 refuse "
+				"unreachable (%zu voter%s down here: %s); etcd 3.4 and 3.5 (before 3.5.30) refuse "
 				"every membership change, learners included, until every voting "
 				"member has been connected for 5 s: remove the dead member first "
 				"('etcdpilot member remove --dead %s'), then try again",
