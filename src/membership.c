@@ -26,12 +26,12 @@
 #include "util/clock.h"
 #include "util/strbuf.h"
 
-#define CALL_MS_DEFAULT 5000
+#define CALL_MS_DEFAULT	 5000
 #define BACKOFF_FIRST_MS 200
-#define BACKOFF_MAX_MS 3200
-#define POLL_MAX_MS 1000
-#define HINT_PREFIX "/etcdpilot/member-name/"
-#define HINT_PREFIX_END "/etcdpilot/member-name0" /* '/' + 1 */
+#define BACKOFF_MAX_MS	 3200
+#define POLL_MAX_MS	 1000
+#define HINT_PREFIX	 "/etcdpilot/member-name/"
+#define HINT_PREFIX_END	 "/etcdpilot/member-name0" /* '/' + 1 */
 
 /* ------------------------------------------------------------------------ */
 /* Escaped copies of strings for one message                                 */
@@ -103,18 +103,20 @@ int ep_member_name_check(const char *name, struct ep_error *err)
 	char why[160] = "";
 
 	if (!name || !*name)
-		return ep_error_usage(err, -EINVAL, "the member name is empty; give the node's name "
-						    "(letters, digits, '-', '.' and '_')");
+		return ep_error_usage(err, -EINVAL,
+				      "the member name is empty; give the node's name (letters, "
+				      "digits, '-', '.' and '_')");
 	size_t len = strlen(name);
 	if (len > EP_MEMBER_NAME_MAX)
-		snprintf(why, sizeof(why), "is %zu bytes long (at most %d)", len, EP_MEMBER_NAME_MAX);
+		snprintf(why, sizeof(why), "is %zu bytes long (at most %d)", len,
+			 EP_MEMBER_NAME_MAX);
 	for (size_t i = 0; !why[0] && i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 		if (ascii_alnum(c) || c == '-' || c == '.' || c == '_')
 			continue;
 		if (c < 0x20 || c == 0x7f)
-			snprintf(why, sizeof(why), "holds a control character (byte 0x%02x at offset %zu)",
-				 c, i);
+			snprintf(why, sizeof(why),
+				 "holds a control character (byte 0x%02x at offset %zu)", c, i);
 		else if (c == ' ')
 			snprintf(why, sizeof(why), "holds whitespace (offset %zu)", i);
 		else if (c == '/')
@@ -124,8 +126,9 @@ int ep_member_name_check(const char *name, struct ep_error *err)
 		else if (c == '\\')
 			snprintf(why, sizeof(why), "holds a backslash (offset %zu)", i);
 		else if (c == '=' || c == ',')
-			snprintf(why, sizeof(why), "holds '%c', which would break ETCD_INITIAL_CLUSTER "
-						   "(name=URL,...)", c);
+			snprintf(why, sizeof(why),
+				 "holds '%c', which breaks ETCD_INITIAL_CLUSTER (name=URL,...)",
+				 c);
 		else if (c >= 0x80)
 			snprintf(why, sizeof(why), "holds a non-ASCII byte (offset %zu)", i);
 		else
@@ -134,15 +137,17 @@ int ep_member_name_check(const char *name, struct ep_error *err)
 	if (!why[0] && !ascii_alnum((unsigned char)name[0]))
 		snprintf(why, sizeof(why), "does not start with a letter or a digit");
 	if (!why[0] && looks_like_id(name))
-		snprintf(why, sizeof(why), "looks like a member ID (hex digits), which 'member remove "
-					   "NAME|ID' could not tell from one");
+		snprintf(why, sizeof(why),
+			 "looks like a member ID (hex digits), which 'member remove NAME|ID' "
+			 "could not tell from one");
 	if (!why[0])
 		return 0;
-	return ep_error_usage(err, -EINVAL,
-			      "member name '%s' %s; a name holds 1-%d letters, digits, '-', '.' and "
-			      "'_', starts with a letter or a digit and is not 12-16 hex digits (it "
-			      "goes into ETCD_NAME, the manifest or unit, and ETCD_INITIAL_CLUSTER)",
-			      esc(&e, name), why, EP_MEMBER_NAME_MAX);
+	return ep_error_usage(
+		err, -EINVAL,
+		"member name '%s' %s; a name holds 1-%d letters, digits, '-', '.' and '_', starts "
+		"with a letter or a digit and is not 12-16 hex digits (it goes into ETCD_NAME, "
+		"the manifest or unit, and ETCD_INITIAL_CLUSTER)",
+		esc(&e, name), why, EP_MEMBER_NAME_MAX);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -262,7 +267,8 @@ int ep_peer_url_check(const char *url, struct ep_error *err)
 	const char *why = NULL, *rest = NULL;
 
 	if (!url || !*url)
-		return ep_error_usage(err, -EINVAL, "no peer URL given; write it as https://HOST:PORT");
+		return ep_error_usage(err, -EINVAL,
+				      "no peer URL given; write it as https://HOST:PORT");
 	for (const unsigned char *p = (const unsigned char *)url; *p && !why; p++)
 		if (*p <= 0x20 || *p >= 0x7f)
 			why = "holds a blank, a control character or a non-ASCII byte";
@@ -289,8 +295,8 @@ int ep_peer_url_check(const char *url, struct ep_error *err)
 	if (!why)
 		return 0;
 	return ep_error_usage(err, -EINVAL,
-			      "peer URL '%s' %s; write it as https://HOST:PORT with the address the "
-			      "other members reach this one on (e.g. https://10.0.0.12:2380)",
+			      "peer URL '%s' %s; write it as https://HOST:PORT with the address "
+			      "the other members reach this one on (e.g. https://10.0.0.12:2380)",
 			      esc(&e, url), why);
 }
 
@@ -301,7 +307,8 @@ int ep_peer_urls_parse(const char *list, struct ep_strv *ret, struct ep_error *e
 	int r = 0;
 
 	if (!list || !*list)
-		return ep_error_usage(err, -EINVAL, "no peer URL given; write it as https://HOST:PORT");
+		return ep_error_usage(err, -EINVAL,
+				      "no peer URL given; write it as https://HOST:PORT");
 	for (const char *p = list;; p++) {
 		size_t n = strcspn(p, ",");
 		if (n == 0) {
@@ -317,7 +324,8 @@ int ep_peer_urls_parse(const char *list, struct ep_strv *ret, struct ep_error *e
 		if ((r = ep_peer_url_check(one, err)) < 0)
 			goto out;
 		if (ep_strv_contains(&got, one) || ep_strv_contains(ret, one)) {
-			r = ep_error_usage(err, -EINVAL, "peer URL '%s' is given twice", esc(&e, one));
+			r = ep_error_usage(err, -EINVAL, "peer URL '%s' is given twice",
+					   esc(&e, one));
 			goto out;
 		}
 		if (ep_strv_push(&got, one) < 0) {
@@ -431,8 +439,9 @@ const char *ep_membership_endpoint(const struct ep_health_report *hr, size_t con
 		const struct ep_member_health *m = &hr->v[i];
 		if (i == concerned || !started_voter(m))
 			continue;
-		if (hr->list_endpoint && (!strcmp(m->endpoint, hr->list_endpoint) ||
-					  ep_strv_contains(&m->member.client_urls, hr->list_endpoint)))
+		if (hr->list_endpoint &&
+		    (!strcmp(m->endpoint, hr->list_endpoint) ||
+		     ep_strv_contains(&m->member.client_urls, hr->list_endpoint)))
 			return m->endpoint;
 		if (!first)
 			first = m->endpoint;
@@ -517,13 +526,14 @@ int ep_membership_lookup(const struct ep_health_report *hr, char *const *hints, 
 			describe_idx(&sb, hr, hints, by_id);
 		}
 		if (by_id == SIZE_MAX || id_named)
-			r = ep_error_usage(err, -EINVAL, "%zu members are named '%s' (%s); give the "
-							 "member's ID instead",
+			r = ep_error_usage(err, -EINVAL,
+					   "%zu members are named '%s' (%s); give the member's ID "
+					   "instead",
 					   named, esc(&e, arg), ep_strbuf_str(&sb));
 		else
 			r = ep_error_usage(err, -EINVAL,
-					   "'%s' is ambiguous: it is the name of %s; give the ID of "
-					   "the member you mean with 0x in front",
+					   "'%s' is ambiguous: it is the name of %s; give the ID "
+					   "of the member you mean with 0x in front",
 					   esc(&e, arg), ep_strbuf_str(&sb));
 	}
 	ep_strbuf_release(&sb);
@@ -542,9 +552,9 @@ enum ep_change_class ep_change_classify(int r, const char *msg)
 		if (strstr(msg, "request timed out"))
 			return EP_CHANGE_UNKNOWN; /* proposed: it may still be applied */
 		if (strstr(msg, "before the connection was up"))
-			return EP_CHANGE_FAILED;  /* our own timeout: nothing was sent */
+			return EP_CHANGE_FAILED; /* our own timeout: nothing was sent */
 		if (strstr(msg, "not supported for learner"))
-			return EP_CHANGE_FAILED;  /* sent to a learner: waiting will not help */
+			return EP_CHANGE_FAILED; /* sent to a learner: waiting will not help */
 		if (strstr(msg, "no leader") || strstr(msg, "leader changed") ||
 		    strstr(msg, "not leader") || strstr(msg, "too many requests") ||
 		    strstr(msg, "proposal dropped"))
@@ -564,8 +574,8 @@ enum ep_change_class ep_change_classify(int r, const char *msg)
 
 const char *ep_change_class_name(enum ep_change_class c)
 {
-	static const char *const names[] = { "ok", "failed", "retry", "unhealthy", "not-in-sync",
-					     "unknown" };
+	static const char *const names[] = { "ok", "failed", "retry", "unhealthy",
+					     "not-in-sync", "unknown" };
 	return (size_t)c < sizeof(names) / sizeof(names[0]) ? names[c] : "?";
 }
 
@@ -617,7 +627,8 @@ static int conflict_error(const struct ep_health_report *hr, char *const *hints,
 	if (m->name && !strcmp(m->name, req->name))
 		r = ep_error_usage(err, -EEXIST,
 				   "a member named '%s' already exists and has started (%s); pick "
-				   "another name, or remove it first ('etcdpilot member remove 0x%s')",
+				   "another name, or remove it first ('etcdpilot member remove "
+				   "0x%s')",
 				   esc(&e, req->name), hex, hex);
 	else if (m->name)
 		r = ep_error_usage(err, -EEXIST,
@@ -627,9 +638,10 @@ static int conflict_error(const struct ep_health_report *hr, char *const *hints,
 				   esc(&e, shared), esc(&e, member_name(hr, hints, i)), hex, hex);
 	else if (hint && !strcmp(hint, req->name))
 		r = ep_error_usage(err, -EEXIST,
-				   "a member was already added as '%s' (%s, peer URL '%s') and has "
-				   "not started; start it with the ETCD_* settings printed when it "
-				   "was added, or remove it first ('etcdpilot member remove 0x%s')",
+				   "a member was already added as '%s' (%s, peer URL '%s') and "
+				   "has not started; start it with the ETCD_* settings printed "
+				   "when it was added, or remove it first ('etcdpilot member "
+				   "remove 0x%s')",
 				   esc(&e, req->name), hex,
 				   esc(&e, m->peer_urls.n ? m->peer_urls.v[0] : ""), hex);
 	else
@@ -637,7 +649,8 @@ static int conflict_error(const struct ep_health_report *hr, char *const *hints,
 				   "peer URL '%s' already belongs to member %s, %s%s%s, which has "
 				   "not started; start it, or remove it first ('etcdpilot member "
 				   "remove 0x%s')",
-				   esc(&e, shared), hex, hint ? "added as '" : "added without a name",
+				   esc(&e, shared), hex,
+				   hint ? "added as '" : "added without a name",
 				   hint ? esc(&e, hint) : "", hint ? "'" : "", hex);
 	return r;
 }
@@ -675,8 +688,8 @@ int ep_membership_add_check(const struct ep_health_report *hr, char *const *hint
 		ep_strbuf_adds(&sb, " and ");
 		describe_idx(&sb, hr, hints, second);
 		int r = ep_error_usage(err, -EEXIST,
-				       "the name '%s' and the peer URLs of the new member clash with "
-				       "two members, %s; remove them first",
+				       "the name '%s' and the peer URLs of the new member clash "
+				       "with two members, %s; remove them first",
 				       esc(&e, req->name), ep_strbuf_str(&sb));
 		ep_strbuf_release(&sb);
 		*ret_reuse = SIZE_MAX;
@@ -721,7 +734,12 @@ static uint64_t call_ms(const struct ep_cluster_access *ca)
 	return cap;
 }
 
-/* The recorded names of members that never started (best effort). */
+/*
+ * The recorded names of members that never started (best effort, and only
+ * when some member has not started).  Linearizable when the probe saw a
+ * leader, so that a name recorded a moment ago through another member is
+ * seen; serializable otherwise, which needs no quorum and cannot hang.
+ */
 static void hints_read(const struct ep_cluster_access *ca, struct ep_member_plan *plan)
 {
 	const struct ep_health_report *hr = &plan->report;
@@ -739,7 +757,7 @@ static void hints_read(const struct ep_cluster_access *ca, struct ep_member_plan
 		return;
 	ep_client_set_timeout(ca->client, call_ms(ca));
 	if (ep_kv_range(ca->client, ep, HINT_PREFIX, strlen(HINT_PREFIX), HINT_PREFIX_END,
-			strlen(HINT_PREFIX_END), false, false, 0, &rr, NULL) < 0)
+			strlen(HINT_PREFIX_END), hr->leader == 0, false, 0, &rr, NULL) < 0)
 		return;
 	for (size_t k = 0; k < rr.n; k++) {
 		const struct ep_keyvalue *kv = &rr.kvs[k];
@@ -824,8 +842,8 @@ static int step_summarize(struct ep_member_plan *plan, struct ep_member_step *st
 			  struct ep_error *err)
 {
 	struct ep_strbuf sb = EP_STRBUF_INIT;
-	const struct ep_member_health *mh = st->idx < plan->report.n ? &plan->report.v[st->idx]
-								      : NULL;
+	const struct ep_member_health *mh =
+		st->idx < plan->report.n ? &plan->report.v[st->idx] : NULL;
 	char hex[17];
 
 	ep_member_id_hex(st->id, hex);
@@ -898,8 +916,8 @@ static int no_voter(const struct ep_member_plan *plan, const char *what, struct 
 {
 	_cleanup_(esc_release) struct esc e = { 0 };
 	return ep_error_set(err, -EHOSTUNREACH,
-			    "no started voting member answers (asked %s, %zu members known); cannot "
-			    "%s; check 'etcdpilot health'",
+			    "no started voting member answers (asked %s, %zu members known); "
+			    "cannot %s; check 'etcdpilot health'",
 			    esc(&e, plan->report.list_endpoint), plan->report.n, what);
 }
 
@@ -914,7 +932,8 @@ int ep_membership_plan_add(const struct ep_cluster_access *ca, const struct ep_a
 	if ((r = ep_member_name_check(req->name, err)) < 0)
 		return r;
 	if (!req->n_peer_urls)
-		return ep_error_usage(err, -EINVAL, "no peer URL given; write it as https://HOST:PORT");
+		return ep_error_usage(err, -EINVAL,
+				      "no peer URL given; write it as https://HOST:PORT");
 	for (size_t k = 0; k < req->n_peer_urls; k++) {
 		if ((r = ep_peer_url_check(req->peer_urls[k], err)) < 0)
 			return r;
@@ -980,8 +999,8 @@ fail:
 	return r;
 }
 
-int ep_membership_plan_remove(const struct ep_cluster_access *ca, const char *arg,
-			      unsigned flags, struct ep_member_plan *ret, struct ep_error *err)
+int ep_membership_plan_remove(const struct ep_cluster_access *ca, const char *arg, unsigned flags,
+			      struct ep_member_plan *ret, struct ep_error *err)
 {
 	_cleanup_(esc_release) struct esc e = { 0 };
 	struct ep_error why = { 0 };
@@ -999,8 +1018,9 @@ int ep_membership_plan_remove(const struct ep_cluster_access *ca, const char *ar
 	describe_idx(&sb, &ret->report, ret->hints, (size_t)idx);
 	if ((flags & EP_REMOVE_DEAD) && mh->status_ok) {
 		r = ep_error_set(err, -EBUSY,
-				 "member %s answers at %s: it is not dead; remove it without --dead "
-				 "(the quorum guard applies), or run 'etcdpilot reset' on its node",
+				 "member %s answers at %s: it is not dead; remove it without "
+				 "--dead (the quorum guard applies), or run 'etcdpilot reset' on "
+				 "its node",
 				 ep_strbuf_str(&sb), esc(&e, mh->endpoint));
 		goto fail;
 	}
@@ -1012,8 +1032,8 @@ int ep_membership_plan_remove(const struct ep_cluster_access *ca, const char *ar
 		ep = mh->endpoint; /* --force, and nobody else answers: through itself */
 	if (!ep) {
 		r = ep_error_set(err, -EBUSY,
-				 "no voting member other than %s answers; cannot remove it through "
-				 "itself",
+				 "no voting member other than %s answers; cannot remove it "
+				 "through itself",
 				 ep_strbuf_str(&sb));
 		goto fail;
 	}
@@ -1050,7 +1070,8 @@ int ep_membership_plan_promote(const struct ep_cluster_access *ca, const char *a
 		char hex[17];
 		_cleanup_(esc_release) struct esc e = { 0 };
 		r = ep_error_usage(err, -EINVAL, "member '%s' (%s) is already a voting member",
-				   esc(&e, m->name ? m->name : "unstarted"), ep_member_id_hex(m->id, hex));
+				   esc(&e, m->name ? m->name : "unstarted"),
+				   ep_member_id_hex(m->id, hex));
 		goto fail;
 	}
 	const char *ep = ep_membership_endpoint(&ret->report, (size_t)idx);
@@ -1086,8 +1107,9 @@ char *ep_membership_progress_line(const struct ep_membership_progress *p)
 
 	ep_member_id_hex(p->member_id, hex);
 	if (p->phase == EP_PHASE_RETRY) {
-		ep_strbuf_addf(&sb, "[member] etcd refused for now, trying again in %" PRIu64
-				    " ms: ", p->retry_in_ms);
+		ep_strbuf_addf(&sb,
+			       "[member] etcd refused for now, trying again in %" PRIu64 " ms: ",
+			       p->retry_in_ms);
 		add_escaped(&sb, p->reason ? p->reason : "");
 		return ep_strbuf_detach(&sb, NULL);
 	}
@@ -1099,8 +1121,9 @@ char *ep_membership_progress_line(const struct ep_membership_progress *p)
 		add_escaped(&sb, p->reason ? p->reason : "not started");
 	} else {
 		ep_strbuf_addf(&sb, "' (%s) %s: applied index %" PRIu64 " of the leader's %" PRIu64,
-			       hex, p->phase == EP_PHASE_CAUGHT_UP ? "caught up, promoting"
-								   : "catching up",
+			       hex,
+			       p->phase == EP_PHASE_CAUGHT_UP ? "caught up, promoting"
+							      : "catching up",
 			       p->learner_index, p->leader_index);
 	}
 	return ep_strbuf_detach(&sb, NULL);
@@ -1185,10 +1208,11 @@ static int unhealthy_real(const struct run *run, uint64_t concerned, struct ep_e
 	if (away)
 		ep_error_prefix(e,
 				"etcd refuses membership changes while a voting member is "
-				"unreachable (%zu voter%s down here: %s); etcd 3.4 and 3.5 (before 3.5.30) refuse "
-				"every membership change, learners included, until every voting "
-				"member has been connected for 5 s: remove the dead member first "
-				"('etcdpilot member remove --dead %s'), then try again",
+				"unreachable (%zu voter%s down here: %s); etcd 3.4 and 3.5 "
+				"(before 3.5.30) refuse every membership change, learners "
+				"included, until every voting member has been connected for 5 s: "
+				"remove the dead member first ('etcdpilot member remove --dead "
+				"%s'), then try again",
 				away, away == 1 ? " is" : "s are", ep_strbuf_str(&down),
 				esc(&es, ep_strbuf_str(&first)));
 	ep_strbuf_release(&down);
@@ -1243,10 +1267,13 @@ static int attempt(const struct run *run, change_fn fn, uint64_t concerned, uint
 	uint64_t wait = *backoff;
 	if (ep_ms_left(run->ca->deadline_ms) <= wait) {
 		err_copy(err, &e);
-		return ep_error_prefix(err, "still refused after %" PRIu64 " ms; retry later or "
-					    "give a longer --timeout", elapsed(run));
+		return ep_error_prefix(err,
+				       "still refused after %" PRIu64 " ms; retry later or "
+				       "give a longer --timeout",
+				       elapsed(run));
 	}
-	struct ep_membership_progress p = { .phase = EP_PHASE_RETRY, .reason = e.msg,
+	struct ep_membership_progress p = { .phase = EP_PHASE_RETRY,
+					    .reason = e.msg,
 					    .retry_in_ms = wait };
 	progress(run, &p);
 	*backoff = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
@@ -1278,9 +1305,9 @@ static void hint_write(const struct run *run, uint64_t id, const char *name)
 		      NULL, &perr) == 0)
 		return;
 	struct ep_strbuf sb = EP_STRBUF_INIT;
-	ep_strbuf_addf(&sb, "the name '%s' of member %s could not be recorded under '%s' (%s); "
-			    "a second add under this name will not be caught before the member "
-			    "starts",
+	ep_strbuf_addf(&sb,
+		       "the name '%s' of member %s could not be recorded under '%s' (%s); a "
+		       "second add under this name will not be caught before the member starts",
 		       esc(&e, name), hex, key, perr.msg);
 	if (!ep_strbuf_oom(&sb))
 		ep_strv_push(&run->res->warnings, ep_strbuf_str(&sb));
@@ -1299,8 +1326,10 @@ static int settle(const struct run *run,
 	int r = list_now(run, &ml, NULL);
 	if (r == 0 && applied(run, &ml)) {
 		struct ep_strbuf sb = EP_STRBUF_INIT;
-		ep_strbuf_addf(&sb, "etcd's answer was lost (%s), but the member list shows the "
-				    "change applied", lost->msg);
+		ep_strbuf_addf(&sb,
+			       "etcd's answer was lost (%s), but the member list shows the change "
+			       "applied",
+			       lost->msg);
 		ep_member_list_release(&run->res->members);
 		run->res->members = ml;
 		if (!ep_strbuf_oom(&sb))
@@ -1424,8 +1453,9 @@ static void catchup_read(const struct run *run, const struct ep_member_list *ml,
 	memset(cu, 0, sizeof(*cu));
 	cu->started = m->name && m->client_urls.n;
 	if (!cu->started) {
-		ep_error_set(&cu->why, -EAGAIN, "it has not started yet (no name and no client "
-						"URLs in the member list)");
+		ep_error_set(&cu->why, -EAGAIN,
+			     "it has not started yet (no name and no client URLs in the member "
+			     "list)");
 		return;
 	}
 	ep_client_set_timeout(run->ca->client, call_ms(run->ca));
@@ -1436,9 +1466,9 @@ static void catchup_read(const struct run *run, const struct ep_member_list *ml,
 	const struct ep_member *lm = st.leader ? ep_member_list_find(ml, st.leader) : NULL;
 	const char *lep = lm && lm->client_urls.n ? lm->client_urls.v[0] : NULL;
 	ep_client_set_timeout(run->ca->client, call_ms(run->ca));
-	if (st.leader && ((lep && ep_maintenance_status(run->ca->client, lep, &lst, NULL) == 0) ||
-			  ep_maintenance_status(run->ca->client, run->plan->endpoint, &lst,
-						NULL) == 0))
+	if (st.leader &&
+	    ((lep && ep_maintenance_status(run->ca->client, lep, &lst, NULL) == 0) ||
+	     ep_maintenance_status(run->ca->client, run->plan->endpoint, &lst, NULL) == 0))
 		cu->leader = lst.raft_applied_index;
 	ep_status_release(&st);
 	ep_status_release(&lst);
@@ -1452,8 +1482,8 @@ static int promote_timeout(const struct run *run, const struct catchup *cu,
 	uint64_t s = elapsed(run) / 1000;
 	if (!cu->started)
 		return ep_error_set(err, -ETIMEDOUT,
-				    "the learner has not started within %" PRIu64 " s: start etcd on "
-				    "its node with the ETCD_* settings 'member add' printed "
+				    "the learner has not started within %" PRIu64 " s: start etcd "
+				    "on its node with the ETCD_* settings 'member add' printed "
 				    "(ETCD_INITIAL_CLUSTER_STATE=existing), then promote it again",
 				    s);
 	if (!cu->answers)
@@ -1462,8 +1492,8 @@ static int promote_timeout(const struct run *run, const struct catchup *cu,
 				    cu->why.msg);
 	if (ep_error_isset(refusal))
 		return ep_error_set(err, -ETIMEDOUT,
-				    "etcd still refused after %" PRIu64 " s: %s; try again later or "
-				    "give a longer --timeout",
+				    "etcd still refused after %" PRIu64
+				    "s: %s; try again later or give a longer --timeout",
 				    s, refusal->msg);
 	return ep_error_set(err, -ETIMEDOUT,
 			    "the learner has not caught up with the leader within %" PRIu64 " s "
@@ -1488,8 +1518,8 @@ static int promote_wait(const struct run *run, struct ep_error *err)
 		const struct ep_member *m = ep_member_list_find(&ml, run->st->id);
 		if (!m) {
 			ep_member_list_release(&ml);
-			return ep_error_set(err, -ENOENT, "it is no longer a member (removed "
-							  "meanwhile?)");
+			return ep_error_set(err, -ENOENT,
+					    "it is no longer a member (removed meanwhile?)");
 		}
 		if (!m->is_learner) { /* promoted meanwhile, by us (a lost answer) or another */
 			res->already = true;
@@ -1504,7 +1534,7 @@ static int promote_wait(const struct run *run, struct ep_error *err)
 						    .leader_index = cu.leader };
 		if (cu.answers)
 			p.phase = ep_learner_caught_up(cu.learner, cu.leader) ? EP_PHASE_CAUGHT_UP
-										 : EP_PHASE_CATCH_UP;
+									      : EP_PHASE_CATCH_UP;
 		progress(run, &p);
 		if (p.phase == EP_PHASE_CAUGHT_UP) {
 			enum ep_change_class cls;
@@ -1552,7 +1582,9 @@ int ep_membership_apply(const struct ep_cluster_access *ca, const struct ep_memb
 	for (size_t i = 0; i < plan->n_steps; i++) {
 		_cleanup_(esc_release) struct esc e = { 0 };
 		const struct ep_member_step *st = &plan->steps[i];
-		struct run run = { .ca = ca, .plan = plan, .st = st, .res = ret, .t0 = ep_now_ms() };
+		struct run run = {
+			.ca = ca, .plan = plan, .st = st, .res = ret, .t0 = ep_now_ms()
+		};
 		char hex[17];
 		int r;
 

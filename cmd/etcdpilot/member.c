@@ -148,18 +148,23 @@ static void render_plan(const struct cli_ctx *ctx, const struct ep_member_plan *
 	json_t *steps = json_array();
 	for (size_t i = 0; i < plan->n_steps; i++) {
 		const struct ep_member_step *st = &plan->steps[i];
-		json_array_append_new(steps, json_pack("{s:s s:o s:o s:o s:b s:s}", "action",
-			ep_member_action_name(st->action), "id",
-			st->id ? json_string(ep_member_id_hex(st->id, hex)) : json_null(), "name",
-			st->name ? json_string(st->name) : json_null(), "peer_urls",
-			strv_json(&st->peer_urls), "is_learner", st->learner, "summary", st->summary));
+		json_array_append_new(steps,
+				      json_pack("{s:s s:o s:o s:o s:b s:s}", "action",
+						ep_member_action_name(st->action), "id",
+						st->id ? json_string(ep_member_id_hex(st->id, hex))
+						       : json_null(),
+						"name",
+						st->name ? json_string(st->name) : json_null(),
+						"peer_urls", strv_json(&st->peer_urls),
+						"is_learner", st->learner, "summary", st->summary));
 		if (!cli_json(ctx))
 			printf("would %s\n", st->summary);
 	}
 	json_t *doc = json_pack("{s:b s:s s:s s:o s:o}", "dry_run", 1, "cluster_id",
 				ep_member_id_hex(plan->cluster_id, hex), "through", plan->endpoint,
-				"steps", steps, "unsafe", ep_error_isset(&plan->unsafe)
-					? json_string(plan->unsafe.msg) : json_null());
+				"steps", steps, "unsafe",
+				ep_error_isset(&plan->unsafe) ? json_string(plan->unsafe.msg)
+							      : json_null());
 	if (cli_json(ctx))
 		cli_print_json(doc);
 	else
@@ -186,13 +191,14 @@ static int render_result(const struct cli_ctx *ctx, enum change_op op,
 		cli_print_json(json_pack("{s:s s:o s:b s:{s:s s:s s:s s:s}}", "cluster_id", chex,
 					 "member", m, "reused", res->reused, "env", "ETCD_NAME",
 					 env.name, "ETCD_INITIAL_CLUSTER", env.initial_cluster,
-					 "ETCD_INITIAL_ADVERTISE_PEER_URLS", env.advertise_peer_urls,
-					 "ETCD_INITIAL_CLUSTER_STATE", env.cluster_state));
+					 "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+					 env.advertise_peer_urls, "ETCD_INITIAL_CLUSTER_STATE",
+					 env.cluster_state));
 	} else if (cli_json(ctx)) {
 		cli_print_json(json_pack("{s:s s:s s:o s:b}", "cluster_id", chex,
 					 op == OP_REMOVE ? "removed" : "promoted", hex, "name",
-					 res->name ? json_string(res->name) : json_null(), "already",
-					 res->already));
+					 res->name ? json_string(res->name) : json_null(),
+					 "already", res->already));
 	} else {
 		printf("Member %s %s cluster %s%s%s\n", hex,
 		       res->reused ? "(added earlier) reused in" : verb[op], chex,
@@ -235,8 +241,9 @@ static int change_run(struct cli_ctx *ctx, enum change_op op, const struct ep_ad
 	else if (r >= 0)
 		r = ep_membership_plan_promote(&ca, ctx->args[0], &plan, err);
 	if (r >= 0 && ep_error_isset(&plan.unsafe))
-		fprintf(stderr, "WARNING: --force: %s\nWARNING: the cluster may lose quorum and "
-				"stop serving until the missing members are back\n",
+		fprintf(stderr,
+			"WARNING: --force: %s\nWARNING: the cluster may lose quorum and "
+			"stop serving until the missing members are back\n",
 			plan.unsafe.msg);
 	if (r >= 0 && ctx->dry_run)
 		render_plan(ctx, &plan);
@@ -278,9 +285,9 @@ static int member_promote_run(struct cli_ctx *ctx, struct ep_error *err)
 }
 
 static const struct cli_opt add_opts[] = {
-    {"learner", 0, false, NULL, "add the member as a non-voting learner (always quorum-safe)"},
-    {"force", 0, false, NULL, "skip the quorum check (dangerous: the cluster may stop)"},
-    {0},
+	{ "learner", 0, false, NULL, "add the member as a non-voting learner (always quorum-safe)" },
+	{ "force", 0, false, NULL, "skip the quorum check (dangerous: the cluster may stop)" },
+	{ 0 },
 };
 
 static const struct cli_opt remove_opts[] = {

@@ -38,10 +38,10 @@ static void test_name_check(void **state)
 		{ "node-2.example.com", NULL },
 		{ "Etcd_3", NULL },
 		{ "0node", NULL },
-		{ "e2e", NULL },                   /* hex digits, but far shorter than an ID */
-		{ "deadbeefcafeg", NULL },         /* 13 chars, not all hex */
+		{ "e2e", NULL },	   /* hex digits, but far shorter than an ID */
+		{ "deadbeefcafeg", NULL }, /* 13 chars, not all hex */
 		{ "deadbeefcafe1", "looks like a member ID" }, /* 13 hex digits */
-		{ "abcdef01234", NULL },           /* 11 hex digits: allowed */
+		{ "abcdef01234", NULL },		       /* 11 hex digits: allowed */
 		{ "", "empty" },
 		{ "bad name/../x", "holds whitespace (offset 3)" },
 		{ "a/b", "holds '/'" },
@@ -61,7 +61,7 @@ static void test_name_check(void **state)
 		{ "0123456789abcdef", "looks like a member ID" },
 		{ "0123456789ABCDEF", "looks like a member ID" },
 		{ "8e9e05c52164694", "looks like a member ID" }, /* 15 digits */
-		{ "abcdef012345", "looks like a member ID" },    /* 12 digits */
+		{ "abcdef012345", "looks like a member ID" },	 /* 12 digits */
 		{ "0xd", "looks like a member ID" },
 		{ "0x8e9e05c52164694d", "looks like a member ID" },
 		{ "0123456789abcdef0", NULL }, /* 17 hex digits cannot be an ID */
@@ -177,7 +177,7 @@ static void test_peer_urls_parse(void **state)
 
 	assert_int_equal(ep_peer_urls_parse("https://10.0.0.1:2380", &sv, &err), 1);
 	assert_int_equal(ep_peer_urls_parse("https://10.0.0.2:2380,http://[fd00::2]:2380", &sv,
-					     &err),
+					    &err),
 			 2);
 	assert_int_equal(sv.n, 3);
 	assert_string_equal(sv.v[2], "http://[fd00::2]:2380");
@@ -208,15 +208,18 @@ static void test_peer_urls_parse(void **state)
 /* Members and reports                                                       */
 
 /* A member spec; M() keeps the tables short (designated, so the rest is zero). */
-#define M(n, i, p, ...) { .name = (n), .id = (i), .peers = (p), __VA_ARGS__ }
+#define M(n, i, p, ...)                                                                            \
+	{                                                                                          \
+		.name = (n), .id = (i), .peers = (p), __VA_ARGS__                                  \
+	}
 
 struct mspec {
-	const char *name;   /* NULL: never started */
+	const char *name; /* NULL: never started */
 	uint64_t id;
-	const char *peers;  /* comma-separated */
+	const char *peers; /* comma-separated */
 	bool learner;
-	bool down;          /* did not answer Status */
-	const char *hint;   /* recorded name (unstarted members) */
+	bool down;	  /* did not answer Status */
+	const char *hint; /* recorded name (unstarted members) */
 };
 
 static void member_fill(struct ep_member *m, const struct mspec *s, size_t i)
@@ -295,7 +298,7 @@ static void test_initial_cluster(void **state)
 		M(NULL, 0xabc, "https://10.0.0.7:2380"), /* another join in flight */
 		M("c2", 0x12, "https://10.0.0.2:2380,https://[fd00::2]:2380"),
 		M("bad,name", 0x13, "https://10.0.0.3:2380"), /* etcd took it; we cannot write it */
-		M(NULL, 0x99, "https://10.0.0.4:2380"),       /* the new member, as MemberAdd lists it */
+		M(NULL, 0x99, "https://10.0.0.4:2380"), /* the new member, as MemberAdd lists it */
 	};
 	list_make(&ml, three, 5);
 	const struct ep_member *added = &ml.v[4];
@@ -324,7 +327,8 @@ static void test_initial_cluster(void **state)
 	struct ep_member_env env;
 	assert_int_equal(ep_member_env_build(&ml, &ml.v[2], "c2", &env, &err), 0);
 	assert_string_equal(env.name, "c2");
-	assert_string_equal(env.advertise_peer_urls, "https://10.0.0.2:2380,https://[fd00::2]:2380");
+	assert_string_equal(env.advertise_peer_urls,
+			    "https://10.0.0.2:2380,https://[fd00::2]:2380");
 	assert_string_equal(env.cluster_state, "existing");
 	assert_non_null(strstr(env.initial_cluster, "c2=https://[fd00::2]:2380"));
 	ep_member_env_release(&env);
@@ -350,8 +354,9 @@ static void test_initial_cluster_long(void **state)
 		ml.v[i].name = strdup(name);
 		for (size_t k = 0; k < U; k++) {
 			char url[300];
-			snprintf(url, sizeof(url), "https://member-%zu-url-%zu.a-rather-long-domain."
-						   "example.com:%zu",
+			snprintf(url, sizeof(url),
+				 "https://member-%zu-url-%zu.a-rather-long-domain."
+				 "example.com:%zu",
 				 i, k, 2380 + k);
 			assert_int_equal(ep_strv_push(&ml.v[i].peer_urls, url), 0);
 			want_len += strlen(name) + 1 + strlen(url) + 1;
@@ -394,27 +399,48 @@ static void test_endpoint_choice(void **state)
 		{ "the member that answered the list",
 		  { M("a", 1, "https://p1:2380"), M("b", 2, "https://p2:2380"),
 		    M("c", 3, "https://p3:2380") },
-		  3, 1, SIZE_MAX, 1 },
+		  3,
+		  1,
+		  SIZE_MAX,
+		  1 },
 		{ "not the member concerned, even when it answered the list",
 		  { M("a", 1, "https://p1:2380"), M("b", 2, "https://p2:2380"),
 		    M("c", 3, "https://p3:2380") },
-		  3, 1, 1, 0 },
+		  3,
+		  1,
+		  1,
+		  0 },
 		{ "not a voter that is down",
 		  { M("a", 1, "https://p1:2380", .down = true), M("b", 2, "https://p2:2380") },
-		  2, SIZE_MAX, SIZE_MAX, 1 },
+		  2,
+		  SIZE_MAX,
+		  SIZE_MAX,
+		  1 },
 		{ "never a learner",
 		  { M("l", 1, "https://p1:2380", .learner = true), M("b", 2, "https://p2:2380") },
-		  2, SIZE_MAX, SIZE_MAX, 1 },
+		  2,
+		  SIZE_MAX,
+		  SIZE_MAX,
+		  1 },
 		{ "never an unstarted member",
 		  { M(NULL, 1, "https://p1:2380"), M("b", 2, "https://p2:2380") },
-		  2, SIZE_MAX, SIZE_MAX, 1 },
+		  2,
+		  SIZE_MAX,
+		  SIZE_MAX,
+		  1 },
 		{ "only the member concerned answers: none",
 		  { M("a", 1, "https://p1:2380"), M("b", 2, "https://p2:2380", .down = true) },
-		  2, 0, 0, -1 },
+		  2,
+		  0,
+		  0,
+		  -1 },
 		{ "only a learner answers: none",
 		  { M("l", 1, "https://p1:2380", .learner = true),
 		    M("b", 2, "https://p2:2380", .down = true) },
-		  2, SIZE_MAX, SIZE_MAX, -1 },
+		  2,
+		  SIZE_MAX,
+		  SIZE_MAX,
+		  -1 },
 		{ "no members: none", { { 0 } }, 0, SIZE_MAX, SIZE_MAX, -1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -435,13 +461,14 @@ static void test_classify(void **state)
 {
 	(void)state;
 	static const struct {
-		int code;   /* gRPC code; -1: a transport errno in @errno_ */
+		int code; /* gRPC code; -1: a transport errno in @errno_ */
 		int errno_;
 		const char *msg;
 		enum ep_change_class want;
 	} cases[] = {
 		{ 14, 0, "etcdserver: unhealthy cluster", EP_CHANGE_UNHEALTHY },
-		{ 9, 0, "etcdserver: can only promote a learner member which is in sync with leader",
+		{ 9, 0,
+		  "etcdserver: can only promote a learner member which is in sync with leader",
 		  EP_CHANGE_NOT_IN_SYNC },
 		{ 9, 0, "etcdserver: can only promote a learner member", EP_CHANGE_FAILED },
 		{ 14, 0, "etcdserver: no leader", EP_CHANGE_RETRY },
@@ -515,10 +542,19 @@ static void test_caught_up(void **state)
 		uint64_t learner, leader;
 		bool want;
 	} cases[] = {
-		{ 0, 0, false },    { 5, 0, false },     { 100, 100, true }, { 90, 100, true },
-		{ 89, 100, false }, { 120, 100, true },  { 0, 10, false },   { 9, 10, true },
-		{ 8, 10, false },   { 1, 1, true },      { 0, 1, false },
-		{ UINT64_MAX, UINT64_MAX, true },        { UINT64_MAX / 2, UINT64_MAX, false },
+		{ 0, 0, false },
+		{ 5, 0, false },
+		{ 100, 100, true },
+		{ 90, 100, true },
+		{ 89, 100, false },
+		{ 120, 100, true },
+		{ 0, 10, false },
+		{ 9, 10, true },
+		{ 8, 10, false },
+		{ 1, 1, true },
+		{ 0, 1, false },
+		{ UINT64_MAX, UINT64_MAX, true },
+		{ UINT64_MAX / 2, UINT64_MAX, false },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (ep_learner_caught_up(cases[i].learner, cases[i].leader) != cases[i].want)
@@ -544,7 +580,7 @@ static void test_lookup(void **state)
 	};
 	static const struct {
 		const char *arg;
-		int want;           /* index, or a negative errno */
+		int want; /* index, or a negative errno */
 		enum ep_error_kind kind;
 		const char *needle;
 	} cases[] = {
@@ -610,7 +646,8 @@ static void test_add_check(void **state)
 		size_t reuse, replace;
 		const char *needle;
 	} cases[] = {
-		{ "a new name and URL", "c9", "https://10.0.0.9:2380", 0, 0, SIZE_MAX, SIZE_MAX, NULL },
+		{ "a new name and URL", "c9", "https://10.0.0.9:2380", 0, 0, SIZE_MAX, SIZE_MAX,
+		  NULL },
 		{ "started name", "c1", "https://10.0.0.9:2380", 0, -EEXIST, SIZE_MAX, SIZE_MAX,
 		  "a member named 'c1' already exists and has started (1); pick another name, or "
 		  "remove it first ('etcdpilot member remove 0x1')" },
@@ -619,7 +656,8 @@ static void test_add_check(void **state)
 		  "started" },
 		{ "10.11: a learner's name again, another URL", "c3", "https://10.0.0.9:2380", 0,
 		  -EEXIST, SIZE_MAX, SIZE_MAX,
-		  "a member was already added as 'c3' (3, peer URL 'https://10.0.0.3:2380') and has "
+		  "a member was already added as 'c3' (3, peer URL 'https://10.0.0.3:2380') and "
+		  "has "
 		  "not started" },
 		{ "... even when reuse is asked", "c3", "https://10.0.0.9:2380", REUSE, -EEXIST,
 		  SIZE_MAX, SIZE_MAX, "already added as 'c3'" },
@@ -644,8 +682,8 @@ static void test_add_check(void **state)
 		  REUSE, 0, 4, SIZE_MAX, NULL },
 		{ "join --replace: a started member with our name", "c1", "https://10.0.0.1:2380",
 		  REPLACE, 0, SIZE_MAX, 0, NULL },
-		{ "join --replace: our URL, another name", "c9", "https://10.0.0.2:2380", REPLACE, 0,
-		  SIZE_MAX, 1, NULL },
+		{ "join --replace: our URL, another name", "c9", "https://10.0.0.2:2380", REPLACE,
+		  0, SIZE_MAX, 1, NULL },
 		{ "replace and reuse together", "c1", "https://10.0.0.4:2380", REPLACE | REUSE, 0,
 		  3, 0, NULL },
 		{ "two members clash: refused even with replace", "c1", "https://10.0.0.2:2380",
@@ -678,7 +716,8 @@ static void test_add_check(void **state)
 	/* without recorded names, 10.11's second add is not caught: why they are recorded */
 	struct ep_strv peers = { 0 };
 	assert_int_equal(ep_peer_urls_parse("https://10.0.0.9:2380", &peers, NULL), 1);
-	struct ep_add_request req = { .name = "c3", .peer_urls = (const char *const *)peers.v,
+	struct ep_add_request req = { .name = "c3",
+				      .peer_urls = (const char *const *)peers.v,
 				      .n_peer_urls = 1 };
 	size_t reuse, replace;
 	assert_int_equal(ep_membership_add_check(&rep, NULL, &req, &reuse, &replace, NULL), 0);
@@ -697,17 +736,26 @@ static void test_progress_line(void **state)
 		struct ep_membership_progress p;
 		const char *want;
 	} cases[] = {
-		{ { .phase = EP_PHASE_WAIT_START, .member_id = 0x2a, .member_name = "c4",
+		{ { .phase = EP_PHASE_WAIT_START,
+		    .member_id = 0x2a,
+		    .member_name = "c4",
 		    .reason = "it has not started yet" },
 		  "[member] waiting for 'c4' (2a): it has not started yet" },
-		{ { .phase = EP_PHASE_CATCH_UP, .member_id = 0x2a, .member_name = "c4",
-		    .learner_index = 12, .leader_index = 40 },
+		{ { .phase = EP_PHASE_CATCH_UP,
+		    .member_id = 0x2a,
+		    .member_name = "c4",
+		    .learner_index = 12,
+		    .leader_index = 40 },
 		  "[member] learner 'c4' (2a) catching up: applied index 12 of the leader's 40" },
-		{ { .phase = EP_PHASE_CAUGHT_UP, .member_id = 0x2a, .member_name = "c\x1b]0;x",
-		    .learner_index = 40, .leader_index = 40 },
+		{ { .phase = EP_PHASE_CAUGHT_UP,
+		    .member_id = 0x2a,
+		    .member_name = "c\x1b]0;x",
+		    .learner_index = 40,
+		    .leader_index = 40 },
 		  "[member] learner 'c\\x1b]0;x' (2a) caught up, promoting: applied index 40 of "
 		  "the leader's 40" },
-		{ { .phase = EP_PHASE_RETRY, .reason = "https://h: etcdserver: unhealthy cluster\n",
+		{ { .phase = EP_PHASE_RETRY,
+		    .reason = "https://h: etcdserver: unhealthy cluster\n",
 		    .retry_in_ms = 400 },
 		  "[member] etcd refused for now, trying again in 400 ms: https://h: etcdserver: "
 		  "unhealthy cluster\\n" },
@@ -744,7 +792,8 @@ static void test_plan_refuses_early(void **state)
 		{ "c9", good, 0, "no peer URL" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct ep_add_request req = { .name = cases[i].name, .peer_urls = cases[i].urls,
+		struct ep_add_request req = { .name = cases[i].name,
+					      .peer_urls = cases[i].urls,
 					      .n_peer_urls = cases[i].n };
 		ep_error_clear(&err);
 		assert_int_equal(ep_membership_plan_add(&ca, &req, &plan, &err), -EINVAL);
