@@ -1478,7 +1478,6 @@ static void catchup_read(const struct run *run, const struct ep_member_list *ml,
 static int promote_timeout(const struct run *run, const struct catchup *cu,
 			   const struct ep_error *refusal, struct ep_error *err)
 {
-	_cleanup_(esc_release) struct esc e = { 0 };
 	uint64_t s = elapsed(run) / 1000;
 	if (!cu->started)
 		return ep_error_set(err, -ETIMEDOUT,
