@@ -8,7 +8,8 @@
 #             a removal goes through another voter than the member itself;
 #   dup       a second add under the name of a learner that never started is
 #             refused, and its peer URL under another name (10.11); the
-#             unstarted member is found by the name it was added under;
+#             unstarted member is found by the name it was added under; its
+#             promotion fails at the deadline, naming it;
 #   ambiguous a member named like another member's hex ID: `member remove
 #             <that ID>` refused as ambiguous, listing both (10.11);
 #   promote   `member promote` started before its learner: it waits, and
@@ -51,12 +52,13 @@ id_of() { "$EP" member list | awk -v n="$1" '$3 == n { print $1 }'; }
 # is gone (etcd_network_active_peers), so that etcd judges the next change
 # with it down - not a sleep.
 peers_see_down() {
-	local i
+	local i metrics
 	for i in "${!ETCD_PID[@]}"; do
 		[[ -n ${ETCD_PID[$i]} ]] || continue
-		curl -sf --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" \
-			"${ETCD_CLIENT_URL[$i]}/metrics" |
-			grep -Eq "^etcd_network_active_peers\{.*Remote=\"$1\".*\} 1$" && return 1
+		# whole, not piped into grep -q: under pipefail curl's SIGPIPE would hide a match
+		metrics=$(curl -sf --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY" \
+			"${ETCD_CLIENT_URL[$i]}/metrics") || return 1
+		grep -Eq "^etcd_network_active_peers\{.*Remote=\"$1\".*\} 1$" <<<"$metrics" && return 1
 	done
 	return 0
 }
@@ -174,6 +176,12 @@ if section dup; then
 
 	run "$EP" member list
 	expect_in "$T/out" "^$C4_ID +unstarted +https://127.0.25.4:22380 +true$" "c4 is listed unstarted"
+	run "$EP" member promote c4 --timeout 3s
+	expect_rc 1 "promote of a learner that never starts fails at the deadline"
+	expect_in "$T/err" "promoting member 'c4' \($C4_ID\): the learner has not started within [0-9]+ s: start etcd on its node" \
+		"... naming it and saying what to do"
+	expect_in "$T/out" "^\[member\] waiting for 'c4' \($C4_ID\): it has not started yet" \
+		"... after saying what it waited for"
 	run "$EP" member remove c4 --timeout 30s
 	expect_rc 0 "the unstarted learner is found by the name it was added under"
 	expect_in "$T/out" "^Member $C4_ID removed from cluster [0-9a-f]+$" "remove: the etcdctl line"
@@ -258,8 +266,10 @@ fi
 
 # --- remove -------------------------------------------------------------------
 if section remove && section promote; then
+	peers_see_down "$C4_ID" && fail "the metrics do not show c4 connected (peers_see_down is blind)"
 	etcd_member_stop 4
 	wait_for 30 peers_see_down "$C4_ID" || fail "the members did not notice c4 is gone"
+	pass "the members noticed c4 is gone"
 	run "$EP" member add c5 https://127.0.25.5:22380 --learner --timeout 60s
 	expect_rc 1 "an add with a voter down fails"
 	expect_has "$T/err" "etcd refuses membership changes while a voting member is unreachable (1 voter is down here: c4 ($C4_ID): " \
