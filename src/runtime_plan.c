@@ -13,10 +13,6 @@
  * directory to /var/lib/etcdpilot/stopped/ (the kubelet stops a pod whose
  * manifest is gone, within its file check period); waiting for either is
  * the phase's business.  Nothing here writes, runs or prints.
- *
- * TODO(lead, plan engine): built into the library only with
- * -DEP_PLAN_ENGINE=ON (CMakeLists.txt), which also fills the ops tables;
- * until then test_runtime links it with tests/unit/stubs/plan_stub.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,15 +29,6 @@
 
 #define STOPPED_DIR "/var/lib/etcdpilot/stopped"
 
-static int add(struct ep_plan *plan, const char *phase, const char *type, json_t *params,
-	       const char *reason, struct ep_error *err)
-{
-	if (!params)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	int r = ep_plan_add(plan, phase, type, params, reason, err);
-	return r < 0 ? r : 0;
-}
-
 static int write_files(const struct ep_runtime_files *files, struct ep_plan *plan,
 		       const char *phase, const char *reason, struct ep_error *err)
 {
@@ -49,10 +36,8 @@ static int write_files(const struct ep_runtime_files *files, struct ep_plan *pla
 		return ep_error_set(err, -EINVAL, "no files to write: render them first");
 	for (size_t i = 0; i < files->n; i++) {
 		const struct ep_runtime_file *f = &files->v[i];
-		json_t *p =
-		    json_pack("{s:s, s:i, s:s%, s:b}", "path", f->path, "mode", (int)f->mode,
-			      "content", f->content, f->len, "hidden_rename", f->hidden_rename);
-		int r = add(plan, phase, "file.write", p, reason, err);
+		int r = ep_plan_add_file_write(plan, phase, f->path, (unsigned)f->mode, f->content,
+					       f->hidden_rename, reason, err);
 		if (r < 0)
 			return r;
 	}
@@ -80,9 +65,9 @@ int rt_static_pod_plan_stop(const struct ep_runtime_ctx *ctx, struct ep_plan *pl
 	_cleanup_free_ char *from = NULL;
 	if (manifest_file(ctx, &from) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	return add(plan, phase, "file.move",
-		   json_pack("{s:s, s:s}", "from", from, "to", STOPPED_DIR "/etcd.yaml"),
-		   "the kubelet stops a static pod whose manifest is gone", err);
+	int r = ep_plan_add_file_move(plan, phase, from, STOPPED_DIR "/etcd.yaml", false,
+				      "the kubelet stops a static pod whose manifest is gone", err);
+	return r < 0 ? r : 0;
 }
 
 int rt_static_pod_plan_restart(const struct ep_runtime_ctx *ctx,
@@ -110,20 +95,19 @@ int rt_systemd_plan_start(const struct ep_runtime_ctx *ctx, const struct ep_runt
 	int r = write_files(files, plan, phase, "the unit, its environment and the etcdctl wrapper",
 			    err);
 	if (r == 0)
-		r = add(plan, phase, "systemd.daemon-reload", json_object(),
-			"systemd reads unit files at daemon-reload", err);
-	if (r == 0)
-		r = add(plan, phase, "systemd.enable-now",
-			json_pack("{s:s}", "unit", unit_name(ctx)),
-			"start etcd now and at every boot", err);
-	return r;
+		r = ep_plan_add_systemd(plan, phase, "daemon-reload", NULL,
+					"systemd reads unit files at daemon-reload", err);
+	if (r >= 0)
+		r = ep_plan_add_systemd(plan, phase, "enable-now", unit_name(ctx),
+					"start etcd now and at every boot", err);
+	return r < 0 ? r : 0;
 }
 
 int rt_systemd_plan_stop(const struct ep_runtime_ctx *ctx, struct ep_plan *plan, const char *phase,
 			 struct ep_error *err)
 {
-	return add(plan, phase, "systemd.stop", json_pack("{s:s}", "unit", unit_name(ctx)), NULL,
-		   err);
+	int r = ep_plan_add_systemd(plan, phase, "stop", unit_name(ctx), NULL, err);
+	return r < 0 ? r : 0;
 }
 
 int rt_systemd_plan_restart(const struct ep_runtime_ctx *ctx, const struct ep_runtime_files *files,
@@ -132,10 +116,10 @@ int rt_systemd_plan_restart(const struct ep_runtime_ctx *ctx, const struct ep_ru
 	int r = write_files(files, plan, phase, "the unit, its environment and the etcdctl wrapper",
 			    err);
 	if (r == 0)
-		r = add(plan, phase, "systemd.daemon-reload", json_object(),
-			"systemd reads unit files at daemon-reload", err);
-	if (r == 0)
-		r = add(plan, phase, "systemd.restart", json_pack("{s:s}", "unit", unit_name(ctx)),
-			"etcd reads its settings when it starts", err);
-	return r;
+		r = ep_plan_add_systemd(plan, phase, "daemon-reload", NULL,
+					"systemd reads unit files at daemon-reload", err);
+	if (r >= 0)
+		r = ep_plan_add_systemd(plan, phase, "restart", unit_name(ctx),
+					"etcd reads its settings when it starts", err);
+	return r < 0 ? r : 0;
 }

@@ -463,9 +463,7 @@ const struct ep_runtime_ops ep_runtime_static_pod = {
     .read_back = sp_read_back,
     .status = sp_status,
     .diagnose = sp_diagnose,
-#ifdef EP_HAVE_PLAN_ENGINE
     .plan_start = rt_static_pod_plan_start,
     .plan_stop = rt_static_pod_plan_stop,
     .plan_restart = rt_static_pod_plan_restart,
-#endif
 };

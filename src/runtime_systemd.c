@@ -741,9 +741,7 @@ const struct ep_runtime_ops ep_runtime_systemd = {
     .read_back = sd_read_back,
     .status = sd_status,
     .diagnose = sd_diagnose,
-#ifdef EP_HAVE_PLAN_ENGINE
     .plan_start = rt_systemd_plan_start,
     .plan_stop = rt_systemd_plan_stop,
     .plan_restart = rt_systemd_plan_restart,
-#endif
 };

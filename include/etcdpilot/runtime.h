@@ -260,8 +260,7 @@ struct ep_runtime_ops {
 	 * Add the actions that start (write the files and let the component
 	 * run them), stop, and restart the member to @plan under @phase.
 	 * @files is what render gave (start and restart; may be NULL for
-	 * stop).  NULL until the plan engine is linked (TODO(lead): see
-	 * CMakeLists.txt, EP_HAVE_PLAN_ENGINE).
+	 * stop).
 	 */
 	int (*plan_start)(const struct ep_runtime_ctx *ctx, const struct ep_runtime_files *files,
 			  struct ep_plan *plan, const char *phase, struct ep_error *err);

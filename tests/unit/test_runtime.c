@@ -1203,13 +1203,15 @@ static void test_plans(void **state)
 	(void)state;
 	const struct ep_runtime_ops *sp = ep_runtime_get(EP_MODE_STATIC_POD);
 	const struct ep_runtime_ops *sd = ep_runtime_get(EP_MODE_SYSTEMD);
-	/* the ops tables hold these once the plan engine is linked (EP_PLAN_ENGINE) */
-	plan_files_fn sp_start = sp->plan_start ? sp->plan_start : rt_static_pod_plan_start;
-	plan_fn sp_stop = sp->plan_stop ? sp->plan_stop : rt_static_pod_plan_stop;
-	plan_files_fn sp_restart = sp->plan_restart ? sp->plan_restart : rt_static_pod_plan_restart;
-	plan_files_fn sd_start = sd->plan_start ? sd->plan_start : rt_systemd_plan_start;
-	plan_fn sd_stop = sd->plan_stop ? sd->plan_stop : rt_systemd_plan_stop;
-	plan_files_fn sd_restart = sd->plan_restart ? sd->plan_restart : rt_systemd_plan_restart;
+	/* the ops tables hold the plan builders */
+	assert_ptr_equal(sp->plan_start, rt_static_pod_plan_start);
+	assert_ptr_equal(sd->plan_stop, rt_systemd_plan_stop);
+	plan_files_fn sp_start = sp->plan_start;
+	plan_fn sp_stop = sp->plan_stop;
+	plan_files_fn sp_restart = sp->plan_restart;
+	plan_files_fn sd_start = sd->plan_start;
+	plan_fn sd_stop = sd->plan_stop;
+	plan_files_fn sd_restart = sd->plan_restart;
 
 	struct ep_spec spec;
 	make_spec(&spec, EP_MODE_STATIC_POD, "3.5.21");
@@ -1224,7 +1226,7 @@ static void test_plans(void **state)
 	const json_t *p = ep_plan_action_params(plan, 0);
 	assert_string_equal(json_string_value(json_object_get(p, "path")),
 			    "/etc/kubernetes/manifests/etcd.yaml");
-	assert_int_equal(json_integer_value(json_object_get(p, "mode")), 0600);
+	assert_string_equal(json_string_value(json_object_get(p, "mode")), "0600");
 	assert_true(json_is_true(json_object_get(p, "hidden_rename")));
 	assert_string_equal(json_string_value(json_object_get(p, "content")), files.v[0].content);
 	ep_plan_free(plan);
@@ -1253,8 +1255,8 @@ static void test_plans(void **state)
 	assert_string_equal(
 	    json_string_value(json_object_get(ep_plan_action_params(plan, 5), "unit")),
 	    "etcd.service");
-	assert_int_equal(
-	    json_integer_value(json_object_get(ep_plan_action_params(plan, 3), "mode")), 0755);
+	assert_string_equal(
+	    json_string_value(json_object_get(ep_plan_action_params(plan, 3), "mode")), "0755");
 	ep_plan_free(plan);
 	plan = ep_plan_new("test");
 	assert_int_equal(sd_stop(&ctx, plan, "etcd", &err), 0);
