@@ -1086,9 +1086,11 @@ static int plan_generate(struct plan *pl, unsigned mask, struct ep_error *err)
 	return r;
 }
 
-int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
-		    ep_log_fn log, void *userdata, struct ep_error *err)
+int ep_pki_generate_ex(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
+		       ep_log_fn log, void *userdata, unsigned *ret_written, struct ep_error *err)
 {
+	if (ret_written)
+		*ret_written = 0;
 	if (!mask || (mask & ~EP_CERT_ALL))
 		return ep_error_usage(err, -EINVAL, "no certificate selected");
 	if (!spec->name || !spec->advertise_address)
@@ -1096,7 +1098,18 @@ int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask,
 				      "the node spec has no name or advertise address");
 
 	_cleanup_(plan_release) struct plan pl;
-	return plan_run(&pl, spec, root, "certs", mask, dry_run, plan_generate, log, userdata, err);
+	int r = plan_run(&pl, spec, root, "certs", mask, dry_run, plan_generate, log, userdata, err);
+	if (r >= 0 && ret_written)
+		for (unsigned i = 0; i < EP_CERT_COUNT; i++)
+			if (pl.p[i].write_crt)
+				*ret_written |= EP_CERT_BIT(i);
+	return r;
+}
+
+int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
+		    ep_log_fn log, void *userdata, struct ep_error *err)
+{
+	return ep_pki_generate_ex(spec, root, mask, dry_run, log, userdata, NULL, err);
 }
 
 int ep_pki_ensure(const struct ep_spec *spec, const char *root, bool dry_run, ep_log_fn log,

@@ -52,6 +52,8 @@ const struct ep_action_type *ep_action_type_find(const char *name)
 	const struct ep_action_type *t = find_in(ep_plan_file_types, name);
 	if (!t)
 		t = find_in(ep_plan_systemd_types, name);
+	if (!t)
+		t = find_in(ep_plan_node_types, name);
 	for (size_t i = 0; !t && i < nregistered; i++)
 		if (strcmp(registered[i]->name, name) == 0)
 			t = registered[i];
@@ -107,6 +109,9 @@ struct ep_action {
 	enum ep_action_state state;
 };
 
+/* The journal directory and its parents, which a run may have to make. */
+static const char *const journal_dirs[3] = { "/var", "/var/lib", EP_JOURNAL_DIR };
+
 struct ep_plan {
 	char *command;
 	char id[17];      /* "" until applied or loaded */
@@ -114,6 +119,12 @@ struct ep_plan {
 	long long pid;
 	enum run_status status;
 	bool loaded; /* from a journal: resume or roll back, never apply */
+	/*
+	 * Bit i: journal_dirs[i] did not exist before the run made the
+	 * journal; journalled, so that whichever run ends it (the first one,
+	 * a resume or a rollback) removes them again when empty.
+	 */
+	unsigned made_dirs;
 	struct ep_action *v;
 	size_t n, alloc;
 };
@@ -509,6 +520,11 @@ static json_t *journal_json(const struct ep_plan *plan)
 		  json_object_set_new(doc, "started", json_string(plan->started)) |
 		  json_object_set_new(doc, "pid", json_integer(plan->pid)) |
 		  json_object_set_new(doc, "status", json_string(status_names[plan->status]));
+	json_t *made = json_array();
+	for (int i = 0; made && i < 3; i++)
+		if (plan->made_dirs & (1u << i))
+			bad |= json_array_append_new(made, json_string(journal_dirs[i]));
+	bad |= json_object_set_new(doc, "madeDirs", made);
 	if (bad)
 		goto oom;
 	for (size_t i = 0; i < plan->n; i++) {
@@ -628,6 +644,12 @@ static int journal_parse(const char *text, size_t len, const char *path, struct 
 	plan->pid = json_integer_value(pid);
 	plan->status = (enum run_status)st;
 	plan->loaded = true;
+	size_t mi;
+	json_t *mv;
+	json_array_foreach(json_object_get(doc, "madeDirs"), mi, mv)
+		for (int k = 0; k < 3; k++)
+			if (json_is_string(mv) && !strcmp(json_string_value(mv), journal_dirs[k]))
+				plan->made_dirs |= 1u << k;
 
 	size_t i;
 	json_t *o;
@@ -686,6 +708,8 @@ struct run {
 	size_t cur;
 	unsigned writes;
 };
+
+
 
 static struct run *run_of(const struct ep_apply_ctx *ctx)
 {
@@ -751,7 +775,8 @@ static char *action_label(const struct ep_plan *plan, size_t i)
 
 static void log_action(const struct run *run, const char *prefix, size_t i, const char *what)
 {
-	if (!run->ctx->log)
+	/* an observer that announces actions says it its own way */
+	if (!run->ctx->log || (run->obs && run->obs->action_start))
 		return;
 	const struct ep_action *a = &run->plan->v[i];
 	struct ep_strbuf sb = EP_STRBUF_INIT;
@@ -873,6 +898,11 @@ int ep_apply_data_dir_create(const struct ep_apply_ctx *ctx, struct ep_error *er
 static int run_lock(struct run *run, struct ep_error *err)
 {
 	const char *root = run->ctx->root;
+	struct stat st;
+	if (!run->plan->loaded)
+		for (int i = 0; i < 3; i++)
+			if (ep_pfs_stat(root, journal_dirs[i], false, &st) < 0)
+				run->plan->made_dirs |= 1u << i;
 	int r = make_journal_dir(root, err);
 	if (r >= 0)
 		r = ep_pfs_lock(root, EP_JOURNAL_DIR, EP_JOURNAL_LOCK_TIMEOUT_MS, &run->lock_fd,
@@ -897,7 +927,13 @@ static int journal_remove(struct run *run, struct ep_error *err)
 	if (!run->journal)
 		return 0;
 	r = ep_pfs_unlink(root, EP_JOURNAL_FILE, err);
-	return r == -ENOENT ? 0 : r;
+	if (r < 0 && r != -ENOENT)
+		return r;
+	/* the node as it was: the directories this run made, when nothing else is in them */
+	for (int i = 2; i >= 0; i--)
+		if (run->plan->made_dirs & (1u << i))
+			(void)ep_pfs_rmdir(root, journal_dirs[i]);
+	return 0;
 }
 
 /*

@@ -22,6 +22,8 @@ struct ep_strbuf;
 
 extern const struct ep_action_type *const ep_plan_file_types[];    /* NULL-terminated */
 extern const struct ep_action_type *const ep_plan_systemd_types[]; /* NULL-terminated */
+/* pki.ensure, install.etcd, wait.healthy (actions_node.c) */
+extern const struct ep_action_type *const ep_plan_node_types[];    /* NULL-terminated */
 
 /*
  * The node path of the run's data directory, EP_JOURNAL_DATA "/<run id>",

@@ -99,7 +99,7 @@ static int unit_check(const json_t *params, struct ep_error *err)
 
 static void describe_verb(const json_t *params, const char *verb, struct ep_strbuf *out)
 {
-	ep_strbuf_addf(out, "systemctl %s", verb);
+	ep_strbuf_addf(out, "run systemctl %s", verb);
 	const char *u = unit_of(params);
 	if (u) {
 		ep_strbuf_addch(out, ' ');

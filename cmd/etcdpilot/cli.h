@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <jansson.h>
 
@@ -52,6 +53,7 @@ struct cli_command {
 	bool json_output;     /* -o json prints one JSON document (else -o json is refused) */
 	bool yaml_output;     /* -o yaml prints one YAML document (else -o yaml is refused) */
 	const char *instead;  /* not implemented yet: the manual way to do it today */
+	void (*help_extra)(FILE *f); /* more help made at run time (a phase list); may be NULL */
 };
 
 #define CLI_MAX_LOCAL 32
@@ -118,7 +120,7 @@ void cli_verbose(const struct cli_ctx *ctx, const char *fmt, ...)
 extern const struct cli_command *const cli_commands[];
 
 /* The commands, each defined in its own file. */
-extern const struct cli_command cmd_init, cmd_join, cmd_reset, cmd_health;
+extern const struct cli_command cmd_init, cmd_init_phase, cmd_join, cmd_reset, cmd_health;
 extern const struct cli_command cmd_member_list, cmd_member_add, cmd_member_remove,
 	cmd_member_promote;
 extern const struct cli_command cmd_certs_generate, cmd_certs_check_expiration,

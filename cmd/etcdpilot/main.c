@@ -16,6 +16,7 @@
 
 const struct cli_command *const cli_commands[] = {
 	&cmd_init,
+	&cmd_init_phase,
 	&cmd_join,
 	&cmd_reset,
 	&cmd_health,
@@ -127,6 +128,8 @@ static void usage_command(FILE *f, const struct cli_command *c)
 			c->instead ? " Until it is, do it by hand:\n" : "", c->instead ? c->instead : "");
 	if (c->help)
 		fprintf(f, "\n%s\n", c->help);
+	if (c->help_extra)
+		c->help_extra(f);
 	if (c->opts && c->opts->name) {
 		fprintf(f, "\nFlags:\n");
 		print_opts(f, c->opts);

@@ -229,8 +229,8 @@ static int change_run(struct cli_ctx *ctx, enum change_op op, const struct ep_ad
 
 	/* A usage error needs no cluster. */
 	if (op != OP_ADD && !ctx->args[0][0])
-		return ep_error_usage(err, -EINVAL, "an empty member NAME|ID names no member; "
-						    "'etcdpilot member list' shows them");
+		return ep_error_usage(err, -EINVAL, "no member given: NAME|ID is empty; 'etcdpilot "
+						    "member list' shows the members");
 	int r = cli_client_open(ctx, MEMBER_DEFAULT_TIMEOUT_MS, &cc, err);
 	struct ep_cluster_access ca = { .client = cc.client,
 					.endpoints = (const char *const *)cc.cfg.endpoints.v,

@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "etcdpilot/unit.h"
-#include "init.h"
+#include "cli_node.h"
 
 static int cmd_render_unit_run(struct cli_ctx *ctx, struct ep_error *err)
 {

@@ -105,6 +105,16 @@ int ep_pki_generate(const struct ep_spec *spec, const char *root, unsigned mask,
 		    ep_log_fn log, void *userdata, struct ep_error *err);
 
 /*
+ * ep_pki_generate() that also says which pairs it wrote (with @dry_run:
+ * would write): *@ret_written (may be NULL) gets their EP_CERT_BIT()s.  A
+ * plan asks this on a dry run to know whether the certs phase changes
+ * anything, instead of reading its log lines.
+ */
+int ep_pki_generate_ex(const struct ep_spec *spec, const char *root, unsigned mask, bool dry_run,
+		       ep_log_fn log, void *userdata, unsigned *ret_written,
+		       struct ep_error *err);
+
+/*
  * Renew the leaf certificates in @mask with the CA (kubeadm's rule: a new
  * key of spec->key_type; the subject CN and O, the DNS and IP SANs and the
  * extended key usages copied from the existing certificate; a new validity

@@ -44,7 +44,7 @@ expect_rc 0 "a --root that does not exist yet is created, as before"
 # --- member remove "" -----------------------------------------------------------
 run "${TO[@]}" "$EP" member remove "" --endpoints https://127.0.0.1:1
 expect_rc 2 "member remove '' is a usage error"
-expect_in "$T/err" "an empty member NAME\|ID names no member" "and says so"
+expect_in "$T/err" "no member given: NAME\|ID is empty" "and says so"
 
 # --- FIFOs: refused at once, named ----------------------------------------------
 mkfifo "$T/fifo"

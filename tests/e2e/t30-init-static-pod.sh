@@ -20,17 +20,20 @@ D=$T/dry
 mkdir -p "$D"
 run in_ns "$NS" "$EP" --root "$D" init --dry-run --name n9 --advertise-address "$ADDR" --etcd-version 3.6.6
 expect_rc 0 "init --dry-run"
-expect_in "$T/out" "^\\[dryrun\\] Would write file \"$D/etc/kubernetes/manifests/etcd.yaml\"" "announces the manifest (at its place under --root)"
+expect_in "$T/out" "^\\[dryrun\\] \\[etcd\\] Would write /etc/kubernetes/manifests/etcd.yaml \\(mode 0600\\)" "announces the manifest (by its node path)"
 expect_in "$T/out" $'^\t    - --feature-gates=InitialCorruptCheck=true$' "prints the manifest content"
-expect_in "$T/out" '^\[dryrun\] Would wait for the local etcd member' "announces the wait"
+expect_in "$T/out" '^\[dryrun\] \[wait\] Would wait for the local etcd member' "announces the wait"
 expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing"
 
 run "${EPN[@]}" init "${FLAGS[@]}" --timeout 60s
 expect_rc 0 "init waits until the member the stand-in started is healthy"
 expect_in "$T/out" '^\[certs\] Generating "etcd/ca" certificate and key' "certs phase in kubeadm's voice"
-expect_in "$T/out" '^\[etcd\] Creating static Pod manifest for local etcd in "/etc/kubernetes/manifests"' \
-	"manifest phase in kubeadm's voice"
-expect_in "$T/out" '^\[etcd\] Waiting for the local etcd member to become healthy' "wait phase"
+expect_in "$T/out" '^\[etcd\] Write /etc/kubernetes/manifests/etcd.yaml \(mode 0600\)' \
+	"manifest phase, a line per action"
+expect_in "$T/out" '^\[wait\] Wait for the local etcd member to become healthy' "wait phase"
+expect_in "$T/out" '^\[wait\] The local etcd member is healthy after' "and how long it took"
+[[ -e $R/var/lib/etcdpilot/journal.json ]] && fail "the journal is gone after a successful run"
+pass "the journal is gone after a successful run"
 expect_in "$T/out" "etcdpilot join https://$ADDR:2379 --name <node name> --advertise-address <node IP> --etcd-version 3.4.23 --key-type ecdsa-p256$" "prints the join command for the next node, with every non-default setting"
 expect_in "$T/out" '/etc/kubernetes/pki/etcd/ca.key' "names the CA files to copy"
 

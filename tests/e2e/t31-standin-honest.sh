@@ -66,7 +66,7 @@ etcd:
       value: bogus
 YAML
 run in_ns "$NS" "$EP" --root "$NODE_A2" --config "$T/badflag.yaml" init "${FLAGS[@]}" \
-	--etcd-version 3.4.23 --timeout 4s
+	--etcd-version 3.4.23 --timeout 4s --no-rollback
 expect_rc 1 "init fails when etcd does not start"
 expect_in "$T/err" 'did not become healthy within 4s' "the error names the timeout"
 grep '^etcdpilot: init: ' "$T/err" >"$T/error" || fail "init prints its error"
@@ -111,7 +111,7 @@ standin_stop "$PB"
 # 3. an image the stand-in cannot map (default map: */etcd:3.4.* only)
 NODE_C=$T/c
 standin_start "$NODE_C" "$NS" n1
-run in_ns "$NS" "$EP" --root "$NODE_C" init "${FLAGS[@]}" --etcd-version 3.6.6 --timeout 2s
+run in_ns "$NS" "$EP" --root "$NODE_C" init "${FLAGS[@]}" --etcd-version 3.6.6 --timeout 2s --no-rollback
 expect_rc 1 "init fails when the image cannot be run"
 expect_in "$T/err" "the kubelet has written no log for the etcd pod \(/var/log/pods/kube-system_etcd-n1_\*\): its container was never started" \
 	"the error says the container was never started (no log where the kubelet writes them)"

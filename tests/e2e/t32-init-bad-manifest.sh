@@ -64,11 +64,22 @@ wait_for 10 grep -q ready "$T/holder.out" || fail "holding two ports"
 before=$(tree_digest "$P")
 run "$EP" --root "$P" --config "$T/ports.yaml" init "${FLAGS[@]}"
 expect_rc 1 "preflight failures: init fails"
-expect_in "$T/err" "\[preflight\] 3 checks failed: \(1\) the data directory '/var/lib/etcd' \($P/var/lib/etcd\) exists and is not a directory" \
-	"every failed check is listed, the data dir first"
-expect_in "$T/err" "\(2\) port $PORT_C on '127.0.0.1' is in use \(--listen-client-urls=https://127.0.0.1:$PORT_C\)" \
+expect_in "$T/err" "^	\[ERROR DirAvailable--var-lib-etcd\]: the data directory '/var/lib/etcd' \($P/var/lib/etcd\) exists and is not a directory" \
+	"every failed check is listed on its own line, by kubeadm's name: the data dir"
+expect_in "$T/err" "^	\[ERROR Port-$PORT_C\]: port $PORT_C on '127.0.0.1' is in use \(--listen-client-urls=https://127.0.0.1:$PORT_C\)" \
 	"the client port"
-expect_in "$T/err" "\(3\) port $PORT_M on '127.0.0.1' is in use \(--listen-metrics-urls=http://127.0.0.1:$PORT_M\)" \
+expect_in "$T/err" "^	\[ERROR Port-$PORT_M\]: port $PORT_M on '127.0.0.1' is in use \(--listen-metrics-urls=http://127.0.0.1:$PORT_M\)" \
 	"the metrics port"
+expect_in "$T/err" "\[preflight\] 3 checks failed \(listed above\); nothing was changed: .*--ignore-preflight-errors=DirAvailable--var-lib-etcd" \
+	"the error counts them and says how to make one non-fatal"
+run "$EP" --root "$P" --config "$T/ports.yaml" init "${FLAGS[@]}" --dry-run
+expect_rc 1 "--dry-run with failing checks exits 1"
+expect_in "$T/out" "^\[dryrun\] \[etcd\] Would write /etc/kubernetes/manifests/etcd.yaml" \
+	"but shows the whole plan (issue 11 item 6)"
+expect_in "$T/err" "a real run would stop at preflight" "and says a real run would stop"
+run "$EP" --root "$P" --config "$T/ports.yaml" init "${FLAGS[@]}" --dry-run \
+	--ignore-preflight-errors "Port-$PORT_C,Port-$PORT_M,DirAvailable--var-lib-etcd"
+expect_rc 0 "--ignore-preflight-errors turns the named checks into warnings"
+expect_in "$T/err" "^	\[WARNING Port-$PORT_C\]: " "each shown as a warning"
 expect_eq "$(tree_digest "$P")" "$before" "preflight failures: nothing changed"
 kill "$HOLDER" 2>/dev/null

@@ -22,12 +22,15 @@ etcd:
     - name: snapshot-count
       value: "abc"
 YAML
+# --no-rollback: the failed member stays for the stand-in checks below.
 run in_ns "$NS" "$EP" --root "$R" --config "$T/bad.yaml" init --name n1 --advertise-address "$ADDR" \
-	--etcd-version 3.4.23 --key-type ecdsa-p256 --timeout 6s
+	--etcd-version 3.4.23 --key-type ecdsa-p256 --timeout 6s --no-rollback
 expect_rc 1 "init fails when etcd cannot start"
+expect_in "$T/err" "run .etcdpilot init --resume. to finish it or .etcdpilot init --rollback. to undo it" \
+	"with --no-rollback the error says how to go on"
 grep '^etcdpilot: init: ' "$T/err" >"$T/error" || fail "init prints its error"
 say "$(cat "$T/error")"
-expect_in "$T/error" '^etcdpilot: init: the local etcd member did not become healthy within 6s: ' \
+expect_in "$T/error" '^etcdpilot: init: \[wait\] wait for the local etcd member .*: the local etcd member did not become healthy within 6s: ' \
 	"the error names the wait that timed out"
 expect_in "$T/error" '; pod kube-system/etcd-n1 \(uid [0-9a-f]{32}\): container etcd has (not )?been restarted' \
 	"and the pod's restarts, from the kubelet's log files"
@@ -49,3 +52,23 @@ expect_rc 0 "every line of the container logs is CRI-framed"
 f=$(ls "$D"/etcd/*.log | head -1)
 expect_in "$f" ' stderr F invalid value "abc" for flag -snapshot-count: parse error$' \
 	"etcd's stderr, one F line per line, as stream stderr"
+
+# The interrupted run is undone by --rollback: the node as it was.
+INIT=(in_ns "$NS" "$EP" --root "$R" --config "$T/bad.yaml" init --name n1 --advertise-address "$ADDR"
+	--etcd-version 3.4.23 --key-type ecdsa-p256 --timeout 6s)
+run "${INIT[@]}" --rollback
+expect_rc 0 "init --rollback undoes the failed run"
+expect_in "$T/out" "^\[journal\] Undoing the interrupted 'init'" "and says what it undoes"
+for f in etc/kubernetes/manifests/etcd.yaml etc/kubernetes/pki/etcd/ca.key var/lib/etcd var/lib/etcdpilot/journal.json; do
+	[[ -e $R/$f ]] && fail "--rollback removes $f"
+done
+pass "--rollback removed the manifest, the certificates, the data dir and the journal"
+# Without --no-rollback a failed init undoes itself.
+standin_start "$R" "$NS" n1
+run "${INIT[@]}"
+expect_rc 1 "init fails again"
+expect_in "$T/err" "what this run had changed was undone" "and says it undid what it did"
+for f in etc/kubernetes/manifests/etcd.yaml etc/kubernetes/pki/etcd/ca.key var/lib/etcd var/lib/etcdpilot var/lib/etcdpilot/journal.json; do
+	[[ -e $R/$f ]] && fail "a failed init leaves no $f"
+done
+pass "a failed init leaves no manifest, certificate, data dir or journal behind"

@@ -88,10 +88,10 @@ run in_ns "$NS1" "$EP" --root "$D" init --mode systemd --dry-run "${F1[@]}" \
 expect_rc 0 "init --mode systemd --dry-run"
 expect_in "$T/out" "^\[install\] Would download http://127.0.0.1:$PORT/$NAME.tar.gz, verify it \(SHA256SUMS\)" \
 	"announces the download and its verification"
-expect_in "$T/out" "^\\[dryrun\\] Would write file \"$D/etc/systemd/system/etcd.service\" with mode 0644" "announces the unit (at its place under --root)"
-expect_in "$T/out" "^\\[dryrun\\] Would create directory \"$D/var/lib/etcd\" with mode 0700" "announces the data directory"
-expect_in "$T/out" '^ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK=true$' "prints the 3.4 environment"
-expect_in "$T/out" "^\[dryrun\] Would run '.*systemctl-standin enable --now etcd.service'" "announces enable --now"
+expect_in "$T/out" "^\\[dryrun\\] \\[etcd\\] Would write /etc/systemd/system/etcd.service \\(mode 0644\\)" "announces the unit (by its node path)"
+expect_in "$T/out" "^\\[dryrun\\] \\[etcd\\] Would create directory /var/lib/etcd \\(mode 0700\\)" "announces the data directory"
+expect_in "$T/out" $'^\tETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK=true$' "prints the 3.4 environment"
+expect_in "$T/out" "^\[dryrun\] \[start\] Would run systemctl enable --now etcd.service" "announces enable --now"
 expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing"
 
 # A corrupt archive already in the cache must not be trusted.
@@ -109,8 +109,8 @@ expect_in "$T/err" "^\[install\] WARNING: http://127.0.0.1:$PORT/SHA256SUMS come
 	"warns (on stderr) that a plain-http SHA256SUMS authenticates nothing"
 expect_in "$T/out" "^\[install\] /usr/local/bin/etcd reports version $V" "the installed binary reports $V"
 expect_in "$T/out" '^\[certs\] Generating "etcd/ca" certificate and key' "certs phase in kubeadm's voice"
-expect_in "$T/out" '^\[systemd\] Wrote /etc/etcd/etcd.env \(mode 0640\)' "writes the environment"
-expect_in "$T/out" '^\[systemd\] The local etcd member is healthy' "waits for health"
+expect_in "$T/out" '^\[etcd\] Write /etc/etcd/etcd.env \(mode 0640\)' "writes the environment"
+expect_in "$T/out" '^\[wait\] The local etcd member is healthy' "waits for health"
 expect_in "$T/out" "etcdpilot join https://$A1:2379 --mode systemd" "prints the join command"
 cmp -s "$CACHE/$NAME.tar.gz" "$REL/$NAME.tar.gz" || fail "the cache holds the verified tarball"
 pass "the cache holds the verified tarball"
@@ -169,7 +169,7 @@ expect_rc 0 "a second init with the same settings succeeds, with the release ser
 expect_in "$T/out" 'Nothing to do: .* nothing was changed' "and says it changed nothing"
 expect_in "$T/out" "^\[install\] Using the cached /var/cache/etcdpilot/etcd/v$V/$NAME.tar.gz \(sha256 verified: the digest recorded when it was verified\)" \
 	"the cached archive is re-verified against its recorded digest and used"
-expect_not_in "$T/out" 'Running .*enable' "no systemctl enable"
+expect_not_in "$T/out" 'Run systemctl enable' "no systemctl enable"
 expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/var/cache")" "$before" \
 	"certs, unit, environment, binaries and cache are untouched"
 expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd was not restarted"
@@ -179,7 +179,7 @@ expect_eq "$(grep -c "GET /$NAME.tar.gz" "$T/http.log")" 1 "the tarball was down
 # looks at the same things (the cache, the binaries, the files, is-active).
 run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd --dry-run "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
 expect_rc 0 "--dry-run on the healthy node"
-expect_not_in "$T/out" 'Would (download|install|run|write|create|change|wait)' "predicts no download, install, write or systemctl"
+expect_not_in "$T/out" 'Would (download|install|run|write|create|change)' "predicts no download, install, write or systemctl"
 expect_in "$T/out" "^\[install\] etcd $V is already installed in /usr/local/bin" "finds etcd installed"
 expect_in "$T/out" '^\[dryrun\] Nothing would change' "and says nothing would change"
 expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/var/cache")" "$before" \
@@ -189,9 +189,9 @@ expect_eq "$(tree_digest "$R1/etc")$(tree_digest "$R1/usr")$(tree_digest "$R1/va
 rm "$R1/usr/local/bin/etcdctl.sh" "$R1/etc/etcd/etcdctl.env"
 run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
 expect_rc 0 "a re-run repairs etcdctl.sh and etcdctl.env"
-expect_in "$T/out" '^\[systemd\] Wrote /usr/local/bin/etcdctl.sh \(mode 0755\)' "writes etcdctl.sh"
-expect_in "$T/out" '^\[systemd\] Wrote /etc/etcd/etcdctl.env \(mode 0640\)' "writes etcdctl.env"
-expect_not_in "$T/out" "Running '.*(restart|enable|daemon-reload)" "runs no restart, enable or daemon-reload"
+expect_in "$T/out" '^\[etcd\] Write /usr/local/bin/etcdctl.sh \(mode 0755\)' "writes etcdctl.sh"
+expect_in "$T/out" '^\[etcd\] Write /etc/etcd/etcdctl.env \(mode 0640\)' "writes etcdctl.env"
+expect_not_in "$T/out" "Run systemctl (restart|enable|daemon-reload)" "runs no restart, enable or daemon-reload"
 expect_in "$T/out" '^Repaired: .* etcd was not restarted' "and says etcd was not restarted"
 expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd kept running (same pid)"
 
@@ -200,10 +200,10 @@ chmod 644 "$R1/etc/etcd/etcd.env"
 chmod 700 "$R1/usr/local/bin/etcd"
 run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
 expect_rc 0 "a re-run with only file modes off"
-expect_in "$T/out" '^\[systemd\] Changed the mode of /etc/etcd/etcd.env from 0644 to 0640' "fixes the env file's mode and says so"
+expect_in "$T/out" '^\[etcd\] Set the mode of /etc/etcd/etcd.env to 0640: it is 0644' "fixes the env file's mode and says so"
 expect_in "$T/out" '^\[install\] Changed the mode of /usr/local/bin/etcd from 0700 to 0755' "fixes the binary's mode and says so"
 expect_eq "$(stat -c %a "$R1/etc/etcd/etcd.env") $(stat -c %a "$R1/usr/local/bin/etcd")" "640 755" "modes are 0640 and 0755 again"
-expect_not_in "$T/out" "Running '.*(restart|enable|daemon-reload)" "without restarting etcd"
+expect_not_in "$T/out" "Run systemctl (restart|enable|daemon-reload)" "without restarting etcd"
 expect_eq "$(cat "$R1/run/systemd-standin/etcd.service/main.pid")" "$MAIN" "etcd kept running (same pid)"
 
 # etcd.env removed under the running member: its data may well be this member's.
@@ -228,8 +228,8 @@ run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url
 expect_rc 0 "a re-run without etcd.service"
 expect_in "$T/out" '^\[preflight\] /etc/etcd/etcd.env is in place and up to date; /etc/systemd/system/etcd.service is missing and will be written again' \
 	"says the unit will be written again"
-expect_in "$T/out" "^\[systemd\] Running '.*systemctl-standin daemon-reload'" "reloads the new unit"
-expect_in "$T/out" '^\[systemd\] The local etcd member is healthy' "and the member is healthy"
+expect_in "$T/out" "^\[start\] Run systemctl daemon-reload" "reloads the new unit"
+expect_in "$T/out" '^\[wait\] The local etcd member is healthy' "and the member is healthy"
 expect_eq "$(stat -c %a "$R1/etc/systemd/system/etcd.service")" 644 "the unit is back (0644)"
 
 run in_ns "$NS1" "$EP" render unit "${F1[@]}" --release-url "file://$REL/$NAME.tar.gz"

@@ -314,9 +314,20 @@ run unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs tmpfs /run &&
 	exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"' sh \
 	env -u ETCDPILOT_SYSTEMCTL "$NOBODY/etcdpilot" init --mode systemd "${FLAGS[@]}" \
 	--release-url "file:///nonexistent/$NAME.tar.gz"
-expect_rc 2 "the real systemctl where systemd does not run"
+expect_rc 1 "the real systemctl where systemd does not run: a failed preflight check"
 expect_in "$T/err" "systemd is not running on this host \(no /run/systemd/system\): 'systemctl' cannot start etcd.service here; nothing was changed" \
 	"says systemd does not run"
+expect_in "$T/err" "^	\[ERROR SystemdRunning\]: " "as kubeadm names a failed check"
+# --dry-run there shows the whole plan and says which checks would stop a real run (issue 11 item 6).
+run unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs tmpfs /run &&
+	exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"' sh \
+	env -u ETCDPILOT_SYSTEMCTL "$NOBODY/etcdpilot" init --mode systemd "${FLAGS[@]}" \
+	--etcd-binary /usr/bin/etcd --dry-run
+expect_rc 1 "--dry-run where systemd does not run: exit 1"
+expect_in "$T/out" "^\[dryrun\] \[start\] Would run systemctl enable --now etcd.service" "but the whole plan is shown"
+expect_in "$T/err" "^	\[ERROR SystemdRunning\]: " "with the check that would stop a real run"
+expect_in "$T/err" "^	\[ERROR IsPrivilegedUser\]: " "every one of them"
+expect_in "$T/err" "a real run would stop at preflight" "and says so"
 
 # An https:// release must not be redirected to plain http:// (which would
 # let anyone on the path answer, SHA256SUMS included).  The test CA is made

@@ -54,12 +54,13 @@ etcd:
 YAML
 COMPLAINT="--election-timeout\[100ms\] should be at least as 5 times as --heartbeat-interval\[100ms\]"
 run in_ns "$NS" "$EP" --root "$R" --config "$T/bad.yaml" init --mode systemd --name n1 \
-	--advertise-address "$ADDR" --key-type ecdsa-p256 --etcd-binary /usr/bin/etcd --timeout 30s
-expect_rc 1 "init --mode systemd fails when etcd cannot start"
+	--advertise-address "$ADDR" --key-type ecdsa-p256 --etcd-binary /usr/bin/etcd --timeout 30s \
+	--no-rollback
+expect_rc 1 "init --mode systemd fails when etcd cannot start (--no-rollback: the unit stays for the checks below)"
 expect_in "$T/out" "^\[install\] " "the install check let the value through (etcd's flag parser takes it)"
 grep '^etcdpilot: init: ' "$T/err" >"$T/error" || fail "init prints its error"
 say "$(cat "$T/error")"
-expect_in "$T/error" "^etcdpilot: init: '.*systemctl-standin enable --now etcd.service' failed \(exit status 1\): " \
+expect_in "$T/error" "^etcdpilot: init: \[start\] run systemctl enable --now etcd.service: '.*systemctl-standin enable --now etcd.service' failed \(exit status 1\): " \
 	"the error names the systemctl call that failed"
 expect_in "$T/error" "; etcd.service is (activating|failed) \([^;]*Result: exit-code\)" \
 	"and the unit's state, from systemctl status"
@@ -91,3 +92,14 @@ expect_in "$T/out" "etcd\[[0-9]+\]: .*$COMPLAINT" "status: the last lines of the
 run "$STANDIN" --root "$R" status nope.service
 expect_rc 4 "systemctl status of an unknown unit exits 4"
 expect_in "$T/err" '^Unit nope.service could not be found\.$' "and says so"
+
+# --rollback undoes the failed run: unit stopped and disabled, files and binaries gone.
+run in_ns "$NS" "$EP" --root "$R" --config "$T/bad.yaml" init --mode systemd --name n1 \
+	--advertise-address "$ADDR" --key-type ecdsa-p256 --etcd-binary /usr/bin/etcd --rollback
+expect_rc 0 "init --mode systemd --rollback undoes the failed run"
+run "$STANDIN" --root "$R" is-active etcd.service
+expect_rc 3 "etcd.service is no longer active"
+for f in etc/systemd/system/etcd.service etc/etcd/etcd.env usr/local/bin/etcd etc/kubernetes/pki/etcd/ca.key var/lib/etcdpilot/journal.json; do
+	[[ -e $R/$f ]] && fail "--rollback removes $f"
+done
+pass "--rollback removed the unit, its environment, the binaries, the certificates and the journal"

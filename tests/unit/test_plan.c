@@ -708,7 +708,7 @@ static void test_build_and_json(void **state)
 	assert_null(json_object_get(json_array_get(actions, 2), "reason"));
 	assert_string_equal(json_string_value(json_object_get(json_array_get(actions, 7),
 							      "description")),
-			    "systemctl enable --now etcd.service");
+			    "run systemctl enable --now etcd.service");
 	json_decref(back);
 	ep_plan_free(plan);
 
@@ -801,8 +801,8 @@ static void test_to_text(void **state)
 		"mode was 0666\n"
 		"[dryrun] [reset] Would move /var/lib/etcd aside to /var/lib/etcd.bak\n"
 		"[dryrun] [reset] Would remove /etc/etcd and everything in it\n"
-		"[dryrun] [systemd] Would systemctl daemon-reload\n"
-		"[dryrun] [systemd] Would systemctl enable --now etcd.service\n"
+		"[dryrun] [systemd] Would run systemctl daemon-reload\n"
+		"[dryrun] [systemd] Would run systemctl enable --now etcd.service\n"
 		"[dryrun] [wait] Would wait for nothing\n";
 	assert_string_equal(ep_strbuf_str(&out), want);
 	ep_strbuf_release(&out);

@@ -1,0 +1,137 @@
+/*
+ * workflow.h - commands that change a node (init, join, reset, convert)
+ * are lists of named phases, after kubeadm's phases/workflow: each phase
+ * looks at the node and adds actions to one plan (plan.h); the plan is
+ * printed (--dry-run) or applied under the journal.  `etcdpilot init phase
+ * NAME` runs one phase alone and `--skip-phases a,b` leaves some out; help,
+ * `init phase --help` and the plan all read the same table.
+ *
+ * Phases never print and never change the node while planning: they read
+ * (files, `systemctl is-active`, the cluster) and say what they found
+ * through the workflow's log.  Every change is an action.
+ *
+ * Preflight checks are named as kubeadm names them (Port-2379,
+ * DirAvailable--var-lib-etcd, FileAvailable--etc-kubernetes-manifests-
+ * etcd.yaml, IsPrivilegedUser ...); a failed check is recorded, not
+ * returned, so that every failure is reported at once and a dry run can
+ * show the whole plan and say which checks would stop a real run.
+ * `--ignore-preflight-errors=NAME,...|all` turns named checks into
+ * warnings.
+ */
+#ifndef ETCDPILOT_WORKFLOW_H
+#define ETCDPILOT_WORKFLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "etcdpilot/log.h"
+#include "etcdpilot/runtime.h"
+#include "etcdpilot/spec.h"
+
+struct ep_error;
+struct ep_plan;
+struct ep_wf;
+
+/* One failed preflight check. */
+struct ep_check {
+	char *name;    /* "Port-2379" */
+	char *message; /* what is wrong and what to do (not escaped: made by us) */
+	int code;      /* negative errno */
+	bool ignored;  /* named in --ignore-preflight-errors: a warning */
+};
+
+/* A phase: a name, one line of help, and what it adds to the plan. */
+struct ep_phase {
+	const char *name; /* "certs": what `phase NAME` and --skip-phases take */
+	const char *help; /* one line for `init phase --help` */
+	unsigned modes;   /* EP_PHASE_* the phase applies to */
+	/* Look at the node and add actions to wf->plan.  0 or -errno with @err. */
+	int (*plan)(struct ep_wf *wf, struct ep_error *err);
+};
+
+enum {
+	EP_PHASE_STATIC_POD = 1 << EP_MODE_STATIC_POD,
+	EP_PHASE_SYSTEMD = 1 << EP_MODE_SYSTEMD,
+	EP_PHASE_ANY = EP_PHASE_STATIC_POD | EP_PHASE_SYSTEMD,
+};
+
+/* A workflow: the phases of a command, in order, NULL-terminated. */
+struct ep_workflow {
+	const char *command; /* "init" */
+	const struct ep_phase *const *phases;
+};
+
+/* The workflow of `etcdpilot init`. */
+extern const struct ep_workflow ep_workflow_init;
+
+/* The phase called @name in @wf, or NULL. */
+const struct ep_phase *ep_workflow_phase(const struct ep_workflow *wf, const char *name);
+
+/*
+ * What the phases of one run share.  The command fills the inputs, the
+ * phases fill the rest; ep_wf_release() frees what the run owns.
+ */
+struct ep_wf {
+	/* inputs (borrowed) */
+	const struct ep_workflow *workflow;
+	struct ep_spec *spec;      /* the node spec; a phase may settle the etcd version */
+	const char *root;          /* NULL or "/" = the real root */
+	bool dry_run;
+	const char *pinned_version;/* the etcd version the user pinned, NULL = the source's */
+	bool systemctl_named;      /* --systemctl / $ETCDPILOT_SYSTEMCTL / config named one */
+	const char *systemctl;     /* the program; NULL = "systemctl" */
+	const char *journalctl;    /* NULL = beside the systemctl */
+	const char *only_phase;    /* `phase NAME`: plan this phase alone */
+	const struct ep_strv *skip;    /* --skip-phases */
+	const struct ep_strv *ignore;  /* --ignore-preflight-errors ("all" = every check) */
+	const struct ep_runtime_ops *rt; /* NULL = ep_runtime_get(spec->mode) (tests pass a fake) */
+	ep_log_fn log;             /* what phases found ("[preflight] ..."); may be NULL */
+	void *userdata;
+	/* install progress (download bar); may be NULL */
+	void (*progress)(void *userdata, uint64_t done, uint64_t total);
+
+	/* filled by the phases */
+	struct ep_plan *plan;
+	struct ep_runtime_ctx rtctx;
+	struct ep_runtime_files files; /* what the runtime renders for this member */
+	struct ep_check *checks;       /* failed preflight checks */
+	size_t nchecks;
+	bool member_running;           /* the member is already up (a re-run) */
+	bool files_in_place;           /* the runtime files are already what they must be */
+	bool etcd_changed;             /* something etcd reads changes: restart it (systemd) */
+	struct ep_strv diffs;          /* files that differ from what would be written */
+};
+
+/* Free what the run owns (the plan too) and zero the outputs. */
+void ep_wf_release(struct ep_wf *wf);
+
+/*
+ * Plan the run: each phase of wf->workflow in order (only wf->only_phase
+ * when set; the ones in wf->skip left out; the ones not for this mode left
+ * out) adds its actions to a new wf->plan.  Failed checks are recorded in
+ * wf->checks.  Returns 0 when the plan may be applied; -EPERM (failed
+ * preflight checks that are not ignored; every one is in wf->checks, and
+ * @err says how many and what to do) - a dry run gets its whole plan all
+ * the same; or another -errno with @err (EP_ERR_USAGE for an unknown phase
+ * name).
+ */
+int ep_wf_plan(struct ep_wf *wf, struct ep_error *err);
+
+/*
+ * Record a failed preflight check @name (message printf-style).  Checks
+ * named in wf->ignore are recorded as ignored.  0 or -ENOMEM.
+ */
+int ep_wf_check_fail(struct ep_wf *wf, const char *name, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* kubeadm's name of a check on a path: "DirAvailable" + "/var/lib/etcd" -> "DirAvailable--var-lib-etcd" (heap). */
+char *ep_check_name(const char *kind, const char *path);
+
+/* Say something found while planning (a line in kubeadm's voice) to wf->log. */
+void ep_wf_say(const struct ep_wf *wf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The phases that apply to @mode, for `phase --help`: "name\thelp" lines (heap). */
+char *ep_workflow_help(const struct ep_workflow *wf, enum ep_mode mode);
+
+#endif
