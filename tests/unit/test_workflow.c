@@ -210,8 +210,15 @@ static void test_preflight_checks(void **state)
 			assert_non_null(strstr(f->wf.checks[i].message, "is not empty"));
 		}
 	assert_true(found);
-	/* the whole plan is there all the same (a dry run prints it) */
+	/* a real run plans no further than the failed checks ... */
+	assert_int_equal(ep_plan_count(f->wf.plan), 0);
+	ep_wf_release(&f->wf);
+	/* ... a dry run gets its whole plan all the same (issue 11 item 6) */
+	f->wf.dry_run = true;
+	ep_error_clear(&err);
+	assert_int_equal(ep_wf_plan(&f->wf, &err), -EPERM);
 	assert_non_null(strstr(plan_shape(f->wf.plan), "file.write@etcd"));
+	f->wf.dry_run = false;
 	ep_wf_release(&f->wf);
 
 	ep_strv_push(&f->ignore, "dirAVAILABLE--var-lib-etcd"); /* case does not matter */
