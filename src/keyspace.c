@@ -521,8 +521,9 @@ int ep_keyspace_add(void *userdata, const struct ep_range_kv *kv)
 			return s->r = r;
 		return 0;
 	}
-	struct ep_keyspace_node obj = { .name = (char *)(k.name.len ? k.name.p : k.resource.p),
-					.name_len = k.name.len ? k.name.len : k.resource.len,
+	if (k.scope == EP_K8S_SCOPE_RESOURCE)
+		return 0; /* the resource's own key (ranges/serviceips): no child */
+	struct ep_keyspace_node obj = { .name = (char *)k.name.p, .name_len = k.name.len,
 					.keys = 1, .bytes = bytes, .order = order };
 	if ((r = offer(&res->children, s->depth >= 2 ? s->top : 0, &obj, false)) < 0)
 		return s->r = r;

@@ -2,7 +2,8 @@
  * main.c - the entry point: find the command, parse flags wherever they
  * stand, run the command, report its error once and pick the exit code.
  * Exit codes: 0 success, 1 failure, 2 usage or configuration, 3 health:
- * some member is unhealthy.
+ * some member is unhealthy, 4 keyspace --check-encryption: values stored in
+ * plaintext.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -32,6 +33,8 @@ const struct cli_command *const cli_commands[] = {
 	&cmd_convert,
 	&cmd_snapshot_save,
 	&cmd_config_print,
+	&cmd_keyspace,
+	&cmd_keyspace_get,
 	&cmd_operate,
 	NULL,
 };
@@ -112,7 +115,8 @@ static void usage_main(FILE *f)
 	print_opts(f, global_opts);
 	fprintf(f, "      --version                    print the version and git revision\n");
 	fprintf(f, "\nExit codes: 0 success, 1 failure, 2 bad usage or configuration (nothing\n"
-		   "changed), 3 health: some member is unhealthy.\n"
+		   "changed), 3 health: some member is unhealthy, 4 keyspace --check-encryption:\n"
+		   "values stored in plaintext.\n"
 		   "Run 'etcdpilot COMMAND --help' for a command's flags; see etcdpilot(8).\n");
 }
 
@@ -540,6 +544,8 @@ static int exit_code(int r, const struct ep_error *err)
 {
 	if (r == CLI_UNHEALTHY)
 		return 3;
+	if (r == CLI_PLAINTEXT)
+		return 4;
 	if (r >= 0)
 		return 0;
 	return err->kind == EP_ERR_USAGE ? 2 : 1;
@@ -617,8 +623,8 @@ int main(int argc, char **argv)
 	if (ctx.output && !strcmp(ctx.output, "json") && !c->json_output && c->run) {
 		fprintf(stderr,
 			"etcdpilot: %s: -o json: '%s' prints progress, not a report; JSON output "
-			"is for health, member, certs check-expiration, render unit and config "
-			"print\n",
+			"is for health, member, certs check-expiration, render unit, config "
+			"print and keyspace\n",
 			c->name, c->name);
 		free(ctx.args);
 		return 2;
