@@ -438,8 +438,10 @@ int ep_keyspace_get(struct ep_client *c, const char *const *endpoints, size_t n,
 		struct ep_error e = { 0 };
 		ep_keyspace_object_release(ret);
 		r = ep_kv_range_stream(c, endpoints[i], &o, timeout_ms, get_kv, ret, &page, &e);
-		if (r == 0)
+		if (r == 0) {
+			ret->endpoint = endpoints[i];
 			break;
+		}
 		if (r == -ENOMEM && !ep_error_isset(&e))
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		if (!ep_error_isset(&first))

@@ -191,7 +191,7 @@ static int get_run(struct cli_ctx *ctx, struct ep_error *err)
 	r = ep_keyspace_get(cc.client, (const char *const *)cc.cfg.endpoints.v, cc.cfg.endpoints.n,
 			    ctx->args[0], strlen(ctx->args[0]), pre, cc.timeout_ms, &o, err);
 	if (r == 0) {
-		json_t *d = object_json(&o, cc.cfg.endpoints.v[0]);
+		json_t *d = object_json(&o, o.endpoint);
 		if (!d)
 			r = ep_error_set(err, -ENOMEM, "out of memory");
 		else if (cli_json(ctx))

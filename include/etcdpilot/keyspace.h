@@ -220,6 +220,7 @@ struct ep_keyspace_object {
 	uint64_t value_len;
 	uint64_t create_revision, mod_revision, version, lease;
 	uint64_t revision;           /* the store's revision when read */
+	const char *endpoint;        /* the member that answered (one of the caller's endpoints) */
 	struct ep_k8s_key where;     /* points into key */
 	struct ep_k8s_value what;    /* points into value */
 };
