@@ -16,7 +16,7 @@
  * should fill a page) when it ran out with few keys, and moves up a level
  * when delta passes the last byte value.  Measured against a simulated
  * etcd (tests/unit/test_keyspace.c), a walk visits 3 to 5 times the keys it
- * reads.  Pages shrink when values are big (about 4 MiB per answer), which
+ * reads.  Pages shrink when values are big (about 8 MiB per answer, 10,000 keys at most), which
  * bounds the member's work too.
  * A page that fails for a reason another member may not have is asked of
  * the next endpoint, linearizable, skipping the keys already handed over.
@@ -33,10 +33,10 @@
 #include "keyspace_internal.h"
 #include "util/cleanup.h"
 
-#define DEFAULT_PAGE 5000
+#define DEFAULT_PAGE 10000
 #define FIRST_PAGE 100
 #define MIN_PAGE 10
-#define PAGE_BYTES (4u << 20)
+#define PAGE_BYTES (8u << 20)
 #define DEFAULT_TIMEOUT_MS (5u * 60 * 1000)
 #define TREE_HEAD 1024 /* bytes of each value the tree reads (k8s.h needs the first few) */
 
@@ -307,12 +307,12 @@ int ep_keyspace_scan_with(ep_keyspace_fetch_fn fetch, void *ctx, const char *con
 			/* Few keys there: gallop, sideways and then up. */
 			/*
 			 * Few keys there: gallop sideways, by as much as should fill a
-			 * page (16 times when it was empty).  Not after a carry: that
+			 * page (8 times when it was empty).  Not after a carry: that
 			 * window was the rest of a cell already mostly read, and says
 			 * nothing of the cells of the level it moved up to.
 			 */
 			if (!carried && page.count < L / 2 && delta < 0x100) {
-				uint64_t f = page.count ? L / page.count : 16;
+				uint64_t f = page.count ? L / page.count : 8;
 				delta *= (unsigned)(f < 2 ? 2 : f > 64 ? 64 : f);
 			}
 			if ((r = window_end(&s, pl, &p, &delta, &end, &e, &to_end, &carried)) < 0)

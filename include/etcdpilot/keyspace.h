@@ -49,7 +49,7 @@ struct ep_keyspace_scan {
 	size_t prefix_len;
 	bool keys_only;
 	size_t value_head_max;     /* bytes of each value handed over */
-	uint64_t page_limit;       /* keys per request at most (0: 1000) */
+	uint64_t page_limit;       /* keys per request at most (0: 10,000; fewer when values are big) */
 	uint64_t timeout_ms;       /* the whole scan (0: 5 minutes) */
 	ep_range_kv_fn on_kv;      /* each key in order, exactly once */
 	ep_keyspace_page_fn on_page; /* may be NULL */
