@@ -87,15 +87,24 @@ static void kind_text(const json_t *r, char *buf, size_t size)
 
 static void values(FILE *f, const json_t *res)
 {
-	char a[32], b[32], c[32], d[32], e[32], g[32], h[32], kind[96];
-	fprintf(f, "\n%-34s %-26s %9s %9s %9s %9s %8s %9s %7s\n", "RESOURCE", "KIND", "PROTOBUF",
-		"JSON", "ENCRYPTED", "UNKNOWN", "LEASED", "WRITES", "MAX VER");
+	char a[32], b[32], c[32], d[32], e[32], g[32], h[32], kind[256];
+	int wr = 8, wk = 4; /* RESOURCE, KIND */
+	for (size_t i = 0; i < json_array_size(res); i++) {
+		const json_t *r = json_array_get(res, i);
+		kind_text(r, kind, sizeof(kind));
+		if ((int)strlen(js(r, "resource")) > wr)
+			wr = (int)strlen(js(r, "resource"));
+		if ((int)strlen(kind) > wk)
+			wk = (int)strlen(kind);
+	}
+	fprintf(f, "\n%-*s  %-*s %9s %9s %9s %9s %8s %9s %7s\n", wr, "RESOURCE", wk, "KIND",
+		"PROTOBUF", "JSON", "ENCRYPTED", "UNKNOWN", "LEASED", "WRITES", "MAX VER");
 	for (size_t i = 0; i < json_array_size(res); i++) {
 		const json_t *r = json_array_get(res, i);
 		const json_t *enc = json_object_get(r, "encodings");
 		const json_t *ver = json_object_get(r, "versions");
 		kind_text(r, kind, sizeof(kind));
-		fprintf(f, "%-34s %-26s %9s %9s %9s %9s %8s %9s %7s\n", js(r, "resource"), kind,
+		fprintf(f, "%-*s  %-*s %9s %9s %9s %9s %8s %9s %7s\n", wr, js(r, "resource"), wk, kind,
 			ks_num(ju(enc, "protobuf"), a, sizeof(a)), ks_num(ju(enc, "json"), b, sizeof(b)),
 			ks_num(ju(enc, "encrypted"), c, sizeof(c)),
 			ks_num(ju(enc, "unknown"), d, sizeof(d)), ks_num(ju(r, "leased"), e, sizeof(e)),
