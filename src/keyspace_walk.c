@@ -256,6 +256,14 @@ int ep_keyspace_scan_with(ep_keyspace_fetch_fn fetch, void *ctx, const char *con
 				r = compacted(err, d, &perr);
 				goto out;
 			}
+			if (r == -ETIMEDOUT && ep_now_ms() + 100 >= deadline) {
+				d->elapsed_ms = ep_now_ms() - t0;
+				r = ep_error_set(err, -ETIMEDOUT,
+						 "timed out after %" PRIu64 " ms with %" PRIu64 " of %" PRIu64
+						 " keys read (give more --timeout): %s",
+						 d->elapsed_ms, d->keys, d->total, perr.msg);
+				goto out;
+			}
 			if (!ep_error_isset(&first_err))
 				first_err = perr;
 			if (retryable(r) && ++tries < n && ep_now_ms() < deadline) {

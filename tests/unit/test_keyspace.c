@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -726,6 +727,7 @@ struct sim {
 	size_t next;       /* the key expected next */
 	uint64_t bad;      /* keys out of order, twice or missing */
 	bool abort_after;  /* the callback stops after 10 keys */
+	bool slow;         /* each request takes 5 ms */
 };
 
 static int kcmp(const void *a, size_t al, const void *b, size_t bl)
@@ -763,6 +765,8 @@ static int sim_fetch(void *ctx, const char *endpoint, const struct ep_range_opts
 	uint64_t count = b - a, n = o->limit && count > o->limit ? o->limit : count;
 	s->requests++;
 	s->walked += count; /* etcd 3.4 walks the whole window, whatever the limit */
+	if (s->slow)
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
 	if (s->fail_at == 2 && !s->fail_code && s->requests == 2)
 		return ep_error_set(err, -ERANGE, "%s: etcdserver: mvcc: required revision has "
 						  "been compacted", endpoint);
@@ -901,6 +905,19 @@ static void test_scan_failover(void **state)
 	assert_non_null(strstr(err.msg, "revision 77 was compacted while the walk was under way"));
 	assert_non_null(strstr(err.msg, "run it again"));
 	sim_free(&t);
+
+	/* The whole scan has a deadline, whatever each page takes. */
+	struct sim v = { .slow = true };
+	sim_build(&v, 2, 5000);
+	ep_error_clear(&err);
+	const char *eps[] = { "https://a:2379" };
+	struct ep_keyspace_scan sv = { .prefix = "/registry/", .prefix_len = 10, .page_limit = 100,
+				       .timeout_ms = 30, .on_kv = sim_kv, .userdata = &v };
+	assert_int_equal(ep_keyspace_scan_with(sim_fetch, &v, eps, 1, &sv, &err), -ETIMEDOUT);
+	assert_non_null(strstr(err.msg, "give more --timeout"));
+	assert_true(sv.done.elapsed_ms < 1000);
+	assert_true(v.next > 0 && v.next < 5000);
+	sim_free(&v);
 
 	struct sim u = { .abort_after = true };
 	sim_build(&u, 1, 5000);
