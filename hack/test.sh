@@ -52,6 +52,14 @@ stage "unit and e2e tests"
 run_ctest build -j "$jobs" -L unit
 run_ctest build -L e2e
 
+stage "Release builds (gcc and clang, -Werror)"
+# The optimiser's warnings (maybe-uninitialized, stringop-overflow) only
+# show in optimised builds: every build type must stay warning-free.
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release -j "$jobs"
+CC=clang cmake -S . -B build-release-clang -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build-release-clang -j "$jobs"
+
 stage "unit tests under ASan+UBSan"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEP_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs"

@@ -60,13 +60,6 @@ struct ep_client {
 	bool draining;
 };
 
-uint64_t ep_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void secret_free(char *p, size_t len)
 {
 	if (p) {

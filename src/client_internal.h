@@ -20,6 +20,7 @@
 
 #include "etcdpilot/client.h"
 #include "etcdpilot/error.h"
+#include "util/clock.h"
 
 struct ep_call;
 typedef void (*ep_call_done_fn)(struct ep_call *call);
@@ -47,8 +48,7 @@ struct ep_call {
 	int (*finish)(struct ep_call *call);
 };
 
-/* Monotonic milliseconds. */
-uint64_t ep_now_ms(void);
+/* Monotonic milliseconds: ep_now_ms() of util/clock.h. */
 
 /*
  * Start POST @rpc ("/v3/kv/range") with @body (stolen; NULL = "{}") on

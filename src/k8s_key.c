@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "etcdpilot/k8s.h"
+#include "util/strbuf.h"
 
 #define DEFAULT_ETCD_PREFIX "/registry"
 
@@ -110,41 +111,9 @@ bool ep_k8s_resource_matches(struct ep_k8s_str resource, const char *name)
 	       resource.p[glen] == '/' && !memcmp(resource.p + glen + 1, name, rlen);
 }
 
-static bool plain(unsigned char c)
+char *ep_escape_bytes(const void *data, size_t len)
 {
-	return c >= 0x20 && c < 0x7f && c != '\\';
-}
-
-size_t ep_escape_len(const void *data, size_t len)
-{
-	const unsigned char *s = data;
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++)
-		n += plain(s[i]) ? 1 : s[i] == '\\' ? 2 : 4;
-	return n;
-}
-
-char *ep_escape(const void *data, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = data;
-	char *out = malloc(ep_escape_len(data, len) + 1);
-	size_t o = 0;
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i++) {
-		if (plain(s[i])) {
-			out[o++] = (char)s[i];
-		} else if (s[i] == '\\') {
-			out[o++] = '\\';
-			out[o++] = '\\';
-		} else {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[s[i] >> 4];
-			out[o++] = hex[s[i] & 15];
-		}
-	}
-	out[o] = '\0';
-	return out;
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	ep_strbuf_add_escaped(&sb, data, len);
+	return ep_strbuf_detach(&sb, NULL);
 }

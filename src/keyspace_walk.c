@@ -462,7 +462,7 @@ int ep_keyspace_get(struct ep_client *c, const char *const *endpoints, size_t n,
 	}
 	ret->revision = page.revision;
 	if (!ret->key) {
-		_cleanup_free_ char *k = ep_escape(key, key_len);
+		_cleanup_free_ char *k = ep_escape_bytes(key, key_len);
 		return ep_error_set(err, -ENOENT, "no key '%s' at revision %" PRIu64, k ? k : "?",
 				    page.revision);
 	}

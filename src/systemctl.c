@@ -2,75 +2,20 @@
  * systemctl.c - running systemctl for a systemd-mode node.
  *
  * It owns the child process: argv built here (no shell), output captured
- * with a bound, a deadline, the node root passed on as ETCDPILOT_ROOT for
- * the test stand-in.  It knows nothing of units' contents (unit.c) and
- * never prints.
+ * with a bound, a deadline, the node root passed on as ETCDPILOT_ROOT to a
+ * systemctl that serves another root.  It knows nothing of units' contents
+ * (unit.c) and never prints.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "etcdpilot/error.h"
 #include "etcdpilot/systemctl.h"
+#include "util/child.h"
 #include "util/cleanup.h"
-
-#define OUTPUT_MAX (64 * 1024)
-
-extern char **environ;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* environ without ETCDPILOT_ROOT, plus ETCDPILOT_ROOT=@root when it is not "/". */
-static char **child_env(const char *root, char **ret_rootvar)
-{
-	size_t n = 0;
-	while (environ && environ[n])
-		n++;
-	char **env = calloc(n + 2, sizeof(*env));
-	if (!env)
-		return NULL;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(environ[i], "ETCDPILOT_ROOT=", 15) != 0)
-			env[o++] = environ[i];
-	*ret_rootvar = NULL;
-	if (root && strcmp(root, "/") != 0) {
-		if (asprintf(ret_rootvar, "ETCDPILOT_ROOT=%s", root) < 0) {
-			free(env);
-			return NULL;
-		}
-		env[o++] = *ret_rootvar;
-	}
-	env[o] = NULL;
-	return env;
-}
-
-/* The last non-empty line of @s, for messages. */
-static void last_line(const char *s, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	const char *end = s + strlen(s);
-	while (end > s && (end[-1] == '\n' || end[-1] == ' '))
-		end--;
-	const char *start = end;
-	while (start > s && start[-1] != '\n')
-		start--;
-	snprintf(buf, len, "%.*s", (int)(end - start), start);
-}
 
 int ep_systemctl_run(const struct ep_systemctl *sc, const char *const *args, int *ret_status,
 		     char **ret_output, struct ep_error *err)
@@ -79,97 +24,46 @@ int ep_systemctl_run(const struct ep_systemctl *sc, const char *const *args, int
 	size_t nargs = 0;
 	while (args[nargs])
 		nargs++;
-	_cleanup_free_ char **argv = calloc(nargs + 2, sizeof(*argv));
+	_cleanup_free_ const char **argv = calloc(nargs + 2, sizeof(*argv));
 	_cleanup_free_ char *rootvar = NULL;
-	_cleanup_free_ char **env = child_env(sc->root, &rootvar);
-	_cleanup_free_ char *out = malloc(OUTPUT_MAX + 1);
-	if (!argv || !env || !out)
+	if (!argv)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	argv[0] = (char *)prog;
+	argv[0] = prog;
 	for (size_t i = 0; i < nargs; i++)
-		argv[i + 1] = (char *)args[i];
-
-	/* "systemctl enable --now etcd.service", for messages */
-	char cmd[512];
-	size_t cl = (size_t)snprintf(cmd, sizeof(cmd), "%s", prog);
-	for (size_t i = 0; i < nargs && cl < sizeof(cmd); i++)
-		cl += (size_t)snprintf(cmd + cl, sizeof(cmd) - cl, " %s", args[i]);
-
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return ep_error_set(err, -errno, "pipe: %s", strerror(errno));
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pfd[1], 2);
-	pid_t pid;
-	int sr = posix_spawnp(&pid, prog, &fa, NULL, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	close(pfd[1]);
-	if (sr != 0) {
-		close(pfd[0]);
-		return ep_error_set(err, -sr, "running '%s': %s%s", cmd, strerror(sr),
-				    sr == ENOENT ? "; is systemd installed? (--systemctl PATH)" : "");
-	}
-	size_t got = 0;
-	int r = 0;
-	uint64_t deadline = sc->timeout_ms ? now_ms() + sc->timeout_ms : 0;
-	for (;;) {
-		int wait = -1;
-		if (deadline) {
-			uint64_t now = now_ms();
-			if (now >= deadline) {
-				r = -ETIMEDOUT;
-				break;
-			}
-			wait = (int)(deadline - now > 60000 ? 60000 : deadline - now);
-		}
-		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-		int pr = poll(&p, 1, wait);
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr < 0) {
-			r = -errno;
-			break;
-		}
-		if (pr == 0)
-			continue;
-		char tmp[4096];
-		ssize_t n = read(pfd[0], tmp, sizeof(tmp));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		size_t keep = (size_t)n;
-		if (keep > OUTPUT_MAX - got)
-			keep = OUTPUT_MAX - got;
-		memcpy(out + got, tmp, keep);
-		got += keep;
-	}
-	close(pfd[0]);
+		argv[i + 1] = args[i];
+	/* The node root for a systemctl that serves one; the real systemctl ignores it. */
+	bool other_root = sc->root && strcmp(sc->root, "/") != 0;
+	if (other_root && asprintf(&rootvar, "ETCDPILOT_ROOT=%s", sc->root) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	const char *set[] = { rootvar, NULL };
+	const char *unset[] = { "ETCDPILOT_ROOT", NULL };
+	struct ep_child child = {
+		.argv = argv,
+		.env_set = other_root ? set : NULL,
+		.env_unset = unset,
+		.timeout_ms = sc->timeout_ms,
+	};
+	struct ep_child_result res = { 0 };
+	struct ep_error cerr = { 0 };
+	int r = ep_child_run(&child, &res, &cerr);
+	if (r == -ENOENT)
+		return ep_error_set(err, r, "%s; is systemd installed? (--systemctl PATH)", cerr.msg);
 	if (r < 0)
-		kill(pid, SIGKILL);
-	int status = 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	out[got] = '\0';
-	if (r == -ETIMEDOUT)
-		return ep_error_set(err, r, "'%s' did not finish within %llu s", cmd,
-				    (unsigned long long)(sc->timeout_ms / 1000));
-	if (r < 0)
-		return ep_error_set(err, r, "reading the output of '%s': %s", cmd, strerror(-r));
-	int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	if (!ret_status && code != 0) {
+		return ep_error_set(err, r, "%s", cerr.msg);
+	if (!ret_status && res.status != 0) {
 		char last[512];
-		last_line(out, last, sizeof(last));
-		return ep_error_set(err, -EIO, "'%s' failed (exit status %d)%s%s", cmd, code,
-				    last[0] ? ": " : "", last);
+		int status = res.status;
+		_cleanup_free_ char *cmd = ep_child_cmdline(argv);
+		ep_child_last_line(res.output, last, sizeof(last));
+		ep_child_result_release(&res);
+		return ep_error_set(err, -EIO, "'%s' failed (exit status %d)%s%s",
+				    cmd ? cmd : prog, status, last[0] ? ": " : "", last);
 	}
 	if (ret_status)
-		*ret_status = code;
+		*ret_status = res.status;
 	if (ret_output)
-		*ret_output = TAKE_PTR(out);
+		*ret_output = TAKE_PTR(res.output);
+	ep_child_result_release(&res);
 	return 0;
 }
 

@@ -65,7 +65,7 @@ out:
 
 static int run_generate(struct cli_ctx *ctx, struct ep_error *err)
 {
-	unsigned mask;
+	unsigned mask = 0;
 	int r = parse_names(ctx, true, &mask, err);
 	if (r < 0)
 		return r;
@@ -80,7 +80,7 @@ static int run_generate(struct cli_ctx *ctx, struct ep_error *err)
 
 static int run_renew(struct cli_ctx *ctx, struct ep_error *err)
 {
-	unsigned mask, renewed = 0;
+	unsigned mask = 0, renewed = 0;
 	int r = parse_names(ctx, false, &mask, err);
 	if (r < 0)
 		return r;
@@ -332,6 +332,8 @@ const struct cli_command cmd_certs_export_bundle = {
     .groups = CLI_NODE,
     .args = "FILE",
     .summary = "write the etcd CA, encrypted, for another control-plane node",
+    .instead = "  copy /etc/kubernetes/pki/etcd/ca.crt and ca.key to the same place on the\n"
+	       "  other node over a secure channel (scp), mode 0600 for ca.key",
     .min_args = 1,
     .max_args = 1,
 };
@@ -342,6 +344,8 @@ const struct cli_command cmd_certs_import_bundle = {
     .groups = CLI_NODE,
     .args = "FILE",
     .summary = "install the etcd CA from an encrypted bundle",
+    .instead = "  copy /etc/kubernetes/pki/etcd/ca.crt and ca.key from a member to the same\n"
+	       "  place on this node over a secure channel (scp), mode 0600 for ca.key",
     .min_args = 1,
     .max_args = 1,
 };

@@ -52,6 +52,8 @@ struct cli_command {
 	const char *help;     /* paragraph(s) for COMMAND --help */
 	int min_args, max_args; /* positional word count; max -1 = unbounded */
 	bool json_output;     /* -o json prints one JSON document (else -o json is refused) */
+	bool yaml_output;     /* -o yaml prints one YAML document (else -o yaml is refused) */
+	const char *instead;  /* not implemented yet: the manual way to do it today */
 };
 
 #define CLI_MAX_LOCAL 32

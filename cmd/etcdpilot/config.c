@@ -50,4 +50,5 @@ const struct cli_command cmd_config_print = {
     .min_args = 0,
     .max_args = 0,
 	.json_output = true,
+	.yaml_output = true,
 };

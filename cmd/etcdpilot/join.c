@@ -9,6 +9,15 @@ const struct cli_command cmd_join = {
 	.groups = CLI_NODE | CLI_SYSTEMD | CLI_CLIENT,
 	.args = "ENDPOINT",
 	.summary = "add this node to the cluster that ENDPOINT belongs to",
+	.instead = "  1. copy the etcd CA (/etc/kubernetes/pki/etcd/ca.crt and ca.key) from a member\n"
+		   "     to this node;\n"
+		   "  2. on this node: etcdpilot certs generate --name NAME --advertise-address IP\n"
+		   "  3. anywhere with the cluster's certificates: etcdpilot member add NAME\n"
+		   "     https://IP:2380 --learner   (it prints the ETCD_INITIAL_CLUSTER to use)\n"
+		   "  4. on this node: start etcd with --initial-cluster set to what step 3\n"
+		   "     printed and --initial-cluster-state=existing (edit the manifest that\n"
+		   "     'etcdpilot render manifest' prints, or etcd.env of 'render unit');\n"
+		   "  5. once it has caught up: etcdpilot member promote NAME",
 	.min_args = 1,
 	.max_args = 1,
 };

@@ -165,9 +165,10 @@ const struct cli_command cmd_keyspace = {
 		"(Kubernetes' protobuf envelope, JSON, encrypted at rest with which provider and\n"
 		"key, or unknown), their kinds, how often they were written (etcd's version),\n"
 		"and how many keys hold a lease.  Values are never printed; keys are printed\n"
-		"with control characters and non-ASCII bytes escaped as \\xNN.  Memory stays\n"
-		"flat however many keys there are; the whole walk ends within --timeout\n"
-		"(default 5m).  A compacted revision during the walk is an error: run it again.\n"
+		"with control characters escaped as C writes them (\\n, \\x1b) and bytes that are\n"
+		"not UTF-8 as \\xNN.  Memory stays flat however many keys there are; the whole\n"
+		"walk ends within --timeout (default 5m).  A compacted revision during the walk\n"
+		"is an error: run it again.\n"
 		"Exit 0, 1 when the walk failed, 4 with --check-encryption when a checked\n"
 		"resource has values in plaintext.",
 	.min_args = 0,

@@ -133,7 +133,7 @@ static void keys_head(struct keys_out *o)
 static int key_out(void *userdata, const struct ep_range_kv *kv)
 {
 	struct keys_out *o = userdata;
-	char *k = ep_escape(kv->key, kv->key_len);
+	char *k = ep_escape_bytes(kv->key, kv->key_len);
 	if (!k)
 		return -ENOMEM;
 	keys_head(o);
@@ -228,7 +228,8 @@ const struct cli_command cmd_keyspace_get = {
 		"key.  The value's content is never printed.\n"
 		"With --keys-only, KEY is a prefix and every key under it is listed, one per\n"
 		"line, as 'etcdctl get PREFIX --prefix --keys-only' would, at one revision and\n"
-		"in pages, with non-ASCII and control bytes escaped as \\xNN.",
+		"in pages, with control characters and bytes that are not UTF-8 escaped\n"
+		"(\\n, \\x1b, \\xNN).",
 	.min_args = 1,
 	.max_args = 1,
 	.json_output = true,

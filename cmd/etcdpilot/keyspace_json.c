@@ -14,7 +14,7 @@
 
 json_t *ks_jstr(const void *p, size_t len)
 {
-	char *s = ep_escape(p, len);
+	char *s = ep_escape_bytes(p, len);
 	json_t *j = s ? json_string(s) : NULL;
 	free(s);
 	return j;

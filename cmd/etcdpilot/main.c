@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "etcdpilot/fs.h"
 #include "etcdpilot/version.h"
 
 const struct cli_command *const cli_commands[] = {
@@ -47,7 +48,8 @@ static const struct cli_opt global_opts[] = {
 	{ "output", 'o', true, "FORMAT", "output format: text (default) or json" },
 	{ "dry-run", 0, false, NULL, "print the plan and the files; change nothing" },
 	{ "timeout", 0, true, "DURATION", "deadline for waits and cluster calls (e.g. 90s, 4m)" },
-	{ "verbose", 'v', false, NULL, "say more on stderr" },
+	{ "verbose", 'v', false, NULL, "say more on stderr (-vv: more still)" },
+	{ "v", 0, true, "N", "verbosity level, as kubeadm's --v=N (0: quiet, 1: -v, 2: -vv)" },
 	{ "help", 'h', false, NULL, "show help and exit" },
 	{ 0 },
 };
@@ -125,7 +127,8 @@ static void usage_command(FILE *f, const struct cli_command *c)
 	fprintf(f, "Usage: etcdpilot %s%s%s [FLAGS]\n\n%s\n", c->name, c->args ? " " : "",
 		c->args ? c->args : "", c->summary);
 	if (!c->run)
-		fprintf(f, "\nThis command is not implemented yet.\n");
+		fprintf(f, "\nThis command is not implemented yet.%s%s\n",
+			c->instead ? " Until it is, do it by hand:\n" : "", c->instead ? c->instead : "");
 	if (c->help)
 		fprintf(f, "\n%s\n", c->help);
 	if (c->opts && c->opts->name) {
@@ -290,6 +293,8 @@ static void set_flag(struct cli_ctx *ctx, int group, const struct cli_opt *o, co
 			ctx->ov.timeout = value;
 		else if (!strcmp(n, "verbose"))
 			ctx->verbose++;
+		else if (!strcmp(n, "v"))
+			ctx->verbose = atoi(value); /* checked in parse_flags */
 		return;
 	case OPT_NODE:
 		if (!strcmp(n, "name"))
@@ -396,6 +401,22 @@ static const struct cli_command *find_command(int argc, char **argv, int *cmd_st
 	return NULL;
 }
 
+/* The subcommands of @group, one per line, to @f. */
+static void group_list(FILE *f, const char *group)
+{
+	size_t glen = strlen(group);
+	for (size_t k = 0; cli_commands[k]; k++) {
+		const struct cli_command *c = cli_commands[k];
+		if (!strncmp(c->name, group, glen) && c->name[glen] == ' ') {
+			char left[64];
+			snprintf(left, sizeof(left), "%s%s%s", c->name, c->args ? " " : "",
+				 c->args ? c->args : "");
+			fprintf(f, "  etcdpilot %-34s %s%s\n", left, c->summary,
+				c->run ? "" : " (not implemented yet)");
+		}
+	}
+}
+
 /* "certs" alone, or "certs bogus": list what the group has. */
 static int group_usage(const char *group, const char *sub)
 {
@@ -421,17 +442,31 @@ static int group_usage(const char *group, const char *sub)
 		fprintf(stderr, "etcdpilot: %s: missing subcommand\n", group);
 	}
 	fprintf(stderr, "Usage:\n");
-	for (size_t k = 0; cli_commands[k]; k++) {
-		const struct cli_command *c = cli_commands[k];
-		if (!strncmp(c->name, group, glen) && c->name[glen] == ' ')
-			fprintf(stderr, "  etcdpilot %s%s%s\t%s\n", c->name, c->args ? " " : "",
-				c->args ? c->args : "", c->summary);
-	}
+	group_list(stderr, group);
 	return 2;
+}
+
+/* True when @word names a group of commands ("member", "certs"). */
+static bool is_group(const char *word)
+{
+	size_t glen = strlen(word);
+	for (size_t k = 0; cli_commands[k]; k++)
+		if (!strncmp(cli_commands[k]->name, word, glen) && cli_commands[k]->name[glen] == ' ')
+			return true;
+	return false;
 }
 
 static int unknown_command(const char *word, char **argv, int start, int argc)
 {
+	if (is_group(word))
+		for (int j = 1; j < argc; j++)
+			if (!strcmp(argv[j], "--help") || !strcmp(argv[j], "-h")) {
+				printf("Usage: etcdpilot %s SUBCOMMAND [ARGS] [FLAGS]\n\nSubcommands:\n",
+				       word);
+				group_list(stdout, word);
+				printf("\nRun 'etcdpilot %s SUBCOMMAND --help' for its flags.\n", word);
+				return 0;
+			}
 	const char *sub = NULL;
 	for (int j = start + 1; j < argc; j++)
 		if (argv[j][0] != '-') {
@@ -525,6 +560,13 @@ static int parse_flags(struct cli_ctx *ctx, int argc, char **argv, int cmd_start
 			*want_help = true;
 			continue;
 		}
+		if (group == OPT_GLOBAL && !strcmp(o->name, "v") &&
+		    (!value[0] || strspn(value, "0123456789") != strlen(value) ||
+		     strlen(value) > 2)) {
+			fprintf(stderr, "etcdpilot: %s: --v: '%s' is not a verbosity level (a number, "
+				"e.g. --v=2)\n", c->name, value);
+			return 2;
+		}
 		if (group == OPT_LOCAL) {
 			if (ctx->nlocal >= CLI_MAX_LOCAL) {
 				fprintf(stderr, "etcdpilot: %s: too many flags\n", c->name);
@@ -615,17 +657,23 @@ int main(int argc, char **argv)
 	}
 	if (ctx.output && strcmp(ctx.output, "text") && strcmp(ctx.output, "json") &&
 	    strcmp(ctx.output, "yaml")) {
-		fprintf(stderr, "etcdpilot: %s: unknown output format '%s' (text or json)\n",
-			c->name, ctx.output);
+		fprintf(stderr, "etcdpilot: %s: unknown output format '%s' (text, json%s)\n",
+			c->name, ctx.output, c->yaml_output ? " or yaml" : "");
 		free(ctx.args);
 		return 2;
 	}
-	if (ctx.output && !strcmp(ctx.output, "json") && !c->json_output && c->run) {
-		fprintf(stderr,
-			"etcdpilot: %s: -o json: '%s' prints progress, not a report; JSON output "
-			"is for health, member, certs check-expiration, render unit, config "
-			"print and keyspace\n",
-			c->name, c->name);
+	if (ctx.output && c->run &&
+	    ((!strcmp(ctx.output, "json") && !c->json_output) ||
+	     (!strcmp(ctx.output, "yaml") && !c->yaml_output))) {
+		bool json = !strcmp(ctx.output, "json");
+		fprintf(stderr, "etcdpilot: %s: -o %s: '%s' has no %s document to print; "
+			"commands with %s output:", c->name, ctx.output, c->name,
+			json ? "JSON" : "YAML", json ? "JSON" : "YAML");
+		for (size_t k = 0, n = 0; cli_commands[k]; k++)
+			if (cli_commands[k]->run &&
+			    (json ? cli_commands[k]->json_output : cli_commands[k]->yaml_output))
+				fprintf(stderr, "%s %s", n++ ? "," : "", cli_commands[k]->name);
+		fprintf(stderr, "\n");
 		free(ctx.args);
 		return 2;
 	}
@@ -642,17 +690,21 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (!c->run) {
-		fprintf(stderr,
-			"etcdpilot: %s: not implemented yet; nothing was done (see README.md for "
-			"what works today)\n",
-			c->name);
+		fprintf(stderr, "etcdpilot: %s: not implemented yet; nothing was done\n", c->name);
+		if (c->instead)
+			fprintf(stderr, "Until it is, do it by hand:\n%s\n", c->instead);
+		else
+			fprintf(stderr, "See README.md for what works today.\n");
 		free(ctx.args);
 		return 1;
 	}
 
 	struct ep_error err;
 	ep_error_clear(&err);
-	r = c->run(&ctx, &err);
+	/* Before anything reads or writes under it: "" (an unset variable) is never "/". */
+	r = ep_root_check(ctx.root, &err);
+	if (r >= 0)
+		r = c->run(&ctx, &err);
 	int code = exit_code(r, &err);
 	if (r < 0) {
 		if (!ep_error_isset(&err))
@@ -660,6 +712,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "etcdpilot: %s: %s\n", c->name, err.msg);
 	}
 	free(ctx.args);
-	fflush(stdout);
+	/*
+	 * A result that did not reach its reader is a failure, as in git: a
+	 * full disk or a closed pipe must not look like success.
+	 */
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		int e = errno;
+		fprintf(stderr, "etcdpilot: %s: writing to standard output: %s\n", c->name,
+			e ? strerror(e) : "write error");
+		if (code == 0)
+			code = 1;
+	}
 	return code;
 }

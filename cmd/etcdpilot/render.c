@@ -36,4 +36,5 @@ const struct cli_command cmd_render_manifest = {
 		"--etcd-version).",
 	.min_args = 0,
 	.max_args = 0,
+	.yaml_output = true,
 };

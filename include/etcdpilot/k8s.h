@@ -142,14 +142,13 @@ void ep_k8s_value_decode(const void *head, size_t head_len, uint64_t total_len,
 /* Printing bytes from outside                                               */
 
 /*
- * Escape @len bytes for a terminal or a JSON string: printable ASCII stays
- * (except '\\', written "\\\\"); every other byte - control characters,
- * ESC, CR, LF, DEL, and all bytes >= 0x80 - is written "\\xNN".  Returns a
- * malloc()ed NUL-terminated string (free() it), or NULL on ENOMEM.
+ * Escape @len bytes (a key may hold any byte, NUL included) for a terminal
+ * or a JSON string, as the project escapes everything from outside
+ * (ep_strbuf_add_escaped): control characters as C writes them (\\n, \\r,
+ * \\t, ESC as \\x1b, others \\xNN), a backslash doubled, bytes that are not
+ * valid UTF-8 as \\xNN; printable UTF-8 stays.  Returns a malloc()ed
+ * NUL-terminated string (free() it), or NULL on ENOMEM.
  */
-char *ep_escape(const void *data, size_t len);
-
-/* Length ep_escape would produce, without the NUL. */
-size_t ep_escape_len(const void *data, size_t len);
+char *ep_escape_bytes(const void *data, size_t len);
 
 #endif

@@ -82,3 +82,53 @@ while IFS= read -r cmd; do
 	grep -q "$cmd: not implemented yet" "$T/err" || fail "'$cmd' says it is not implemented"
 done <<<"$commands"
 pass "the $unimpl unimplemented commands say so and exit 1"
+
+# ... and say how to do it by hand until they land (issue 11 item 8).
+for cmd in "join https://10.0.0.1:2379" "snapshot save $T/snap.db" reset "certs export-bundle $T/b"; do
+	# shellcheck disable=SC2086
+	run "$EP" $cmd
+	expect_rc 1 "'$cmd' (not implemented) exits 1"
+	expect_in "$T/err" 'Until it is, do it by hand:' "'$cmd' gives the manual way"
+done
+expect_not_in "$T/err" 'etcdpilot (join|reset)\b' "the manual way names no command that does not exist yet"
+run "$EP" snapshot save "$T/snap.db"
+expect_in "$T/err" 'etcdctl --endpoints' "snapshot save points at etcdctl"
+expect_in "$T/err" 'key snapshot save FILE' "... and its snapshot save"
+
+# A group asked for help lists its subcommands and exits 0 (issue 11 item 10).
+run "$EP" member --help
+expect_rc 0 "'member --help' exits 0"
+expect_in "$T/out" 'etcdpilot member promote NAME\|ID' "'member --help' lists the subcommands"
+run "$EP" certs
+expect_rc 2 "'certs' alone is still a usage error"
+
+# convert --to is a flag the parser knows (the command itself is not implemented).
+run "$EP" convert --to static-pod
+expect_rc 1 "'convert --to static-pod' parses (not implemented: exit 1, not 2)"
+expect_not_in "$T/err" "unknown flag" "'--to' is a flag of convert"
+
+# -v levels as kubeadm takes them.
+run "$EP" --v=2 config print --name cp1 --advertise-address 10.0.0.1
+expect_rc 0 "--v=2 is accepted"
+run "$EP" -vv config print --name cp1 --advertise-address 10.0.0.1
+expect_rc 0 "-vv is accepted"
+run "$EP" --v=loud config print --name cp1 --advertise-address 10.0.0.1
+expect_rc 2 "--v with a non-number is a usage error"
+
+# -o yaml only where there is a YAML document; -o json only where there is JSON.
+run "$EP" health -o yaml --endpoints https://127.0.0.1:1
+expect_rc 2 "'health -o yaml' is refused"
+expect_in "$T/err" "no YAML document.*config print" "the refusal names the commands with YAML output"
+run "$EP" render manifest -o json --name cp1 --advertise-address 10.0.0.1
+expect_rc 2 "'render manifest -o json' is refused"
+expect_not_in "$T/err" "prints progress" "the refusal does not call a manifest progress"
+run "$EP" config print -o yaml --name cp1 --advertise-address 10.0.0.1
+expect_rc 0 "'config print -o yaml' works"
+
+# A result that cannot be written is a failure, as in git (issue 9 item 6).
+if [[ -w /dev/full ]]; then
+	"$EP" render manifest --name cp1 --advertise-address 10.0.0.1 >/dev/full 2>"$T/err"
+	RC=$?
+	expect_rc 1 "'render manifest >/dev/full' exits 1"
+	expect_in "$T/err" 'writing to standard output: No space left on device' "it says stdout could not be written"
+fi
