@@ -57,8 +57,13 @@ struct buf {
 	size_t len, cap;
 };
 
+/* Keys are at most 4 MiB (the parser refuses longer ones): a bound far above. */
+#define BUF_MAX (64u << 20)
+
 static int buf_set(struct buf *b, const void *d, size_t len, size_t extra)
 {
+	if (len > BUF_MAX || extra > BUF_MAX)
+		return -ENOMEM;
 	if (len + extra > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
 		while (cap < len + extra)
