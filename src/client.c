@@ -589,6 +589,11 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 
 static void call_finish(struct ep_call *call, CURLcode cc)
 {
+	if (cc == CURLE_OK && call->finish) {
+		call->answered = true;
+		call->r = call->finish(call);
+		return;
+	}
 	if (cc == CURLE_OK) {
 		long status = 0;
 		char *ctype = NULL;
@@ -1070,4 +1075,56 @@ int ep_wait_healthy(const struct ep_tls *tls, const char *endpoint, uint64_t tim
 			    "last: %s",
 			    endpoint, took / 1000, took % 1000, tries,
 			    last.msg[0] ? last.msg : "no attempt could be made");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Raw calls (the gRPC range of client_range.c)                              */
+
+int ep_call_start_raw(struct ep_client *c, const char *endpoint, const struct ep_raw_request *req,
+		      uint64_t deadline_ms, ep_call_done_fn done, void *userdata,
+		      struct ep_error *err)
+{
+	int r = ep_call_start(c, endpoint, req->path, NULL, deadline_ms, done, userdata, 0, err);
+	if (r < 0)
+		return r;
+	/* ep_call_start put the new call first; its transfer has not begun. */
+	struct ep_call *call = c->active;
+	char *body = malloc(req->len ? req->len : 1);
+	if (!body) {
+		call_unlink(call);
+		call_free(call);
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (req->len)
+		memcpy(body, req->body, req->len);
+	free(call->body);
+	call->body = body;
+	call->finish = req->finish;
+	curl_multi_remove_handle(c->multi, call->easy);
+	CURL *e = call->easy;
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, call->body);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)req->len);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, req->on_data);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	if (req->on_header) {
+		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, req->on_header);
+		curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
+	}
+	if (!strncmp(call->endpoint, "http://", 7)) {
+		/* libcurl 7.88 breaks the second stream of a reused prior-knowledge
+		 * HTTP/2 connection ("Error in the HTTP2 framing layer"): plain-text
+		 * members get a connection per call (no TLS to pay for). */
+		curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+		curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+	}
+	CURLMcode mc = curl_multi_add_handle(c->multi, e);
+	if (mc != CURLM_OK) {
+		call_unlink(call);
+		call_free(call);
+		return ep_error_set(err, -EIO, "%s: cannot start the call: %s", endpoint,
+				    curl_multi_strerror(mc));
+	}
+	return 0;
 }

@@ -44,6 +44,8 @@ struct ep_call {
 	void *userdata;
 	size_t tag;
 	struct ep_call *prev, *next;
+	/* Raw calls (ep_call_start_raw): judge a complete transfer instead of the gateway decoder. */
+	int (*finish)(struct ep_call *call);
 };
 
 /* Monotonic milliseconds: ep_now_ms() of util/clock.h. */
@@ -72,6 +74,30 @@ void ep_client_stop(struct ep_client *c);
 /* The JSON body of a Range request (NULL on ENOMEM); bytes are base64-encoded. */
 json_t *ep_range_request(const void *key, size_t key_len, const void *range_end,
 			 size_t range_end_len, bool serializable, bool keys_only, uint64_t limit);
+
+/*
+ * A raw call: POST @body to @path with @headers instead of a gateway RPC
+ * (the gRPC calls of client_range.c), with the same connection policy,
+ * deadline and transport error messages as ep_call_start.  The answer goes
+ * to @on_data and @on_header (curl callbacks whose userdata is the struct
+ * ep_call; HTTP/2 trailers reach @on_header too); once the transfer
+ * completes, @finish judges it (0, or a negative errno with call->err set)
+ * and @done runs.  Plain http:// endpoints are spoken to in HTTP/2 with
+ * prior knowledge.
+ */
+struct ep_raw_request {
+	const char *path;             /* "/etcdserverpb.KV/Range" */
+	const void *body;             /* copied */
+	size_t len;
+	struct curl_slist *headers;   /* borrowed: must outlive the call */
+	curl_write_callback on_data;
+	curl_write_callback on_header;
+	int (*finish)(struct ep_call *call);
+};
+
+int ep_call_start_raw(struct ep_client *c, const char *endpoint, const struct ep_raw_request *req,
+		      uint64_t deadline_ms, ep_call_done_fn done, void *userdata,
+		      struct ep_error *err);
 
 /* Current default per-call timeout. */
 uint64_t ep_client_timeout(const struct ep_client *c);

@@ -36,9 +36,11 @@ struct cli_ctx;
 
 /*
  * A command's run function: 0 on success, a negative errno with @err set on
- * failure (the error's kind decides exit 1 or 2), or CLI_UNHEALTHY (exit 3).
+ * failure (the error's kind decides exit 1 or 2), CLI_UNHEALTHY (exit 3) or
+ * CLI_PLAINTEXT (exit 4).
  */
 #define CLI_UNHEALTHY 3
+#define CLI_PLAINTEXT 4 /* keyspace --check-encryption: values stored in plaintext (exit 4) */
 typedef int (*cli_run_fn)(struct cli_ctx *ctx, struct ep_error *err);
 
 struct cli_command {
@@ -128,5 +130,6 @@ extern const struct cli_command cmd_certs_generate, cmd_certs_check_expiration,
 extern const struct cli_command cmd_render_manifest, cmd_render_unit;
 extern const struct cli_command cmd_convert, cmd_snapshot_save, cmd_config_print,
 	cmd_operate;
+extern const struct cli_command cmd_keyspace, cmd_keyspace_get;
 
 #endif

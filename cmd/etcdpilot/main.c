@@ -2,7 +2,8 @@
  * main.c - the entry point: find the command, parse flags wherever they
  * stand, run the command, report its error once and pick the exit code.
  * Exit codes: 0 success, 1 failure, 2 usage or configuration, 3 health:
- * some member is unhealthy.
+ * some member is unhealthy, 4 keyspace --check-encryption: values stored in
+ * plaintext.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -34,6 +35,8 @@ const struct cli_command *const cli_commands[] = {
 	&cmd_convert,
 	&cmd_snapshot_save,
 	&cmd_config_print,
+	&cmd_keyspace,
+	&cmd_keyspace_get,
 	&cmd_operate,
 	NULL,
 };
@@ -115,7 +118,8 @@ static void usage_main(FILE *f)
 	print_opts(f, global_opts);
 	fprintf(f, "      --version                    print the version and git revision\n");
 	fprintf(f, "\nExit codes: 0 success, 1 failure, 2 bad usage or configuration (nothing\n"
-		   "changed), 3 health: some member is unhealthy.\n"
+		   "changed), 3 health: some member is unhealthy, 4 keyspace --check-encryption:\n"
+		   "values stored in plaintext.\n"
 		   "Run 'etcdpilot COMMAND --help' for a command's flags; see etcdpilot(8).\n");
 }
 
@@ -585,6 +589,8 @@ static int exit_code(int r, const struct ep_error *err)
 {
 	if (r == CLI_UNHEALTHY)
 		return 3;
+	if (r == CLI_PLAINTEXT)
+		return 4;
 	if (r >= 0)
 		return 0;
 	return err->kind == EP_ERR_USAGE ? 2 : 1;

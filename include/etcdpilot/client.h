@@ -441,4 +441,85 @@ const char *ep_member_id_hex(uint64_t id, char buf[static 17]);
  */
 int ep_member_id_parse(const char *s, uint64_t *ret);
 
+/* ------------------------------------------------------------------------ */
+/* Streaming range over etcd's gRPC API (client_range.c)                     */
+/*
+ * Reading a large keyspace goes to etcd's gRPC service (KV/Range, protobuf
+ * over HTTP/2, on the same client URL, with the same TLS files and
+ * connections as the gateway calls) rather than the JSON gateway: etcd 3.4
+ * spends longer turning a range into JSON than etcdctl takes to print it,
+ * and the answer is handed over one key-value at a time as the bytes
+ * arrive, so that memory does not grow with the page.
+ */
+
+struct ep_range_opts {
+	const void *key;          /* first key (bytes); "\0" with range_end "\0": every key */
+	size_t key_len;
+	const void *range_end;    /* end of the range, excluded; NULL: just @key */
+	size_t range_end_len;
+	uint64_t limit;           /* keys at most; 0 = no limit */
+	uint64_t revision;        /* read at this revision; 0 = the latest */
+	bool serializable;        /* the member's local state, no quorum read */
+	bool keys_only;
+	bool count_only;
+	size_t value_head_max;    /* bytes of each value kept for the callback (0 = none) */
+};
+
+/* One key-value as it streams in; everything is valid only during the callback. */
+struct ep_range_kv {
+	const unsigned char *key;
+	size_t key_len;
+	const unsigned char *value_head; /* the first value_head_len bytes of the value */
+	size_t value_head_len;
+	uint64_t value_len;              /* the whole value's length */
+	uint64_t create_revision, mod_revision, version, lease;
+};
+
+/* What a range answer said besides its key-values. */
+struct ep_range_page {
+	uint64_t cluster_id, member_id, revision, raft_term;
+	uint64_t count;     /* keys in the range at that revision (etcd counts past the limit) */
+	bool more;          /* the limit cut the answer */
+	uint64_t n;         /* key-values handed over */
+	uint64_t bytes;     /* bytes of the answer */
+};
+
+/* Called per key-value; a negative errno stops the call and is returned. */
+typedef int (*ep_range_kv_fn)(void *userdata, const struct ep_range_kv *kv);
+
+/*
+ * Range per @opts on @endpoint over gRPC, calling @fn for each key-value
+ * in key order as it arrives, within @timeout_ms (0: the client's call
+ * timeout).  Memory: the longest key plus opts->value_head_max, whatever
+ * the page.  Fills @ret (may be NULL).  Returns 0, the callback's negative
+ * errno (@err left as the callback left it), or a negative errno with @err
+ * set: transport failures as for the
+ * gateway calls, etcd's errors by their gRPC code (a compacted or future
+ * revision is -ERANGE with etcd's words), -EPROTO when the answer is not
+ * etcd's.  A failed call may have called @fn for part of the answer.
+ */
+int ep_kv_range_stream(struct ep_client *c, const char *endpoint, const struct ep_range_opts *opts,
+		       uint64_t timeout_ms, ep_range_kv_fn fn, void *userdata,
+		       struct ep_range_page *ret, struct ep_error *err);
+
+/*
+ * The pure parts, for tests and the fuzzer.  ep_range_request_encode: the
+ * gRPC message (5-byte frame header + RangeRequest) for @opts into a
+ * malloc()ed buffer; 0 or -ENOMEM.  The parser takes a gRPC answer body in
+ * pieces of any size: _feed returns 0, the callback's negative errno, or
+ * -EPROTO with @err naming what was malformed; _finish checks the answer
+ * ended where its message did and fills @ret.  The parser is bounded: a
+ * key longer than 4 MiB is -EFBIG.
+ */
+int ep_range_request_encode(const struct ep_range_opts *opts, unsigned char **ret,
+			    size_t *ret_len);
+struct ep_range_parser;
+int ep_range_parser_new(size_t value_head_max, ep_range_kv_fn fn, void *userdata,
+			struct ep_range_parser **ret);
+int ep_range_parser_feed(struct ep_range_parser *p, const void *data, size_t len,
+			 struct ep_error *err);
+int ep_range_parser_finish(struct ep_range_parser *p, struct ep_range_page *ret,
+			   struct ep_error *err);
+void ep_range_parser_free(struct ep_range_parser *p);
+
 #endif
