@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "etcdpilot/version.h"
+#include "util/strbuf.h"
 
 const struct cli_command *const cli_commands[] = {
 	&cmd_init,
@@ -699,7 +700,10 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		if (!ep_error_isset(&err))
 			ep_error_set(&err, r, "%s", strerror(-r));
-		fprintf(stderr, "etcdpilot: %s: %s\n", c->name, err.msg);
+		/* Messages quote members, files and servers: never let them drive the terminal. */
+		char *msg = ep_escape(err.msg);
+		fprintf(stderr, "etcdpilot: %s: %s\n", c->name, msg ? msg : err.msg);
+		free(msg);
 	}
 	free(ctx.args);
 	/*

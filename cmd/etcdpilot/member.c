@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include "cli.h"
 #include "cli_client.h"
 #include "etcdpilot/client.h"
+#include "util/cleanup.h"
+#include "util/strbuf.h"
 
 #define MEMBER_DEFAULT_TIMEOUT_MS 5000
 
@@ -37,50 +40,67 @@ static json_t *member_json(const struct ep_member *m)
 			 "is_learner", m->is_learner);
 }
 
-static void join_strv(const json_t *a, char *buf, size_t size)
+/* The strings of @a joined by commas, escaped for the terminal; heap, NULL on ENOMEM. */
+static char *join_strv(const json_t *a)
 {
-	size_t o = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < json_array_size(a) && o + 1 < size; i++) {
-		int w = snprintf(buf + o, size - o, "%s%s", i ? "," : "",
-				 json_string_value(json_array_get(a, i)));
-		if (w > 0)
-			o += (size_t)w;
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	ep_strbuf_adds(&sb, "");
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *v = json_string_value(json_array_get(a, i));
+		if (i)
+			ep_strbuf_addch(&sb, ',');
+		if (v)
+			ep_strbuf_add_escaped(&sb, v, strlen(v));
 	}
+	return ep_strbuf_detach(&sb, NULL);
 }
 
-/* The table etcdctl prints with -w table, from the JSON members array. */
-static void print_members(const json_t *members)
+/*
+ * The table etcdctl prints with -w table, from the JSON members array.
+ * Names and URLs come from the cluster: control characters are escaped, so
+ * that no member can draw a line of the table itself.
+ */
+static int print_members(const json_t *members)
 {
 	static const char *const headers[6] = { "ID",	      "STATUS",	      "NAME",
 						"PEER ADDRS", "CLIENT ADDRS", "IS LEARNER" };
 	size_t n = json_array_size(members);
-	char(*cells)[6][512] = calloc(n ? n : 1, sizeof(*cells));
+	char *(*cells)[6] = calloc(n ? n : 1, sizeof(*cells));
 	size_t width[6];
+	int r = 0;
 	if (!cells)
-		return;
+		return -ENOMEM;
 	for (size_t c = 0; c < 6; c++)
 		width[c] = strlen(headers[c]);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *m = json_array_get(members, i);
 		const char *name = json_string_value(json_object_get(m, "name"));
-		snprintf(cells[i][0], 512, "%s", json_string_value(json_object_get(m, "id")));
-		snprintf(cells[i][1], 512, "%s", json_string_value(json_object_get(m, "status")));
-		snprintf(cells[i][2], 512, "%s", name ? name : "");
-		join_strv(json_object_get(m, "peer_urls"), cells[i][3], 512);
-		join_strv(json_object_get(m, "client_urls"), cells[i][4], 512);
-		snprintf(cells[i][5], 512, "%s",
-			 json_is_true(json_object_get(m, "is_learner")) ? "true" : "false");
-		for (size_t c = 0; c < 6; c++)
+		cells[i][0] = ep_escape(json_string_value(json_object_get(m, "id")));
+		cells[i][1] = ep_escape(json_string_value(json_object_get(m, "status")));
+		cells[i][2] = ep_escape(name ? name : "");
+		cells[i][3] = join_strv(json_object_get(m, "peer_urls"));
+		cells[i][4] = join_strv(json_object_get(m, "client_urls"));
+		cells[i][5] = strdup(json_is_true(json_object_get(m, "is_learner")) ? "true" : "false");
+		for (size_t c = 0; c < 6; c++) {
+			if (!cells[i][c]) {
+				r = -ENOMEM;
+				goto out;
+			}
 			if (strlen(cells[i][c]) > width[c])
 				width[c] = strlen(cells[i][c]);
+		}
 	}
 	for (size_t c = 0; c < 6; c++)
 		printf("%-*s%s", c < 5 ? (int)width[c] : 0, headers[c], c < 5 ? "  " : "\n");
 	for (size_t i = 0; i < n; i++)
 		for (size_t c = 0; c < 6; c++)
 			printf("%-*s%s", c < 5 ? (int)width[c] : 0, cells[i][c], c < 5 ? "  " : "\n");
+out:
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; c < 6; c++)
+			free(cells[i][c]);
 	free(cells);
+	return r;
 }
 
 static int member_list_run(struct cli_ctx *ctx, struct ep_error *err)
@@ -109,8 +129,10 @@ static int member_list_run(struct cli_ctx *ctx, struct ep_error *err)
 	if (cli_json(ctx)) {
 		cli_print_json(doc);
 	} else {
-		print_members(json_object_get(doc, "members"));
+		r = print_members(json_object_get(doc, "members"));
 		json_decref(doc);
+		if (r < 0)
+			return ep_error_set(err, r, "out of memory");
 	}
 	return 0;
 }
@@ -165,13 +187,33 @@ static int report_lookup(const struct ep_health_report *rep, const char *arg, st
 	return r;
 }
 
+/*
+ * printf to stdout with the control characters of the values (names and
+ * URLs, some from the cluster) escaped; the format's own newline stays.
+ */
+static void print_escaped(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void print_escaped(const char *fmt, ...)
+{
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	ep_strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	ep_strbuf_rtrim(&sb);
+	_cleanup_free_ char *e = ep_escape(ep_strbuf_str(&sb));
+	ep_strbuf_release(&sb);
+	printf("%s\n", e ? e : "(out of memory)");
+}
+
 static void warn_force(const char *what, const struct ep_error *why)
 {
+	_cleanup_free_ char *msg = ep_escape(why->msg); /* names members */
 	fprintf(stderr,
 		"WARNING: --force: %s although it is unsafe: %s\n"
 		"WARNING: the cluster may lose quorum and stop serving until the missing members "
 		"are back\n",
-		what, why->msg);
+		what, msg ? msg : why->msg);
 }
 
 /*
@@ -262,6 +304,53 @@ static int do_promote(struct change *ch, struct ep_error *err)
 	return ep_member_promote(ch->client, ch->endpoint, ch->id, NULL, err);
 }
 
+/* What 'member add' prints: etcdctl's line and the ETCD_* settings (or the JSON document). */
+static int print_added(struct cli_ctx *ctx, const char *name, bool learner,
+		       const struct ep_member *added, const struct ep_member_list *ml,
+		       struct ep_error *err)
+{
+	char hex[17], chex[17];
+
+	/* ETCD_INITIAL_CLUSTER as etcdctl builds it: named members plus the new one. */
+	struct ep_strbuf initial_sb = EP_STRBUF_INIT, peers_sb = EP_STRBUF_INIT;
+	for (size_t i = 0; i < ml->n; i++) {
+		const struct ep_member *m = &ml->v[i];
+		const char *n = m->id == added->id ? name : m->name;
+		for (size_t k = 0; n && k < m->peer_urls.n; k++)
+			ep_strbuf_addf(&initial_sb, "%s%s=%s", initial_sb.len ? "," : "", n,
+				       m->peer_urls.v[k]);
+	}
+	for (size_t k = 0; k < added->peer_urls.n; k++)
+		ep_strbuf_addf(&peers_sb, "%s%s", k ? "," : "", added->peer_urls.v[k]);
+	_cleanup_free_ char *initial = ep_strbuf_detach(&initial_sb, NULL);
+	_cleanup_free_ char *peer_list = ep_strbuf_detach(&peers_sb, NULL);
+	if (!initial || !peer_list)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	ep_member_id_hex(added->id, hex);
+	ep_member_id_hex(ml->cluster_id, chex);
+	if (cli_json(ctx)) {
+		json_t *m = member_json(added);
+		json_object_set_new(m, "name", json_string(name));
+		cli_print_json(json_pack("{s:s s:o s:{s:s s:s s:s s:s}}", "cluster_id", chex, "member",
+					 m, "env", "ETCD_NAME", name, "ETCD_INITIAL_CLUSTER",
+					 initial, "ETCD_INITIAL_ADVERTISE_PEER_URLS", peer_list,
+					 "ETCD_INITIAL_CLUSTER_STATE", "existing"));
+	} else {
+		/* The other members' names and URLs come from the cluster. */
+		_cleanup_free_ char *e_name = ep_escape(name);
+		_cleanup_free_ char *e_initial = ep_escape(initial);
+		_cleanup_free_ char *e_peers = ep_escape(peer_list);
+		if (!e_name || !e_initial || !e_peers)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		printf("Member %s added to cluster %s%s\n\n", hex, chex, learner ? " as a learner" : "");
+		printf("ETCD_NAME=\"%s\"\n", e_name);
+		printf("ETCD_INITIAL_CLUSTER=\"%s\"\n", e_initial);
+		printf("ETCD_INITIAL_ADVERTISE_PEER_URLS=\"%s\"\n", e_peers);
+		printf("ETCD_INITIAL_CLUSTER_STATE=\"existing\"\n");
+	}
+	return 0;
+}
+
 static int member_add_run(struct cli_ctx *ctx, struct ep_error *err)
 {
 	uint64_t start = now_ms();
@@ -272,7 +361,7 @@ static int member_add_run(struct cli_ctx *ctx, struct ep_error *err)
 	struct ep_strv peers = { 0 };
 	struct ep_member added = { 0 };
 	struct ep_member_list ml = { 0 };
-	char hex[17], chex[17];
+	char hex[17];
 	int r;
 
 	r = ep_endpoints_parse(ctx->args[1], &peers, err);
@@ -313,8 +402,8 @@ static int member_add_run(struct cli_ctx *ctx, struct ep_error *err)
 	}
 	const char *ep = change_endpoint(&rep, SIZE_MAX);
 	if (ctx->dry_run) {
-		printf("would add member '%s' (%s) with peer URLs %s through %s\n", name,
-		       learner ? "learner" : "voter", ctx->args[1], ep);
+		print_escaped("would add member '%s' (%s) with peer URLs %s through %s\n", name,
+			      learner ? "learner" : "voter", ctx->args[1], ep);
 		r = 0;
 		goto out;
 	}
@@ -329,45 +418,9 @@ static int member_add_run(struct cli_ctx *ctx, struct ep_error *err)
 		goto out;
 	}
 
-	/* ETCD_INITIAL_CLUSTER as etcdctl builds it: named members plus the new one. */
-	char initial[4096] = "";
-	size_t o = 0;
-	for (size_t i = 0; i < ml.n; i++) {
-		const struct ep_member *m = &ml.v[i];
-		const char *n = m->id == added.id ? name : m->name;
-		if (!n)
-			continue;
-		for (size_t k = 0; k < m->peer_urls.n && o + 1 < sizeof(initial); k++) {
-			int w = snprintf(initial + o, sizeof(initial) - o, "%s%s=%s", o ? "," : "", n,
-					 m->peer_urls.v[k]);
-			if (w > 0)
-				o += (size_t)w;
-		}
-	}
-	char peer_list[1024] = "";
-	o = 0;
-	for (size_t k = 0; k < added.peer_urls.n && o + 1 < sizeof(peer_list); k++) {
-		int w = snprintf(peer_list + o, sizeof(peer_list) - o, "%s%s", k ? "," : "",
-				 added.peer_urls.v[k]);
-		if (w > 0)
-			o += (size_t)w;
-	}
-	ep_member_id_hex(added.id, hex);
-	ep_member_id_hex(ml.cluster_id, chex);
-	if (cli_json(ctx)) {
-		json_t *m = member_json(&added);
-		json_object_set_new(m, "name", json_string(name));
-		cli_print_json(json_pack("{s:s s:o s:{s:s s:s s:s s:s}}", "cluster_id", chex, "member",
-					 m, "env", "ETCD_NAME", name, "ETCD_INITIAL_CLUSTER",
-					 initial, "ETCD_INITIAL_ADVERTISE_PEER_URLS", peer_list,
-					 "ETCD_INITIAL_CLUSTER_STATE", "existing"));
-	} else {
-		printf("Member %s added to cluster %s%s\n\n", hex, chex, learner ? " as a learner" : "");
-		printf("ETCD_NAME=\"%s\"\n", name);
-		printf("ETCD_INITIAL_CLUSTER=\"%s\"\n", initial);
-		printf("ETCD_INITIAL_ADVERTISE_PEER_URLS=\"%s\"\n", peer_list);
-		printf("ETCD_INITIAL_CLUSTER_STATE=\"existing\"\n");
-	}
+	r = print_added(ctx, name, learner, &added, &ml, err);
+	if (r < 0)
+		goto out;
 	r = 0;
 out:
 	ep_member_release(&added);
@@ -410,7 +463,7 @@ static int member_remove_run(struct cli_ctx *ctx, struct ep_error *err)
 		goto out;
 	}
 	if (ctx->dry_run) {
-		printf("would remove member '%s' (%s) through %s\n", name, hex, ep);
+		print_escaped("would remove member '%s' (%s) through %s\n", name, hex, ep);
 		r = 0;
 		goto out;
 	}
@@ -461,7 +514,7 @@ static int member_promote_run(struct cli_ctx *ctx, struct ep_error *err)
 		goto out;
 	}
 	if (ctx->dry_run) {
-		printf("would promote member '%s' (%s) through %s\n", name, hex, ep);
+		print_escaped("would promote member '%s' (%s) through %s\n", name, hex, ep);
 		r = 0;
 		goto out;
 	}
