@@ -716,7 +716,7 @@ static int verify_error(const struct ep_call *call, struct ep_error *err)
 			return ep_error_set(err, -EKEYEXPIRED,
 					    "%s: TLS: the member's serving certificate expired on "
 					    "%s; renew it on that member's node with 'etcdpilot certs "
-					    "renew etcd-server'",
+					    "renew etcd-server', then restart etcd there",
 					    u, when);
 		return ep_error_set(err, -EKEYEXPIRED,
 				    "%s: TLS: the CA certificate '%s' of the member's chain expired "
@@ -854,6 +854,17 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 					    u, call->tls_app_bytes);
 		return ep_error_set(err, -ECONNRESET, "%s: the server closed the connection without "
 						      "answering", u);
+	case CURLE_PARTIAL_FILE:
+		if (!status && !call->header_bytes)
+			/* etcd's peer listener takes our certificate, then drops an HTTP/2 stream */
+			return ep_error_set(err, -EPROTO,
+					    "%s: not etcd's client gateway: the server ended the "
+					    "exchange before any HTTP status (%s); etcd's peer port does "
+					    "that: a peer URL? clients talk to the client URL (port "
+					    "2379, --advertise-client-urls)",
+					    u, eb);
+		return ep_error_set(err, -EPROTO, "%s: not etcd: the answer was cut short (%s)", u,
+				    eb);
 	case CURLE_OUT_OF_MEMORY:
 		/* curl refuses a header line over 100 kB (CURL_MAX_HTTP_HEADER) with this code */
 		if (spoke)
