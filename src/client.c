@@ -11,11 +11,15 @@
  * calls (HTTP/2 multiplexing where the member offers it), no proxy, a deadline
  * on every call (connect, TLS and answer together, and again in the multi
  * loop), an upper bound on every answer's size, and plain words for
- * transport failures.  It never prints, never sleeps except in
- * ep_wait_healthy's backoff, and never turns verification off.
+ * transport failures - with the cause the TLS layer saw (a certificate out
+ * of its validity, with its date; whether the member answered at all) and
+ * a hint for the usual wrong endpoints (http://, the peer port).  It never
+ * prints, never sleeps except in ep_wait_healthy's backoff, and never
+ * turns verification off: its TLS hooks only watch.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,7 +251,9 @@ struct tls_watch {
 	size_t record_len; /* length of the record being read (TLS 1.3: type follows) */
 };
 
+/* The SSL_CTX ex_data index of the watch: OpenSSL's indices are process-wide. */
 static int watch_index = -1;
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
 
 static void tls_watch_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 			   void *argp)
@@ -330,14 +336,18 @@ static void on_tls_msg(int write_p, int version, int content_type, const void *b
 		call->tls_app_bytes += data;
 }
 
+static void watch_index_init(void)
+{
+	watch_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, tls_watch_free);
+}
+
 static int tls_watch(SSL_CTX *ctx, struct ep_client *c, CURL *easy)
 {
 	struct ep_call *call = NULL;
 	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&call);
 	if (!call)
 		return 0;
-	if (watch_index < 0)
-		watch_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, tls_watch_free);
+	pthread_once(&watch_once, watch_index_init);
 	struct tls_watch *w = calloc(1, sizeof(*w));
 	if (watch_index < 0 || !w || !SSL_CTX_set_ex_data(ctx, watch_index, w)) {
 		free(w);
