@@ -48,7 +48,8 @@
  * The most an answer may hold.  Membership, status and alarm answers are a
  * few kB (EP_MEMBERS_MAX members of a few URLs each fit in 128 kB), so 1 MiB
  * is far above anything etcd sends and keeps a hostile answer from costing
- * more than a few MiB once parsed; a range (keys and values) may be large.
+ * more than a few MiB once parsed; a range (keys and values) and anything
+ * else may be large.
  */
 #define MAX_ANSWER_SMALL (1u << 20)
 #define MAX_ANSWER (16u << 20)
@@ -509,10 +510,13 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 	return size * nmemb;
 }
 
-/* The answer limit of @rpc: small for everything but a range. */
+/* The answer limit of @rpc: small for membership, status and alarms; large for the rest. */
 static size_t answer_limit(const char *rpc)
 {
-	return strncmp(rpc, "/v3/kv/", 7) ? MAX_ANSWER_SMALL : MAX_ANSWER;
+	return !strncmp(rpc, "/v3/cluster/", 12) || !strcmp(rpc, "/v3/maintenance/status") ||
+			       !strcmp(rpc, "/v3/maintenance/alarm")
+		       ? MAX_ANSWER_SMALL
+		       : MAX_ANSWER;
 }
 
 static void call_free(struct ep_call *call)
@@ -962,18 +966,19 @@ static void hint_endpoint(struct ep_call *call, long status)
 
 static void call_finish(struct ep_call *call, CURLcode cc)
 {
-	long status = 0;
 	if (cc == CURLE_OK) {
+		long status = 0;
 		char *ctype = NULL;
 		call->answered = true;
 		curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
 		curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ctype);
 		call->r = ep_gateway_decode(call->endpoint, status, ctype, call->resp, call->resp_len,
 					    &call->obj, &call->err);
+		hint_endpoint(call, status);
 	} else {
 		call->r = call_transport_error(call, cc);
+		hint_endpoint(call, 0);
 	}
-	hint_endpoint(call, status);
 }
 
 static void call_end(struct ep_call *call)

@@ -83,16 +83,16 @@ int ep_client_run(struct ep_client *c, uint64_t deadline_ms);
 /* Ask ep_client_run() to return after the current callback. */
 void ep_client_stop(struct ep_client *c);
 
-/* The JSON body of a Range request (NULL on ENOMEM); bytes are base64-encoded. */
-json_t *ep_range_request(const void *key, size_t key_len, const void *range_end,
-			 size_t range_end_len, bool serializable, bool keys_only, uint64_t limit);
-
 /*
  * "no endpoint answered: <why 1>; <why 2>" into @err, with the errno of the
  * first; an empty message stands as its endpoint (@endpoints may be NULL).
  */
 int ep_errors_join(struct ep_error *err, const struct ep_error *errs,
 		   const char *const *endpoints, size_t n);
+
+/* The JSON body of a Range request (NULL on ENOMEM); bytes are base64-encoded. */
+json_t *ep_range_request(const void *key, size_t key_len, const void *range_end,
+			 size_t range_end_len, bool serializable, bool keys_only, uint64_t limit);
 
 /* Current default per-call timeout. */
 uint64_t ep_client_timeout(const struct ep_client *c);
