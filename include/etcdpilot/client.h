@@ -303,8 +303,9 @@ void ep_client_set_timeout(struct ep_client *c, uint64_t call_timeout_ms);
  * -ECONNRESET, -EKEYREJECTED for TLS failures, -EKEYEXPIRED for a member
  * certificate out of its validity (the message gives its date and the
  * remedy), -EPROTO for not etcd, -EFBIG for an answer over the size limit:
- * 1 MiB for membership, status and alarm answers, 16 MiB for others).  A failure on an
- * http:// endpoint or on port 2380 (etcd's peer port) says so.
+ * 1 MiB for membership, status and alarm answers, 16 MiB for others).  A
+ * failure on an http:// endpoint or on port 2380 (etcd's peer port) says
+ * so.
  */
 int ep_member_list(struct ep_client *c, const char *endpoint, struct ep_member_list *ret,
 		   struct ep_error *err);
