@@ -108,8 +108,8 @@ up() {
 
 [local-up] One member, n1, runs as a static pod of the simulated node:
   manifest   $ROOT/etc/kubernetes/manifests/etcd.yaml
-  pod status $ROOT/var/lib/kubelet-standin/pods/etcd/status.json
-  pod log    $ROOT/var/log/pods/kube-system_etcd-n1/etcd/
+  pod status $ROOT/var/lib/kubelet-standin/pods/etcd/status.json (the stand-in's own)
+  pod log    $ROOT/var/log/pods/kube-system_etcd-n1_<uid>/etcd/<restarts>.log (CRI-framed, as a kubelet writes it)
   client     https://$NODE_ADDR:2379 (reachable from the host through $HOST_IF)
 
 Talk to it:  ip netns exec $NS $EP --root $ROOT health

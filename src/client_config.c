@@ -192,7 +192,7 @@ static int node_file(const char *root, const char *nodepath, char **ret_path, ch
 	if (r < 0)
 		return r;
 	struct ep_error ferr = { 0 };
-	r = ep_read_file(path, NODE_FILE_MAX, false, ret, NULL, &ferr);
+	r = ep_root_read_file(root, nodepath, NODE_FILE_MAX, false, ret, NULL, &ferr);
 	if (r == -ENOENT || r == -ENOTDIR)
 		return 0;
 	if (r < 0) {

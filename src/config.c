@@ -10,6 +10,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -23,6 +24,12 @@
 #include "etcdpilot/config.h"
 #include "etcdpilot/error.h"
 #include "util/cleanup.h"
+
+static inline void ep_closedirp(DIR **d)
+{
+	if (*d)
+		closedir(*d);
+}
 
 /* A config file larger than this is not a config file. */
 #define CONFIG_MAX_BYTES (4u << 20)
@@ -283,6 +290,51 @@ bool ep_check_ip(const char *v, char *why, size_t len)
 	return true;
 }
 
+const char *ep_addr_unusable(const char *v)
+{
+	unsigned char a[16];
+	const unsigned char *v4 = NULL;
+	if (inet_pton(AF_INET, v, a) == 1) {
+		v4 = a;
+	} else if (inet_pton(AF_INET6, v, a) == 1) {
+		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		if (!memcmp(a, mapped, 12))
+			v4 = a + 12;
+		else if (a[0] == 0xff)
+			return "a multicast address";
+		else if (!memcmp(a, (unsigned char[16]){ 0 }, 16))
+			return "the unspecified address";
+		else
+			return NULL;
+	} else {
+		return NULL;
+	}
+	if (v4[0] == 0)
+		return v4[1] || v4[2] || v4[3] ? "in 0.0.0.0/8 ('this network', never a destination)"
+					       : "the unspecified address";
+	if (v4[0] == 255 && v4[1] == 255 && v4[2] == 255 && v4[3] == 255)
+		return "the broadcast address";
+	if (v4[0] >= 224 && v4[0] < 240)
+		return "a multicast address";
+	if (v4[0] >= 240)
+		return "a reserved address (240.0.0.0/4)";
+	return NULL;
+}
+
+bool ep_check_advertise_ip(const char *v, char *why, size_t len)
+{
+	if (ep_check_ip(v, why, len))
+		return true;
+	const char *bad = ep_addr_unusable(v);
+	if (!bad)
+		return false;
+	snprintf(why, len,
+		 "'%s' is %s, which no other member can reach this one at (give this node's own "
+		 "IP address, or leave it out to use the address of the default route)",
+		 v, bad);
+	return true;
+}
+
 bool ep_check_version(const char *v, char *why, size_t len)
 {
 	if (ep_is_version(v))
@@ -321,9 +373,27 @@ bool ep_check_arg_name(const char *v, char *why, size_t len)
 			 "'%s' contains white space (an etcd flag name, e.g. "
 			 "'snapshot-count')",
 			 v);
+	else if (strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+		 strlen(v))
+		snprintf(why, len,
+			 "'%s' is not an etcd flag name (letters, digits, '-' and '_', e.g. "
+			 "'snapshot-count')",
+			 v);
 	else
 		return false;
 	return true;
+}
+
+bool ep_check_arg_value(const char *v, char *why, size_t len)
+{
+	for (const char *p = v ? v : ""; *p; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f) {
+			snprintf(why, len,
+				 "the value holds %s (a flag value is one line of printable text)",
+				 *p == '\n' ? "a newline" : "a control character");
+			return true;
+		}
+	return false;
 }
 
 bool ep_check_env_name(const char *v, char *why, size_t len)
@@ -341,6 +411,13 @@ bool ep_check_abs_path(const char *v, char *why, size_t len)
 {
 	size_t n = v ? strlen(v) : 0;
 	bool dotdot = v && (strstr(v, "/../") || (n >= 3 && !strcmp(v + n - 3, "/..")));
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+			snprintf(why, len,
+				 "'%s' contains %s (a path is one line of printable characters)", v,
+				 v[i] == '\n' ? "a newline" : "a control character");
+			return true;
+		}
 	if (n && v[0] == '/' && !dotdot)
 		return false;
 	snprintf(why, len, "'%s' is not an absolute path (a path starting with '/', no '..')",
@@ -490,7 +567,7 @@ static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 		return 0;
 	if ((r = flag_str(&spec->name, "--name", ov->name, ep_check_node_name, err)) < 0 ||
 	    (r = flag_str(&spec->advertise_address, "--advertise-address", ov->advertise_address,
-			  ep_check_ip, err)) < 0)
+			  ep_check_advertise_ip, err)) < 0)
 		return r;
 	if (ov->mode) {
 		if (ep_check_mode(ov->mode, why, sizeof(why)))
@@ -517,6 +594,8 @@ static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 			  ep_check_repository, err)) < 0 ||
 	    (r = flag_str(&spec->data_dir, "--data-dir", ov->data_dir, ep_check_abs_path, err)) <
 		0 ||
+	    (ov->data_dir &&
+	     (r = flag_str(&spec->data_dir_at, "--data-dir", "--data-dir", NULL, err)) < 0) ||
 	    (r = flag_str(&spec->cert_dir, "--cert-dir", ov->cert_dir, ep_check_abs_path, err)) <
 		0 ||
 	    (r = flag_str(&spec->manifest_dir, "--manifest-dir", ov->manifest_dir,
@@ -575,6 +654,83 @@ static int check_field(const char *field, const char *v, check_fn check, struct 
 	return 0;
 }
 
+/*
+ * How directory @a relates to directory @b: 0 apart, 1 the same, 2 @a
+ * inside @b, 3 @a contains @b.  Compared by components ("//" and "/./"
+ * and a trailing "/" change nothing; ".." is refused before).
+ */
+static int dir_relation(const char *a, const char *b)
+{
+	for (;;) {
+		while (*a == '/' || (a[0] == '.' && (a[1] == '/' || !a[1])))
+			a++;
+		while (*b == '/' || (b[0] == '.' && (b[1] == '/' || !b[1])))
+			b++;
+		if (!*a && !*b)
+			return 1;
+		if (!*a)
+			return 3;
+		if (!*b)
+			return 2;
+		size_t na = strcspn(a, "/"), nb = strcspn(b, "/");
+		if (na != nb || memcmp(a, b, na))
+			return 0;
+		a += na;
+		b += nb;
+	}
+}
+
+/* etcd's data dir shares no directory with the certificates or the manifests. */
+static int check_dirs(const struct ep_spec *spec, struct ep_error *err)
+{
+	static const char *const how[] = { "", "is", "is inside", "contains" };
+	const struct {
+		const char *field, *path, *what;
+	} others[] = {
+		{ "certificatesDir", spec->cert_dir, "the certificates and keys" },
+		{ "manifestDir", spec->manifest_dir, "the kubelet's static pod manifests" },
+	};
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		int rel = dir_relation(spec->data_dir, others[i].path);
+		if (!rel)
+			continue;
+		int r = ep_error_usage(err, -EINVAL,
+				       "%s: '%s' %s %s '%s': etcd's data and %s must not share a "
+				       "directory (resetting the member empties its data dir); give "
+				       "the data a directory of its own, e.g. /var/lib/etcd",
+				       spec->data_dir_at ? spec->data_dir_at : "dataDir",
+				       spec->data_dir, how[rel], others[i].field, others[i].path,
+				       others[i].what);
+		ep_error_printable(err);
+		return r;
+	}
+	return 0;
+}
+
+int ep_spec_check_init(const struct ep_spec *spec, struct ep_error *err)
+{
+	if (spec->is_join)
+		return ep_error_usage(
+		    err, -EINVAL,
+		    "%s: a JoinConfiguration is for a node that joins an existing cluster, but "
+		    "'etcdpilot init' bootstraps a new one (a second cluster, with a CA of its "
+		    "own); nothing was changed.  Joining is 'etcdpilot join ENDPOINT --config "
+		    "FILE', which is not implemented yet: 'etcdpilot join --help' gives the steps "
+		    "by hand (copy the etcd CA here, 'etcdpilot certs generate', 'etcdpilot member "
+		    "add NAME https://IP:2380 --learner' on a member, start etcd with the "
+		    "--initial-cluster it prints and --initial-cluster-state=existing)",
+		    spec->join_at ? spec->join_at : "JoinConfiguration");
+	if (spec->external.set)
+		return ep_error_usage(
+		    err, -EINVAL,
+		    "%s: etcd.external names an etcd cluster that runs elsewhere, and etcdpilot "
+		    "manages only the member on this node (etcd.local); nothing was changed.  "
+		    "Remove etcd.external to run a local member here, or keep managing the "
+		    "external cluster with its own tools",
+		    spec->external_at ? spec->external_at : "etcd.external");
+	return 0;
+}
+
 int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 {
 	char why[512];
@@ -585,7 +741,8 @@ int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 				      "the node spec is incomplete (name, advertise address, "
 				      "version and paths must be set)");
 	if ((r = check_field("name", spec->name, ep_check_node_name, err)) < 0 ||
-	    (r = check_field("advertiseAddress", spec->advertise_address, ep_check_ip, err)) < 0 ||
+	    (r = check_field("advertiseAddress", spec->advertise_address, ep_check_advertise_ip,
+			     err)) < 0 ||
 	    (r = check_field("etcdVersion", spec->etcd_version, ep_check_version, err)) < 0 ||
 	    (r = check_field("dataDir", spec->data_dir, ep_check_abs_path, err)) < 0 ||
 	    (r = check_field("certificatesDir", spec->cert_dir, ep_check_abs_path, err)) < 0 ||
@@ -608,9 +765,8 @@ int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 				      "etcdVersion: '%s' contradicts the image tag '%s' (which "
 				      "runs etcd %s; drop one of them)",
 				      spec->etcd_version, spec->image_tag, tagv);
-	for (size_t i = 0; i < spec->extra_args.n; i++)
-		if (ep_check_arg_name(spec->extra_args.v[i].name, why, sizeof(why)))
-			return ep_error_usage(err, -EINVAL, "extraArgs[%zu].name: %s", i, why);
+	if ((r = check_dirs(spec, err)) < 0 || (r = ep_spec_check_args(spec, err)) < 0)
+		return r;
 	for (size_t i = 0; i < spec->extra_envs.n; i++)
 		if (ep_check_env_name(spec->extra_envs.v[i].name, why, sizeof(why)))
 			return ep_error_usage(err, -EINVAL, "extraEnvs[%zu].name: %s", i, why);
@@ -688,7 +844,11 @@ int ep_spec_validate(const struct ep_spec *spec, struct ep_error *err)
 
 static int read_config_file(const char *path, char **ret, size_t *ret_len, struct ep_error *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO must not hang the command; it is refused below. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENXIO) /* a socket */
+		return ep_error_usage(err, -EINVAL, "%s: not a regular file, not a config file",
+				      path);
 	if (fd < 0)
 		return ep_error_usage(err, -errno, "%s: cannot open the config file: %s", path,
 				      strerror(errno));
@@ -697,6 +857,10 @@ static int read_config_file(const char *path, char **ret, size_t *ret_len, struc
 		return ep_error_usage(err, -errno, "%s: %s", path, strerror(errno));
 	if (S_ISDIR(st.st_mode))
 		return ep_error_usage(err, -EISDIR, "%s: is a directory, not a config file", path);
+	if (!S_ISREG(st.st_mode))
+		return ep_error_usage(err, -EINVAL, "%s: is %s, not a regular file; refusing to read "
+					     "it as the config file",
+				      path, S_ISFIFO(st.st_mode) ? "a FIFO" : "a device or special file");
 	size_t cap = 8192, len = 0;
 	_cleanup_free_ char *buf = malloc(cap);
 	if (!buf)
@@ -729,6 +893,89 @@ static int read_config_file(const char *path, char **ret, size_t *ret_len, struc
 	return 0;
 }
 
+/*
+ * Is @name a kubeadm patch file for the etcd target (kubeadm's
+ * patches.go: "etcd[suffix][+strategic|+merge|+json].(yaml|json)", the
+ * suffix without '.' or '+')?  *@bad_type says '+' came with no known type.
+ */
+static bool etcd_patch_name(const char *name, bool *bad_type)
+{
+	size_t n = strlen(name);
+	*bad_type = false;
+	if (strncmp(name, "etcd", 4) ||
+	    !((n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 5 && !strcmp(name + n - 5, ".json"))))
+		return false;
+	const char *p = name + 4 + strcspn(name + 4, ".+\n");
+	if (*p == '+')
+		*bad_type = strncmp(p + 1, "json", 4) && strncmp(p + 1, "merge", 5) &&
+			    strncmp(p + 1, "strategic", 9);
+	return true;
+}
+
+/* The first non-empty etcd patch under @dir (kubeadm walks sub-directories too). */
+static int find_etcd_patch(const char *dir, unsigned depth, char **ret)
+{
+	_cleanup_(ep_closedirp) DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/%s", dir, e->d_name) < 0)
+			return -ENOMEM;
+		struct stat st;
+		if (lstat(p, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			int r = depth < 16 ? find_etcd_patch(p, depth + 1, ret) : 0;
+			if (r < 0 || *ret)
+				return r;
+			continue;
+		}
+		bool bad_type;
+		if (!etcd_patch_name(e->d_name, &bad_type))
+			continue;
+		if (stat(p, &st) == 0 && st.st_size == 0)
+			continue; /* kubeadm ignores an empty file */
+		*ret = TAKE_PTR(p);
+		return 0;
+	}
+	return 0;
+}
+
+/*
+ * kubeadm's patches.directory with a patch for the etcd pod: etcdpilot
+ * does not apply patches, and an ignored patch is a pod other than the
+ * user meant; refused.  Like --config, the path is the invoking user's.
+ */
+static int check_patches(const struct ep_spec *spec, struct ep_error *err)
+{
+	if (!spec->patches_dir)
+		return 0;
+	_cleanup_free_ char *found = NULL;
+	int r = find_etcd_patch(spec->patches_dir, 0, &found);
+	if (r == -ENOMEM)
+		return ep_error_set(err, r, "out of memory");
+	if (r < 0)
+		return ep_error_usage(err, r,
+				      "%s: cannot read '%s': %s (kubeadm cannot either; fix the "
+				      "path or remove patches.directory)",
+				      spec->patches_at, spec->patches_dir, strerror(-r));
+	if (!found)
+		return 0;
+	r = ep_error_usage(err, -EOPNOTSUPP,
+			   "%s: '%s' is a kubeadm patch for the etcd static pod, and etcdpilot "
+			   "does not apply patches (strategic, merge or json) yet: the pod would "
+			   "not be what the patch says.  Put the change into etcd.local "
+			   "(extraArgs, extraEnvs, imageRepository, imageTag), or move the file "
+			   "out of the directory; patches for other components are fine",
+			   spec->patches_at, found);
+	ep_error_printable(err);
+	return r;
+}
+
 int ep_config_load(struct ep_spec *spec, const char *path, const struct ep_overrides *ov,
 		   struct ep_notes *notes, struct ep_error *err)
 {
@@ -740,8 +987,12 @@ int ep_config_load(struct ep_spec *spec, const char *path, const struct ep_overr
 			return r;
 		if ((r = ep_config_parse(spec, path, buf, len, notes, err)) < 0)
 			return r;
+		if ((r = check_patches(spec, err)) < 0)
+			return r;
 	}
 	if ((r = ep_config_apply_overrides(spec, ov, err)) < 0)
+		return r;
+	if ((r = ep_spec_adopt_args(spec, err)) < 0)
 		return r;
 	if ((r = ep_spec_defaults(spec, err)) < 0)
 		return r;

@@ -23,6 +23,10 @@ bool ep_check_ip(const char *v, char *why, size_t len);
 bool ep_check_version(const char *v, char *why, size_t len);
 bool ep_check_san(const char *v, char *why, size_t len);
 bool ep_check_arg_name(const char *v, char *why, size_t len);
+/* An extraArgs value: one line, no control characters (a tab is fine). */
+bool ep_check_arg_value(const char *v, char *why, size_t len);
+/* An IP literal another member can reach: not unspecified, broadcast, multicast. */
+bool ep_check_advertise_ip(const char *v, char *why, size_t len);
 bool ep_check_env_name(const char *v, char *why, size_t len);
 bool ep_check_abs_path(const char *v, char *why, size_t len);
 bool ep_check_sha256(const char *v, char *why, size_t len);
@@ -33,6 +37,12 @@ bool ep_check_mode(const char *v, char *why, size_t len);
 bool ep_check_key_type(const char *v, char *why, size_t len);
 /* A Go duration of at least @min_ms (and never 0), stored in *ret_ms when fine. */
 bool ep_check_duration(const char *v, uint64_t min_ms, uint64_t *ret_ms, char *why, size_t len);
+
+/*
+ * Before defaults: an extraArgs data-dir without dataDir or --data-dir
+ * becomes the data dir (and data_dir_at says so).  0 or -errno.
+ */
+int ep_spec_adopt_args(struct ep_spec *spec, struct ep_error *err);
 
 /*
  * Make @err's message one printable line: user values quoted in it may hold

@@ -35,12 +35,22 @@ static json_t *strv_json(const struct ep_strv *sv)
 static json_t *kvv_json(const struct ep_kvv *kv)
 {
 	json_t *a = json_array();
-	for (size_t i = 0; a && i < kv->n; i++)
-		if (json_array_append_new(a, json_pack("{s:s, s:s}", "name", kv->v[i].name, "value",
-						       kv->v[i].value)) < 0) {
+	for (size_t i = 0; a && i < kv->n; i++) {
+		json_t *e = json_pack("{s:s, s:s}", "name", kv->v[i].name, "value", kv->v[i].value);
+		/* An env's valueFrom goes out as the object it was given as. */
+		if (e && kv->v[i].value_from) {
+			json_object_del(e, "value");
+			json_t *from = json_loads(kv->v[i].value_from, 0, NULL);
+			if (!from || json_object_set_new(e, "valueFrom", from) < 0) {
+				json_decref(e);
+				e = NULL;
+			}
+		}
+		if (json_array_append_new(a, e) < 0) {
 			json_decref(a);
 			return NULL;
 		}
+	}
 	return a;
 }
 
@@ -80,10 +90,12 @@ json_t *ep_spec_to_json(const struct ep_spec *spec)
 	    dur_json(op->backup_interval_ms), "backupKeep", (json_int_t)op->backup_keep);
 
 	/* json_pack steals every "o" argument, also when it fails. */
+	/* apiVersion and kind first: what 'config print' writes loads as --config. */
 	return json_pack(
-	    "{s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
+	    "{s:s, s:s, s:s?, s:s?, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?,"
 	    " s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-	    "name", spec->name, "advertiseAddress", spec->advertise_address, "mode",
+	    "apiVersion", "etcdpilot.io/v1alpha1", "kind", "EtcdPilotConfiguration", "name",
+	    spec->name, "advertiseAddress", spec->advertise_address, "mode",
 	    ep_mode_name(spec->mode), "etcdVersion", spec->etcd_version, "kubernetesVersion",
 	    spec->kubernetes_version, "image", image, "imageRepository", spec->image_repository,
 	    "imageTag", spec->image_tag, "dataDir", spec->data_dir, "certificatesDir",

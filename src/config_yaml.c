@@ -17,13 +17,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
 #include <yaml.h>
 
 #include "config_internal.h"
 #include "etcdpilot/error.h"
 #include "util/cleanup.h"
+#include "yaml_load.h"
 
-/* Nesting deeper than this is not a config, and the walk is recursive. */
+/*
+ * Nesting deeper than this is not a config (kubeadm's are a few levels
+ * deep), and the walk is recursive: the loader refuses it while parsing.
+ */
 #define MAX_DEPTH    64
 #define PATH_MAX_LEN 256
 
@@ -103,7 +108,7 @@ static const struct target_info {
 } targets[T__MAX] = {
 #define S(m) offsetof(struct ep_spec, m)
 	[T_NAME] = { VT_STR, S(name), ep_check_node_name, 0 },
-	[T_ADDR] = { VT_STR, S(advertise_address), ep_check_ip, 0 },
+	[T_ADDR] = { VT_STR, S(advertise_address), ep_check_advertise_ip, 0 },
 	[T_MODE] = { VT_MODE, S(mode), NULL, 0 },
 	[T_VERSION] = { VT_STR, S(etcd_version), check_version_v, 0 },
 	[T_KUBE_VERSION] = { VT_STR, S(kubernetes_version), check_nonempty, 0 },
@@ -155,6 +160,7 @@ struct pctx {
 	char *cluster_repo; /* ClusterConfiguration.imageRepository */
 	size_t init_line, join_line, cluster_line, pilot_line; /* 0 = not seen */
 	unsigned char *visited; /* per node of the current document, for alias-safe walks */
+	const char *value_override; /* set_target: this string instead of the node's scalar */
 };
 
 struct field;
@@ -550,6 +556,8 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 	default:
 		if ((r = get_str(c, v, path, "a string", &s)) < 0)
 			return r;
+		if (c->value_override)
+			s = c->value_override;
 		break;
 	}
 	switch (t->type) {
@@ -620,7 +628,7 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 		return perr(
 		    c, v, path,
 		    "'%s' contradicts '%s' given at line %zu, column %zu (%s); give it once",
-		    t->type == VT_BOOL ? (val.b ? "true" : "false") : scalar(v),
+		    t->type == VT_BOOL ? (val.b ? "true" : "false") : s ? s : scalar(v),
 		    oldstr ? oldstr : oldbuf, o->line, o->col, o->path);
 	}
 	o->set = true;
@@ -629,6 +637,7 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 	snprintf(o->path, sizeof(o->path), "%s", path);
 	char **at = f->target == T_IMAGE_TAG	  ? &c->spec->image_tag_at
 		    : f->target == T_KUBE_VERSION ? &c->spec->kubernetes_version_at
+		    : f->target == T_DATA_DIR	  ? &c->spec->data_dir_at
 						  : NULL;
 	if (at) {
 		free(*at);
@@ -757,14 +766,30 @@ static int h_ext_file(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char
 	return 0;
 }
 
-/* An etcd flag name and value pair into the spec's list. */
-static int push_arg(struct pctx *c, yaml_node_t *namenode, const char *name, const char *value,
-		    const char *path, struct ep_kvv *out)
+/* "FILE:LINE:COL: PATH" of @n, for messages that come later; NULL on ENOMEM. */
+static char *where(struct pctx *c, const yaml_node_t *n, const char *path)
+{
+	char *at = NULL;
+	return asprintf(&at, "%s:%zu:%zu: %s", c->file, line_of(n), col_of(n), path) < 0 ? NULL
+											 : at;
+}
+
+/*
+ * An etcd flag name and value pair into the spec's list, with where it was
+ * given (@entry: the entry's path, "etcd.local.extraArgs[2]").  The value
+ * is checked here too, so that its error has the value's own position.
+ */
+static int push_arg(struct pctx *c, yaml_node_t *namenode, yaml_node_t *valnode,
+		    const char *name, const char *value, const char *path, const char *entry,
+		    struct ep_kvv *out)
 {
 	char why[512];
 	if (ep_check_arg_name(name, why, sizeof(why)))
 		return perr(c, namenode, path, "%s", why);
-	if (ep_kvv_push(out, name, value) < 0)
+	if (ep_check_arg_value(value, why, sizeof(why)))
+		return perr(c, valnode ? valnode : namenode, entry, "--%s: %s", name, why);
+	_cleanup_free_ char *at = where(c, namenode, entry);
+	if (!at || ep_kvv_push_at(out, name, value, at, NULL) < 0)
 		return oom(c);
 	return 0;
 }
@@ -789,16 +814,98 @@ static int read_args_map(struct pctx *c, yaml_node_t *v, const char *path, struc
 		join_path(p, sizeof(p), path, name);
 		if (!is_null(val) && (r = get_str(c, val, p, "a string", &value)) < 0)
 			return r;
-		if ((r = push_arg(c, k, name, value, p, out)) < 0)
+		if ((r = push_arg(c, k, is_null(val) ? NULL : val, name, value, p, p, out)) < 0)
 			return r;
 	}
 	return 0;
 }
 
 /*
- * v1beta4: a list of {name, value} (extraArgs) or, with @env, of
- * {name, value, valueFrom} (extraEnvs, of which valueFrom is refused).
+ * An extraEnvs valueFrom as compact JSON with sorted keys: what a static
+ * pod may use - fieldRef {fieldPath, apiVersion} and resourceFieldRef
+ * {resource, containerName, divisor}, which the kubelet resolves; a
+ * ConfigMap or Secret it refuses for static pods.  *@ret is heap.
  */
+static int read_value_from(struct pctx *c, yaml_node_t *v, const char *path, char **ret)
+{
+	static const struct {
+		const char *key;
+		const char *fields[3]; /* the first is required */
+	} sources[] = {
+	    {"fieldRef", {"fieldPath", "apiVersion", NULL}},
+	    {"resourceFieldRef", {"resource", "containerName", "divisor"}},
+	};
+	int r;
+	if ((r = require_map(c, v, path)) < 0 || (r = check_dup_keys(c, v, path)) < 0)
+		return r;
+	size_t n = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+	if (n != 1)
+		return perr(c, v, path,
+			    "give exactly one source (fieldRef or resourceFieldRef), got %zu", n);
+	yaml_node_pair_t *pr = v->data.mapping.pairs.start;
+	yaml_node_t *k = node_at(c, pr->key), *src = node_at(c, pr->value);
+	const char *key = NULL;
+	char p[PATH_MAX_LEN], pf[PATH_MAX_LEN];
+	if ((r = get_str(c, k, path, "a field name", &key)) < 0)
+		return r;
+	join_path(p, sizeof(p), path, key);
+	size_t s = 0;
+	while (s < sizeof(sources) / sizeof(sources[0]) && strcmp(sources[s].key, key))
+		s++;
+	if (s == sizeof(sources) / sizeof(sources[0]))
+		return perr(c, k, p,
+			    !strcmp(key, "configMapKeyRef") || !strcmp(key, "secretKeyRef")
+				? "a static pod cannot take values from ConfigMaps or Secrets (the "
+				  "kubelet refuses it); use fieldRef or resourceFieldRef, or give "
+				  "the value itself"
+				: "unknown source (fieldRef or resourceFieldRef)");
+	if ((r = require_map(c, src, p)) < 0 || (r = check_dup_keys(c, src, p)) < 0)
+		return r;
+	json_t *fields = json_object(), *obj = json_object();
+	if (!fields || !obj || json_object_set(obj, key, fields) < 0) {
+		json_decref(fields);
+		json_decref(obj);
+		return oom(c);
+	}
+	json_decref(fields); /* obj holds it */
+	r = 0;
+	for (yaml_node_pair_t *fp = src->data.mapping.pairs.start;
+	     r == 0 && fp < src->data.mapping.pairs.top; fp++) {
+		yaml_node_t *fk = node_at(c, fp->key), *fv = node_at(c, fp->value);
+		const char *fname = NULL, *fval = NULL;
+		if ((r = get_str(c, fk, p, "a field name", &fname)) < 0)
+			break;
+		join_path(pf, sizeof(pf), p, fname);
+		size_t j = 0;
+		while (j < 3 && sources[s].fields[j] && strcmp(sources[s].fields[j], fname))
+			j++;
+		if (j == 3 || !sources[s].fields[j]) {
+			r = perr(c, fk, pf, "unknown field (%s has %s%s%s%s%s)", key,
+				 sources[s].fields[0], sources[s].fields[1] ? ", " : "",
+				 sources[s].fields[1] ? sources[s].fields[1] : "",
+				 sources[s].fields[2] ? ", " : "",
+				 sources[s].fields[2] ? sources[s].fields[2] : "");
+			break;
+		}
+		if ((r = get_str(c, fv, pf, "a string", &fval)) < 0)
+			break;
+		if (json_object_set_new(fields, fname, json_string(fval)) < 0)
+			r = oom(c);
+	}
+	if (r == 0 && !json_object_get(fields, sources[s].fields[0])) {
+		join_path(pf, sizeof(pf), p, sources[s].fields[0]);
+		r = perr(c, src, pf, "missing (%s needs %s)", key, sources[s].fields[0]);
+	}
+	if (r == 0) {
+		*ret = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!*ret)
+			r = oom(c);
+	}
+	json_decref(obj);
+	return r;
+}
+
+/* v1beta4: a list of {name, value} (extraArgs) or, with @env, of {name, value, valueFrom}. */
 static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool env,
 			struct ep_kvv *out)
 {
@@ -818,7 +925,8 @@ static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool e
 		if ((r = require_map(c, item, p)) < 0 || (r = check_dup_keys(c, item, p)) < 0)
 			return r;
 		const char *name = NULL, *value = "";
-		yaml_node_t *namenode = NULL;
+		yaml_node_t *namenode = NULL, *valnode = NULL, *fromkey = NULL;
+		_cleanup_free_ char *from = NULL;
 		for (yaml_node_pair_t *pr = item->data.mapping.pairs.start;
 		     pr < item->data.mapping.pairs.top; pr++) {
 			yaml_node_t *k = node_at(c, pr->key), *val = node_at(c, pr->value);
@@ -834,14 +942,15 @@ static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool e
 				if (!is_null(val) &&
 				    (r = get_str(c, val, pn, "a string", &value)) < 0)
 					return r;
+				valnode = is_null(val) ? NULL : val;
 			} else if (env && !strcmp(key, "valueFrom")) {
-				return perr(
-				    c, k, pn,
-				    "valueFrom is not supported (etcdpilot runs etcd outside "
-				    "the API server's reach; give the value itself)");
+				if (!is_null(val) && (r = read_value_from(c, val, pn, &from)) < 0)
+					return r;
+				fromkey = k;
 			} else {
 				return perr(c, k, pn, "unknown field (%s)",
-					    env ? "an environment variable has name and value"
+					    env ? "an environment variable has name, value and "
+						  "valueFrom"
 						: "an argument has name and value");
 			}
 		}
@@ -852,9 +961,17 @@ static int read_kv_list(struct pctx *c, yaml_node_t *v, const char *path, bool e
 		if (env) {
 			if (ep_check_env_name(name, why, sizeof(why)))
 				return perr(c, namenode, pn, "%s", why);
-			if (ep_kvv_push(out, name, value) < 0)
+			if (from && *value) {
+				join_path(pn, sizeof(pn), p, "valueFrom");
+				return perr(c, fromkey, pn,
+					    "cannot be combined with a value (line %zu); give one of "
+					    "them",
+					    line_of(valnode));
+			}
+			_cleanup_free_ char *at = where(c, namenode, p);
+			if (!at || ep_kvv_push_at(out, name, value, at, from) < 0)
 				return oom(c);
-		} else if ((r = push_arg(c, namenode, name, value, pn, out)) < 0) {
+		} else if ((r = push_arg(c, namenode, valnode, name, value, pn, p, out)) < 0) {
 			return r;
 		}
 	}
@@ -921,10 +1038,10 @@ static const struct field local_etcd_fields[] = {
 };
 
 static const struct field external_etcd_fields[] = {
-    CALL("endpoints", V34, h_ext_endpoints),
-    CALL("caFile", V34, h_ext_file),
-    CALL("certFile", V34, h_ext_file),
-    CALL("keyFile", V34, h_ext_file),
+    CALL("endpoints", V34 | PILOT, h_ext_endpoints),
+    CALL("caFile", V34 | PILOT, h_ext_file),
+    CALL("certFile", V34 | PILOT, h_ext_file),
+    CALL("keyFile", V34 | PILOT, h_ext_file),
     IGNORE("httpEndpoints", V4),
     {0},
 };
@@ -945,17 +1062,84 @@ static int h_api_server(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const ch
 {
 	(void)k;
 	(void)f;
-	if (c->schema != V3 || !v || v->type != YAML_MAPPING_NODE)
+	if (!v || v->type != YAML_MAPPING_NODE)
 		return 0;
 	yaml_node_t *tk = NULL;
 	yaml_node_t *t = map_get(c, v, "timeoutForControlPlane", &tk);
 	if (!t || is_null(t))
 		return 0;
+	if (c->schema != V3) {
+		/* kubeadm v1beta4 has no such field: say where it went instead of silence. */
+		if (ep_notes_add(c->notes,
+				 "%s:%zu:%zu: WARNING: %s.timeoutForControlPlane is "
+				 "kubeadm.k8s.io/v1beta3 only and is ignored; in v1beta4 it is "
+				 "timeouts.controlPlaneComponentHealthCheck of the InitConfiguration "
+				 "(or JoinConfiguration), which sets etcd's startup probe",
+				 c->file, line_of(tk), col_of(tk), path) < 0)
+			return oom(c);
+		return 0;
+	}
 	char p[PATH_MAX_LEN];
 	join_path(p, sizeof(p), path, "timeoutForControlPlane");
 	static const struct field health = { .key = "timeoutForControlPlane",
 					     .target = T_HEALTH_CHECK };
 	return set_target(c, tk, t, p, &health);
+}
+
+/* featureGates: RootlessControlPlane changes the etcd pod, which etcdpilot does not do yet. */
+static int h_feature_gates(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+			   const struct field *f)
+{
+	(void)k;
+	(void)f;
+	int r;
+	if ((r = require_map(c, v, path)) < 0 || (r = check_subtree(c, v, path, 1)) < 0)
+		return r;
+	yaml_node_t *gk = NULL, *g = map_get(c, v, "RootlessControlPlane", &gk);
+	bool on = false;
+	char p[PATH_MAX_LEN];
+	join_path(p, sizeof(p), path, "RootlessControlPlane");
+	if (!g || is_null(g) || (r = get_bool(c, g, p, &on)) < 0 || !on)
+		return r < 0 ? r : 0;
+	return perr(c, g, p,
+		    "etcdpilot does not run etcd rootless yet (kubeadm's gate runs it as the user "
+		    "kubeadm-etcd, with the data dir and keys handed to that user), and would "
+		    "write a pod that runs as root; remove the gate or set it to false");
+}
+
+/* patches.directory: kept with its position; ep_config_load looks for etcd patches there. */
+static int h_patches(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+		     const struct field *f)
+{
+	(void)k;
+	(void)f;
+	int r;
+	if ((r = require_map(c, v, path)) < 0 || (r = check_dup_keys(c, v, path)) < 0)
+		return r;
+	for (yaml_node_pair_t *pr = v->data.mapping.pairs.start; pr < v->data.mapping.pairs.top;
+	     pr++) {
+		yaml_node_t *pk = node_at(c, pr->key), *pv = node_at(c, pr->value);
+		const char *key = NULL, *dir = NULL;
+		char p[PATH_MAX_LEN];
+		if ((r = get_str(c, pk, path, "a field name", &key)) < 0)
+			return r;
+		join_path(p, sizeof(p), path, key);
+		if (strcmp(key, "directory"))
+			return perr(c, pk, p, "unknown field (patches has: directory)");
+		if (is_null(pv))
+			continue;
+		if ((r = get_str(c, pv, p, "a string", &dir)) < 0)
+			return r;
+		if (!*dir)
+			continue;
+		free(c->spec->patches_dir);
+		free(c->spec->patches_at);
+		c->spec->patches_dir = strdup(dir);
+		c->spec->patches_at = where(c, pv, p);
+		if (!c->spec->patches_dir || !c->spec->patches_at)
+			return oom(c);
+	}
+	return 0;
 }
 
 static const struct field apiendpoint_fields[] = {
@@ -1001,7 +1185,7 @@ static const struct field init_fields[] = {
     SUB("localAPIEndpoint", V34, apiendpoint_fields, "localAPIEndpoint of"),
     IGNORE("certificateKey", V34),
     IGNORE("skipPhases", V34),
-    IGNORE("patches", V34),
+    CALL("patches", V34, h_patches),
     SUB("timeouts", V4, timeouts_fields, "timeouts of"),
     {0},
 };
@@ -1015,7 +1199,7 @@ static const struct field join_fields[] = {
     IGNORE("discovery", V34),
     SUB("controlPlane", V34, join_cp_fields, "controlPlane of"),
     IGNORE("skipPhases", V34),
-    IGNORE("patches", V34),
+    CALL("patches", V34, h_patches),
     SUB("timeouts", V4, timeouts_fields, "timeouts of"),
     {0},
 };
@@ -1034,7 +1218,7 @@ static const struct field cluster_fields[] = {
     IGNORE("proxy", V4),
     SET("certificatesDir", V34, T_CERT_DIR),
     SET("imageRepository", V34, T_CLUSTER_REPO),
-    IGNORE("featureGates", V34),
+    CALL("featureGates", V34, h_feature_gates),
     IGNORE("clusterName", V34),
     SET("encryptionAlgorithm", V4, T_KEY_TYPE),
     SET("certificateValidityPeriod", V4, T_CERT_VALIDITY),
@@ -1062,13 +1246,93 @@ static const struct field operator_fields[] = {
     SET("backupKeep", PILOT, T_OP_BACKUP_KEEP), {0},
 };
 
+/*
+ * EtcdPilotConfiguration's image (as 'config print' writes it): REPO/etcd:TAG,
+ * the same as imageRepository and imageTag, which must agree with it.
+ */
+static int h_image(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+		   const struct field *f)
+{
+	(void)f;
+	const char *img = NULL;
+	int r = get_str(c, v, path, "a string", &img);
+	if (r < 0)
+		return r;
+	const char *slash = strrchr(img, '/'), *colon = slash ? strchr(slash, ':') : NULL;
+	if (!slash || !colon || (size_t)(colon - slash) != 5 || strncmp(slash, "/etcd", 5))
+		return perr(c, v, path,
+			    "'%s' is not an etcd image (REPOSITORY/etcd:TAG, e.g. "
+			    "registry.k8s.io/etcd:3.6.6-0)",
+			    img);
+	_cleanup_free_ char *repo = strndup(img, (size_t)(slash - img));
+	if (!repo)
+		return oom(c);
+	static const struct field frepo = { .key = "image", .target = T_IMAGE_REPO };
+	static const struct field ftag = { .key = "image", .target = T_IMAGE_TAG };
+	c->value_override = repo;
+	r = set_target(c, k, v, path, &frepo);
+	c->value_override = colon + 1;
+	if (r == 0)
+		r = set_target(c, k, v, path, &ftag);
+	c->value_override = NULL;
+	return r;
+}
+
+/* EtcdPilotConfiguration's external (as printed): etcd.external's fields. */
+static int h_pilot_external(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+			    const struct field *f)
+{
+	(void)f;
+	int r = walk_map(c, v, path, external_etcd_fields, "external of");
+	if (r < 0)
+		return r;
+	c->spec->external.set = true;
+	free(c->spec->external_at);
+	if (!(c->spec->external_at = where(c, k, path)))
+		return oom(c);
+	if (ep_notes_add(c->notes, "%s:%zu: external etcd is not managed by etcdpilot", c->file,
+			 line_of(k)) < 0)
+		return oom(c);
+	return 0;
+}
+
+/* EtcdPilotConfiguration's join (as printed): true means a joining node. */
+static int h_join(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+		  const struct field *f)
+{
+	(void)f;
+	bool b = false;
+	int r = get_bool(c, v, path, &b);
+	if (r < 0 || !b)
+		return r;
+	c->spec->is_join = true;
+	free(c->spec->join_at);
+	if (!(c->spec->join_at = where(c, k, path)))
+		return oom(c);
+	return 0;
+}
+
 static const struct field pilot_fields[] = {
     IGNORE("apiVersion", PILOT),
     IGNORE("kind", PILOT),
     SET("mode", PILOT, T_MODE),
     SET("etcdVersion", PILOT, T_VERSION),
     SET("nodeName", PILOT, T_NAME),
+    SET("name", PILOT, T_NAME), /* as 'config print' writes it */
     SET("advertiseAddress", PILOT, T_ADDR),
+    SET("kubernetesVersion", PILOT, T_KUBE_VERSION),
+    CALL("image", PILOT, h_image),
+    SET("imageRepository", PILOT, T_IMAGE_REPO),
+    SET("imageTag", PILOT, T_IMAGE_TAG),
+    CALL("extraArgs", PILOT, h_extra_args),
+    CALL("extraEnvs", PILOT, h_extra_envs),
+    CALL("serverCertSANs", PILOT, h_server_sans),
+    CALL("peerCertSANs", PILOT, h_peer_sans),
+    CALL("external", PILOT, h_pilot_external),
+    SET("certificateValidityPeriod", PILOT, T_CERT_VALIDITY),
+    SET("caCertificateValidityPeriod", PILOT, T_CA_VALIDITY),
+    SET("controlPlaneComponentHealthCheck", PILOT, T_HEALTH_CHECK),
+    CALL("join", PILOT, h_join),
     SET("keyType", PILOT, T_KEY_TYPE),
     SET("timeout", PILOT, T_TIMEOUT),
     SET("dataDir", PILOT, T_DATA_DIR),
@@ -1120,7 +1384,12 @@ static int h_etcd(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *pa
 			    line_of(lk));
 	}
 	if (ext && !is_null(ext)) {
+		char p[PATH_MAX_LEN];
+		join_path(p, sizeof(p), path, "external");
 		c->spec->external.set = true;
+		free(c->spec->external_at);
+		if (!(c->spec->external_at = where(c, ek, p)))
+			return oom(c);
 		if (ep_notes_add(c->notes, "%s:%zu: external etcd is not managed by etcdpilot",
 				 c->file, line_of(ek)) < 0)
 			return oom(c);
@@ -1243,6 +1512,9 @@ static int parse_document(struct pctx *c, yaml_node_t *root)
 		return r;
 	if (!strcmp(kind, "JoinConfiguration")) {
 		c->spec->is_join = true;
+		free(c->spec->join_at);
+		if (!(c->spec->join_at = where(c, kd, "kind")))
+			return oom(c);
 		yaml_node_t *cp = map_get(c, root, "controlPlane", NULL);
 		if ((!cp || is_null(cp)) &&
 		    ep_notes_add(c->notes,
@@ -1316,6 +1588,15 @@ static int syntax_error(struct pctx *c, yaml_parser_t *p, const char *buf, size_
 	const char *problem = p->problem ? p->problem : "unreadable YAML";
 	if (p->error == YAML_MEMORY_ERROR)
 		return oom(c);
+	if (p->problem == ep_yaml_too_deep)
+		return ep_error_usage(c->err, -EINVAL,
+				      "%s:%zu:%zu: yaml: nested more than %d levels deep (a "
+				      "configuration is a few levels deep)",
+				      c->file, line, col, MAX_DEPTH);
+	const char *tab = ep_yaml_tab_problem(p, buf, len);
+	if (tab)
+		return ep_error_usage(c->err, -EINVAL, "%s:%zu:%zu: yaml: %s", c->file, line, col,
+				      tab);
 	if (p->context)
 		return ep_error_usage(c->err, -EINVAL,
 				      "%s:%zu:%zu: yaml: %s (%s at line %zu, column %zu)", c->file,
@@ -1341,7 +1622,7 @@ int ep_config_parse(struct ep_spec *spec, const char *filename, const char *buf,
 	int r = 0;
 	for (;;) {
 		yaml_document_t doc;
-		if (!yaml_parser_load(&parser, &doc)) {
+		if (!ep_yaml_load(&parser, &doc, MAX_DEPTH)) {
 			r = syntax_error(&c, &parser, buf, len);
 			break;
 		}

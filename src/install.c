@@ -825,12 +825,12 @@ static int sums_digest(const struct ep_install_opts *o, const struct release *re
  * format, written only after that tarball was verified and its etcd had
  * passed its checks) into @ret; "" when there is none or it is unreadable.
  */
-static void recorded_digest(const char *path, const char *name, char ret[65])
+static void recorded_digest(const char *root, const char *path, const char *name, char ret[65])
 {
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	ret[0] = '\0';
-	if (ep_read_file(path, 4096, true, &text, &len, NULL) < 0 ||
+	if (ep_root_read_file(root, path, 4096, true, &text, &len, NULL) < 0 ||
 	    ep_sha256sums_find(text, len, name, ret, NULL) < 0)
 		ret[0] = '\0';
 }
@@ -880,13 +880,13 @@ static int stage_release(const struct ep_spec *spec, const struct ep_install_opt
 		r = ep_root_path(o->root, st->cache_node, &st->cache, err);
 		if (r < 0)
 			return r;
-		if (asprintf(&record_path, "%s.sha256", st->cache) < 0) {
+		if (asprintf(&record_path, "%s.sha256", st->cache_node) < 0) {
 			record_path = NULL;
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		}
-		recorded_digest(record_path, rel.name, recorded);
+		recorded_digest(o->root, record_path, rel.name, recorded);
 	}
-	if (!insecure && ep_path_exists(st->cache)) {
+	if (!insecure && ep_root_exists(o->root, st->cache_node)) {
 		if (!want[0] && recorded[0]) {
 			memcpy(want, recorded, sizeof(want));
 			via = "the digest recorded when it was verified";
@@ -899,7 +899,8 @@ static int stage_release(const struct ep_spec *spec, const struct ep_install_opt
 		}
 		/* Re-verified on every use: a cache is only as good as its last check. */
 		struct ep_error e2 = { 0 };
-		if (ep_read_file(st->cache, EP_INSTALL_MAX_SIZE, true, &data, &len, &e2) == 0 &&
+		if (ep_root_read_file(o->root, st->cache_node, EP_INSTALL_MAX_SIZE, true, &data, &len,
+				      &e2) == 0 &&
 		    ep_sha256_hex(data, len, got, &e2) == 0 && strcmp(got, want) == 0) {
 			logf_(o, "[install] Using the cached %s (sha256 verified: %s)", st->cache_node,
 			      via);
@@ -972,17 +973,17 @@ static int cache_release(const struct staged *st, const struct ep_install_opts *
 {
 	if (!st->cache || (!st->tar && !st->record))
 		return 0;
-	_cleanup_free_ char *dir = strdup(st->cache), *record = NULL, *line = NULL;
-	const char *name = strrchr(st->cache, '/') + 1;
-	if (!dir || asprintf(&record, "%s.sha256", st->cache) < 0 ||
+	_cleanup_free_ char *dir = strdup(st->cache_node), *record = NULL, *line = NULL;
+	const char *name = strrchr(st->cache_node, '/') + 1;
+	if (!dir || asprintf(&record, "%s.sha256", st->cache_node) < 0 ||
 	    asprintf(&line, "%s  %s\n", st->digest, name) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	*strrchr(dir, '/') = '\0';
-	int r = ep_mkdir_p(dir, 0755, err);
+	int r = ep_root_mkdir_p(o->root, dir[0] ? dir : "/", 0755, err);
 	if (r >= 0 && st->tar)
-		r = ep_write_atomic(st->cache, st->tar, st->tar_len, 0644, err);
+		r = ep_root_write_atomic(o->root, st->cache_node, st->tar, st->tar_len, 0644, err);
 	if (r >= 0 && st->record)
-		r = ep_write_atomic(record, line, strlen(line), 0644, err);
+		r = ep_root_write_atomic(o->root, record, line, strlen(line), 0644, err);
 	if (r < 0)
 		return ep_error_prefix(err, "caching the release");
 	if (st->tar)
@@ -1036,8 +1037,10 @@ struct slot {
 	const char *name;
 	const char *data;
 	size_t len;
-	char *path;      /* the target under the root */
-	char *tmp;       /* the new binary beside it (a scratch dir on a dry run) */
+	char *path;      /* the target's real path under the root (messages) */
+	int dfd;         /* where the temp file is: the binaries directory (or scratch); borrowed */
+	char *tmp_name;  /* the new binary beside the target (in @dfd) */
+	char *tmp;       /* its real path, to run it */
 	char *backup;    /* a hard link to the previous binary while the new one goes in */
 	mode_t prev_mode;
 	bool had_prev;
@@ -1049,30 +1052,46 @@ struct slot {
 static void slots_release(struct slot *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (s[i].tmp)
-			unlink(s[i].tmp);
-		if (s[i].backup)
-			unlink(s[i].backup);
+		if (s[i].tmp_name && s[i].dfd >= 0)
+			unlinkat(s[i].dfd, s[i].tmp_name, 0);
+		if (s[i].backup && s[i].dfd >= 0)
+			unlinkat(s[i].dfd, s[i].backup, 0);
 		free(s[i].path);
 		free(s[i].tmp);
+		free(s[i].tmp_name);
 		free(s[i].backup);
 	}
 }
 
-/* Write @len bytes at @data into a new hidden file in @dir, mode 0755, fsynced. */
-static int write_temp(const char *dir, const char *name, const void *data, size_t len,
-		      char **ret, struct ep_error *err)
+/*
+ * Write @len bytes at @data into a new hidden file ".@name.etcdpilot-new.XXXXXX"
+ * of the directory @dfd (named @dir), mode 0755, fsynced; its name and real
+ * path into @s.
+ */
+static int write_temp(int dfd, const char *dir, struct slot *s, struct ep_error *err)
 {
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/.%s.etcdpilot-new.XXXXXX", dir, name) < 0)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	int fd = mkostemp(path, O_CLOEXEC);
+	static const char abc[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	char name[300];
+	int fd = -1;
+	for (int attempt = 0; fd < 0 && attempt < 16; attempt++) {
+		unsigned char rnd[6];
+		if (getentropy(rnd, sizeof(rnd)) < 0)
+			memset(rnd, attempt * 7 + getpid(), sizeof(rnd));
+		char suffix[7];
+		for (size_t i = 0; i < 6; i++)
+			suffix[i] = abc[rnd[i] % (sizeof(abc) - 1)];
+		suffix[6] = '\0';
+		snprintf(name, sizeof(name), ".%s.etcdpilot-new.%s", s->name, suffix);
+		fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0700);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
 	if (fd < 0)
 		return ep_error_set(err, -errno, "creating a temporary file in %s: %s", dir,
 				    strerror(errno));
 	int r = fchmod(fd, 0755) < 0 ? -errno : 0;
-	for (size_t off = 0; r == 0 && off < len;) {
-		ssize_t n = write(fd, (const char *)data + off, len - off);
+	for (size_t off = 0; r == 0 && off < s->len;) {
+		ssize_t n = write(fd, s->data + off, s->len - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -1086,28 +1105,27 @@ static int write_temp(const char *dir, const char *name, const void *data, size_
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
 	if (r < 0) {
-		unlink(path);
-		return ep_error_set(err, r, "writing %s: %s", path, strerror(-r));
+		unlinkat(dfd, name, 0);
+		return ep_error_set(err, r, "writing %s/%s: %s", dir, name, strerror(-r));
 	}
-	*ret = TAKE_PTR(path);
+	s->dfd = dfd;
+	s->tmp_name = strdup(name);
+	if (!s->tmp_name || asprintf(&s->tmp, "%s/%s", dir, name) < 0) {
+		s->tmp = NULL;
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
+/* chmod the regular file @name of @dfd (never through a symlink) to @mode. */
+static int fix_mode(int dfd, const char *name, const char *path, mode_t mode,
+		    struct ep_error *err)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	int r = fsync(fd) < 0 ? -errno : 0;
-	close(fd);
-	return r;
-}
-
-/* chmod the regular file @path (never through a symlink) to @mode. */
-static int fix_mode(const char *path, mode_t mode, struct ep_error *err)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	int r = fd < 0 || fchmod(fd, mode) < 0 ? -errno : 0;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	int r = fd < 0 || fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL : 0;
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
 	if (fd >= 0)
 		close(fd);
 	if (r < 0)
@@ -1120,11 +1138,15 @@ static int fix_mode(const char *path, mode_t mode, struct ep_error *err)
  * "-old" hard links beside them) are removed: the binaries themselves are
  * always whole, old or new.
  */
-static void remove_leftovers(const char *bindir)
+static void remove_leftovers(int bfd)
 {
-	DIR *d = opendir(bindir);
-	if (!d)
+	int fd = openat(bfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	for (struct dirent *e; (e = readdir(d));) {
 		static const char *const prefixes[] = { ".etcd.", ".etcdctl.", ".etcdutl." };
 		for (size_t i = 0; i < 3; i++) {
@@ -1139,39 +1161,39 @@ static void remove_leftovers(const char *bindir)
 }
 
 /*
- * Rename each new binary over its target.  The previous one is kept as a
- * hard link until all are in, so that a failure half-way puts the very
- * same files (same inodes) back.
+ * Rename each new binary over its target, in the binaries directory @bfd.
+ * The previous one is kept as a hard link until all are in, so that a
+ * failure half-way puts the very same files (same inodes) back.
  */
-static int slots_place(struct slot *s, size_t n, const char *bindir, struct ep_error *err)
+static int slots_place(struct slot *s, size_t n, int bfd, const char *bindir, struct ep_error *err)
 {
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		if (!s[i].tmp)
+		if (!s[i].tmp_name)
 			continue;
 		if (s[i].had_prev) {
 			/* ".etcd.etcdpilot-new.XXXXXX" -> ".etcd.etcdpilot-old.XXXXXX" */
-			s[i].backup = strdup(s[i].tmp);
+			s[i].backup = strdup(s[i].tmp_name);
 			if (!s[i].backup) {
 				r = ep_error_set(err, -ENOMEM, "out of memory");
 				break;
 			}
 			memcpy(strstr(s[i].backup, "etcdpilot-new.") + 10, "old", 3);
-			if (link(s[i].path, s[i].backup) < 0) {
-				r = ep_error_set(err, -errno, "keeping the previous %s: link %s: %s",
-						 s[i].name, s[i].backup, strerror(errno));
+			if (linkat(bfd, s[i].name, bfd, s[i].backup, 0) < 0) {
+				r = ep_error_set(err, -errno, "keeping the previous %s: link %s/%s: %s",
+						 s[i].name, bindir, s[i].backup, strerror(errno));
 				free(s[i].backup);
 				s[i].backup = NULL;
 				break;
 			}
 		}
-		if (rename(s[i].tmp, s[i].path) < 0) {
+		if (renameat(bfd, s[i].tmp_name, bfd, s[i].name) < 0) {
 			r = ep_error_set(err, -errno, "rename %s to %s: %s", s[i].tmp, s[i].path,
 					 strerror(errno));
 			break;
 		}
-		free(s[i].tmp);
-		s[i].tmp = NULL;
+		free(s[i].tmp_name);
+		s[i].tmp_name = NULL;
 		s[i].placed = true;
 	}
 	if (r < 0) {
@@ -1179,8 +1201,8 @@ static int slots_place(struct slot *s, size_t n, const char *bindir, struct ep_e
 		for (size_t i = n; i-- > 0;) {
 			if (!s[i].placed)
 				continue;
-			if (s[i].backup ? rename(s[i].backup, s[i].path) < 0
-					: unlink(s[i].path) < 0)
+			if (s[i].backup ? renameat(bfd, s[i].backup, bfd, s[i].name) < 0
+					: unlinkat(bfd, s[i].name, 0) < 0)
 				ok = false;
 			else if (s[i].backup) {
 				free(s[i].backup);
@@ -1193,10 +1215,10 @@ static int slots_place(struct slot *s, size_t n, const char *bindir, struct ep_e
 					   : "restoring the previous binaries FAILED");
 		return r;
 	}
-	fsync_dir(bindir);
+	fsync(bfd);
 	for (size_t i = 0; i < n; i++)
 		if (s[i].backup) {
-			unlink(s[i].backup);
+			unlinkat(bfd, s[i].backup, 0);
 			free(s[i].backup);
 			s[i].backup = NULL;
 		}
@@ -1236,8 +1258,10 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 				      o->want_version);
 	struct staged st = { 0 };
 	_cleanup_free_ char *bindir = NULL; /* before any goto out */
-	struct slot slots[3] = { { .name = "etcd" }, { .name = "etcdctl" }, { .name = "etcdutl" } };
+	struct slot slots[3] = { { .name = "etcd", .dfd = -1 }, { .name = "etcdctl", .dfd = -1 },
+				 { .name = "etcdutl", .dfd = -1 } };
 	char scratch[4096] = "";
+	int bfd = -1, sfd = -1; /* the binaries directory; the dry run's scratch directory */
 	char *made[16] = { 0 }; /* directories created for the binaries, deepest first */
 	size_t nmade = 0;
 	bool placed = false;
@@ -1272,6 +1296,13 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	r = ep_root_path(o->root, spec->systemd.bin_dir, &bindir, err);
 	if (r < 0)
 		goto out;
+	/* Every binary is looked at, and later written, relative to this directory. */
+	struct ep_error derr = { 0 };
+	if (ep_root_open(o->root, spec->systemd.bin_dir, O_PATH | O_DIRECTORY, 0, &bfd, &derr) < 0 &&
+	    derr.code != -ENOENT) {
+		r = ep_error_set(err, derr.code, "%s", derr.msg);
+		goto out;
+	}
 	bool changed = false, mode_fixed = false, any_prev = false;
 	for (size_t i = 0; i < nslots; i++) {
 		struct slot *s = &slots[i];
@@ -1281,7 +1312,8 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 			goto out;
 		}
 		struct stat sb;
-		if (lstat(s->path, &sb) == 0) {
+		errno = ENOENT;
+		if (bfd >= 0 && fstatat(bfd, s->name, &sb, AT_SYMLINK_NOFOLLOW) == 0) {
 			if (!S_ISREG(sb.st_mode)) {
 				r = ep_error_set(err, -EEXIST,
 						 "%s/%s exists and is not a regular file; move it "
@@ -1290,7 +1322,8 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 			}
 			_cleanup_free_ char *prev = NULL;
 			size_t prev_len = 0;
-			r = ep_read_file(s->path, EP_INSTALL_MAX_SIZE, true, &prev, &prev_len, err);
+			r = ep_read_file_at(bfd, bindir, s->name, EP_INSTALL_MAX_SIZE, &prev, &prev_len,
+					    err);
 			if (r < 0)
 				goto out;
 			s->had_prev = true;
@@ -1318,6 +1351,7 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	 * that it takes the extraArgs - before any of them is put in place.
 	 */
 	const char *tmpdir = bindir;
+	int tmpfd = -1;
 	if (changed && o->dry_run) {
 		const char *t = getenv("TMPDIR");
 		snprintf(scratch, sizeof(scratch), "%s/etcdpilot-dryrun.XXXXXX",
@@ -1329,14 +1363,19 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 			goto out;
 		}
 		tmpdir = scratch;
+		tmpfd = sfd = open(scratch, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sfd < 0) {
+			r = ep_error_set(err, -errno, "opening %s: %s", scratch, strerror(errno));
+			goto out;
+		}
 	} else if (changed) {
-		/* Remember what mkdir -p creates, to take it away again on failure. */
-		_cleanup_free_ char *p = strdup(bindir);
+		/* Remember what mkdir -p creates (node paths), to take it away again on failure. */
+		_cleanup_free_ char *p = strdup(spec->systemd.bin_dir);
 		if (!p) {
 			r = ep_error_set(err, -ENOMEM, "out of memory");
 			goto out;
 		}
-		while (p[0] && !ep_path_exists(p) && nmade < sizeof(made) / sizeof(made[0])) {
+		while (p[0] && !ep_root_exists(o->root, p) && nmade < sizeof(made) / sizeof(made[0])) {
 			made[nmade] = strdup(p);
 			if (!made[nmade++]) {
 				r = ep_error_set(err, -ENOMEM, "out of memory");
@@ -1347,16 +1386,19 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 				break;
 			*slash = '\0';
 		}
-		r = ep_mkdir_p(bindir, 0755, err);
+		if (bfd >= 0)
+			close(bfd);
+		bfd = -1;
+		r = ep_root_open_dir(o->root, spec->systemd.bin_dir, true, 0755, &bfd, NULL, err);
 		if (r < 0)
 			goto out;
-		remove_leftovers(bindir);
+		remove_leftovers(bfd);
+		tmpfd = bfd;
 	}
 	for (size_t i = 0; i < nslots; i++) {
 		if (!slots[i].differs)
 			continue;
-		r = write_temp(tmpdir, slots[i].name, slots[i].data, slots[i].len, &slots[i].tmp,
-			       err);
+		r = write_temp(tmpfd, tmpdir, &slots[i], err);
 		if (r < 0) {
 			ep_error_prefix(err, "installing etcd (nothing was installed)");
 			goto out;
@@ -1394,7 +1436,7 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	if (r < 0)
 		goto out;
 	if (changed) {
-		r = slots_place(slots, nslots, bindir, err);
+		r = slots_place(slots, nslots, bfd, bindir, err);
 		if (r < 0)
 			goto out;
 		placed = true;
@@ -1406,7 +1448,7 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	for (size_t i = 0; i < nslots; i++) {
 		if (!slots[i].bad_mode)
 			continue;
-		r = fix_mode(slots[i].path, 0755, err);
+		r = fix_mode(bfd, slots[i].name, slots[i].path, 0755, err);
 		if (r < 0)
 			goto out;
 		logf_(o, "[install] Changed the mode of %s/%s from %04o to 0755",
@@ -1420,12 +1462,16 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	r = 0;
 out:
 	slots_release(slots, 3);
+	if (bfd >= 0)
+		close(bfd);
+	if (sfd >= 0)
+		close(sfd);
 	if (scratch[0])
 		rmdir(scratch);
 	/* Directories made for binaries that did not go in: gone again (when empty). */
 	for (size_t i = 0; i < nmade; i++) {
 		if (r < 0 && !placed)
-			rmdir(made[i]);
+			ep_root_rmdir(o->root, made[i]);
 		free(made[i]);
 	}
 	staged_release(&st);

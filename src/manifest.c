@@ -22,15 +22,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yaml.h>
 
+#include <jansson.h>
+
+#include "etcdpilot/config.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/manifest.h"
 #include "etcdpilot/spec.h"
 #include "util/cleanup.h"
+#include "util/strbuf.h"
+#include "yaml_load.h"
 
-#define MANIFEST_MAX_OUT (1u << 20)
+
+/* A Pod is a few levels deep; the reader refuses deeper nesting while parsing. */
+#define MANIFEST_MAX_DEPTH 64
 
 /* ------------------------------------------------------------------ */
 /* versions, flags, probes                                              */
@@ -134,8 +142,18 @@ static int default_args(const struct ep_spec *spec, const struct ep_kvv *initial
 			strcat(cluster, "=");
 			strcat(cluster, initial_cluster->v[i].value);
 		}
-	} else if (asprintf(&cluster, "%s=%s", spec->name, peer) < 0) {
-		return -ENOMEM;
+	} else {
+		/* Each URL this member advertises to its peers, as etcd requires. */
+		const char *adv = ep_spec_extra_arg(spec, "initial-advertise-peer-urls");
+		struct ep_strbuf sb = EP_STRBUF_INIT;
+		for (const char *p = adv ? adv : peer; *p;) {
+			size_t n = strcspn(p, ",");
+			ep_strbuf_addf(&sb, "%s%s=%.*s", sb.len ? "," : "", spec->name, (int)n, p);
+			p += n + (p[n] == ',');
+		}
+		cluster = ep_strbuf_detach(&sb, NULL);
+		if (!cluster)
+			return -ENOMEM;
 	}
 
 	int r = 0;
@@ -177,7 +195,8 @@ static int check_spec(const struct ep_spec *spec, struct ep_error *err)
 				    "manifest: the node spec is incomplete (defaults not applied)");
 	if (!ep_manifest_version_supported(spec->etcd_version))
 		return unsupported_version(spec->etcd_version, err);
-	return 0;
+	/* The same rules for both modes, whoever built the spec. */
+	return ep_spec_check_args(spec, err);
 }
 
 int ep_manifest_etcd_args(const struct ep_spec *spec, const struct ep_kvv *initial_cluster,
@@ -208,6 +227,47 @@ int ep_manifest_etcd_args(const struct ep_spec *spec, const struct ep_kvv *initi
 	return r < 0 ? ep_error_set(err, -ENOMEM, "out of memory") : 0;
 }
 
+char *ep_manifest_local_client_url(const struct ep_spec *spec)
+{
+	bool v6 = ep_addr_is_ipv6(spec->advertise_address);
+	const char *urls = ep_spec_extra_arg(spec, "listen-client-urls");
+	for (const char *p = urls ? urls : ""; *p;) {
+		size_t n = strcspn(p, ",");
+		_cleanup_free_ char *u = strndup(p, n);
+		p += n + (p[n] == ',');
+		if (!u)
+			return NULL;
+		if (strncasecmp(u, "https://", 8))
+			continue;
+		const char *h = u + 8, *port = NULL;
+		char host[64];
+		if (*h == '[') {
+			const char *close = strchr(h, ']');
+			if (!close || close[1] != ':' || (size_t)(close - h - 1) >= sizeof(host))
+				continue;
+			snprintf(host, sizeof(host), "%.*s", (int)(close - h - 1), h + 1);
+			port = close + 2;
+		} else {
+			const char *colon = strrchr(h, ':');
+			if (!colon || (size_t)(colon - h) >= sizeof(host))
+				continue;
+			snprintf(host, sizeof(host), "%.*s", (int)(colon - h), h);
+			port = colon + 1;
+		}
+		unsigned long pn = strtoul(port, NULL, 10);
+		if (!pn || pn > 65535)
+			continue;
+		if (!strcmp(host, "0.0.0.0"))
+			snprintf(host, sizeof(host), "127.0.0.1");
+		else if (!strcmp(host, "::"))
+			snprintf(host, sizeof(host), "::1");
+		else if (strncmp(host, "127.", 4) && strcmp(host, "::1"))
+			continue;
+		return ep_url("https", host, (unsigned)pn);
+	}
+	return ep_url("https", v6 ? "::1" : "127.0.0.1", EP_ETCD_CLIENT_PORT);
+}
+
 /*
  * kubeadm's GetEtcdProbeEndpoint: host, port and scheme come from the first
  * URL of a listen-metrics-urls extra arg when there is one.
@@ -232,7 +292,8 @@ static void probe_endpoint_for(const struct ep_spec *spec, struct probe_endpoint
 	const char *p = strstr(url, "://");
 	if (!p)
 		return;
-	if (!strncmp(url, "https", 5) && url + 5 == p)
+	/* Go's url.Parse reads the scheme in any case, and so does kubeadm. */
+	if (!strncasecmp(url, "https", 5) && url + 5 == p)
 		pe->scheme = "HTTPS";
 	p += 3;
 	const char *end = p + strcspn(p, "/?#");
@@ -278,7 +339,7 @@ struct emit {
 static int emit_write(void *data, unsigned char *buffer, size_t size)
 {
 	struct emit *em = data;
-	if (em->len + size + 1 > MANIFEST_MAX_OUT) {
+	if (em->len + size + 1 > EP_RENDER_MAX) {
 		em->overflow = true;
 		return 0;
 	}
@@ -300,10 +361,18 @@ static int emit_write(void *data, unsigned char *buffer, size_t size)
 
 static void emit_event(struct emit *em, yaml_event_t *ev, int ok)
 {
-	if (em->failed)
+	if (em->failed) {
+		if (ok)
+			yaml_event_delete(ev); /* never handed to the emitter, which would own it */
 		return;
+	}
 	if (!ok || !yaml_emitter_emit(&em->e, ev))
 		em->failed = true;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static bool str_in(const char *s, const char *const *list)
@@ -609,6 +678,46 @@ static void emit_mount(struct emit *em, const char *name, const char *path)
 	emit_map_end(em);
 }
 
+/* A JSON object of strings (a valueFrom) as a block map, keys sorted (as sigs.k8s.io/yaml). */
+static void emit_json_map(struct emit *em, json_t *obj)
+{
+	size_t n = json_object_size(obj), i = 0;
+	const char **keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys) {
+		em->failed = true;
+		return;
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+		keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), str_cmp);
+	emit_map(em, false);
+	for (i = 0; i < n; i++) {
+		v = json_object_get(obj, keys[i]);
+		emit_str(em, keys[i]);
+		if (json_is_object(v))
+			emit_json_map(em, v);
+		else
+			emit_str(em, json_is_string(v) ? json_string_value(v) : "");
+	}
+	emit_map_end(em);
+	free(keys);
+}
+
+static void emit_value_from(struct emit *em, const char *json)
+{
+	json_t *obj = json_loads(json, 0, NULL);
+	if (!json_is_object(obj)) {
+		json_decref(obj);
+		em->failed = true;
+		return;
+	}
+	emit_str(em, "valueFrom");
+	emit_json_map(em, obj);
+	json_decref(obj);
+}
+
 static int env_cmp(const void *a, const void *b)
 {
 	/* By name; on a tie, in the order given (so that the last can win). */
@@ -659,7 +768,11 @@ int ep_manifest_render(const struct ep_spec *spec, const struct ep_kvv *initial_
 	if (r < 0)
 		return r;
 
-	_cleanup_free_ char *client = ep_url("https", spec->advertise_address, EP_ETCD_CLIENT_PORT);
+	/* The annotation says where clients reach the member: what it advertises. */
+	const char *adv_client = ep_spec_extra_arg(spec, "advertise-client-urls");
+	_cleanup_free_ char *client = adv_client ? strdup(adv_client)
+						 : ep_url("https", spec->advertise_address,
+							  EP_ETCD_CLIENT_PORT);
 	_cleanup_free_ char *image = NULL, *certs = NULL;
 	_cleanup_free_ const struct ep_kv **envs = calloc(spec->extra_envs.n + 1, sizeof(*envs));
 	if (!client || !envs || asprintf(&image, "%s/etcd:%s", spec->image_repository,
@@ -731,7 +844,11 @@ int ep_manifest_render(const struct ep_spec *spec, const struct ep_kvv *initial_
 		for (size_t i = 0; i < n_envs; i++) {
 			emit_map(&em, false);
 			emit_kv(&em, "name", envs[i]->name);
-			emit_kv(&em, "value", envs[i]->value);
+			/* corev1.EnvVar's value is omitempty: kubeadm writes no "value: """ */
+			if (envs[i]->value[0])
+				emit_kv(&em, "value", envs[i]->value);
+			if (envs[i]->value_from)
+				emit_value_from(&em, envs[i]->value_from);
 			emit_map_end(&em);
 		}
 		emit_seq_end(&em);
@@ -810,8 +927,11 @@ int ep_manifest_render(const struct ep_spec *spec, const struct ep_kvv *initial_
 	const char *problem = em.e.problem;
 	if (failed) {
 		if (em.overflow)
-			r = ep_error_set(err, -EFBIG, "rendering the etcd manifest: larger than %u bytes",
-					 MANIFEST_MAX_OUT);
+			r = ep_error_usage(err, -EFBIG,
+					   "the etcd manifest would be larger than %u KiB (%zu "
+					   "extraArgs, %zu extraEnvs), which is no etcd configuration; "
+					   "give fewer or shorter entries",
+					   EP_RENDER_MAX >> 10, spec->extra_args.n, spec->extra_envs.n);
 		else
 			r = ep_error_set(err, -ENOMEM, "rendering the etcd manifest: %s",
 					 problem ? problem : "out of memory");
@@ -990,6 +1110,41 @@ static int derive_extra_args(struct ep_manifest_info *info)
 	ep_kvv_release(&defs);
 	ep_kvv_release(&have);
 	return r;
+}
+
+/*
+ * A map of a document as JSON, every scalar a string (as valueFrom holds
+ * them), lists kept; NULL on ENOMEM.  The loader bounded the depth.
+ */
+static json_t *node_json(yaml_document_t *doc, yaml_node_t *n)
+{
+	if (!n)
+		return json_null();
+	if (n->type == YAML_SCALAR_NODE)
+		return json_stringn((const char *)n->data.scalar.value, n->data.scalar.length);
+	if (n->type == YAML_SEQUENCE_NODE) {
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < seq_len(n); i++)
+			if (json_array_append_new(a, node_json(doc, seq_at(doc, n, i))) < 0) {
+				json_decref(a);
+				return NULL;
+			}
+		return a;
+	}
+	json_t *o = json_object();
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	     o && p < n->data.mapping.pairs.top; p++) {
+		const char *k = scalar(yaml_document_get_node(doc, p->key));
+		json_t *v = node_json(doc, yaml_document_get_node(doc, p->value));
+		if (!v || (k && json_object_set_new(o, k, v) < 0)) {
+			json_decref(v);
+			json_decref(o);
+			return NULL;
+		}
+		if (!k)
+			json_decref(v);
+	}
+	return o;
 }
 
 static int parse_error(struct ep_error *err, const char *filename, const char *fmt, ...)
@@ -1190,8 +1345,17 @@ static int parse_doc(yaml_document_t *doc, const char *filename, const char *exp
 		yaml_node_t *e = seq_at(doc, env, i);
 		const char *en = map_str(doc, e, "name");
 		const char *ev = map_str(doc, e, "value");
+		yaml_node_t *vf = map_get(doc, e, "valueFrom");
+		_cleanup_free_ char *from = NULL;
+		if (vf && vf->type == YAML_MAPPING_NODE) {
+			json_t *j = node_json(doc, vf);
+			from = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+			json_decref(j);
+			if (!from)
+				r = -ENOMEM;
+		}
 		if (en)
-			r |= ep_kvv_push(&info->spec.extra_envs, en, ev ? ev : "");
+			r |= ep_kvv_push_at(&info->spec.extra_envs, en, ev ? ev : "", NULL, from);
 	}
 	if (cluster)
 		r |= parse_initial_cluster(cluster, &info->initial_cluster);
@@ -1220,20 +1384,36 @@ int ep_manifest_parse(const char *buf, size_t len, const char *filename,
 	if (!yaml_parser_initialize(&parser))
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
-		int r = ep_error_set(err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s%s%s", filename,
-				     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-				     parser.problem ? parser.problem : "parse error",
-				     parser.context ? " " : "", parser.context ? parser.context : "");
+	if (!ep_yaml_load(&parser, &doc, MANIFEST_MAX_DEPTH)) {
+		const char *tab = ep_yaml_tab_problem(&parser, buf, len);
+		int r;
+		if (parser.error == YAML_MEMORY_ERROR)
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+		else if (parser.problem == ep_yaml_too_deep || tab)
+			r = ep_error_set(err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s", filename,
+					 parser.problem_mark.line + 1,
+					 parser.problem_mark.column + 1,
+					 tab ? tab
+					     : "nested more than 64 levels deep (a Pod is a few "
+					       "levels deep)");
+		else
+			r = ep_error_set(err, -EINVAL, "%s:%zu:%zu: not valid YAML: %s%s%s",
+					 filename, parser.problem_mark.line + 1,
+					 parser.problem_mark.column + 1,
+					 parser.problem ? parser.problem : "parse error",
+					 parser.context ? " " : "",
+					 parser.context ? parser.context : "");
 		yaml_parser_delete(&parser);
 		return r;
 	}
 	/* A second document would be a second pod the reader never looked at. */
 	yaml_document_t next;
 	bool more = false;
-	if (yaml_parser_load(&parser, &next)) {
+	if (ep_yaml_load(&parser, &next, MANIFEST_MAX_DEPTH)) {
 		more = yaml_document_get_root_node(&next) != NULL;
 		yaml_document_delete(&next);
+	} else {
+		more = true; /* something follows that is not even YAML */
 	}
 	yaml_parser_delete(&parser);
 	memset(ret, 0, sizeof(*ret));
@@ -1504,13 +1684,26 @@ static bool doc_load(const char *text, yaml_document_t *doc)
 	if (!yaml_parser_initialize(&parser))
 		return false;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
-	bool ok = yaml_parser_load(&parser, doc);
+	bool ok = ep_yaml_load(&parser, doc, MANIFEST_MAX_DEPTH);
 	yaml_parser_delete(&parser);
 	if (ok && !yaml_document_get_root_node(doc)) {
 		yaml_document_delete(doc);
 		ok = false;
 	}
 	return ok;
+}
+
+/* Env vars with a valueFrom compared by it: "valueFrom {...}" as the value. */
+static int env_values(const struct ep_kvv *in, struct ep_kvv *out)
+{
+	for (size_t i = 0; i < in->n; i++) {
+		_cleanup_free_ char *v = NULL;
+		if (in->v[i].value_from && asprintf(&v, "valueFrom %s", in->v[i].value_from) < 0)
+			return -ENOMEM;
+		if (ep_kvv_push(out, in->v[i].name, v ? v : in->v[i].value) < 0)
+			return -ENOMEM;
+	}
+	return 0;
 }
 
 int ep_manifest_diff(const struct ep_manifest_info *have, const char *have_text,
@@ -1528,9 +1721,15 @@ int ep_manifest_diff(const struct ep_manifest_info *have, const char *have_text,
 	if (r)
 		return -ENOMEM;
 	r = diff_kvv(ret, &count, "--", "flag ", &have->args, &want->args);
+	struct ep_kvv he = { 0 }, we = { 0 };
 	if (r == 0)
-		r = diff_kvv(ret, &count, "", "env ", &have->spec.extra_envs,
-			     &want->spec.extra_envs);
+		r = env_values(&have->spec.extra_envs, &he);
+	if (r == 0)
+		r = env_values(&want->spec.extra_envs, &we);
+	if (r == 0)
+		r = diff_kvv(ret, &count, "", "env ", &he, &we);
+	ep_kvv_release(&he);
+	ep_kvv_release(&we);
 	if (r < 0)
 		return r;
 	if (have_text && want_text && strcmp(have_text, want_text)) {

@@ -1,7 +1,7 @@
 /*
  * node.c - the static-pod phases of this node's member: preflight, certs,
  * manifest and data dir, wait until healthy, and the pod report when it
- * does not come up.  It owns the order of the phases and the checks that
+ * does not come up (the static pod runtime's diagnosis, runtime.h).  It owns the order of the phases and the checks that
  * must pass before anything is written; it renders through manifest.c,
  * issues certificates through pki.c, talks to etcd through client.c and
  * writes only through fs.c.  It never prints (lines go to the caller's
@@ -19,19 +19,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "etcdpilot/client.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "etcdpilot/manifest.h"
 #include "etcdpilot/node.h"
 #include "etcdpilot/pki.h"
+#include "etcdpilot/runtime.h"
 #include "etcdpilot/spec.h"
 #include "util/cleanup.h"
 
 #define MANIFEST_READ_MAX (1u << 20)
-#define STANDIN_STATUS "/var/lib/kubelet-standin/pods/etcd/status.json"
 
 static void say(const struct ep_node *node, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -56,16 +54,6 @@ void ep_preflight_release(struct ep_preflight *pf)
 	free(pf->manifest);
 	ep_strv_release(&pf->diff);
 	memset(pf, 0, sizeof(*pf));
-}
-
-static bool is_real_root(const char *root)
-{
-	if (!root || !*root)
-		return true;
-	for (const char *p = root; *p; p++)
-		if (*p != '/')
-			return false;
-	return true;
 }
 
 static int manifest_node_path(const struct ep_spec *spec, char **ret)
@@ -211,7 +199,7 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 				      "[preflight] etcd version '%s' is not supported: etcdpilot "
 				      "runs 3.4, 3.5 and 3.6; set --etcd-version",
 				      spec->etcd_version ? spec->etcd_version : "");
-	if (is_real_root(node->root) && geteuid() != 0)
+	if (ep_root_is_real(node->root) && geteuid() != 0)
 		return ep_error_set(err, -EPERM,
 				    "[preflight] this must run as root: it writes under /etc/kubernetes "
 				    "and /var/lib; run it with sudo, or pass --root DIR to work on a "
@@ -232,7 +220,7 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 	size_t have_len = 0;
 	struct ep_error rerr;
 	ep_error_clear(&rerr);
-	r = ep_read_file(ret->manifest_path, MANIFEST_READ_MAX, true, &have, &have_len, &rerr);
+	r = ep_root_read_file(node->root, npath, MANIFEST_READ_MAX, true, &have, &have_len, &rerr);
 	if (r == -ENOENT) {
 		ret->state = EP_MANIFEST_ABSENT;
 	} else if (r < 0) {
@@ -266,8 +254,9 @@ int ep_node_preflight(const struct ep_node *node, struct ep_preflight *ret, stru
 	if (r < 0)
 		return r;
 	struct stat dst;
-	bool data_not_dir = lstat(data, &dst) == 0 && !S_ISDIR(dst.st_mode);
-	ret->data_dir_empty = !data_not_dir && ep_dir_empty_or_absent(data);
+	bool data_not_dir = ep_root_lstat(node->root, spec->data_dir, &dst) == 0 &&
+			    !S_ISDIR(dst.st_mode);
+	ret->data_dir_empty = !data_not_dir && ep_root_dir_empty_or_absent(node->root, spec->data_dir);
 	if (ret->state == EP_MANIFEST_SAME) {
 		say(node, "[preflight] The etcd static Pod manifest \"%s\" is already in place and "
 			  "up to date%s",
@@ -345,7 +334,7 @@ static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_e
 	if (r < 0)
 		return r;
 	struct stat st;
-	if (lstat(data, &st) == 0) {
+	if (ep_root_lstat(node->root, node->spec->data_dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			return ep_error_set(err, -ENOTDIR,
 					    "the data directory '%s' (%s) exists but is not a "
@@ -358,7 +347,7 @@ static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_e
 		say(node, "[dryrun] Would create directory \"%s\" with mode 0700", data);
 		return 0;
 	}
-	return ep_mkdir_p(data, 0700, err);
+	return ep_root_mkdir_p(node->root, node->spec->data_dir, 0700, err);
 }
 
 /*
@@ -370,23 +359,20 @@ static int data_dir_phase(const struct ep_node *node, bool *changed, struct ep_e
  * directory, then renamed over etcd.yaml (and the directory fsynced): the
  * kubelet only ever sees the old file or the whole new one.
  */
-static int write_hidden_then_rename(const char *dir, const char *path, const char *data,
+static int write_hidden_then_rename(int dfd, const char *dir, const char *path, const char *data,
 				    size_t len, struct ep_error *err)
 {
-	_cleanup_free_ char *hidden = NULL;
-	if (asprintf(&hidden, "%s/.etcd.yaml.etcdpilot-new", dir) < 0)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	int r = ep_write_atomic(hidden, data, len, 0600, err);
+	static const char hidden[] = ".etcd.yaml.etcdpilot-new";
+	int r = ep_write_atomic_at(dfd, dir, hidden, data, len, 0600, err);
 	if (r < 0)
 		return ep_error_prefix(err, "writing the etcd manifest");
-	if (rename(hidden, path) < 0) {
+	if (renameat(dfd, hidden, dfd, "etcd.yaml") < 0) {
 		r = -errno;
-		unlink(hidden);
-		return ep_error_set(err, r, "writing the etcd manifest: renaming '%s' to '%s': %s",
-				    hidden, path, strerror(-r));
+		unlinkat(dfd, hidden, 0);
+		return ep_error_set(err, r, "writing the etcd manifest: renaming '%s/%s' to '%s': %s",
+				    dir, hidden, path, strerror(-r));
 	}
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || fsync(dfd) < 0)
+	if (fsync(dfd) < 0)
 		return ep_error_set(err, -errno, "writing the etcd manifest: fsync of '%s': %s", dir,
 				    strerror(errno));
 	return 0;
@@ -412,15 +398,21 @@ int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight
 		say(node, "[etcd] The static Pod manifest for local etcd in \"%s\" is up to date",
 		    spec->manifest_dir);
 		/* kubeadm writes it 0600; a copy put there by hand may be world-readable. */
+		_cleanup_free_ char *mpath = NULL;
+		if (manifest_node_path(spec, &mpath) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
 		struct stat st;
-		if (stat(pf->manifest_path, &st) == 0 && (st.st_mode & 07777) != 0600) {
+		struct ep_error cerr;
+		ep_error_clear(&cerr);
+		if (ep_root_lstat(node->root, mpath, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_mode & 07777) != 0600) {
 			changed = true;
 			if (node->dry_run) {
 				say(node, "[dryrun] Would change the mode of \"%s\" from %04o to 0600",
 				    pf->manifest_path, (unsigned)(st.st_mode & 07777));
-			} else if (chmod(pf->manifest_path, 0600) < 0) {
-				return ep_error_set(err, -errno, "setting the mode of '%s' to 0600: %s",
-						    pf->manifest_path, strerror(errno));
+			} else if ((r = ep_root_chmod(node->root, mpath, 0600, &cerr)) < 0) {
+				return ep_error_set(err, r, "setting the mode of '%s' to 0600: %s",
+						    pf->manifest_path, cerr.msg);
 			} else {
 				say(node, "[etcd] Set the mode of \"%s\" to 0600 (it was %04o)",
 				    pf->manifest_path, (unsigned)(st.st_mode & 07777));
@@ -453,17 +445,17 @@ int ep_node_write_manifest(const struct ep_node *node, const struct ep_preflight
 	r = ep_root_path(node->root, spec->manifest_dir, &dir, err);
 	if (r < 0)
 		return r;
-	r = ep_mkdir_p(dir, 0700, err);
+	_cleanup_close_ int dfd = -1;
+	r = ep_root_open_dir(node->root, spec->manifest_dir, true, 0700, &dfd, NULL, err);
 	if (r < 0)
 		return ep_error_prefix(err, "writing the etcd manifest");
-	return write_hidden_then_rename(dir, pf->manifest_path, pf->manifest, pf->manifest_len,
-					err);
+	return write_hidden_then_rename(dfd, dir, pf->manifest_path, pf->manifest,
+					pf->manifest_len, err);
 }
 
 char *ep_node_local_endpoint(const struct ep_spec *spec)
 {
-	return ep_url("https", ep_addr_is_ipv6(spec->advertise_address) ? "::1" : "127.0.0.1",
-		      EP_ETCD_CLIENT_PORT);
+	return ep_manifest_local_client_url(spec); /* follows a listen-client-urls extraArg */
 }
 
 static uint64_t mono_ms(void)
@@ -517,169 +509,32 @@ int ep_node_wait(const struct ep_node *node, uint64_t timeout_ms, struct ep_erro
 /* ------------------------------------------------------------------ */
 /* pod report                                                           */
 
-/* The last @n lines of @path (reading at most its last 64 KiB); heap or NULL. */
-static char *file_tail(const char *path, unsigned n)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return NULL;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-		return NULL;
-	off_t from = st.st_size > 65536 ? st.st_size - 65536 : 0;
-	size_t len = (size_t)(st.st_size - from);
-	char *buf = malloc(len + 1);
-	if (!buf)
-		return NULL;
-	ssize_t got = pread(fd, buf, len, from);
-	if (got < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[got] = '\0';
-	size_t end = (size_t)got;
-	while (end && buf[end - 1] == '\n')
-		buf[--end] = '\0';
-	size_t start = end;
-	unsigned lines = 0;
-	while (start > 0) {
-		if (buf[start - 1] == '\n' && ++lines == n)
-			break;
-		start--;
-	}
-	memmove(buf, buf + start, end - start + 1);
-	return buf;
-}
-
-static const char *jstr(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-	return s ? s : "";
-}
-
-static const char *jstr_or(json_t *v)
-{
-	const char *s = json_string_value(v);
-	return s ? s : "";
-}
-
-struct sbuf {
-	char *s;
-	size_t len;
-	bool oom;
-};
-
-static void sb_add(struct sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_add(struct sbuf *sb, const char *fmt, ...)
-{
-	if (sb->oom)
-		return;
-	char *piece = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vasprintf(&piece, fmt, ap);
-	va_end(ap);
-	char *ns = n < 0 ? NULL : realloc(sb->s, sb->len + (size_t)n + 1);
-	if (!ns) {
-		free(piece);
-		sb->oom = true;
-		return;
-	}
-	memcpy(ns + sb->len, piece, (size_t)n + 1);
-	sb->s = ns;
-	sb->len += (size_t)n;
-	free(piece);
-}
-
-static const char *const crictl_hint =
-	"on a real node run 'crictl ps -a --name etcd' and 'crictl logs <container id>' "
-	"(or look under /var/log/pods/kube-system_etcd-*)";
-
 int ep_node_pod_report(const struct ep_node *node, unsigned tail_lines, char **ret_summary,
 		       char **ret_text)
 {
-	struct sbuf sum = { 0 }, txt = { 0 };
-	_cleanup_free_ char *status_path = NULL, *buf = NULL, *log_path = NULL, *tail = NULL;
-	json_t *st = NULL;
-	int r = 0;
-	struct ep_error e;
-	ep_error_clear(&e);
-	if (ep_root_path(node->root, STANDIN_STATUS, &status_path, &e) == 0 &&
-	    ep_read_file(status_path, 1 << 20, true, &buf, NULL, &e) == 0)
-		st = json_loads(buf, 0, NULL);
-	if (!st) {
-		sb_add(&sum, "no kubelet stand-in status; %s", crictl_hint);
-		sb_add(&txt, "no kubelet stand-in status under the root; %s\n", crictl_hint);
-		r = -ENOENT;
-		goto out;
-	}
-	json_t *ec = json_object_get(st, "lastExitCode");
-	char exitbuf[32] = "none";
-	if (json_is_integer(ec))
-		snprintf(exitbuf, sizeof(exitbuf), "%lld", (long long)json_integer_value(ec));
-	long long restarts = json_integer_value(json_object_get(st, "restarts"));
-	const char *reason = jstr(st, "reason"), *message = jstr(st, "message");
-	sb_add(&sum, "pod %s/%s: %s, container %s", jstr(st, "namespace"), jstr(st, "mirrorPod"),
-	       jstr(st, "phase"), jstr(st, "state"));
-	if (*reason)
-		sb_add(&sum, " (%s%s%s)", reason, *message ? ": " : "", message);
-	sb_add(&sum, ", %lld restarts, last exit code %s", restarts, exitbuf);
-	sb_add(&txt, "pod %s/%s (kubelet stand-in status %s):\n", jstr(st, "namespace"),
-	       jstr(st, "mirrorPod"), status_path);
-	sb_add(&txt, "  phase %s, started %s, ready %s, restarts %lld, last exit code %s\n",
-	       jstr(st, "phase"), json_is_true(json_object_get(st, "started")) ? "true" : "false",
-	       json_is_true(json_object_get(st, "ready")) ? "true" : "false", restarts, exitbuf);
-	sb_add(&txt, "  container %s%s%s%s%s\n", jstr(st, "state"), *reason ? ": " : "", reason,
-	       *message ? ": " : "", message);
-	const char *kinds[] = { "startup", "liveness", "readiness" };
-	json_t *probes = json_object_get(st, "probes");
-	for (size_t i = 0; i < 3; i++) {
-		json_t *p = json_object_get(probes, kinds[i]);
-		if (!p)
-			continue;
-		const char *res = jstr(p, "result");
-		sb_add(&txt, "  %s probe %s: %s%s%s\n", kinds[i], jstr(p, "path"),
-		       *res ? res : "not run yet", *res ? ": " : "", jstr(p, "detail"));
-	}
-	json_t *events = json_object_get(st, "events");
-	size_t nev = json_array_size(events);
-	for (size_t i = nev > 3 ? nev - 3 : 0; i < nev; i++)
-		sb_add(&txt, "  event: %s\n", jstr_or(json_array_get(events, i)));
-
-	const char *log = jstr(st, "log");
-	if (*log && ep_root_path(node->root, log, &log_path, &e) == 0)
-		tail = file_tail(log_path, tail_lines);
-	if (tail && *tail) {
-		sb_add(&txt, "log tail (%s):\n", log_path);
-		for (const char *p = tail; *p;) {
-			size_t n = strcspn(p, "\n");
-			sb_add(&txt, "  | %.*s\n", (int)n, p);
-			p += n;
-			if (*p)
-				p++;
-		}
-		const char *last = strrchr(tail, '\n');
-		last = last ? last + 1 : tail;
-		sb_add(&sum, "; last log line (%s): %.300s", log, last);
-	} else if (*log) {
-		sb_add(&sum, "; the container log %s is empty", log);
-		sb_add(&txt, "log %s: empty or unreadable\n", log_path ? log_path : log);
-	}
-out:
-	json_decref(st);
-	if (sum.oom || txt.oom) {
-		free(sum.s);
-		free(txt.s);
+	struct ep_runtime_ctx ctx = { .root = node->root, .spec = node->spec };
+	struct ep_diagnosis d;
+	int r = ep_runtime_get(EP_MODE_STATIC_POD)->diagnose(&ctx, tail_lines, &d);
+	if (r == -ENOMEM)
+		return r;
+	_cleanup_free_ char *excerpt = ep_diagnosis_excerpt(&d, 3);
+	char *summary = NULL, *text = ep_diagnosis_text(&d);
+	int w = asprintf(&summary, "%s%s%s", d.summary ? d.summary : "", excerpt ? "; " : "",
+			 excerpt ? excerpt : "");
+	ep_diagnosis_release(&d);
+	if (w < 0 || !text) {
+		free(text);
+		if (w >= 0)
+			free(summary);
 		return -ENOMEM;
 	}
 	if (ret_summary)
-		*ret_summary = sum.s;
+		*ret_summary = summary;
 	else
-		free(sum.s);
+		free(summary);
 	if (ret_text)
-		*ret_text = txt.s;
+		*ret_text = text;
 	else
-		free(txt.s);
+		free(text);
 	return r;
 }

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -102,29 +103,36 @@ int ep_cert_lookup(const char *name, enum ep_cert_id *ret)
 	return -ENOENT;
 }
 
+/* The node directory of @prof's pair (heap) and its file name without extension (static). */
+static int node_dir(const struct ep_spec *spec, const struct ep_cert_profile *prof, char **ret,
+		    const char **ret_file, struct ep_error *err)
+{
+	if (!prof || !spec->cert_dir)
+		return ep_error_set(err, -EINVAL, "no certificate directory or profile");
+	const char *slash = strrchr(prof->base, '/');
+	*ret_file = slash ? slash + 1 : prof->base;
+	int n = slash ? asprintf(ret, "%s/%.*s", spec->cert_dir, (int)(slash - prof->base),
+				 prof->base)
+		      : asprintf(ret, "%s", spec->cert_dir);
+	if (n < 0) {
+		*ret = NULL;
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 int ep_pki_paths(const struct ep_spec *spec, const char *root, enum ep_cert_id id, char **ret_crt,
 		 char **ret_key, struct ep_error *err)
 {
-	const struct ep_cert_profile *prof = ep_cert_profile(id);
-	if (!prof || !spec->cert_dir)
-		return ep_error_set(err, -EINVAL, "no certificate directory or profile");
-
 	/* Map the directory only: the file names stay literal so that a symlink at a
-	 * file name is refused by the readers and ep_write_atomic, not followed. */
-	const char *slash = strrchr(prof->base, '/');
-	const char *file = slash ? slash + 1 : prof->base;
+	 * file name is refused by the readers and writers, not followed. */
+	const char *file = NULL;
 	_cleanup_free_ char *nodedir = NULL;
-	if (slash) {
-		if (asprintf(&nodedir, "%s/%.*s", spec->cert_dir, (int)(slash - prof->base),
-			     prof->base) < 0)
-			return ep_error_set(err, -ENOMEM, "out of memory");
-	} else {
-		nodedir = strdup(spec->cert_dir);
-		if (!nodedir)
-			return ep_error_set(err, -ENOMEM, "out of memory");
-	}
+	int r = node_dir(spec, ep_cert_profile(id), &nodedir, &file, err);
+	if (r < 0)
+		return r;
 	_cleanup_free_ char *dir = NULL;
-	int r = ep_root_path(root, nodedir, &dir, err);
+	r = ep_root_path(root, nodedir, &dir, err);
 	if (r < 0)
 		return r;
 	size_t dl = strlen(dir);
@@ -146,6 +154,55 @@ int ep_pki_paths(const struct ep_spec *spec, const char *root, enum ep_cert_id i
 	if (ret_key)
 		*ret_key = TAKE_PTR(key);
 	return 0;
+}
+
+void pki_dir_release(struct pki_dir *d)
+{
+	free(d->node);
+	free(d->shown);
+	if (d->fd >= 0)
+		close(d->fd);
+	d->node = d->shown = NULL;
+	d->fd = -1;
+	d->error = 0;
+}
+
+int pki_dir_reopen(struct pki_dir *d, const char *root, struct ep_error *err)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	d->error = 0;
+	struct ep_error e;
+	ep_error_clear(&e);
+	int r = ep_root_open(root, d->node, O_PATH | O_DIRECTORY, 0, &d->fd, &e);
+	if (r >= 0)
+		return 0;
+	d->fd = -1;
+	/* A bad root is the caller's error; what is at the directory is each file's. */
+	if (e.kind == EP_ERR_USAGE || r == -ENOMEM) {
+		if (err && !ep_error_isset(err))
+			*err = e;
+		return r;
+	}
+	d->error = -r;
+	return 0;
+}
+
+int pki_dir_open(const struct ep_spec *spec, const char *root, const struct ep_cert_profile *prof,
+		 struct pki_dir *ret, const char **ret_file, struct ep_error *err)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->fd = -1;
+	const char *file = NULL;
+	int r = node_dir(spec, prof, &ret->node, &file, err);
+	if (r >= 0)
+		r = ep_root_path(root, ret->node, &ret->shown, err);
+	if (r >= 0)
+		r = pki_dir_reopen(ret, root, err);
+	if (r >= 0 && ret_file)
+		*ret_file = file;
+	return r;
 }
 
 /* ---- SAN sets ---------------------------------------------------------- */
@@ -210,6 +267,11 @@ static bool dns_name_ok(const char *s)
 			return false;
 	}
 	return s[len - 1] != '-' && s[len - 1] != '.';
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int push_unique_ci(struct ep_strv *sv, const char *s)
@@ -280,6 +342,12 @@ int pki_sans_desired(const struct ep_spec *spec, const struct ep_cert_profile *p
 			      "left out of the SANs of \"%s\"",
 			      extra->v[i], prof->base);
 	}
+	/*
+	 * kubeadm's RemoveDuplicateAltNames (pkiutil/pki_helpers.go) makes the
+	 * DNS names sets.List(sets.New(...)): sorted byte-wise; IPs keep their order.
+	 */
+	if (r >= 0 && out->dns.n > 1)
+		qsort(out->dns.v, out->dns.n, sizeof(*out->dns.v), str_cmp);
 	return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
 }
 
@@ -1041,6 +1109,12 @@ static const char *kind_of(mode_t m)
 		return "a symbolic link";
 	if (S_ISDIR(m))
 		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
 	return "a special file";
 }
 
@@ -1079,12 +1153,18 @@ int pki_inspect_error(const char *path, int e, struct ep_error *err)
 	return ep_error_set(err, -e, "inspecting '%s': %s", path, strerror(e));
 }
 
-int pki_load(const char *path, const struct ep_cert_profile *prof, bool *ret_exists, X509 **crt,
-	     EVP_PKEY **key, struct ep_error *err)
+int pki_load(const struct pki_dir *dir, const char *name, const char *path,
+	     const struct ep_cert_profile *prof, bool *ret_exists, X509 **crt, EVP_PKEY **key,
+	     struct ep_error *err)
 {
 	struct stat st;
 	*ret_exists = false;
-	if (lstat(path, &st) < 0) {
+	if (dir->fd < 0) {
+		if (dir->error == ENOENT)
+			return 0;
+		return pki_inspect_error(path, dir->error, err);
+	}
+	if (fstatat(dir->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return pki_inspect_error(path, errno, err);
@@ -1095,12 +1175,14 @@ int pki_load(const char *path, const struct ep_cert_profile *prof, bool *ret_exi
 				    "certificates and keys through links: replace it with the file",
 				    path);
 	if (!S_ISREG(st.st_mode))
-		return ep_error_set(err, -EINVAL, "'%s' exists and is not a regular file", path);
+		return ep_error_set(err, -EINVAL,
+				    "'%s' exists and is not a regular file (it is %s)", path,
+				    kind_of(st.st_mode));
 	*ret_exists = true;
 
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int r = ep_read_file(path, PKI_MAX_FILE, true, &buf, &len, err);
+	int r = ep_read_file_at(dir->fd, dir->shown, name, PKI_MAX_FILE, &buf, &len, err);
 	if (r < 0)
 		return r;
 	bool fix = false;

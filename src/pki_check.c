@@ -5,9 +5,11 @@
  * command's job.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "etcdpilot/error.h"
@@ -40,7 +42,15 @@ int ep_pki_status_read(const struct ep_spec *spec, const char *root, struct ep_p
 			return r;
 		bool exists = false;
 		_cleanup_(X509_freep) X509 *crt = NULL;
-		r = pki_load(cs->crt_path, ep_cert_profile(cs->id), &exists, &crt, NULL, err);
+		_cleanup_(pki_dir_release) struct pki_dir dir = {.fd = -1};
+		const char *file = NULL;
+		char name[256];
+		r = pki_dir_open(spec, root, ep_cert_profile(cs->id), &dir, &file, err);
+		if (r < 0)
+			return r;
+		snprintf(name, sizeof(name), "%s.crt", file);
+		r = pki_load(&dir, name, cs->crt_path, ep_cert_profile(cs->id), &exists, &crt, NULL,
+			     err);
 		if (r < 0)
 			return r;
 		cs->missing = !exists;
@@ -49,7 +59,9 @@ int ep_pki_status_read(const struct ep_spec *spec, const char *root, struct ep_p
 					    cs->crt_path);
 		if (i == EP_CERT_CA) {
 			/* Whether ca.key exists is all that "externally managed" asks. */
-			ca_key = ep_path_exists(key_path);
+			struct stat kst;
+			snprintf(name, sizeof(name), "%s.key", file);
+			ca_key = dir.fd >= 0 && fstatat(dir.fd, name, &kst, AT_SYMLINK_NOFOLLOW) == 0;
 			cs->external = exists && !ca_key;
 		} else {
 			cs->external = !st->certs[EP_CERT_CA].missing && !ca_key;

@@ -98,14 +98,42 @@ void pki_name_oneline(const X509_NAME *name, char *buf, size_t size);
 int pki_cert_times(const X509 *crt, time_t *ret_not_before, time_t *ret_not_after);
 
 /*
- * Load the file @path when it exists.  *@ret_exists says whether it does;
- * anything but a regular file (a symlink, a directory) is an error.  With
- * @crt non-NULL the file is parsed as a certificate, with @key as a key.
- * When it does not parse and @prof (may be NULL) says whose file it is, the
- * message ends with what to do about it (pki_fix_advice).
+ * A directory of the PKI under the root (the certificate directory, or its
+ * etcd/ subdirectory), opened once: every file of it is then read and
+ * written relative to @fd, never by path again.
  */
-int pki_load(const char *path, const struct ep_cert_profile *prof, bool *ret_exists, X509 **crt,
-	     EVP_PKEY **key, struct ep_error *err);
+struct pki_dir {
+	char *node;  /* its node path ("/etc/kubernetes/pki/etcd"), heap */
+	char *shown; /* its real path under the root, for messages, heap */
+	int fd;	     /* O_PATH|O_DIRECTORY, or -1 */
+	int error;   /* why @fd is -1: ENOENT when absent, else ENOTDIR, EACCES, ... */
+};
+
+/*
+ * Open the directory of @prof's pair under @root into @ret (released with
+ * pki_dir_release, also after a failure); *@ret_file (may be NULL) gets the
+ * pair's file name without extension ("server"), static.  A directory that
+ * cannot be opened is not an error here: @ret->error says why (pki_load
+ * reports it for each file).  0 or -errno with @err (bad root, no memory).
+ */
+int pki_dir_open(const struct ep_spec *spec, const char *root, const struct ep_cert_profile *prof,
+		 struct pki_dir *ret, const char **ret_file, struct ep_error *err);
+void pki_dir_release(struct pki_dir *d);
+
+/* Reopen @d (after its directory was created, or under a lock).  0 or -errno with @err. */
+int pki_dir_reopen(struct pki_dir *d, const char *root, struct ep_error *err);
+
+/*
+ * Load the file @name of @dir when it exists; @path is its real path, for
+ * messages.  *@ret_exists says whether it does; anything but a regular file
+ * (a symlink, a directory, a FIFO) is an error, refused without opening it.
+ * With @crt non-NULL the file is parsed as a certificate, with @key as a
+ * key.  When it does not parse and @prof (may be NULL) says whose file it
+ * is, the message ends with what to do about it (pki_fix_advice).
+ */
+int pki_load(const struct pki_dir *dir, const char *name, const char *path,
+	     const struct ep_cert_profile *prof, bool *ret_exists, X509 **crt, EVP_PKEY **key,
+	     struct ep_error *err);
 
 /*
  * What to do about a bad file of @prof's pair ("replace it with the right
@@ -131,5 +159,13 @@ int pki_inspect_error(const char *path, int e, struct ep_error *err);
  * would, so that the all-or-nothing apply can be tested.
  */
 extern int (*pki_test_write_hook)(const char *path);
+
+/*
+ * For the unit tests only (NULL in the program): called with 0 just before
+ * and 1 just after the check that runs without the lock when the
+ * certificate directory does not exist yet, so that a test can have
+ * another run write there at that very moment.
+ */
+extern void (*pki_test_unlocked_hook)(int step);
 
 #endif

@@ -40,7 +40,10 @@ struct saved {
 
 struct pair {
 	const struct ep_cert_profile *prof;
-	char *crt_path, *key_path;
+	char *crt_path, *key_path;	     /* real paths, for messages */
+	struct pki_dir *dir;		     /* where the files are: one of plan.dirs */
+	char crt_name[64], key_name[64];     /* "server.crt", "server.key" */
+	char journal[64];		     /* "server.ep-pair": the pair's intent */
 	bool crt_exists, key_exists;
 	X509 *crt;     /* existing or new */
 	EVP_PKEY *key; /* existing or new */
@@ -52,7 +55,9 @@ struct pair {
 	EXTENDED_KEY_USAGE *eku; /* of a new certificate */
 	char *done_line;	 /* logged once every pair is written */
 	struct saved old_crt, old_key;
-	bool crt_done, key_done; /* written by this apply */
+	bool done;    /* the new pair is in place (written by this apply) */
+	bool undone;  /* its commit failed half-way and put the old files back itself */
+	bool pending; /* its commit failed and left a journal: the next run completes it */
 };
 
 struct plan {
@@ -62,8 +67,8 @@ struct plan {
 	struct pair p[EP_CERT_COUNT];
 	const char *tag;      /* "certs" or "renew": how its lines begin */
 	struct ep_strv lines; /* logged once the plan holds */
-	char *made_dirs[EP_CERT_COUNT]; /* created by this apply, removed on rollback */
-	size_t n_made;
+	struct pki_dir dirs[2]; /* the certificate directory and its etcd/ */
+	bool made[2];		/* created by this apply, removed on rollback */
 };
 
 static void saved_release(struct saved *sv)
@@ -96,9 +101,8 @@ static void plan_release(struct plan *pl)
 		saved_release(&p->old_key);
 	}
 	ep_strv_release(&pl->lines);
-	for (size_t i = 0; i < pl->n_made; i++)
-		free(pl->made_dirs[i]);
-	pl->n_made = 0;
+	for (size_t i = 0; i < 2; i++)
+		pki_dir_release(&pl->dirs[i]);
 }
 
 static int plan_init(struct plan *pl, const struct ep_spec *spec, const char *root,
@@ -109,12 +113,30 @@ static int plan_init(struct plan *pl, const struct ep_spec *spec, const char *ro
 	pl->root = root;
 	pl->tag = "certs";
 	pl->now = time(NULL);
+	pl->dirs[0].fd = pl->dirs[1].fd = -1;
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
-		pl->p[i].prof = ep_cert_profile((enum ep_cert_id)i);
-		int r = ep_pki_paths(spec, root, (enum ep_cert_id)i, &pl->p[i].crt_path,
-				     &pl->p[i].key_path, err);
+		struct pair *p = &pl->p[i];
+		p->prof = ep_cert_profile((enum ep_cert_id)i);
+		int r = ep_pki_paths(spec, root, (enum ep_cert_id)i, &p->crt_path, &p->key_path,
+				     err);
 		if (r < 0)
 			return r;
+		/* Two directories: the certificate directory and its etcd/ (kubeadm's layout). */
+		struct pki_dir *d = &pl->dirs[strchr(p->prof->base, '/') ? 1 : 0];
+		const char *file = NULL;
+		if (!d->node) {
+			r = pki_dir_open(spec, root, p->prof, d, &file, err);
+		} else {
+			struct pki_dir tmp = {.fd = -1};
+			r = pki_dir_open(spec, root, p->prof, &tmp, &file, err);
+			pki_dir_release(&tmp);
+		}
+		if (r < 0)
+			return r;
+		p->dir = d;
+		snprintf(p->crt_name, sizeof(p->crt_name), "%s.crt", file);
+		snprintf(p->key_name, sizeof(p->key_name), "%s.key", file);
+		snprintf(p->journal, sizeof(p->journal), "%s.ep-pair", file);
 	}
 	return 0;
 }
@@ -140,16 +162,28 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* fstatat() of @p's key or certificate, never following a link: 0 or -errno. */
+static int pair_stat(const struct pair *p, bool key, struct stat *st)
+{
+	if (p->dir->fd < 0)
+		return -p->dir->error;
+	return fstatat(p->dir->fd, key ? p->key_name : p->crt_name, st, AT_SYMLINK_NOFOLLOW) < 0
+		   ? -errno
+		   : 0;
+}
+
 static int load_pair(struct pair *p, bool want_key, struct ep_error *err)
 {
-	int r = pki_load(p->crt_path, p->prof, &p->crt_exists, &p->crt, NULL, err);
+	int r = pki_load(p->dir, p->crt_name, p->crt_path, p->prof, &p->crt_exists, &p->crt, NULL,
+			 err);
 	if (r < 0)
 		return r;
 	if (want_key)
-		return pki_load(p->key_path, p->prof, &p->key_exists, NULL, &p->key, err);
+		return pki_load(p->dir, p->key_name, p->key_path, p->prof, &p->key_exists, NULL,
+				&p->key, err);
 	/* Only its kind matters: it is about to be replaced. */
 	struct stat st;
-	if (lstat(p->key_path, &st) == 0) {
+	if ((r = pair_stat(p, true, &st)) == 0) {
 		p->key_exists = true;
 		if (S_ISLNK(st.st_mode))
 			return ep_error_set(err, -ELOOP,
@@ -159,8 +193,8 @@ static int load_pair(struct pair *p, bool want_key, struct ep_error *err)
 		if (!S_ISREG(st.st_mode))
 			return ep_error_set(err, -EINVAL, "'%s' exists and is not a regular file",
 					    p->key_path);
-	} else if (errno != ENOENT) {
-		return pki_inspect_error(p->key_path, errno, err);
+	} else if (r != -ENOENT) {
+		return pki_inspect_error(p->key_path, -r, err);
 	}
 	return 0;
 }
@@ -182,7 +216,7 @@ static int check_key_matches(struct pair *p, struct ep_error *err)
 static int warn_key_mode(struct plan *pl, struct pair *p, struct ep_error *err)
 {
 	struct stat st;
-	if (!p->key_exists || lstat(p->key_path, &st) < 0 || !(st.st_mode & 077))
+	if (!p->key_exists || pair_stat(p, true, &st) < 0 || !(st.st_mode & 077))
 		return 0;
 	return plan_line(pl, err,
 			 "[certs] WARNING: '%s' is readable by group or others (mode %04o); run "
@@ -366,17 +400,6 @@ static void dry_run_pair(struct pair *p, ep_log_fn log, void *ud)
 	     p->crt_path, subj, sans ? ", " : "", sans ? sans : "", until);
 }
 
-static int dir_of(const char *path, char **ret)
-{
-	*ret = strdup(path);
-	if (!*ret)
-		return -ENOMEM;
-	char *slash = strrchr(*ret, '/');
-	if (slash && slash != *ret)
-		*slash = '\0';
-	return 0;
-}
-
 static bool plan_writes(const struct plan *pl)
 {
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++)
@@ -405,14 +428,18 @@ static void err_append(struct ep_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int saved_load(const char *path, struct saved *sv, struct ep_error *err)
+static int saved_load(struct pair *p, bool key, struct ep_error *err)
 {
+	struct saved *sv = key ? &p->old_key : &p->old_crt;
+	const char *path = key ? p->key_path : p->crt_path;
 	struct stat st;
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 : pki_inspect_error(path, errno, err);
+	int r = pair_stat(p, key, &st);
+	if (r < 0)
+		return r == -ENOENT ? 0 : pki_inspect_error(path, -r, err);
 	sv->present = true;
 	sv->mode = st.st_mode & 07777;
-	return ep_read_file(path, PKI_MAX_FILE, true, &sv->data, &sv->len, err);
+	return ep_read_file_at(p->dir->fd, p->dir->shown, key ? p->key_name : p->crt_name,
+			       PKI_MAX_FILE, &sv->data, &sv->len, err);
 }
 
 /* Keep what every file about to be replaced holds now, for the rollback. */
@@ -422,49 +449,44 @@ static int plan_save_old(struct plan *pl, struct ep_error *err)
 	for (unsigned i = 0; r >= 0 && i < EP_CERT_COUNT; i++) {
 		struct pair *p = &pl->p[i];
 		if (p->write_crt)
-			r = saved_load(p->crt_path, &p->old_crt, err);
+			r = saved_load(p, false, err);
 		if (r >= 0 && p->write_key)
-			r = saved_load(p->key_path, &p->old_key, err);
+			r = saved_load(p, true, err);
 	}
 	return r;
 }
 
 /*
- * ep_write_atomic's leftovers from an interrupted run (SIGKILL, power loss)
- * beside any of the five pairs' files, in the directories this plan writes
- * into.  Only under the lock: then nobody else is writing those files.
+ * Leftovers of an interrupted run (SIGKILL, power loss): the temp files of
+ * the atomic writes and pairs beside any of the five pairs' files (and
+ * their journals), whether or not this plan writes there.  Only under the
+ * lock (or counted, in a dry run), and after plan_recover: then nobody else
+ * is writing those files and no journal needs them.
  */
 static int plan_sweep(struct plan *pl, bool dry_run, struct ep_error *err)
 {
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
 		struct pair *p = &pl->p[i];
-		_cleanup_free_ char *dir = NULL;
-		if (dir_of(p->crt_path, &dir) < 0)
-			return ep_error_set(err, -ENOMEM, "out of memory");
-		bool written = false;
-		for (unsigned j = 0; j < EP_CERT_COUNT && !written; j++) {
-			_cleanup_free_ char *wdir = NULL;
-			if (!pl->p[j].write_crt)
-				continue;
-			if (dir_of(pl->p[j].crt_path, &wdir) < 0)
-				return ep_error_set(err, -ENOMEM, "out of memory");
-			written = !strcmp(dir, wdir);
-		}
-		if (!written)
+		if (p->dir->fd < 0)
 			continue;
-		const char *paths[] = {p->crt_path, p->key_path};
-		for (size_t k = 0; k < 2; k++) {
-			int n = ep_write_atomic_sweep(paths[k], dry_run, err);
+		const char *names[] = {p->crt_name, p->key_name, p->journal};
+		const char *paths[] = {p->crt_path, p->key_path, NULL};
+		for (size_t k = 0; k < 3; k++) {
+			int n = ep_write_atomic_sweep_at(p->dir->fd, p->dir->shown, names[k], dry_run,
+							 err);
 			if (n < 0)
 				return n;
 			if (n == 0)
 				continue;
+			char jpath[600];
+			if (!paths[k])
+				snprintf(jpath, sizeof(jpath), "%s/%s", p->dir->shown, names[k]);
 			int r =
 			    plan_line(pl, err,
 				      "%s %d stale temporary file%s of '%s' left by an interrupted "
 				      "run",
 				      dry_run ? "[dryrun] Would remove" : "[certs] Removed", n,
-				      n == 1 ? "" : "s", paths[k]);
+				      n == 1 ? "" : "s", paths[k] ? paths[k] : jpath);
 			if (r < 0)
 				return r;
 		}
@@ -472,49 +494,136 @@ static int plan_sweep(struct plan *pl, bool dry_run, struct ep_error *err)
 	return 0;
 }
 
-static int fsync_dir(const char *path)
+/*
+ * Finish what a run that was killed while it replaced a pair began (its
+ * journal is in place, so both new files were complete): roll forward, so
+ * that the pair is the new one, whole.  Under the lock, before anything is
+ * read.  A dry run only says what it would do.
+ */
+static int plan_recover(struct plan *pl, bool dry_run, ep_log_fn log, void *ud,
+			struct ep_error *err)
 {
-	_cleanup_free_ char *dir = NULL;
-	if (dir_of(path, &dir) < 0)
-		return -ENOMEM;
-	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (fsync(fd) < 0 && errno != EINVAL))
-		return -errno;
-	return 0;
-}
-
-static int apply_write(const struct pair *p, bool key, struct ep_error *err)
-{
-	const char *path = key ? p->key_path : p->crt_path;
-	int r = pki_test_write_hook ? pki_test_write_hook(path) : 0;
-	if (r < 0)
-		ep_error_set(err, r, "'%s': %s", path, strerror(-r));
-	else if (key)
-		r = ep_write_atomic(path, p->key_pem, p->key_len, 0600, err);
-	else
-		r = ep_write_atomic(path, p->crt_pem, p->crt_len, 0644, err);
-	if (r < 0) {
-		char name[128];
-		short_name(p, key, name, sizeof(name));
-		ep_error_prefix(err, "writing %s", name);
-	}
-	return r;
-}
-
-/* Put one file back as it was: rewrite what it held, or remove what we created. */
-static int undo_file(const char *path, const struct saved *old, struct ep_error *err)
-{
-	if (pki_test_write_hook) {
-		int r = pki_test_write_hook(path);
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
+		struct pair *p = &pl->p[i];
+		struct stat st;
+		if (p->dir->fd < 0)
+			continue;
+		/* No journal, or a directory that may not be searched: the plan says so, for
+		 * every file of it, in its own words. */
+		if (fstatat(p->dir->fd, p->journal, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    (errno == ENOENT || errno == EACCES))
+			continue;
+		const char *names[] = {p->crt_name, p->key_name};
+		int r = ep_pair_recover_at(p->dir->fd, p->dir->shown, p->journal, names, 2, dry_run,
+					   err);
 		if (r < 0)
-			return ep_error_set(err, r, "%s", strerror(-r));
+			return r;
+		if (r > 0)
+			emit(log, ud,
+			     "%s the interrupted write of \"%s\" (%s and %s) that a killed run left",
+			     dry_run ? "[dryrun] Would complete" : "[certs] Completed",
+			     p->prof->base, p->key_name, p->crt_name);
 	}
-	if (old->present)
-		return ep_write_atomic(path, old->data, old->len, old->mode, err);
-	if (unlink(path) < 0 && errno != ENOENT)
-		return ep_error_set(err, -errno, "%s", strerror(errno));
-	fsync_dir(path);
 	return 0;
+}
+
+/* Put the new key (when the plan makes one) and certificate of @p in place, as a pair. */
+static int apply_pair(struct pair *p, struct ep_error *err)
+{
+	int dfd = p->dir->fd;
+	const char *dir = p->dir->shown;
+	_cleanup_free_ char *ktmp = NULL, *ctmp = NULL;
+	char name[128];
+	int r = 0;
+	/* Key first, then the certificate: the order the test hook sees. */
+	for (int k = 0; k < 2 && r >= 0; k++) {
+		bool key = k == 0;
+		if (key && !p->write_key)
+			continue;
+		const char *path = key ? p->key_path : p->crt_path;
+		r = pki_test_write_hook ? pki_test_write_hook(path) : 0;
+		if (r < 0)
+			ep_error_set(err, r, "'%s': %s", path, strerror(-r));
+		else if (key)
+			r = ep_write_temp_at(dfd, dir, p->key_name, p->key_pem, p->key_len, 0600,
+					     &ktmp, err);
+		else
+			r = ep_write_temp_at(dfd, dir, p->crt_name, p->crt_pem, p->crt_len, 0644,
+					     &ctmp, err);
+		if (r < 0) {
+			short_name(p, key, name, sizeof(name));
+			ep_error_prefix(err, "writing %s", name);
+		}
+	}
+	if (r < 0) {
+		if (ktmp)
+			unlinkat(dfd, ktmp, 0);
+		return r;
+	}
+	struct ep_pair_op ops[2];
+	size_t n = 0;
+	if (ktmp)
+		ops[n++] = (struct ep_pair_op){p->key_name, ktmp};
+	ops[n++] = (struct ep_pair_op){p->crt_name, ctmp};
+	struct ep_error cerr;
+	ep_error_clear(&cerr);
+	r = ep_pair_commit_at(dfd, dir, p->journal, ops, n, &p->pending, &cerr);
+	if (r < 0) {
+		/* A rename failed half-way: the message says what went back. */
+		p->undone = !p->pending && strstr(cerr.msg, "; put back the previous ") != NULL;
+		if (err && !ep_error_isset(err))
+			*err = cerr;
+		return ep_error_prefix(err, "writing \"%s\"", p->prof->base);
+	}
+	return 0;
+}
+
+/*
+ * Put @p back as it was, as a pair: the previous contents rewritten, or the
+ * files this apply created removed.  On failure the pair stays the new one,
+ * whole.
+ */
+static int undo_pair(struct pair *p, struct ep_error *err)
+{
+	int dfd = p->dir->fd;
+	const char *dir = p->dir->shown;
+	struct ep_pair_op ops[2];
+	char *temps[2] = {NULL, NULL};
+	size_t n = 0;
+	int r = 0;
+	for (int k = 0; k < 2 && r >= 0; k++) {
+		bool key = k == 1;
+		if (key && !p->write_key)
+			continue;
+		const struct saved *old = key ? &p->old_key : &p->old_crt;
+		const char *path = key ? p->key_path : p->crt_path;
+		const char *fname = key ? p->key_name : p->crt_name;
+		if (pki_test_write_hook && (r = pki_test_write_hook(path)) < 0) {
+			ep_error_set(err, r, "%s", strerror(-r));
+			break;
+		}
+		ops[n].target = fname;
+		ops[n].temp = NULL;
+		if (old->present) {
+			r = ep_write_temp_at(dfd, dir, fname, old->data, old->len, old->mode,
+					     &temps[n], err);
+			ops[n].temp = temps[n];
+		}
+		n++;
+	}
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			if (temps[i])
+				unlinkat(dfd, temps[i], 0);
+	} else {
+		/* On failure the commit removes the temps itself. */
+		bool pending = false;
+		r = ep_pair_commit_at(dfd, dir, p->journal, ops, n, &pending, err);
+		p->pending |= pending;
+	}
+	free(temps[0]);
+	free(temps[1]);
+	return r;
 }
 
 /* Append ", @item" (or @item) to the list in @buf, truncating at @size. */
@@ -529,47 +638,77 @@ static void list_add(char *buf, size_t size, const char *item)
 }
 
 /*
- * Undo what this apply wrote, newest first, and say in @err exactly what is
- * on disk now.  Rewriting a previous file goes through ep_write_atomic, so
- * each file is either the old one or the new one, never a mix.
+ * Undo what this apply wrote, newest pair first, and say in @err exactly
+ * what is on disk now.  Each pair goes back as a pair (ep_pair_commit_at),
+ * so a key and its certificate are either both the old ones or both the
+ * new ones, never a mix.
  */
-static void plan_rollback(struct plan *pl, struct ep_error *err)
+static void plan_rollback(struct plan *pl, const char *root, struct ep_error *err)
 {
 	char removed[512] = "", restored[512] = "", failed[EP_ERROR_MAX] = "";
-	bool wrote = false;
+	bool wrote = false, self_undone = false;
 	for (unsigned i = EP_CERT_COUNT; i-- > 0;) {
 		struct pair *p = &pl->p[i];
-		for (int k = 0; k < 2; k++) {
-			bool key = k == 1;
-			if (!(key ? p->key_done : p->crt_done))
-				continue;
-			wrote = true;
-			const struct saved *old = key ? &p->old_key : &p->old_crt;
-			char name[128], item[EP_ERROR_MAX + 256];
-			short_name(p, key, name, sizeof(name));
-			struct ep_error e;
-			ep_error_clear(&e);
-			if (undo_file(key ? p->key_path : p->crt_path, old, &e) == 0) {
-				list_add(old->present ? restored : removed,
-					 old->present ? sizeof(restored) : sizeof(removed), name);
-			} else {
-				snprintf(item, sizeof(item),
-					 "could not %s %s (%s): it holds the new %s",
-					 old->present ? "restore the previous" : "remove the new",
-					 name, e.msg, key ? "key" : "certificate");
-				list_add(failed, sizeof(failed), item);
-			}
+		self_undone |= p->undone;
+		if (!p->done && !p->pending)
+			continue;
+		wrote = true;
+		char crt[128], key[128], item[EP_ERROR_MAX + 512];
+		short_name(p, false, crt, sizeof(crt));
+		short_name(p, true, key, sizeof(key));
+		struct ep_error e;
+		ep_error_clear(&e);
+		if (p->pending) {
+			/* Never written over: its journal is what the next run completes. */
+			snprintf(item, sizeof(item),
+				 "\"%s\" is half-changed: its journal '%s/%s' makes the next run "
+				 "complete it",
+				 p->prof->base, p->dir->shown, p->journal);
+			list_add(failed, sizeof(failed), item);
+		} else if (undo_pair(p, &e) == 0) {
+			list_add(p->old_crt.present ? restored : removed,
+				 p->old_crt.present ? sizeof(restored) : sizeof(removed), crt);
+			if (p->write_key)
+				list_add(p->old_key.present ? restored : removed,
+					 p->old_key.present ? sizeof(restored) : sizeof(removed),
+					 key);
+		} else if (p->pending) {
+			snprintf(item, sizeof(item),
+				 "could not %s %s and %s (%s): the next run completes that",
+				 p->old_crt.present ? "restore the previous" : "remove the new", crt,
+				 key, e.msg);
+			list_add(failed, sizeof(failed), item);
+		} else if (p->write_key) {
+			snprintf(item, sizeof(item),
+				 "could not %s %s and %s (%s): they hold the new certificate and "
+				 "its key",
+				 p->old_crt.present ? "restore the previous" : "remove the new", crt,
+				 key, e.msg);
+			list_add(failed, sizeof(failed), item);
+		} else {
+			snprintf(item, sizeof(item), "could not %s %s (%s): it holds the new certificate",
+				 p->old_crt.present ? "restore the previous" : "remove the new", crt,
+				 e.msg);
+			list_add(failed, sizeof(failed), item);
 		}
 	}
-	for (size_t i = pl->n_made; i-- > 0;)
-		rmdir(pl->made_dirs[i]); /* only if empty: what could not be undone stays */
+	/* Directories this apply made go again - only if empty: what could not be undone stays. */
+	for (size_t i = 2; i-- > 0;)
+		if (pl->made[i]) {
+			if (pl->dirs[i].fd >= 0)
+				close(pl->dirs[i].fd);
+			pl->dirs[i].fd = -1;
+			ep_root_rmdir(root, pl->dirs[i].node);
+		}
 
 	char undone[1100] = "";
 	if (removed[0] || restored[0])
 		snprintf(undone, sizeof(undone), "%s%s%s%s%s", removed[0] ? "removed the new " : "",
 			 removed, removed[0] && restored[0] ? "; " : "",
 			 restored[0] ? "restored the previous " : "", restored);
-	if (!wrote)
+	if (!wrote && self_undone)
+		err_append(err, ", so no file was changed");
+	else if (!wrote)
 		err_append(err, "; nothing was written");
 	else if (!failed[0])
 		err_append(err, "; rolled back (%s), so no file was changed", undone);
@@ -594,39 +733,32 @@ static void plan_dry_run(struct plan *pl, ep_log_fn log, void *ud)
 			dry_run_pair(&pl->p[i], log, ud);
 }
 
-static int apply_pairs(struct plan *pl, struct ep_error *err)
+static int apply_pairs(struct plan *pl, const char *root, struct ep_error *err)
 {
 	/* Directories first, so that no pair is written when one cannot be. */
-	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
-		struct pair *p = &pl->p[i];
-		if (!p->write_crt)
+	for (size_t d = 0; d < 2; d++) {
+		bool used = false;
+		for (unsigned i = 0; i < EP_CERT_COUNT; i++)
+			used |= pl->p[i].write_crt && pl->p[i].dir == &pl->dirs[d];
+		if (!used)
 			continue;
-		_cleanup_free_ char *dir = NULL;
-		if (dir_of(p->crt_path, &dir) < 0)
-			return ep_error_set(err, -ENOMEM, "out of memory");
-		bool made = !ep_path_exists(dir);
-		int r = ep_mkdir_p(dir, 0755, err);
+		int fd = -1;
+		int r = ep_root_open_dir(root, pl->dirs[d].node, true, 0755, &fd, &pl->made[d], err);
 		if (r < 0)
 			return r;
-		if (made && pl->n_made < EP_CERT_COUNT)
-			pl->made_dirs[pl->n_made++] = TAKE_PTR(dir);
+		if (pl->dirs[d].fd >= 0)
+			close(pl->dirs[d].fd);
+		pl->dirs[d].fd = fd;
+		pl->dirs[d].error = 0;
 	}
 	for (unsigned i = 0; i < EP_CERT_COUNT; i++) {
 		struct pair *p = &pl->p[i];
 		if (!p->write_crt)
 			continue;
-		/* Key first: a crash in between leaves a new key without its certificate,
-		 * which the next run reuses to finish the pair. */
-		if (p->write_key) {
-			int r = apply_write(p, true, err);
-			if (r < 0)
-				return r;
-			p->key_done = true;
-		}
-		int r = apply_write(p, false, err);
+		int r = apply_pair(p, err);
 		if (r < 0)
 			return r;
-		p->crt_done = true;
+		p->done = true;
 	}
 	return 0;
 }
@@ -635,9 +767,11 @@ static int apply_pairs(struct plan *pl, struct ep_error *err)
  * Write every pair of the plan, all or nothing: on a failure part-way,
  * what was written is rolled back and the message says what is on disk.
  * SIGINT, SIGTERM and SIGHUP wait until the writes (and any rollback) are
- * over, so that a Ctrl-C cannot land between a key and its certificate.
+ * over; a SIGKILL or a crash leaves each pair old or new (its journal), and
+ * the next run completes the pair that was being replaced.
  */
-static int plan_apply(struct plan *pl, ep_log_fn log, void *ud, struct ep_error *err)
+static int plan_apply(struct plan *pl, const char *root, ep_log_fn log, void *ud,
+		      struct ep_error *err)
 {
 	plan_log_lines(pl, log, ud);
 	if (!plan_writes(pl))
@@ -649,9 +783,9 @@ static int plan_apply(struct plan *pl, ep_log_fn log, void *ud, struct ep_error 
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, &saved_mask);
-	int r = apply_pairs(pl, err);
+	int r = apply_pairs(pl, root, err);
 	if (r < 0)
-		plan_rollback(pl, err);
+		plan_rollback(pl, root, err);
 	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 	if (r < 0)
 		return r;
@@ -673,14 +807,28 @@ static int plan_build(struct plan *pl, plan_fn fn, unsigned mask, struct ep_erro
 	return r;
 }
 
+static int plan_reset(struct plan *pl, const struct ep_spec *spec, const char *root,
+		      const char *tag, struct ep_error *err)
+{
+	plan_release(pl);
+	int r = plan_init(pl, spec, root, err);
+	pl->tag = tag;
+	return r;
+}
+
+void (*pki_test_unlocked_hook)(int step);
+
 /*
  * Lock the certificate directory, then read, plan and apply, so that two
  * runs at once cannot interleave their writes (two CAs, one key beside the
  * other's certificate).  A dry run takes no lock and writes nothing.  When
  * the directory does not exist yet there is nothing to lock: the plan is
- * checked first, without the lock, so that a refusal does not even create
- * the directory; then it is created, locked, and everything is read and
- * planned again under the lock.
+ * checked first, without the lock, on what plan_init found (no directory,
+ * so no file is read that another run may be writing), so that a refusal
+ * does not even create the directory; then it is created, locked, and
+ * everything is read and planned again under the lock.  When that unlocked
+ * check fails but the directory has appeared meanwhile, another run is
+ * writing there: its result, read under the lock, decides.
  */
 static int plan_run(struct plan *pl, const struct ep_spec *spec, const char *root, const char *tag,
 		    unsigned mask, bool dry_run, plan_fn fn, ep_log_fn log, void *ud,
@@ -691,7 +839,9 @@ static int plan_run(struct plan *pl, const struct ep_spec *spec, const char *roo
 	if (r < 0)
 		return r;
 	if (dry_run) {
-		r = plan_build(pl, fn, mask, err);
+		r = plan_recover(pl, true, log, ud, err);
+		if (r >= 0)
+			r = plan_build(pl, fn, mask, err);
 		if (r >= 0)
 			r = plan_sweep(pl, true, err);
 		if (r >= 0)
@@ -701,31 +851,36 @@ static int plan_run(struct plan *pl, const struct ep_spec *spec, const char *roo
 		return r;
 	}
 
-	_cleanup_free_ char *lock_dir = NULL;
-	r = ep_root_path(root, spec->cert_dir, &lock_dir, err);
-	if (r < 0)
-		return r;
-	if (!ep_path_exists(lock_dir)) {
-		r = plan_build(pl, fn, mask, err);
-		if (r < 0 || !plan_writes(pl)) {
-			if (r >= 0)
-				plan_log_lines(pl, log, ud);
+	if (pl->dirs[0].fd < 0 && pl->dirs[0].error == ENOENT) {
+		if (pki_test_unlocked_hook)
+			pki_test_unlocked_hook(0);
+		struct ep_error uerr;
+		ep_error_clear(&uerr);
+		r = plan_build(pl, fn, mask, &uerr);
+		if (pki_test_unlocked_hook)
+			pki_test_unlocked_hook(1);
+		if (r < 0 && !ep_root_exists(root, spec->cert_dir)) {
+			if (err && !ep_error_isset(err))
+				*err = uerr;
 			return r;
 		}
-		r = ep_mkdir_p(lock_dir, 0755, err);
-		if (r < 0)
+		if (r >= 0 && !plan_writes(pl)) {
+			plan_log_lines(pl, log, ud);
 			return r;
-		plan_release(pl);
-		r = plan_init(pl, spec, root, err);
-		pl->tag = tag;
-		if (r < 0)
+		}
+		if (r >= 0 && (r = ep_root_mkdir_p(root, spec->cert_dir, 0755, err)) < 0)
 			return r;
 	}
 	_cleanup_close_ int lock_fd = -1;
-	r = ep_dir_lock(lock_dir, PKI_LOCK_TIMEOUT_MS, &lock_fd, err);
+	r = ep_root_dir_lock(root, spec->cert_dir, PKI_LOCK_TIMEOUT_MS, &lock_fd, err);
 	if (r < 0)
 		return r;
-	r = plan_build(pl, fn, mask, err);
+	/* Everything is looked at anew under the lock. */
+	r = plan_reset(pl, spec, root, tag, err);
+	if (r >= 0)
+		r = plan_recover(pl, false, log, ud, err);
+	if (r >= 0)
+		r = plan_build(pl, fn, mask, err);
 	if (r >= 0)
 		r = plan_save_old(pl, err);
 	if (r >= 0)
@@ -733,7 +888,7 @@ static int plan_run(struct plan *pl, const struct ep_spec *spec, const char *roo
 	if (r >= 0)
 		r = plan_make(pl, err);
 	if (r >= 0)
-		r = plan_apply(pl, log, ud, err);
+		r = plan_apply(pl, root, log, ud, err);
 	return r;
 }
 

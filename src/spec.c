@@ -28,12 +28,24 @@ void ep_spec_init(struct ep_spec *spec)
 	spec->op.backup_keep = 0;
 }
 
+/*
+ * The array @v of @n entries of @size bytes, with room for entry @n: the
+ * allocation doubles when @n reaches a power of two (from 8), so that n
+ * pushes cost O(n) without a capacity field.  NULL on ENOMEM (@v kept).
+ */
+static void *grow(void *v, size_t n, size_t size)
+{
+	if (n >= 8 && (n & (n - 1)))
+		return v; /* not a power of two: the last doubling left room */
+	return realloc(v, (n < 8 ? n + 1 : n * 2) * size);
+}
+
 int ep_strv_push(struct ep_strv *sv, const char *s)
 {
 	char *copy = strdup(s ? s : "");
 	if (!copy)
 		return -ENOMEM;
-	char **nv = realloc(sv->v, (sv->n + 1) * sizeof(*nv));
+	char **nv = grow(sv->v, sv->n, sizeof(*sv->v));
 	if (!nv) {
 		free(copy);
 		return -ENOMEM;
@@ -60,20 +72,30 @@ void ep_strv_release(struct ep_strv *sv)
 	sv->n = 0;
 }
 
-int ep_kvv_push(struct ep_kvv *kv, const char *name, const char *value)
+int ep_kvv_push_at(struct ep_kvv *kv, const char *name, const char *value, const char *at,
+		   const char *value_from)
 {
 	char *n = strdup(name ? name : ""), *v = strdup(value ? value : "");
-	struct ep_kv *nv = (n && v) ? realloc(kv->v, (kv->n + 1) * sizeof(*nv)) : NULL;
+	char *a = at ? strdup(at) : NULL, *f = value_from ? strdup(value_from) : NULL;
+	struct ep_kv *nv = n && v && (!at || a) && (!value_from || f)
+				   ? grow(kv->v, kv->n, sizeof(*kv->v))
+				   : NULL;
 	if (!nv) {
 		free(n);
 		free(v);
+		free(a);
+		free(f);
 		return -ENOMEM;
 	}
 	kv->v = nv;
-	kv->v[kv->n].name = n;
-	kv->v[kv->n].value = v;
+	kv->v[kv->n] = (struct ep_kv){ n, v, a, f };
 	kv->n++;
 	return 0;
+}
+
+int ep_kvv_push(struct ep_kvv *kv, const char *name, const char *value)
+{
+	return ep_kvv_push_at(kv, name, value, NULL, NULL);
 }
 
 void ep_kvv_release(struct ep_kvv *kv)
@@ -81,6 +103,8 @@ void ep_kvv_release(struct ep_kvv *kv)
 	for (size_t i = 0; i < kv->n; i++) {
 		free(kv->v[i].name);
 		free(kv->v[i].value);
+		free(kv->v[i].at);
+		free(kv->v[i].value_from);
 	}
 	free(kv->v);
 	kv->v = NULL;
@@ -97,6 +121,11 @@ void ep_spec_release(struct ep_spec *spec)
 	free(spec->kubernetes_version);
 	free(spec->image_tag_at);
 	free(spec->kubernetes_version_at);
+	free(spec->data_dir_at);
+	free(spec->join_at);
+	free(spec->external_at);
+	free(spec->patches_at);
+	free(spec->patches_dir);
 	free(spec->image_repository);
 	free(spec->image_tag);
 	free(spec->data_dir);
@@ -144,7 +173,8 @@ static int strv_copy(struct ep_strv *dst, const struct ep_strv *src)
 static int kvv_copy(struct ep_kvv *dst, const struct ep_kvv *src)
 {
 	for (size_t i = 0; i < src->n; i++)
-		if (ep_kvv_push(dst, src->v[i].name, src->v[i].value) < 0)
+		if (ep_kvv_push_at(dst, src->v[i].name, src->v[i].value, src->v[i].at,
+				   src->v[i].value_from) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -165,6 +195,11 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src)
 	r |= dup_into(&dst->kubernetes_version, src->kubernetes_version);
 	r |= dup_into(&dst->image_tag_at, src->image_tag_at);
 	r |= dup_into(&dst->kubernetes_version_at, src->kubernetes_version_at);
+	r |= dup_into(&dst->data_dir_at, src->data_dir_at);
+	r |= dup_into(&dst->join_at, src->join_at);
+	r |= dup_into(&dst->external_at, src->external_at);
+	r |= dup_into(&dst->patches_at, src->patches_at);
+	r |= dup_into(&dst->patches_dir, src->patches_dir);
 	r |= dup_into(&dst->image_repository, src->image_repository);
 	r |= dup_into(&dst->image_tag, src->image_tag);
 	r |= dup_into(&dst->data_dir, src->data_dir);
@@ -391,23 +426,34 @@ static int detect_address(char **ret)
 }
 
 /*
- * The etcd kubeadm runs with a Kubernetes minor version (its
- * SupportedEtcdVersion table): 3.6 from 1.34, 3.5 for 1.22 - 1.33 (at the
- * patch kubeadm's supported branches moved to), 3.4 before.  A minor newer
- * than the table gets the newest etcd, as kubeadm takes the nearest entry.
- * NULL for a label such as "stable" (the newest, so the default); "" for a
- * release older than 1.17, whose etcd 3.3 etcdpilot does not run.
+ * The etcd kubeadm runs with a Kubernetes minor version: one row per minor,
+ * each the entry of kubeadm's SupportedEtcdVersion
+ * (cmd/kubeadm/app/constants/constants.go) in the newest kubeadm source
+ * read that lists that minor - patch releases move these, so the source of
+ * each row is named:
+ *   1.35       3.6.6   v1.35.0's manifest (kubernetes PR #135271, "Update etcd to v3.6.6")
+ *   1.34       3.6.5   constants.go of the 1.34 line: {31-33: 3.5.24-0, 34: 3.6.5-0}
+ *   1.29-1.33  3.5.24  the 1.34 line (31-33) and kubernetes@00886ac0 of the 1.32 line
+ *                      ({29-32: 3.5.24-0}, the 3.5.24 backports #134692, #134779)
+ *   1.22-1.28  3.5.24  no longer in any table: kubeadm takes the nearest entry (the
+ *                      oldest row above), as EtcdSupportedVersion does with a warning
+ *   1.19-1.21  3.4.13, 1.17-1.18 3.4.3   kubeadm of those releases
+ * A minor newer than the table gets its newest row, as kubeadm takes the
+ * nearest entry.  NULL for a label such as "stable" (the newest, so the
+ * default); "" for a release older than 1.17, whose etcd 3.3 etcdpilot does
+ * not run.
  */
 static const char *etcd_for_kubernetes(const char *kv)
 {
 	static const struct {
-		unsigned from_minor;
+		unsigned minor;
 		const char *etcd;
 	} table[] = {
-		{ 34, DEFAULT_ETCD_VERSION }, /* 1.34, 1.35: 3.6 */
-		{ 22, "3.5.24" },             /* 1.22 - 1.33 */
-		{ 19, "3.4.13" },             /* 1.19 - 1.21 */
-		{ 17, "3.4.3" },              /* 1.17, 1.18 */
+		{ 35, "3.6.6" },  { 34, "3.6.5" },  { 33, "3.5.24" }, { 32, "3.5.24" },
+		{ 31, "3.5.24" }, { 30, "3.5.24" }, { 29, "3.5.24" }, { 28, "3.5.24" },
+		{ 27, "3.5.24" }, { 26, "3.5.24" }, { 25, "3.5.24" }, { 24, "3.5.24" },
+		{ 23, "3.5.24" }, { 22, "3.5.24" }, { 21, "3.4.13" }, { 20, "3.4.13" },
+		{ 19, "3.4.13" }, { 18, "3.4.3" },  { 17, "3.4.3" },
 	};
 	if (kv[0] == 'v')
 		kv++;
@@ -416,8 +462,10 @@ static const char *etcd_for_kubernetes(const char *kv)
 	if (sscanf(kv, "%u.%u%n", &major, &minor, &used) != 2 || major != 1 ||
 	    (kv[used] && kv[used] != '.' && kv[used] != '-' && kv[used] != '+'))
 		return NULL;
+	if (minor > table[0].minor)
+		return table[0].etcd;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (minor >= table[i].from_minor)
+		if (minor == table[i].minor)
 			return table[i].etcd;
 	return "";
 }
@@ -453,6 +501,22 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 					      "address from; set localAPIEndpoint.advertiseAddress "
 					      "or --advertise-address");
 		r = 0;
+	}
+	/*
+	 * An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is the IPv4 address
+	 * it maps, and is written as one everywhere: URLs, probes, SANs.
+	 */
+	struct in6_addr a6;
+	if (inet_pton(AF_INET6, spec->advertise_address, &a6) == 1 &&
+	    IN6_IS_ADDR_V4MAPPED(&a6)) {
+		char v4[INET_ADDRSTRLEN];
+		if (inet_ntop(AF_INET, &a6.s6_addr[12], v4, sizeof(v4))) {
+			char *c = strdup(v4);
+			if (!c)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+			free(spec->advertise_address);
+			spec->advertise_address = c;
+		}
 	}
 	/*
 	 * The version: given, else read from the image tag, else the one

@@ -2,9 +2,9 @@
  * systemctl.c - running systemctl for a systemd-mode node.
  *
  * It owns the child process: argv built here (no shell), output captured
- * with a bound, a deadline, the node root passed on as ETCDPILOT_ROOT for
- * the test stand-in.  It knows nothing of units' contents (unit.c) and
- * never prints.
+ * with a bound, a deadline, the node root passed on as ETCDPILOT_ROOT to a
+ * systemctl that serves another root.  It knows nothing of units' contents
+ * (unit.c) and never prints.
  */
 #include <errno.h>
 #include <stdio.h>

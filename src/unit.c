@@ -25,6 +25,7 @@
 #include "etcdpilot/manifest.h"
 #include "etcdpilot/unit.h"
 #include "util/cleanup.h"
+#include "util/strbuf.h"
 
 #define UNIT_FILE_MAX (1024 * 1024)
 
@@ -101,70 +102,40 @@ static bool path_plain(const char *p)
 	return true;
 }
 
-/* A growable text buffer; on ENOMEM it sets oom and stops growing. */
-struct text {
-	char *s;
-	size_t len, cap;
-	bool oom;
-};
-
-static void text_addf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void text_add(struct text *t, const char *s)
+/*
+ * Move the content of @sb into @f.  A buffer cut at EP_RENDER_MAX is a
+ * usage error, as for the manifest: one bound for both modes.
+ */
+static int text_take(struct ep_strbuf *sb, const struct ep_spec *spec, struct ep_unit_file *f,
+		     const char *path, mode_t mode, struct ep_error *err)
 {
-	size_t n = strlen(s);
-	if (t->oom)
-		return;
-	if (t->len + n + 1 > t->cap) {
-		size_t cap = t->cap ? t->cap : 1024;
-		while (cap < t->len + n + 1)
-			cap *= 2;
-		char *ns = realloc(t->s, cap);
-		if (!ns) {
-			t->oom = true;
-			return;
-		}
-		t->s = ns;
-		t->cap = cap;
+	if (ep_strbuf_truncated(sb)) {
+		ep_strbuf_release(sb);
+		return ep_error_usage(err, -EFBIG,
+				      "%s would be larger than %u KiB (%zu extraArgs, %zu "
+				      "extraEnvs), which is no etcd configuration; give fewer or "
+				      "shorter entries",
+				      path, EP_RENDER_MAX >> 10, spec->extra_args.n,
+				      spec->extra_envs.n);
 	}
-	memcpy(t->s + t->len, s, n + 1);
-	t->len += n;
-}
-
-static void text_addf(struct text *t, const char *fmt, ...)
-{
-	char *s = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	int r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		t->oom = true;
-		return;
-	}
-	text_add(t, s);
-	free(s);
-}
-
-static int text_take(struct text *t, struct ep_unit_file *f, const char *path, mode_t mode,
-		     struct ep_error *err)
-{
+	size_t len = 0;
+	char *content = ep_strbuf_detach(sb, &len);
 	f->path = strdup(path);
-	if (t->oom || !t->s || !f->path) {
-		free(t->s);
+	if (!content || !f->path) {
+		free(content);
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	}
-	f->content = t->s;
-	f->len = t->len;
+	f->content = content;
+	f->len = len;
 	f->mode = mode;
-	memset(t, 0, sizeof(*t));
 	return 0;
 }
 
 static int render_service(const struct ep_spec *spec, struct ep_unit_file *f, struct ep_error *err)
 {
-	struct text t = { 0 };
-	text_add(&t, "# etcd.service: this node's etcd member, written by etcdpilot.\n"
+	struct ep_strbuf t;
+	ep_strbuf_init(&t, EP_RENDER_MAX);
+	ep_strbuf_adds(&t, "# etcd.service: this node's etcd member, written by etcdpilot.\n"
 		     "# Its configuration is the environment file; 'etcdpilot render unit'\n"
 		     "# prints what etcdpilot would write.\n"
 		     "[Unit]\n"
@@ -175,65 +146,62 @@ static int render_service(const struct ep_spec *spec, struct ep_unit_file *f, st
 		     "\n"
 		     "[Service]\n"
 		     "Type=notify\n");
-	text_addf(&t, "EnvironmentFile=%s\n", spec->systemd.env_file);
-	text_addf(&t, "ExecStart=%s/etcd\n", spec->systemd.bin_dir);
+	ep_strbuf_addf(&t, "EnvironmentFile=%s\n", spec->systemd.env_file);
+	ep_strbuf_addf(&t, "ExecStart=%s/etcd\n", spec->systemd.bin_dir);
 	/*
 	 * No start timeout: a joining member is READY only once it has caught up
 	 * with the cluster, which takes as long as the data set needs.
 	 */
-	text_add(&t, "Restart=always\n"
+	ep_strbuf_adds(&t, "Restart=always\n"
 		     "RestartSec=5s\n"
 		     "TimeoutStartSec=0\n"
 		     "LimitNOFILE=65536\n"
 		     "\n"
 		     "[Install]\n"
 		     "WantedBy=multi-user.target\n");
-	return text_take(&t, f, spec->systemd.unit_path, 0644, err);
+	return text_take(&t, spec, f, spec->systemd.unit_path, 0644, err);
 }
 
-/* The first loopback URL of --listen-client-urls, else its first URL. */
-static char *client_endpoint(const struct ep_kvv *args)
+static int name_cmp(const void *a, const void *b)
 {
-	const char *urls = NULL;
-	for (size_t i = 0; i < args->n; i++)
-		if (strcmp(args->v[i].name, "listen-client-urls") == 0)
-			urls = args->v[i].value;
-	if (!urls || !*urls)
-		return strdup("https://127.0.0.1:2379");
-	const char *pick = NULL;
-	size_t picklen = 0;
-	for (const char *p = urls; *p;) {
-		size_t n = strcspn(p, ",");
-		if (!pick)
-			pick = p, picklen = n;
-		if ((n > 16 && strncmp(p, "https://127.", 12) == 0) ||
-		    (n > 12 && strncmp(p, "https://[::1]", 13) == 0)) {
-			pick = p, picklen = n;
-			break;
-		}
-		p += n + (p[n] == ',');
-	}
-	return strndup(pick, picklen);
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/*
+ * @args is ep_manifest_etcd_args's list: sorted by name, then value, the
+ * order the pod passes them in; etcd keeps the last of a repeated flag, and
+ * so does the file.  Linear in the flags (plus a sort of the env names).
+ */
 static int render_env(const struct ep_spec *spec, const struct ep_kvv *args,
 		      struct ep_unit_file *f, struct ep_error *err)
 {
-	struct text t = { 0 };
-	text_addf(&t, "# %s: etcd's configuration, read by etcd.service (EnvironmentFile=).\n"
-		      "# Written by etcdpilot from the flag list of the static pod manifest:\n"
-		      "# ETCD_FOO_BAR=V here means --foo-bar=V there.\n",
-		  spec->systemd.env_file);
+	struct ep_strbuf t;
+	ep_strbuf_init(&t, EP_RENDER_MAX);
+	_cleanup_free_ const char **envs = calloc(spec->extra_envs.n + 1, sizeof(*envs));
+	if (!envs)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	for (size_t k = 0; k < spec->extra_envs.n; k++) {
+		const struct ep_kv *kv = &spec->extra_envs.v[k];
+		if (kv->value_from)
+			return ep_error_usage(err, -EINVAL,
+					      "%s%sextraEnvs '%s': valueFrom is resolved by the "
+					      "kubelet, which does not run etcd in systemd mode; give "
+					      "the value itself",
+					      kv->at ? kv->at : "", kv->at ? ": " : "", kv->name);
+		envs[k] = kv->name;
+	}
+	qsort(envs, spec->extra_envs.n, sizeof(*envs), name_cmp);
+	ep_strbuf_addf(&t,
+		       "# %s: etcd's configuration, read by etcd.service (EnvironmentFile=).\n"
+		       "# Written by etcdpilot from the flag list of the static pod manifest:\n"
+		       "# ETCD_FOO_BAR=V here means --foo-bar=V there.\n",
+		       spec->systemd.env_file);
 	for (size_t i = 0; i < args->n; i++) {
-		/* Flags may repeat (extraArgs); etcd keeps the last, and so does the file. */
-		bool later = false;
-		for (size_t j = i + 1; j < args->n; j++)
-			later |= strcmp(args->v[j].name, args->v[i].name) == 0;
-		if (later)
-			continue;
+		if (i + 1 < args->n && !strcmp(args->v[i + 1].name, args->v[i].name))
+			continue; /* a later one of the same name wins */
 		char name[256];
 		if (ep_unit_env_name(args->v[i].name, name, sizeof(name)) < 0) {
-			free(t.s);
+			ep_strbuf_release(&t);
 			return ep_error_usage(err, -EINVAL,
 					      "etcd flag '--%s' cannot be written as an ETCD_* "
 					      "variable; check extraArgs", args->v[i].name);
@@ -244,72 +212,79 @@ static int render_env(const struct ep_spec *spec, const struct ep_kvv *args,
 			 * boolean refuses it), but etcd skips an empty ETCD_* variable
 			 * as if it were not there: no env file can say "--flag=".
 			 */
+			const char *at = NULL;
 			bool extra = false;
 			for (size_t k = 0; k < spec->extra_args.n; k++)
-				extra |= strcmp(spec->extra_args.v[k].name, args->v[i].name) == 0;
-			free(t.s);
+				if (!strcmp(spec->extra_args.v[k].name, args->v[i].name)) {
+					extra = true;
+					at = spec->extra_args.v[k].at;
+				}
+			ep_strbuf_release(&t);
 			return ep_error_usage(err, -EINVAL,
-					      "%s '%s' has an empty value: the static pod would pass "
+					      "%s%s%s '%s' has an empty value: the static pod would pass "
 					      "'--%s=', but etcd ignores an empty %s in %s as if it "
 					      "were not set, so systemd mode cannot say it; give it a "
-					      "value or remove the entry", extra ? "extraArgs" : "etcd flag",
+					      "value or remove the entry", at ? at : "", at ? ": " : "",
+					      extra ? "extraArgs" : "etcd flag",
 					      args->v[i].name, args->v[i].name, name,
 					      spec->systemd.env_file);
 		}
 		if (strchr(args->v[i].value, '\n')) {
-			free(t.s);
+			/* ep_spec_check_args refuses these in extraArgs; a default never has one */
+			ep_strbuf_release(&t);
 			return ep_error_usage(err, -EINVAL,
 					      "etcd flag '--%s': a newline in its value cannot be "
 					      "written to %s", args->v[i].name,
 					      spec->systemd.env_file);
 		}
-		for (size_t k = 0; k < spec->extra_envs.n; k++)
-			if (strcmp(spec->extra_envs.v[k].name, name) == 0) {
-				free(t.s);
-				return ep_error_usage(err, -EINVAL,
-						      "extraEnvs '%s' would shadow the flag '--%s'; "
-						      "set it through extraArgs instead", name,
-						      args->v[i].name);
-			}
+		const char *key = name;
+		if (bsearch(&key, envs, spec->extra_envs.n, sizeof(*envs), name_cmp)) {
+			ep_strbuf_release(&t);
+			return ep_error_usage(err, -EINVAL,
+					      "extraEnvs '%s' would shadow the flag '--%s'; "
+					      "set it through extraArgs instead", name,
+					      args->v[i].name);
+		}
 		char *line = ep_unit_env_line(name, args->v[i].value);
 		if (!line)
 			t.oom = true;
-		else
-			text_add(&t, line);
+		ep_strbuf_adds(&t, line);
 		free(line);
 	}
 	if (spec->extra_envs.n)
-		text_add(&t, "# extraEnvs\n");
+		ep_strbuf_adds(&t, "# extraEnvs\n");
 	for (size_t k = 0; k < spec->extra_envs.n; k++) {
 		const struct ep_kv *kv = &spec->extra_envs.v[k];
 		bool ok = kv->name[0] && !isdigit((unsigned char)kv->name[0]);
 		for (const char *p = kv->name; *p; p++)
 			ok &= isalnum((unsigned char)*p) || *p == '_';
 		if (!ok || strchr(kv->value, '\n')) {
-			free(t.s);
+			ep_strbuf_release(&t);
 			return ep_error_usage(err, -EINVAL,
-					      "extraEnvs '%s': not a valid variable name or a "
-					      "newline in its value", kv->name);
+					      "%s%sextraEnvs '%s': not a valid variable name or a "
+					      "newline in its value", kv->at ? kv->at : "",
+					      kv->at ? ": " : "", kv->name);
 		}
 		char *line = ep_unit_env_line(kv->name, kv->value);
 		if (!line)
 			t.oom = true;
-		else
-			text_add(&t, line);
+		ep_strbuf_adds(&t, line);
 		free(line);
 	}
-	return text_take(&t, f, spec->systemd.env_file, 0640, err);
+	return text_take(&t, spec, f, spec->systemd.env_file, 0640, err);
 }
 
 static int render_etcdctl_env(const struct ep_spec *spec, const struct ep_kvv *args,
 			      struct ep_unit_file *f, struct ep_error *err)
 {
-	_cleanup_free_ char *ep = client_endpoint(args);
+	(void)args;
+	_cleanup_free_ char *ep = ep_manifest_local_client_url(spec);
 	if (!ep)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	struct text t = { 0 };
+	struct ep_strbuf t;
+	ep_strbuf_init(&t, EP_RENDER_MAX);
 	const char *d = spec->cert_dir;
-	text_addf(&t, "# %s: etcdctl's settings for this member, written by etcdpilot.\n"
+	ep_strbuf_addf(&t, "# %s: etcdctl's settings for this member, written by etcdpilot.\n"
 		      "# Used by %s/etcdctl.sh; the client certificate is healthcheck-client's.\n",
 		  spec->systemd.etcdctl_env_file, spec->systemd.bin_dir);
 	char *lines[5] = { 0 };
@@ -317,7 +292,7 @@ static int render_etcdctl_env(const struct ep_spec *spec, const struct ep_kvv *a
 	if (asprintf(&ca, "%s/etcd/ca.crt", d) < 0 ||
 	    asprintf(&crt, "%s/etcd/healthcheck-client.crt", d) < 0 ||
 	    asprintf(&key, "%s/etcd/healthcheck-client.key", d) < 0) {
-		free(t.s);
+		ep_strbuf_release(&t);
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	}
 	lines[0] = ep_unit_env_line("ETCDCTL_API", "3");
@@ -328,18 +303,18 @@ static int render_etcdctl_env(const struct ep_spec *spec, const struct ep_kvv *a
 	for (int i = 0; i < 5; i++) {
 		if (!lines[i])
 			t.oom = true;
-		else
-			text_add(&t, lines[i]);
+		ep_strbuf_adds(&t, lines[i]);
 		free(lines[i]);
 	}
-	return text_take(&t, f, spec->systemd.etcdctl_env_file, 0640, err);
+	return text_take(&t, spec, f, spec->systemd.etcdctl_env_file, 0640, err);
 }
 
 static int render_wrapper(const struct ep_spec *spec, struct ep_unit_file *f, struct ep_error *err)
 {
-	struct text t = { 0 };
+	struct ep_strbuf t;
+	ep_strbuf_init(&t, EP_RENDER_MAX);
 	const char *env = spec->systemd.etcdctl_env_file;
-	text_addf(&t, "#!/bin/sh\n"
+	ep_strbuf_addf(&t, "#!/bin/sh\n"
 		      "# etcdctl.sh: etcdctl with this member's endpoint and certificates,\n"
 		      "# written by etcdpilot.  Usage: etcdctl.sh endpoint health\n"
 		      "if [ ! -r %s ]; then\n"
@@ -353,10 +328,10 @@ static int render_wrapper(const struct ep_spec *spec, struct ep_unit_file *f, st
 		  env, env, env, spec->systemd.bin_dir);
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/etcdctl.sh", spec->systemd.bin_dir) < 0) {
-		free(t.s);
+		ep_strbuf_release(&t);
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	}
-	return text_take(&t, f, path, 0755, err);
+	return text_take(&t, spec, f, path, 0755, err);
 }
 
 int ep_unit_render(const struct ep_spec *spec, const struct ep_kvv *initial_cluster,
@@ -457,8 +432,8 @@ int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct 
 					    "the line)", filename, keyline, (int)(ke - ks), buf + ks);
 		pos++; /* '=' */
 
-		struct text v = { 0 };
-		text_add(&v, "");
+		struct ep_strbuf v = EP_STRBUF_INIT;
+		ep_strbuf_adds(&v, "");
 		size_t trail = SIZE_MAX; /* where trailing unquoted blanks start */
 		bool unquoted = false;   /* in an unquoted run: quotes are plain characters */
 		char q = 0;
@@ -469,7 +444,7 @@ int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct 
 				if (c == '\'')
 					q = 0;
 				else
-					text_add(&v, one);
+					ep_strbuf_adds(&v, one);
 				lineno += c == '\n';
 				continue;
 			}
@@ -487,10 +462,10 @@ int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct 
 					} else {
 						one[0] = n;
 					}
-					text_add(&v, one);
+					ep_strbuf_adds(&v, one);
 				} else {
 					lineno += c == '\n';
-					text_add(&v, one);
+					ep_strbuf_adds(&v, one);
 				}
 				continue;
 			}
@@ -505,7 +480,7 @@ int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct 
 					lineno += n == '\n';
 					if (n != '\n') {
 						one[0] = n;
-						text_add(&v, one);
+						ep_strbuf_adds(&v, one);
 					}
 				}
 				continue;
@@ -523,23 +498,23 @@ int ep_unit_env_parse(const char *buf, size_t len, const char *filename, struct 
 			} else {
 				trail = SIZE_MAX;
 			}
-			text_add(&v, one);
+			ep_strbuf_adds(&v, one);
 		}
 		if (q) {
-			free(v.s);
+			ep_strbuf_release(&v);
 			return ep_error_set(err, -EINVAL, "%s:%u: unterminated quote", filename,
 					    keyline);
 		}
-		if (v.oom) {
-			free(v.s);
+		if (ep_strbuf_oom(&v)) {
+			ep_strbuf_release(&v);
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		}
 		if (trail != SIZE_MAX)
-			v.s[trail] = '\0';
+			v.buf[trail] = '\0';
 		char key[256];
 		snprintf(key, sizeof(key), "%.*s", (int)(ke - ks), buf + ks);
-		int r = ep_kvv_push(ret, key, v.s);
-		free(v.s);
+		int r = ep_kvv_push(ret, key, v.buf);
+		ep_strbuf_release(&v);
 		if (r < 0)
 			return ep_error_set(err, r, "out of memory");
 	}
@@ -672,9 +647,9 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 		if (r < 0)
 			return r;
 		struct stat st;
-		if (lstat(path, &st) < 0) {
-			if (errno != ENOENT)
-				return ep_error_set(err, -errno, "%s: %s", f->path, strerror(errno));
+		if ((r = ep_root_lstat(root, f->path, &st)) < 0) {
+			if (r != -ENOENT)
+				return ep_error_set(err, r, "%s: %s", f->path, strerror(-r));
 			missing |= 1u << i;
 			continue;
 		}
@@ -685,7 +660,7 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 				return ep_error_set(err, -ENOMEM, "out of memory");
 			continue;
 		}
-		r = ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, err);
+		r = ep_root_read_file(root, f->path, UNIT_FILE_MAX, true, &have, &hlen, err);
 		if (r < 0)
 			return ep_error_prefix(err, "%s", f->path);
 		bool same = hlen == f->len && memcmp(have, f->content, hlen) == 0;
@@ -720,16 +695,6 @@ int ep_unit_compare(const struct ep_unit_files *files, const char *root,
 	return 0;
 }
 
-/* chmod the regular file @path (never through a symlink) to @mode. */
-static int fix_mode(const char *path, mode_t mode)
-{
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	int r = fd < 0 || fchmod(fd, mode) < 0 ? -errno : 0;
-	if (fd >= 0)
-		close(fd);
-	return r;
-}
-
 int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_run,
 		  ep_log_fn log, void *userdata, unsigned *ret_written, unsigned *ret_mode_fixed,
 		  struct ep_error *err)
@@ -744,8 +709,8 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 			return r;
 		char line[4200];
 		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-		    ep_read_file(path, UNIT_FILE_MAX, true, &have, &hlen, NULL) == 0 &&
+		if (ep_root_lstat(root, f->path, &st) == 0 && S_ISREG(st.st_mode) &&
+		    ep_root_read_file(root, f->path, UNIT_FILE_MAX, true, &have, &hlen, NULL) == 0 &&
 		    hlen == f->len && memcmp(have, f->content, hlen) == 0) {
 			mode_t m = st.st_mode & 07777;
 			if (m == f->mode)
@@ -760,7 +725,7 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 				snprintf(line, sizeof(line),
 					 "[systemd] Changed the mode of %s from %04o to %04o", f->path,
 					 (unsigned)m, (unsigned)f->mode);
-			if (!dry_run && (r = fix_mode(path, f->mode)) < 0)
+			if (!dry_run && (r = ep_root_chmod(root, f->path, f->mode, NULL)) < 0)
 				return ep_error_set(err, r, "chmod %04o %s: %s", (unsigned)f->mode,
 						    f->path, strerror(-r));
 			if (log)
@@ -775,13 +740,13 @@ int ep_unit_write(const struct ep_unit_files *files, const char *root, bool dry_
 				log(userdata, line);
 			continue;
 		}
-		dir = strdup(path);
+		dir = strdup(f->path);
 		if (!dir)
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		*strrchr(dir, '/') = '\0';
-		r = ep_mkdir_p(dir[0] ? dir : "/", 0755, err);
+		r = ep_root_mkdir_p(root, dir[0] ? dir : "/", 0755, err);
 		if (r >= 0)
-			r = ep_write_atomic(path, f->content, f->len, f->mode, err);
+			r = ep_root_write_atomic(root, f->path, f->content, f->len, f->mode, err);
 		if (r < 0)
 			return ep_error_prefix(err, "writing %s", f->path);
 		snprintf(line, sizeof(line), "[systemd] Wrote %s (mode %04o)", f->path,

@@ -102,6 +102,8 @@ static int run_init(struct cli_ctx *ctx, struct ep_error *err)
 	struct ep_spec spec;
 	ep_spec_init(&spec);
 	int r = cli_load_spec(ctx, &spec, err);
+	if (r >= 0)
+		r = ep_spec_check_init(&spec, err); /* a join or external config: exit 2 */
 	if (r < 0)
 		goto out;
 	if (spec.mode == EP_MODE_SYSTEMD) {

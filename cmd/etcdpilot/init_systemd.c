@@ -32,6 +32,7 @@
 #include "etcdpilot/install.h"
 #include "etcdpilot/node.h"
 #include "etcdpilot/pki.h"
+#include "etcdpilot/runtime.h"
 #include "etcdpilot/systemctl.h"
 #include "etcdpilot/unit.h"
 #include "init.h"
@@ -66,11 +67,6 @@ static void progress_end(struct progress *p)
 	if (p->shown)
 		fputc('\n', stderr);
 	p->shown = false;
-}
-
-static bool real_root(const char *root)
-{
-	return !root || !*root || strcmp(root, "/") == 0;
 }
 
 /* The config file as written, without defaults (so that "not set" shows); 0 or -errno. */
@@ -174,7 +170,7 @@ static int check_no_static_pod(const struct cli_ctx *ctx, const struct ep_spec *
 	int r = ep_root_path(ctx->root, node_path, &path, err);
 	if (r < 0)
 		return r;
-	if (ep_path_exists(path))
+	if (ep_root_exists(ctx->root, node_path))
 		return ep_error_set(err, -EEXIST,
 				    "[preflight] this node runs etcd as a static pod (%s); nothing was "
 				    "changed: use 'etcdpilot convert --to systemd' to move it to "
@@ -187,25 +183,25 @@ static int make_data_dir(const struct cli_ctx *ctx, const struct ep_spec *spec,
 {
 	_cleanup_free_ char *path = NULL;
 	int r = ep_root_path(ctx->root, spec->data_dir, &path, err);
-	if (r < 0 || ep_path_exists(path))
+	if (r < 0 || ep_root_exists(ctx->root, spec->data_dir))
 		return r;
 	if (ctx->dry_run) {
 		printf("[dryrun] Would create directory \"%s\" with mode 0700\n", path);
 		return 0;
 	}
-	_cleanup_free_ char *parent = strdup(path);
+	_cleanup_free_ char *parent = strdup(spec->data_dir);
 	if (!parent)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	char *slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
 		*slash = '\0';
-		r = ep_mkdir_p(parent, 0755, err);
+		r = ep_root_mkdir_p(ctx->root, parent, 0755, err);
 		if (r < 0)
 			return r;
 	}
-	if (mkdir(path, 0700) < 0 || chmod(path, 0700) < 0)
-		return ep_error_set(err, -errno, "creating the data directory %s: %s", path,
-				    strerror(errno));
+	struct ep_error merr = { 0 };
+	if ((r = ep_root_mkdir_p(ctx->root, spec->data_dir, 0700, &merr)) < 0)
+		return ep_error_set(err, r, "creating the data directory %s: %s", path, merr.msg);
 	printf("[etcd] Created the data directory %s (mode 0700)\n", spec->data_dir);
 	return 0;
 }
@@ -217,8 +213,36 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * etcd did not come up: what systemd and etcd itself said, from the
+ * systemd runtime's diagnosis - the report on stderr, the unit's state and
+ * etcd's last log lines appended to @err.  The journalctl is
+ * $ETCDPILOT_JOURNALCTL, else the one beside the systemctl.
+ */
+static void explain_failure(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			    const struct ep_systemctl *sc, bool named, struct ep_error *err)
+{
+	const char *jc = getenv("ETCDPILOT_JOURNALCTL");
+	struct ep_runtime_ctx rc = {
+		.root = ctx->root,
+		.spec = spec,
+		.systemctl = sc->program,
+		.journalctl = jc && *jc ? jc : NULL,
+		.programs_named = named || (jc && *jc),
+		.timeout_ms = 10000,
+	};
+	struct ep_diagnosis d;
+	if (ep_runtime_get(EP_MODE_SYSTEMD)->diagnose(&rc, 20, &d) == -ENOMEM)
+		return;
+	_cleanup_free_ char *text = ep_diagnosis_text(&d);
+	if (text)
+		fprintf(stderr, "%s", text);
+	ep_diagnosis_add_to_error(&d, err);
+	ep_diagnosis_release(&d);
+}
+
 static int wait_healthy(const struct cli_ctx *ctx, const struct ep_spec *spec,
-			const struct ep_systemctl *sc, struct ep_error *err)
+			const struct ep_systemctl *sc, bool named, struct ep_error *err)
 {
 	_cleanup_free_ char *endpoint = ep_node_local_endpoint(spec);
 	if (!endpoint)
@@ -251,15 +275,10 @@ static int wait_healthy(const struct cli_ctx *ctx, const struct ep_spec *spec,
 		       (unsigned long long)took / 1000, (unsigned long long)took % 1000);
 		return 0;
 	}
-	bool active = false;
-	char state[32] = "unknown";
-	struct ep_systemctl quick = *sc;
-	quick.timeout_ms = 10000;
-	ep_systemctl_is_active(&quick, EP_UNIT_NAME, &active, state, NULL);
-	return ep_error_set(err, r,
-			    "the local etcd member did not become healthy within %llus: %s; "
-			    "%s is %s: see 'systemctl status %s' and 'journalctl -u %s'",
-			    secs, werr.msg, EP_UNIT_NAME, state, EP_UNIT_NAME, EP_UNIT_NAME);
+	r = ep_error_set(err, r, "the local etcd member did not become healthy within %llus: %s",
+			 secs, werr.msg);
+	explain_failure(ctx, spec, sc, named, err);
+	return r;
 }
 
 static void print_join_hint(const struct ep_spec *spec)
@@ -305,14 +324,15 @@ static int data_dir_refusal(const struct cli_ctx *ctx, const struct ep_spec *spe
 	int r = ep_root_path(ctx->root, spec->data_dir, &data, err);
 	if (r < 0)
 		return r;
-	if (ep_dir_empty_or_absent(data)) { /* not the data dir after all: pass it on */
+	if (ep_root_dir_empty_or_absent(ctx->root, spec->data_dir)) { /* not the data dir after all */
 		if (err && orig)
 			*err = *orig;
 		return orig ? orig->code : -ENOTEMPTY;
 	}
-	if (asprintf(&member, "%s/member", data) < 0)
+	if (asprintf(&member, "%s/member", spec->data_dir) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	const char *what = ep_path_exists(member) ? "it holds etcd data" : "it is not empty";
+	const char *what =
+		ep_root_exists(ctx->root, member) ? "it holds etcd data" : "it is not empty";
 	/* The files of this member that are still there, e.g. "etcd.service". */
 	char present[1024] = "";
 	size_t n = 0;
@@ -391,7 +411,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	bool configured = !(missing & (1u << EP_UNIT_ENV)) && ustate != EP_UNIT_ABSENT;
 	if (configured) {
 		printf("[preflight] Running pre-flight checks\n");
-		if (real_root(ctx->root) && geteuid() != 0) {
+		if (ep_root_is_real(ctx->root) && geteuid() != 0) {
 			r = ep_error_set(err, -EPERM,
 					 "[preflight] this must run as root: it writes under /etc "
 					 "and /usr/local/bin; run it with sudo, or pass --root DIR");
@@ -467,7 +487,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	r = ep_root_path(ctx->root, spec->data_dir, &data_path, err);
 	if (r < 0)
 		goto out;
-	bool data_dir_made = !ep_path_exists(data_path);
+	bool data_dir_made = !ep_root_exists(ctx->root, spec->data_dir);
 	r = make_data_dir(ctx, spec, err);
 	if (r < 0)
 		goto out;
@@ -480,7 +500,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 		for (int i = 0; i < EP_UNIT_NFILES; i++) {
 			if (!(written & (1u << i)))
 				continue;
-			printf("[dryrun] %s%s:\n", real_root(ctx->root) ? "" : ctx->root,
+			printf("[dryrun] %s%s:\n", ep_root_is_real(ctx->root) ? "" : ctx->root,
 			       files.f[i].path);
 			fwrite(files.f[i].content, 1, files.f[i].len, stdout);
 		}
@@ -507,8 +527,13 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	if (active && etcd_changed) {
 		/* A new binary or configuration under a running etcd: restart it. */
 		r = run_systemctl(ctx, &sc, "restart", EP_UNIT_NAME, NULL, err);
+		if (r < 0)
+			explain_failure(ctx, spec, &sc, named, err);
 	} else if (!active) {
+		/* For Type=notify the start job fails when etcd exits before READY=1. */
 		r = run_systemctl(ctx, &sc, "enable", "--now", EP_UNIT_NAME, err);
+		if (r < 0)
+			explain_failure(ctx, spec, &sc, named, err);
 	} else {
 		printf("[%s] %s is already active%s\n", ctx->dry_run ? "dryrun" : "systemd",
 		       EP_UNIT_NAME, etcd_changed ? "" : " and needs no restart");
@@ -526,7 +551,7 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	}
 
 	/* wait */
-	r = wait_healthy(ctx, spec, &sc, err);
+	r = wait_healthy(ctx, spec, &sc, named, err);
 	if (r < 0)
 		goto out;
 

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "etcdpilot/fs.h"
 #include "etcdpilot/version.h"
-#include "util/strbuf.h"
 
 const struct cli_command *const cli_commands[] = {
 	&cmd_init,
@@ -83,6 +83,26 @@ static const struct cli_opt systemd_opts[] = {
 	{ "systemctl", 0, true, "PATH", "systemctl to run (default systemctl, $ETCDPILOT_SYSTEMCTL)" },
 	{ 0 },
 };
+
+/*
+ * Print an error message with every control character that is still in it
+ * as \xNN (C0, DEL; C1 encoded as UTF-8 as \u00NN): messages quote
+ * members, files and servers, and must never drive the terminal.  The
+ * library escapes what it quotes; this is the last line for what it did
+ * not, and leaves text already escaped as it is (backslashes are not
+ * doubled, so nothing is escaped twice).
+ */
+static void put_message(FILE *f, const char *msg)
+{
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			fprintf(f, "\\u%04x", *++p);
+		else
+			fputc(*p, f);
+	}
+}
 
 static void print_opts(FILE *f, const struct cli_opt *opts)
 {
@@ -695,15 +715,17 @@ int main(int argc, char **argv)
 
 	struct ep_error err;
 	ep_error_clear(&err);
-	r = c->run(&ctx, &err);
+	/* Before anything reads or writes under it: "" (an unset variable) is never "/". */
+	r = ep_root_check(ctx.root, &err);
+	if (r >= 0)
+		r = c->run(&ctx, &err);
 	int code = exit_code(r, &err);
 	if (r < 0) {
 		if (!ep_error_isset(&err))
 			ep_error_set(&err, r, "%s", strerror(-r));
-		/* Messages quote members, files and servers: never let them drive the terminal. */
-		char *msg = ep_escape(err.msg);
-		fprintf(stderr, "etcdpilot: %s: %s\n", c->name, msg ? msg : err.msg);
-		free(msg);
+		fprintf(stderr, "etcdpilot: %s: ", c->name);
+		put_message(stderr, err.msg);
+		fputc('\n', stderr);
 	}
 	free(ctx.args);
 	/*

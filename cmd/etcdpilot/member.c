@@ -1,23 +1,22 @@
 /*
- * member.c - etcdpilot member list|add|remove|promote.
- *
- * Thin: the library lists, probes, judges quorum and changes membership;
- * this file picks the endpoint to send a change to, refuses unsafe changes
- * unless --force, and prints what etcdctl would (table or -o json; the
- * ETCD_* lines after an add).
+ * member.c - etcdpilot member list|add|remove|promote: flags, the library's
+ * plan and apply (membership.h: checks, quorum guards, endpoint, retries,
+ * the catch-up wait), and rendering: etcdctl's table and lines, the ETCD_*
+ * settings after an add, the plan under --dry-run, one JSON document with
+ * -o json (progress and warnings then go to stderr).
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "cli_client.h"
 #include "etcdpilot/client.h"
+#include "etcdpilot/membership.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/strbuf.h"
 
 #define MEMBER_DEFAULT_TIMEOUT_MS 5000
@@ -140,402 +139,186 @@ static int member_list_run(struct cli_ctx *ctx, struct ep_error *err)
 /* ------------------------------------------------------------------------ */
 /* Changes                                                                   */
 
-/* Probe the cluster (status only): who is started, who is where. */
-static int cluster_probe(struct cli_client *cc, struct ep_health_report *rep,
-			 struct ep_error *err)
-{
-	return ep_health_probe(cc->client, (const char *const *)cc->cfg.endpoints.v,
-			       cc->cfg.endpoints.n, cc->timeout_ms, EP_HEALTH_STATUS_ONLY, rep, err);
-}
+enum change_op { OP_ADD, OP_REMOVE, OP_PROMOTE };
 
 /*
- * Where to send a change: a started voter other than @skip (the member the
- * change is about), the one that gave us the list first.
+ * Print @prefix and @text (names and URLs, some from the cluster) to @f with
+ * the control characters of @text escaped, then a newline.
  */
-static const char *change_endpoint(const struct ep_health_report *rep, size_t skip)
+static void print_escaped(FILE *f, const char *prefix, const char *text)
 {
-	const char *fallback = NULL;
-	for (size_t i = 0; i < rep->n; i++) {
-		const struct ep_member_health *m = &rep->v[i];
-		if (i == skip || m->member.is_learner || !m->status_ok)
-			continue;
-		if (rep->list_endpoint && !strcmp(m->endpoint, rep->list_endpoint))
-			return m->endpoint;
-		if (!fallback)
-			fallback = m->endpoint;
-	}
-	if (fallback)
-		return fallback;
-	if (skip < rep->n && rep->v[skip].endpoint && rep->list_endpoint &&
-	    !strcmp(rep->v[skip].endpoint, rep->list_endpoint))
-		return NULL;
-	return rep->list_endpoint;
+	_cleanup_free_ char *e = ep_escape(text);
+	fprintf(f, "%s%s\n", prefix, e ? e : "(out of memory)");
 }
 
-/* Index of NAME|ID in the report, with the list lookup's rules and messages. */
-static int report_lookup(const struct ep_health_report *rep, const char *arg, struct ep_error *err)
-{
-	struct ep_member_list view = { 0 };
-	view.v = calloc(rep->n ? rep->n : 1, sizeof(*view.v));
-	if (!view.v)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < rep->n; i++)
-		view.v[i] = rep->v[i].member; /* shallow: not released */
-	view.n = rep->n;
-	int r = ep_member_list_lookup(&view, arg, err);
-	free(view.v);
-	return r;
-}
-
-/*
- * printf to stdout with the control characters of the values (names and
- * URLs, some from the cluster) escaped; the format's own newline stays.
- */
-static void print_escaped(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void print_escaped(const char *fmt, ...)
-{
-	struct ep_strbuf sb = EP_STRBUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	ep_strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	ep_strbuf_rtrim(&sb);
-	_cleanup_free_ char *e = ep_escape(ep_strbuf_str(&sb));
-	ep_strbuf_release(&sb);
-	printf("%s\n", e ? e : "(out of memory)");
-}
-
-static void warn_force(const char *what, const struct ep_error *why)
-{
-	_cleanup_free_ char *msg = ep_escape(why->msg); /* names members */
-	fprintf(stderr,
-		"WARNING: --force: %s although it is unsafe: %s\n"
-		"WARNING: the cluster may lose quorum and stop serving until the missing members "
-		"are back\n",
-		what, msg ? msg : why->msg);
-}
-
-/*
- * Run @fn until it stops answering -EAGAIN (etcd's "unhealthy cluster" right
- * after a restart, "no leader", a learner not yet in sync: nothing was
- * changed, so trying again is safe), with backoff, until @timeout_ms from
- * @start_ms.  A timeout is never retried: the change may have happened.
- */
-struct change {
-	struct ep_client *client;
-	const char *endpoint;
-	uint64_t id;
-	const char *const *peers;
-	size_t npeers;
-	bool learner;
-	struct ep_member *added;
-	struct ep_member_list *list;
+struct progress {
+	const struct cli_ctx *ctx;
+	bool any;
+	enum ep_membership_phase last;
+	uint64_t last_ms;
 };
 
-static uint64_t now_ms(void)
+/* One line per phase (again after 5 s of the same), never on stdout with -o json. */
+static void on_progress(void *userdata, const struct ep_membership_progress *p)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int change_retry(int (*fn)(struct change *ch, struct ep_error *err), struct change *ch,
-			uint64_t start_ms, uint64_t timeout_ms, struct ep_error *err)
-{
-	uint64_t backoff = 100;
-	for (;;) {
-		struct ep_error e = { 0 };
-		int r = fn(ch, &e);
-		if (r != -EAGAIN) {
-			if (r < 0)
-				*err = e;
-			return r;
-		}
-		uint64_t spent = now_ms() - start_ms;
-		if (spent + backoff >= timeout_ms) {
-			*err = e;
-			if (!timeout_ms)
-				return r;
-			return ep_error_prefix(err, "still refused after %" PRIu64 " ms; retry later "
-						    "or give a longer --timeout", spent);
-		}
-		struct timespec ts = { .tv_sec = (time_t)(backoff / 1000),
-				       .tv_nsec = (long)(backoff % 1000) * 1000000L };
-		nanosleep(&ts, NULL);
-		backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
-	}
-}
-
-/* Voters that did not answer Status; etcd 3.4 refuses changes while any is away. */
-static size_t voters_away(const struct ep_health_report *rep)
-{
-	size_t away = 0;
-	for (size_t i = 0; i < rep->n; i++)
-		away += !rep->v[i].member.is_learner && !rep->v[i].status_ok;
-	return away;
-}
-
-/* After "unhealthy cluster" with voters away: say why waiting would not help. */
-static void explain_unhealthy(int r, const struct ep_health_report *rep, struct ep_error *err)
-{
-	size_t away = voters_away(rep);
-	if (r != -EAGAIN || !away || !strstr(err->msg, "unhealthy cluster"))
+	struct progress *ps = userdata;
+	if (ps->any && p->phase == ps->last && p->elapsed_ms < ps->last_ms + 5000)
 		return;
-	ep_error_prefix(err, "etcd refuses membership changes while a voting member is "
-			     "unreachable (%zu voter%s down here; remove a dead member first, "
-			     "etcd 3.4 allows that)",
-			away, away == 1 ? " is" : "s are");
+	ps->any = true, ps->last = p->phase, ps->last_ms = p->elapsed_ms;
+	_cleanup_free_ char *line = ep_membership_progress_line(p);
+	FILE *f = cli_json(ps->ctx) ? stderr : stdout;
+	fprintf(f, "%s\n", line ? line : "[member] (out of memory)");
+	fflush(f);
 }
 
-static int do_add(struct change *ch, struct ep_error *err)
+/* The plan: "would ..." lines, or one JSON document. */
+static void render_plan(const struct cli_ctx *ctx, const struct ep_member_plan *plan)
 {
-	return ep_member_add(ch->client, ch->endpoint, ch->peers, ch->npeers, ch->learner,
-			     ch->added, ch->list, err);
+	char hex[17];
+	json_t *steps = json_array();
+	for (size_t i = 0; i < plan->n_steps; i++) {
+		const struct ep_member_step *st = &plan->steps[i];
+		json_array_append_new(steps,
+				      json_pack("{s:s s:o s:o s:o s:b s:s}", "action",
+						ep_member_action_name(st->action), "id",
+						st->id ? json_string(ep_member_id_hex(st->id, hex))
+						       : json_null(),
+						"name",
+						st->name ? json_string(st->name) : json_null(),
+						"peer_urls", strv_json(&st->peer_urls),
+						"is_learner", st->learner, "summary", st->summary));
+		if (!cli_json(ctx))
+			print_escaped(stdout, "would ", st->summary);
+	}
+	json_t *doc = json_pack("{s:b s:s s:s s:o s:o}", "dry_run", 1, "cluster_id",
+				ep_member_id_hex(plan->cluster_id, hex), "through", plan->endpoint,
+				"steps", steps, "unsafe",
+				ep_error_isset(&plan->unsafe) ? json_string(plan->unsafe.msg)
+							      : json_null());
+	if (cli_json(ctx))
+		cli_print_json(doc);
+	else
+		json_decref(doc);
 }
 
-static int do_remove(struct change *ch, struct ep_error *err)
+/* What etcd did: etcdctl's lines (and the ETCD_* settings after an add), or one JSON document. */
+static int render_result(const struct cli_ctx *ctx, enum change_op op,
+			 const struct ep_member_result *res, struct ep_error *err)
 {
-	return ep_member_remove(ch->client, ch->endpoint, ch->id, NULL, err);
-}
-
-static int do_promote(struct change *ch, struct ep_error *err)
-{
-	return ep_member_promote(ch->client, ch->endpoint, ch->id, NULL, err);
-}
-
-/* What 'member add' prints: etcdctl's line and the ETCD_* settings (or the JSON document). */
-static int print_added(struct cli_ctx *ctx, const char *name, bool learner,
-		       const struct ep_member *added, const struct ep_member_list *ml,
-		       struct ep_error *err)
-{
+	static const char *const verb[] = { "added to", "removed from", "promoted in" };
+	struct ep_member_env env = { 0 };
 	char hex[17], chex[17];
-
-	/* ETCD_INITIAL_CLUSTER as etcdctl builds it: named members plus the new one. */
-	struct ep_strbuf initial_sb = EP_STRBUF_INIT, peers_sb = EP_STRBUF_INIT;
-	for (size_t i = 0; i < ml->n; i++) {
-		const struct ep_member *m = &ml->v[i];
-		const char *n = m->id == added->id ? name : m->name;
-		for (size_t k = 0; n && k < m->peer_urls.n; k++)
-			ep_strbuf_addf(&initial_sb, "%s%s=%s", initial_sb.len ? "," : "", n,
-				       m->peer_urls.v[k]);
-	}
-	for (size_t k = 0; k < added->peer_urls.n; k++)
-		ep_strbuf_addf(&peers_sb, "%s%s", k ? "," : "", added->peer_urls.v[k]);
-	_cleanup_free_ char *initial = ep_strbuf_detach(&initial_sb, NULL);
-	_cleanup_free_ char *peer_list = ep_strbuf_detach(&peers_sb, NULL);
-	if (!initial || !peer_list)
-		return ep_error_set(err, -ENOMEM, "out of memory");
-	ep_member_id_hex(added->id, hex);
-	ep_member_id_hex(ml->cluster_id, chex);
-	if (cli_json(ctx)) {
-		json_t *m = member_json(added);
-		json_object_set_new(m, "name", json_string(name));
-		cli_print_json(json_pack("{s:s s:o s:{s:s s:s s:s s:s}}", "cluster_id", chex, "member",
-					 m, "env", "ETCD_NAME", name, "ETCD_INITIAL_CLUSTER",
-					 initial, "ETCD_INITIAL_ADVERTISE_PEER_URLS", peer_list,
-					 "ETCD_INITIAL_CLUSTER_STATE", "existing"));
+	ep_member_id_hex(res->member.id, hex);
+	ep_member_id_hex(res->cluster_id, chex);
+	if (op == OP_ADD &&
+	    ep_member_env_build(&res->members, &res->member, res->name, &env, err) < 0)
+		return err->code;
+	for (size_t i = 0; i < res->warnings.n; i++)
+		print_escaped(stderr, "WARNING: ", res->warnings.v[i]);
+	if (cli_json(ctx) && op == OP_ADD) {
+		json_t *m = member_json(&res->member);
+		json_object_set_new(m, "name", json_string(res->name));
+		cli_print_json(json_pack("{s:s s:o s:b s:{s:s s:s s:s s:s}}", "cluster_id", chex,
+					 "member", m, "reused", res->reused, "env", "ETCD_NAME",
+					 env.name, "ETCD_INITIAL_CLUSTER", env.initial_cluster,
+					 "ETCD_INITIAL_ADVERTISE_PEER_URLS",
+					 env.advertise_peer_urls, "ETCD_INITIAL_CLUSTER_STATE",
+					 env.cluster_state));
+	} else if (cli_json(ctx)) {
+		cli_print_json(json_pack("{s:s s:s s:o s:b}", "cluster_id", chex,
+					 op == OP_REMOVE ? "removed" : "promoted", hex, "name",
+					 res->name ? json_string(res->name) : json_null(),
+					 "already", res->already));
 	} else {
+		printf("Member %s %s cluster %s%s%s\n", hex,
+		       res->reused ? "(added earlier) reused in" : verb[op], chex,
+		       op == OP_ADD && res->member.is_learner ? " as a learner" : "",
+		       res->already ? " (already)" : "");
 		/* The other members' names and URLs come from the cluster. */
-		_cleanup_free_ char *e_name = ep_escape(name);
-		_cleanup_free_ char *e_initial = ep_escape(initial);
-		_cleanup_free_ char *e_peers = ep_escape(peer_list);
-		if (!e_name || !e_initial || !e_peers)
-			return ep_error_set(err, -ENOMEM, "out of memory");
-		printf("Member %s added to cluster %s%s\n\n", hex, chex, learner ? " as a learner" : "");
-		printf("ETCD_NAME=\"%s\"\n", e_name);
-		printf("ETCD_INITIAL_CLUSTER=\"%s\"\n", e_initial);
-		printf("ETCD_INITIAL_ADVERTISE_PEER_URLS=\"%s\"\n", e_peers);
-		printf("ETCD_INITIAL_CLUSTER_STATE=\"existing\"\n");
+		_cleanup_free_ char *e_cluster = op == OP_ADD ? ep_escape(env.initial_cluster) : NULL;
+		_cleanup_free_ char *e_peers = op == OP_ADD ? ep_escape(env.advertise_peer_urls) : NULL;
+		if (op == OP_ADD)
+			printf("\nETCD_NAME=\"%s\"\nETCD_INITIAL_CLUSTER=\"%s\"\n"
+			       "ETCD_INITIAL_ADVERTISE_PEER_URLS=\"%s\"\n"
+			       "ETCD_INITIAL_CLUSTER_STATE=\"%s\"\n",
+			       env.name, e_cluster ? e_cluster : "(out of memory)",
+			       e_peers ? e_peers : "(out of memory)", env.cluster_state);
 	}
+	ep_member_env_release(&env);
 	return 0;
 }
 
+/* Plan the change, then print the plan (--dry-run) or apply it and print the result. */
+static int change_run(struct cli_ctx *ctx, enum change_op op, const struct ep_add_request *req,
+		      struct ep_error *err)
+{
+	uint64_t t0 = ep_now_ms();
+	struct cli_client cc = { 0 };
+	struct ep_member_plan plan = { 0 };
+	struct ep_member_result res = { 0 };
+	struct progress ps = { .ctx = ctx };
+	unsigned flags = (cli_has(ctx, "force") ? EP_REMOVE_FORCE : 0) |
+			 (cli_has(ctx, "dead") ? EP_REMOVE_DEAD : 0);
+
+	/* A usage error needs no cluster. */
+	if (op != OP_ADD && !ctx->args[0][0])
+		return ep_error_usage(err, -EINVAL, "an empty member NAME|ID names no member; "
+						    "'etcdpilot member list' shows them");
+	int r = cli_client_open(ctx, MEMBER_DEFAULT_TIMEOUT_MS, &cc, err);
+	struct ep_cluster_access ca = { .client = cc.client,
+					.endpoints = (const char *const *)cc.cfg.endpoints.v,
+					.n_endpoints = cc.cfg.endpoints.n,
+					.deadline_ms = t0 + cc.timeout_ms,
+					.progress = on_progress,
+					.progress_userdata = &ps };
+	if (r >= 0 && op == OP_ADD)
+		r = ep_membership_plan_add(&ca, req, &plan, err);
+	else if (r >= 0 && op == OP_REMOVE)
+		r = ep_membership_plan_remove(&ca, ctx->args[0], flags, &plan, err);
+	else if (r >= 0)
+		r = ep_membership_plan_promote(&ca, ctx->args[0], &plan, err);
+	if (r >= 0 && ep_error_isset(&plan.unsafe)) {
+		print_escaped(stderr, "WARNING: --force: ", plan.unsafe.msg); /* names members */
+		fprintf(stderr, "WARNING: the cluster may lose quorum and stop serving until the "
+				"missing members are back\n");
+	}
+	if (r >= 0 && ctx->dry_run)
+		render_plan(ctx, &plan);
+	else if (r >= 0 && (r = ep_membership_apply(&ca, &plan, &res, err)) >= 0)
+		r = render_result(ctx, op, &res, err);
+	ep_member_result_release(&res);
+	ep_member_plan_release(&plan);
+	cli_client_release(&cc);
+	return r;
+}
+
+/* NAME and PEER-URL are checked first: a usage error needs no cluster. */
 static int member_add_run(struct cli_ctx *ctx, struct ep_error *err)
 {
-	uint64_t start = now_ms();
-	const char *name = ctx->args[0];
-	bool learner = cli_has(ctx, "learner");
-	struct cli_client cc = { 0 };
-	struct ep_health_report rep = { 0 };
 	struct ep_strv peers = { 0 };
-	struct ep_member added = { 0 };
-	struct ep_member_list ml = { 0 };
-	char hex[17];
-	int r;
-
-	r = ep_endpoints_parse(ctx->args[1], &peers, err);
-	if (r == 0)
-		r = ep_error_usage(err, -EINVAL, "no peer URL given");
-	if (r < 0) {
-		ep_error_prefix(err, "peer URL '%s'", ctx->args[1]);
-		goto out;
-	}
-	if ((r = cli_client_open(ctx, MEMBER_DEFAULT_TIMEOUT_MS, &cc, err)) < 0 ||
-	    (r = cluster_probe(&cc, &rep, err)) < 0)
-		goto out;
-	for (size_t i = 0; i < rep.n; i++) {
-		const struct ep_member *m = &rep.v[i].member;
-		if (m->name && !strcmp(m->name, name)) {
-			r = ep_error_usage(err, -EEXIST, "a member named '%s' already exists (%s); "
-							 "remove it first or pick another name",
-					   name, ep_member_id_hex(m->id, hex));
-			goto out;
-		}
-		for (size_t k = 0; k < peers.n; k++)
-			if (ep_strv_contains(&m->peer_urls, peers.v[k])) {
-				r = ep_error_usage(err, -EEXIST,
-						   "peer URL '%s' already belongs to member '%s' (%s)",
-						   peers.v[k], m->name ? m->name : "unstarted",
-						   ep_member_id_hex(m->id, hex));
-				goto out;
-			}
-	}
-	struct ep_error why = { 0 };
-	if (ep_quorum_check_add(&rep, learner, &why) < 0) {
-		if (!cli_has(ctx, "force")) {
-			*err = why;
-			r = why.code;
-			goto out;
-		}
-		warn_force("adding a voting member", &why);
-	}
-	const char *ep = change_endpoint(&rep, SIZE_MAX);
-	if (ctx->dry_run) {
-		print_escaped("would add member '%s' (%s) with peer URLs %s through %s\n", name,
-			      learner ? "learner" : "voter", ctx->args[1], ep);
-		r = 0;
-		goto out;
-	}
-	struct change ch = { .client = cc.client, .endpoint = ep,
-			     .peers = (const char *const *)peers.v, .npeers = peers.n,
-			     .learner = learner, .added = &added, .list = &ml };
-	/* Waiting helps a cluster that just started, not one with a member away. */
-	r = change_retry(do_add, &ch, start, voters_away(&rep) ? 0 : cc.timeout_ms, err);
-	explain_unhealthy(r, &rep, err);
-	if (r < 0) {
-		ep_error_prefix(err, "adding member '%s'", name);
-		goto out;
-	}
-
-	r = print_added(ctx, name, learner, &added, &ml, err);
+	int r = ep_member_name_check(ctx->args[0], err);
 	if (r < 0)
-		goto out;
-	r = 0;
-out:
-	ep_member_release(&added);
-	ep_member_list_release(&ml);
+		return ep_error_prefix(err, "argument NAME");
+	if ((r = ep_peer_urls_parse(ctx->args[1], &peers, err)) < 0)
+		return ep_error_prefix(err, "argument PEER-URL");
+	const struct ep_add_request req = { .name = ctx->args[0],
+					    .peer_urls = (const char *const *)peers.v,
+					    .n_peer_urls = peers.n,
+					    .learner = cli_has(ctx, "learner"),
+					    .force = cli_has(ctx, "force") };
+	r = change_run(ctx, OP_ADD, &req, err);
 	ep_strv_release(&peers);
-	ep_health_report_release(&rep);
-	cli_client_release(&cc);
 	return r;
 }
 
 static int member_remove_run(struct cli_ctx *ctx, struct ep_error *err)
 {
-	uint64_t start = now_ms();
-	struct cli_client cc = { 0 };
-	struct ep_health_report rep = { 0 };
-	char hex[17], chex[17];
-	int r, idx;
-
-	if ((r = cli_client_open(ctx, MEMBER_DEFAULT_TIMEOUT_MS, &cc, err)) < 0 ||
-	    (r = cluster_probe(&cc, &rep, err)) < 0)
-		goto out;
-	if ((r = idx = report_lookup(&rep, ctx->args[0], err)) < 0)
-		goto out;
-	const struct ep_member *m = &rep.v[idx].member;
-	const char *name = m->name ? m->name : "unstarted";
-	ep_member_id_hex(m->id, hex);
-	struct ep_error why = { 0 };
-	if (ep_quorum_check_remove(&rep, (size_t)idx, &why) < 0) {
-		if (!cli_has(ctx, "force")) {
-			*err = why;
-			r = why.code;
-			goto out;
-		}
-		warn_force("removing a voting member", &why);
-	}
-	const char *ep = change_endpoint(&rep, (size_t)idx);
-	if (!ep) {
-		r = ep_error_set(err, -EBUSY, "no other member than '%s' (%s) answers; cannot "
-					      "remove it through itself", name, hex);
-		goto out;
-	}
-	if (ctx->dry_run) {
-		print_escaped("would remove member '%s' (%s) through %s\n", name, hex, ep);
-		r = 0;
-		goto out;
-	}
-	struct change ch = { .client = cc.client, .endpoint = ep, .id = m->id };
-	r = change_retry(do_remove, &ch, start, cc.timeout_ms, err);
-	explain_unhealthy(r, &rep, err);
-	if (r < 0) {
-		ep_error_prefix(err, "removing member '%s' (%s)", name, hex);
-		goto out;
-	}
-	ep_member_id_hex(rep.cluster_id, chex);
-	if (cli_json(ctx))
-		cli_print_json(json_pack("{s:s s:s s:o}", "cluster_id", chex, "removed", hex, "name",
-					 m->name ? json_string(m->name) : json_null()));
-	else
-		printf("Member %s removed from cluster %s\n", hex, chex);
-	r = 0;
-out:
-	ep_health_report_release(&rep);
-	cli_client_release(&cc);
-	return r;
+	return change_run(ctx, OP_REMOVE, NULL, err);
 }
 
 static int member_promote_run(struct cli_ctx *ctx, struct ep_error *err)
 {
-	uint64_t start = now_ms();
-	struct cli_client cc = { 0 };
-	struct ep_health_report rep = { 0 };
-	char hex[17], chex[17];
-	int r, idx;
-
-	if ((r = cli_client_open(ctx, MEMBER_DEFAULT_TIMEOUT_MS, &cc, err)) < 0 ||
-	    (r = cluster_probe(&cc, &rep, err)) < 0)
-		goto out;
-	if ((r = idx = report_lookup(&rep, ctx->args[0], err)) < 0)
-		goto out;
-	const struct ep_member *m = &rep.v[idx].member;
-	const char *name = m->name ? m->name : "unstarted";
-	ep_member_id_hex(m->id, hex);
-	if (!m->is_learner) {
-		r = ep_error_usage(err, -EINVAL, "member '%s' (%s) is already a voting member", name,
-				   hex);
-		goto out;
-	}
-	const char *ep = change_endpoint(&rep, (size_t)idx);
-	if (!ep) {
-		r = ep_error_set(err, -EBUSY, "no voting member answers; cannot promote '%s'", name);
-		goto out;
-	}
-	if (ctx->dry_run) {
-		print_escaped("would promote member '%s' (%s) through %s\n", name, hex, ep);
-		r = 0;
-		goto out;
-	}
-	/* A learner still catching up is refused with "not in sync": retried. */
-	struct change ch = { .client = cc.client, .endpoint = ep, .id = m->id };
-	r = change_retry(do_promote, &ch, start, cc.timeout_ms, err);
-	if (r < 0) {
-		ep_error_prefix(err, "promoting member '%s' (%s)", name, hex);
-		goto out;
-	}
-	ep_member_id_hex(rep.cluster_id, chex);
-	if (cli_json(ctx))
-		cli_print_json(json_pack("{s:s s:s s:o}", "cluster_id", chex, "promoted", hex, "name",
-					 m->name ? json_string(m->name) : json_null()));
-	else
-		printf("Member %s promoted in cluster %s\n", hex, chex);
-	r = 0;
-out:
-	ep_health_report_release(&rep);
-	cli_client_release(&cc);
-	return r;
+	return change_run(ctx, OP_PROMOTE, NULL, err);
 }
 
 static const struct cli_opt add_opts[] = {
@@ -546,6 +329,7 @@ static const struct cli_opt add_opts[] = {
 
 static const struct cli_opt remove_opts[] = {
 	{ "force", 0, false, NULL, "skip the quorum check (dangerous: the cluster may stop)" },
+	{ "dead", 0, false, NULL, "only if the member does not answer (refused when it does)" },
 	{ 0 },
 };
 
@@ -569,10 +353,12 @@ const struct cli_command cmd_member_add = {
 	.opts = add_opts,
 	.args = "NAME PEER-URL",
 	.summary = "add a member (refused when it would cost quorum)",
-	.help = "Add member NAME with PEER-URL (comma-separated for several) and print the\n"
-		"ETCD_* settings it must start with.  A voting member is refused when the\n"
-		"started voters would fall short of the new quorum; a learner (--learner) is\n"
-		"always safe and is promoted later with 'etcdpilot member promote'.",
+	.help = "Add member NAME with PEER-URL (https://HOST:PORT, comma-separated for several)\n"
+		"and print the ETCD_* settings it must start with.  NAME holds letters, digits,\n"
+		"'-', '.' and '_' and is recorded under /etcdpilot/member-name/ so that a second\n"
+		"add under it is refused before the member starts.  A voting member is refused\n"
+		"when the started voters would fall short of the new quorum; a learner\n"
+		"(--learner) is always safe and is promoted later with 'etcdpilot member promote'.",
 	.min_args = 2,
 	.max_args = 2,
 	.json_output = true,
@@ -585,8 +371,10 @@ const struct cli_command cmd_member_remove = {
 	.opts = remove_opts,
 	.args = "NAME|ID",
 	.summary = "remove a member (refused when it would cost quorum)",
-	.help = "Remove the member named NAME or with the hex ID (as 'member list' prints it).\n"
-		"Refused when the remaining started voters could not form a quorum.",
+	.help = "Remove the member named NAME or with the hex ID (as 'member list' prints it;\n"
+		"refused as ambiguous when NAME is one member's name and another's ID).  Refused\n"
+		"when the remaining started voters could not form a quorum; sent through another\n"
+		"voter.  --dead removes only a member that does not answer.",
 	.min_args = 1,
 	.max_args = 1,
 	.json_output = true,
@@ -598,9 +386,10 @@ const struct cli_command cmd_member_promote = {
 	.groups = CLI_NODE | CLI_CLIENT,
 	.args = "NAME|ID",
 	.summary = "promote a learner to a voting member",
-	.help = "Promote the learner NAME or ID.  While it is still catching up with the leader,\n"
-		"etcd refuses; the promotion is retried with backoff until --timeout (default\n"
-		"5s).",
+	.help = "Promote the learner NAME or ID once it has started and caught up with the\n"
+		"leader (its applied index, printed while it catches up); while etcd still says\n"
+		"it is not in sync, the promotion is retried with backoff until --timeout\n"
+		"(default 5s).",
 	.min_args = 1,
 	.max_args = 1,
 	.json_output = true,

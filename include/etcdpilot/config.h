@@ -102,6 +102,39 @@ bool ep_is_dns1123_subdomain(const char *s);
 bool ep_is_ip(const char *s);
 
 /*
+ * Why the IP literal @s cannot be a member's address ("the unspecified
+ * address", "the broadcast address", "a multicast address", ...; an
+ * IPv4-mapped IPv6 address as its IPv4 address), NULL when it can (or is
+ * no IP literal).  Static string.
+ */
+const char *ep_addr_unusable(const char *s);
+
+/*
+ * The extraArgs of @spec against what etcdpilot derives (ep_spec_validate
+ * runs it; so does ep_manifest_etcd_args, which both modes render from):
+ * flag names of letters, digits, '-' and '_'; values of one printable line;
+ * --name equal to the node name; --data-dir equal to the data dir (an
+ * extraArgs data-dir alone becomes the data dir when the config is
+ * loaded); no --initial-cluster or --initial-cluster-state (etcdpilot's);
+ * certificate flags naming files in <cert_dir>/etcd; the URL flags parsed,
+ * listen URLs on IP addresses, advertised hosts reachable, https hosts
+ * among the certificate's SANs, listen-client-urls keeping an https URL
+ * on a loopback (or the unspecified) address; an identity flag repeated only
+ * with the same value.  Errors (EP_ERR_USAGE) start with the entry's
+ * FILE:LINE:COL and field path when it came from a file, else
+ * "extraArgs[N]".  Returns 0 or -EINVAL.
+ */
+int ep_spec_check_args(const struct ep_spec *spec, struct ep_error *err);
+
+/*
+ * What 'etcdpilot init' cannot take: a JoinConfiguration (the node is to
+ * join a cluster; init would bootstrap a second one with its own CA) or
+ * etcd.external (not a member etcdpilot runs).  EP_ERR_USAGE naming the
+ * file position and what to do instead, or 0.
+ */
+int ep_spec_check_init(const struct ep_spec *spec, struct ep_error *err);
+
+/*
  * Render the effective spec as a jansson object (caller owns; json_decref),
  * NULL on ENOMEM.  Every spec field is present (unset ones as null), in a
  * fixed order; the names are an interface.  Used by 'config print' for both

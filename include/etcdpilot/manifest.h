@@ -33,6 +33,12 @@ struct ep_error;
 #define EP_ETCD_PEER_PORT 2380
 #define EP_ETCD_METRICS_PORT 2381
 
+/*
+ * The most a rendered file may hold (the manifest, or each file of the
+ * systemd mode): more is refused as a usage error, in both modes alike.
+ */
+#define EP_RENDER_MAX (1u << 20)
+
 /* The annotation kubeadm reads to discover etcd endpoints. */
 #define EP_ANNOTATION_CLIENT_URLS "kubeadm.kubernetes.io/etcd.advertise-client-urls"
 
@@ -55,6 +61,14 @@ bool ep_manifest_version_supported(const char *version);
  */
 int ep_manifest_etcd_args(const struct ep_spec *spec, const struct ep_kvv *initial_cluster,
 			  struct ep_kvv *ret, struct ep_error *err);
+
+/*
+ * The client URL this node reaches its own member at: the first https URL
+ * of listen-client-urls on a loopback address (an unspecified one taken as
+ * loopback), by default https://127.0.0.1:2379 (https://[::1]:2379 for an
+ * IPv6 advertise address).  Heap string, NULL on ENOMEM.
+ */
+char *ep_manifest_local_client_url(const struct ep_spec *spec);
 
 /*
  * Render the static pod for @spec (see ep_manifest_etcd_args for

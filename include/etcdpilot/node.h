@@ -88,20 +88,20 @@ char *ep_node_local_endpoint(const struct ep_spec *spec);
  * The wait phase: poll the local member through the client (TLS: the etcd
  * CA and the healthcheck-client pair, under the root) until it answers
  * healthy or @timeout_ms passes.  On timeout the error also carries a
- * one-line summary of the pod (see ep_node_pod_report).  Dry-run only logs.
+ * one-line summary of the pod and etcd's own last log lines (see
+ * ep_node_pod_report).  Dry-run only logs.
  */
 int ep_node_wait(const struct ep_node *node, uint64_t timeout_ms, struct ep_error *err);
 
 /*
  * Best-effort report on the etcd pod, for a member that did not come up:
- * the kubelet stand-in's status (<root>/var/lib/kubelet-standin/pods/etcd/
- * status.json: phase, container state and reason, restarts, last exit code,
- * last probe results) and the last @tail_lines lines of the container log
- * it names; without a stand-in, the crictl commands to run on a real node.
- * *@ret_summary (may be NULL) gets one line, *@ret_text (may be NULL) the
- * full multi-line report; both heap strings.  Returns 0, or -ENOENT when
- * there is no stand-in status (the texts then hold the crictl hint), or
- * -ENOMEM.
+ * the static pod runtime's diagnosis (runtime.h) - the pod's restarts and
+ * etcd's own last @tail_lines lines from the container log the kubelet
+ * keeps under /var/log/pods (and crictl's view on a real node).
+ * *@ret_summary (may be NULL) gets one line: the state and etcd's last
+ * lines, escaped; *@ret_text (may be NULL) the full multi-line report;
+ * both heap strings.  Returns 0, or -ENOENT when the kubelet has written
+ * nothing for the pod (the texts say so and where to look), or -ENOMEM.
  */
 int ep_node_pod_report(const struct ep_node *node, unsigned tail_lines, char **ret_summary,
 		       char **ret_text);

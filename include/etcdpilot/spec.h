@@ -39,6 +39,17 @@ struct ep_strv {
 struct ep_kv {
 	char *name;
 	char *value;
+	/*
+	 * Where a config file gave it ("FILE:LINE:COL: etcd.local.extraArgs[2]"),
+	 * for messages; NULL when it came from elsewhere.
+	 */
+	char *at;
+	/*
+	 * extraEnvs only: a Kubernetes EnvVarSource (valueFrom) as compact JSON
+	 * with string values ({"fieldRef":{"fieldPath":"status.podIP"}}), the
+	 * value then being empty; NULL for a plain value.
+	 */
+	char *value_from;
 };
 
 struct ep_kvv {
@@ -90,6 +101,14 @@ struct ep_spec {
 	 * only run once flags and defaults are in; NULL when not from a file.
 	 */
 	char *image_tag_at, *kubernetes_version_at;
+	/*
+	 * Likewise for the data dir ("FILE:LINE:COL: etcd.local.dataDir",
+	 * "--data-dir", or the extraArgs data-dir entry it was taken from), a
+	 * JoinConfiguration ("FILE:LINE:COL: kind"), etcd.external and
+	 * patches.directory; NULL when not given.
+	 */
+	char *data_dir_at, *join_at, *external_at, *patches_at;
+	char *patches_dir;       /* kubeadm's patches.directory; NULL when not given */
 	char *image_repository;  /* etcd.local.imageRepository or the cluster's; registry.k8s.io */
 	char *image_tag;         /* "3.6.6-0" */
 
@@ -138,7 +157,9 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src);
 /*
  * Fill every unset field of @spec with its default (kubeadm's where kubeadm
  * has one).  The name defaults to the lowercased host name, the advertise
- * address to the address of the interface that carries the default route.
+ * address to the address of the interface that carries the default route;
+ * an IPv4-mapped IPv6 advertise address (::ffff:10.0.0.1) becomes the IPv4
+ * address it is, so that every URL, probe and SAN treats it as IPv4.
  * Returns 0, or a negative errno with @err set when a default cannot be
  * found (e.g. no advertise address could be detected).
  */
@@ -182,11 +203,17 @@ bool ep_addr_is_ipv6(const char *addr);
  */
 char *ep_url(const char *scheme, const char *addr, unsigned port);
 
-/* ep_strv / ep_kvv helpers.  All return 0 or -ENOMEM and copy their input. */
+/*
+ * ep_strv / ep_kvv helpers.  All return 0 or -ENOMEM and copy their input;
+ * pushing n entries costs O(n) in all.  ep_kvv_push_at also records @at
+ * and @value_from (each may be NULL).
+ */
 int ep_strv_push(struct ep_strv *sv, const char *s);
 bool ep_strv_contains(const struct ep_strv *sv, const char *s);
 void ep_strv_release(struct ep_strv *sv);
 int ep_kvv_push(struct ep_kvv *kv, const char *name, const char *value);
+int ep_kvv_push_at(struct ep_kvv *kv, const char *name, const char *value, const char *at,
+		   const char *value_from);
 void ep_kvv_release(struct ep_kvv *kv);
 
 #endif

@@ -3,9 +3,9 @@
  * verbs etcdpilot needs, run as a child process with argv (never a shell).
  *
  * The program is spec->systemd.systemctl ("systemctl", looked up in PATH,
- * or a path).  The tests point it at a stand-in; so that the stand-in knows
- * which node root it serves, the child gets ETCDPILOT_ROOT=<root> in its
- * environment when --root is not "/" (the real systemctl ignores it).
+ * or a path).  A systemctl named for a --root other than "/" serves that
+ * root: so that it knows which, the child gets ETCDPILOT_ROOT=<root> in
+ * its environment (the real systemctl ignores it).
  */
 #ifndef ETCDPILOT_SYSTEMCTL_H
 #define ETCDPILOT_SYSTEMCTL_H

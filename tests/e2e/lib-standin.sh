@@ -7,7 +7,11 @@
 #                                 (both ends inside NS; nothing reaches the host)
 #   standin_start ROOT NS NODE [ARGS...]   start the stand-in; its pid in $STANDIN_PID
 #   standin_stop PID              SIGTERM it and wait (its pods stop first)
-#   standin_field ROOT KEY        one field of the etcd pod's status.json
+#   standin_field ROOT KEY        one field of the etcd pod's status.json (the
+#                                 stand-in's own file: for tests only)
+#   pod_log_dir ROOT [POD]        the kubelet's log directory of a kube-system pod
+#                                 (default etcd-*): <root>/var/log/pods/kube-system_<pod>_<uid>
+#   cri_framed FILE...            every line of the files is a CRI log line
 #   in_ns NS CMD...               run CMD in the namespace
 
 STANDIN=${STANDIN:-$SRC/hack/kubelet-standin}
@@ -64,4 +68,29 @@ standin_stop() {
 standin_field() {
 	python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' \
 		"$1/var/lib/kubelet-standin/pods/etcd/status.json" "$2"
+}
+
+pod_log_dir() {
+	local d
+	for d in "$1"/var/log/pods/kube-system_${2:-etcd-*}_*; do
+		[[ -d $d ]] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+
+# cri_framed FILE...: "<RFC3339Nano> <stdout|stderr> <P|F> <text>" on every
+# line (what containerd writes and the kubelet reads back); says which line
+# is not, and fails then.
+cri_framed() {
+	python3 - "$@" <<'PY'
+import re, sys
+line_re = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d) (stdout|stderr) (P|F) ")
+for path in sys.argv[1:]:
+    data = open(path, "rb").read()
+    if data and not data.endswith(b"\n"):
+        sys.exit(f"{path}: does not end with a newline")
+    for n, line in enumerate(data.split(b"\n")[:-1], 1):
+        if not line_re.match(line):
+            sys.exit(f"{path}:{n}: not a CRI log line: {line[:120]!r}")
+PY
 }

@@ -78,3 +78,30 @@ expect_in "$T/err" "--name: 'Bad_Name' is not a valid node name \(lowercase RFC 
 
 run "$EP" config print --config "$T/missing.yaml"
 expect_rc 2 "a missing config file exits 2"
+
+# What config print writes loads again as --config and prints the same (YAML and JSON).
+for v in v1beta4 v1beta3; do
+	run "$EP" config print --config "$EX/kubeadm-$v.print.yaml"
+	expect_rc 0 "config print's output ($v) loads as --config"
+	cmp -s "$T/out" "$EX/kubeadm-$v.print.yaml" || fail "and prints the same again ($v)"
+	pass "and prints the same again ($v)"
+done
+"$EP" config print --config "$EX/kubeadm-v1beta4.yaml" -o json >"$T/print.json" 2>/dev/null
+run "$EP" config print --config "$T/print.json"
+expect_rc 0 "the JSON form loads as --config too"
+cmp -s "$T/out" "$EX/kubeadm-v1beta4.print.yaml" || fail "and prints the same"
+pass "and prints the same"
+
+# A v1beta3-only field in a v1beta4 file: a warning naming the v1beta4 field.
+printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\napiServer:\n  timeoutForControlPlane: 6m\n' >"$T/v3field.yaml"
+run "$EP" config print --config "$T/v3field.yaml" --name cp1 --advertise-address 10.0.0.1
+expect_rc 0 "a v1beta3 field in v1beta4 is not an error"
+expect_in "$T/err" "v3field\.yaml:4:3: WARNING: apiServer\.timeoutForControlPlane is kubeadm\.k8s\.io/v1beta3 only and is ignored; in v1beta4 it is timeouts\.controlPlaneComponentHealthCheck" \
+	"but a warning that names the v1beta4 field"
+
+# A tab gets a sentence, not libyaml's "cannot start any token".
+printf 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\netcd:\n\tlocal: {}\n' >"$T/tab.yaml"
+run "$EP" config print --config "$T/tab.yaml" --name cp1 --advertise-address 10.0.0.1
+expect_rc 2 "a tab in the config exits 2"
+expect_in "$T/err" "tab\.yaml:4:1: yaml: a tab character where YAML allows only spaces \(YAML indents with spaces; replace the tab with spaces\)" \
+	"and says so in a sentence"

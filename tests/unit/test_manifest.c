@@ -162,6 +162,96 @@ static void test_golden_extra_args(void **state)
 	ep_spec_release(&spec);
 }
 
+/*
+ * What an override names, the rest of the pod follows: the annotation
+ * (advertise-client-urls), initial-cluster (initial-advertise-peer-urls),
+ * the probes (listen-metrics-urls, its scheme in any case as Go's
+ * url.Parse reads it), the local endpoint (listen-client-urls).
+ */
+static void test_overrides_followed(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	make_spec(&spec, "3.6.6", NULL);
+	assert_int_equal(ep_strv_push(&spec.server_cert_sans, "etcd.example.com"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_args, "advertise-client-urls",
+				     "https://etcd.example.com:2379,https://10.0.0.11:2379"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_args, "initial-advertise-peer-urls",
+				     "https://10.0.0.11:2390,https://127.0.0.1:2390"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_args, "listen-metrics-urls",
+				     "HTTPS://127.0.0.1:2391"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_args, "listen-client-urls",
+				     "https://10.0.0.11:2379,https://127.0.0.1:12379"), 0);
+	char *out = render(&spec, NULL);
+	assert_non_null(strstr(out, "    kubeadm.kubernetes.io/etcd.advertise-client-urls: "
+				    "https://etcd.example.com:2379,https://10.0.0.11:2379\n"));
+	assert_non_null(strstr(out, "    - --initial-cluster=cp1=https://10.0.0.11:2390,"
+				    "cp1=https://127.0.0.1:2390\n"));
+	assert_null(strstr(out, "scheme: HTTP\n"));
+	assert_non_null(strstr(out, "        scheme: HTTPS\n"));
+	assert_non_null(strstr(out, "    - containerPort: 2391\n"));
+	char *local = ep_manifest_local_client_url(&spec);
+	assert_string_equal(local, "https://127.0.0.1:12379");
+	free(local);
+	/* What is read back is what was written. */
+	struct ep_manifest_info info;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_manifest_parse(out, strlen(out), "x", "cp1", NULL, &info, &err), 0);
+	assert_string_equal(info.spec.advertise_address, "etcd.example.com");
+	ep_manifest_info_release(&info);
+	free(out);
+	ep_spec_release(&spec);
+
+	/* Without overrides: kubeadm's endpoint (::1 for IPv6). */
+	make_spec(&spec, "3.6.6", "fd00::11");
+	local = ep_manifest_local_client_url(&spec);
+	assert_string_equal(local, "https://[::1]:2379");
+	free(local);
+	ep_spec_release(&spec);
+}
+
+/* extraEnvs valueFrom: the kubelet resolves it; rendered, read back, compared. */
+static void test_env_value_from(void **state)
+{
+	(void)state;
+	struct ep_spec spec;
+	make_spec(&spec, "3.6.6", NULL);
+	assert_int_equal(ep_kvv_push_at(&spec.extra_envs, "POD_IP", "", NULL,
+					"{\"fieldRef\":{\"apiVersion\":\"v1\",\"fieldPath\":"
+					"\"status.podIP\"}}"), 0);
+	assert_int_equal(ep_kvv_push(&spec.extra_envs, "GOMAXPROCS", "4"), 0);
+	char *out = render(&spec, NULL);
+	assert_non_null(strstr(out, "    env:\n    - name: GOMAXPROCS\n      value: \"4\"\n"
+				    "    - name: POD_IP\n      valueFrom:\n        fieldRef:\n"
+				    "          apiVersion: v1\n          fieldPath: status.podIP\n"));
+	struct ep_manifest_info have, want;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_manifest_parse(out, strlen(out), "x", "cp1", NULL, &want, &err), 0);
+	assert_int_equal(want.spec.extra_envs.n, 2);
+	assert_string_equal(want.spec.extra_envs.v[1].value_from,
+			    "{\"fieldRef\":{\"apiVersion\":\"v1\",\"fieldPath\":\"status.podIP\"}}");
+	/* Another fieldPath on disk is a difference the diff names. */
+	const char *at = strstr(out, "status.podIP");
+	assert_non_null(at);
+	char *edited = NULL;
+	assert_true(asprintf(&edited, "%.*sstatus.hostIP%s", (int)(at - out), out, at + 12) > 0);
+	assert_int_equal(ep_manifest_parse(edited, strlen(edited), "x", "cp1", NULL, &have, &err), 0);
+	struct ep_strv lines = { 0 };
+	assert_true(ep_manifest_diff(&have, edited, &want, out, &lines) > 0);
+	bool named = false;
+	for (size_t i = 0; i < lines.n; i++)
+		named |= strstr(lines.v[i], "env POD_IP") != NULL;
+	assert_true(named);
+	ep_strv_release(&lines);
+	ep_manifest_info_release(&have);
+	ep_manifest_info_release(&want);
+	free(edited);
+	free(out);
+	ep_spec_release(&spec);
+}
+
 static void add_extra_envs(struct ep_spec *spec)
 {
 	assert_int_equal(ep_kvv_push(&spec->extra_envs, "GOMAXPROCS", "4"), 0);
@@ -453,6 +543,30 @@ static void test_reader_errors(void **state)
 			   "--name=cp1, --data-dir=/var/lib/etcd]}]}\n",
 			   NULL, "sets --name twice ('mp1' and 'cp1')");
 
+	/*
+	 * 1 MiB of nesting (the most node.c reads) is refused while parsing,
+	 * in the first document and in a second one; it used to take minutes.
+	 */
+	size_t size = 1u << 20;
+	char *deep = malloc(size + 1);
+	assert_non_null(deep);
+	static const char *const heads[] = {
+		"apiVersion: v1\nkind: Pod\nspec: ",
+		"apiVersion: v1\nkind: Pod\n---\nspec: ",
+	};
+	static const char *const where[] = {
+		"etcd.yaml:3:70: not valid YAML: nested more than 64 levels deep",
+		"holds more than one YAML document",
+	};
+	for (size_t h = 0; h < 2; h++) {
+		size_t n = strlen(heads[h]);
+		memcpy(deep, heads[h], n);
+		memset(deep + n, '[', size - n);
+		deep[size] = '\0';
+		expect_parse_error(deep, NULL, where[h]);
+	}
+	free(deep);
+
 	struct ep_spec spec;
 	make_spec(&spec, "3.6.6", NULL);
 	char *out = render(&spec, NULL);
@@ -490,7 +604,7 @@ static void test_quoting(void **state)
 	add_extra_envs(&spec);
 	char *out = render(&spec, NULL);
 	const char *quoted[] = {
-		"value: \"4\"\n",     "value: \"true\"\n",	 "value: \"\"\n",
+		"value: \"4\"\n",     "value: \"true\"\n",
 		"value: \"null\"\n",  "value: \"2024-01-02\"\n", "value: \"0755\"\n",
 		"value: \"1.5e3\"\n", "value: \"yes\"\n",
 	};
@@ -499,6 +613,9 @@ static void test_quoting(void **state)
 			print_error("missing %s", quoted[i]);
 		assert_non_null(strstr(out, quoted[i]));
 	}
+	/* An empty value is left out, as corev1.EnvVar's omitempty makes kubeadm do. */
+	assert_non_null(strstr(out, "    - name: EMPTY\n    - name: "));
+	assert_null(strstr(out, "value: \"\"\n"));
 	/* Strings that read back as strings stay plain; integers are plain integers. */
 	assert_non_null(strstr(out, "value: arm64\n"));
 	assert_non_null(strstr(out, "value: hello world\n"));
@@ -722,6 +839,8 @@ int main(void)
 		cmocka_unit_test(test_golden_34),
 		cmocka_unit_test(test_golden_extra_args),
 		cmocka_unit_test(test_golden_extra_envs),
+		cmocka_unit_test(test_overrides_followed),
+		cmocka_unit_test(test_env_value_from),
 		cmocka_unit_test(test_golden_sans),
 		cmocka_unit_test(test_golden_ipv6),
 		cmocka_unit_test(test_golden_join),

@@ -25,6 +25,7 @@
 
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
+#include "etcdpilot/manifest.h"
 #include "etcdpilot/spec.h"
 #include "etcdpilot/systemctl.h"
 #include "etcdpilot/unit.h"
@@ -288,6 +289,107 @@ static void test_render_errors(void **state)
 	ep_spec_release(&spec);
 	for (int i = 0; i < EP_UNIT_NFILES; i++)
 		assert_null(files.f[i].content);
+}
+
+/*
+ * The static pod and systemd mode refuse the same extraArgs with the same
+ * words (they used to differ: a newline in a value or a flag named 'a/b'
+ * went into the pod and was refused only here), and a spec too large to
+ * render is a usage error in both, at the same bound.
+ */
+static void test_same_rules_both_modes(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name, *value;
+		const char *msg;
+	} cases[] = {
+	    {"a/b", "x", "extraArgs[0].name: 'a/b' is not an etcd flag name"},
+	    {"snapshot-count", "5\n6", "extraArgs[0]: --snapshot-count: the value holds a newline"},
+	    {"log-level", "info\x1b[2J", "extraArgs[0]: --log-level: the value holds a control "
+					 "character"},
+	    {"name", "other", "extraArgs[0]: --name='other' contradicts the node name 'cp1'"},
+	    {"data-dir", "/elsewhere", "extraArgs[0]: --data-dir='/elsewhere' contradicts the data "
+				       "directory '/var/lib/etcd'"},
+	    {"initial-cluster", "a=https://10.0.0.1:2380", "extraArgs[0]: --initial-cluster is "
+							  "etcdpilot's to set"},
+	    {"peer-key-file", "/root/peer.key", "extraArgs[0]: --peer-key-file='/root/peer.key' is "
+						"not a file in /etc/kubernetes/pki/etcd"},
+	    {"advertise-client-urls", "https://0.0.0.0:2379",
+	     "extraArgs[0]: --advertise-client-urls: '0.0.0.0' is the unspecified address"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int mode = 0; mode < 2; mode++) {
+			struct ep_spec spec;
+			struct ep_error err;
+			make_spec(&spec, "3.6.6");
+			ep_kvv_push(&spec.extra_args, cases[i].name, cases[i].value);
+			ep_error_clear(&err);
+			int r;
+			if (mode) {
+				struct ep_unit_files files = { 0 };
+				r = ep_unit_render(&spec, NULL, &files, &err);
+			} else {
+				char *text = NULL;
+				r = ep_manifest_render(&spec, NULL, &text, NULL, &err);
+				free(text);
+			}
+			if (r >= 0 || err.kind != EP_ERR_USAGE || strncmp(err.msg, cases[i].msg,
+									 strlen(cases[i].msg)))
+				fail_msg("case %zu, %s: r=%d kind=%d '%s', want '%s...'", i,
+					 mode ? "unit" : "manifest", r, err.kind, err.msg,
+					 cases[i].msg);
+			ep_spec_release(&spec);
+		}
+	}
+
+	/*
+	 * 100 000 extraArgs: both refuse with the same bound, as a usage error
+	 * (render unit used to take 10 s to write 1.4 MB; render manifest said
+	 * exit 1).
+	 */
+	struct ep_spec spec;
+	make_spec(&spec, "3.6.6");
+	for (int i = 0; i < 100000; i++) {
+		char n[32];
+		snprintf(n, sizeof(n), "flag-%d", i);
+		assert_int_equal(ep_kvv_push(&spec.extra_args, n, "1"), 0);
+	}
+	struct ep_error err;
+	struct ep_unit_files files = { 0 };
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_render(&spec, NULL, &files, &err), -EFBIG);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "/etc/etcd/etcd.env would be larger than 1024 KiB (100000 "
+					"extraArgs"));
+	for (int i = 0; i < EP_UNIT_NFILES; i++)
+		assert_null(files.f[i].content);
+	char *text = NULL;
+	ep_error_clear(&err);
+	assert_int_equal(ep_manifest_render(&spec, NULL, &text, NULL, &err), -EFBIG);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "the etcd manifest would be larger than 1024 KiB (100000 "
+					"extraArgs"));
+	assert_null(text);
+	ep_spec_release(&spec);
+
+	/* valueFrom is the kubelet's: the pod takes it, systemd mode cannot. */
+	make_spec(&spec, "3.6.6");
+	assert_int_equal(ep_kvv_push_at(&spec.extra_envs, "POD_IP", "", "t.yaml:9:13: "
+					"etcd.local.extraEnvs[0]",
+					"{\"fieldRef\":{\"fieldPath\":\"status.podIP\"}}"), 0);
+	ep_error_clear(&err);
+	assert_int_equal(ep_unit_render(&spec, NULL, &files, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_string_equal(err.msg, "t.yaml:9:13: etcd.local.extraEnvs[0]: extraEnvs 'POD_IP': "
+				     "valueFrom is resolved by the kubelet, which does not run etcd "
+				     "in systemd mode; give the value itself");
+	ep_error_clear(&err);
+	assert_int_equal(ep_manifest_render(&spec, NULL, &text, NULL, &err), 0);
+	assert_non_null(strstr(text, "    - name: POD_IP\n      valueFrom:\n        fieldRef:\n"
+				     "          fieldPath: status.podIP\n"));
+	free(text);
+	ep_spec_release(&spec);
 }
 
 static void test_env_name_and_line(void **state)
@@ -644,6 +746,7 @@ int main(void)
 		cmocka_unit_test(test_env_matches_manifest),
 		cmocka_unit_test(test_extra_args_and_envs),
 		cmocka_unit_test(test_render_errors),
+		cmocka_unit_test(test_same_rules_both_modes),
 		cmocka_unit_test(test_env_name_and_line),
 		cmocka_unit_test(test_env_parse),
 		cmocka_unit_test(test_compare_and_write),
