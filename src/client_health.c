@@ -275,16 +275,26 @@ static int alarm_add(struct ep_alarm_list *al, const struct ep_alarm *a)
 	return 0;
 }
 
-/* A read that failed because raft could not serve it: no leader, no quorum in time. */
-static bool read_starved(int code)
+/* A read refused because a new leader was just elected: raft is busy, not broken. */
+static bool read_election(const struct ep_member_health *m)
 {
-	return code == -ETIMEDOUT || code == -EAGAIN;
+	return m->read_code == -EAGAIN && m->error && strstr(m->error, "leader changed");
 }
 
-/* Quorum from the members that answered, with a one-line reason.  -ENOMEM or 0. */
+/* A read that failed because raft could not serve it: no leader, no quorum in time. */
+static bool read_starved(const struct ep_member_health *m)
+{
+	return m->read_code == -ETIMEDOUT || (m->read_code == -EAGAIN && !read_election(m));
+}
+
+/*
+ * Quorum from the members that answered, with a one-line reason.  Runs
+ * before the verdicts: m->error of a member that answered Status is still
+ * its failed read's.  -ENOMEM or 0.
+ */
 static int judge_quorum(struct ep_health_report *rep)
 {
-	size_t answered = 0, reads_ok = 0, reads_starved = 0, reads_done = 0;
+	size_t answered = 0, reads_ok = 0, reads_starved = 0, reads_done = 0, elections = 0;
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct ep_member_health *m = &rep->v[i];
 		answered += m->status_ok;
@@ -292,7 +302,10 @@ static int judge_quorum(struct ep_health_report *rep)
 			continue;
 		reads_done += m->read_done;
 		reads_ok += m->read_ok;
-		reads_starved += m->read_done && !m->read_ok && read_starved(m->read_code);
+		if (m->read_done && !m->read_ok) {
+			reads_starved += read_starved(m);
+			elections += read_election(m);
+		}
 	}
 	const char *why;
 	if (!answered) {
@@ -304,6 +317,9 @@ static int judge_quorum(struct ep_health_report *rep)
 	} else if (reads_ok) {
 		rep->quorum = EP_QUORUM_HELD;
 		why = "leader agreed on, a linearizable read served";
+	} else if (elections) {
+		rep->quorum = EP_QUORUM_UNKNOWN;
+		why = "a new leader is being elected (reads refused: leader changed); ask again";
 	} else if (reads_done && reads_starved == reads_done) {
 		rep->quorum = EP_QUORUM_LOST;
 		why = "a leader is named, but the linearizable read timed out on every voter that "

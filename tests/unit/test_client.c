@@ -1284,6 +1284,19 @@ static void test_health_judge(void **state)
 	assert_string_equal(rep.v[0].error, "read failed: request timed out");
 	ep_health_report_release(&rep);
 
+	/* reads refused while a new leader is elected: not lost, unknown */
+	judged(&rep,
+	       (struct probe_spec[]){
+		       { .up = UP, .leader = 100, .read_code = -EAGAIN,
+			 .error = "read failed: etcdserver: leader changed" },
+		       { .up = UP, .leader = 100, .read_code = -ETIMEDOUT,
+			 .error = "read failed: timed out" },
+	       },
+	       2);
+	assert_int_equal(rep.quorum, EP_QUORUM_UNKNOWN);
+	assert_non_null(strstr(rep.quorum_why, "being elected"));
+	ep_health_report_release(&rep);
+
 	/* a learner's serializable read proves nothing about quorum */
 	judged(&rep,
 	       (struct probe_spec[]){
