@@ -1,5 +1,5 @@
 #!/bin/bash
-# t25-client-hostile: clusters and answers no real etcd sends, from the fake
+# t28-client-hostile: clusters and answers no real etcd sends, from the fake
 # gateway (issue 10, items 7, 12 and 17):
 #   - a member list of 20 000 members (2.4 MB): health ends by its deadline,
 #     in bounded memory (ulimit -v), refusing the answer by its size;
