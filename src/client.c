@@ -11,11 +11,16 @@
  * calls (HTTP/2 multiplexing where the member offers it), no proxy, a deadline
  * on every call (connect, TLS and answer together, and again in the multi
  * loop), an upper bound on every answer's size, and plain words for
- * transport failures.  It never prints, never sleeps except in
- * ep_wait_healthy's backoff, and never turns verification off.
+ * transport failures - with the cause the TLS layer saw (a certificate out
+ * of its validity, with its date; whether the member answered at all) and
+ * a hint for the usual wrong endpoints (http://, the peer port).  It never
+ * prints, never sleeps except in ep_wait_healthy's backoff, and never
+ * turns verification off: its TLS hooks only watch.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,10 +40,19 @@
 #include "etcdpilot/fs.h"
 #include "etcdpilot/pki.h"
 #include "util/cleanup.h"
+#include "util/strbuf.h"
 
 
 #define DEFAULT_TIMEOUT_MS 5000
-#define MAX_ANSWER (16u << 20)  /* no gateway answer we ask for comes near this */
+/*
+ * The most an answer may hold.  Membership, status and alarm answers are a
+ * few kB (EP_MEMBERS_MAX members of a few URLs each fit in 128 kB), so 1 MiB
+ * is far above anything etcd sends and keeps a hostile answer from costing
+ * more than a few MiB once parsed; a range (keys and values) and anything
+ * else may be large.
+ */
+#define MAX_ANSWER_SMALL (1u << 20)
+#define MAX_ANSWER (16u << 20)
 #define MAX_PEM (1u << 20)
 
 struct ep_client {
@@ -55,6 +69,7 @@ struct ep_client {
 	STACK_OF(X509) *chain; /* intermediates sent after it */
 	EVP_PKEY *key;
 	uint64_t timeout_ms;
+	uint64_t next_call_id;
 	struct ep_call *active;
 	bool stop;
 	bool draining;
@@ -143,6 +158,60 @@ static int tls_usage(struct ep_error *err, int r, const char *what)
 	return r;
 }
 
+/* An ASN1_TIME as time_t; 0 when it cannot be read. */
+static time_t asn1_time_t(const ASN1_TIME *t)
+{
+	struct tm tm;
+	if (!t || ASN1_TIME_to_tm(t, &tm) != 1)
+		return 0;
+	return timegm(&tm);
+}
+
+/* "'etcdpilot certs renew etcd-server'" for a certificate file kubeadm's layout names. */
+static void renew_hint(const char *path, char *buf, size_t size)
+{
+	size_t pl = path ? strlen(path) : 0;
+	for (int id = 0; id < EP_CERT_COUNT; id++) {
+		const struct ep_cert_profile *p = ep_cert_profile((enum ep_cert_id)id);
+		char tail[128];
+		if (!p || p->is_ca)
+			continue;
+		int w = snprintf(tail, sizeof(tail), "/%s.crt", p->base);
+		if (w > 0 && (size_t)w <= pl && !strcmp(path + pl - (size_t)w, tail)) {
+			snprintf(buf, size, "renew it with 'etcdpilot certs renew %s' on the node "
+					    "it belongs to", p->name);
+			return;
+		}
+	}
+	snprintf(buf, size, "renew it (with 'etcdpilot certs renew NAME' where etcdpilot "
+			    "made it)");
+}
+
+/*
+ * A client certificate out of its validity is refused by every member:
+ * say so before connecting, naming the file, the date and the remedy.
+ */
+static int client_cert_check_validity(X509 *cert, const char *path, struct ep_error *err)
+{
+	char when[64], hint[160];
+	const ASN1_TIME *na = X509_get0_notAfter(cert), *nb = X509_get0_notBefore(cert);
+	renew_hint(path, hint, sizeof(hint));
+	if (X509_cmp_current_time(na) < 0) {
+		ep_pki_format_expiry(asn1_time_t(na), when, sizeof(when));
+		return ep_error_set(err, -EKEYEXPIRED,
+				    "client certificate '%s' expired on %s: etcd refuses it; %s",
+				    path, when, hint);
+	}
+	if (X509_cmp_current_time(nb) > 0) {
+		ep_pki_format_expiry(asn1_time_t(nb), when, sizeof(when));
+		return ep_error_set(err, -EKEYEXPIRED,
+				    "client certificate '%s' is not valid before %s: etcd refuses "
+				    "it; check this machine's clock, or %s",
+				    path, when, hint);
+	}
+	return 0;
+}
+
 static int tls_parse(struct ep_client *c, struct ep_error *err)
 {
 	int r;
@@ -162,6 +231,136 @@ static int tls_parse(struct ep_client *c, struct ep_error *err)
 						    "client certificate '%s': give the matching pair",
 				      c->key_path, c->cert_path);
 	}
+	return client_cert_check_validity(c->cert, c->cert_path, err);
+}
+
+/*
+ * What the TLS layer of a connection tells about it, for messages that name
+ * the real cause: the verification error of the member's chain (an expired
+ * serving certificate, with its date) and whether the member sent any
+ * application data after the handshake (a closed connection without it is
+ * what a refused client certificate looks like).  curl makes one SSL_CTX per
+ * connection; each gets a tls_watch as ex_data, freed with it.  The watch
+ * names the call that opened the connection by its id, never by pointer:
+ * the connection may outlive the call, the client outlives every
+ * connection (curl_multi_cleanup closes them), and a call that is gone is
+ * simply not found.
+ */
+struct tls_watch {
+	struct ep_client *client;
+	uint64_t call_id;
+	size_t record_len; /* length of the record being read (TLS 1.3: type follows) */
+};
+
+/* The SSL_CTX ex_data index of the watch: OpenSSL's indices are process-wide. */
+static int watch_index = -1;
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+
+static void tls_watch_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+			   void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+static struct ep_call *call_by_id(struct ep_client *c, uint64_t id)
+{
+	for (struct ep_call *call = c->active; call; call = call->next)
+		if (call->id == id)
+			return call;
+	return NULL;
+}
+
+static struct ep_call *watched_call(SSL *ssl)
+{
+	SSL_CTX *ctx = ssl ? SSL_get_SSL_CTX(ssl) : NULL;
+	struct tls_watch *w = ctx && watch_index >= 0 ? SSL_CTX_get_ex_data(ctx, watch_index) : NULL;
+	return w ? call_by_id(w->client, w->call_id) : NULL;
+}
+
+/* OpenSSL's verdict on each certificate of the member's chain; it is never changed here. */
+static int on_verify(int ok, X509_STORE_CTX *sctx)
+{
+	if (ok)
+		return ok;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct ep_call *call = watched_call(ssl);
+	X509 *cert = X509_STORE_CTX_get_current_cert(sctx);
+	if (!call || call->tls_verify_err)
+		return ok;
+	call->tls_verify_err = X509_STORE_CTX_get_error(sctx);
+	call->tls_verify_depth = X509_STORE_CTX_get_error_depth(sctx);
+	if (cert) {
+		call->tls_not_before = asn1_time_t(X509_get0_notBefore(cert));
+		call->tls_not_after = asn1_time_t(X509_get0_notAfter(cert));
+		X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName,
+					  call->tls_subject, sizeof(call->tls_subject));
+	}
+	return ok;
+}
+
+/*
+ * Every TLS record read: count the application data.  TLS 1.3 hides a
+ * record's type until it is decrypted (an alert travels as "application
+ * data" outside), so there the inner type decides; TLS 1.2 shows it in
+ * the header.
+ */
+static void on_tls_msg(int write_p, int version, int content_type, const void *buf, size_t len,
+		       SSL *ssl, void *arg)
+{
+	(void)version;
+	(void)arg;
+	const unsigned char *b = buf;
+	if (write_p || !ssl || watch_index < 0)
+		return;
+	struct tls_watch *w = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), watch_index);
+	if (!w)
+		return;
+	bool tls13 = SSL_version(ssl) >= TLS1_3_VERSION;
+	size_t data = 0;
+	if (content_type == SSL3_RT_HEADER && len >= 5) {
+		w->record_len = (size_t)b[3] << 8 | b[4];
+		if (!tls13 && b[0] == SSL3_RT_APPLICATION_DATA)
+			data = w->record_len;
+	} else if (content_type == SSL3_RT_INNER_CONTENT_TYPE && len == 1 && tls13 &&
+		   b[0] == SSL3_RT_APPLICATION_DATA) {
+		data = w->record_len;
+	}
+	if (!data)
+		return;
+	struct ep_call *call = call_by_id(w->client, w->call_id);
+	if (call)
+		call->tls_app_bytes += data;
+}
+
+static void watch_index_init(void)
+{
+	watch_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, tls_watch_free);
+}
+
+static int tls_watch(SSL_CTX *ctx, struct ep_client *c, CURL *easy)
+{
+	struct ep_call *call = NULL;
+	curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&call);
+	if (!call)
+		return 0;
+	pthread_once(&watch_once, watch_index_init);
+	struct tls_watch *w = calloc(1, sizeof(*w));
+	if (watch_index < 0 || !w || !SSL_CTX_set_ex_data(ctx, watch_index, w)) {
+		free(w);
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	w->client = c;
+	w->call_id = call->id;
+	call->made_connection = true;
+	/* curl's verification mode stays; the callback only watches. */
+	SSL_CTX_set_verify(ctx, SSL_CTX_get_verify_mode(ctx), on_verify);
+	SSL_CTX_set_msg_callback(ctx, on_tls_msg);
 	return 0;
 }
 
@@ -170,14 +369,15 @@ static int tls_parse(struct ep_client *c, struct ep_error *err)
  * its store (curl loads no CA file: CAINFO and CAPATH are unset), the client
  * certificate, its chain and its key into the context.  Reference counts
  * are taken, nothing is copied or parsed.  Verification itself stays curl's
- * (peer chain and host name, both always on).
+ * (peer chain and host name, both always on); the tls_watch only listens.
  */
 static CURLcode on_ssl_ctx(CURL *easy, void *sslctx, void *userdata)
 {
-	(void)easy;
 	SSL_CTX *ctx = sslctx;
-	const struct ep_client *c = userdata;
+	struct ep_client *c = userdata;
 	X509_STORE *store = SSL_CTX_get_cert_store(ctx);
+	if (tls_watch(ctx, c, easy) < 0)
+		return CURLE_OUT_OF_MEMORY;
 	for (int i = 0; c->cas && i < sk_X509_num(c->cas); i++)
 		if (!store || X509_STORE_add_cert(store, sk_X509_value(c->cas, i)) != 1) {
 			ERR_clear_error();
@@ -283,7 +483,7 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
 	struct ep_call *call = userdata;
 	size_t n = size * nmemb;
-	if (n > MAX_ANSWER - call->resp_len)
+	if (n > call->max_answer - call->resp_len)
 		return 0; /* CURLE_WRITE_ERROR, reported as too large */
 	if (call->resp_len + n + 1 > call->resp_cap) {
 		size_t cap = call->resp_cap ? call->resp_cap : 4096;
@@ -299,6 +499,24 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
 	call->resp_len += n;
 	call->resp[call->resp_len] = '\0';
 	return n;
+}
+
+/* Answer header lines: only counted, to tell "no answer at all" from "an answer curl refused". */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	(void)ptr;
+	struct ep_call *call = userdata;
+	call->header_bytes += size * nmemb;
+	return size * nmemb;
+}
+
+/* The answer limit of @rpc: small for membership, status and alarms; large for the rest. */
+static size_t answer_limit(const char *rpc)
+{
+	return !strncmp(rpc, "/v3/cluster/", 12) || !strcmp(rpc, "/v3/maintenance/status") ||
+			       !strcmp(rpc, "/v3/maintenance/alarm")
+		       ? MAX_ANSWER_SMALL
+		       : MAX_ANSWER;
 }
 
 static void call_free(struct ep_call *call)
@@ -340,6 +558,8 @@ int ep_call_start(struct ep_client *c, const char *endpoint, const char *rpc, js
 	if (!call)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	call->client = c;
+	call->id = ++c->next_call_id;
+	call->max_answer = answer_limit(rpc);
 	call->done = done;
 	call->userdata = userdata;
 	call->tag = tag;
@@ -389,6 +609,8 @@ int ep_call_start(struct ep_client *c, const char *endpoint, const char *rpc, js
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(call->body));
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, call);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
 	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
 	curl_easy_setopt(e, CURLOPT_PREREQDATA, call);
 	/* Verification is always on: the member's certificate chain and name. */
@@ -474,6 +696,57 @@ static bool rejects_us(const char *eb)
 	       has(eb, "unsupported certificate") || has(eb, "certificate revoked");
 }
 
+/* Append to the message already in @err. */
+static void err_append(struct ep_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void err_append(struct ep_error *err, const char *fmt, ...)
+{
+	size_t l = strlen(err->msg);
+	va_list ap;
+	if (l + 1 >= sizeof(err->msg))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err->msg + l, sizeof(err->msg) - l, fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The member's chain failed verification for a reason worth naming: a
+ * certificate out of its validity, with its date and the remedy.  0 when
+ * the hooks saw no such reason.
+ */
+static int verify_error(const struct ep_call *call, struct ep_error *err)
+{
+	char when[64];
+	const char *u = call->endpoint;
+	const char *cn = call->tls_subject[0] ? call->tls_subject : "?";
+	bool leaf = call->tls_verify_depth == 0;
+
+	switch (call->tls_verify_err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		ep_pki_format_expiry((time_t)call->tls_not_after, when, sizeof(when));
+		if (leaf)
+			return ep_error_set(err, -EKEYEXPIRED,
+					    "%s: TLS: the member's serving certificate expired on "
+					    "%s; renew it on that member's node with 'etcdpilot certs "
+					    "renew etcd-server', then restart etcd there",
+					    u, when);
+		return ep_error_set(err, -EKEYEXPIRED,
+				    "%s: TLS: the CA certificate '%s' of the member's chain expired "
+				    "on %s, so nothing it signed is trusted; rotate that CA",
+				    u, cn, when);
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		ep_pki_format_expiry((time_t)call->tls_not_before, when, sizeof(when));
+		return ep_error_set(err, -EKEYEXPIRED,
+				    "%s: TLS: the member's %s certificate '%s' is not valid before %s: "
+				    "the clock of that node or of this one is off",
+				    u, leaf ? "serving" : "CA", cn, when);
+	default:
+		return 0;
+	}
+}
+
 /* Map a failed transfer to an errno and a plain message in call->err. */
 static int call_transport_error(struct ep_call *call, CURLcode cc)
 {
@@ -481,9 +754,21 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 	struct ep_error *err = &call->err;
 	const char *u = call->endpoint;
 	const char *eb = call->errbuf[0] ? call->errbuf : curl_easy_strerror(cc);
-	long oserr = 0;
+	bool https = !strncmp(u, "https://", 8);
+	long oserr = 0, status = 0;
 
 	curl_easy_getinfo(call->easy, CURLINFO_OS_ERRNO, &oserr);
+	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+	/*
+	 * Whether the member had begun to answer: an HTTP status or header, or
+	 * (on the connection this call opened) application data after the TLS
+	 * handshake.  A member that refuses our certificate never gets that
+	 * far, so a broken connection after it is something else.
+	 */
+	bool spoke = status > 0 || call->header_bytes > 0 ||
+		     (call->made_connection && call->tls_app_bytes > 0);
+	/* Only the call that opened its connection can see our certificate refused. */
+	bool fresh = !c->use_ssl_ctx || call->made_connection;
 	/*
 	 * Over HTTP/2 a broken connection is reported by the framing layer
 	 * ("Send failure: Connection reset by peer"), not as a send or receive
@@ -497,7 +782,7 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 	    (has(eb, "Send failure") || has(eb, "Recv failure") || has(eb, "Connection reset") ||
 	     has(eb, "SSL_read") || has(eb, "SSL_write") || rejects_us(eb))) {
 		cc = CURLE_RECV_ERROR;
-		h2_after_tls = !strncmp(u, "https://", 8);
+		h2_after_tls = https;
 	}
 	switch (cc) {
 	case CURLE_COULDNT_CONNECT:
@@ -512,7 +797,10 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 	case CURLE_OPERATION_TIMEDOUT:
 		return ep_error_set(err, -ETIMEDOUT, "%s: timed out after %" PRIu64 " ms %s", u,
 				    ep_now_ms() - call->started_ms, call_stage(call));
-	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_PEER_FAILED_VERIFICATION: {
+		int r = verify_error(call, err);
+		if (r < 0)
+			return r;
 		if (has(eb, "issuer") || has(eb, "self-signed") || has(eb, "self signed") ||
 		    has(eb, "unable to verify"))
 			return ep_error_set(err, -EKEYREJECTED,
@@ -523,6 +811,7 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 				    "%s: TLS handshake failed: the member's certificate was "
 				    "rejected: %s",
 				    u, eb);
+	}
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR: {
 		/*
@@ -533,14 +822,17 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 		curl_off_t tls_done = 0;
 		curl_easy_getinfo(call->easy, CURLINFO_APPCONNECT_TIME_T, &tls_done);
 		bool tls_up = call->connected || tls_done > 0 || h2_after_tls;
-		if (!rejects_us(eb) && tls_up && !call->resp_len && c->cert_path &&
-		    !strncmp(u, "https://", 8))
+		if (!rejects_us(eb) && tls_up && fresh && !spoke && !call->resp_len &&
+		    c->cert_path && https)
 			/* ... or the alert was lost to the close: say what it most likely was */
 			return ep_error_set(err, -EKEYREJECTED,
 					    "%s: connection closed right after the TLS handshake, "
 					    "before any answer: the member probably rejected our client "
 					    "certificate '%s' (%s)",
 					    u, c->cert_path, eb);
+		if (!rejects_us(eb) && spoke)
+			return ep_error_set(err, -ECONNRESET, "%s: connection broken while the member "
+							      "was answering: %s", u, eb);
 		if (!rejects_us(eb))
 			return ep_error_set(err, -ECONNRESET, "%s: connection broken: %s", u, eb);
 	}
@@ -567,24 +859,109 @@ static int call_transport_error(struct ep_call *call, CURLcode cc)
 		return ep_error_set(err, -EKEYREJECTED, "%s: the CA file '%s' cannot be used: %s", u,
 				    c->cacert_path ? c->cacert_path : "(system)", eb);
 	case CURLE_GOT_NOTHING:
+		if (spoke)
+			/* over HTTP/2, an answer header past curl's limit ends like this */
+			return ep_error_set(err, -EPROTO,
+					    "%s: not etcd: the member sent %" PRIu64 " bytes but no "
+					    "HTTP answer curl could take (an answer header over "
+					    "curl's limit ends this way)",
+					    u, call->tls_app_bytes);
 		return ep_error_set(err, -ECONNRESET, "%s: the server closed the connection without "
 						      "answering", u);
+	case CURLE_PARTIAL_FILE:
+		if (!status && !call->header_bytes)
+			/* etcd's peer listener takes our certificate, then drops an HTTP/2 stream */
+			return ep_error_set(err, -EPROTO,
+					    "%s: not etcd's client gateway: the server ended the "
+					    "exchange before any HTTP status (%s); etcd's peer port does "
+					    "that: a peer URL? clients talk to the client URL (port "
+					    "2379, --advertise-client-urls)",
+					    u, eb);
+		return ep_error_set(err, -EPROTO, "%s: not etcd: the answer was cut short (%s)", u,
+				    eb);
+	case CURLE_OUT_OF_MEMORY:
+		/* curl refuses a header line over 100 kB (CURL_MAX_HTTP_HEADER) with this code */
+		if (spoke)
+			return ep_error_set(err, -EPROTO,
+					    "%s: not etcd: HTTP %ld with a header larger than curl "
+					    "takes (%d kB)",
+					    u, status, CURL_MAX_HTTP_HEADER / 1024);
+		return ep_error_set(err, -ENOMEM, "%s: out of memory (%s)", u, eb);
 	case CURLE_WEIRD_SERVER_REPLY:
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
 	case CURLE_BAD_CONTENT_ENCODING:
 		return ep_error_set(err, -EPROTO, "%s: not etcd: not a valid HTTP answer (%s)", u,
 				    eb);
 	case CURLE_WRITE_ERROR:
-		if (call->resp_len + CURL_MAX_WRITE_SIZE >= MAX_ANSWER)
-			return ep_error_set(err, -EFBIG, "%s: answer larger than %u MiB, refused", u,
-					    MAX_ANSWER >> 20);
+		if (call->resp_len + CURL_MAX_WRITE_SIZE >= call->max_answer)
+			return ep_error_set(err, -EFBIG, "%s: answer larger than %zu %s, refused", u,
+					    call->max_answer >= (1u << 20) ? call->max_answer >> 20
+									   : call->max_answer >> 10,
+					    call->max_answer >= (1u << 20) ? "MiB" : "KiB");
 		return ep_error_set(err, -ENOMEM, "%s: out of memory reading the answer", u);
 	case CURLE_URL_MALFORMAT:
 		return ep_error_usage(err, -EINVAL, "'%s' is not a valid URL: %s", u, eb);
 	default:
 		return ep_error_set(err, -EIO, "%s: %s", u, eb);
 	}
+}
+
+/* The port of URL @u (0 when it names none). */
+static unsigned url_port(const char *u)
+{
+	const char *h = strstr(u, "://");
+	if (!h)
+		return 0;
+	h += 3;
+	const char *end = h + strcspn(h, "/?#");
+	const char *colon = NULL;
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+		if (rb && rb + 1 < end && rb[1] == ':')
+			colon = rb + 1;
+	} else {
+		colon = memchr(h, ':', (size_t)(end - h));
+	}
+	if (!colon)
+		return 0;
+	unsigned p = 0;
+	for (const char *q = colon + 1; q < end; q++) {
+		if (*q < '0' || *q > '9' || p > 65535)
+			return 0;
+		p = p * 10 + (unsigned)(*q - '0');
+	}
+	return p;
+}
+
+/*
+ * The usual wrong endpoints, said plainly after the failure they cause: a
+ * peer URL (etcd's peer listener answers 404 to the gateway's paths) and
+ * plain http:// to a member that serves TLS.
+ */
+static void hint_endpoint(struct ep_call *call, long status)
+{
+	const char *u = call->endpoint;
+	if (call->r >= 0 || call->r == -ENOMEM || call->r == -ETIMEDOUT)
+		return;
+	if (url_port(u) == 2380) {
+		err_append(&call->err, "; 2380 is etcd's peer port: clients talk to the client URL "
+				       "(port 2379, --advertise-client-urls)");
+		return;
+	}
+	if (status == 404 && call->resp && has(call->resp, "404 page not found")) {
+		err_append(&call->err, "; this is not etcd's client gateway: a peer URL? clients talk "
+				       "to the client URL (port 2379, --advertise-client-urls)");
+		return;
+	}
+	if (strncmp(u, "http://", 7) || call->r == -ECONNREFUSED || call->r == -EHOSTUNREACH)
+		return;
+	if (call->resp && has(call->resp, "HTTP request to an HTTPS server"))
+		err_append(&call->err, "; the member serves TLS there: use 'https://%s'", u + 7);
+	else
+		err_append(&call->err, "; if etcd serves TLS there (the usual), use 'https://%s'",
+			   u + 7);
 }
 
 static void call_finish(struct ep_call *call, CURLcode cc)
@@ -602,8 +979,10 @@ static void call_finish(struct ep_call *call, CURLcode cc)
 		curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ctype);
 		call->r = ep_gateway_decode(call->endpoint, status, ctype, call->resp, call->resp_len,
 					    &call->obj, &call->err);
+		hint_endpoint(call, status);
 	} else {
 		call->r = call_transport_error(call, cc);
+		hint_endpoint(call, 0);
 	}
 }
 
@@ -780,19 +1159,19 @@ static void any_done(struct ep_call *call)
 	st->errs[call->tag] = call->err;
 }
 
-/* "no endpoint answered: A: why; B: why" */
-static int errors_join(struct ep_error *err, const struct ep_error *errs, size_t n, int code)
+int ep_errors_join(struct ep_error *err, const struct ep_error *errs,
+		   const char *const *endpoints, size_t n)
 {
-	char buf[EP_ERROR_MAX];
-	size_t o = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && o + 1 < sizeof(buf); i++) {
-		int w = snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "; " : "", errs[i].msg);
-		if (w < 0)
-			break;
-		o += (size_t)w;
-	}
-	return ep_error_set(err, code, "no endpoint answered: %s", buf);
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	int code = n && errs[0].code ? errs[0].code : -EIO;
+	for (size_t i = 0; i < n; i++)
+		ep_strbuf_addf(&sb, "%s%s", i ? "; " : "",
+			       errs[i].msg[0] || !endpoints ? errs[i].msg : endpoints[i]);
+	int r = ep_strbuf_oom(&sb) ? ep_error_set(err, -ENOMEM, "out of memory")
+				   : ep_error_set(err, code, "no endpoint answered: %s",
+						  ep_strbuf_str(&sb));
+	ep_strbuf_release(&sb);
+	return r;
 }
 
 int ep_member_list_any(struct ep_client *c, const char *const *endpoints, size_t n,
@@ -811,8 +1190,7 @@ int ep_member_list_any(struct ep_client *c, const char *const *endpoints, size_t
 	ep_client_run(c, deadline);
 	if (st.winner >= 0)
 		return st.winner;
-	int code = errs[0].code ? errs[0].code : -EIO;
-	return errors_join(err, errs, n, code);
+	return ep_errors_join(err, errs, endpoints, n);
 }
 
 int ep_member_add(struct ep_client *c, const char *endpoint, const char *const *peer_urls,

@@ -21,6 +21,7 @@
 #include "etcdpilot/client.h"
 #include "etcdpilot/error.h"
 #include "util/cleanup.h"
+#include "util/strbuf.h"
 
 
 /* The longest part of a foreign body quoted in a message. */
@@ -526,24 +527,22 @@ const struct ep_member *ep_member_list_find(const struct ep_member_list *ml, uin
 	return NULL;
 }
 
-static void members_describe(const struct ep_member_list *ml, char *buf, size_t size)
+/* "a (8e9e...), <unstarted> (...)" for messages; heap, NULL on ENOMEM. */
+static char *members_describe(const struct ep_member_list *ml)
 {
-	size_t o = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < ml->n && o + 1 < size; i++) {
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	ep_strbuf_adds(&sb, ml->n ? "" : "(none)");
+	for (size_t i = 0; i < ml->n; i++) {
 		char hex[17];
-		int w = snprintf(buf + o, size - o, "%s%s (%s)", i ? ", " : "",
-				 ml->v[i].name ? ml->v[i].name : "<unstarted>",
-				 ep_member_id_hex(ml->v[i].id, hex));
-		if (w < 0)
-			break;
-		o += (size_t)w;
+		ep_strbuf_addf(&sb, "%s%s (%s)", i ? ", " : "",
+			       ml->v[i].name ? ml->v[i].name : "<unstarted>",
+			       ep_member_id_hex(ml->v[i].id, hex));
 	}
+	return ep_strbuf_detach(&sb, NULL);
 }
 
 int ep_member_list_lookup(const struct ep_member_list *ml, const char *arg, struct ep_error *err)
 {
-	char known[1024];
 	int found = -1;
 	size_t hits = 0;
 
@@ -564,9 +563,11 @@ int ep_member_list_lookup(const struct ep_member_list *ml, const char *arg, stru
 		for (size_t i = 0; i < ml->n; i++)
 			if (ml->v[i].id == id)
 				return (int)i;
-	members_describe(ml, known, sizeof(known));
+	_cleanup_free_ char *known = members_describe(ml);
+	if (!known)
+		return ep_error_set(err, -ENOMEM, "out of memory");
 	return ep_error_set(err, -ENOENT, "no member named '%s' or with ID '%s'; members: %s", arg,
-			    arg, ml->n ? known : "(none)");
+			    arg, known);
 }
 
 int ep_status_alarms(const struct ep_status *st, struct ep_alarm_list *ret)
@@ -662,6 +663,11 @@ static int decode_members(const json_t *obj, struct ep_member_list *ret, struct 
 	size_t n = json_array_size(arr);
 	if (n == 0)
 		return 0;
+	if (n > EP_MEMBERS_MAX)
+		return ep_error_set(err, -EPROTO,
+				    "a member list of %zu members, more than the %d etcdpilot "
+				    "accepts (etcd advises at most 7 voters): refused",
+				    n, EP_MEMBERS_MAX);
 	ret->v = calloc(n, sizeof(*ret->v));
 	if (!ret->v)
 		return -ENOMEM;
@@ -728,7 +734,8 @@ int ep_decode_status(const json_t *obj, struct ep_status *ret, struct ep_error *
 	memset(ret, 0, sizeof(*ret));
 	if (!json_is_object(obj))
 		return ep_error_set(err, -EPROTO, "status: expected a JSON object");
-	if ((r = decode_header(obj, &ret->cluster_id, &ret->member_id, NULL, NULL, err)) < 0 ||
+	if ((r = decode_header(obj, &ret->cluster_id, &ret->member_id, NULL, &ret->revision,
+			       err)) < 0 ||
 	    (r = json_str(obj, "version", true, &ret->version, err)) < 0 ||
 	    (r = u64_field(obj, "dbSize", &ret->db_size, err)) < 0 ||
 	    (r = u64_field(obj, "dbSizeInUse", &ret->db_size_in_use, err)) < 0 ||

@@ -1,19 +1,26 @@
 /*
- * client_health.c - the health of a whole cluster, every member probed at
- * once in one multi loop.
+ * client_health.c - the health of a whole cluster, its members probed
+ * together in one multi loop.
  *
- * This module owns the judgement "is this member healthy": started, answers
+ * This module owns the judgement "is this member healthy" and "does the
+ * cluster have quorum".  A member is healthy when it started, answers
  * Status with a leader and no error or alarm, and serves a read
  * (linearizable on voters, serializable on learners, as the member list
- * says; permission denied counts as served, as in etcdctl).  It asks the
- * given endpoints for the member list all at once, starts probing members
- * the moment the first list arrives - Status and the read together, on one
- * connection per member where HTTP/2 lets them share it - and keeps every
- * call inside one deadline, so that a hung member costs the deadline and
- * nothing more.  It does not print and does not retry.
+ * says; permission denied counts as served, as in etcdctl).  Quorum is what
+ * raft says through the members that answer - a leader agreed on and a
+ * linearizable read served - never a count of client endpoints that
+ * answered: a member whose endpoint fails (an expired serving certificate)
+ * may still be a voter in good standing.  It asks the given endpoints for
+ * the member list all at once, starts probing the moment the first list
+ * arrives - Status and the read together, EP_HEALTH_PARALLEL members at a
+ * time, on one connection per member where HTTP/2 lets them share it - and
+ * keeps every call inside one deadline, so that a hung member costs the
+ * deadline and nothing more, and a list of thousands costs no more memory
+ * than a few members.  It does not print and does not retry.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,24 +31,37 @@
 #include "etcdpilot/client.h"
 #include "etcdpilot/error.h"
 #include "util/cleanup.h"
+#include "util/strbuf.h"
 
 enum { TAG_LIST = 0, TAG_STATUS = 1, TAG_READ = 2 };
 
 struct probe {
 	struct ep_client *c;
 	struct ep_health_report *rep;
-	const char *const *endpoints;
-	size_t n_endpoints;
 	struct ep_error *list_errs;
-	size_t list_pending;
 	bool have_list;
 	size_t pending;   /* member calls still running */
+	size_t next;      /* the next member whose probe has not started */
+	size_t inflight;  /* members with calls running */
+	unsigned *calls;  /* per member: its calls still running */
 	char **read_errs; /* per member: why the read failed (reported after Status's verdict) */
 	unsigned flags;
 	uint64_t deadline;
 	uint64_t started;
 	int r;            /* ENOMEM and the like */
 };
+
+const char *ep_quorum_name(enum ep_quorum q)
+{
+	switch (q) {
+	case EP_QUORUM_HELD:
+		return "held";
+	case EP_QUORUM_LOST:
+		return "lost";
+	default:
+		return "unknown";
+	}
+}
 
 void ep_health_report_release(struct ep_health_report *hr)
 {
@@ -57,16 +77,26 @@ void ep_health_report_release(struct ep_health_report *hr)
 	}
 	free(hr->v);
 	free(hr->list_endpoint);
+	free(hr->quorum_why);
 	ep_alarm_list_release(&hr->alarms);
 	ep_strv_release(&hr->list_errors);
 	memset(hr, 0, sizeof(*hr));
 }
 
-static void set_error(struct ep_member_health *m, const char *msg)
+/* The first problem explains best: later ones are dropped.  -ENOMEM or 0. */
+static int set_error(struct ep_member_health *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int set_error(struct ep_member_health *m, const char *fmt, ...)
 {
 	if (m->error)
-		return; /* the first problem explains best */
-	m->error = strdup(msg);
+		return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&m->error, fmt, ap) < 0)
+		m->error = NULL;
+	va_end(ap);
+	return m->error ? 0 : -ENOMEM;
 }
 
 /* Tags: low 2 bits the kind, the rest the member index (or endpoint index). */
@@ -77,7 +107,7 @@ static size_t tag_make(int kind, size_t idx)
 
 static void member_done(struct ep_call *call);
 
-static void start_member_call(struct probe *p, size_t i, int kind)
+static bool start_member_call(struct probe *p, size_t i, int kind)
 {
 	struct ep_member_health *m = &p->rep->v[i];
 	struct ep_error err = { 0 };
@@ -90,16 +120,41 @@ static void start_member_call(struct probe *p, size_t i, int kind)
 		rpc = "/v3/kv/range";
 		if (!body) {
 			p->r = -ENOMEM;
-			return;
+			return false;
 		}
 	}
 	int r = ep_call_start(p->c, m->endpoint, rpc, body, p->deadline, member_done, p,
 			      tag_make(kind, i), &err);
 	if (r < 0) {
-		set_error(m, err.msg);
-		return;
+		if (kind == TAG_STATUS)
+			m->status_code = r;
+		if (set_error(m, "%s", err.msg) < 0)
+			p->r = -ENOMEM;
+		return false;
 	}
 	p->pending++;
+	p->calls[i]++;
+	return true;
+}
+
+/* Start the next members' probes while fewer than EP_HEALTH_PARALLEL run. */
+static void pump(struct probe *p)
+{
+	struct ep_health_report *rep = p->rep;
+	while (p->inflight < EP_HEALTH_PARALLEL && p->next < rep->n && p->r == 0 &&
+	       ep_now_ms() < p->deadline) {
+		size_t i = p->next++;
+		struct ep_member_health *m = &rep->v[i];
+		if (!m->endpoint)
+			continue;
+		m->probed = true;
+		bool any = start_member_call(p, i, TAG_STATUS);
+		if (!(p->flags & EP_HEALTH_STATUS_ONLY))
+			any |= start_member_call(p, i, TAG_READ);
+		p->inflight += any;
+	}
+	if (p->have_list && p->pending == 0)
+		ep_client_stop(p->c);
 }
 
 static void member_done(struct ep_call *call)
@@ -115,12 +170,16 @@ static void member_done(struct ep_call *call)
 		m->reachable = true;
 	if (kind == TAG_STATUS) {
 		if (call->r < 0) {
-			set_error(m, call->err.msg);
+			m->status_code = call->r;
+			if (set_error(m, "%s", call->err.msg) < 0)
+				p->r = -ENOMEM;
 		} else {
 			struct ep_error err = { 0 };
 			if (ep_decode_status(call->obj, &m->status, &err) < 0) {
-				ep_error_prefix(&err, "%s: unexpected status answer", m->endpoint);
-				set_error(m, err.msg);
+				m->status_code = -EPROTO;
+				if (set_error(m, "%s: unexpected status answer: %s", m->endpoint,
+					      err.msg) < 0)
+					p->r = -ENOMEM;
 			} else {
 				m->status_ok = true;
 				m->reachable = true;
@@ -130,14 +189,18 @@ static void member_done(struct ep_call *call)
 		m->read_done = true;
 		if (call->r == 0 || call->r == -EACCES) {
 			m->read_ok = true; /* permission denied went through consensus: fine */
-		} else if (!p->read_errs[i] && asprintf(&p->read_errs[i], "read failed: %s",
-							     call->err.msg) < 0) {
-			p->read_errs[i] = NULL;
-			p->r = -ENOMEM;
+		} else {
+			m->read_code = call->r;
+			if (!p->read_errs[i] && asprintf(&p->read_errs[i], "read failed: %s",
+							 call->err.msg) < 0) {
+				p->read_errs[i] = NULL;
+				p->r = -ENOMEM;
+			}
 		}
 	}
-	if (p->have_list && p->pending == 0)
-		ep_client_stop(p->c);
+	if (--p->calls[i] == 0)
+		p->inflight--;
+	pump(p);
 }
 
 static int report_members(struct probe *p, struct ep_member_list *ml)
@@ -157,12 +220,7 @@ static int report_members(struct probe *p, struct ep_member_list *ml)
 		else
 			rep->voters++;
 		m->started = m->member.name && m->member.client_urls.n;
-		if (!m->started) {
-			set_error(m, "member has not started yet (added, but never joined: no name "
-				     "and no client URLs)");
-			continue;
-		}
-		if (!(m->endpoint = strdup(m->member.client_urls.v[0])))
+		if (m->started && !(m->endpoint = strdup(m->member.client_urls.v[0])))
 			return -ENOMEM;
 	}
 	return 0;
@@ -174,7 +232,6 @@ static void list_done(struct ep_call *call)
 	size_t e = call->tag >> 2;
 	struct ep_member_list ml;
 
-	p->list_pending--;
 	if (p->have_list) {
 		/* too late to matter for the list, but worth reporting */
 		if (call->r < 0 && call->r != -ECANCELED)
@@ -185,33 +242,24 @@ static void list_done(struct ep_call *call)
 	}
 	if (call->r < 0) {
 		p->list_errs[e] = call->err;
-	} else if (ep_decode_member_list(call->obj, &ml, &p->list_errs[e]) < 0) {
-		ep_error_prefix(&p->list_errs[e], "%s: unexpected member list", call->endpoint);
-	} else {
-		p->have_list = true;
-		p->rep->list_endpoint = strdup(call->endpoint);
-		int r = report_members(p, &ml);
-		ep_member_list_release(&ml);
-		if (r < 0 || !p->rep->list_endpoint) {
-			p->r = -ENOMEM;
-			ep_client_stop(p->c);
-			return;
-		}
-		if (p->rep->n && !(p->read_errs = calloc(p->rep->n, sizeof(char *)))) {
-			p->r = -ENOMEM;
-			ep_client_stop(p->c);
-			return;
-		}
-		for (size_t i = 0; i < p->rep->n; i++) {
-			if (!p->rep->v[i].endpoint)
-				continue;
-			start_member_call(p, i, TAG_STATUS);
-			if (!(p->flags & EP_HEALTH_STATUS_ONLY))
-				start_member_call(p, i, TAG_READ);
-		}
-		if (p->pending == 0)
-			ep_client_stop(p->c);
+		return;
 	}
+	if (ep_decode_member_list(call->obj, &ml, &p->list_errs[e]) < 0) {
+		ep_error_prefix(&p->list_errs[e], "%s: unexpected member list", call->endpoint);
+		return;
+	}
+	p->have_list = true;
+	p->rep->list_endpoint = strdup(call->endpoint);
+	int r = report_members(p, &ml);
+	ep_member_list_release(&ml);
+	size_t n = p->rep->n ? p->rep->n : 1;
+	if (r < 0 || !p->rep->list_endpoint || !(p->read_errs = calloc(n, sizeof(char *))) ||
+	    !(p->calls = calloc(n, sizeof(unsigned)))) {
+		p->r = -ENOMEM;
+		ep_client_stop(p->c);
+		return;
+	}
+	pump(p);
 }
 
 static int alarm_add(struct ep_alarm_list *al, const struct ep_alarm *a)
@@ -227,11 +275,83 @@ static int alarm_add(struct ep_alarm_list *al, const struct ep_alarm *a)
 	return 0;
 }
 
-/* Leader, lag, alarms and the verdict, once every answer is in. */
-static int report_judge(struct ep_health_report *rep)
+/* A read refused because a new leader was just elected: raft is busy, not broken. */
+static bool read_election(const struct ep_member_health *m)
+{
+	return m->read_code == -EAGAIN && m->error && strstr(m->error, "leader changed");
+}
+
+/* A read that failed because raft could not serve it: no leader, no quorum in time. */
+static bool read_starved(const struct ep_member_health *m)
+{
+	return m->read_code == -ETIMEDOUT || (m->read_code == -EAGAIN && !read_election(m));
+}
+
+/*
+ * Quorum from the members that answered, with a one-line reason.  Runs
+ * before the verdicts: m->error of a member that answered Status is still
+ * its failed read's.  -ENOMEM or 0.
+ */
+static int judge_quorum(struct ep_health_report *rep)
+{
+	size_t answered = 0, reads_ok = 0, reads_starved = 0, reads_done = 0, elections = 0;
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct ep_member_health *m = &rep->v[i];
+		answered += m->status_ok;
+		if (m->member.is_learner || !m->status_ok)
+			continue;
+		reads_done += m->read_done;
+		reads_ok += m->read_ok;
+		if (m->read_done && !m->read_ok) {
+			reads_starved += read_starved(m);
+			elections += read_election(m);
+		}
+	}
+	const char *why;
+	if (!answered) {
+		rep->quorum = EP_QUORUM_UNKNOWN;
+		why = "no member answered Status";
+	} else if (!rep->leader) {
+		rep->quorum = EP_QUORUM_LOST;
+		why = "no member that answers has a leader";
+	} else if (reads_ok) {
+		rep->quorum = EP_QUORUM_HELD;
+		why = "leader agreed on, a linearizable read served";
+	} else if (elections) {
+		rep->quorum = EP_QUORUM_UNKNOWN;
+		why = "a new leader is being elected (reads refused: leader changed); ask again";
+	} else if (reads_done && reads_starved == reads_done) {
+		rep->quorum = EP_QUORUM_LOST;
+		why = "a leader is named, but the linearizable read timed out on every voter that "
+		      "answers";
+	} else {
+		rep->quorum = EP_QUORUM_UNKNOWN;
+		why = reads_done ? "no linearizable read was served (see the members' errors)"
+				 : "no linearizable read completed";
+	}
+	free(rep->quorum_why);
+	rep->quorum_why = strdup(why);
+	return rep->quorum_why ? 0 : -ENOMEM;
+}
+
+/* "s1" or "<unstarted 8e9e...>" for the member with @id; "member <hex>" when not listed. */
+static void member_label(const struct ep_health_report *rep, uint64_t id, char *buf, size_t size)
+{
+	char hex[17];
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->v[i].member.id == id) {
+			snprintf(buf, size, "%s", rep->v[i].member.name ? rep->v[i].member.name
+									 : "an unstarted member");
+			return;
+		}
+	snprintf(buf, size, "member %s", ep_member_id_hex(id, hex));
+}
+
+int ep_health_judge(struct ep_health_report *rep)
 {
 	/* The leader most members name. */
 	size_t best_votes = 0;
+	rep->leader = 0;
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct ep_member_health *m = &rep->v[i];
 		if (!m->status_ok || !m->status.leader)
@@ -267,21 +387,16 @@ static int report_judge(struct ep_health_report *rep)
 		for (size_t i = 0; i < rep->n; i++)
 			if (rep->v[i].status_ok && rep->v[i].status.raft_index > leader_index)
 				leader_index = rep->v[i].status.raft_index;
+	if (judge_quorum(rep) < 0)
+		return -ENOMEM;
 
-	char alarms_text[512] = "";
-	size_t o = 0;
-	for (size_t k = 0; k < rep->alarms.n && o + 1 < sizeof(alarms_text); k++) {
-		char hex[17];
-		int w = snprintf(alarms_text + o, sizeof(alarms_text) - o, "%s%s raised by %s",
-				 k ? ", " : "", ep_alarm_name(rep->alarms.v[k].alarm),
-				 ep_member_id_hex(rep->alarms.v[k].member_id, hex));
-		if (w > 0)
-			o += (size_t)w;
-	}
-
-	rep->healthy = rep->started_voters = 0;
+	rep->healthy = rep->started_voters = rep->pending_learners = rep->not_probed = 0;
 	for (size_t i = 0; i < rep->n; i++) {
 		struct ep_member_health *m = &rep->v[i];
+		int r = 0;
+		/* Of a member that answered Status, the probe left only a failed read's error. */
+		_cleanup_free_ char *read_err = m->status_ok ? TAKE_PTR(m->error) : NULL;
+		m->healthy = m->pending_learner = false;
 		for (size_t k = 0; k < rep->alarms.n; k++)
 			if (rep->alarms.v[k].member_id == m->member.id &&
 			    alarm_add(&m->alarms, &rep->alarms.v[k]) < 0)
@@ -290,35 +405,55 @@ static int report_judge(struct ep_health_report *rep)
 			m->raft_lag = leader_index - m->status.raft_index;
 		if (m->status_ok && !m->member.is_learner)
 			rep->started_voters++;
-		if (!m->status_ok || m->error) {
-			if (!m->error)
-				set_error(m, "no answer");
-			continue;
+		if (!m->started && m->member.is_learner) {
+			m->pending_learner = true;
+			rep->pending_learners++;
+			r = set_error(m, "learner, not started yet (added with 'member add --learner'; "
+					 "start etcd on its node with the ETCD_* settings 'member "
+					 "add' printed)");
+		} else if (!m->started) {
+			r = set_error(m, "voter, not started yet (added, but never joined: no name and "
+					 "no client URLs); it counts toward quorum while it is down: "
+					 "start it, or remove it with 'etcdpilot member remove %" PRIx64
+					 "'",
+				      m->member.id);
+		} else if (!m->probed) {
+			rep->not_probed++;
+			r = set_error(m, "not probed: the deadline came before its turn (%d members "
+					 "are probed at a time)",
+				      EP_HEALTH_PARALLEL);
+		} else if (!m->status_ok) {
+			if (m->error && m->status_code != -EPROTO) {
+				char *why = m->error;
+				m->error = NULL;
+				r = set_error(m, "unreachable from here: %s", why);
+				free(why);
+			}
+			if (r == 0)
+				r = set_error(m, "no answer");
+		} else if (!m->status.leader) {
+			r = set_error(m, "member has no leader");
+		} else if (m->alarms.n) {
+			r = set_error(m, "alarm %s raised by this member (see the alarm below)",
+				      ep_alarm_name(m->alarms.v[0].alarm));
+		} else if (rep->alarms.n) {
+			char who[80];
+			member_label(rep, rep->alarms.v[0].member_id, who, sizeof(who));
+			r = set_error(m, "the cluster has an active alarm (%s on %s; see below)",
+				      ep_alarm_name(rep->alarms.v[0].alarm), who);
+		} else if (m->status.errors.n) {
+			r = set_error(m, "member reports: %s", m->status.errors.v[0]);
+		} else if (read_err) {
+			m->error = TAKE_PTR(read_err);
+		} else if (!m->read_ok) {
+			r = set_error(m, "read not done before the deadline");
+		} else {
+			m->healthy = true;
 		}
-		if (!m->status.leader) {
-			set_error(m, "member has no leader");
-			continue;
-		}
-		if (rep->alarms.n) {
-			char buf[600];
-			snprintf(buf, sizeof(buf), "active alarm: %s", alarms_text);
-			set_error(m, buf);
-			continue;
-		}
-		if (m->status.errors.n) {
-			char buf[600];
-			snprintf(buf, sizeof(buf), "member reports: %s", m->status.errors.v[0]);
-			set_error(m, buf);
-			continue;
-		}
-		if (!m->read_ok) {
-			set_error(m, "read not done before the deadline");
-			continue;
-		}
-		m->healthy = true;
+		if (r < 0)
+			return -ENOMEM;
+		rep->healthy += m->healthy;
 	}
-	for (size_t i = 0; i < rep->n; i++)
-		rep->healthy += rep->v[i].healthy;
 	return 0;
 }
 
@@ -337,51 +472,42 @@ int ep_health_probe(struct ep_client *c, const char *const *endpoints, size_t n,
 	struct probe p = {
 		.c = c,
 		.rep = ret,
-		.endpoints = endpoints,
-		.n_endpoints = n,
 		.list_errs = errs,
 		.flags = flags,
 		.started = ep_now_ms(),
 	};
+	size_t list_calls = 0;
 	p.deadline = p.started + timeout_ms;
 	ep_client_set_timeout(c, timeout_ms);
 	for (size_t i = 0; i < n; i++)
-		if (ep_call_start(c, endpoints[i], "/v3/cluster/member/list", NULL, p.deadline,
-				  list_done, &p, tag_make(TAG_LIST, i), &errs[i]) == 0)
-			p.list_pending++;
-	if (p.list_pending)
+		list_calls += ep_call_start(c, endpoints[i], "/v3/cluster/member/list", NULL,
+					    p.deadline, list_done, &p, tag_make(TAG_LIST, i),
+					    &errs[i]) == 0;
+	if (list_calls)
 		ep_client_run(c, p.deadline);
 	ep_client_set_timeout(c, saved_timeout);
 	/* Status's failure explains best; a failed read comes second. */
 	for (size_t i = 0; p.read_errs && i < ret->n; i++) {
-		if (p.read_errs[i])
-			set_error(&ret->v[i], p.read_errs[i]);
+		if (p.read_errs[i] && !ret->v[i].error &&
+		    !(ret->v[i].error = strdup(p.read_errs[i])))
+			p.r = -ENOMEM;
 		free(p.read_errs[i]);
 	}
 	free(p.read_errs);
+	free(p.calls);
 
 	if (p.r < 0) {
 		ep_health_report_release(ret);
 		return ep_error_set(err, p.r, "out of memory");
 	}
 	if (!p.have_list) {
-		int code = errs[0].code ? errs[0].code : -EIO;
-		char buf[EP_ERROR_MAX];
-		size_t o = 0;
-		buf[0] = '\0';
-		for (size_t i = 0; i < n && o + 1 < sizeof(buf); i++) {
-			int w = snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? "; " : "",
-					 errs[i].msg[0] ? errs[i].msg : endpoints[i]);
-			if (w > 0)
-				o += (size_t)w;
-		}
 		ep_health_report_release(ret);
-		return ep_error_set(err, code, "no endpoint answered: %s", buf);
+		return ep_errors_join(err, errs, endpoints, n);
 	}
 	for (size_t i = 0; i < n; i++)
 		if (errs[i].msg[0] && ep_strv_push(&ret->list_errors, errs[i].msg) < 0)
 			goto oom;
-	if (report_judge(ret) < 0)
+	if (ep_health_judge(ret) < 0)
 		goto oom;
 	return 0;
 oom:
@@ -397,29 +523,26 @@ static bool voter_started(const struct ep_member_health *m)
 	return !m->member.is_learner && m->started && m->status_ok;
 }
 
-/* "c2 (8e9e...: connection refused), ..." for the voters that are not started. */
-static void voters_down(const struct ep_health_report *hr, size_t skip, char *buf, size_t size)
+/* "c2 (8e9e...), ..." for the voters that are not started; heap, NULL on ENOMEM. */
+static char *voters_down(const struct ep_health_report *hr, size_t skip)
 {
-	size_t o = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < hr->n && o + 1 < size; i++) {
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	for (size_t i = 0; i < hr->n; i++) {
 		const struct ep_member_health *m = &hr->v[i];
 		char hex[17];
 		if (i == skip || m->member.is_learner || voter_started(m))
 			continue;
-		int w = snprintf(buf + o, size - o, "%s%s (%s)", o ? ", " : "",
-				 m->member.name ? m->member.name : "unstarted",
-				 ep_member_id_hex(m->member.id, hex));
-		if (w > 0)
-			o += (size_t)w;
+		ep_strbuf_addf(&sb, "%s%s (%s)", sb.len ? ", " : "",
+			       m->member.name ? m->member.name : "unstarted",
+			       ep_member_id_hex(m->member.id, hex));
 	}
-	if (!o)
-		snprintf(buf, size, "none");
+	if (!sb.len)
+		ep_strbuf_adds(&sb, "none");
+	return ep_strbuf_detach(&sb, NULL);
 }
 
 int ep_quorum_check_add(const struct ep_health_report *hr, bool learner, struct ep_error *err)
 {
-	char down[1024];
 	size_t voters = 0, started = 0;
 
 	if (learner)
@@ -435,7 +558,9 @@ int ep_quorum_check_add(const struct ep_health_report *hr, bool learner, struct 
 		return 0; /* etcd allows growing a one-member cluster */
 	if (started >= quorum)
 		return 0;
-	voters_down(hr, SIZE_MAX, down, sizeof(down));
+	_cleanup_free_ char *down = voters_down(hr, SIZE_MAX);
+	if (!down)
+		return ep_error_set(err, -ENOMEM, "out of memory");
 	return ep_error_set(err, -EBUSY,
 			    "adding a voting member would leave the cluster without quorum: %zu "
 			    "voters + the new one need %zu started, but only %zu of %zu are started "
@@ -446,7 +571,7 @@ int ep_quorum_check_add(const struct ep_health_report *hr, bool learner, struct 
 
 int ep_quorum_check_remove(const struct ep_health_report *hr, size_t idx, struct ep_error *err)
 {
-	char down[1024], hex[17];
+	char hex[17];
 	size_t voters = 0, started = 0;
 
 	if (idx >= hr->n)
@@ -470,7 +595,9 @@ int ep_quorum_check_remove(const struct ep_health_report *hr, size_t idx, struct
 	size_t quorum = voters / 2 + 1;
 	if (started >= quorum)
 		return 0;
-	voters_down(hr, idx, down, sizeof(down));
+	_cleanup_free_ char *down = voters_down(hr, idx);
+	if (!down)
+		return ep_error_set(err, -ENOMEM, "out of memory");
 	return ep_error_set(err, -EBUSY,
 			    "removing member '%s' (%s) would leave the cluster without quorum: the "
 			    "%zu remaining voters need %zu started, but only %zu %s (down: %s); "

@@ -34,9 +34,23 @@ struct ep_call {
 	char *resp;       /* answer body */
 	size_t resp_len, resp_cap;
 	char errbuf[CURL_ERROR_SIZE];
+	uint64_t id;      /* unique within the client: how the TLS hooks find the call */
+	size_t max_answer; /* the answer is refused beyond this many bytes */
 	uint64_t started_ms, deadline_ms;
 	bool connected;   /* TCP and TLS are up, the request went out */
 	bool answered;    /* an HTTP answer arrived (not necessarily from etcd) */
+	size_t header_bytes; /* answer header bytes curl passed on (the status line first) */
+	/*
+	 * What the TLS hooks saw on the connection this call's transfer opened
+	 * (made_connection); a call multiplexed onto an older connection sees
+	 * nothing here.
+	 */
+	bool made_connection;
+	uint64_t tls_app_bytes;  /* application data received after the handshake */
+	int tls_verify_err;      /* X509_V_ERR_* of the member's chain; 0: none */
+	int tls_verify_depth;    /* 0: the member's own certificate */
+	int64_t tls_not_before, tls_not_after; /* of the certificate that failed (time_t) */
+	char tls_subject[96];    /* its CN, for messages */
 	int r;            /* 0 or negative errno, valid in done */
 	struct ep_error err;
 	json_t *obj;      /* decoded answer when r == 0 (freed after done unless taken) */
@@ -70,6 +84,13 @@ int ep_client_run(struct ep_client *c, uint64_t deadline_ms);
 
 /* Ask ep_client_run() to return after the current callback. */
 void ep_client_stop(struct ep_client *c);
+
+/*
+ * "no endpoint answered: <why 1>; <why 2>" into @err, with the errno of the
+ * first; an empty message stands as its endpoint (@endpoints may be NULL).
+ */
+int ep_errors_join(struct ep_error *err, const struct ep_error *errs,
+		   const char *const *endpoints, size_t n);
 
 /* The JSON body of a Range request (NULL on ENOMEM); bytes are base64-encoded. */
 json_t *ep_range_request(const void *key, size_t key_len, const void *range_end,

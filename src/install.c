@@ -517,13 +517,13 @@ out:
 
 /*
  * Run "@path @arg" (no shell, stdin /dev/null, a minimal environment,
- * VERSION_TIMEOUT_MS at most for all of it, exit included) and capture
+ * @timeout_ms at most for all of it, exit included) and capture
  * stdout and stderr (at most VERSION_OUTPUT_MAX bytes) into *@ret_out
  * (heap, NUL-terminated); the exit status (or 128 + signal) goes to
  * *@ret_status.
  */
-static int run_capture_argv(const char *path, char *const *argv, char **ret_out,
-			    int *ret_status, struct ep_error *err)
+static int run_capture_argv(const char *path, char *const *argv, uint64_t timeout_ms,
+			    char **ret_out, int *ret_status, struct ep_error *err)
 {
 	(void)path; /* argv[0] */
 	static const char *const envp[] = {
@@ -533,7 +533,7 @@ static int run_capture_argv(const char *path, char *const *argv, char **ret_out,
 	struct ep_child child = {
 		.argv = (const char *const *)argv,
 		.envp = envp,
-		.timeout_ms = VERSION_TIMEOUT_MS,
+		.timeout_ms = timeout_ms,
 		.output_max = VERSION_OUTPUT_MAX,
 	};
 	struct ep_child_result res = { 0 };
@@ -546,20 +546,26 @@ static int run_capture_argv(const char *path, char *const *argv, char **ret_out,
 	return 0;
 }
 
-static int run_capture(const char *path, const char *arg, char **ret_out, int *ret_status,
-		       struct ep_error *err)
+static int run_capture(const char *path, const char *arg, uint64_t timeout_ms, char **ret_out,
+		       int *ret_status, struct ep_error *err)
 {
 	char *argv[] = { (char *)path, (char *)arg, NULL };
-	return run_capture_argv(path, argv, ret_out, ret_status, err);
+	return run_capture_argv(path, argv, timeout_ms, ret_out, ret_status, err);
 }
 
-int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len,
-			   struct ep_error *err)
+/* The deadline of each run of a new binary (--version, the extraArgs check). */
+static uint64_t version_timeout(const struct ep_install_opts *o)
+{
+	return o && o->version_timeout_ms ? o->version_timeout_ms : VERSION_TIMEOUT_MS;
+}
+
+static int binary_version(const char *path, bool etcdctl, uint64_t timeout_ms, char *buf,
+			  size_t len, struct ep_error *err)
 {
 	const char *arg = etcdctl ? "version" : "--version";
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
-	int r = run_capture(path, arg, &out, &status, err);
+	int r = run_capture(path, arg, timeout_ms, &out, &status, err);
 	if (r < 0)
 		return r;
 	if (status != 0)
@@ -591,8 +597,14 @@ int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len
 	return ep_error_set(err, -EINVAL, "'%s %s' printed no '%sX.Y.Z' line", path, arg, key);
 }
 
-int ep_etcd_check_args(const char *path, const char *version, const struct ep_kvv *args,
-		       const char *env_file, struct ep_error *err)
+int ep_etcd_binary_version(const char *path, bool etcdctl, char *buf, size_t len,
+			   struct ep_error *err)
+{
+	return binary_version(path, etcdctl, VERSION_TIMEOUT_MS, buf, len, err);
+}
+
+static int check_args(const char *path, const char *version, const struct ep_kvv *args,
+		      const char *env_file, uint64_t timeout_ms, struct ep_error *err)
 {
 	if (!args->n)
 		return 0;
@@ -617,7 +629,7 @@ int ep_etcd_check_args(const char *path, const char *version, const struct ep_kv
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
 	if (r == 0)
-		r = run_capture_argv(path, argv, &out, &status, err);
+		r = run_capture_argv(path, argv, timeout_ms, &out, &status, err);
 	for (size_t i = 0; i < args->n; i++)
 		free(argv[i + 2]);
 	if (r < 0)
@@ -640,6 +652,12 @@ int ep_etcd_check_args(const char *path, const char *version, const struct ep_kv
 			      version, line[0] ? line : "(no message)", env_file);
 }
 
+int ep_etcd_check_args(const char *path, const char *version, const struct ep_kvv *args,
+		       const char *env_file, struct ep_error *err)
+{
+	return check_args(path, version, args, env_file, VERSION_TIMEOUT_MS, err);
+}
+
 /*
  * etcd reads an ETCD_* variable it has no flag for as a warning
  * ("unrecognized environment variable") and runs on without it, while the
@@ -648,9 +666,10 @@ int ep_etcd_check_args(const char *path, const char *version, const struct ep_kv
  * itself accepts.  EP_ERR_USAGE when one is not.
  */
 static int check_extra_args(const struct ep_spec *spec, const char *etcd, const char *version,
-			    struct ep_error *err)
+			    uint64_t timeout_ms, struct ep_error *err)
 {
-	return ep_etcd_check_args(etcd, version, &spec->extra_args, spec->systemd.env_file, err);
+	return check_args(etcd, version, &spec->extra_args, spec->systemd.env_file, timeout_ms,
+			  err);
 }
 
 /* ---- sources ----------------------------------------------------------- */
@@ -701,7 +720,8 @@ static int stage_local(const struct ep_spec *spec, const struct ep_install_opts 
 		return ep_error_usage(err, -errno,
 				      "--etcd-binary '%s': no executable etcdctl beside it (%s): %s",
 				      etcd, ctl, strerror(errno));
-	int r = ep_etcd_binary_version(etcd, false, st->version, sizeof(st->version), err);
+	int r = binary_version(etcd, false, version_timeout(o), st->version, sizeof(st->version),
+			       err);
 	if (r < 0)
 		return ep_error_prefix(err, "--etcd-binary");
 	logf_(o, "[install] Using the local etcd %s (%s)", st->version, etcd);
@@ -1208,11 +1228,11 @@ static int slots_place(struct slot *s, size_t n, int bfd, const char *bindir, st
 /* The binary's version must be the one the flags are rendered for. */
 static int check_version(const struct slot *s, bool etcdctl, const char *source,
 			 const char *version, const char *bin_dir, bool any_prev,
-			 struct ep_error *err)
+			 uint64_t timeout_ms, struct ep_error *err)
 {
 	const char *run = s->tmp ? s->tmp : s->path;
 	char have[32] = "";
-	int r = ep_etcd_binary_version(run, etcdctl, have, sizeof(have), err);
+	int r = binary_version(run, etcdctl, timeout_ms, have, sizeof(have), err);
 	const char *tail = any_prev ? "nothing was installed, the previous binaries are untouched"
 				    : "nothing was installed";
 	if (r < 0)
@@ -1385,13 +1405,13 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 		}
 	}
 	r = check_version(&slots[0], false, st.source, st.version, spec->systemd.bin_dir, any_prev,
-			  err);
+			  version_timeout(o), err);
 	if (r >= 0)
 		r = check_version(&slots[1], true, st.source, st.version, spec->systemd.bin_dir,
-				  any_prev, err);
+				  any_prev, version_timeout(o), err);
 	if (r >= 0)
 		r = check_extra_args(spec, slots[0].tmp ? slots[0].tmp : slots[0].path, st.version,
-				     err);
+				     version_timeout(o), err);
 	if (r < 0)
 		goto out;
 

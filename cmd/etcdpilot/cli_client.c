@@ -10,13 +10,45 @@
 
 #include "cli_client.h"
 
+/*
+ * The spec, for the few things a client takes from it: the certificate and
+ * manifest directories, the mode and env file, an external etcd, --timeout.
+ * None of them is the advertise address, whose default is detected from
+ * the default route: a node without one (an isolated namespace, a host
+ * reached through a specific route) must still be able to ask its cluster.
+ * So when the spec cannot be built without a --advertise-address, a
+ * placeholder stands in; it is never used.  Any other problem of the config
+ * is reported as it is.
+ */
+static int load_spec_for_client(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err)
+{
+	if (ctx->ov.advertise_address)
+		return cli_load_spec(ctx, spec, err);
+	/* A first try whose notes are kept back, so that a retry does not repeat them. */
+	struct ep_notes notes = { 0 };
+	int r = ep_config_load(spec, ctx->config, &ctx->ov, &notes, NULL);
+	for (size_t i = 0; r >= 0 && i < notes.n; i++)
+		fprintf(stderr, "[config] %s\n", notes.v[i]);
+	ep_notes_release(&notes);
+	if (r >= 0)
+		return r;
+	ep_spec_release(spec);
+	ep_spec_init(spec);
+	ctx->ov.advertise_address = "127.0.0.1"; /* not used by client commands */
+	r = cli_load_spec(ctx, spec, err);
+	cli_verbose(ctx, "[client] %s", r >= 0 ? "no advertise address could be detected; "
+						 "none is needed to talk to the cluster"
+					       : "the config is wrong beyond the advertise address");
+	return r;
+}
+
 int cli_client_open(struct cli_ctx *ctx, uint64_t default_timeout_ms, struct cli_client *cc,
 		    struct ep_error *err)
 {
 	int r;
 
 	ep_spec_init(&cc->spec);
-	r = cli_load_spec(ctx, &cc->spec, err);
+	r = load_spec_for_client(ctx, &cc->spec, err);
 	if (r < 0)
 		return r;
 	/* spec.timeout_ms defaults to init's 4 minutes; only an explicit --timeout counts here. */

@@ -14,6 +14,9 @@
 #include "cli.h"
 #include "cli_client.h"
 #include "etcdpilot/client.h"
+#include "util/cleanup.h"
+#include "util/clock.h"
+#include "util/strbuf.h"
 
 #define HEALTH_DEFAULT_TIMEOUT_MS 5000
 
@@ -42,7 +45,7 @@ static json_t *member_json(const struct ep_member_health *m)
 	json_t *alarms = json_array();
 	for (size_t k = 0; k < m->alarms.n; k++)
 		json_array_append_new(alarms, json_string(ep_alarm_name(m->alarms.v[k].alarm)));
-	return json_pack(
+	json_t *o = json_pack(
 		"{s:o s:o s:o s:o s:o s:b s:b s:b s:b s:o s:o s:b s:I s:I s:I s:I s:I s:I s:o s:b "
 		"s:I s:o}",
 		"id", hex_or_null(m->member.id), "name", str_or_null(m->member.name), "endpoint",
@@ -56,6 +59,72 @@ static json_t *member_json(const struct ep_member_health *m)
 		"db_size", (json_int_t)(st ? st->db_size : 0), "db_size_in_use",
 		(json_int_t)(st ? st->db_size_in_use : 0), "alarms", alarms, "read", m->read_ok,
 		"took_ms", (json_int_t)m->took_ms, "error", str_or_null(m->error));
+	if (o) {
+		json_object_set_new(o, "pending_learner", json_boolean(m->pending_learner));
+		json_object_set_new(o, "probed", json_boolean(m->probed));
+	}
+	return o;
+}
+
+/* The name of member @id in @rep, or NULL. */
+static const char *member_name(const struct ep_health_report *rep, uint64_t id)
+{
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->v[i].member.id == id)
+			return rep->v[i].member.name;
+	return NULL;
+}
+
+/*
+ * What to run about alarm @a, one command a line (etcd's own remedy: for
+ * NOSPACE, compact the history before the current revision, defragment
+ * every member to give the space back, then disarm).  Heap string.
+ */
+static char *alarm_remedy(const struct ep_health_report *rep, const struct ep_alarm *a)
+{
+	char *out = NULL;
+	uint64_t rev = 0;
+	for (size_t i = 0; i < rep->n; i++)
+		if (rep->v[i].status_ok && rep->v[i].status.revision > rev)
+			rev = rep->v[i].status.revision;
+	const char *ep = rep->list_endpoint;
+	const char *name = member_name(rep, a->member_id);
+	char hex[17];
+	ep_member_id_hex(a->member_id, hex);
+	int w;
+	switch (a->alarm) {
+	case EP_ALARM_NOSPACE:
+		w = asprintf(&out,
+			     "etcdctl --endpoints=%s compact %" PRIu64 "\n"
+			     "etcdctl --endpoints=%s defrag --cluster\n"
+			     "etcdctl --endpoints=%s alarm disarm",
+			     ep, rev ? rev : 1, ep, ep);
+		break;
+	case EP_ALARM_CORRUPT:
+		w = asprintf(&out,
+			     "etcdpilot member remove %s   # then wipe its data dir and join it again\n"
+			     "etcdctl --endpoints=%s alarm disarm",
+			     name ? name : hex, ep);
+		break;
+	default:
+		w = asprintf(&out, "etcdctl --endpoints=%s alarm list", ep);
+		break;
+	}
+	return w < 0 ? NULL : out;
+}
+
+static const char *alarm_meaning(enum ep_alarm_type a)
+{
+	switch (a) {
+	case EP_ALARM_NOSPACE:
+		return "the database reached its space quota (--quota-backend-bytes); etcd refuses "
+		       "writes until the alarm is disarmed: free the space, then disarm";
+	case EP_ALARM_CORRUPT:
+		return "the member's data differs from the others'; etcd refuses writes: replace "
+		       "the member's data, then disarm";
+	default:
+		return "an alarm this etcdpilot does not know: see what etcd says";
+	}
 }
 
 static json_t *report_json(const struct ep_health_report *rep, uint64_t timeout_ms)
@@ -64,27 +133,48 @@ static json_t *report_json(const struct ep_health_report *rep, uint64_t timeout_
 	for (size_t i = 0; i < rep->n; i++)
 		json_array_append_new(members, member_json(&rep->v[i]));
 	json_t *alarms = json_array();
-	for (size_t k = 0; k < rep->alarms.n; k++)
+	for (size_t k = 0; k < rep->alarms.n; k++) {
+		const struct ep_alarm *a = &rep->alarms.v[k];
+		char *remedy = alarm_remedy(rep, a);
 		json_array_append_new(alarms,
-				      json_pack("{s:o s:s}", "member_id",
-						hex_or_null(rep->alarms.v[k].member_id), "alarm",
-						ep_alarm_name(rep->alarms.v[k].alarm)));
+				      json_pack("{s:o s:s s:o s:s s:o}", "member_id",
+						hex_or_null(a->member_id), "alarm",
+						ep_alarm_name(a->alarm), "member_name",
+						str_or_null(member_name(rep, a->member_id)),
+						"meaning", alarm_meaning(a->alarm), "remedy",
+						str_or_null(remedy)));
+		free(remedy);
+	}
 	size_t quorum = rep->voters / 2 + 1;
-	bool has_quorum = rep->leader && rep->started_voters >= quorum;
+	size_t ok = rep->healthy + rep->pending_learners;
 	json_t *summary = json_pack(
 		"{s:I s:I s:I s:I s:I s:I s:I s:b s:o s:o s:o s:b}", "members", (json_int_t)rep->n,
-		"healthy", (json_int_t)rep->healthy, "unhealthy", (json_int_t)(rep->n - rep->healthy),
+		"healthy", (json_int_t)rep->healthy, "unhealthy", (json_int_t)(rep->n - ok),
 		"voters", (json_int_t)rep->voters, "learners", (json_int_t)rep->learners, "quorum",
 		(json_int_t)quorum, "started_voters", (json_int_t)rep->started_voters, "has_quorum",
-		has_quorum, "leader", hex_or_null(rep->leader), "alarms", alarms, "list_errors",
-		strv_json(&rep->list_errors), "healthy_cluster", rep->n && rep->healthy == rep->n);
-	return json_pack("{s:o s:s s:I s:o s:o}", "cluster_id", hex_or_null(rep->cluster_id),
-			 "endpoint", rep->list_endpoint, "timeout_ms", (json_int_t)timeout_ms,
-			 "members", members, "summary", summary);
+		rep->quorum == EP_QUORUM_HELD, "leader", hex_or_null(rep->leader), "alarms", alarms,
+		"list_errors", strv_json(&rep->list_errors), "healthy_cluster", rep->n && ok == rep->n);
+	if (summary) {
+		json_object_set_new(summary, "quorum_state", json_string(ep_quorum_name(rep->quorum)));
+		json_object_set_new(summary, "quorum_reason", str_or_null(rep->quorum_why));
+		json_object_set_new(summary, "pending_learners",
+				    json_integer((json_int_t)rep->pending_learners));
+		json_object_set_new(summary, "not_probed", json_integer((json_int_t)rep->not_probed));
+	}
+	return json_pack("{s:o s:o s:I s:o s:o}", "cluster_id", hex_or_null(rep->cluster_id),
+			 "endpoint", str_or_null(rep->list_endpoint), "timeout_ms",
+			 (json_int_t)timeout_ms, "members", members, "summary", summary);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Text rendering of the JSON document                                       */
+
+/*
+ * Everything printed below that came from the cluster - names, URLs,
+ * versions, errors quoting a member - goes through ep_escape(): a member
+ * named "\e[2J..." or a URL holding "\r\n" must not clear the screen or
+ * fake a line of the table.
+ */
 
 #define COLS 12
 
@@ -104,46 +194,71 @@ static uint64_t jnum(const json_t *o, const char *k)
 	return (uint64_t)json_integer_value(json_object_get(o, k));
 }
 
-static void print_text(const json_t *doc)
+static bool jtrue(const json_t *o, const char *k)
 {
-	const json_t *members = json_object_get(doc, "members");
+	return json_is_true(json_object_get(o, k));
+}
+
+/* An escaped copy of @s for the terminal (NULL on ENOMEM). */
+static char *esc(const char *s)
+{
+	return ep_escape(s);
+}
+
+static char *fmt_u64(uint64_t v)
+{
+	char *s = NULL;
+	return asprintf(&s, "%" PRIu64, v) < 0 ? NULL : s;
+}
+
+/* The table, one row a member. */
+static int print_table(const json_t *members)
+{
 	size_t n = json_array_size(members);
-	char(*cells)[COLS][64] = calloc(n ? n : 1, sizeof(*cells));
+	char *(*cells)[COLS] = calloc(n ? n : 1, sizeof(*cells));
 	size_t width[COLS];
+	int r = 0;
 
 	if (!cells)
-		return;
+		return -ENOMEM;
 	for (size_t c = 0; c < COLS; c++)
 		width[c] = strlen(headers[c]);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *m = json_array_get(members, i);
 		bool status = json_is_string(json_object_get(m, "version"));
-		char(*row)[64] = cells[i];
-		snprintf(row[0], 64, "%s", jstr(m, "endpoint", "-"));
-		snprintf(row[1], 64, "%s", jstr(m, "name", "-"));
-		snprintf(row[2], 64, "%s", jstr(m, "id", "-"));
-		snprintf(row[3], 64, "%s", json_is_true(json_object_get(m, "healthy")) ? "healthy"
-											: "UNHEALTHY");
-		snprintf(row[4], 64, "%s",
-			 json_is_true(json_object_get(m, "is_learner")) ? "learner"
-			 : json_is_true(json_object_get(m, "is_leader")) ? "leader"
-			 : status					  ? "follower"
-									  : "voter");
-		snprintf(row[5], 64, "%s", jstr(m, "version", "-"));
+		char **row = cells[i];
+		char buf[64];
+		row[0] = esc(jstr(m, "endpoint", "-"));
+		row[1] = esc(jstr(m, "name", "-"));
+		row[2] = esc(jstr(m, "id", "-"));
+		row[3] = strdup(jtrue(m, "healthy")	    ? "healthy"
+				: jtrue(m, "pending_learner") ? "not started"
+							      : "UNHEALTHY");
+		row[4] = strdup(jtrue(m, "is_learner")  ? "learner"
+				: jtrue(m, "is_leader") ? "leader"
+				: status		? "follower"
+							: "voter");
+		row[5] = esc(jstr(m, "version", "-"));
 		if (status) {
-			snprintf(row[6], 64, "%" PRIu64, jnum(m, "raft_term"));
-			snprintf(row[7], 64, "%" PRIu64, jnum(m, "raft_index"));
-			snprintf(row[8], 64, "%" PRIu64, jnum(m, "raft_lag"));
-			cli_bytes(jnum(m, "db_size"), row[9], 64);
-			cli_bytes(jnum(m, "db_size_in_use"), row[10], 64);
+			row[6] = fmt_u64(jnum(m, "raft_term"));
+			row[7] = fmt_u64(jnum(m, "raft_index"));
+			row[8] = fmt_u64(jnum(m, "raft_lag"));
+			row[9] = strdup(cli_bytes(jnum(m, "db_size"), buf, sizeof(buf)));
+			row[10] = strdup(cli_bytes(jnum(m, "db_size_in_use"), buf, sizeof(buf)));
 		} else {
 			for (size_t c = 6; c <= 10; c++)
-				snprintf(row[c], 64, "-");
+				row[c] = strdup("-");
 		}
-		snprintf(row[11], 64, "%" PRIu64 "ms", jnum(m, "took_ms"));
-		for (size_t c = 0; c < COLS; c++)
+		snprintf(buf, sizeof(buf), "%" PRIu64 "ms", jnum(m, "took_ms"));
+		row[11] = strdup(buf);
+		for (size_t c = 0; c < COLS; c++) {
+			if (!row[c]) {
+				r = -ENOMEM;
+				goto out;
+			}
 			if (strlen(row[c]) > width[c])
 				width[c] = strlen(row[c]);
+		}
 	}
 	for (size_t c = 0; c < COLS; c++)
 		printf("%-*s%s", c + 1 < COLS ? (int)width[c] : 0, headers[c],
@@ -152,18 +267,39 @@ static void print_text(const json_t *doc)
 		for (size_t c = 0; c < COLS; c++)
 			printf("%-*s%s", c + 1 < COLS ? (int)width[c] : 0, cells[i][c],
 			       c + 1 < COLS ? "  " : "\n");
+out:
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; c < COLS; c++)
+			free(cells[i][c]);
 	free(cells);
+	return r;
+}
 
+/* Under the table: each member's trouble, the list errors, the summary, the alarms. */
+static int print_notes(const json_t *doc)
+{
+	const json_t *members = json_object_get(doc, "members");
+	size_t n = json_array_size(members);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *m = json_array_get(members, i);
 		const char *e = jstr(m, "error", NULL);
-		if (e)
-			printf("%s (%s): %s\n", jstr(m, "name", "unstarted"), jstr(m, "id", "-"), e);
+		if (!e)
+			continue;
+		_cleanup_free_ char *name = esc(jstr(m, "name", jtrue(m, "is_learner") ? "learner"
+											: "unstarted"));
+		_cleanup_free_ char *why = esc(e);
+		if (!name || !why)
+			return -ENOMEM;
+		printf("%s (%s): %s\n", name, jstr(m, "id", "-"), why);
 	}
 	const json_t *s = json_object_get(doc, "summary");
 	const json_t *le = json_object_get(s, "list_errors");
-	for (size_t i = 0; i < json_array_size(le); i++)
-		printf("member list: %s\n", json_string_value(json_array_get(le, i)));
+	for (size_t i = 0; i < json_array_size(le); i++) {
+		_cleanup_free_ char *why = esc(json_string_value(json_array_get(le, i)));
+		if (!why)
+			return -ENOMEM;
+		printf("member list: %s\n", why);
+	}
 
 	const char *leader = jstr(s, "leader", NULL);
 	const char *leader_name = NULL;
@@ -172,27 +308,61 @@ static void print_text(const json_t *doc)
 		if (!strcmp(jstr(m, "id", ""), leader))
 			leader_name = jstr(m, "name", NULL);
 	}
-	printf("cluster %s is %s: %" PRIu64 " of %" PRIu64 " members healthy, ",
-	       jstr(doc, "cluster_id", "-"),
-	       json_is_true(json_object_get(s, "healthy_cluster")) ? "healthy" : "UNHEALTHY",
+	_cleanup_free_ char *lname = esc(leader_name ? leader_name : "?");
+	_cleanup_free_ char *qwhy = esc(jstr(s, "quorum_reason", "?"));
+	if (!lname || !qwhy)
+		return -ENOMEM;
+	printf("cluster %s is %s: %" PRIu64 " of %" PRIu64 " members healthy",
+	       jstr(doc, "cluster_id", "-"), jtrue(s, "healthy_cluster") ? "healthy" : "UNHEALTHY",
 	       jnum(s, "healthy"), jnum(s, "members"));
+	if (jnum(s, "pending_learners"))
+		printf(" (and %" PRIu64 " learner%s not started yet)", jnum(s, "pending_learners"),
+		       jnum(s, "pending_learners") == 1 ? "" : "s");
 	if (leader)
-		printf("leader %s (%s), ", leader_name ? leader_name : "?", leader);
+		printf(", leader %s (%s)", lname, leader);
 	else
-		printf("NO LEADER, ");
-	printf("%" PRIu64 " of %" PRIu64 " voters up (quorum %" PRIu64 ")%s\n",
-	       jnum(s, "started_voters"), jnum(s, "voters"), jnum(s, "quorum"),
-	       json_is_true(json_object_get(s, "has_quorum")) ? "" : ": QUORUM LOST");
+		printf(", NO LEADER");
+	printf(", %" PRIu64 " of %" PRIu64 " voters reachable from here", jnum(s, "started_voters"),
+	       jnum(s, "voters"));
+	const char *q = jstr(s, "quorum_state", "unknown");
+	printf("; %s: %s (quorum %" PRIu64 " of %" PRIu64 " voters)\n",
+	       !strcmp(q, "held")   ? "quorum held"
+	       : !strcmp(q, "lost") ? "QUORUM LOST"
+				    : "quorum unknown",
+	       qwhy, jnum(s, "quorum"), jnum(s, "voters"));
+
 	const json_t *alarms = json_object_get(s, "alarms");
 	for (size_t k = 0; k < json_array_size(alarms); k++) {
 		const json_t *a = json_array_get(alarms, k);
-		printf("alarm %s raised by member %s\n", jstr(a, "alarm", "?"),
-		       jstr(a, "member_id", "?"));
+		_cleanup_free_ char *who = esc(jstr(a, "member_name", "an unstarted member"));
+		if (!who)
+			return -ENOMEM;
+		printf("alarm %s on %s (%s): %s:\n", jstr(a, "alarm", "?"), who,
+		       jstr(a, "member_id", "?"), jstr(a, "meaning", ""));
+		/* the remedy, one command a line, each escaped */
+		for (const char *line = jstr(a, "remedy", ""); *line;) {
+			size_t l = strcspn(line, "\n");
+			_cleanup_free_ char *part = strndup(line, l);
+			_cleanup_free_ char *e = part ? esc(part) : NULL;
+			if (!e)
+				return -ENOMEM;
+			printf("  %s\n", e);
+			line += l + (line[l] == '\n');
+		}
 	}
+	return 0;
+}
+
+static int print_text(const json_t *doc)
+{
+	int r = print_table(json_object_get(doc, "members"));
+	return r < 0 ? r : print_notes(doc);
 }
 
 static int health_run(struct cli_ctx *ctx, struct ep_error *err)
 {
+	/* One deadline for the whole command: opening the client counts too. */
+	uint64_t t0 = ep_now_ms();
 	struct cli_client cc = { 0 };
 	struct ep_health_report rep;
 	int r = cli_client_open(ctx, HEALTH_DEFAULT_TIMEOUT_MS, &cc, err);
@@ -200,14 +370,17 @@ static int health_run(struct cli_ctx *ctx, struct ep_error *err)
 		cli_client_release(&cc);
 		return r;
 	}
+	uint64_t spent = ep_now_ms() - t0;
+	uint64_t left = spent < cc.timeout_ms ? cc.timeout_ms - spent : 1;
 	r = ep_health_probe(cc.client, (const char *const *)cc.cfg.endpoints.v,
-			    cc.cfg.endpoints.n, cc.timeout_ms, 0, &rep, err);
+			    cc.cfg.endpoints.n, left, 0, &rep, err);
 	if (r < 0) {
 		cli_client_release(&cc);
 		return r;
 	}
 	json_t *doc = report_json(&rep, cc.timeout_ms);
-	bool all = rep.n && rep.healthy == rep.n;
+	/* Healthy: every member, but for learners that have not started yet. */
+	bool all = rep.n && rep.healthy + rep.pending_learners == rep.n;
 	ep_health_report_release(&rep);
 	cli_client_release(&cc);
 	if (!doc)
@@ -215,8 +388,10 @@ static int health_run(struct cli_ctx *ctx, struct ep_error *err)
 	if (cli_json(ctx)) {
 		cli_print_json(doc);
 	} else {
-		print_text(doc);
+		r = print_text(doc);
 		json_decref(doc);
+		if (r < 0)
+			return ep_error_set(err, r, "out of memory");
 	}
 	return all ? 0 : CLI_UNHEALTHY;
 }
@@ -235,8 +410,16 @@ const struct cli_command cmd_health = {
 		"then ETCDCTL_ENDPOINTS/CACERT/CERT/KEY, then the config, then this node's\n"
 		"manifest or etcd env file, then https://127.0.0.1:2379 with\n"
 		"<cert-dir>/etcd/ca.crt and healthcheck-client.{crt,key}.\n"
-		"Exit 0 when every member is healthy, 3 when some are not, 1 when no endpoint\n"
-		"answered.",
+		"Quorum is judged from what raft says through the members that answer (a\n"
+		"leader agreed on and a linearizable read served), not from how many client\n"
+		"endpoints answer: a member whose endpoint fails (say, its serving certificate\n"
+		"expired) is \"unreachable from here\" with the cause, and may still vote.\n"
+		"At most 16 members are probed at a time; a member list of more than 128\n"
+		"members is refused.  Values from the cluster are printed with control\n"
+		"characters escaped.\n"
+		"Exit 0 when every member is healthy (a learner added but not started yet\n"
+		"does not count against that: it is shown as \"not started\"), 3 when some\n"
+		"are not, 1 when no endpoint answered.",
 	.min_args = 0,
 	.max_args = 0,
 	.json_output = true,

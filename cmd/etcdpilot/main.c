@@ -88,6 +88,26 @@ static const struct cli_opt systemd_opts[] = {
 	{ 0 },
 };
 
+/*
+ * Print an error message with every control character that is still in it
+ * as \xNN (C0, DEL; C1 encoded as UTF-8 as \u00NN): messages quote
+ * members, files and servers, and must never drive the terminal.  The
+ * library escapes what it quotes; this is the last line for what it did
+ * not, and leaves text already escaped as it is (backslashes are not
+ * doubled, so nothing is escaped twice).
+ */
+static void put_message(FILE *f, const char *msg)
+{
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			fprintf(f, "\\u%04x", *++p);
+		else
+			fputc(*p, f);
+	}
+}
+
 static void print_opts(FILE *f, const struct cli_opt *opts)
 {
 	for (const struct cli_opt *o = opts; o && o->name; o++) {
@@ -712,7 +732,9 @@ int main(int argc, char **argv)
 	if (r < 0) {
 		if (!ep_error_isset(&err))
 			ep_error_set(&err, r, "%s", strerror(-r));
-		fprintf(stderr, "etcdpilot: %s: %s\n", c->name, err.msg);
+		fprintf(stderr, "etcdpilot: %s: ", c->name);
+		put_message(stderr, err.msg);
+		fputc('\n', stderr);
 	}
 	free(ctx.args);
 	/*

@@ -17,6 +17,7 @@
 #include "etcdpilot/membership.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
+#include "util/strbuf.h"
 
 #define MEMBER_DEFAULT_TIMEOUT_MS 5000
 
@@ -38,50 +39,67 @@ static json_t *member_json(const struct ep_member *m)
 			 "is_learner", m->is_learner);
 }
 
-static void join_strv(const json_t *a, char *buf, size_t size)
+/* The strings of @a joined by commas, escaped for the terminal; heap, NULL on ENOMEM. */
+static char *join_strv(const json_t *a)
 {
-	size_t o = 0;
-	buf[0] = '\0';
-	for (size_t i = 0; i < json_array_size(a) && o + 1 < size; i++) {
-		int w = snprintf(buf + o, size - o, "%s%s", i ? "," : "",
-				 json_string_value(json_array_get(a, i)));
-		if (w > 0)
-			o += (size_t)w;
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	ep_strbuf_adds(&sb, "");
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *v = json_string_value(json_array_get(a, i));
+		if (i)
+			ep_strbuf_addch(&sb, ',');
+		if (v)
+			ep_strbuf_add_escaped(&sb, v, strlen(v));
 	}
+	return ep_strbuf_detach(&sb, NULL);
 }
 
-/* The table etcdctl prints with -w table, from the JSON members array. */
-static void print_members(const json_t *members)
+/*
+ * The table etcdctl prints with -w table, from the JSON members array.
+ * Names and URLs come from the cluster: control characters are escaped, so
+ * that no member can draw a line of the table itself.
+ */
+static int print_members(const json_t *members)
 {
 	static const char *const headers[6] = { "ID",	      "STATUS",	      "NAME",
 						"PEER ADDRS", "CLIENT ADDRS", "IS LEARNER" };
 	size_t n = json_array_size(members);
-	char(*cells)[6][512] = calloc(n ? n : 1, sizeof(*cells));
+	char *(*cells)[6] = calloc(n ? n : 1, sizeof(*cells));
 	size_t width[6];
+	int r = 0;
 	if (!cells)
-		return;
+		return -ENOMEM;
 	for (size_t c = 0; c < 6; c++)
 		width[c] = strlen(headers[c]);
 	for (size_t i = 0; i < n; i++) {
 		const json_t *m = json_array_get(members, i);
 		const char *name = json_string_value(json_object_get(m, "name"));
-		snprintf(cells[i][0], 512, "%s", json_string_value(json_object_get(m, "id")));
-		snprintf(cells[i][1], 512, "%s", json_string_value(json_object_get(m, "status")));
-		snprintf(cells[i][2], 512, "%s", name ? name : "");
-		join_strv(json_object_get(m, "peer_urls"), cells[i][3], 512);
-		join_strv(json_object_get(m, "client_urls"), cells[i][4], 512);
-		snprintf(cells[i][5], 512, "%s",
-			 json_is_true(json_object_get(m, "is_learner")) ? "true" : "false");
-		for (size_t c = 0; c < 6; c++)
+		cells[i][0] = ep_escape(json_string_value(json_object_get(m, "id")));
+		cells[i][1] = ep_escape(json_string_value(json_object_get(m, "status")));
+		cells[i][2] = ep_escape(name ? name : "");
+		cells[i][3] = join_strv(json_object_get(m, "peer_urls"));
+		cells[i][4] = join_strv(json_object_get(m, "client_urls"));
+		cells[i][5] = strdup(json_is_true(json_object_get(m, "is_learner")) ? "true" : "false");
+		for (size_t c = 0; c < 6; c++) {
+			if (!cells[i][c]) {
+				r = -ENOMEM;
+				goto out;
+			}
 			if (strlen(cells[i][c]) > width[c])
 				width[c] = strlen(cells[i][c]);
+		}
 	}
 	for (size_t c = 0; c < 6; c++)
 		printf("%-*s%s", c < 5 ? (int)width[c] : 0, headers[c], c < 5 ? "  " : "\n");
 	for (size_t i = 0; i < n; i++)
 		for (size_t c = 0; c < 6; c++)
 			printf("%-*s%s", c < 5 ? (int)width[c] : 0, cells[i][c], c < 5 ? "  " : "\n");
+out:
+	for (size_t i = 0; i < n; i++)
+		for (size_t c = 0; c < 6; c++)
+			free(cells[i][c]);
 	free(cells);
+	return r;
 }
 
 static int member_list_run(struct cli_ctx *ctx, struct ep_error *err)
@@ -110,8 +128,10 @@ static int member_list_run(struct cli_ctx *ctx, struct ep_error *err)
 	if (cli_json(ctx)) {
 		cli_print_json(doc);
 	} else {
-		print_members(json_object_get(doc, "members"));
+		r = print_members(json_object_get(doc, "members"));
 		json_decref(doc);
+		if (r < 0)
+			return ep_error_set(err, r, "out of memory");
 	}
 	return 0;
 }
@@ -120,6 +140,16 @@ static int member_list_run(struct cli_ctx *ctx, struct ep_error *err)
 /* Changes                                                                   */
 
 enum change_op { OP_ADD, OP_REMOVE, OP_PROMOTE };
+
+/*
+ * Print @prefix and @text (names and URLs, some from the cluster) to @f with
+ * the control characters of @text escaped, then a newline.
+ */
+static void print_escaped(FILE *f, const char *prefix, const char *text)
+{
+	_cleanup_free_ char *e = ep_escape(text);
+	fprintf(f, "%s%s\n", prefix, e ? e : "(out of memory)");
+}
 
 struct progress {
 	const struct cli_ctx *ctx;
@@ -158,7 +188,7 @@ static void render_plan(const struct cli_ctx *ctx, const struct ep_member_plan *
 						"peer_urls", strv_json(&st->peer_urls),
 						"is_learner", st->learner, "summary", st->summary));
 		if (!cli_json(ctx))
-			printf("would %s\n", st->summary);
+			print_escaped(stdout, "would ", st->summary);
 	}
 	json_t *doc = json_pack("{s:b s:s s:s s:o s:o}", "dry_run", 1, "cluster_id",
 				ep_member_id_hex(plan->cluster_id, hex), "through", plan->endpoint,
@@ -184,7 +214,7 @@ static int render_result(const struct cli_ctx *ctx, enum change_op op,
 	    ep_member_env_build(&res->members, &res->member, res->name, &env, err) < 0)
 		return err->code;
 	for (size_t i = 0; i < res->warnings.n; i++)
-		fprintf(stderr, "WARNING: %s\n", res->warnings.v[i]);
+		print_escaped(stderr, "WARNING: ", res->warnings.v[i]);
 	if (cli_json(ctx) && op == OP_ADD) {
 		json_t *m = member_json(&res->member);
 		json_object_set_new(m, "name", json_string(res->name));
@@ -204,12 +234,15 @@ static int render_result(const struct cli_ctx *ctx, enum change_op op,
 		       res->reused ? "(added earlier) reused in" : verb[op], chex,
 		       op == OP_ADD && res->member.is_learner ? " as a learner" : "",
 		       res->already ? " (already)" : "");
+		/* The other members' names and URLs come from the cluster. */
+		_cleanup_free_ char *e_cluster = op == OP_ADD ? ep_escape(env.initial_cluster) : NULL;
+		_cleanup_free_ char *e_peers = op == OP_ADD ? ep_escape(env.advertise_peer_urls) : NULL;
 		if (op == OP_ADD)
 			printf("\nETCD_NAME=\"%s\"\nETCD_INITIAL_CLUSTER=\"%s\"\n"
 			       "ETCD_INITIAL_ADVERTISE_PEER_URLS=\"%s\"\n"
 			       "ETCD_INITIAL_CLUSTER_STATE=\"%s\"\n",
-			       env.name, env.initial_cluster, env.advertise_peer_urls,
-			       env.cluster_state);
+			       env.name, e_cluster ? e_cluster : "(out of memory)",
+			       e_peers ? e_peers : "(out of memory)", env.cluster_state);
 	}
 	ep_member_env_release(&env);
 	return 0;
@@ -244,11 +277,11 @@ static int change_run(struct cli_ctx *ctx, enum change_op op, const struct ep_ad
 		r = ep_membership_plan_remove(&ca, ctx->args[0], flags, &plan, err);
 	else if (r >= 0)
 		r = ep_membership_plan_promote(&ca, ctx->args[0], &plan, err);
-	if (r >= 0 && ep_error_isset(&plan.unsafe))
-		fprintf(stderr,
-			"WARNING: --force: %s\nWARNING: the cluster may lose quorum and "
-			"stop serving until the missing members are back\n",
-			plan.unsafe.msg);
+	if (r >= 0 && ep_error_isset(&plan.unsafe)) {
+		print_escaped(stderr, "WARNING: --force: ", plan.unsafe.msg); /* names members */
+		fprintf(stderr, "WARNING: the cluster may lose quorum and stop serving until the "
+				"missing members are back\n");
+	}
 	if (r >= 0 && ctx->dry_run)
 		render_plan(ctx, &plan);
 	else if (r >= 0 && (r = ep_membership_apply(&ca, &plan, &res, err)) >= 0)

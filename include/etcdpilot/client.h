@@ -119,6 +119,14 @@ struct ep_member {
 	bool is_learner;
 };
 
+/*
+ * The most members a member list may have.  etcd itself sets no limit, but
+ * advises at most 7 voters (a larger cluster writes slower) and allows one
+ * learner (3.4, 3.5); a list far longer than any cluster is not trusted:
+ * the decoder refuses it instead of probing thousands of "members".
+ */
+#define EP_MEMBERS_MAX 128
+
 struct ep_member_list {
 	uint64_t cluster_id;
 	uint64_t member_id; /* the member that answered */
@@ -130,6 +138,7 @@ struct ep_member_list {
 struct ep_status {
 	uint64_t cluster_id;
 	uint64_t member_id;       /* the member that answered */
+	uint64_t revision;        /* header.revision: the store's current revision */
 	char *version;            /* "3.4.23" */
 	uint64_t db_size;
 	uint64_t db_size_in_use;
@@ -245,7 +254,8 @@ int ep_json_u64(const struct json_t *obj, const char *field, uint64_t *ret,
 /*
  * Decoders of a successful answer (the object from ep_gateway_decode).
  * Each fills the zeroed @ret, checks every field's type and returns 0, or
- * -EPROTO with @err naming the field (and leaves @ret released).
+ * -EPROTO with @err naming the field (and leaves @ret released).  A member
+ * list of more than EP_MEMBERS_MAX members is refused (-EPROTO).
  */
 int ep_decode_member_list(const struct json_t *obj, struct ep_member_list *ret,
 			  struct ep_error *err);
@@ -266,7 +276,10 @@ struct ep_client;
 /*
  * Create a client for the files in @tls (copied; NULL = no TLS files).
  * The certificate and key are read once, now, and kept in memory; a file
- * that cannot be read is an error naming it (-ENOENT, -EACCES...).  Every
+ * that cannot be read is an error naming it (-ENOENT, -EACCES...).  A
+ * client certificate out of its validity (expired, or not valid yet) is
+ * refused here, before any member would refuse it: -EKEYEXPIRED, naming
+ * the file, the date and 'etcdpilot certs renew NAME'.  Every
  * call made through the client ends within @call_timeout_ms (0 = 5 s),
  * connect included.  One client keeps its connections open between calls
  * (to the same member) and is NOT thread-safe.  Returns 0 with *@ret set
@@ -287,8 +300,12 @@ void ep_client_set_timeout(struct ep_client *c, uint64_t call_timeout_ms);
  * are simply not filled.  Each returns 0 or a negative errno with @err set
  * to "<endpoint>: <what failed>" (see ep_gateway_decode for gateway
  * errors; transport errors: -ECONNREFUSED, -ETIMEDOUT, -EHOSTUNREACH,
- * -ECONNRESET, -EKEYREJECTED for TLS failures, -EPROTO for not etcd,
- * -EFBIG for an answer over the size limit).
+ * -ECONNRESET, -EKEYREJECTED for TLS failures, -EKEYEXPIRED for a member
+ * certificate out of its validity (the message gives its date and the
+ * remedy), -EPROTO for not etcd, -EFBIG for an answer over the size limit:
+ * 1 MiB for membership, status and alarm answers, 16 MiB for others).  A
+ * failure on an http:// endpoint or on port 2380 (etcd's peer port) says
+ * so.
  */
 int ep_member_list(struct ep_client *c, const char *endpoint, struct ep_member_list *ret,
 		   struct ep_error *err);
@@ -369,18 +386,33 @@ struct ep_member_health {
 	struct ep_member member;  /* copy from the member list */
 	char *endpoint;           /* the client URL probed; NULL when it has none */
 	bool started;             /* has a name and client URLs */
+	bool probed;              /* its probe started before the deadline */
 	bool reachable;           /* TCP + TLS + an etcd answer to Status */
 	bool status_ok;
+	int status_code;          /* errno of a failed Status (-ECONNREFUSED, -EKEYEXPIRED...), else 0 */
 	struct ep_status status;  /* valid when status_ok */
 	bool read_ok;             /* the read (linearizable; serializable on learners) */
 	bool read_done;
+	int read_code;            /* errno of a failed read, else 0 */
 	bool is_leader;
 	uint64_t raft_lag;        /* leader's raft index - ours (0 when unknown) */
 	struct ep_alarm_list alarms; /* alarms raised by this member */
 	bool healthy;
+	bool pending_learner;     /* a learner added but never started: not unhealthy */
 	char *error;              /* why not healthy; NULL when healthy */
 	uint64_t took_ms;         /* from the start of its probe to its last answer */
 };
+
+/* Whether the cluster has quorum, as raft says it through the members that answer. */
+enum ep_quorum {
+	EP_QUORUM_UNKNOWN = 0, /* nothing to judge by (no answer, or no read done) */
+	EP_QUORUM_HELD,        /* a leader agreed on and a linearizable read served */
+	EP_QUORUM_LOST,        /* no answering member has a leader, or every voter's
+				  linearizable read timed out */
+};
+
+/* "held", "lost", "unknown". */
+const char *ep_quorum_name(enum ep_quorum q);
 
 struct ep_health_report {
 	char *list_endpoint;      /* endpoint whose member list was used */
@@ -389,11 +421,18 @@ struct ep_health_report {
 	struct ep_member_health *v;
 	size_t n;
 	size_t healthy, voters, started_voters, learners;
+	size_t pending_learners;  /* learners never started (not counted unhealthy) */
+	size_t not_probed;        /* members whose turn had not come at the deadline */
+	enum ep_quorum quorum;
+	char *quorum_why;         /* how quorum was judged, one line (heap; NULL on ENOMEM) */
 	struct ep_alarm_list alarms; /* every alarm seen, deduplicated */
 	struct ep_strv list_errors;  /* "<endpoint>: <why>" for endpoints that failed the list */
 };
 
 void ep_health_report_release(struct ep_health_report *hr);
+
+/* At most this many members are probed at once (a probe is a Status and a read). */
+#define EP_HEALTH_PARALLEL 16
 
 enum {
 	EP_HEALTH_STATUS_ONLY = 1 << 0, /* no read: enough to tell "started" */
@@ -401,11 +440,13 @@ enum {
 
 /*
  * Ask @endpoints (n of them, all at once) for the member list; as soon as
- * one answers, probe every member's first client URL at the same time in
- * the same multi loop (Status, then a read on key "health": linearizable
- * for voters, serializable for learners; permission denied counts as a
- * good read), until all answered or @timeout_ms passed (members that hang
- * are reported as timed out).  Fills the zeroed @ret.  Returns 0 when a
+ * one answers, probe the members' first client URLs, EP_HEALTH_PARALLEL at
+ * a time, in the same multi loop (Status, then a read on key "health":
+ * linearizable for voters, serializable for learners; permission denied
+ * counts as a good read), until all answered or @timeout_ms passed: the
+ * whole of it, the list included, ends then.  Members that hang are
+ * reported as timed out, members whose turn had not come as not probed.
+ * Fills the zeroed @ret and judges it (ep_health_judge).  Returns 0 when a
  * member list was obtained (the report may still show unhealthy members),
  * or a negative errno when no endpoint answered, with @err naming each
  * endpoint and why.  @flags: EP_HEALTH_*.
@@ -413,6 +454,25 @@ enum {
 int ep_health_probe(struct ep_client *c, const char *const *endpoints, size_t n,
 		    uint64_t timeout_ms, unsigned flags, struct ep_health_report *ret,
 		    struct ep_error *err);
+
+/*
+ * The verdicts on a probed report (ep_health_probe calls it; exposed for
+ * tests).  From the probe's fields (started, probed, status_ok, status,
+ * status_code, read_ok, read_done, read_code, and error as the probe left
+ * it) it fills in: the leader most answering members name, each member's
+ * raft lag behind it, the alarms, quorum (held when a leader is agreed on
+ * and a voter served a linearizable read; lost when no answering member
+ * has a leader, or every voter's read timed out; else unknown, with why),
+ * and each member's health with the reason in m->error:
+ *   - a learner that never started (no name, no client URLs): "learner, not
+ *     started yet", pending_learner, not unhealthy;
+ *   - a voter that never started: unhealthy (it counts toward quorum);
+ *   - a member whose client endpoint fails: "unreachable from here: <why>"
+ *     (while quorum is held it may well be a healthy raft voter);
+ *   - then: no leader, an alarm, errors it reports, a failed read.
+ * Returns 0 or -ENOMEM.
+ */
+int ep_health_judge(struct ep_health_report *hr);
 
 /*
  * Quorum guards for membership changes, judged on a report from

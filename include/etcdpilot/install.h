@@ -48,6 +48,9 @@ struct ep_install_opts {
 	ep_progress_fn progress;   /* may be NULL */
 	void *progress_userdata;
 	unsigned retry_base_ms;    /* first download retry delay; 0 = 500 ms */
+	uint64_t version_timeout_ms; /* deadline of each run of a new binary ('etcd
+				      --version', 'etcdctl version', the extraArgs
+				      check), exit included; 0 = 10 s */
 };
 
 struct ep_install_result {

@@ -42,9 +42,13 @@ pass "member list: the new learner is unstarted"
 run "$EP" member list
 expect_in "$T/out" "^[0-9a-f]+ +unstarted +https://127.0.21.3:22380 +true$" "table: unstarted learner row"
 
+# A learner that never started is not an unhealthy cluster (issue 11, item 3).
 run "$EP" health
-expect_rc 3 "health with an unstarted member: exit 3"
-expect_in "$T/out" "has not started yet" "health says the member never started"
+expect_rc 0 "health with a learner not started yet: exit 0"
+expect_in "$T/out" "^- +- +[0-9a-f]+ +not started +learner " "its row says not started"
+expect_in "$T/out" "^learner \([0-9a-f]+\): learner, not started yet" "and why"
+expect_in "$T/out" "is healthy: 2 of 3 members healthy \(and 1 learner not started yet\)" \
+	"the summary counts it apart"
 
 run "$EP" member add m4 https://127.0.21.4:22380 --learner
 expect_rc 1 "a second learner: refused by etcd"
@@ -63,7 +67,8 @@ wait_for 30 learner_healthy || fail "the learner did not become healthy"
 run "$EP" health
 expect_rc 0 "health with a started learner: exit 0"
 expect_in "$T/out" "^${ETCD_CLIENT_URL[3]} +m3 +[0-9a-f]+ +healthy +learner " "health shows m3 as a learner"
-expect_in "$T/out" "2 of 2 voters up \(quorum 2\)" "the learner is not counted as a voter"
+expect_in "$T/out" "2 of 2 voters reachable from here; quorum held: .* \(quorum 2 of 2 voters\)$" \
+	"the learner is not counted as a voter"
 
 # --- promote ----------------------------------------------------------------
 run "$EP" member promote m3 --timeout 20s

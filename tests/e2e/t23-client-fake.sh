@@ -53,7 +53,7 @@ check malformed "not etcd: malformed JSON" "malformed JSON is named"
 check wrongtypes "unexpected answer.*members\[0\].*'ID'" "a number for a string ID is named"
 check missing "unexpected answer.*'header' is missing" "a missing header is named"
 check hugeid "does not fit in 64 bits" "an ID beyond 64 bits is refused"
-check huge "larger than 16 MiB" "a 20 MiB answer is refused"
+check huge "larger than 1 MiB" "a 20 MiB answer is refused"
 check html "not etcd: HTTP 200 \(text/html\)" "an HTML page is not etcd"
 check gwerror "can only promote a learner member \(gRPC FailedPrecondition, HTTP 412\)" \
 	"the gateway error is decoded from its code"

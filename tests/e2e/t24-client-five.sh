@@ -12,7 +12,8 @@ export ETCDCTL_ENDPOINTS=$ETCD_ENDPOINTS ETCDCTL_CACERT=$ETCD_CACERT ETCDCTL_CER
 
 run "$EP" health
 expect_rc 0 "five members: healthy"
-expect_in "$T/out" "5 of 5 members healthy, .* 5 of 5 voters up \(quorum 3\)$" "summary for five"
+expect_in "$T/out" "5 of 5 members healthy, .* 5 of 5 voters reachable from here; quorum held: .* \(quorum 3 of 5 voters\)$" \
+	"summary for five"
 
 etcd_member_stop 4
 etcd_member_stop 5
@@ -45,3 +46,18 @@ run "$EP" member remove f5 --timeout 10s
 expect_rc 0 "remove a dead member"
 run "$EP" member list
 expect_eq "$(grep -c started "$T/out")" 4 "four members left"
+
+# --- quorum really lost: 1 of 4 voters left (issue 11, item 3: the summary
+# must say so when raft says so, and only then) ------------------------------
+etcd_member_stop 2
+etcd_member_stop 3
+lost() {
+	{ "$EP" health --timeout 3s -o json 2>/dev/null || :; } | python3 -c '
+import json, sys
+sys.exit(0 if json.load(sys.stdin)["summary"]["quorum_state"] == "lost" else 1)'
+}
+wait_for 30 lost || fail "the last member never lost its leader"
+run "$EP" health --timeout 3s
+expect_rc 3 "one of four voters left: exit 3"
+expect_in "$T/out" "NO LEADER, 1 of 4 voters reachable from here; QUORUM LOST: no member that answers has a leader \(quorum 3 of 4 voters\)$" \
+	"the summary says QUORUM LOST, and why"

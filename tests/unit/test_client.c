@@ -2,7 +2,8 @@
  * test_client.c - the etcd client without a network: decoding of real etcd
  * 3.4.23 gateway answers (recorded in tests/unit/data/gateway/), malformed
  * and hostile answers, 64-bit IDs at their limits, gRPC error mapping, the
- * endpoint/TLS resolution order, member lookup and the quorum guards.
+ * endpoint/TLS resolution order, member lookup, the quorum guards, the member
+ * list limit, client certificate validity and the health verdicts.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,6 +18,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "etcdpilot/client.h"
 #include "etcdpilot/pki.h"
@@ -166,6 +170,7 @@ static void test_status_recorded(void **state)
 	assert_true(st.leader == 7324576597401340421ull);
 	assert_true(st.member_id == st.leader);
 	assert_true(st.raft_index == 4 && st.raft_term == 2 && st.raft_applied_index == 4);
+	assert_true(st.revision == 1); /* header.revision: what 'compact' takes */
 	assert_int_equal(st.errors.n, 0);
 	assert_int_equal(ep_status_alarms(&st, &al), 0);
 	assert_int_equal(al.n, 0);
@@ -1034,6 +1039,312 @@ static void test_quorum_remove(void **state)
 	ep_health_report_release(&rep);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Limits                                                                    */
+
+/* A member list longer than EP_MEMBERS_MAX is refused, not decoded (issue 10, item 7). */
+static void test_member_list_cap(void **state)
+{
+	(void)state;
+	for (size_t n = EP_MEMBERS_MAX; n <= EP_MEMBERS_MAX + 1; n++) {
+		json_t *members = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(members, json_pack("{s:s s:s}", "ID", "1", "name", "m"));
+		json_t *obj = json_pack("{s:{s:s} s:o}", "header", "cluster_id", "1", "members",
+					members);
+		struct ep_member_list ml;
+		struct ep_error err = { 0 };
+		int r = ep_decode_member_list(obj, &ml, &err);
+		if (n == EP_MEMBERS_MAX) {
+			assert_int_equal(r, 0);
+			assert_int_equal(ml.n, n);
+			ep_member_list_release(&ml);
+		} else {
+			assert_int_equal(r, -EPROTO);
+			assert_non_null(strstr(err.msg, "a member list of 129 members, more than the "
+							"128 etcdpilot accepts"));
+			assert_int_equal(ml.n, 0);
+		}
+		json_decref(obj);
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+/* An expired client certificate                                             */
+
+/* Write a self-signed EC certificate valid from @from to @to (seconds from now) and its key. */
+static void cert_write(const char *crt, const char *key, long from, long to)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	assert_non_null(pk);
+	assert_non_null(x);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+	X509_gmtime_adj(X509_getm_notBefore(x), from);
+	X509_gmtime_adj(X509_getm_notAfter(x), to);
+	X509_NAME *n = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"test", -1, -1, 0);
+	X509_set_issuer_name(x, n);
+	X509_set_pubkey(x, pk);
+	assert_true(X509_sign(x, pk, EVP_sha256()) > 0);
+	FILE *f = fopen(crt, "w");
+	assert_non_null(f);
+	PEM_write_X509(f, x);
+	fclose(f);
+	f = fopen(key, "w");
+	assert_non_null(f);
+	PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(pk);
+}
+
+/*
+ * A client certificate out of its validity is refused when the client is
+ * made, naming the file, the date and the remedy (issue 11, item 9); one
+ * inside it is taken.
+ */
+static void test_client_cert_validity(void **state)
+{
+	(void)state;
+	char dir[512], crt[600], key[600];
+	struct ep_client *c = NULL;
+	struct ep_error err = { 0 };
+	snprintf(dir, sizeof(dir), "%s/etc/kubernetes/pki/etcd", root);
+	assert_int_equal(ep_mkdir_p(dir, 0755, &err), 0);
+	snprintf(crt, sizeof(crt), "%s/healthcheck-client.crt", dir);
+	snprintf(key, sizeof(key), "%s/healthcheck-client.key", dir);
+	struct ep_tls tls = { .cert = crt, .key = key };
+
+	cert_write(crt, key, -3 * 86400, -2 * 86400);
+	assert_int_equal(ep_client_new(&tls, 1000, &c, &err), -EKEYEXPIRED);
+	assert_null(c);
+	assert_int_equal(err.kind, EP_ERR_FAILED);
+	assert_non_null(strstr(err.msg, crt));
+	assert_non_null(strstr(err.msg, "' expired on "));
+	assert_non_null(strstr(err.msg, " UTC: etcd refuses it; renew it with 'etcdpilot certs "
+					"renew etcd-healthcheck-client'"));
+
+	cert_write(crt, key, 86400, 2 * 86400);
+	ep_error_clear(&err);
+	assert_int_equal(ep_client_new(&tls, 1000, &c, &err), -EKEYEXPIRED);
+	assert_non_null(strstr(err.msg, "is not valid before"));
+	assert_non_null(strstr(err.msg, "clock"));
+
+	/* a file outside kubeadm's layout gets the general remedy */
+	snprintf(crt, sizeof(crt), "%s/mine.pem", dir);
+	cert_write(crt, key, -3 * 86400, -2 * 86400);
+	ep_error_clear(&err);
+	assert_int_equal(ep_client_new(&tls, 1000, &c, &err), -EKEYEXPIRED);
+	assert_non_null(strstr(err.msg, "'etcdpilot certs renew NAME' where etcdpilot made it"));
+
+	cert_write(crt, key, -60, 86400);
+	ep_error_clear(&err);
+	assert_int_equal(ep_client_new(&tls, 1000, &c, &err), 0);
+	ep_client_free(c);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The verdicts of a health report (issue 11, item 3)                         */
+
+enum { UP = 1, DOWN = 0 };
+
+/*
+ * One member of a probed report: a voter (or a learner), started unless
+ * @unstarted; @up: it answered Status, naming @leader (else it failed with
+ * @status_code); its read served when @read_ok, else failed with
+ * @read_code (0: not done); @error: what the probe left.
+ */
+struct probe_spec {
+	bool learner, unstarted, up;
+	uint64_t leader;
+	bool read_ok;
+	int read_code;
+	int status_code;
+	const char *error;
+};
+
+static void judged(struct ep_health_report *rep, const struct probe_spec *ps, size_t n)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->v = calloc(n, sizeof(*rep->v));
+	rep->n = n;
+	for (size_t i = 0; i < n; i++) {
+		struct ep_member_health *m = &rep->v[i];
+		char name[32];
+		m->member.id = 100 + i;
+		m->member.is_learner = ps[i].learner;
+		if (ps[i].learner)
+			rep->learners++;
+		else
+			rep->voters++;
+		if (!ps[i].unstarted) {
+			snprintf(name, sizeof(name), "m%zu", i);
+			m->member.name = strdup(name);
+			ep_strv_push(&m->member.client_urls, "https://10.0.0.1:2379");
+			m->endpoint = strdup("https://10.0.0.1:2379");
+			m->started = m->probed = true;
+		}
+		m->status_ok = ps[i].up;
+		m->status_code = ps[i].status_code;
+		if (ps[i].up) {
+			m->status.leader = ps[i].leader;
+			m->status.raft_index = 10;
+			m->status.version = strdup("3.4.23");
+		}
+		m->read_done = ps[i].read_ok || ps[i].read_code;
+		m->read_ok = ps[i].read_ok;
+		m->read_code = ps[i].read_code;
+		if (ps[i].error)
+			m->error = strdup(ps[i].error);
+	}
+	assert_int_equal(ep_health_judge(rep), 0);
+}
+
+static void test_health_judge(void **state)
+{
+	(void)state;
+	struct ep_health_report rep;
+
+	/* m1's client endpoint fails (its serving certificate expired), raft is fine */
+	judged(&rep,
+	       (struct probe_spec[]){
+		       { .up = UP, .leader = 100, .read_ok = true },
+		       { .up = DOWN, .status_code = -EKEYEXPIRED,
+			 .error = "https://10.0.0.2:2379: TLS: the member's serving certificate "
+				  "expired on Jan 02, 2020 00:00 UTC" },
+	       },
+	       2);
+	assert_int_equal(rep.quorum, EP_QUORUM_HELD);
+	assert_string_equal(ep_quorum_name(rep.quorum), "held");
+	assert_true(rep.leader == 100);
+	assert_true(rep.v[0].healthy && rep.v[0].is_leader);
+	assert_false(rep.v[1].healthy);
+	assert_string_equal(rep.v[1].error, "unreachable from here: https://10.0.0.2:2379: TLS: the "
+					    "member's serving certificate expired on Jan 02, 2020 "
+					    "00:00 UTC");
+	assert_int_equal(rep.healthy, 1);
+	assert_int_equal(rep.started_voters, 1);
+	ep_health_report_release(&rep);
+
+	/* a learner added that never started: not unhealthy */
+	judged(&rep,
+	       (struct probe_spec[]){
+		       { .up = UP, .leader = 100, .read_ok = true },
+		       { .up = UP, .leader = 100, .read_ok = true },
+		       { .learner = true, .unstarted = true },
+	       },
+	       3);
+	assert_int_equal(rep.quorum, EP_QUORUM_HELD);
+	assert_int_equal(rep.healthy, 2);
+	assert_int_equal(rep.pending_learners, 1);
+	assert_true(rep.v[2].pending_learner);
+	assert_false(rep.v[2].healthy);
+	assert_non_null(strstr(rep.v[2].error, "learner, not started yet"));
+	ep_health_report_release(&rep);
+
+	/* ... while a voter that never started is unhealthy, and says how to remove it */
+	judged(&rep,
+	       (struct probe_spec[]){
+		       { .up = UP, .leader = 100, .read_ok = true },
+		       { .unstarted = true },
+	       },
+	       2);
+	assert_false(rep.v[1].pending_learner);
+	assert_int_equal(rep.pending_learners, 0);
+	assert_non_null(strstr(rep.v[1].error, "voter, not started yet"));
+	assert_non_null(strstr(rep.v[1].error, "etcdpilot member remove 65"));
+	ep_health_report_release(&rep);
+
+	/* no answering member has a leader: lost; a member saying so is unhealthy for it */
+	judged(&rep,
+	       (struct probe_spec[]){
+		       { .up = UP, .leader = 0, .read_code = -ETIMEDOUT,
+			 .error = "read failed: request timed out" },
+		       { .up = DOWN, .status_code = -ECONNREFUSED, .error = "connection refused" },
+		       { .up = DOWN, .status_code = -ECONNREFUSED, .error = "connection refused" },
+	       },
+	       3);
+	assert_int_equal(rep.quorum, EP_QUORUM_LOST);
+	assert_string_equal(rep.quorum_why, "no member that answers has a leader");
+	assert_string_equal(rep.v[0].error, "member has no leader");
+	ep_health_report_release(&rep);
+
+	/* a leader named, but every voter's linearizable read timed out: lost */
+	judged(&rep,
+	       (struct probe_spec[]){
+		       { .up = UP, .leader = 100, .read_code = -ETIMEDOUT,
+			 .error = "read failed: request timed out" },
+		       { .up = UP, .leader = 100, .read_code = -EAGAIN,
+			 .error = "read failed: no leader" },
+	       },
+	       2);
+	assert_int_equal(rep.quorum, EP_QUORUM_LOST);
+	assert_string_equal(rep.v[0].error, "read failed: request timed out");
+	ep_health_report_release(&rep);
+
+	/* reads refused while a new leader is elected: not lost, unknown */
+	judged(&rep,
+	       (struct probe_spec[]){
+		       { .up = UP, .leader = 100, .read_code = -EAGAIN,
+			 .error = "read failed: etcdserver: leader changed" },
+		       { .up = UP, .leader = 100, .read_code = -ETIMEDOUT,
+			 .error = "read failed: timed out" },
+	       },
+	       2);
+	assert_int_equal(rep.quorum, EP_QUORUM_UNKNOWN);
+	assert_non_null(strstr(rep.quorum_why, "being elected"));
+	ep_health_report_release(&rep);
+
+	/* a learner's serializable read proves nothing about quorum */
+	judged(&rep,
+	       (struct probe_spec[]){
+		       { .up = DOWN, .status_code = -ETIMEDOUT, .error = "timed out" },
+		       { .learner = true, .up = UP, .leader = 100, .read_ok = true },
+	       },
+	       2);
+	assert_int_equal(rep.quorum, EP_QUORUM_UNKNOWN);
+	assert_true(rep.v[1].healthy);
+	ep_health_report_release(&rep);
+
+	/* nothing answered: unknown, not lost */
+	judged(&rep, (struct probe_spec[]){ { .up = DOWN, .error = "x" } }, 1);
+	assert_int_equal(rep.quorum, EP_QUORUM_UNKNOWN);
+	assert_string_equal(rep.quorum_why, "no member answered Status");
+	ep_health_report_release(&rep);
+}
+
+/* An alarm is raised by one member: it says so, the others point at it. */
+static void test_health_judge_alarm(void **state)
+{
+	(void)state;
+	struct ep_health_report rep;
+	/* the alarm in both members' status errors, as etcd reports it */
+	memset(&rep, 0, sizeof(rep));
+	rep.v = calloc(2, sizeof(*rep.v));
+	rep.n = 2;
+	rep.voters = 2;
+	for (size_t i = 0; i < 2; i++) {
+		struct ep_member_health *m = &rep.v[i];
+		m->member.id = 100 + i;
+		m->member.name = strdup(i ? "b" : "a");
+		m->started = m->probed = m->status_ok = m->read_done = m->read_ok = true;
+		m->status.leader = 100;
+		ep_strv_push(&m->status.errors, "memberID:101 alarm:NOSPACE ");
+	}
+	assert_int_equal(ep_health_judge(&rep), 0);
+	assert_int_equal(rep.alarms.n, 1);
+	assert_true(rep.alarms.v[0].member_id == 101);
+	assert_string_equal(rep.v[1].error, "alarm NOSPACE raised by this member (see the alarm "
+					    "below)");
+	assert_string_equal(rep.v[0].error, "the cluster has an active alarm (NOSPACE on b; see "
+					    "below)");
+	assert_int_equal(rep.healthy, 0);
+	assert_int_equal(rep.quorum, EP_QUORUM_HELD);
+	ep_health_report_release(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1066,6 +1377,10 @@ int main(void)
 		cmocka_unit_test(test_call_errors_local),
 		cmocka_unit_test(test_quorum_add),
 		cmocka_unit_test(test_quorum_remove),
+		cmocka_unit_test(test_member_list_cap),
+		cmocka_unit_test_setup_teardown(test_client_cert_validity, root_setup, root_teardown),
+		cmocka_unit_test(test_health_judge),
+		cmocka_unit_test(test_health_judge_alarm),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

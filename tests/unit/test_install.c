@@ -443,6 +443,30 @@ static void test_fetch_file(void **state)
 	free(d);
 }
 
+/* A release directory whose etcd and etcdctl are the scripts given, with its SHA256SUMS. */
+static void make_release_scripts(const char *dir, const char *etcd, const char *ctl, bool sums)
+{
+	const struct entry e[] = {
+		{ F, TOP "/etcd", etcd },
+		{ F, TOP "/etcdctl", ctl },
+		{ F, TOP "/README.md", "readme" },
+	};
+	size_t len;
+	char *tar = make_tar(e, 3, &len);
+	char path[1024], hex[65];
+	struct ep_error err;
+	ep_error_clear(&err);
+	snprintf(path, sizeof(path), "%s/" TOP ".tar.gz", dir);
+	assert_int_equal(ep_write_atomic(path, tar, len, 0644, &err), 0);
+	assert_int_equal(ep_sha256_hex(tar, len, hex, &err), 0);
+	free(tar);
+	if (sums) {
+		char line[256];
+		snprintf(line, sizeof(line), "%s  " TOP ".tar.gz\n", hex);
+		put(dir, "SHA256SUMS", line, 0644);
+	}
+}
+
 /* A release directory with a fake etcd @v (reporting @reports) and its SHA256SUMS. */
 static void make_release(const char *dir, const char *reports, bool sums)
 {
@@ -467,25 +491,7 @@ static void make_release(const char *dir, const char *reports, bool sums)
 		 "echo 'etcd Version: %s'\n",
 		 reports);
 	snprintf(ctl, sizeof(ctl), "#!/bin/sh\necho 'etcdctl version: %s'\n", reports);
-	const struct entry e[] = {
-		{ F, TOP "/etcd", etcd },
-		{ F, TOP "/etcdctl", ctl },
-		{ F, TOP "/README.md", "readme" },
-	};
-	size_t len;
-	char *tar = make_tar(e, 3, &len);
-	char path[1024], hex[65];
-	struct ep_error err;
-	ep_error_clear(&err);
-	snprintf(path, sizeof(path), "%s/" TOP ".tar.gz", dir);
-	assert_int_equal(ep_write_atomic(path, tar, len, 0644, &err), 0);
-	assert_int_equal(ep_sha256_hex(tar, len, hex, &err), 0);
-	free(tar);
-	if (sums) {
-		char line[256];
-		snprintf(line, sizeof(line), "%s  " TOP ".tar.gz\n", hex);
-		put(dir, "SHA256SUMS", line, 0644);
-	}
+	make_release_scripts(dir, etcd, ctl, sums);
 }
 
 static void log_collect(void *userdata, const char *line)
@@ -735,6 +741,49 @@ static void test_install_extra_args(void **state)
 	free(root);
 }
 
+/*
+ * A release whose etcd closes its output and then lingers (issue 10, item
+ * 8): 'etcd --version' is cut off at the version deadline, with its process
+ * group, and the install fails with the timeout, installing and caching
+ * nothing.  The deadline is made short here; the command's own is 10 s.
+ */
+static void test_install_lingering_etcd(void **state)
+{
+	(void)state;
+	char *rel = scratch(), *root = scratch();
+	make_release_scripts(rel, "#!/bin/sh\nexec >/dev/null 2>&1 </dev/null\nsleep 30\n",
+			     FAKE_CTL("3.4.23"), true);
+	char url[1100];
+	snprintf(url, sizeof(url), "file://%s/", rel);
+	struct ep_spec spec;
+	spec_for(&spec, url);
+	struct ep_install_opts o = { .root = root, .want_version = "3.4.23", .retry_base_ms = 1,
+				     .version_timeout_ms = 300 };
+	struct ep_install_result res;
+	struct ep_error err;
+	ep_error_clear(&err);
+	int r = ep_install_etcd(&spec, &o, &res, &err);
+	if (r != -ETIMEDOUT)
+		fail_msg("want -ETIMEDOUT, got %d: %s", r, err.msg);
+	assert_int_equal(err.kind, EP_ERR_FAILED);
+	assert_non_null(strstr(err.msg, "checking etcd from"));
+	assert_non_null(strstr(err.msg, "nothing was installed"));
+	assert_non_null(strstr(err.msg, "did not finish within 0.300 s; it was killed"));
+	/* Nothing installed, nothing cached, no temp file left behind. */
+	assert_false(exists_under(root, "usr/local/bin/etcd"));
+	assert_false(exists_under(root, "usr/local/bin/etcdctl"));
+	assert_false(exists_under(root, "var"));
+	char cmd[1400];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A '%s/usr/local/bin' 2>/dev/null)\"", root);
+	assert_int_equal(system(cmd), 0);
+
+	ep_spec_release(&spec);
+	rm_rf(rel);
+	rm_rf(root);
+	free(rel);
+	free(root);
+}
+
 static void test_install_refusals(void **state)
 {
 	(void)state;
@@ -910,6 +959,7 @@ int main(void)
 		cmocka_unit_test(test_fetch_file),
 		cmocka_unit_test(test_install_release),
 		cmocka_unit_test(test_install_extra_args),
+		cmocka_unit_test(test_install_lingering_etcd),
 		cmocka_unit_test(test_install_refusals),
 		cmocka_unit_test(test_install_local),
 	};
