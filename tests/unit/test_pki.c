@@ -1428,11 +1428,12 @@ static void test_generate_killed_anywhere(void **state)
 {
 	struct fx *f = *state;
 	int completed = 0, at;
-	char root0[64];
+	char root0[sizeof(f->root)];
 	memcpy(root0, f->root, sizeof(root0));
 	for (at = 1;; at++) {
 		assert_true(at < 200);
-		snprintf(f->root, sizeof(f->root), "%s/k%d", root0, at);
+		int w = snprintf(f->root, sizeof(f->root), "%.40s/k%d", root0, at);
+		assert_true(w > 0 && (size_t)w < sizeof(f->root));
 		assert_int_equal(mkdir(f->root, 0700), 0);
 		bool killed = run_killed_at(f, at, false);
 		int pending = killed ? check_after_kill(f, at) : 0;
