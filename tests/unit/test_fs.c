@@ -67,7 +67,7 @@ static char *slurp(const char *path)
 
 static size_t count_entries(const char *dir)
 {
-	char cmd[512];
+	char cmd[1024];
 	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
 	FILE *p = popen(cmd, "r");
 	size_t n = 0;
