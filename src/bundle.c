@@ -113,8 +113,7 @@ static int hexval(char c)
 	return -1;
 }
 
-int ep_bundle_key_parse(const char *hex, unsigned char key[EP_BUNDLE_KEY_LEN],
-			struct ep_error *err)
+int ep_bundle_key_parse(const char *hex, unsigned char key[EP_BUNDLE_KEY_LEN], struct ep_error *err)
 {
 	static const char how[] = "a certificate key is the 64 hexadecimal digits (32 bytes) "
 				  "that 'etcdpilot certs export-bundle' printed";
@@ -482,13 +481,15 @@ int bundle_parse_full(const void *data, size_t len, const char *what, struct bun
 	if (got < 0) {
 		char why[96];
 		if (bad >= chars)
-			snprintf(why, sizeof(why), "the base64 text is %zu characters, not a "
-						   "multiple of 4", chars);
+			snprintf(why, sizeof(why),
+				 "the base64 text is %zu characters, not a "
+				 "multiple of 4",
+				 chars);
 		else
 			snprintf(why, sizeof(why), "column %zu is not valid base64 here",
 				 bad % B64_COLS + 1);
-		return damaged(err, what, bad >= chars ? c.lineno : first + (unsigned)(bad / B64_COLS),
-			       why);
+		return damaged(err, what,
+			       bad >= chars ? c.lineno : first + (unsigned)(bad / B64_COLS), why);
 	}
 	ret->blob_len = (size_t)got;
 	if (ret->blob_len < BUNDLE_NONCE_LEN + BUNDLE_TAG_LEN + 8) {
@@ -526,8 +527,8 @@ static int aad_of(const struct ep_bundle_info *info, struct ep_strbuf *sb)
  * 0, -EBADMSG when the tag does not verify, -EIO for OpenSSL failures.
  */
 static int gcm(bool enc, const unsigned char *key, const unsigned char *nonce,
-	       const struct ep_strbuf *aad, const unsigned char *in, size_t len,
-	       unsigned char *out, unsigned char *tag)
+	       const struct ep_strbuf *aad, const unsigned char *in, size_t len, unsigned char *out,
+	       unsigned char *tag)
 {
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int n = 0, r = -EIO;
@@ -702,8 +703,8 @@ int bundle_plain_check(const unsigned char *plain, size_t len, const char *what,
 }
 
 int ep_bundle_open(const void *data, size_t len, const char *what,
-		   const unsigned char key[EP_BUNDLE_KEY_LEN], time_t now,
-		   struct ep_ca_bundle *ret, struct ep_error *err)
+		   const unsigned char key[EP_BUNDLE_KEY_LEN], time_t now, struct ep_ca_bundle *ret,
+		   struct ep_error *err)
 {
 	memset(ret, 0, sizeof(*ret));
 	struct bundle_parsed p;
@@ -716,7 +717,8 @@ int ep_bundle_open(const void *data, size_t len, const char *what,
 	ep_bundle_format_time(p.info.created, made, sizeof(made));
 	ep_bundle_format_time(p.info.expires, exp, sizeof(exp));
 	if (now >= p.info.expires) {
-		_cleanup_free_ char *ago = ep_duration_format((uint64_t)(now - p.info.expires) * 1000);
+		_cleanup_free_ char *ago =
+		    ep_duration_format((uint64_t)(now - p.info.expires) * 1000);
 		r = ep_error_set(err, -ETIMEDOUT,
 				 "the CA bundle '%s' expired at %s (%s ago; it was made at %s); "
 				 "make a new one: run 'etcdpilot certs export-bundle FILE' on a "
@@ -779,9 +781,8 @@ int ep_bundle_seal(const char *crt_pem, size_t crt_len, const char *key_pem, siz
 		r = pair_check(crt, pkey, "the etcd CA", err);
 	if (r < 0)
 		return r;
-	struct ep_bundle_info info = {.version = EP_BUNDLE_VERSION,
-				      .created = created,
-				      .expires = created + (time_t)ttl_s};
+	struct ep_bundle_info info = {
+	    .version = EP_BUNDLE_VERSION, .created = created, .expires = created + (time_t)ttl_s};
 	if (bundle_fingerprint(crt, info.ca_sha256) < 0)
 		return ep_error_set(err, -EIO, "cannot hash the CA certificate");
 	size_t plen = 0;

@@ -71,8 +71,10 @@ static void warn_ca_validity(X509 *crt, const char *path, ep_log_fn log, void *u
 		     path, when);
 	} else if (now < nb) {
 		ep_pki_format_expiry(nb, when, sizeof(when));
-		emit(log, ud, "[certs] WARNING: the etcd CA '%s' is not valid before %s; check the "
-			      "clock", path, when);
+		emit(log, ud,
+		     "[certs] WARNING: the etcd CA '%s' is not valid before %s; check the "
+		     "clock",
+		     path, when);
 	}
 }
 
@@ -159,17 +161,19 @@ static int ca_read(const struct ep_spec *spec, const char *root, bool dry_run, s
 	if (rc == -ENOENT && rk == -ENOENT)
 		return no_ca(f, err);
 	if (rc == -ENOENT)
-		return ep_error_set(err, -ENOENT,
-				    "'%s' exists without '%s', so there is no CA to export; restore "
-				    "%s (for instance from another control-plane node's %s/%s.crt)",
-				    f->key_path, f->crt_path, CA_CRT, spec->cert_dir, prof->base);
+		return ep_error_set(
+		    err, -ENOENT,
+		    "'%s' exists without '%s', so there is no CA to export; restore "
+		    "%s (for instance from another control-plane node's %s/%s.crt)",
+		    f->key_path, f->crt_path, CA_CRT, spec->cert_dir, prof->base);
 	if (rk == -ENOENT)
-		return ep_error_set(err, -ENOENT,
-				    "the etcd CA is external: '%s' has no key '%s' beside it, so "
-				    "there is no CA key to share; issue each node's certificates "
-				    "with that CA, or copy ca.crt alone to the other node (external "
-				    "CA mode: every certificate must then exist there)",
-				    f->crt_path, f->key_path);
+		return ep_error_set(
+		    err, -ENOENT,
+		    "the etcd CA is external: '%s' has no key '%s' beside it, so "
+		    "there is no CA key to share; issue each node's certificates "
+		    "with that CA, or copy ca.crt alone to the other node (external "
+		    "CA mode: every certificate must then exist there)",
+		    f->crt_path, f->key_path);
 	r = ep_read_file_at(d.fd, d.shown, CA_CRT, EP_BUNDLE_MAX_PART, &f->crt_pem, &f->crt_len,
 			    err);
 	if (r >= 0)
@@ -201,8 +205,8 @@ static int ca_read(const struct ep_spec *spec, const char *root, bool dry_run, s
  * it, then rename over it (@force) or link(2) it to the name, which fails
  * when the name exists - the check and the write in one step.
  */
-static int write_user_file(const char *path, const void *data, size_t len, mode_t mode,
-			   bool force, struct ep_error *err)
+static int write_user_file(const char *path, const void *data, size_t len, mode_t mode, bool force,
+			   struct ep_error *err)
 {
 	_cleanup_free_ char *dir = strdup(path);
 	if (!dir)
@@ -271,9 +275,8 @@ int ep_pki_bundle_export(const struct ep_spec *spec, const char *root, const cha
 		return r;
 	warn_ca_validity(f.crt, f.crt_path, log, userdata);
 
-	struct ep_bundle_info info = {.version = EP_BUNDLE_VERSION,
-				      .created = now,
-				      .expires = now + (time_t)ttl_s};
+	struct ep_bundle_info info = {
+	    .version = EP_BUNDLE_VERSION, .created = now, .expires = now + (time_t)ttl_s};
 	if (bundle_fingerprint(f.crt, info.ca_sha256) < 0)
 		return ep_error_set(err, -EIO, "cannot hash '%s'", f.crt_path);
 	if (dry_run) {
@@ -293,8 +296,8 @@ int ep_pki_bundle_export(const struct ep_spec *spec, const char *root, const cha
 		return ep_error_ssl(err, "making a random certificate key");
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
-	r = ep_bundle_seal(f.crt_pem, f.crt_len, f.key_pem, f.key_len, key, now, ttl_s, &text,
-			   &len, &info, err);
+	r = ep_bundle_seal(f.crt_pem, f.crt_len, f.key_pem, f.key_len, key, now, ttl_s, &text, &len,
+			   &info, err);
 	if (r >= 0)
 		r = write_user_file(file, text, len, 0600, force, err);
 	if (r >= 0) {
@@ -346,8 +349,8 @@ static int state_recover(struct ca_state *s, bool dry_run, ep_log_fn log, void *
 		return 0;
 	if (dir_stat(&s->dir, CA_JOURNAL, &st) == 0) {
 		const char *names[] = {CA_CRT, CA_KEY};
-		int r = ep_pair_recover_at(s->dir.fd, s->dir.shown, CA_JOURNAL, names, 2, dry_run,
-					   err);
+		int r =
+		    ep_pair_recover_at(s->dir.fd, s->dir.shown, CA_JOURNAL, names, 2, dry_run, err);
 		if (r < 0)
 			return r;
 		if (r > 0)
@@ -362,8 +365,9 @@ static int state_recover(struct ca_state *s, bool dry_run, ep_log_fn log, void *
 		if (n < 0)
 			return n;
 		if (n > 0)
-			emit(log, ud, "%s %d stale temporary file%s of '%s/%s' left by an interrupted "
-				      "run",
+			emit(log, ud,
+			     "%s %d stale temporary file%s of '%s/%s' left by an interrupted "
+			     "run",
 			     dry_run ? "[dryrun] Would remove" : "[certs] Removed", n,
 			     n == 1 ? "" : "s", s->dir.shown, names[i]);
 	}
@@ -402,11 +406,12 @@ static int state_decide(struct ca_state *s, const struct ep_ca_bundle *b, struct
 		if (X509_cmp(s->crt, b->crt) != 0)
 			return different_ca(s, b, err);
 		if (s->key_exists && !key_of(s->crt, s->key))
-			return ep_error_set(err, -EEXIST,
-					    "'%s' holds the bundle's CA, but '%s' does not match it; "
-					    "nothing was changed: move %s away and import again to "
-					    "install the CA key from the bundle",
-					    s->crt_path, s->key_path, CA_KEY);
+			return ep_error_set(
+			    err, -EEXIST,
+			    "'%s' holds the bundle's CA, but '%s' does not match it; "
+			    "nothing was changed: move %s away and import again to "
+			    "install the CA key from the bundle",
+			    s->crt_path, s->key_path, CA_KEY);
 		s->write_key = !s->key_exists;
 		return 0;
 	}
@@ -414,7 +419,8 @@ static int state_decide(struct ca_state *s, const struct ep_ca_bundle *b, struct
 		if (!key_of(b->crt, s->key))
 			return ep_error_set(
 			    err, -EEXIST,
-			    "'%s' exists without '%s' and is not the key of the bundle's CA (SHA256 "
+			    "'%s' exists without '%s' and is not the key of the bundle's CA "
+			    "(SHA256 "
 			    "%s): this node had another CA; nothing was changed: move %s away and "
 			    "import again, if this node is to use the bundle's CA",
 			    s->key_path, s->crt_path, b->info.ca_sha256, CA_KEY);
@@ -524,7 +530,8 @@ int ep_pki_bundle_install(const struct ep_spec *spec, const char *root,
 		pki_name_oneline(X509_get_subject_name(b->crt), subj, sizeof(subj));
 		if (s.write_key)
 			emit(log, userdata,
-			     "[dryrun] Would write file \"%s\" with mode 0600 (%s private key of the "
+			     "[dryrun] Would write file \"%s\" with mode 0600 (%s private key of "
+			     "the "
 			     "etcd CA, from the bundle)",
 			     s.key_path, kdesc);
 		if (s.write_crt)
@@ -577,8 +584,10 @@ int ep_pki_bundle_import(const struct ep_spec *spec, const char *root, const cha
 	if (r < 0) {
 		OPENSSL_cleanse(key, sizeof(key));
 		/* The user's argument, not the node: a usage error, nothing changed. */
-		return ep_error_usage(err, r, "%s; name the file 'etcdpilot certs export-bundle' "
-				      "wrote", rerr.msg);
+		return ep_error_usage(err, r,
+				      "%s; name the file 'etcdpilot certs export-bundle' "
+				      "wrote",
+				      rerr.msg);
 	}
 	_cleanup_(ep_ca_bundle_release) struct ep_ca_bundle b = {0};
 	r = ep_bundle_open(buf, len, file, key, now, &b, err);

@@ -26,8 +26,9 @@ static void log_stderr(void *userdata, const char *line)
 /* @s as one shell word: as it is when it needs no quoting, else in single quotes. */
 static void print_shell_word(const char *s)
 {
-	if (*s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+:@=,") ==
-		      strlen(s)) {
+	if (*s &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+:@=,") ==
+		strlen(s)) {
 		fputs(s, stdout);
 		return;
 	}

@@ -53,14 +53,14 @@
 
 struct ep_error;
 
-#define EP_BUNDLE_VERSION	 1
-#define EP_BUNDLE_KEY_LEN	 32 /* bytes of the certificate key (AES-256) */
-#define EP_BUNDLE_KEY_HEX_LEN	 64 /* ... as the user sees it */
-#define EP_BUNDLE_FPR_LEN	 95 /* "AB:CD:..." : 32 bytes as colon-separated hex */
-#define EP_BUNDLE_TTL_DEFAULT_S	 (2 * 3600)  /* kubeadm's uploaded certs live 2 h */
-#define EP_BUNDLE_TTL_MAX_S	 (24 * 3600) /* longest --ttl export accepts */
-#define EP_BUNDLE_MAX_FILE	 (256 * 1024) /* largest bundle read */
-#define EP_BUNDLE_MAX_PART	 (64 * 1024)  /* largest ca.crt or ca.key carried */
+#define EP_BUNDLE_VERSION	1
+#define EP_BUNDLE_KEY_LEN	32	     /* bytes of the certificate key (AES-256) */
+#define EP_BUNDLE_KEY_HEX_LEN	64	     /* ... as the user sees it */
+#define EP_BUNDLE_FPR_LEN	95	     /* "AB:CD:..." : 32 bytes as colon-separated hex */
+#define EP_BUNDLE_TTL_DEFAULT_S (2 * 3600)   /* kubeadm's uploaded certs live 2 h */
+#define EP_BUNDLE_TTL_MAX_S	(24 * 3600)  /* longest --ttl export accepts */
+#define EP_BUNDLE_MAX_FILE	(256 * 1024) /* largest bundle read */
+#define EP_BUNDLE_MAX_PART	(64 * 1024)  /* largest ca.crt or ca.key carried */
 
 #define EP_BUNDLE_BEGIN "-----BEGIN ETCDPILOT CA BUNDLE-----"
 #define EP_BUNDLE_END	"-----END ETCDPILOT CA BUNDLE-----"
@@ -122,8 +122,8 @@ int ep_bundle_parse(const void *data, size_t len, const char *what, struct ep_bu
  * decrypted content that is no CA pair.  Plaintext that fails is wiped.
  */
 int ep_bundle_open(const void *data, size_t len, const char *what,
-		   const unsigned char key[EP_BUNDLE_KEY_LEN], time_t now,
-		   struct ep_ca_bundle *ret, struct ep_error *err);
+		   const unsigned char key[EP_BUNDLE_KEY_LEN], time_t now, struct ep_ca_bundle *ret,
+		   struct ep_error *err);
 
 /*
  * Make a bundle of the CA certificate file @crt_pem and key file @key_pem

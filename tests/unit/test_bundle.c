@@ -382,7 +382,8 @@ static void test_damaged_lines(void **state)
 		const char *from, *to, *needle;
 	} edits[] = {
 	    {"Expires: 2030-01-01T01", "Expires: 2029-12-31T23", "expires before it was created"},
-	    {"Created: 2030-01-01T00:00:00Z", "Created: 2030-01-01T00:00:00z", "line 3 (not a time"},
+	    {"Created: 2030-01-01T00:00:00Z", "Created: 2030-01-01T00:00:00z",
+	     "line 3 (not a time"},
 	    {"Created: ", "Created:  ", "line 3"},
 	    {"CA-SHA256: ", "CA-SHA256: a", "line 5 (not a SHA-256"},
 	    {"\n\n", "\n \n", "line 6 (expected an empty line"},
@@ -527,11 +528,14 @@ static void test_bad_content(void **state)
 		size_t crt_len, key_len;
 		const char *fpr, *needle;
 	} cases[] = {
-	    {srv, srv_key, slen, sklen, fpr_srv, "is not a CA certificate: it lacks basicConstraints"},
-	    {f->crt_pem, other_key, f->crt_len, oklen, fpr_ca, "the key does not match the certificate"},
+	    {srv, srv_key, slen, sklen, fpr_srv,
+	     "is not a CA certificate: it lacks basicConstraints"},
+	    {f->crt_pem, other_key, f->crt_len, oklen, fpr_ca,
+	     "the key does not match the certificate"},
 	    {other_ca, other_key, olen, oklen, fpr_ca, "its header names the CA SHA256"},
 	    {f->crt_pem, "junk", f->crt_len, 4, fpr_ca, "ca.key' is not a PEM private key"},
-	    {f->key_pem, f->key_pem, f->key_len, f->key_len, fpr_ca, "ca.crt' is not a PEM certificate"},
+	    {f->key_pem, f->key_pem, f->key_len, f->key_len, fpr_ca,
+	     "ca.crt' is not a PEM certificate"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t plen = 0, len = 0;
@@ -542,8 +546,9 @@ static void test_bad_content(void **state)
 						 &text, &len, NULL),
 				 0);
 		open_fails(text, len, f->key, T0, EP_ERR_FAILED, cases[i].needle);
-		open_fails(text, len, f->key, T0, EP_ERR_FAILED, "the CA bundle 'B' opened, but it "
-								 "cannot be used");
+		open_fails(text, len, f->key, T0, EP_ERR_FAILED,
+			   "the CA bundle 'B' opened, but it "
+			   "cannot be used");
 		free(plain);
 		free(text);
 	}
@@ -554,10 +559,10 @@ static void test_bad_content(void **state)
 	} raw[] = {
 	    {"", 0},
 	    {"\0\0\0\0\0\0\0\0", 8},
-	    {"\0\0\0\1x\0\0\0\1", 9},		   /* key length short of the end */
-	    {"\0\0\0\1x\0\0\0\1yz", 11},	   /* bytes after the key */
-	    {"\xff\xff\xff\xff\0\0\0\1y", 9},	   /* a length past the end */
-	    {"\0\0\0\5x\0\0\0\1y", 10},		   /* lengths that do not add up */
+	    {"\0\0\0\1x\0\0\0\1", 9},	      /* key length short of the end */
+	    {"\0\0\0\1x\0\0\0\1yz", 11},      /* bytes after the key */
+	    {"\xff\xff\xff\xff\0\0\0\1y", 9}, /* a length past the end */
+	    {"\0\0\0\5x\0\0\0\1y", 10},	      /* lengths that do not add up */
 	};
 	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
 		char *text = NULL;
@@ -566,7 +571,8 @@ static void test_bad_content(void **state)
 						 f->key, &text, &len, NULL),
 				 0);
 		open_fails(text, len, f->key, T0, raw[i].len < 8 ? EP_ERR_USAGE : EP_ERR_FAILED,
-			   raw[i].len < 8 ? "too short" : "its content is not a CA certificate and key");
+			   raw[i].len < 8 ? "too short"
+					  : "its content is not a CA certificate and key");
 		free(text);
 	}
 	free(srv);
@@ -991,8 +997,8 @@ static void test_import_refusals_change_nothing(void **state)
 	struct ep_bundle_info info;
 	bool changed = false;
 	ep_error_clear(&err);
-	assert_int_equal(ep_pki_bundle_import(&f->spec, f->b, file, hex, T0, false, &info,
-					      &changed, log_cb, f, &err),
+	assert_int_equal(ep_pki_bundle_import(&f->spec, f->b, file, hex, T0, false, &info, &changed,
+					      log_cb, f, &err),
 			 0);
 	assert_true(changed);
 	assert_int_equal(info.expires, T0 + 3600);
