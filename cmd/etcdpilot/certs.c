@@ -41,28 +41,6 @@ static int parse_names(struct cli_ctx *ctx, bool allow_ca, unsigned *ret, struct
 	return 0;
 }
 
-/*
- * check-expiration and renew read only the certificate directory, key type
- * and validity: an advertise address that cannot be detected (no default
- * route) must not stop them, so a placeholder stands in when none is given.
- */
-static int load_spec_no_address(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err)
-{
-	struct ep_error probe = {0};
-	int r = cli_load_spec(ctx, spec, &probe);
-	if (r >= 0 || ctx->ov.advertise_address)
-		goto out;
-	ep_spec_release(spec);
-	ep_spec_init(spec);
-	ctx->ov.advertise_address = "127.0.0.1";
-	ep_error_clear(&probe);
-	r = cli_load_spec(ctx, spec, &probe);
-out:
-	if (r < 0 && err)
-		*err = probe;
-	return r;
-}
-
 static int run_generate(struct cli_ctx *ctx, struct ep_error *err)
 {
 	unsigned mask = 0;
@@ -86,7 +64,7 @@ static int run_renew(struct cli_ctx *ctx, struct ep_error *err)
 		return r;
 	struct ep_spec spec;
 	ep_spec_init(&spec);
-	r = load_spec_no_address(ctx, &spec, err);
+	r = cli_load_spec_any_address(ctx, &spec, err);
 	if (r >= 0)
 		r = ep_pki_renew(&spec, ctx->root, mask, ctx->dry_run, &renewed, cli_print_line, NULL,
 				 err);
@@ -261,7 +239,7 @@ static int run_check_expiration(struct cli_ctx *ctx, struct ep_error *err)
 	ep_spec_init(&spec);
 	/* Zeroed, so that releasing it is right whether or not it was read. */
 	struct ep_pki_status st = {0};
-	int r = load_spec_no_address(ctx, &spec, err);
+	int r = cli_load_spec_any_address(ctx, &spec, err);
 	if (r >= 0)
 		r = ep_pki_status_read(&spec, ctx->root, &st, err);
 	if (r >= 0) {
@@ -322,30 +300,6 @@ const struct cli_command cmd_certs_renew = {
 	    "a new validity period.  Needs the CA key (etcd/ca.key).  Afterwards restart\n"
 	    "etcd (server, peer, healthcheck) or kube-apiserver (apiserver-etcd-client), on\n"
 	    "each control-plane node.",
-    .min_args = 1,
-    .max_args = 1,
-};
-
-const struct cli_command cmd_certs_export_bundle = {
-    .name = "certs export-bundle",
-    .run = NULL,
-    .groups = CLI_NODE,
-    .args = "FILE",
-    .summary = "write the etcd CA, encrypted, for another control-plane node",
-    .instead = "  copy /etc/kubernetes/pki/etcd/ca.crt and ca.key to the same place on the\n"
-	       "  other node over a secure channel (scp), mode 0600 for ca.key",
-    .min_args = 1,
-    .max_args = 1,
-};
-
-const struct cli_command cmd_certs_import_bundle = {
-    .name = "certs import-bundle",
-    .run = NULL,
-    .groups = CLI_NODE,
-    .args = "FILE",
-    .summary = "install the etcd CA from an encrypted bundle",
-    .instead = "  copy /etc/kubernetes/pki/etcd/ca.crt and ca.key from a member to the same\n"
-	       "  place on this node over a secure channel (scp), mode 0600 for ca.key",
     .min_args = 1,
     .max_args = 1,
 };

@@ -37,6 +37,28 @@ int cli_load_spec(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *er
 	return r;
 }
 
+/*
+ * check-expiration and renew read only the certificate directory, key type
+ * and validity: an advertise address that cannot be detected (no default
+ * route) must not stop them, so a placeholder stands in when none is given.
+ */
+int cli_load_spec_any_address(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err)
+{
+	struct ep_error probe = {0};
+	int r = cli_load_spec(ctx, spec, &probe);
+	if (r >= 0 || ctx->ov.advertise_address)
+		goto out;
+	ep_spec_release(spec);
+	ep_spec_init(spec);
+	ctx->ov.advertise_address = "127.0.0.1";
+	ep_error_clear(&probe);
+	r = cli_load_spec(ctx, spec, &probe);
+out:
+	if (r < 0 && err)
+		*err = probe;
+	return r;
+}
+
 void cli_print_line(void *userdata, const char *line)
 {
 	(void)userdata;

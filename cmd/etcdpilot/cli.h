@@ -104,6 +104,14 @@ bool cli_json(const struct cli_ctx *ctx);
 int cli_load_spec(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err);
 
 /*
+ * cli_load_spec() for commands that read only the certificate directory,
+ * key type and validity (certs check-expiration, renew, export-bundle,
+ * import-bundle): an advertise address that cannot be detected (no default
+ * route) must not stop them, so a placeholder stands in when none is given.
+ */
+int cli_load_spec_any_address(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error *err);
+
+/*
  * The ep_log_fn every command hands the library: progress lines
  * ("[certs] Generating ...") to stdout, warnings (a line holding "WARNING")
  * to stderr, each flushed at once so that the two streams interleave in

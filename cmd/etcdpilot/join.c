@@ -9,8 +9,9 @@ const struct cli_command cmd_join = {
 	.groups = CLI_NODE | CLI_SYSTEMD | CLI_CLIENT,
 	.args = "ENDPOINT",
 	.summary = "add this node to the cluster that ENDPOINT belongs to",
-	.instead = "  1. copy the etcd CA (/etc/kubernetes/pki/etcd/ca.crt and ca.key) from a member\n"
-		   "     to this node;\n"
+	.instead = "  1. bring the etcd CA from a member: there 'etcdpilot certs export-bundle FILE',\n"
+		   "     here 'etcdpilot certs import-bundle FILE --certificate-key KEY' (or copy\n"
+		   "     /etc/kubernetes/pki/etcd/ca.crt and ca.key over a secure channel);\n"
 		   "  2. on this node: etcdpilot certs generate --name NAME --advertise-address IP\n"
 		   "  3. anywhere with the cluster's certificates: etcdpilot member add NAME\n"
 		   "     https://IP:2380 --learner   (it prints the ETCD_INITIAL_CLUSTER to use)\n"
