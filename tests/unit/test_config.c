@@ -1200,7 +1200,10 @@ static void test_extra_args_rules(void **state)
 				 &err),
 			 0);
 	assert_string_equal(s.data_dir, "/srv/etcd");
-	assert_non_null(strstr(s.data_dir_at, ":7:13: etcd.local.extraArgs[0] (extraArgs data-dir)"));
+	char at[512];
+	assert_non_null(strstr(ep_origin_at(ep_spec_origin(&s, "dataDir"), "", at, sizeof(at)),
+			       ":7:13: etcd.local.extraArgs[0] (extraArgs data-dir)"));
+	assert_int_equal(ep_spec_origin(&s, "dataDir")->kind, EP_ORIGIN_DERIVED);
 	ep_spec_release(&s);
 }
 
