@@ -69,73 +69,37 @@ static void progress_end(struct progress *p)
 	p->shown = false;
 }
 
-/* The config file as written, without defaults (so that "not set" shows); 0 or -errno. */
-static int raw_config(const struct cli_ctx *ctx, struct ep_spec *raw, struct ep_error *err)
-{
-	ep_spec_init(raw);
-	if (!ctx->config)
-		return 0;
-	_cleanup_free_ char *text = NULL;
-	size_t tlen = 0;
-	int r = ep_read_file(ctx->config, 4 << 20, false, &text, &tlen, err);
-	if (r >= 0)
-		r = ep_config_parse(raw, ctx->config, text, tlen, NULL, err);
-	return r;
-}
-
 /*
  * The etcd version the user pinned: --etcd-version, else the config file's
- * etcdVersion (or its image tag's version).  NULL when neither says one:
- * then the binary being installed decides.
+ * etcdVersion (or its image tag's version, which validation made the
+ * spec's).  NULL when neither says one (a default, or the one kubeadm pairs
+ * with kubernetesVersion): then the binary being installed decides.
  */
-static int pinned_version(struct cli_ctx *ctx, char *buf, size_t len, const char **ret,
-			  struct ep_error *err)
+static void pinned_version(const struct ep_spec *spec, char *buf, size_t len, const char **ret)
 {
+	char tagv[32];
 	*ret = NULL;
-	if (ctx->ov.etcd_version) {
-		snprintf(buf, len, "%s", ctx->ov.etcd_version);
+	if (ep_spec_pinned(spec, "etcdVersion") ||
+	    (ep_spec_pinned(spec, "imageTag") &&
+	     ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)))) {
+		snprintf(buf, len, "%s", spec->etcd_version);
 		*ret = buf;
-		return 0;
 	}
-	struct ep_spec raw;
-	int r = raw_config(ctx, &raw, err);
-	if (r >= 0) {
-		char tagv[32];
-		if (raw.etcd_version) {
-			snprintf(buf, len, "%s", raw.etcd_version);
-			*ret = buf;
-		} else if (raw.image_tag && ep_image_tag_version(raw.image_tag, tagv, sizeof(tagv))) {
-			snprintf(buf, len, "%s", tagv);
-			*ret = buf;
-		}
-	}
-	ep_spec_release(&raw);
-	return r;
 }
 
 /*
- * Which systemctl: --systemctl, then $ETCDPILOT_SYSTEMCTL, then the config's
- * systemd.systemctl, then "systemctl".  *@ret_named says whether the user
- * named one at all (a --root other than / needs that).
+ * Which systemctl: the spec's, which is --systemctl, then
+ * $ETCDPILOT_SYSTEMCTL, then the config's systemd.systemctl, then
+ * "systemctl".  *@ret_named says whether the user named one at all (a
+ * --root other than / needs that).
  */
-static int pick_systemctl(const struct cli_ctx *ctx, const struct ep_spec *spec,
-			  struct ep_systemctl *sc, bool *ret_named, struct ep_error *err)
+static void pick_systemctl(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			   struct ep_systemctl *sc, bool *ret_named)
 {
-	const char *env_sc = getenv("ETCDPILOT_SYSTEMCTL");
-	bool from_env = !ctx->ov.systemctl && env_sc && *env_sc;
-	sc->program = from_env ? env_sc : spec->systemd.systemctl;
+	sc->program = spec->systemd.systemctl;
 	sc->root = ctx->root;
 	sc->timeout_ms = spec->timeout_ms;
-	*ret_named = ctx->ov.systemctl || from_env;
-	if (!*ret_named) {
-		struct ep_spec raw;
-		int r = raw_config(ctx, &raw, err);
-		*ret_named = r >= 0 && raw.systemd.systemctl;
-		ep_spec_release(&raw);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	*ret_named = ep_spec_pinned(spec, "systemd.systemctl");
 }
 
 int cli_systemd_version(struct cli_ctx *ctx, struct ep_spec *spec, char *buf, size_t len,
@@ -143,10 +107,8 @@ int cli_systemd_version(struct cli_ctx *ctx, struct ep_spec *spec, char *buf, si
 {
 	char pinbuf[32];
 	const char *pinned = NULL;
-	int r = pinned_version(ctx, pinbuf, sizeof(pinbuf), &pinned, err);
-	if (r < 0)
-		return r;
-	r = ep_install_source_version(spec, pinned, buf, len, err);
+	pinned_version(spec, pinbuf, sizeof(pinbuf), &pinned);
+	int r = ep_install_source_version(spec, pinned, buf, len, err);
 	if (r < 0)
 		return r;
 	if (strcmp(spec->etcd_version, buf) != 0) {
@@ -369,9 +331,8 @@ int cli_init_systemd(struct cli_ctx *ctx, struct ep_spec *spec, struct ep_error 
 	_cleanup_free_ char *data_path = NULL; /* before any goto out */
 
 	/* A systemctl that can serve this root, before anything else: nothing is written yet. */
-	int r = pick_systemctl(ctx, spec, &sc, &named, err);
-	if (r >= 0)
-		r = ep_systemctl_preflight(&sc, named, NULL, err);
+	pick_systemctl(ctx, spec, &sc, &named);
+	int r = ep_systemctl_preflight(&sc, named, NULL, err);
 	if (r < 0)
 		goto out;
 
