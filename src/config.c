@@ -532,9 +532,21 @@ static int replace_str(char **field, const char *value)
 
 typedef bool (*check_fn)(const char *v, char *why, size_t len);
 
-/* Check @value with @check and store it in @field; "--FLAG: why" on failure. */
-static int flag_str(char **field, const char *flag, const char *value, check_fn check,
-		    struct ep_error *err)
+/* Record that @flag set field @f (or, for the cleared ones, emptied it). */
+static int flag_origin(struct ep_spec *spec, enum ep_field f, const char *flag,
+		       struct ep_error *err)
+{
+	if (ep_spec_set_origin(spec, f, EP_ORIGIN_FLAG, flag, NULL) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/*
+ * Check @value with @check and store it in the spec's field @f at @field,
+ * with @flag as its origin; "--FLAG: why" on failure.
+ */
+static int flag_str(struct ep_spec *spec, enum ep_field f, char **field, const char *flag,
+		    const char *value, check_fn check, struct ep_error *err)
 {
 	char why[512];
 	if (!value)
@@ -543,7 +555,7 @@ static int flag_str(char **field, const char *flag, const char *value, check_fn 
 		return ep_error_usage(err, -EINVAL, "%s: %s", flag, why);
 	if (replace_str(field, value) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	return 0;
+	return flag_origin(spec, f, flag, err);
 }
 
 static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
@@ -565,14 +577,18 @@ static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 	int r;
 	if (!ov)
 		return 0;
-	if ((r = flag_str(&spec->name, "--name", ov->name, ep_check_node_name, err)) < 0 ||
-	    (r = flag_str(&spec->advertise_address, "--advertise-address", ov->advertise_address,
-			  ep_check_advertise_ip, err)) < 0)
+	if ((r = flag_str(spec, EP_FIELD_NAME, &spec->name, "--name", ov->name,
+			  ep_check_node_name, err)) < 0 ||
+	    (r = flag_str(spec, EP_FIELD_ADVERTISE_ADDRESS, &spec->advertise_address,
+			  "--advertise-address", ov->advertise_address, ep_check_advertise_ip,
+			  err)) < 0)
 		return r;
 	if (ov->mode) {
 		if (ep_check_mode(ov->mode, why, sizeof(why)))
 			return ep_error_usage(err, -EINVAL, "--mode: %s", why);
 		ep_mode_parse(ov->mode, &spec->mode);
+		if ((r = flag_origin(spec, EP_FIELD_MODE, "--mode", err)) < 0)
+			return r;
 	}
 	if (ov->etcd_version) {
 		const char *v =
@@ -587,28 +603,33 @@ static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 			    "of the config file (drop etcd.local.imageTag or give "
 			    "--etcd-version %s)",
 			    v, spec->image_tag, tagv);
-		if ((r = flag_str(&spec->etcd_version, "--etcd-version", v, NULL, err)) < 0)
+		if ((r = flag_str(spec, EP_FIELD_ETCD_VERSION, &spec->etcd_version,
+				  "--etcd-version", v, NULL, err)) < 0)
 			return r;
 	}
-	if ((r = flag_str(&spec->image_repository, "--image-repository", ov->image_repository,
-			  ep_check_repository, err)) < 0 ||
-	    (r = flag_str(&spec->data_dir, "--data-dir", ov->data_dir, ep_check_abs_path, err)) <
+	if ((r = flag_str(spec, EP_FIELD_IMAGE_REPOSITORY, &spec->image_repository,
+			  "--image-repository", ov->image_repository, ep_check_repository, err)) <
 		0 ||
-	    (ov->data_dir &&
-	     (r = flag_str(&spec->data_dir_at, "--data-dir", "--data-dir", NULL, err)) < 0) ||
-	    (r = flag_str(&spec->cert_dir, "--cert-dir", ov->cert_dir, ep_check_abs_path, err)) <
-		0 ||
-	    (r = flag_str(&spec->manifest_dir, "--manifest-dir", ov->manifest_dir,
-			  ep_check_abs_path, err)) < 0)
+	    (r = flag_str(spec, EP_FIELD_DATA_DIR, &spec->data_dir, "--data-dir", ov->data_dir,
+			  ep_check_abs_path, err)) < 0 ||
+	    (r = flag_str(spec, EP_FIELD_CERT_DIR, &spec->cert_dir, "--cert-dir", ov->cert_dir,
+			  ep_check_abs_path, err)) < 0 ||
+	    (r = flag_str(spec, EP_FIELD_MANIFEST_DIR, &spec->manifest_dir, "--manifest-dir",
+			  ov->manifest_dir, ep_check_abs_path, err)) < 0)
 		return r;
 	if (ov->key_type) {
 		if (ep_check_key_type(ov->key_type, why, sizeof(why)))
 			return ep_error_usage(err, -EINVAL, "--key-type: %s", why);
 		ep_key_type_parse(ov->key_type, &spec->key_type);
+		if ((r = flag_origin(spec, EP_FIELD_KEY_TYPE, "--key-type", err)) < 0)
+			return r;
 	}
-	if (ov->timeout &&
-	    ep_check_duration(ov->timeout, 1000, &spec->timeout_ms, why, sizeof(why)))
-		return ep_error_usage(err, -EINVAL, "--timeout: %s", why);
+	if (ov->timeout) {
+		if (ep_check_duration(ov->timeout, 1000, &spec->timeout_ms, why, sizeof(why)))
+			return ep_error_usage(err, -EINVAL, "--timeout: %s", why);
+		if ((r = flag_origin(spec, EP_FIELD_TIMEOUT, "--timeout", err)) < 0)
+			return r;
+	}
 
 	/* Where the etcd binary comes from: one flag replaces the file's choice. */
 	if (ov->etcd_binary && ov->release_url)
@@ -616,31 +637,48 @@ static int apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 				      "--etcd-binary: cannot be combined with --release-url (give "
 				      "a local binary or a release to download, not both)");
 	if (ov->etcd_binary) {
-		if ((r = flag_str(&spec->systemd.etcd_binary, "--etcd-binary", ov->etcd_binary,
-				  ep_check_abs_path, err)) < 0)
+		if ((r = flag_str(spec, EP_FIELD_SD_ETCD_BINARY, &spec->systemd.etcd_binary,
+				  "--etcd-binary", ov->etcd_binary, ep_check_abs_path, err)) < 0)
 			return r;
 		free(spec->systemd.release_url);
 		spec->systemd.release_url = NULL;
 		/* The file's checksum was of its release tarball, gone with it. */
 		free(spec->systemd.etcd_sha256);
 		spec->systemd.etcd_sha256 = NULL;
+		if ((r = flag_origin(spec, EP_FIELD_SD_RELEASE_URL, "--etcd-binary", err)) < 0 ||
+		    (r = flag_origin(spec, EP_FIELD_SD_ETCD_SHA256, "--etcd-binary", err)) < 0)
+			return r;
 	}
 	if (ov->release_url) {
-		if ((r = flag_str(&spec->systemd.release_url, "--release-url", ov->release_url,
-				  ep_check_url, err)) < 0)
+		if ((r = flag_str(spec, EP_FIELD_SD_RELEASE_URL, &spec->systemd.release_url,
+				  "--release-url", ov->release_url, ep_check_url, err)) < 0)
 			return r;
 		free(spec->systemd.etcd_binary);
 		spec->systemd.etcd_binary = NULL;
+		if ((r = flag_origin(spec, EP_FIELD_SD_ETCD_BINARY, "--release-url", err)) < 0)
+			return r;
 	}
-	if ((r = flag_str(&spec->systemd.etcd_sha256, "--etcd-sha256", ov->etcd_sha256,
-			  ep_check_sha256, err)) < 0)
+	if ((r = flag_str(spec, EP_FIELD_SD_ETCD_SHA256, &spec->systemd.etcd_sha256,
+			  "--etcd-sha256", ov->etcd_sha256, ep_check_sha256, err)) < 0)
 		return r;
+	/* --systemctl, else $ETCDPILOT_SYSTEMCTL (when not empty), else the file's. */
 	if (ov->systemctl && !ov->systemctl[0])
 		return ep_error_usage(err, -EINVAL, "--systemctl: the path is empty");
-	if ((r = flag_str(&spec->systemd.systemctl, "--systemctl", ov->systemctl, NULL, err)) < 0)
+	if ((r = flag_str(spec, EP_FIELD_SD_SYSTEMCTL, &spec->systemd.systemctl, "--systemctl",
+			  ov->systemctl, NULL, err)) < 0)
 		return r;
-	if (ov->insecure_skip_checksum >= 0)
+	if (!ov->systemctl && ov->env_systemctl && ov->env_systemctl[0]) {
+		if (replace_str(&spec->systemd.systemctl, ov->env_systemctl) < 0 ||
+		    ep_spec_set_origin(spec, EP_FIELD_SD_SYSTEMCTL, EP_ORIGIN_ENV,
+				       "ETCDPILOT_SYSTEMCTL", NULL) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	if (ov->insecure_skip_checksum >= 0) {
 		spec->systemd.insecure_skip_checksum = ov->insecure_skip_checksum != 0;
+		if ((r = flag_origin(spec, EP_FIELD_SD_INSECURE_SKIP_CHECKSUM,
+				     "--insecure-skip-checksum", err)) < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -684,6 +722,7 @@ static int dir_relation(const char *a, const char *b)
 static int check_dirs(const struct ep_spec *spec, struct ep_error *err)
 {
 	static const char *const how[] = { "", "is", "is inside", "contains" };
+	char at[EP_ERROR_MAX];
 	const struct {
 		const char *field, *path, *what;
 	} others[] = {
@@ -698,7 +737,8 @@ static int check_dirs(const struct ep_spec *spec, struct ep_error *err)
 				       "%s: '%s' %s %s '%s': etcd's data and %s must not share a "
 				       "directory (resetting the member empties its data dir); give "
 				       "the data a directory of its own, e.g. /var/lib/etcd",
-				       spec->data_dir_at ? spec->data_dir_at : "dataDir",
+				       ep_origin_at(&spec->origin[EP_FIELD_DATA_DIR], "dataDir", at,
+						    sizeof(at)),
 				       spec->data_dir, how[rel], others[i].field, others[i].path,
 				       others[i].what);
 		ep_error_printable(err);
@@ -709,6 +749,7 @@ static int check_dirs(const struct ep_spec *spec, struct ep_error *err)
 
 int ep_spec_check_init(const struct ep_spec *spec, struct ep_error *err)
 {
+	char at[EP_ERROR_MAX];
 	if (spec->is_join)
 		return ep_error_usage(
 		    err, -EINVAL,
@@ -719,7 +760,8 @@ int ep_spec_check_init(const struct ep_spec *spec, struct ep_error *err)
 		    "by hand (copy the etcd CA here, 'etcdpilot certs generate', 'etcdpilot member "
 		    "add NAME https://IP:2380 --learner' on a member, start etcd with the "
 		    "--initial-cluster it prints and --initial-cluster-state=existing)",
-		    spec->join_at ? spec->join_at : "JoinConfiguration");
+		    ep_origin_at(&spec->origin[EP_FIELD_JOIN], "JoinConfiguration", at,
+				 sizeof(at)));
 	if (spec->external.set)
 		return ep_error_usage(
 		    err, -EINVAL,
@@ -727,7 +769,8 @@ int ep_spec_check_init(const struct ep_spec *spec, struct ep_error *err)
 		    "manages only the member on this node (etcd.local); nothing was changed.  "
 		    "Remove etcd.external to run a local member here, or keep managing the "
 		    "external cluster with its own tools",
-		    spec->external_at ? spec->external_at : "etcd.external");
+		    ep_origin_at(&spec->origin[EP_FIELD_EXTERNAL], "etcd.external", at,
+				 sizeof(at)));
 	return 0;
 }
 
@@ -952,8 +995,11 @@ static int find_etcd_patch(const char *dir, unsigned depth, char **ret)
  */
 static int check_patches(const struct ep_spec *spec, struct ep_error *err)
 {
+	char at[EP_ERROR_MAX];
 	if (!spec->patches_dir)
 		return 0;
+	const char *where = ep_origin_at(&spec->origin[EP_FIELD_PATCHES_DIRECTORY],
+					 "patches.directory", at, sizeof(at));
 	_cleanup_free_ char *found = NULL;
 	int r = find_etcd_patch(spec->patches_dir, 0, &found);
 	if (r == -ENOMEM)
@@ -962,7 +1008,7 @@ static int check_patches(const struct ep_spec *spec, struct ep_error *err)
 		return ep_error_usage(err, r,
 				      "%s: cannot read '%s': %s (kubeadm cannot either; fix the "
 				      "path or remove patches.directory)",
-				      spec->patches_at, spec->patches_dir, strerror(-r));
+				      where, spec->patches_dir, strerror(-r));
 	if (!found)
 		return 0;
 	r = ep_error_usage(err, -EOPNOTSUPP,
@@ -971,7 +1017,7 @@ static int check_patches(const struct ep_spec *spec, struct ep_error *err)
 			   "not be what the patch says.  Put the change into etcd.local "
 			   "(extraArgs, extraEnvs, imageRepository, imageTag), or move the file "
 			   "out of the directory; patches for other components are fine",
-			   spec->patches_at, found);
+			   where, found);
 	ep_error_printable(err);
 	return r;
 }

@@ -294,7 +294,7 @@ static bool path_inside(const char *path, const char *dir)
 
 int ep_spec_check_args(const struct ep_spec *spec, struct ep_error *err)
 {
-	char why[512];
+	char why[512], at[EP_ERROR_MAX];
 	size_t first[N(identity_flags)];
 	for (size_t f = 0; f < N(identity_flags); f++)
 		first[f] = SIZE_MAX;
@@ -345,7 +345,8 @@ int ep_spec_check_args(const struct ep_spec *spec, struct ep_error *err)
 					 "lose it when the container restarts; give the directory "
 					 "once (an extraArgs data-dir alone becomes the data directory)",
 					 kv->value, spec->data_dir,
-					 spec->data_dir_at ? spec->data_dir_at : "dataDir");
+					 ep_origin_at(&spec->origin[EP_FIELD_DATA_DIR], "dataDir",
+						      at, sizeof(at)));
 		if (!strcmp(kv->name, "initial-cluster") ||
 		    !strcmp(kv->name, "initial-cluster-state"))
 			return arg_error(err, kv, i,
@@ -396,12 +397,9 @@ int ep_spec_adopt_args(struct ep_spec *spec, struct ep_error *err)
 		return r;
 	}
 	spec->data_dir = strdup(dd->value);
-	free(spec->data_dir_at);
-	spec->data_dir_at = NULL;
-	if (spec->data_dir && asprintf(&spec->data_dir_at, "%s (extraArgs data-dir)",
-				       dd->at ? dd->at : "extraArgs") < 0)
-		spec->data_dir_at = NULL;
-	if (!spec->data_dir || !spec->data_dir_at)
+	if (!spec->data_dir ||
+	    ep_spec_set_origin(spec, EP_FIELD_DATA_DIR, EP_ORIGIN_DERIVED, "extraArgs data-dir",
+			       dd->at ? dd->at : "extraArgs") < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	return 0;
 }

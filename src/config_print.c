@@ -296,3 +296,284 @@ out_re:
 	free(e.buf);
 	return r;
 }
+
+/* ---- origins ------------------------------------------------------------ */
+
+/*
+ * @s as one line that YAML reads back inside a comment: control characters
+ * (C0, DEL, C1 with NEL), the line and paragraph separators, U+FEFF and
+ * the non-characters U+FFFE/U+FFFF as \xNN or \uNNNN, a byte that is not
+ * UTF-8 as \xNN.  Everything else, other UTF-8 included, stays.  Heap.
+ */
+static char *comment_escape(const char *s)
+{
+	size_t n = strlen(s);
+	char *out = malloc(n * 6 + 1), *w = out; /* \uNNNN for at most 2 bytes, \xNN for 1 */
+	if (!out)
+		return NULL;
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned c = *p;
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				w += sprintf(w, "\\x%02x", c);
+			else
+				*w++ = (char)c;
+			p++;
+			continue;
+		}
+		/* 0x80-0xc1 and 0xf5-0xff start no (shortest-form) sequence */
+		size_t len = c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
+		unsigned cp = len == 4 ? c & 0x07 : len == 3 ? c & 0x0f : c & 0x1f;
+		for (size_t i = 1; i < len; i++) {
+			if ((p[i] & 0xc0) != 0x80) {
+				len = 0;
+				break;
+			}
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if (len == 0 || (len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+			w += sprintf(w, "\\x%02x", c); /* not UTF-8: this byte alone */
+			p++;
+			continue;
+		}
+		if (cp <= 0x9f || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff || cp == 0xfffe ||
+		    cp == 0xffff)
+			w += sprintf(w, "\\u%04x", cp);
+		else {
+			memcpy(w, p, len);
+			w += len;
+		}
+		p += len;
+	}
+	*w = '\0';
+	return out;
+}
+
+/* @s as a JSON string; one that is not UTF-8 (a file name may not be) escaped. */
+static json_t *json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	_cleanup_free_ char *e = comment_escape(s);
+	return e ? json_string(e) : NULL;
+}
+
+json_t *ep_spec_origins_json(const struct ep_spec *spec)
+{
+	json_t *all = json_object();
+	for (int f = 0; all && f < EP_FIELD__MAX; f++) {
+		if (f == EP_FIELD_PATCHES_DIRECTORY)
+			continue; /* not a field 'config print' prints */
+		const struct ep_origin *o = &spec->origin[f];
+		_cleanup_free_ char *text = ep_origin_describe(o);
+		json_t *e = text ? json_pack("{s:s}", "kind", ep_origin_kind_name(o->kind)) : NULL;
+		/* detail and path only when set: absent, not null */
+		if (e && ((o->detail && json_object_set_new(e, "detail", json_text(o->detail))) ||
+			  (o->path && json_object_set_new(e, "path", json_text(o->path))) ||
+			  json_object_set_new(e, "text", json_text(text)))) {
+			json_decref(e);
+			e = NULL;
+		}
+		if (json_object_set_new(all, ep_field_name((enum ep_field)f), e) < 0) {
+			json_decref(all);
+			return NULL;
+		}
+	}
+	return all;
+}
+
+#define MAX_FRAMES 16
+
+/* Where the comment of each field goes: a line of the YAML text (0-based). */
+struct note {
+	size_t line;
+	char *text;
+};
+
+/* One open collection while walking the YAML. */
+struct frame {
+	bool mapping, want_key;
+	bool as_key;	 /* this collection is a key of the mapping above (never in ours) */
+	char key[64];	 /* mapping: the key whose value comes next */
+	size_t key_line; /* and its line */
+};
+
+/* The dotted path of the keys of @fr[0..@n) ("systemd.unitPath"); false inside a list. */
+static bool frames_path(const struct frame *fr, size_t n, char *out, size_t len)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (!fr[i].mapping)
+			return false;
+		int w = snprintf(out + used, len - used, "%s%s", i ? "." : "", fr[i].key);
+		if (w < 0 || (size_t)w >= len - used)
+			return false;
+		used += (size_t)w;
+	}
+	return true;
+}
+
+/* The comment for the value whose path @fr[0..@n) names, put on @line. */
+static int add_note(const struct ep_spec *spec, const struct frame *fr, size_t n, size_t line,
+		    struct note *notes)
+{
+	char path[256];
+	if (!frames_path(fr, n, path, sizeof(path)))
+		return 0;
+	int f = ep_field_lookup(path);
+	if (f < 0 || notes[f].text)
+		return 0;
+	_cleanup_free_ char *text = ep_origin_describe(&spec->origin[f]);
+	if (!text || !(notes[f].text = comment_escape(text)))
+		return -ENOMEM;
+	notes[f].line = line;
+	return 0;
+}
+
+/* Find each field's line in @yaml by parsing it: the emitter's layout is its own. */
+static int find_lines(const struct ep_spec *spec, const char *yaml, struct note *notes,
+		      struct ep_error *err)
+{
+	yaml_parser_t parser;
+	if (!yaml_parser_initialize(&parser))
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, strlen(yaml));
+	struct frame fr[MAX_FRAMES];
+	size_t depth = 0, skipped = 0; /* collections below MAX_FRAMES: not walked */
+	int r = 0;
+	bool done = false;
+	while (!done && r == 0) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&parser, &ev)) {
+			r = parser.error == YAML_MEMORY_ERROR
+				? ep_error_set(err, -ENOMEM, "out of memory")
+				: ep_error_set(err, -EINVAL, "annotating YAML: %s",
+					       parser.problem ? parser.problem : "does not parse");
+			break;
+		}
+		struct frame *top = depth && !skipped ? &fr[depth - 1] : NULL;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			done = true;
+			break;
+		case YAML_MAPPING_START_EVENT:
+		case YAML_SEQUENCE_START_EVENT:
+			if (skipped || depth == MAX_FRAMES) {
+				skipped++;
+				break;
+			}
+			/* A collection's comment goes on its key's line. */
+			if (top && top->mapping && !top->want_key)
+				r = add_note(spec, fr, depth, top->key_line, notes);
+			fr[depth++] = (struct frame){
+			    .mapping = ev.type == YAML_MAPPING_START_EVENT,
+			    .want_key = true,
+			    .as_key = top && top->mapping && top->want_key,
+			};
+			break;
+		case YAML_MAPPING_END_EVENT:
+		case YAML_SEQUENCE_END_EVENT:
+			if (skipped) {
+				skipped--;
+				break;
+			}
+			if (!depth)
+				break;
+			depth--;
+			if (depth && fr[depth - 1].mapping) {
+				fr[depth - 1].want_key = fr[depth].as_key ? false : true;
+				if (fr[depth].as_key)
+					snprintf(fr[depth - 1].key, sizeof(fr[depth - 1].key), "?");
+			}
+			break;
+		case YAML_SCALAR_EVENT:
+		case YAML_ALIAS_EVENT:
+			if (!top || !top->mapping)
+				break;
+			if (top->want_key) {
+				snprintf(top->key, sizeof(top->key), "%s",
+					 ev.type == YAML_SCALAR_EVENT
+					     ? (const char *)ev.data.scalar.value
+					     : "");
+				top->key_line = ev.start_mark.line;
+				top->want_key = false;
+			} else {
+				r = add_note(spec, fr, depth, ev.end_mark.line, notes);
+				top->want_key = true;
+			}
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+int ep_spec_yaml_annotate(const struct ep_spec *spec, const char *yaml, char **ret,
+			  struct ep_error *err)
+{
+	struct note notes[EP_FIELD__MAX] = {0};
+	char *out = NULL;
+	size_t outlen = 0;
+	FILE *f = NULL;
+	*ret = NULL;
+	int r = find_lines(spec, yaml, notes, err);
+	if (r < 0)
+		goto done;
+
+	/* Comments line up after the longest commented line, up to a point. */
+	size_t col = 0, line = 0;
+	for (const char *p = yaml; *p; line++) {
+		size_t n = strcspn(p, "\n");
+		for (int i = 0; i < EP_FIELD__MAX; i++)
+			if (notes[i].text && notes[i].line == line && n > col)
+				col = n;
+		p += n + (p[n] == '\n');
+	}
+	col = (col > 56 ? 56 : col) + 2;
+
+	f = open_memstream(&out, &outlen);
+	if (!f) {
+		r = ep_error_set(err, -ENOMEM, "out of memory");
+		goto done;
+	}
+	line = 0;
+	for (const char *p = yaml; *p; line++) {
+		size_t n = strcspn(p, "\n");
+		fwrite(p, 1, n, f);
+		bool first = true;
+		for (int i = 0; i < EP_FIELD__MAX; i++) {
+			if (!notes[i].text || notes[i].line != line)
+				continue;
+			if (first)
+				fprintf(f, "%*s# %s", (int)(n + 2 > col ? 2 : col - n), "",
+					notes[i].text);
+			else
+				fprintf(f, "; %s", notes[i].text);
+			first = false;
+		}
+		if (p[n] == '\n')
+			fputc('\n', f);
+		p += n + (p[n] == '\n');
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		r = ep_error_set(err, -ENOMEM, "out of memory");
+		goto done;
+	}
+	f = NULL;
+	*ret = TAKE_PTR(out);
+done:
+	if (f)
+		fclose(f);
+	free(out);
+	for (int i = 0; i < EP_FIELD__MAX; i++)
+		free(notes[i].text);
+	return r;
+}

@@ -105,39 +105,40 @@ static const struct target_info {
 	size_t off;       /* offset in struct ep_spec */
 	check_fn check;   /* VT_STR only; NULL = any string */
 	uint64_t min_ms;  /* durations */
+	enum ep_field field; /* whose origin it records */
 } targets[T__MAX] = {
 #define S(m) offsetof(struct ep_spec, m)
-	[T_NAME] = { VT_STR, S(name), ep_check_node_name, 0 },
-	[T_ADDR] = { VT_STR, S(advertise_address), ep_check_advertise_ip, 0 },
-	[T_MODE] = { VT_MODE, S(mode), NULL, 0 },
-	[T_VERSION] = { VT_STR, S(etcd_version), check_version_v, 0 },
-	[T_KUBE_VERSION] = { VT_STR, S(kubernetes_version), check_nonempty, 0 },
-	[T_IMAGE_REPO] = { VT_STR, S(image_repository), ep_check_repository, 0 },
-	[T_CLUSTER_REPO] = { VT_STR, 0, ep_check_repository, 0 },
-	[T_IMAGE_TAG] = { VT_STR, S(image_tag), ep_check_image_tag, 0 },
-	[T_DATA_DIR] = { VT_STR, S(data_dir), ep_check_abs_path, 0 },
-	[T_CERT_DIR] = { VT_STR, S(cert_dir), ep_check_abs_path, 0 },
-	[T_MANIFEST_DIR] = { VT_STR, S(manifest_dir), ep_check_abs_path, 0 },
-	[T_KEY_TYPE] = { VT_KEY_TYPE, S(key_type), NULL, 0 },
-	[T_CERT_VALIDITY] = { VT_DUR_S, S(cert_validity_s), NULL, 1000 },
-	[T_CA_VALIDITY] = { VT_DUR_S, S(ca_cert_validity_s), NULL, 1000 },
-	[T_TIMEOUT] = { VT_DUR_MS, S(timeout_ms), NULL, 1000 },
-	[T_HEALTH_CHECK] = { VT_DUR_MS, S(health_check_ms), NULL, 10000 },
-	[T_SD_BINARY] = { VT_STR, S(systemd.etcd_binary), ep_check_abs_path, 0 },
-	[T_SD_URL] = { VT_STR, S(systemd.release_url), ep_check_url, 0 },
-	[T_SD_SHA256] = { VT_STR, S(systemd.etcd_sha256), ep_check_sha256, 0 },
-	[T_SD_SKIP] = { VT_BOOL, S(systemd.insecure_skip_checksum), NULL, 0 },
-	[T_SD_SYSTEMCTL] = { VT_STR, S(systemd.systemctl), check_nonempty, 0 },
-	[T_SD_UNIT] = { VT_STR, S(systemd.unit_path), ep_check_abs_path, 0 },
-	[T_SD_ENV] = { VT_STR, S(systemd.env_file), ep_check_abs_path, 0 },
-	[T_SD_CTL_ENV] = { VT_STR, S(systemd.etcdctl_env_file), ep_check_abs_path, 0 },
-	[T_SD_BIN_DIR] = { VT_STR, S(systemd.bin_dir), ep_check_abs_path, 0 },
-	[T_SD_CACHE] = { VT_STR, S(systemd.cache_dir), ep_check_abs_path, 0 },
-	[T_OP_INTERVAL] = { VT_DUR_MS, S(op.interval_ms), NULL, 1000 },
-	[T_OP_RENEW] = { VT_DUR_MS, S(op.renew_before_ms), NULL, 60000 },
-	[T_OP_BACKUP_DIR] = { VT_STR, S(op.backup_dir), ep_check_abs_path, 0 },
-	[T_OP_BACKUP_INTERVAL] = { VT_DUR_MS, S(op.backup_interval_ms), NULL, 60000 },
-	[T_OP_BACKUP_KEEP] = { VT_UINT, S(op.backup_keep), NULL, 0 },
+	[T_NAME] = { VT_STR, S(name), ep_check_node_name, 0, EP_FIELD_NAME },
+	[T_ADDR] = { VT_STR, S(advertise_address), ep_check_advertise_ip, 0, EP_FIELD_ADVERTISE_ADDRESS },
+	[T_MODE] = { VT_MODE, S(mode), NULL, 0, EP_FIELD_MODE },
+	[T_VERSION] = { VT_STR, S(etcd_version), check_version_v, 0, EP_FIELD_ETCD_VERSION },
+	[T_KUBE_VERSION] = { VT_STR, S(kubernetes_version), check_nonempty, 0, EP_FIELD_KUBERNETES_VERSION },
+	[T_IMAGE_REPO] = { VT_STR, S(image_repository), ep_check_repository, 0, EP_FIELD_IMAGE_REPOSITORY },
+	[T_CLUSTER_REPO] = { VT_STR, 0, ep_check_repository, 0, EP_FIELD_IMAGE_REPOSITORY },
+	[T_IMAGE_TAG] = { VT_STR, S(image_tag), ep_check_image_tag, 0, EP_FIELD_IMAGE_TAG },
+	[T_DATA_DIR] = { VT_STR, S(data_dir), ep_check_abs_path, 0, EP_FIELD_DATA_DIR },
+	[T_CERT_DIR] = { VT_STR, S(cert_dir), ep_check_abs_path, 0, EP_FIELD_CERT_DIR },
+	[T_MANIFEST_DIR] = { VT_STR, S(manifest_dir), ep_check_abs_path, 0, EP_FIELD_MANIFEST_DIR },
+	[T_KEY_TYPE] = { VT_KEY_TYPE, S(key_type), NULL, 0, EP_FIELD_KEY_TYPE },
+	[T_CERT_VALIDITY] = { VT_DUR_S, S(cert_validity_s), NULL, 1000, EP_FIELD_CERT_VALIDITY },
+	[T_CA_VALIDITY] = { VT_DUR_S, S(ca_cert_validity_s), NULL, 1000, EP_FIELD_CA_CERT_VALIDITY },
+	[T_TIMEOUT] = { VT_DUR_MS, S(timeout_ms), NULL, 1000, EP_FIELD_TIMEOUT },
+	[T_HEALTH_CHECK] = { VT_DUR_MS, S(health_check_ms), NULL, 10000, EP_FIELD_HEALTH_CHECK },
+	[T_SD_BINARY] = { VT_STR, S(systemd.etcd_binary), ep_check_abs_path, 0, EP_FIELD_SD_ETCD_BINARY },
+	[T_SD_URL] = { VT_STR, S(systemd.release_url), ep_check_url, 0, EP_FIELD_SD_RELEASE_URL },
+	[T_SD_SHA256] = { VT_STR, S(systemd.etcd_sha256), ep_check_sha256, 0, EP_FIELD_SD_ETCD_SHA256 },
+	[T_SD_SKIP] = { VT_BOOL, S(systemd.insecure_skip_checksum), NULL, 0, EP_FIELD_SD_INSECURE_SKIP_CHECKSUM },
+	[T_SD_SYSTEMCTL] = { VT_STR, S(systemd.systemctl), check_nonempty, 0, EP_FIELD_SD_SYSTEMCTL },
+	[T_SD_UNIT] = { VT_STR, S(systemd.unit_path), ep_check_abs_path, 0, EP_FIELD_SD_UNIT_PATH },
+	[T_SD_ENV] = { VT_STR, S(systemd.env_file), ep_check_abs_path, 0, EP_FIELD_SD_ENV_FILE },
+	[T_SD_CTL_ENV] = { VT_STR, S(systemd.etcdctl_env_file), ep_check_abs_path, 0, EP_FIELD_SD_ETCDCTL_ENV_FILE },
+	[T_SD_BIN_DIR] = { VT_STR, S(systemd.bin_dir), ep_check_abs_path, 0, EP_FIELD_SD_BIN_DIR },
+	[T_SD_CACHE] = { VT_STR, S(systemd.cache_dir), ep_check_abs_path, 0, EP_FIELD_SD_CACHE_DIR },
+	[T_OP_INTERVAL] = { VT_DUR_MS, S(op.interval_ms), NULL, 1000, EP_FIELD_OP_INTERVAL },
+	[T_OP_RENEW] = { VT_DUR_MS, S(op.renew_before_ms), NULL, 60000, EP_FIELD_OP_RENEW_BEFORE },
+	[T_OP_BACKUP_DIR] = { VT_STR, S(op.backup_dir), ep_check_abs_path, 0, EP_FIELD_OP_BACKUP_DIR },
+	[T_OP_BACKUP_INTERVAL] = { VT_DUR_MS, S(op.backup_interval_ms), NULL, 60000, EP_FIELD_OP_BACKUP_INTERVAL },
+	[T_OP_BACKUP_KEEP] = { VT_UINT, S(op.backup_keep), NULL, 0, EP_FIELD_OP_BACKUP_KEEP },
 #undef S
 };
 /* clang-format on */
@@ -523,6 +524,22 @@ static int walk_sub(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const char
 	return walk_map(c, v, path, f->sub, f->what);
 }
 
+/* "FILE:LINE:COL" of @line and @col; NULL on ENOMEM. */
+static char *position(struct pctx *c, size_t line, size_t col)
+{
+	char *pos = NULL;
+	return asprintf(&pos, "%s:%zu:%zu", c->file, line, col) < 0 ? NULL : pos;
+}
+
+/* Record the spec field @f as given in the file at @n, field path @path. */
+static int file_origin(struct pctx *c, enum ep_field f, const yaml_node_t *n, const char *path)
+{
+	_cleanup_free_ char *pos = position(c, line_of(n), col_of(n));
+	if (!pos || ep_spec_set_origin(c->spec, f, EP_ORIGIN_FILE, pos, path) < 0)
+		return oom(c);
+	return 0;
+}
+
 /*
  * Store a scalar field into the spec, unless another place in the file
  * already gave it a different value.
@@ -635,17 +652,9 @@ static int set_target(struct pctx *c, yaml_node_t *key, yaml_node_t *v, const ch
 	o->line = line_of(v);
 	o->col = col_of(v);
 	snprintf(o->path, sizeof(o->path), "%s", path);
-	char **at = f->target == T_IMAGE_TAG	  ? &c->spec->image_tag_at
-		    : f->target == T_KUBE_VERSION ? &c->spec->kubernetes_version_at
-		    : f->target == T_DATA_DIR	  ? &c->spec->data_dir_at
-						  : NULL;
-	if (at) {
-		free(*at);
-		if (asprintf(at, "%s:%zu:%zu: %s", c->file, o->line, o->col, path) < 0) {
-			*at = NULL;
-			return oom(c);
-		}
-	}
+	/* ClusterConfiguration.imageRepository is only a fallback: finish() decides. */
+	if (f->target != T_CLUSTER_REPO && (r = file_origin(c, t->field, v, path)) < 0)
+		return r;
 
 	switch (t->type) {
 	case VT_STR: {
@@ -716,7 +725,8 @@ static int h_server_sans(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const c
 {
 	(void)k;
 	(void)f;
-	return read_strv(c, v, path, ep_check_san, &c->spec->server_cert_sans);
+	int r = read_strv(c, v, path, ep_check_san, &c->spec->server_cert_sans);
+	return r < 0 ? r : file_origin(c, EP_FIELD_SERVER_CERT_SANS, v, path);
 }
 
 static int h_peer_sans(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
@@ -724,7 +734,8 @@ static int h_peer_sans(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const cha
 {
 	(void)k;
 	(void)f;
-	return read_strv(c, v, path, ep_check_san, &c->spec->peer_cert_sans);
+	int r = read_strv(c, v, path, ep_check_san, &c->spec->peer_cert_sans);
+	return r < 0 ? r : file_origin(c, EP_FIELD_PEER_CERT_SANS, v, path);
 }
 
 static bool check_endpoint(const char *v, char *why, size_t len)
@@ -992,7 +1003,7 @@ static int h_extra_args(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const ch
 	}
 	ep_kvv_release(&c->spec->extra_args);
 	c->spec->extra_args = kv;
-	return 0;
+	return file_origin(c, EP_FIELD_EXTRA_ARGS, v, path);
 }
 
 static int h_extra_envs(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
@@ -1008,7 +1019,7 @@ static int h_extra_envs(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const ch
 	}
 	ep_kvv_release(&c->spec->extra_envs);
 	c->spec->extra_envs = kv;
-	return 0;
+	return file_origin(c, EP_FIELD_EXTRA_ENVS, v, path);
 }
 
 /* ---- schemas ------------------------------------------------------------ */
@@ -1133,11 +1144,11 @@ static int h_patches(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char 
 		if (!*dir)
 			continue;
 		free(c->spec->patches_dir);
-		free(c->spec->patches_at);
 		c->spec->patches_dir = strdup(dir);
-		c->spec->patches_at = where(c, pv, p);
-		if (!c->spec->patches_dir || !c->spec->patches_at)
+		if (!c->spec->patches_dir)
 			return oom(c);
+		if ((r = file_origin(c, EP_FIELD_PATCHES_DIRECTORY, pv, p)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -1287,9 +1298,8 @@ static int h_pilot_external(struct pctx *c, yaml_node_t *k, yaml_node_t *v, cons
 	if (r < 0)
 		return r;
 	c->spec->external.set = true;
-	free(c->spec->external_at);
-	if (!(c->spec->external_at = where(c, k, path)))
-		return oom(c);
+	if ((r = file_origin(c, EP_FIELD_EXTERNAL, k, path)) < 0)
+		return r;
 	if (ep_notes_add(c->notes, "%s:%zu: external etcd is not managed by etcdpilot", c->file,
 			 line_of(k)) < 0)
 		return oom(c);
@@ -1303,13 +1313,13 @@ static int h_join(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *pa
 	(void)f;
 	bool b = false;
 	int r = get_bool(c, v, path, &b);
-	if (r < 0 || !b)
+	if (r < 0)
 		return r;
-	c->spec->is_join = true;
-	free(c->spec->join_at);
-	if (!(c->spec->join_at = where(c, k, path)))
-		return oom(c);
-	return 0;
+	/* false keeps a JoinConfiguration's true (and where it was given). */
+	if (!b && c->spec->is_join)
+		return 0;
+	c->spec->is_join = b;
+	return file_origin(c, EP_FIELD_JOIN, k, path);
 }
 
 static const struct field pilot_fields[] = {
@@ -1340,6 +1350,8 @@ static const struct field pilot_fields[] = {
     SET("manifestDir", PILOT, T_MANIFEST_DIR),
     SUB("systemd", PILOT, systemd_fields, "systemd of"),
     SUB("operator", PILOT, operator_fields, "operator of"),
+    /* 'config print -o json -v' adds where each field came from: for people. */
+    IGNORE("origins", PILOT),
     {0},
 };
 
@@ -1387,9 +1399,8 @@ static int h_etcd(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *pa
 		char p[PATH_MAX_LEN];
 		join_path(p, sizeof(p), path, "external");
 		c->spec->external.set = true;
-		free(c->spec->external_at);
-		if (!(c->spec->external_at = where(c, ek, p)))
-			return oom(c);
+		if ((r = file_origin(c, EP_FIELD_EXTERNAL, ek, p)) < 0)
+			return r;
 		if (ep_notes_add(c->notes, "%s:%zu: external etcd is not managed by etcdpilot",
 				 c->file, line_of(ek)) < 0)
 			return oom(c);
@@ -1512,9 +1523,8 @@ static int parse_document(struct pctx *c, yaml_node_t *root)
 		return r;
 	if (!strcmp(kind, "JoinConfiguration")) {
 		c->spec->is_join = true;
-		free(c->spec->join_at);
-		if (!(c->spec->join_at = where(c, kd, "kind")))
-			return oom(c);
+		if ((r = file_origin(c, EP_FIELD_JOIN, kd, "kind")) < 0)
+			return r;
 		yaml_node_t *cp = map_get(c, root, "controlPlane", NULL);
 		if ((!cp || is_null(cp)) &&
 		    ep_notes_add(c->notes,
@@ -1561,9 +1571,14 @@ static int finish(struct pctx *c)
 				      "to verify and no verification; drop one of them)",
 				      c->file, oskip->line, oskip->col, oskip->path, osum->path,
 				      osum->line);
+	struct origin *ocr = &c->origin[T_CLUSTER_REPO];
 	if (c->cluster_repo && !c->origin[T_IMAGE_REPO].set) {
 		free(s->image_repository);
 		s->image_repository = TAKE_PTR(c->cluster_repo);
+		_cleanup_free_ char *pos = position(c, ocr->line, ocr->col);
+		if (!pos || ep_spec_set_origin(s, EP_FIELD_IMAGE_REPOSITORY, EP_ORIGIN_FILE, pos,
+					       ocr->path) < 0)
+			return oom(c);
 	}
 	return 0;
 }

@@ -16,6 +16,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "etcdpilot/config.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/spec.h"
 #include "util/cleanup.h"
@@ -119,12 +120,6 @@ void ep_spec_release(struct ep_spec *spec)
 	free(spec->advertise_address);
 	free(spec->etcd_version);
 	free(spec->kubernetes_version);
-	free(spec->image_tag_at);
-	free(spec->kubernetes_version_at);
-	free(spec->data_dir_at);
-	free(spec->join_at);
-	free(spec->external_at);
-	free(spec->patches_at);
 	free(spec->patches_dir);
 	free(spec->image_repository);
 	free(spec->image_tag);
@@ -149,6 +144,10 @@ void ep_spec_release(struct ep_spec *spec)
 	free(spec->systemd.bin_dir);
 	free(spec->systemd.cache_dir);
 	free(spec->op.backup_dir);
+	for (size_t i = 0; i < EP_FIELD__MAX; i++) {
+		free(spec->origin[i].detail);
+		free(spec->origin[i].path);
+	}
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -193,12 +192,6 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src)
 	r |= dup_into(&dst->advertise_address, src->advertise_address);
 	r |= dup_into(&dst->etcd_version, src->etcd_version);
 	r |= dup_into(&dst->kubernetes_version, src->kubernetes_version);
-	r |= dup_into(&dst->image_tag_at, src->image_tag_at);
-	r |= dup_into(&dst->kubernetes_version_at, src->kubernetes_version_at);
-	r |= dup_into(&dst->data_dir_at, src->data_dir_at);
-	r |= dup_into(&dst->join_at, src->join_at);
-	r |= dup_into(&dst->external_at, src->external_at);
-	r |= dup_into(&dst->patches_at, src->patches_at);
 	r |= dup_into(&dst->patches_dir, src->patches_dir);
 	r |= dup_into(&dst->image_repository, src->image_repository);
 	r |= dup_into(&dst->image_tag, src->image_tag);
@@ -223,11 +216,166 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src)
 	r |= strv_copy(&dst->server_cert_sans, &src->server_cert_sans);
 	r |= strv_copy(&dst->peer_cert_sans, &src->peer_cert_sans);
 	r |= strv_copy(&dst->external.endpoints, &src->external.endpoints);
+	for (size_t i = 0; i < EP_FIELD__MAX; i++) {
+		r |= dup_into(&dst->origin[i].detail, src->origin[i].detail);
+		r |= dup_into(&dst->origin[i].path, src->origin[i].path);
+	}
 	if (r) {
 		ep_spec_release(dst);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* ---- origins ------------------------------------------------------------ */
+
+static const char *const field_names[EP_FIELD__MAX] = {
+	[EP_FIELD_NAME] = "name",
+	[EP_FIELD_ADVERTISE_ADDRESS] = "advertiseAddress",
+	[EP_FIELD_MODE] = "mode",
+	[EP_FIELD_ETCD_VERSION] = "etcdVersion",
+	[EP_FIELD_KUBERNETES_VERSION] = "kubernetesVersion",
+	[EP_FIELD_IMAGE] = "image",
+	[EP_FIELD_IMAGE_REPOSITORY] = "imageRepository",
+	[EP_FIELD_IMAGE_TAG] = "imageTag",
+	[EP_FIELD_DATA_DIR] = "dataDir",
+	[EP_FIELD_CERT_DIR] = "certificatesDir",
+	[EP_FIELD_MANIFEST_DIR] = "manifestDir",
+	[EP_FIELD_EXTRA_ARGS] = "extraArgs",
+	[EP_FIELD_EXTRA_ENVS] = "extraEnvs",
+	[EP_FIELD_SERVER_CERT_SANS] = "serverCertSANs",
+	[EP_FIELD_PEER_CERT_SANS] = "peerCertSANs",
+	[EP_FIELD_EXTERNAL] = "external",
+	[EP_FIELD_KEY_TYPE] = "keyType",
+	[EP_FIELD_CERT_VALIDITY] = "certificateValidityPeriod",
+	[EP_FIELD_CA_CERT_VALIDITY] = "caCertificateValidityPeriod",
+	[EP_FIELD_TIMEOUT] = "timeout",
+	[EP_FIELD_HEALTH_CHECK] = "controlPlaneComponentHealthCheck",
+	[EP_FIELD_SD_ETCD_BINARY] = "systemd.etcdBinary",
+	[EP_FIELD_SD_RELEASE_URL] = "systemd.releaseURL",
+	[EP_FIELD_SD_ETCD_SHA256] = "systemd.etcdSHA256",
+	[EP_FIELD_SD_INSECURE_SKIP_CHECKSUM] = "systemd.insecureSkipChecksum",
+	[EP_FIELD_SD_SYSTEMCTL] = "systemd.systemctl",
+	[EP_FIELD_SD_UNIT_PATH] = "systemd.unitPath",
+	[EP_FIELD_SD_ENV_FILE] = "systemd.envFile",
+	[EP_FIELD_SD_ETCDCTL_ENV_FILE] = "systemd.etcdctlEnvFile",
+	[EP_FIELD_SD_BIN_DIR] = "systemd.binDir",
+	[EP_FIELD_SD_CACHE_DIR] = "systemd.cacheDir",
+	[EP_FIELD_OP_INTERVAL] = "operator.interval",
+	[EP_FIELD_OP_RENEW_BEFORE] = "operator.renewBefore",
+	[EP_FIELD_OP_BACKUP_DIR] = "operator.backupDir",
+	[EP_FIELD_OP_BACKUP_INTERVAL] = "operator.backupInterval",
+	[EP_FIELD_OP_BACKUP_KEEP] = "operator.backupKeep",
+	[EP_FIELD_JOIN] = "join",
+	[EP_FIELD_PATCHES_DIRECTORY] = "patches.directory",
+};
+
+const char *ep_field_name(enum ep_field field)
+{
+	return (unsigned)field < EP_FIELD__MAX ? field_names[field] : NULL;
+}
+
+int ep_field_lookup(const char *name)
+{
+	for (int i = 0; name && i < EP_FIELD__MAX; i++)
+		if (strcmp(field_names[i], name) == 0)
+			return i;
+	return -ENOENT;
+}
+
+const struct ep_origin *ep_spec_origin(const struct ep_spec *spec, const char *name)
+{
+	int f = ep_field_lookup(name);
+	return f < 0 ? NULL : &spec->origin[f];
+}
+
+bool ep_spec_pinned(const struct ep_spec *spec, const char *name)
+{
+	const struct ep_origin *o = ep_spec_origin(spec, name);
+	return o && (o->kind == EP_ORIGIN_FLAG || o->kind == EP_ORIGIN_FILE ||
+		     o->kind == EP_ORIGIN_ENV);
+}
+
+int ep_spec_set_origin(struct ep_spec *spec, enum ep_field field, enum ep_origin_kind kind,
+		       const char *detail, const char *path)
+{
+	if ((unsigned)field >= EP_FIELD__MAX)
+		return -EINVAL;
+	char *d = detail ? strdup(detail) : NULL, *p = path ? strdup(path) : NULL;
+	if ((detail && !d) || (path && !p)) {
+		free(d);
+		free(p);
+		return -ENOMEM;
+	}
+	struct ep_origin *o = &spec->origin[field];
+	free(o->detail);
+	free(o->path);
+	*o = (struct ep_origin){ kind, d, p };
+	return 0;
+}
+
+const char *ep_origin_kind_name(enum ep_origin_kind kind)
+{
+	static const char *const names[] = {
+		[EP_ORIGIN_DEFAULT] = "default",   [EP_ORIGIN_FLAG] = "flag",
+		[EP_ORIGIN_FILE] = "file",	   [EP_ORIGIN_ENV] = "environment",
+		[EP_ORIGIN_DETECTED] = "detected", [EP_ORIGIN_DERIVED] = "derived",
+	};
+	return (unsigned)kind <= EP_ORIGIN_DERIVED ? names[kind] : "unknown";
+}
+
+char *ep_origin_describe(const struct ep_origin *o)
+{
+	const char *d = o->detail ? o->detail : "", *p = o->path;
+	char *out = NULL;
+	int r;
+	switch (o->kind) {
+	case EP_ORIGIN_FLAG:
+		r = asprintf(&out, "from %s", d);
+		break;
+	case EP_ORIGIN_FILE:
+		r = p ? asprintf(&out, "from %s (%s)", d, p) : asprintf(&out, "from %s", d);
+		break;
+	case EP_ORIGIN_ENV:
+		r = asprintf(&out, "from $%s", d);
+		break;
+	case EP_ORIGIN_DETECTED:
+		r = asprintf(&out, "detected: %s", d);
+		break;
+	case EP_ORIGIN_DERIVED:
+		r = p ? asprintf(&out, "derived from %s (%s)", d, p)
+		      : asprintf(&out, "derived from %s", d);
+		break;
+	default:
+		r = o->detail ? asprintf(&out, "default (%s)", d) : asprintf(&out, "default");
+		break;
+	}
+	return r < 0 ? NULL : out;
+}
+
+const char *ep_origin_at(const struct ep_origin *o, const char *fallback, char *buf, size_t len)
+{
+	if (!o || !len)
+		return fallback;
+	switch (o->kind) {
+	case EP_ORIGIN_FILE:
+		if (o->path)
+			snprintf(buf, len, "%s: %s", o->detail ? o->detail : "", o->path);
+		else
+			snprintf(buf, len, "%s", o->detail ? o->detail : "");
+		return buf;
+	case EP_ORIGIN_FLAG:
+	case EP_ORIGIN_ENV:
+		snprintf(buf, len, "%s", o->detail ? o->detail : "");
+		return buf;
+	case EP_ORIGIN_DERIVED:
+		if (!o->path)
+			return fallback;
+		snprintf(buf, len, "%s (%s)", o->path, o->detail ? o->detail : "");
+		return buf;
+	default:
+		return fallback;
+	}
 }
 
 static const char *const mode_names[] = {
@@ -401,10 +549,9 @@ static int default_route_iface(char *ifname, size_t len)
  * picks it.  One SIOCGIFADDR ioctl instead of getifaddrs(), whose netlink
  * dump of every link and address cost each command about a millisecond.
  */
-static int detect_address(char **ret)
+static int detect_address(char **ret, char *ifname, size_t ifname_len)
 {
-	char ifname[IFNAMSIZ + 1] = "";
-	if (default_route_iface(ifname, sizeof(ifname)) < 0)
+	if (default_route_iface(ifname, ifname_len) < 0)
 		return -ENOENT;
 	_cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -470,16 +617,54 @@ static const char *etcd_for_kubernetes(const char *kv)
 	return "";
 }
 
-static int set_default(char **field, const char *value)
+/* Fill the string field @f at @field with @value unless it is set; a default then. */
+static int set_default(struct ep_spec *spec, enum ep_field f, char **field, const char *value)
 {
 	if (*field)
 		return 0;
 	*field = strdup(value);
-	return *field ? 0 : -ENOMEM;
+	if (!*field)
+		return -ENOMEM;
+	return ep_spec_set_origin(spec, f, EP_ORIGIN_DEFAULT, NULL, NULL);
+}
+
+/* Likewise for a number that is unset while 0. */
+static int set_default_u64(struct ep_spec *spec, enum ep_field f, uint64_t *field,
+			   uint64_t value)
+{
+	if (*field)
+		return 0;
+	*field = value;
+	return ep_spec_set_origin(spec, f, EP_ORIGIN_DEFAULT, NULL, NULL);
+}
+
+/*
+ * Record @f as derived from @what ("imageTag 3.6.6-0"), naming where the
+ * source field @from was given when the user gave it.
+ */
+static int set_derived(struct ep_spec *spec, enum ep_field f, enum ep_field from,
+		       const char *what)
+{
+	char at[EP_ERROR_MAX];
+	const char *src = ep_spec_pinned(spec, ep_field_name(from))
+				  ? ep_origin_at(&spec->origin[from], NULL, at, sizeof(at))
+				  : NULL;
+	return ep_spec_set_origin(spec, f, EP_ORIGIN_DERIVED, what, src);
+}
+
+/* As set_derived, with @what "NAME DURATION" of the field @from. */
+static int set_derived_dur(struct ep_spec *spec, enum ep_field f, enum ep_field from,
+			   const char *prefix, uint64_t ms)
+{
+	_cleanup_free_ char *d = ep_duration_format(ms), *what = NULL;
+	if (!d || asprintf(&what, "%s%s %s", prefix, ep_field_name(from), d) < 0)
+		return -ENOMEM;
+	return set_derived(spec, f, from, what);
 }
 
 int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 {
+	char at[EP_ERROR_MAX], what[256];
 	int r = 0;
 	if (!spec->name) {
 		char host[256] = "";
@@ -489,22 +674,28 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 					      "nodeRegistration.name or --name");
 		for (char *p = host; *p; p++)
 			*p = (char)tolower((unsigned char)*p);
-		r |= set_default(&spec->name, host);
+		r |= set_default(spec, EP_FIELD_NAME, &spec->name, host);
+		r |= ep_spec_set_origin(spec, EP_FIELD_NAME, EP_ORIGIN_DETECTED, "the host name",
+					NULL);
 	}
 	if (!spec->advertise_address) {
-		r = detect_address(&spec->advertise_address);
-		if (r == -ENOMEM)
-			return ep_error_set(err, r, "out of memory");
-		if (r < 0)
+		char ifname[IFNAMSIZ + 1] = "";
+		int d = detect_address(&spec->advertise_address, ifname, sizeof(ifname));
+		if (d == -ENOMEM)
+			return ep_error_set(err, d, "out of memory");
+		if (d < 0)
 			return ep_error_usage(err, -ENOENT,
 					      "advertise address: no default route to take an "
 					      "address from; set localAPIEndpoint.advertiseAddress "
 					      "or --advertise-address");
-		r = 0;
+		snprintf(what, sizeof(what), "interface %s (default route)", ifname);
+		r |= ep_spec_set_origin(spec, EP_FIELD_ADVERTISE_ADDRESS, EP_ORIGIN_DETECTED, what,
+					NULL);
 	}
 	/*
 	 * An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is the IPv4 address
-	 * it maps, and is written as one everywhere: URLs, probes, SANs.
+	 * it maps, and is written as one everywhere: URLs, probes, SANs.  It
+	 * keeps its origin: the user gave this address, in another spelling.
 	 */
 	struct in6_addr a6;
 	if (inet_pton(AF_INET6, spec->advertise_address, &a6) == 1 &&
@@ -531,10 +722,12 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 					      "runs, and the version decides the flags and probes; "
 					      "give it with --etcd-version or etcdVersion in an "
 					      "EtcdPilotConfiguration",
-					      spec->image_tag_at ? spec->image_tag_at
-								 : "etcd.local.imageTag",
+					      ep_origin_at(&spec->origin[EP_FIELD_IMAGE_TAG],
+							   "etcd.local.imageTag", at, sizeof(at)),
 					      spec->image_tag);
-		r |= set_default(&spec->etcd_version, tagv);
+		r |= set_default(spec, EP_FIELD_ETCD_VERSION, &spec->etcd_version, tagv);
+		snprintf(what, sizeof(what), "imageTag %s", spec->image_tag);
+		r |= set_derived(spec, EP_FIELD_ETCD_VERSION, EP_FIELD_IMAGE_TAG, what);
 	}
 	if (!spec->etcd_version && spec->kubernetes_version) {
 		const char *v = etcd_for_kubernetes(spec->kubernetes_version);
@@ -542,53 +735,78 @@ int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err)
 			return ep_error_usage(err, -EINVAL,
 					      "%s: '%s' ran etcd 3.3 or older, which etcdpilot does "
 					      "not run (3.4, 3.5 and 3.6); give --etcd-version",
-					      spec->kubernetes_version_at ? spec->kubernetes_version_at
-									  : "kubernetesVersion",
+					      ep_origin_at(&spec->origin[EP_FIELD_KUBERNETES_VERSION],
+							   "kubernetesVersion", at, sizeof(at)),
 					      spec->kubernetes_version);
-		if (v)
-			r |= set_default(&spec->etcd_version, v);
+		if (v) {
+			r |= set_default(spec, EP_FIELD_ETCD_VERSION, &spec->etcd_version, v);
+			/* kubernetesVersion is free text: %.200s keeps the detail bounded. */
+			snprintf(what, sizeof(what), "kubernetesVersion %.200s",
+				 spec->kubernetes_version);
+			r |= set_derived(spec, EP_FIELD_ETCD_VERSION, EP_FIELD_KUBERNETES_VERSION,
+					 what);
+		}
 	}
-	r |= set_default(&spec->etcd_version, DEFAULT_ETCD_VERSION);
+	r |= set_default(spec, EP_FIELD_ETCD_VERSION, &spec->etcd_version, DEFAULT_ETCD_VERSION);
 	if (!spec->image_tag) {
 		spec->image_tag = ep_default_image_tag(spec->etcd_version);
 		if (!spec->image_tag)
 			r = -ENOMEM;
+		snprintf(what, sizeof(what), "etcdVersion %s", spec->etcd_version);
+		r |= set_derived(spec, EP_FIELD_IMAGE_TAG, EP_FIELD_ETCD_VERSION, what);
 	}
-	r |= set_default(&spec->image_repository, "registry.k8s.io");
-	r |= set_default(&spec->data_dir, "/var/lib/etcd");
-	r |= set_default(&spec->cert_dir, "/etc/kubernetes/pki");
-	r |= set_default(&spec->manifest_dir, "/etc/kubernetes/manifests");
-	if (!spec->cert_validity_s)
-		spec->cert_validity_s = 8760ull * 3600;
-	if (!spec->ca_cert_validity_s)
-		spec->ca_cert_validity_s = 87600ull * 3600;
-	if (!spec->health_check_ms)
-		spec->health_check_ms = 4ull * 60 * 1000;
-	if (!spec->timeout_ms)
+	r |= set_default(spec, EP_FIELD_IMAGE_REPOSITORY, &spec->image_repository,
+			 "registry.k8s.io");
+	r |= ep_spec_set_origin(spec, EP_FIELD_IMAGE, EP_ORIGIN_DERIVED,
+				"imageRepository and imageTag", NULL);
+	r |= set_default(spec, EP_FIELD_DATA_DIR, &spec->data_dir, "/var/lib/etcd");
+	r |= set_default(spec, EP_FIELD_CERT_DIR, &spec->cert_dir, "/etc/kubernetes/pki");
+	r |= set_default(spec, EP_FIELD_MANIFEST_DIR, &spec->manifest_dir,
+			 "/etc/kubernetes/manifests");
+	r |= set_default_u64(spec, EP_FIELD_CERT_VALIDITY, &spec->cert_validity_s, 8760ull * 3600);
+	r |= set_default_u64(spec, EP_FIELD_CA_CERT_VALIDITY, &spec->ca_cert_validity_s,
+			     87600ull * 3600);
+	r |= set_default_u64(spec, EP_FIELD_HEALTH_CHECK, &spec->health_check_ms,
+			     4ull * 60 * 1000);
+	if (!spec->timeout_ms) {
 		spec->timeout_ms = spec->health_check_ms;
+		r |= set_derived_dur(spec, EP_FIELD_TIMEOUT, EP_FIELD_HEALTH_CHECK, "",
+				     spec->health_check_ms);
+	}
 
-	r |= set_default(&spec->systemd.systemctl, "systemctl");
-	r |= set_default(&spec->systemd.unit_path, "/etc/systemd/system/etcd.service");
-	r |= set_default(&spec->systemd.env_file, "/etc/etcd/etcd.env");
-	r |= set_default(&spec->systemd.etcdctl_env_file, "/etc/etcd/etcdctl.env");
-	r |= set_default(&spec->systemd.bin_dir, "/usr/local/bin");
-	r |= set_default(&spec->systemd.cache_dir, "/var/cache/etcdpilot/etcd");
+	r |= set_default(spec, EP_FIELD_SD_SYSTEMCTL, &spec->systemd.systemctl, "systemctl");
+	r |= set_default(spec, EP_FIELD_SD_UNIT_PATH, &spec->systemd.unit_path,
+			 "/etc/systemd/system/etcd.service");
+	r |= set_default(spec, EP_FIELD_SD_ENV_FILE, &spec->systemd.env_file, "/etc/etcd/etcd.env");
+	r |= set_default(spec, EP_FIELD_SD_ETCDCTL_ENV_FILE, &spec->systemd.etcdctl_env_file,
+			 "/etc/etcd/etcdctl.env");
+	r |= set_default(spec, EP_FIELD_SD_BIN_DIR, &spec->systemd.bin_dir, "/usr/local/bin");
+	r |= set_default(spec, EP_FIELD_SD_CACHE_DIR, &spec->systemd.cache_dir,
+			 "/var/cache/etcdpilot/etcd");
 
-	if (!spec->op.interval_ms)
-		spec->op.interval_ms = 30ull * 1000;
+	r |= set_default_u64(spec, EP_FIELD_OP_INTERVAL, &spec->op.interval_ms, 30ull * 1000);
 	/* 30 days before expiry, or a third of a shorter validity (kubeadm allows 48h). */
 	if (!spec->op.renew_before_ms) {
 		spec->op.renew_before_ms = 30ull * 24 * 3600 * 1000;
-		if (spec->op.renew_before_ms >= spec->cert_validity_s * 1000 / 3)
+		r |= ep_spec_set_origin(spec, EP_FIELD_OP_RENEW_BEFORE, EP_ORIGIN_DEFAULT, NULL,
+					NULL);
+		if (spec->op.renew_before_ms >= spec->cert_validity_s * 1000 / 3) {
 			spec->op.renew_before_ms = spec->cert_validity_s * 1000 / 3;
+			r |= set_derived_dur(spec, EP_FIELD_OP_RENEW_BEFORE, EP_FIELD_CERT_VALIDITY,
+					     "a third of ", spec->cert_validity_s * 1000);
+		}
 		if (!spec->op.renew_before_ms)
 			spec->op.renew_before_ms = 1;
 	}
-	if (!spec->op.backup_interval_ms)
-		spec->op.backup_interval_ms = 6ull * 3600 * 1000;
-	if (!spec->op.backup_keep)
+	r |= set_default_u64(spec, EP_FIELD_OP_BACKUP_INTERVAL, &spec->op.backup_interval_ms,
+			     6ull * 3600 * 1000);
+	if (!spec->op.backup_keep) {
 		spec->op.backup_keep = 5;
-	r |= set_default(&spec->op.backup_dir, "/var/lib/etcdpilot/backup");
+		r |= ep_spec_set_origin(spec, EP_FIELD_OP_BACKUP_KEEP, EP_ORIGIN_DEFAULT, NULL,
+					NULL);
+	}
+	r |= set_default(spec, EP_FIELD_OP_BACKUP_DIR, &spec->op.backup_dir,
+			 "/var/lib/etcdpilot/backup");
 	if (r)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	return 0;

@@ -35,43 +35,20 @@ int cli_split_list(const char *value, struct ep_strv *ret)
 	return 0;
 }
 
-/* The config file as written, without defaults (so that "not set" shows). */
-static int raw_config(const struct cli_ctx *ctx, struct ep_spec *raw, struct ep_error *err)
+int cli_pinned_version(struct cli_ctx *ctx, const struct ep_spec *spec, char *buf, size_t len,
+		       const char **ret)
 {
-	ep_spec_init(raw);
-	if (!ctx->config)
-		return 0;
-	_cleanup_free_ char *text = NULL;
-	size_t tlen = 0;
-	int r = ep_read_file(ctx->config, 4 << 20, false, &text, &tlen, err);
-	if (r >= 0)
-		r = ep_config_parse(raw, ctx->config, text, tlen, NULL, err);
-	return r;
-}
-
-int cli_pinned_version(struct cli_ctx *ctx, char *buf, size_t len, const char **ret,
-		       struct ep_error *err)
-{
+	(void)ctx;
+	char tagv[32];
 	*ret = NULL;
-	if (ctx->ov.etcd_version) {
-		snprintf(buf, len, "%s", ctx->ov.etcd_version);
+	/* a flag, the file or the environment said it; a default or a derived one is no pin */
+	if (ep_spec_pinned(spec, "etcdVersion") ||
+	    (ep_spec_pinned(spec, "imageTag") &&
+	     ep_image_tag_version(spec->image_tag, tagv, sizeof(tagv)))) {
+		snprintf(buf, len, "%s", spec->etcd_version);
 		*ret = buf;
-		return 0;
 	}
-	struct ep_spec raw;
-	int r = raw_config(ctx, &raw, err);
-	if (r >= 0) {
-		char tagv[32];
-		if (raw.etcd_version) {
-			snprintf(buf, len, "%s", raw.etcd_version);
-			*ret = buf;
-		} else if (raw.image_tag && ep_image_tag_version(raw.image_tag, tagv, sizeof(tagv))) {
-			snprintf(buf, len, "%s", tagv);
-			*ret = buf;
-		}
-	}
-	ep_spec_release(&raw);
-	return r;
+	return 0;
 }
 
 int cli_systemd_version(struct cli_ctx *ctx, struct ep_spec *spec, char *buf, size_t len,
@@ -79,10 +56,8 @@ int cli_systemd_version(struct cli_ctx *ctx, struct ep_spec *spec, char *buf, si
 {
 	char pinbuf[32];
 	const char *pinned = NULL;
-	int r = cli_pinned_version(ctx, pinbuf, sizeof(pinbuf), &pinned, err);
-	if (r < 0)
-		return r;
-	r = ep_install_source_version(spec, pinned, buf, len, err);
+	cli_pinned_version(ctx, spec, pinbuf, sizeof(pinbuf), &pinned);
+	int r = ep_install_source_version(spec, pinned, buf, len, err);
 	if (r < 0)
 		return r;
 	if (strcmp(spec->etcd_version, buf) != 0) {
@@ -97,20 +72,12 @@ int cli_systemd_version(struct cli_ctx *ctx, struct ep_spec *spec, char *buf, si
 
 int cli_node_programs(struct cli_ctx *ctx, struct ep_wf *wf, struct ep_error *err)
 {
-	const char *env_sc = getenv("ETCDPILOT_SYSTEMCTL");
-	bool from_env = !ctx->ov.systemctl && env_sc && *env_sc;
-	wf->systemctl = from_env ? env_sc : wf->spec->systemd.systemctl;
-	wf->systemctl_named = ctx->ov.systemctl || from_env;
+	(void)ctx, (void)err;
+	/* --systemctl, $ETCDPILOT_SYSTEMCTL, the file's systemd.systemctl: the spec knows which */
+	wf->systemctl = wf->spec->systemd.systemctl;
+	wf->systemctl_named = ep_spec_pinned(wf->spec, "systemd.systemctl");
 	const char *env_jc = getenv("ETCDPILOT_JOURNALCTL");
 	wf->journalctl = env_jc && *env_jc ? env_jc : NULL;
-	if (!wf->systemctl_named) {
-		struct ep_spec raw;
-		int r = raw_config(ctx, &raw, err);
-		wf->systemctl_named = r >= 0 && raw.systemd.systemctl;
-		ep_spec_release(&raw);
-		if (r < 0)
-			return r;
-	}
 	return 0;
 }
 

@@ -20,21 +20,22 @@
 	{ "no-rollback", 0, false, NULL, "on failure keep what was done (for debugging)" }
 
 /*
- * Which systemctl (and journalctl) the node's units are run with:
- * --systemctl, then $ETCDPILOT_SYSTEMCTL, then the config's
- * systemd.systemctl, then "systemctl"; $ETCDPILOT_JOURNALCTL for
- * journalctl.  Sets wf->systemctl, wf->journalctl, wf->systemctl_named.
+ * Which systemctl (and journalctl) the node's units are run with: the
+ * spec's (--systemctl, then $ETCDPILOT_SYSTEMCTL, then the config's
+ * systemd.systemctl, then "systemctl"; named when it was pinned), and
+ * $ETCDPILOT_JOURNALCTL for journalctl.  Sets wf->systemctl, wf->journalctl, wf->systemctl_named.
  * 0 or -errno with @err.
  */
 int cli_node_programs(struct cli_ctx *ctx, struct ep_wf *wf, struct ep_error *err);
 
 /*
  * The etcd version the user pinned (--etcd-version, or the config file's
- * etcdVersion or image tag's version) into @buf; *@ret is @buf or NULL
- * when nothing was pinned (the binary being installed decides).
+ * etcdVersion or image tag's version: the spec's origins say) into @buf;
+ * *@ret is @buf or NULL when nothing was pinned (the binary being installed
+ * decides).  0.
  */
-int cli_pinned_version(struct cli_ctx *ctx, char *buf, size_t len, const char **ret,
-		       struct ep_error *err);
+int cli_pinned_version(struct cli_ctx *ctx, const struct ep_spec *spec, char *buf, size_t len,
+		       const char **ret);
 
 /*
  * The etcd version a systemd-mode node runs (the pinned one checked

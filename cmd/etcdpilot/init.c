@@ -85,7 +85,7 @@ static int init_run(struct cli_ctx *ctx, const char *only_phase, struct ep_error
 	};
 	if (r >= 0 && spec.mode == EP_MODE_SYSTEMD) {
 		if ((r = cli_node_programs(ctx, &wf, err)) >= 0)
-			r = cli_pinned_version(ctx, pinbuf, sizeof(pinbuf), &wf.pinned_version, err);
+			cli_pinned_version(ctx, &spec, pinbuf, sizeof(pinbuf), &wf.pinned_version);
 	}
 	struct cli_wf_result res = { 0 };
 	if (r >= 0)

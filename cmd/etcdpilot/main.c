@@ -667,6 +667,9 @@ int main(int argc, char **argv)
 	}
 
 	struct cli_ctx ctx = { .cmd = c, .ov = { .insecure_skip_checksum = -1 } };
+	/* The variable that stands in for --systemctl, where that flag is taken. */
+	if (c->groups & CLI_SYSTEMD)
+		ctx.ov.env_systemctl = getenv("ETCDPILOT_SYSTEMCTL");
 	bool want_help = false;
 	int r = parse_flags(&ctx, argc, argv, cmd_start, cmd_end, &want_help);
 	if (r) {

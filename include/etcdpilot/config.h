@@ -19,8 +19,12 @@
 struct ep_error;
 
 /*
- * Node flags as given on the command line (NULL = not given).  Each one
- * overrides the config file.  Values are borrowed, not copied.
+ * Node flags as given on the command line (NULL = not given), and the
+ * environment variables that stand in for a flag.  Each one overrides the
+ * config file; a flag overrides its variable.  Values are borrowed, not
+ * copied.  The library reads no environment: the caller fills the env_*
+ * members (the ETCDCTL_* variables choose endpoints and client
+ * certificates, which are not part of the node spec: see client.h).
  */
 struct ep_overrides {
 	const char *name;
@@ -38,6 +42,7 @@ struct ep_overrides {
 	const char *etcd_sha256;
 	const char *systemctl;
 	int insecure_skip_checksum; /* -1 not given, 0/1 */
+	const char *env_systemctl;  /* $ETCDPILOT_SYSTEMCTL; NULL or "": not set */
 };
 
 /* Notes the loader has for the user (skipped kinds, external etcd...). */
@@ -51,7 +56,9 @@ void ep_notes_release(struct ep_notes *notes);
 /*
  * Parse the YAML text @buf (@len bytes) named @filename (for messages) into
  * @spec, which must be initialised (ep_spec_init) and may already hold
- * values; fields present in the text replace them.  Notes are appended to
+ * values; fields present in the text replace them, and each records its
+ * origin as EP_ORIGIN_FILE with "FILENAME:LINE:COL" and its field path
+ * ("etcd.local.imageTag").  Notes are appended to
  * @notes (may be NULL).  Does not apply defaults.  Returns 0 or a negative
  * errno with @err set (EP_ERR_USAGE).
  */
@@ -72,7 +79,9 @@ int ep_config_load(struct ep_spec *spec, const char *path, const struct ep_overr
  * Apply the flag overrides @ov to @spec (may be NULL: nothing to do),
  * checking each value; errors read "--name: 'Bad_Name' is not ...".
  * --etcd-binary and --release-url each replace the other's file setting
- * (one source of etcd); together they are an error.  0 or -errno.
+ * (one source of etcd); together they are an error.  Each field set (or
+ * emptied) records the flag as its origin, or the variable for env_*.
+ * 0 or -errno.
  */
 int ep_config_apply_overrides(struct ep_spec *spec, const struct ep_overrides *ov,
 			      struct ep_error *err);
@@ -142,6 +151,30 @@ int ep_spec_check_init(const struct ep_spec *spec, struct ep_error *err);
  */
 struct json_t;
 struct json_t *ep_spec_to_json(const struct ep_spec *spec);
+
+/*
+ * The origins of @spec's printed fields as a jansson object (caller owns),
+ * NULL on ENOMEM: one member per field ep_spec_to_json prints, keyed by its
+ * path name ("etcdVersion", "systemd.systemctl"), in the same order, each
+ * {"kind": "file", "detail": "kubeadm.yaml:14:17", "path":
+ * "etcd.local.imageTag", "text": "from kubeadm.yaml:14:17
+ * (etcd.local.imageTag)"} (detail and path only when set).  'config print
+ * -o json -v' adds it to the spec object as "origins".
+ */
+struct json_t *ep_spec_origins_json(const struct ep_spec *spec);
+
+/*
+ * @yaml as ep_json_to_yaml rendered ep_spec_to_json(@spec) (with or without
+ * "origins"), with a comment after each field saying where its value came
+ * from ("etcdVersion: 3.5.21  # from kubeadm.yaml:14:17
+ * (etcd.local.imageTag)"), on the value's line (a list's or map's on its
+ * key's line).  The comments are escaped to one line of printable text, so
+ * that the result reads back as the same YAML.  *@ret is a heap string.
+ * Returns 0 or a negative errno with @err set (-EINVAL: @yaml does not
+ * parse).
+ */
+int ep_spec_yaml_annotate(const struct ep_spec *spec, const char *yaml, char **ret,
+			  struct ep_error *err);
 
 /*
  * Emit a JSON value as block YAML with libyaml's emitter into a heap string

@@ -86,6 +86,83 @@ struct ep_operator {
 	unsigned backup_keep;       /* snapshots kept, default 5 */
 };
 
+/*
+ * Where a spec field's value came from.  Every field has one; a fresh spec
+ * (ep_spec_init) has EP_ORIGIN_DEFAULT everywhere.
+ */
+enum ep_origin_kind {
+	EP_ORIGIN_DEFAULT = 0, /* etcdpilot's (kubeadm's) default, or no value at all */
+	EP_ORIGIN_FLAG,        /* a command-line flag */
+	EP_ORIGIN_FILE,        /* the config file */
+	EP_ORIGIN_ENV,         /* an environment variable */
+	EP_ORIGIN_DETECTED,    /* read from this machine (host name, default route) */
+	EP_ORIGIN_DERIVED,     /* computed from another field */
+};
+
+struct ep_origin {
+	enum ep_origin_kind kind;
+	/*
+	 * FLAG: the flag ("--name"); FILE: "FILE:LINE:COL"; ENV: the variable
+	 * ("ETCDPILOT_SYSTEMCTL"); DETECTED: how ("interface eth0 (default
+	 * route)"); DERIVED: from what ("kubernetesVersion v1.34.2", "extraArgs
+	 * data-dir"); DEFAULT: NULL.
+	 */
+	char *detail;
+	/*
+	 * FILE: the field's path in the file ("etcd.local.imageTag").  DERIVED:
+	 * where the value it was derived from was given, as messages name it
+	 * ("kubeadm.yaml:14:17: etcd.local.imageTag", "--etcd-version"), or NULL
+	 * when that was not given either.  Otherwise NULL.
+	 */
+	char *path;
+};
+
+/*
+ * The spec's fields by their config path names, the names ep_spec_to_json
+ * prints ("etcdVersion", "systemd.systemctl"): the keys of the origin table.
+ */
+enum ep_field {
+	EP_FIELD_NAME = 0,
+	EP_FIELD_ADVERTISE_ADDRESS,
+	EP_FIELD_MODE,
+	EP_FIELD_ETCD_VERSION,
+	EP_FIELD_KUBERNETES_VERSION,
+	EP_FIELD_IMAGE, /* always derived from imageRepository and imageTag */
+	EP_FIELD_IMAGE_REPOSITORY,
+	EP_FIELD_IMAGE_TAG,
+	EP_FIELD_DATA_DIR,
+	EP_FIELD_CERT_DIR,
+	EP_FIELD_MANIFEST_DIR,
+	EP_FIELD_EXTRA_ARGS, /* the list; each entry's own position is its ep_kv.at */
+	EP_FIELD_EXTRA_ENVS,
+	EP_FIELD_SERVER_CERT_SANS,
+	EP_FIELD_PEER_CERT_SANS,
+	EP_FIELD_EXTERNAL,
+	EP_FIELD_KEY_TYPE,
+	EP_FIELD_CERT_VALIDITY,
+	EP_FIELD_CA_CERT_VALIDITY,
+	EP_FIELD_TIMEOUT,
+	EP_FIELD_HEALTH_CHECK,
+	EP_FIELD_SD_ETCD_BINARY,
+	EP_FIELD_SD_RELEASE_URL,
+	EP_FIELD_SD_ETCD_SHA256,
+	EP_FIELD_SD_INSECURE_SKIP_CHECKSUM,
+	EP_FIELD_SD_SYSTEMCTL,
+	EP_FIELD_SD_UNIT_PATH,
+	EP_FIELD_SD_ENV_FILE,
+	EP_FIELD_SD_ETCDCTL_ENV_FILE,
+	EP_FIELD_SD_BIN_DIR,
+	EP_FIELD_SD_CACHE_DIR,
+	EP_FIELD_OP_INTERVAL,
+	EP_FIELD_OP_RENEW_BEFORE,
+	EP_FIELD_OP_BACKUP_DIR,
+	EP_FIELD_OP_BACKUP_INTERVAL,
+	EP_FIELD_OP_BACKUP_KEEP,
+	EP_FIELD_JOIN,
+	EP_FIELD_PATCHES_DIRECTORY, /* kubeadm's patches.directory; not printed */
+	EP_FIELD__MAX,
+};
+
 struct ep_spec {
 	/* node identity */
 	char *name;              /* nodeRegistration.name / --name; RFC 1123 */
@@ -95,19 +172,6 @@ struct ep_spec {
 	/* etcd version and image */
 	char *etcd_version;      /* "3.6.6": X.Y.Z */
 	char *kubernetes_version;/* from ClusterConfiguration: picks the etcd version; may be NULL */
-	/*
-	 * Where the config file gave imageTag and kubernetesVersion
-	 * ("FILE:LINE:COL: field.path"), for the messages of the checks that can
-	 * only run once flags and defaults are in; NULL when not from a file.
-	 */
-	char *image_tag_at, *kubernetes_version_at;
-	/*
-	 * Likewise for the data dir ("FILE:LINE:COL: etcd.local.dataDir",
-	 * "--data-dir", or the extraArgs data-dir entry it was taken from), a
-	 * JoinConfiguration ("FILE:LINE:COL: kind"), etcd.external and
-	 * patches.directory; NULL when not given.
-	 */
-	char *data_dir_at, *join_at, *external_at, *patches_at;
 	char *patches_dir;       /* kubeadm's patches.directory; NULL when not given */
 	char *image_repository;  /* etcd.local.imageRepository or the cluster's; registry.k8s.io */
 	char *image_tag;         /* "3.6.6-0" */
@@ -143,6 +207,9 @@ struct ep_spec {
 
 	struct ep_systemd systemd;
 	struct ep_operator op;
+
+	/* Where each field came from (ep_spec_origin); owned by the spec. */
+	struct ep_origin origin[EP_FIELD__MAX];
 };
 
 /* Zero @spec; call ep_spec_release() when done. */
@@ -151,7 +218,7 @@ void ep_spec_init(struct ep_spec *spec);
 /* Free everything @spec owns and zero it.  NULL is fine. */
 void ep_spec_release(struct ep_spec *spec);
 
-/* Deep copy @src into the zeroed @dst.  Returns 0 or -ENOMEM. */
+/* Deep copy @src into the zeroed @dst, origins included.  Returns 0 or -ENOMEM. */
 int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src);
 
 /*
@@ -160,10 +227,66 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src);
  * address to the address of the interface that carries the default route;
  * an IPv4-mapped IPv6 advertise address (::ffff:10.0.0.1) becomes the IPv4
  * address it is, so that every URL, probe and SAN treats it as IPv4.
+ * Each field it fills is recorded as a default, detected (the name, the
+ * address and its interface) or derived (the etcd version from the image
+ * tag or kubernetesVersion, the image tag from the version, the timeout
+ * from the health check...); the origins of fields already set are kept.
  * Returns 0, or a negative errno with @err set when a default cannot be
  * found (e.g. no advertise address could be detected).
  */
 int ep_spec_defaults(struct ep_spec *spec, struct ep_error *err);
+
+/*
+ * The config path name of @field ("etcdVersion", "systemd.systemctl"),
+ * static; NULL for a value out of range.
+ */
+const char *ep_field_name(enum ep_field field);
+
+/* The field called @name (exact match); -ENOENT when there is none. */
+int ep_field_lookup(const char *name);
+
+/*
+ * Where the field called @name of @spec came from.  The pointer belongs to
+ * @spec; NULL when no field has that name.
+ */
+const struct ep_origin *ep_spec_origin(const struct ep_spec *spec, const char *name);
+
+/*
+ * True when the user set the field called @name: by a flag, in the config
+ * file or in the environment (not a default, not detected, not derived).
+ * False for an unknown name.
+ */
+bool ep_spec_pinned(const struct ep_spec *spec, const char *name);
+
+/*
+ * Record where @field came from, replacing what was recorded: @detail and
+ * @path (each may be NULL) as struct ep_origin describes them, copied.
+ * Returns 0 or -ENOMEM (the old origin is kept then), -EINVAL for a field
+ * out of range.
+ */
+int ep_spec_set_origin(struct ep_spec *spec, enum ep_field field, enum ep_origin_kind kind,
+		       const char *detail, const char *path);
+
+/* "default", "flag", "file", "environment", "detected", "derived". */
+const char *ep_origin_kind_name(enum ep_origin_kind kind);
+
+/*
+ * @o in words, for people: "from kubeadm.yaml:14:17 (etcd.local.imageTag)",
+ * "from --name", "from $ETCDPILOT_SYSTEMCTL", "default", "detected:
+ * interface eth0 (default route)", "derived from kubernetesVersion v1.34.2
+ * (kubeadm.yaml:9:20: kubernetesVersion)".  The strings are copied as they
+ * are; escaping is the printer's business.  Heap string, NULL on ENOMEM.
+ */
+char *ep_origin_describe(const struct ep_origin *o);
+
+/*
+ * Where @o says a value was given, as error messages name it, into @buf
+ * (@len bytes): "FILE:LINE:COL: field.path" for the file, the flag or the
+ * variable, "SOURCE (what)" for a derived value with a source ("t.yaml:7:13:
+ * etcd.local.extraArgs[0] (extraArgs data-dir)"), else @fallback.  Returns
+ * @buf, or @fallback itself.
+ */
+const char *ep_origin_at(const struct ep_origin *o, const char *fallback, char *buf, size_t len);
 
 /* Textual names, as in configs and flags ("static-pod", "ECDSA-P256", ...). */
 const char *ep_mode_name(enum ep_mode mode);

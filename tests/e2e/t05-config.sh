@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # config print: the committed kubeadm examples print exactly the committed
 # effective spec, -o json is one valid JSON document, a malformed config is
-# exit 2 with FILE:LINE:COL, and flags win over the file.
+# exit 2 with FILE:LINE:COL, and flags win over the file; -v says where each
+# field came from, and what it prints still loads as --config.
 . "$(dirname "$0")/lib.sh"
 
 EX=$SRC/manifests/examples
@@ -105,3 +106,81 @@ run "$EP" config print --config "$T/tab.yaml" --name cp1 --advertise-address 10.
 expect_rc 2 "a tab in the config exits 2"
 expect_in "$T/err" "tab\.yaml:4:1: yaml: a tab character where YAML allows only spaces \(YAML indents with spaces; replace the tab with spaces\)" \
 	"and says so in a sentence"
+
+# config print -v: where each field came from (issue 9 item 5): the file
+# with FILE:LINE:COL and the field's path, a flag, the environment, a
+# default, what is derived and what is detected.
+run env ETCDPILOT_SYSTEMCTL=/opt/sc/systemctl "$EP" config print --config "$EX/kubeadm-v1beta4.yaml" \
+	--name cp-9 --key-type rsa-4096 -v
+expect_rc 0 "config print -v exits 0"
+cp "$T/out" "$T/v.yaml"
+expect_in "$T/v.yaml" '^name: cp-9 +# from --name$' "-v: a flag names itself"
+expect_in "$T/v.yaml" '^keyType: RSA-4096 +# from --key-type$' "-v: the flag, not the file's encryptionAlgorithm"
+expect_in "$T/v.yaml" '^advertiseAddress: 10\.0\.0\.11 +# from .*/kubeadm-v1beta4\.yaml:29:21 \(localAPIEndpoint\.advertiseAddress\)$' \
+	"-v: a file field has FILE:LINE:COL and its path there"
+expect_in "$T/v.yaml" '^dataDir: /var/lib/etcd +# from .*/kubeadm-v1beta4\.yaml:68:14 \(etcd\.local\.dataDir\)$' \
+	"-v: a nested file field too"
+expect_in "$T/v.yaml" '^extraArgs: +# from .*/kubeadm-v1beta4\.yaml:70:7 \(etcd\.local\.extraArgs\)$' \
+	"-v: a list's origin is on its key's line"
+expect_in "$T/v.yaml" '^etcdVersion: 3\.6\.6 +# derived from imageTag 3\.6\.6-0 \(.*/kubeadm-v1beta4\.yaml:67:15: etcd\.local\.imageTag\)$' \
+	"-v: the etcd version is derived from the image tag, which the file gave"
+expect_in "$T/v.yaml" '^manifestDir: /etc/kubernetes/manifests +# default$' "-v: a default says so"
+expect_in "$T/v.yaml" '^  systemctl: /opt/sc/systemctl +# from \$ETCDPILOT_SYSTEMCTL$' \
+	"-v: \$ETCDPILOT_SYSTEMCTL is an origin"
+expect_in "$T/v.yaml" '^  unitPath: /etc/systemd/system/etcd\.service +# default$' "-v: nested defaults"
+expect_eq "$(grep -c ' # ' "$T/v.yaml")" 37 "-v: one comment per printed field"
+# Only comments were added.
+run env ETCDPILOT_SYSTEMCTL=/opt/sc/systemctl "$EP" config print --config "$EX/kubeadm-v1beta4.yaml" \
+	--name cp-9 --key-type rsa-4096
+sed -E 's/ +# .*$//' "$T/v.yaml" | cmp -s - "$T/out" || fail "-v adds comments and nothing else"
+pass "-v adds comments and nothing else"
+cp "$T/out" "$T/plain.yaml"
+# What -v prints loads as --config and prints the same spec.
+run "$EP" config print --config "$T/v.yaml"
+expect_rc 0 "config print -v output loads as --config"
+cmp -s "$T/out" "$T/plain.yaml" || fail "and prints the same spec again"
+pass "and prints the same spec again"
+run "$EP" config print --config "$T/v.yaml" -v
+expect_in "$T/out" '^name: cp-9 +# from .*/v\.yaml:3:7 \(name\)$' "loaded again, every field is the file's"
+
+# Detected: the host name (and the default route's address, where there is one).
+if grep -Eq '^[^[:space:]]+[[:space:]]+00000000[[:space:]]' /proc/net/route; then
+	run "$EP" config print -v
+	expect_rc 0 "config print -v without a file or flags"
+	expect_in "$T/out" '^advertiseAddress: [0-9.]+ +# detected: interface [^ ]+ \(default route\)$' \
+		"-v: the address is detected, naming the interface of the default route"
+else
+	run "$EP" config print -v --advertise-address 10.0.0.1
+	expect_rc 0 "config print -v without a file (no default route here)"
+fi
+expect_in "$T/out" '^name: [^ ]+ +# detected: the host name$' "-v: the name is the host's"
+expect_in "$T/out" '^imageTag: 3\.6\.6-0 +# derived from etcdVersion 3\.6\.6$' "-v: the image tag follows the version"
+
+# -o json -v: an "origins" object beside the unchanged fields, and it loads as --config too.
+run "$EP" config print --config "$EX/kubeadm-v1beta4.yaml" --name cp-9 -o json -v
+expect_rc 0 "config print -o json -v exits 0"
+cp "$T/out" "$T/v.json"
+python3 - "$T/v.json" "$EX/kubeadm-v1beta4.print.yaml" <<'PY' || fail "-o json -v: the spec plus origins"
+import json, sys, yaml
+j = json.load(open(sys.argv[1]))
+o = j.pop("origins")
+want = yaml.safe_load(open(sys.argv[2]))
+want["name"] = "cp-9"
+assert j == want, "the fields are those of -o json"
+assert o["name"] == {"kind": "flag", "detail": "--name", "text": "from --name"}, o["name"]
+f = o["certificatesDir"]
+assert f["kind"] == "file" and f["detail"].endswith("kubeadm-v1beta4.yaml:44:18") and f["path"] == "certificatesDir", f
+assert o["etcdVersion"]["kind"] == "derived", o["etcdVersion"]
+assert o["systemd.binDir"] == {"kind": "default", "text": "default"}, o["systemd.binDir"]
+assert len(o) == 37, len(o)
+PY
+pass "-o json -v: the spec plus origins"
+run "$EP" config print --config "$T/v.json"
+expect_rc 0 "config print -o json -v output loads as --config"
+expect_in "$T/out" '^name: cp-9$' "and holds the same spec"
+
+# Nothing re-reads the config file to learn what was pinned.
+if grep -rn raw_config "$SRC/cmd" "$SRC/src" >&2; then
+	fail "no command re-parses --config (raw_config)"
+fi
+pass "no command re-parses --config (raw_config)"

@@ -1,7 +1,9 @@
 /*
  * fuzz_config.c - libFuzzer target for the config loader: arbitrary bytes
  * as a config file.  What parses is also defaulted, validated and rendered
- * as JSON and YAML, so the whole path 'config print' takes is exercised.
+ * as JSON and YAML, with and without origins (-v), so the whole path
+ * 'config print' takes is exercised; the annotated YAML must load as the
+ * plain YAML does, to the same spec.
  * The advertise address and name are set before defaults so that no run
  * depends on the machine's routes or host name.
  */
@@ -51,6 +53,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ep_error_clear(&err);
 		if (ep_json_to_yaml(doc, &yaml, &err) == 0 && !yaml)
 			abort();
+		json_t *origins = ep_spec_origins_json(&spec);
+		json_decref(origins);
+		char *ann = NULL;
+		ep_error_clear(&err);
+		if (yaml && ep_spec_yaml_annotate(&spec, yaml, &ann, &err) < 0 && err.code != -ENOMEM)
+			abort(); /* our own YAML always parses */
+		if (ann) {
+			struct ep_spec a, b;
+			struct ep_error ea, eb;
+			ep_spec_init(&a);
+			ep_spec_init(&b);
+			ep_error_clear(&ea);
+			ep_error_clear(&eb);
+			int ra = ep_config_parse(&a, "a.yaml", yaml, strlen(yaml), NULL, &ea);
+			int rb = ep_config_parse(&b, "a.yaml", ann, strlen(ann), NULL, &eb);
+			if ((ra < 0) != (rb < 0) && ra != -ENOMEM && rb != -ENOMEM)
+				abort(); /* the comments changed whether it loads */
+			if (ra == 0 && rb == 0) {
+				json_t *ja = ep_spec_to_json(&a), *jb = ep_spec_to_json(&b);
+				if (ja && jb && !json_equal(ja, jb))
+					abort(); /* ... or what it says */
+				json_decref(ja);
+				json_decref(jb);
+			}
+			ep_spec_release(&a);
+			ep_spec_release(&b);
+		}
+		free(ann);
 		free(yaml);
 		free(js);
 		json_decref(doc);

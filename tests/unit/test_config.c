@@ -2,7 +2,8 @@
  * test_config.c - the config loader: every field of kubeadm v1beta3 and
  * v1beta4 and of EtcdPilotConfiguration, flags over the file, defaults,
  * a table of malformed inputs with their exact "FILE:LINE:COL: path:"
- * prefix, the value checkers, and the YAML renderer's quoting.
+ * prefix, the value checkers, the YAML renderer's quoting, and where each
+ * field came from (origins, 'config print -v').
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -1200,7 +1201,10 @@ static void test_extra_args_rules(void **state)
 				 &err),
 			 0);
 	assert_string_equal(s.data_dir, "/srv/etcd");
-	assert_non_null(strstr(s.data_dir_at, ":7:13: etcd.local.extraArgs[0] (extraArgs data-dir)"));
+	char at[512];
+	assert_non_null(strstr(ep_origin_at(ep_spec_origin(&s, "dataDir"), "", at, sizeof(at)),
+			       ":7:13: etcd.local.extraArgs[0] (extraArgs data-dir)"));
+	assert_int_equal(ep_spec_origin(&s, "dataDir")->kind, EP_ORIGIN_DERIVED);
 	ep_spec_release(&s);
 }
 
@@ -1832,19 +1836,28 @@ static void test_print_round_trip(void **state)
 		assert_int_equal(ep_json_to_yaml(j, &yaml, &err), 0);
 		char *js = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		assert_non_null(js);
-		for (int form = 0; form < 2; form++) {
-			char *printed = write_temp(form ? js : yaml);
+		/* -v: the YAML with a comment per field, the JSON with "origins". */
+		char *yaml_v = NULL;
+		assert_int_equal(ep_spec_yaml_annotate(&s, yaml, &yaml_v, &err), 0);
+		json_t *jv = json_deep_copy(j);
+		assert_int_equal(json_object_set_new(jv, "origins", ep_spec_origins_json(&s)), 0);
+		char *js_v = json_dumps(jv, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		assert_non_null(js_v);
+		json_decref(jv);
+		const char *forms[] = {yaml, js, yaml_v, js_v};
+		for (int form = 0; form < 4; form++) {
+			char *printed = write_temp(forms[form]);
 			struct ep_overrides none = {.insecure_skip_checksum = -1};
 			ep_spec_init(&back);
 			ep_error_clear(&err);
 			if (ep_config_load(&back, printed, &none, NULL, &err) < 0)
-				fail_msg("%zu (%s): the printed config does not load: %s", i,
-					 form ? "JSON" : "YAML", err.msg);
+				fail_msg("%zu (%s%s): the printed config does not load: %s", i,
+					 form & 1 ? "JSON" : "YAML", form & 2 ? " -v" : "", err.msg);
 			json_t *j2 = ep_spec_to_json(&back);
 			if (!json_equal(j, j2)) {
 				char *a = json_dumps(j2, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-				fail_msg("%zu (%s): prints differently after loading:\n%s\nwas\n%s", i,
-					 form ? "JSON" : "YAML", a, js);
+				fail_msg("%zu (%s%s): prints differently after loading:\n%s\nwas\n%s",
+					 i, form & 1 ? "JSON" : "YAML", form & 2 ? " -v" : "", a, js);
 			}
 			json_decref(j2);
 			ep_spec_release(&back);
@@ -1853,6 +1866,8 @@ static void test_print_round_trip(void **state)
 		}
 		free(js);
 		free(yaml);
+		free(js_v);
+		free(yaml_v);
 		json_decref(j);
 		ep_spec_release(&s);
 		if (tmp) {
@@ -1860,6 +1875,500 @@ static void test_print_round_trip(void **state)
 			free(tmp);
 		}
 	}
+}
+
+/* ---- origins -------------------------------------------------------------- */
+
+/* The origin of @field in @s, which must exist. */
+static const struct ep_origin *origin_of(const struct ep_spec *s, const char *field)
+{
+	const struct ep_origin *o = ep_spec_origin(s, field);
+	if (!o)
+		fail_msg("no field '%s'", field);
+	return o;
+}
+
+static void assert_origin(const struct ep_spec *s, const char *field, enum ep_origin_kind kind,
+			  const char *detail, const char *path)
+{
+	const struct ep_origin *o = origin_of(s, field);
+	if (o->kind != kind)
+		fail_msg("%s: kind %s, want %s", field, ep_origin_kind_name(o->kind),
+			 ep_origin_kind_name(kind));
+	if (!detail != !o->detail || (detail && strcmp(detail, o->detail)))
+		fail_msg("%s: detail '%s', want '%s'", field, o->detail ? o->detail : "(null)",
+			 detail ? detail : "(null)");
+	if (!path != !o->path || (path && strcmp(path, o->path)))
+		fail_msg("%s: path '%s', want '%s'", field, o->path ? o->path : "(null)",
+			 path ? path : "(null)");
+}
+
+static const char origins_yaml[] = V4I "nodeRegistration:\n"
+				       "  name: cp-1\n"
+				       "---\n" V4C "kubernetesVersion: v1.34.2\n"
+				       "certificatesDir: /etc/pki\n"
+				       "etcd:\n"
+				       "  local:\n"
+				       "    dataDir: /srv/etcd\n"
+				       "    serverCertSANs: [a.example.com]\n";
+
+/* Each kind of origin, for a file, flags, the environment and defaults together. */
+static void test_origins_each_kind(void **state)
+{
+	(void)state;
+	char *path = write_temp(origins_yaml);
+	struct ep_overrides ov = {
+	    .advertise_address = "10.0.0.7",
+	    .cert_dir = "/flag/pki",
+	    .key_type = "ecdsa-p256",
+	    .env_systemctl = "/env/systemctl",
+	    .insecure_skip_checksum = -1,
+	};
+	struct ep_spec s;
+	struct ep_error err;
+	char want[4200], want2[4200];
+	ep_spec_init(&s);
+	ep_error_clear(&err);
+	if (ep_config_load(&s, path, &ov, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+
+	snprintf(want, sizeof(want), "%s:4:9", path);
+	assert_origin(&s, "name", EP_ORIGIN_FILE, want, "nodeRegistration.name");
+	snprintf(want, sizeof(want), "%s:8:20", path);
+	assert_origin(&s, "kubernetesVersion", EP_ORIGIN_FILE, want, "kubernetesVersion");
+	snprintf(want, sizeof(want), "%s:12:14", path);
+	assert_origin(&s, "dataDir", EP_ORIGIN_FILE, want, "etcd.local.dataDir");
+	snprintf(want, sizeof(want), "%s:13:21", path);
+	assert_origin(&s, "serverCertSANs", EP_ORIGIN_FILE, want, "etcd.local.serverCertSANs");
+	/* The flag beats the file, and says so. */
+	assert_string_equal(s.cert_dir, "/flag/pki");
+	assert_origin(&s, "certificatesDir", EP_ORIGIN_FLAG, "--cert-dir", NULL);
+	assert_origin(&s, "advertiseAddress", EP_ORIGIN_FLAG, "--advertise-address", NULL);
+	assert_origin(&s, "keyType", EP_ORIGIN_FLAG, "--key-type", NULL);
+	assert_string_equal(s.systemd.systemctl, "/env/systemctl");
+	assert_origin(&s, "systemd.systemctl", EP_ORIGIN_ENV, "ETCDPILOT_SYSTEMCTL", NULL);
+	/* Derived: from a source the user gave (named), and from one that was derived. */
+	assert_string_equal(s.etcd_version, "3.6.5");
+	snprintf(want, sizeof(want), "%s:8:20: kubernetesVersion", path);
+	assert_origin(&s, "etcdVersion", EP_ORIGIN_DERIVED, "kubernetesVersion v1.34.2", want);
+	assert_origin(&s, "imageTag", EP_ORIGIN_DERIVED, "etcdVersion 3.6.5", NULL);
+	assert_origin(&s, "image", EP_ORIGIN_DERIVED, "imageRepository and imageTag", NULL);
+	assert_origin(&s, "timeout", EP_ORIGIN_DERIVED, "controlPlaneComponentHealthCheck 4m0s",
+		      NULL);
+	/* Defaults. */
+	assert_origin(&s, "manifestDir", EP_ORIGIN_DEFAULT, NULL, NULL);
+	assert_origin(&s, "extraArgs", EP_ORIGIN_DEFAULT, NULL, NULL);
+	assert_origin(&s, "mode", EP_ORIGIN_DEFAULT, NULL, NULL);
+	assert_origin(&s, "operator.backupKeep", EP_ORIGIN_DEFAULT, NULL, NULL);
+	assert_origin(&s, "controlPlaneComponentHealthCheck", EP_ORIGIN_DEFAULT, NULL, NULL);
+
+	/* Pinned: set by a flag, the file or the environment. */
+	assert_true(ep_spec_pinned(&s, "name"));
+	assert_true(ep_spec_pinned(&s, "certificatesDir"));
+	assert_true(ep_spec_pinned(&s, "systemd.systemctl"));
+	assert_false(ep_spec_pinned(&s, "etcdVersion"));
+	assert_false(ep_spec_pinned(&s, "manifestDir"));
+	assert_false(ep_spec_pinned(&s, "noSuchField"));
+	assert_null(ep_spec_origin(&s, "noSuchField"));
+	assert_null(ep_spec_origin(&s, "systemd"));
+
+	/* In words, and as messages name them. */
+	char *d = ep_origin_describe(origin_of(&s, "name"));
+	snprintf(want, sizeof(want), "from %s:4:9 (nodeRegistration.name)", path);
+	assert_string_equal(d, want);
+	free(d);
+	d = ep_origin_describe(origin_of(&s, "etcdVersion"));
+	snprintf(want, sizeof(want), "derived from kubernetesVersion v1.34.2 (%s:8:20: "
+				     "kubernetesVersion)", path);
+	assert_string_equal(d, want);
+	free(d);
+	d = ep_origin_describe(origin_of(&s, "systemd.systemctl"));
+	assert_string_equal(d, "from $ETCDPILOT_SYSTEMCTL");
+	free(d);
+	d = ep_origin_describe(origin_of(&s, "certificatesDir"));
+	assert_string_equal(d, "from --cert-dir");
+	free(d);
+	d = ep_origin_describe(origin_of(&s, "manifestDir"));
+	assert_string_equal(d, "default");
+	free(d);
+	char at[4200];
+	snprintf(want, sizeof(want), "%s:12:14: etcd.local.dataDir", path);
+	assert_string_equal(ep_origin_at(origin_of(&s, "dataDir"), "x", at, sizeof(at)), want);
+	assert_string_equal(ep_origin_at(origin_of(&s, "certificatesDir"), "x", at, sizeof(at)),
+			    "--cert-dir");
+	assert_string_equal(ep_origin_at(origin_of(&s, "manifestDir"), "x", at, sizeof(at)), "x");
+	ep_spec_release(&s);
+
+	/*
+	 * The image tag decides the version; the file's health check the
+	 * timeout; a short validity renewBefore; --systemctl beats the
+	 * environment, and an empty variable is no variable.
+	 */
+	char *path2 = write_temp(EPC "nodeName: a\n"
+				     "advertiseAddress: 10.0.0.1\n"
+				     "imageTag: 3.5.21-0\n"
+				     "controlPlaneComponentHealthCheck: 2m\n"
+				     "certificateValidityPeriod: 48h\n"
+				     "systemd: {systemctl: /file/systemctl}\n");
+	struct ep_overrides ov2 = {.systemctl = "/flag/systemctl",
+				   .env_systemctl = "/env/systemctl",
+				   .insecure_skip_checksum = -1};
+	ep_spec_init(&s);
+	if (ep_config_load(&s, path2, &ov2, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	snprintf(want, sizeof(want), "%s:5:11: imageTag", path2);
+	assert_origin(&s, "etcdVersion", EP_ORIGIN_DERIVED, "imageTag 3.5.21-0", want);
+	assert_false(ep_spec_pinned(&s, "etcdVersion"));
+	assert_true(ep_spec_pinned(&s, "imageTag"));
+	snprintf(want, sizeof(want), "%s:6:35: controlPlaneComponentHealthCheck", path2);
+	assert_origin(&s, "timeout", EP_ORIGIN_DERIVED, "controlPlaneComponentHealthCheck 2m0s",
+		      want);
+	snprintf(want, sizeof(want), "%s:7:28: certificateValidityPeriod", path2);
+	assert_origin(&s, "operator.renewBefore", EP_ORIGIN_DERIVED,
+		      "a third of certificateValidityPeriod 48h0m0s", want);
+	assert_true(s.op.renew_before_ms == 16ull * 3600 * 1000);
+	assert_string_equal(s.systemd.systemctl, "/flag/systemctl");
+	assert_origin(&s, "systemd.systemctl", EP_ORIGIN_FLAG, "--systemctl", NULL);
+	ep_spec_release(&s);
+
+	ov2.systemctl = NULL;
+	ov2.env_systemctl = "";
+	ep_spec_init(&s);
+	if (ep_config_load(&s, path2, &ov2, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(s.systemd.systemctl, "/file/systemctl");
+	snprintf(want2, sizeof(want2), "%s:8:22", path2);
+	assert_origin(&s, "systemd.systemctl", EP_ORIGIN_FILE, want2, "systemd.systemctl");
+	ep_spec_release(&s);
+
+	ov2.env_systemctl = "/env/systemctl";
+	ep_spec_init(&s);
+	if (ep_config_load(&s, path2, &ov2, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(s.systemd.systemctl, "/env/systemctl");
+	assert_origin(&s, "systemd.systemctl", EP_ORIGIN_ENV, "ETCDPILOT_SYSTEMCTL", NULL);
+	ep_spec_release(&s);
+
+	unlink(path);
+	unlink(path2);
+	free(path);
+	free(path2);
+}
+
+/* What the flags do to the file's fields, and the fields only defaults fill. */
+static void test_origins_flags_and_defaults(void **state)
+{
+	(void)state;
+	/* Every flag of test_flags_override_file replaces the file's origin by its own. */
+	char *path = write_temp(pilot_full);
+	struct ep_overrides ov = {
+	    .name = "cp-9",
+	    .mode = "static-pod",
+	    .etcd_version = "v3.6.6",
+	    .image_repository = "flags.example.com",
+	    .data_dir = "/flag/data",
+	    .manifest_dir = "/flag/manifests",
+	    .timeout = "45s",
+	    .etcd_binary = "/flag/etcd",
+	    .insecure_skip_checksum = 1,
+	};
+	struct ep_spec s;
+	struct ep_error err;
+	char want[4200];
+	ep_spec_init(&s);
+	ep_error_clear(&err);
+	if (ep_config_load(&s, path, &ov, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	static const struct {
+		const char *field, *flag;
+	} flags[] = {
+	    {"name", "--name"},
+	    {"mode", "--mode"},
+	    {"etcdVersion", "--etcd-version"},
+	    {"imageRepository", "--image-repository"},
+	    {"dataDir", "--data-dir"},
+	    {"manifestDir", "--manifest-dir"},
+	    {"timeout", "--timeout"},
+	    {"systemd.etcdBinary", "--etcd-binary"},
+	    /* emptied by --etcd-binary: one source of etcd */
+	    {"systemd.releaseURL", "--etcd-binary"},
+	    {"systemd.etcdSHA256", "--etcd-binary"},
+	    {"systemd.insecureSkipChecksum", "--insecure-skip-checksum"},
+	};
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		assert_origin(&s, flags[i].field, EP_ORIGIN_FLAG, flags[i].flag, NULL);
+	assert_null(s.systemd.release_url);
+	assert_string_equal(s.etcd_version, "3.6.6");
+	/* The tag follows the flag's version; what no flag touched stays the file's. */
+	assert_origin(&s, "imageTag", EP_ORIGIN_DERIVED, "etcdVersion 3.6.6", "--etcd-version");
+	snprintf(want, sizeof(want), "%s:6:19", path);
+	assert_origin(&s, "advertiseAddress", EP_ORIGIN_FILE, want, "advertiseAddress");
+	snprintf(want, sizeof(want), "%s:17:13", path);
+	assert_origin(&s, "systemd.unitPath", EP_ORIGIN_FILE, want, "systemd.unitPath");
+	snprintf(want, sizeof(want), "%s:27:15", path);
+	assert_origin(&s, "operator.backupKeep", EP_ORIGIN_FILE, want, "operator.backupKeep");
+	ep_spec_release(&s);
+	unlink(path);
+	free(path);
+
+	/* No file, no flags but the address: the name is the host's. */
+	struct ep_overrides ov2 = {.advertise_address = "10.0.0.1", .insecure_skip_checksum = -1};
+	ep_spec_init(&s);
+	if (ep_config_load(&s, NULL, &ov2, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_origin(&s, "name", EP_ORIGIN_DETECTED, "the host name", NULL);
+	assert_origin(&s, "etcdVersion", EP_ORIGIN_DEFAULT, NULL, NULL);
+	for (int f = 0; f < EP_FIELD__MAX; f++) {
+		const struct ep_origin *o = &s.origin[f];
+		if (f == EP_FIELD_NAME || f == EP_FIELD_ADVERTISE_ADDRESS)
+			continue;
+		if (o->kind != EP_ORIGIN_DEFAULT && o->kind != EP_ORIGIN_DERIVED)
+			fail_msg("%s: %s without a file or a flag", ep_field_name((enum ep_field)f),
+				 ep_origin_kind_name(o->kind));
+	}
+	ep_spec_release(&s);
+
+	/*
+	 * The address of the default route, naming its interface.  A machine
+	 * without one cannot detect it: that is an error saying what to set.
+	 */
+	struct ep_overrides ov3 = {.name = "cp1", .insecure_skip_checksum = -1};
+	ep_spec_init(&s);
+	ep_error_clear(&err);
+	if (ep_config_load(&s, NULL, &ov3, NULL, &err) == 0) {
+		const struct ep_origin *o = origin_of(&s, "advertiseAddress");
+		assert_int_equal(o->kind, EP_ORIGIN_DETECTED);
+		assert_true(!strncmp(o->detail, "interface ", 10));
+		assert_non_null(strstr(o->detail, " (default route)"));
+	} else {
+		assert_non_null(strstr(err.msg, "no default route"));
+	}
+	ep_spec_release(&s);
+
+	/* An IPv4-mapped address is rewritten but keeps its origin. */
+	struct ep_overrides ov4 = {.name = "cp1", .advertise_address = "::ffff:10.0.0.9",
+				   .insecure_skip_checksum = -1};
+	ep_spec_init(&s);
+	if (ep_config_load(&s, NULL, &ov4, NULL, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(s.advertise_address, "10.0.0.9");
+	assert_origin(&s, "advertiseAddress", EP_ORIGIN_FLAG, "--advertise-address", NULL);
+	ep_spec_release(&s);
+
+	/* A JoinConfiguration, etcd.external and patches: where messages point. */
+	struct ep_spec j;
+	parse_ok(V4C "etcd:\n  external:\n    endpoints: [https://10.0.0.5:2379]\n---\n"
+		     "apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n",
+		 &j, NULL);
+	assert_origin(&j, "external", EP_ORIGIN_FILE, "t.yaml:4:3", "etcd.external");
+	assert_origin(&j, "join", EP_ORIGIN_FILE, "t.yaml:8:7", "kind");
+	ep_spec_release(&j);
+	parse_ok(V4I "patches:\n  directory: /tmp/p\n", &j, NULL);
+	assert_origin(&j, "patches.directory", EP_ORIGIN_FILE, "t.yaml:4:14", "patches.directory");
+	ep_spec_release(&j);
+	/* ClusterConfiguration.imageRepository is a fallback, and says so when taken. */
+	parse_ok(V4C "imageRepository: mirror.example.com\n", &j, NULL);
+	assert_origin(&j, "imageRepository", EP_ORIGIN_FILE, "t.yaml:3:18", "imageRepository");
+	ep_spec_release(&j);
+	parse_ok(V4C "imageRepository: mirror.example.com\netcd:\n  local:\n"
+		     "    imageRepository: etcd.example.com\n",
+		 &j, NULL);
+	assert_string_equal(j.image_repository, "etcd.example.com");
+	assert_origin(&j, "imageRepository", EP_ORIGIN_FILE, "t.yaml:6:22",
+		      "etcd.local.imageRepository");
+	ep_spec_release(&j);
+}
+
+/* The table's names are the printed names; a copy owns its origins. */
+static void test_origins_names_and_copy(void **state)
+{
+	(void)state;
+	struct ep_overrides ov = {.name = "cp1", .advertise_address = "10.0.0.1",
+				  .insecure_skip_checksum = -1};
+	struct ep_spec s, c;
+	struct ep_error err;
+	ep_spec_init(&s);
+	ep_error_clear(&err);
+	assert_int_equal(ep_config_load(&s, NULL, &ov, NULL, &err), 0);
+	json_t *doc = ep_spec_to_json(&s);
+	assert_non_null(doc);
+	size_t printed = 0;
+	for (int f = 0; f < EP_FIELD__MAX; f++) {
+		const char *name = ep_field_name((enum ep_field)f);
+		assert_non_null(name);
+		assert_int_equal(ep_field_lookup(name), f);
+		char buf[128];
+		snprintf(buf, sizeof(buf), "%s", name);
+		char *dot = strchr(buf, '.');
+		json_t *v = doc;
+		if (dot) {
+			*dot = '\0';
+			v = json_object_get(v, buf);
+			v = v ? json_object_get(v, dot + 1) : NULL;
+		} else {
+			v = json_object_get(v, buf);
+		}
+		if (f == EP_FIELD_PATCHES_DIRECTORY)
+			assert_null(v);
+		else if (!v)
+			fail_msg("'%s' is not a field ep_spec_to_json prints", name);
+		else
+			printed++;
+	}
+	/* ... and every printed field is in the table. */
+	const char *key;
+	json_t *v;
+	size_t leaves = 0;
+	json_object_foreach(doc, key, v)
+	{
+		if (!strcmp(key, "apiVersion") || !strcmp(key, "kind"))
+			continue;
+		if (!strcmp(key, "systemd") || !strcmp(key, "operator")) {
+			const char *k2;
+			json_t *v2;
+			json_object_foreach(v, k2, v2)
+			{
+				char name[128];
+				snprintf(name, sizeof(name), "%s.%s", key, k2);
+				if (ep_field_lookup(name) < 0)
+					fail_msg("printed '%s' has no origin", name);
+				leaves++;
+			}
+			continue;
+		}
+		if (ep_field_lookup(key) < 0)
+			fail_msg("printed '%s' has no origin", key);
+		leaves++;
+	}
+	assert_int_equal(leaves, printed);
+	assert_int_equal(ep_field_lookup("nope"), -ENOENT);
+	assert_int_equal(ep_field_lookup(NULL), -ENOENT);
+	assert_null(ep_field_name(EP_FIELD__MAX));
+	assert_int_equal(ep_spec_set_origin(&s, EP_FIELD__MAX, EP_ORIGIN_FLAG, "--x", NULL),
+			 -EINVAL);
+
+	/* The origins object: every printed field, detail and path only when set. */
+	json_t *origins = ep_spec_origins_json(&s);
+	assert_non_null(origins);
+	assert_int_equal(json_object_size(origins), printed);
+	json_t *o = json_object_get(origins, "name");
+	assert_string_equal(json_string_value(json_object_get(o, "kind")), "flag");
+	assert_string_equal(json_string_value(json_object_get(o, "detail")), "--name");
+	assert_string_equal(json_string_value(json_object_get(o, "text")), "from --name");
+	assert_null(json_object_get(o, "path"));
+	o = json_object_get(origins, "systemd.unitPath");
+	assert_string_equal(json_string_value(json_object_get(o, "kind")), "default");
+	assert_null(json_object_get(o, "detail"));
+	json_decref(origins);
+	json_decref(doc);
+
+	/* A copy is its own (ASan: no double free, no use after free, no leak). */
+	assert_int_equal(ep_spec_set_origin(&s, EP_FIELD_DATA_DIR, EP_ORIGIN_FILE, "f.yaml:1:2",
+					    "etcd.local.dataDir"),
+			 0);
+	assert_int_equal(ep_spec_copy(&c, &s), 0);
+	ep_spec_release(&s);
+	assert_origin(&c, "dataDir", EP_ORIGIN_FILE, "f.yaml:1:2", "etcd.local.dataDir");
+	assert_origin(&c, "name", EP_ORIGIN_FLAG, "--name", NULL);
+	assert_origin(&c, "imageTag", EP_ORIGIN_DERIVED, "etcdVersion 3.6.6", NULL);
+	/* Setting replaces (and frees) what was there. */
+	assert_int_equal(ep_spec_set_origin(&c, EP_FIELD_DATA_DIR, EP_ORIGIN_DEFAULT, NULL, NULL),
+			 0);
+	assert_origin(&c, "dataDir", EP_ORIGIN_DEFAULT, NULL, NULL);
+	ep_spec_release(&c);
+	ep_spec_release(NULL);
+}
+
+/* The line of @text that starts with @prefix (a static copy), or fail. */
+static const char *line_starting(const char *text, const char *prefix)
+{
+	static char line[1024];
+	for (const char *p = text; *p;) {
+		size_t n = strcspn(p, "\n");
+		if (!strncmp(p, prefix, strlen(prefix))) {
+			snprintf(line, sizeof(line), "%.*s", (int)n, p);
+			return line;
+		}
+		p += n + (p[n] == '\n');
+	}
+	fail_msg("no line starts with '%s' in:\n%s", prefix, text);
+	return NULL;
+}
+
+/* config print -v: a comment per field, on its line, and the YAML is the same YAML. */
+static void test_yaml_annotate(void **state)
+{
+	(void)state;
+	struct ep_spec s, back;
+	struct ep_error err;
+	parse_ok(origins_yaml, &s, NULL);
+	struct ep_overrides ov = {.advertise_address = "10.0.0.7", .insecure_skip_checksum = -1};
+	assert_int_equal(ep_config_apply_overrides(&s, &ov, &err), 0);
+	assert_int_equal(ep_spec_defaults(&s, &err), 0);
+	json_t *doc = ep_spec_to_json(&s);
+	char *yaml = NULL, *ann = NULL;
+	assert_int_equal(ep_json_to_yaml(doc, &yaml, &err), 0);
+	assert_int_equal(ep_spec_yaml_annotate(&s, yaml, &ann, &err), 0);
+	assert_non_null(strstr(line_starting(ann, "name: cp-1 "),
+			       "  # from t.yaml:4:9 (nodeRegistration.name)"));
+	assert_non_null(strstr(line_starting(ann, "advertiseAddress: 10.0.0.7 "),
+			       "  # from --advertise-address"));
+	assert_non_null(strstr(line_starting(ann, "etcdVersion: 3.6.5 "),
+			       "  # derived from kubernetesVersion v1.34.2 (t.yaml:8:20: "
+			       "kubernetesVersion)"));
+	/* A list's comment is on its key's line; nested fields have their own. */
+	assert_non_null(strstr(line_starting(ann, "serverCertSANs:"),
+			       "# from t.yaml:13:21 (etcd.local.serverCertSANs)"));
+	assert_non_null(strstr(line_starting(ann, "  unitPath: "), "  # default"));
+	assert_non_null(strstr(line_starting(ann, "external: null "), "  # default"));
+	assert_null(strstr(line_starting(ann, "systemd:"), "#"));
+	assert_null(strstr(line_starting(ann, "- a.example.com"), "#"));
+	/* Nothing but comments were added: without them it is the same text. */
+	size_t nlines = 0, ncomments = 0;
+	for (const char *p = ann; *p; p++)
+		nlines += *p == '\n';
+	for (const char *p = ann; (p = strstr(p, "  # ")); p++)
+		ncomments++;
+	size_t ylines = 0;
+	for (const char *p = yaml; *p; p++)
+		ylines += *p == '\n';
+	assert_int_equal(nlines, ylines);
+	assert_int_equal(ncomments, EP_FIELD__MAX - 1);
+
+	/*
+	 * Comments are one line of what YAML reads: a file name or value with a
+	 * newline, NEL, LINE SEPARATOR, a control or a byte that is not UTF-8
+	 * is escaped; other UTF-8 stays.  The result loads as the same config.
+	 */
+	assert_int_equal(ep_spec_set_origin(&s, EP_FIELD_DATA_DIR, EP_ORIGIN_FILE,
+					    "a\nname: evil\xc2\x85x\xe2\x80\xa8y\xff\x01.yaml:1:1",
+					    "caf\xc3\xa9"),
+			 0);
+	free(ann);
+	ann = NULL;
+	assert_int_equal(ep_spec_yaml_annotate(&s, yaml, &ann, &err), 0);
+	assert_non_null(strstr(line_starting(ann, "dataDir: /srv/etcd "),
+			       "# from a\\x0aname: evil\\u0085x\\u2028y\\xff\\x01.yaml:1:1 "
+			       "(caf\xc3\xa9)"));
+	parse_ok(ann, &back, NULL);
+	json_t *doc2 = ep_spec_to_json(&back);
+	/* The origins differ (the reload is all file); the values do not. */
+	if (!json_equal(doc, doc2))
+		fail_msg("the annotated YAML loads differently:\n%s", ann);
+	json_decref(doc2);
+	ep_spec_release(&back);
+
+	/* Not YAML: an error, no output. */
+	char *out = (char *)"x";
+	ep_error_clear(&err);
+	assert_int_equal(ep_spec_yaml_annotate(&s, "a: [b\n", &out, &err), -EINVAL);
+	assert_null(out);
+	assert_non_null(strstr(err.msg, "annotating YAML"));
+
+	free(ann);
+	free(yaml);
+	json_decref(doc);
+	ep_spec_release(&s);
 }
 
 int main(void)
@@ -1894,6 +2403,10 @@ int main(void)
 	    cmocka_unit_test(test_spec_to_json),
 	    cmocka_unit_test(test_examples),
 	    cmocka_unit_test(test_print_round_trip),
+	    cmocka_unit_test(test_origins_each_kind),
+	    cmocka_unit_test(test_origins_flags_and_defaults),
+	    cmocka_unit_test(test_origins_names_and_copy),
+	    cmocka_unit_test(test_yaml_annotate),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
