@@ -319,10 +319,14 @@ expect_in "$T/err" "systemd is not running on this host \(no /run/systemd/system
 	"says systemd does not run"
 expect_in "$T/err" "^	\[ERROR SystemdRunning\]: " "as kubeadm names a failed check"
 # --dry-run there shows the whole plan and says which checks would stop a real run (issue 11 item 6).
+# (nobody may not even look into /etc/kubernetes/pki: the certificates go to a directory it may write)
+W=$(mktemp -d /tmp/ep-t41-w.XXXXXX)
+chmod 1777 "$W"
+on_exit "rm -rf '$W'"
 run unshare -m sh -c 'mount --make-rprivate / && mount -t tmpfs tmpfs /run &&
 	exec setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"' sh \
 	env -u ETCDPILOT_SYSTEMCTL "$NOBODY/etcdpilot" init --mode systemd "${FLAGS[@]}" \
-	--etcd-binary /usr/bin/etcd --dry-run
+	--etcd-binary /usr/bin/etcd --cert-dir "$W/pki" --dry-run
 expect_rc 1 "--dry-run where systemd does not run: exit 1"
 expect_in "$T/out" "^\[dryrun\] \[start\] Would run systemctl enable --now etcd.service" "but the whole plan is shown"
 expect_in "$T/err" "^	\[ERROR SystemdRunning\]: " "with the check that would stop a real run"
