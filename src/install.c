@@ -885,6 +885,16 @@ static int stage_release(const struct ep_spec *spec, const struct ep_install_opt
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		}
 		recorded_digest(o->root, record_path, rel.name, recorded);
+		/*
+		 * What a run killed while it cached the tarball left beside it (a
+		 * partial tarball can be hundreds of MB).  A real run holds the
+		 * journal's lock, so nobody else is writing the cache now; a dry
+		 * run only looks.
+		 */
+		if (!o->dry_run) {
+			(void)ep_root_write_atomic_sweep(o->root, st->cache_node, false, NULL);
+			(void)ep_root_write_atomic_sweep(o->root, record_path, false, NULL);
+		}
 	}
 	if (!insecure && ep_root_exists(o->root, st->cache_node)) {
 		if (!want[0] && recorded[0]) {

@@ -903,10 +903,21 @@ static int run_lock(struct run *run, struct ep_error *err)
 		for (int i = 0; i < 3; i++)
 			if (ep_pfs_stat(root, journal_dirs[i], false, &st) < 0)
 				run->plan->made_dirs |= 1u << i;
-	int r = make_journal_dir(root, err);
-	if (r >= 0)
-		r = ep_pfs_lock(root, EP_JOURNAL_DIR, EP_JOURNAL_LOCK_TIMEOUT_MS, &run->lock_fd,
-				err);
+	/*
+	 * The run we waited for may end by removing the journal directory
+	 * (when it made it): then there is nothing to wait for any more - make
+	 * it again and lock that.
+	 */
+	int r = -ENOENT;
+	for (int tries = 0; r == -ENOENT && tries < 3; tries++) {
+		struct ep_error lerr = { 0 };
+		r = make_journal_dir(root, &lerr);
+		if (r >= 0)
+			r = ep_pfs_lock(root, EP_JOURNAL_DIR, EP_JOURNAL_LOCK_TIMEOUT_MS,
+					&run->lock_fd, &lerr);
+		if (r < 0 && (r != -ENOENT || tries == 2) && err)
+			*err = lerr;
+	}
 	/* A run killed while it rewrote the journal left a temp file beside it. */
 	if (r >= 0)
 		r = ep_pfs_sweep(root, EP_JOURNAL_FILE, err);

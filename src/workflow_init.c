@@ -620,6 +620,22 @@ static int files_plan(struct ep_wf *wf, struct ep_error *err)
 	if (r < 0)
 		return r;
 	if (!is_systemd(wf)) {
+		/*
+		 * A run killed between writing the manifest under its hidden name
+		 * and renaming it left that file (the kubelet ignores it, people
+		 * do not): a new write replaces it, otherwise it goes.
+		 */
+		_cleanup_free_ char *hidden = NULL;
+		const char *mpath = wf->files.v[0].path, *base = strrchr(mpath, '/');
+		if (asprintf(&hidden, "%.*s/.%s.etcdpilot-new", (int)(base - mpath), mpath,
+			     base + 1) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		struct stat st;
+		if (wf->files_in_place && ep_root_lstat(wf->root, hidden, &st) == 0 &&
+		    S_ISREG(st.st_mode) &&
+		    (r = ep_plan_add_file_remove(wf->plan, "etcd", hidden, false,
+						 "left by an interrupted run", err)) < 0)
+			return r;
 		if (wf->files_in_place)
 			return mode_plan(wf, &wf->files.v[0], err);
 		return wf->rt->plan_start(&wf->rtctx, &wf->files, wf->plan, "etcd", err);

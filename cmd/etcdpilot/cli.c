@@ -69,6 +69,15 @@ void cli_print_line(void *userdata, const char *line)
 	fflush(f);
 }
 
+void cli_print_line_stderr(void *userdata, const char *line)
+{
+	(void)userdata;
+	fflush(stdout);
+	fputs(line, stderr);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
 void cli_print_json(json_t *doc)
 {
 	if (!doc)

@@ -119,6 +119,9 @@ int cli_load_spec_any_address(struct cli_ctx *ctx, struct ep_spec *spec, struct 
  */
 void cli_print_line(void *userdata, const char *line);
 
+/* The same to stderr: for progress while stdout holds one JSON document. */
+void cli_print_line_stderr(void *userdata, const char *line);
+
 /* Print @doc (stolen reference) to stdout as one JSON document. */
 void cli_print_json(json_t *doc);
 

@@ -299,9 +299,20 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 	if (r == 0) {
 		bool same = !strcmp(ep_plan_command(journal), cmd);
 		if (ctx->dry_run) {
-			printf("[journal] An interrupted '%s' (started %s) is on this node; a real "
-			       "run would %s it\n", ep_plan_command(journal), ep_plan_started(journal),
-			       rollback ? "undo" : "finish");
+			/* what a real run would do: finish (or undo) the journal's plan */
+			if (cli_json(ctx)) {
+				json_t *doc = ep_plan_to_json(journal);
+				if (doc) {
+					json_object_set_new(doc, "interrupted", json_true());
+					json_object_set_new(doc, "wouldRollback",
+							    json_boolean(rollback));
+				}
+				cli_print_json(doc);
+			} else {
+				printf("[journal] An interrupted '%s' (started %s) is on this node; a "
+				       "real run would %s it\n", ep_plan_command(journal),
+				       ep_plan_started(journal), rollback ? "undo" : "finish");
+			}
 			ep_plan_free(journal);
 			return 0;
 		}

@@ -25,6 +25,35 @@ expect_in "$T/out" $'^\t    - --feature-gates=InitialCorruptCheck=true$' "prints
 expect_in "$T/out" '^\[dryrun\] \[wait\] Would wait for the local etcd member' "announces the wait"
 expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing"
 
+# -o json: one document, the plan, every file with its content (issue 9).
+run in_ns "$NS" "$EP" --root "$D" init --dry-run -o json --name n9 --advertise-address "$ADDR" --etcd-version 3.6.6
+expect_rc 0 "init --dry-run -o json"
+cp "$T/out" "$T/plan.json"
+run python3 - "$T/plan.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))      # exactly one document, or this fails
+assert doc["apiVersion"] == "etcdpilot.io/v1alpha1" and doc["kind"] == "Plan", doc.get("kind")
+acts = doc["actions"]
+files = {a["params"]["path"]: a["params"] for a in acts if a["type"] == "file.write"}
+assert list(files) == ["/etc/kubernetes/manifests/etcd.yaml"], list(files)
+assert "--feature-gates=InitialCorruptCheck=true" in files["/etc/kubernetes/manifests/etcd.yaml"]["content"]
+assert files["/etc/kubernetes/manifests/etcd.yaml"]["mode"] == "0600"
+pki = [a for a in acts if a["type"] == "pki.ensure"][0]["params"]["pairs"]
+assert pki == ["etcd-ca", "etcd-server", "etcd-peer", "etcd-healthcheck-client", "apiserver-etcd-client"], pki
+dirs = [a["params"]["path"] for a in acts if a["type"] == "dir.create"]
+assert "/var/lib/etcd" in dirs, dirs
+assert acts[-1]["type"] == "wait.healthy"
+assert doc["changes"] is True and doc["blocked"] is False and doc["preflight"] == []
+print(len(acts), "actions")
+PY
+expect_rc 0 "the JSON plan parses and lists every file, pair and directory it would write"
+expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing either"
+
+# What a run killed inside the manifest's write leaves (issue 10 item 13) is swept.
+mkdir -p -m 700 "$R/etc/kubernetes/manifests"
+echo partial >"$R/etc/kubernetes/manifests/.etcd.yaml.etcdpilot-new"
+echo partial >"$R/etc/kubernetes/manifests/.etcd.yaml.etcdpilot-new.ep-0123456789abcdef"
+
 run "${EPN[@]}" init "${FLAGS[@]}" --timeout 60s
 expect_rc 0 "init waits until the member the stand-in started is healthy"
 expect_in "$T/out" '^\[certs\] Generating "etcd/ca" certificate and key' "certs phase in kubeadm's voice"
@@ -134,3 +163,26 @@ wait_for 20 test "$(standin_field "$R" phase)" = Stopped || fail "removing the m
 pass "removing the manifest stops the pod"
 pid=$(standin_field "$R" pid)
 expect_eq "$pid" "" "and its container"
+
+# A killed init is finished by the next run (the journal): killed while it
+# waits for the member, after its files were written.  The kubelet is held
+# (SIGSTOP) meanwhile, so that the wait lasts until the kill, whatever the
+# machine's speed.
+rm -rf "$R/var/lib/etcd"
+kill -STOP "$STANDIN_PID"
+# (ip netns exec execs in place: $! is the etcdpilot process itself)
+ip netns exec "$NS" "$EP" --root "$R" init "${FLAGS[@]}" --timeout 60s >"$T/killed.out" 2>&1 &
+KPID=$!
+waiting() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if any(a["type"]=="wait.healthy" and a["state"]=="running" for a in d["actions"]) else 1)' "$R/var/lib/etcdpilot/journal.json"; }
+wait_for 30 waiting || fail "the init reaches its wait"
+kill -KILL "$KPID"
+wait "$KPID" 2>/dev/null
+kill -CONT "$STANDIN_PID"
+[[ -e $R/var/lib/etcdpilot/journal.json ]] || fail "a killed init leaves its journal"
+pass "a killed init leaves its journal"
+run "${EPN[@]}" init "${FLAGS[@]}" --timeout 60s
+expect_rc 0 "the next init finishes it"
+expect_in "$T/out" "^\[journal\] Finishing the interrupted 'init' started " "and says it does"
+expect_in "$T/out" '^\[wait\] The local etcd member is healthy' "the member is healthy"
+[[ -e $R/var/lib/etcdpilot/journal.json ]] && fail "the journal is gone once it is finished"
+pass "the journal is gone once it is finished"

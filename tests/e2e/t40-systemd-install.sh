@@ -93,6 +93,25 @@ expect_in "$T/out" "^\\[dryrun\\] \\[etcd\\] Would create directory /var/lib/etc
 expect_in "$T/out" $'^\tETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK=true$' "prints the 3.4 environment"
 expect_in "$T/out" "^\[dryrun\] \[start\] Would run systemctl enable --now etcd.service" "announces enable --now"
 expect_eq "$(find "$D" -mindepth 1 | wc -l)" 0 "and writes nothing"
+run in_ns "$NS1" "$EP" --root "$D" init --mode systemd --dry-run -o json "${F1[@]}" \
+	--release-url "http://127.0.0.1:$PORT/"
+expect_rc 0 "init --mode systemd --dry-run -o json"
+cp "$T/out" "$T/plan.json"
+run python3 - "$T/plan.json" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))      # exactly one document, or this fails
+assert doc["kind"] == "Plan", doc.get("kind")
+acts = doc["actions"]
+files = [a["params"]["path"] for a in acts if a["type"] == "file.write"]
+assert files == ["/etc/systemd/system/etcd.service", "/etc/etcd/etcd.env",
+                 "/etc/etcd/etcdctl.env", "/usr/local/bin/etcdctl.sh"], files
+env = [a["params"]["content"] for a in acts if a["params"].get("path") == "/etc/etcd/etcd.env"][0]
+assert "ETCD_EXPERIMENTAL_INITIAL_CORRUPT_CHECK=true" in env
+types = [a["type"] for a in acts]
+assert types.index("install.etcd") < types.index("pki.ensure") < types.index("systemd.enable-now"), types
+assert types[-1] == "wait.healthy"
+PY
+expect_rc 0 "the JSON plan parses and lists the unit, the environments, the wrapper, install, certs and systemctl"
 
 # A corrupt archive already in the cache must not be trusted.
 CACHE=$R1/var/cache/etcdpilot/etcd/v$V
