@@ -1047,21 +1047,19 @@ static int parse_initial_cluster(const char *value, struct ep_kvv *out)
 /* The values @kv has for @name, in order, as one "a', 'b" string; NULL when none. */
 static char *values_of(const struct ep_kvv *kv, const char *name)
 {
-	char *out = NULL;
-	size_t len = 0;
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	bool any = false;
 	for (size_t i = 0; i < kv->n; i++) {
 		if (strcmp(kv->v[i].name, name))
 			continue;
-		size_t add = strlen(kv->v[i].value) + 4;
-		char *n = realloc(out, len + add + 1);
-		if (!n) {
-			free(out);
-			return NULL;
-		}
-		out = n;
-		len += (size_t)sprintf(out + len, "%s%s", len ? "', '" : "", kv->v[i].value);
+		ep_strbuf_addf(&sb, "%s%s", any ? "', '" : "", kv->v[i].value);
+		any = true;
 	}
-	return out;
+	if (!any) {
+		ep_strbuf_release(&sb);
+		return NULL;
+	}
+	return ep_strbuf_detach(&sb, NULL);
 }
 
 /* Values of @name in @a and @b (both sorted by name then value) are the same multiset. */
