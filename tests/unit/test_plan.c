@@ -12,7 +12,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,9 +31,7 @@
 #include "etcdpilot/error.h"
 #include "etcdpilot/fs.h"
 #include "etcdpilot/plan.h"
-#include "helpers/root_swap.h"
 #include "plan_internal.h"
-#include "util/cleanup.h"
 #include "util/fs_internal.h"
 #include "util/strbuf.h"
 
@@ -2123,219 +2120,6 @@ static void test_systemd_standin(void **state)
 	ep_strbuf_release(&undone);
 }
 
-/* ---- the race of issue 10, item 2 ------------------------------------------- */
-
-/*
- * A thread swaps the directory /etc/app of a scratch root for a symlink to
- * a directory outside the root, again and again, while plans with every
- * built-in file type run against /etc/app: file.write (with a backup copy,
- * plain and hidden_rename), file.chmod, file.move, file.remove (a file and,
- * recursive, a tree) and dir.create - committed on even rounds, rolled back
- * (a fake action after them fails) on odd ones.  The outside directory holds
- * files of the same names.  Between two plans the thread is held (with
- * /etc/app the directory), and then nothing may have appeared in, changed
- * in or disappeared from the outside directory, and nothing read there may
- * have landed inside the root.
- */
-#define RACE_ROUNDS 150
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
-}
-
-/* rm -rf of @path (not following symlinks); only while the swapper is held. */
-static void wipe(const char *path)
-{
-	struct stat st;
-	if (lstat(path, &st) < 0)
-		return;
-	assert_int_equal(nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
-}
-
-static void put_real(const char *path, const char *content, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(content, f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, mode), 0);
-}
-
-/* @dir (outside or in the root) with the files the plans act on, each saying where it is. */
-static void race_tree(const char *dir, const char *where)
-{
-	static const char *const files[] = {"conf", "manifest", "mode", "from", "victim",
-					    "tree/inner"};
-	char p[1024], content[64];
-	struct ep_error err = { 0 };
-	wipe(dir);
-	snprintf(p, sizeof(p), "%s/tree", dir);
-	assert_int_equal(ep_mkdir_p(p, 0755, &err), 0);
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
-		snprintf(content, sizeof(content), "%s %s\n", where, files[i]);
-		put_real(p, content, 0644);
-	}
-}
-
-static char *tree_text(const char *dir)
-{
-	struct ep_strbuf sb = EP_STRBUF_INIT;
-	list_tree(dir, "", &sb);
-	char *s = ep_strbuf_detach(&sb, NULL);
-	assert_non_null(s);
-	return s;
-}
-
-/* One plan of the race: action kind @k on /etc/app, then a fake action (fails when @fail). */
-static struct ep_plan *race_plan(int k, int round, bool fail)
-{
-	struct ep_error err = { 0 };
-	char content[64];
-	snprintf(content, sizeof(content), "round %d\n", round);
-	struct ep_plan *plan = ep_plan_new("race");
-	int r = 0;
-	switch (k) {
-	case 0:
-		r = ep_plan_add_file_write(plan, "w", "/etc/app/conf", 0600, content, false, NULL,
-					   &err);
-		break;
-	case 1:
-		r = ep_plan_add_file_write(plan, "w", "/etc/app/manifest", 0600, content, true,
-					   NULL, &err);
-		break;
-	case 2:
-		r = ep_plan_add_file_chmod(plan, "c", "/etc/app/mode", 0600, NULL, &err);
-		break;
-	case 3:
-		r = ep_plan_add_file_move(plan, "m", "/etc/app/from", "/etc/app/to", false, NULL,
-					  &err);
-		break;
-	case 4:
-		r = ep_plan_add_file_remove(plan, "r", "/etc/app/victim", false, NULL, &err);
-		break;
-	case 5:
-		r = ep_plan_add_file_remove(plan, "r", "/etc/app/tree", true, NULL, &err);
-		break;
-	case 6:
-		r = ep_plan_add_dir_create(plan, "d", "/etc/app/newdir/sub", 0700, NULL, &err);
-		break;
-	}
-	if (r < 0)
-		fail_msg("building the race plan: %s", err.msg);
-	add_fake(plan, "fake.set", 0);
-	W->fail_slot = fail ? 0 : -1;
-	return plan;
-}
-#define RACE_KINDS 7
-
-static void count_done(void *userdata, const struct ep_plan *plan, size_t i, int r)
-{
-	(void)plan;
-	if (i == 0 && r == 0)
-		++*(unsigned *)userdata;
-}
-
-static void plan_race(const char *link_target_rel)
-{
-	char root[512], out[512], app[600], jdir[600], link_target[600];
-	snprintf(root, sizeof(root), "%s/root", scratch);
-	snprintf(out, sizeof(out), "%s/out", scratch);
-	snprintf(app, sizeof(app), "%s/etc/app", root);
-	snprintf(jdir, sizeof(jdir), "%s%s", root, EP_JOURNAL_DIR);
-	if (link_target_rel)
-		snprintf(link_target, sizeof(link_target), "%s", link_target_rel);
-	else
-		snprintf(link_target, sizeof(link_target), "%s", out);
-	struct ep_error err = { 0 };
-	assert_int_equal(ep_mkdir_p(jdir, 0700, &err), 0);
-	race_tree(out, "outside");
-	race_tree(app, "inside");
-	_cleanup_free_ char *outside = tree_text(out);
-
-	struct root_swap sw;
-	assert_int_equal(root_swap_start(&sw, app, link_target), 0);
-	struct ep_apply_ctx ctx = { .root = root, .log = capture };
-	unsigned done = 0, raced = 0;
-	struct ep_plan_observer obs = { .action_end = count_done, .userdata = &done };
-	for (int round = 0; round < RACE_ROUNDS; round++) {
-		for (int k = 0; k < RACE_KINDS; k++) {
-			if (!root_swap_pause(&sw))
-				fail_msg("the swapping thread stopped: %s", strerror(sw.error));
-			_cleanup_free_ char *now = tree_text(out);
-			_cleanup_free_ char *inside = tree_text(root);
-			if (strcmp(now, outside) || strstr(inside, "outside ")) {
-				unsigned long swaps = root_swap_stop(&sw);
-				if (strcmp(now, outside))
-					fail_msg("round %d, before plan %d (%lu swaps so far): the "
-						 "outside directory changed; it holds now:\n%s",
-						 round, k, swaps, now);
-				const char *line = strstr(inside, "outside ");
-				while (line > inside && line[-1] != '\n')
-					line--;
-				fail_msg("round %d, before plan %d (%lu swaps so far): something "
-					 "read outside the root landed inside it: %.200s",
-					 round, k, swaps, line);
-			}
-			if (k == 0)
-				race_tree(app, "inside");
-			/* What a run whose rollback a swap broke left. */
-			char p[700];
-			snprintf(p, sizeof(p), "%s%s", root, EP_JOURNAL_FILE);
-			unlink(p);
-			snprintf(p, sizeof(p), "%s%s", root, EP_JOURNAL_DATA);
-			wipe(p);
-			root_swap_resume(&sw);
-
-			world_reset();
-			struct ep_plan *plan = race_plan(k, round, round % 2);
-			unsigned long before = atomic_load(&sw.swaps);
-			ep_error_clear(&err);
-			(void)ep_plan_apply(plan, &ctx, 0, &obs, &err);
-			raced += atomic_load(&sw.swaps) != before;
-			ep_plan_free(plan);
-		}
-	}
-	assert_true(root_swap_pause(&sw));
-	_cleanup_free_ char *now = tree_text(out);
-	unsigned long swaps = root_swap_stop(&sw);
-	assert_string_equal(now, outside);
-	print_message("%d rounds, %d plans, %lu swaps, %u plans raced a swap, %u actions done\n",
-		      RACE_ROUNDS, RACE_ROUNDS * RACE_KINDS, swaps, raced, done);
-	/* The race was real: the directory was swapped while plans ran; actions went through. */
-	assert_true(raced > 0);
-	assert_true(done > 0);
-}
-
-static void test_race_absolute_link(void **state)
-{
-	(void)state;
-	plan_race(NULL);
-}
-
-static void test_race_relative_link(void **state)
-{
-	(void)state;
-	plan_race("../../out");
-}
-
-/* The same with the component-by-component walk (a kernel without openat2). */
-static int setup_walk(void **state)
-{
-	fs_test_no_openat2 = true;
-	return setup(state);
-}
-
-static int teardown_walk(void **state)
-{
-	fs_test_no_openat2 = false;
-	return teardown(state);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2371,13 +2155,11 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_systemd_standin, systemd_setup,
 						systemd_teardown),
-		cmocka_unit_test_setup_teardown(test_race_absolute_link, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_race_relative_link, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_race_absolute_link, setup_walk,
-						teardown_walk),
-		cmocka_unit_test_setup_teardown(test_race_relative_link, setup_walk,
-						teardown_walk),
 	};
+#ifdef EP_TEST_WALK
+	/* test_plan_walk.c: all of it again as on a kernel without openat2(2). */
+	fs_test_no_openat2 = true;
+#endif
 	int r = cmocka_run_group_tests(tests, group_setup, group_teardown);
 	ep_strbuf_release(&logbuf);
 	return r;

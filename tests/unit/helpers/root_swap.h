@@ -14,9 +14,14 @@
 struct root_swap {
 	char dir[PATH_MAX], lnk[PATH_MAX];
 	pthread_t thread;
-	atomic_bool stop, pause, paused, done;
-	atomic_ulong swaps;
-	atomic_int error; /* errno of a swap that failed (the thread stops) */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_bool pause; /* asked: hold between two pairs of exchanges */
+	bool paused;	   /* under lock: held */
+	atomic_bool done;  /* the thread has ended */
+	atomic_bool stop;
+	atomic_ulong swaps; /* pairs of exchanges done */
+	int error;	    /* under lock: errno of an exchange that failed (the thread ends) */
 };
 
 /*
@@ -28,11 +33,13 @@ struct root_swap {
 int root_swap_start(struct root_swap *s, const char *dir, const char *link_target);
 
 /*
- * Hold the thread between two pairs of exchanges: on return @dir is the
- * directory and stays so until root_swap_resume().  False when the thread
- * has stopped (see ->error).
+ * Hold the thread between two pairs of exchanges (it sleeps meanwhile): on
+ * return @dir is the directory and stays so until root_swap_resume().
+ * False when the thread has ended (->error says why).
  */
 bool root_swap_pause(struct root_swap *s);
+
+/* Let it go on; returns once it has swapped again (or ended): it is running. */
 void root_swap_resume(struct root_swap *s);
 
 /* Stop and join the thread, remove the link; the number of pairs of exchanges done. */
