@@ -1133,7 +1133,8 @@ int ep_mkdir_at(int dirfd, const char *dir, const char *name, mode_t mode, struc
 				    strerror(errno));
 	}
 	/* The umask may have narrowed the mode: set it exactly, on what was made. */
-	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fchmod(fd, mode & 07777) < 0)
 		return ep_error_set(err, -errno, "chmod of '%s': %s", shown, strerror(errno));
 	return fsync_dirfd(dirfd, dir, err);
@@ -1161,8 +1162,8 @@ int ep_rename_noreplace_at(int fromfd, const char *fromdir, const char *from, in
 	const char *sfrom = join(fromdir, from ? from : "", d1, sizeof(d1));
 	const char *sto = join(todir, to ? to : "", d2, sizeof(d2));
 	if (!name_ok(from) || !name_ok(to))
-		return ep_error_set(err, -EINVAL, "cannot move '%s' to '%s': not a file name", sfrom,
-				    sto);
+		return ep_error_set(err, -EINVAL, "cannot move '%s' to '%s': not a file name",
+				    sfrom, sto);
 	int e = 0;
 	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) < 0) {
 		e = errno;
@@ -1204,7 +1205,8 @@ int ep_chmod_at(int dirfd, const char *dir, const char *name, mode_t mode, struc
 	if (S_ISLNK(st.st_mode))
 		return ep_error_set(err, -ELOOP, "refusing to chmod '%s': it is a symbolic link",
 				    shown);
-	/* fchmod() refuses an O_PATH descriptor: through /proc, what was checked is what changes. */
+	/* fchmod() refuses an O_PATH descriptor: through /proc, what was checked is what changes.
+	 */
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (chmod(proc, mode & 07777) == 0)
@@ -1217,7 +1219,8 @@ int ep_chmod_at(int dirfd, const char *dir, const char *name, mode_t mode, struc
 	if (rfd < 0 || fstat(rfd, &again) < 0)
 		return ep_error_set(err, -errno, "chmod of '%s': %s", shown, strerror(errno));
 	if (again.st_dev != st.st_dev || again.st_ino != st.st_ino)
-		return ep_error_set(err, -EAGAIN, "chmod of '%s': it was replaced meanwhile", shown);
+		return ep_error_set(err, -EAGAIN, "chmod of '%s': it was replaced meanwhile",
+				    shown);
 	if (fchmod(rfd, mode & 07777) < 0)
 		return ep_error_set(err, -errno, "chmod of '%s': %s", shown, strerror(errno));
 	return 0;
@@ -1266,7 +1269,8 @@ static int copy_fd(int in, const char *sfrom, int out, const char *stmp, struct 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return ep_error_set(err, -errno, "reading '%s': %s", sfrom, strerror(errno));
+			return ep_error_set(err, -errno, "reading '%s': %s", sfrom,
+					    strerror(errno));
 		if (n == 0)
 			break;
 		int r = write_all(out, buf, (size_t)n);
