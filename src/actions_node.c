@@ -385,6 +385,7 @@ static int wait_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *un
 		timeout = left;
 	struct ep_tls tls = { 0 };
 	int r = 0;
+	/* libcurl opens the TLS files by these paths: not root-relative */
 	if (ep_root_path(ctx->root, ep_param_str(params, "cacert"), &tls.cacert, err) < 0 ||
 	    ep_root_path(ctx->root, ep_param_str(params, "cert"), &tls.cert, err) < 0 ||
 	    ep_root_path(ctx->root, ep_param_str(params, "key"), &tls.key, err) < 0) {

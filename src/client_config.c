@@ -188,6 +188,7 @@ static int node_file(const char *root, const char *nodepath, char **ret_path, ch
 {
 	_cleanup_free_ char *path = NULL;
 	*ret = NULL;
+	/* for messages: the file is read through the root below */
 	int r = ep_root_path(root, nodepath, &path, err);
 	if (r < 0)
 		return r;
@@ -254,6 +255,10 @@ static int tls_pick(const char *flag, const char *env, const char *config,
 		*src = EP_SRC_ENV;
 		return (*ret = strdup(env)) ? 0 : -ENOMEM;
 	}
+	/*
+	 * libcurl opens the TLS files by these paths: not root-relative (a
+	 * directory swapped for a symlink can still lead it out of --root).
+	 */
 	if (config && *config) {
 		*src = EP_SRC_CONFIG;
 		return ep_root_path(root, config, ret, err);

@@ -877,6 +877,7 @@ static int stage_release(const struct ep_spec *spec, const struct ep_install_opt
 			st->cache_node = NULL;
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		}
+		/* st->cache only says that a cache is used (the cache goes through ep_root_*()) */
 		r = ep_root_path(o->root, st->cache_node, &st->cache, err);
 		if (r < 0)
 			return r;
@@ -1303,6 +1304,10 @@ int ep_install_etcd(const struct ep_spec *spec, const struct ep_install_opts *o,
 	slots[1].data = st.f.etcdctl, slots[1].len = st.f.etcdctl_len;
 	slots[2].data = st.f.etcdutl, slots[2].len = st.f.etcdutl_len;
 	size_t nslots = st.f.etcdutl ? 3 : 2;
+	/*
+	 * For messages - and the path check_version() runs a binary by (its temp
+	 * file, or the one in place): that exec is by path, not root-relative.
+	 */
 	r = ep_root_path(o->root, spec->systemd.bin_dir, &bindir, err);
 	if (r < 0)
 		goto out;

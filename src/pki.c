@@ -131,6 +131,10 @@ int ep_pki_paths(const struct ep_spec *spec, const char *root, enum ep_cert_id i
 	int r = node_dir(spec, ep_cert_profile(id), &nodedir, &file, err);
 	if (r < 0)
 		return r;
+	/*
+	 * For messages; but the TLS files of a client (ep_tls) are these paths,
+	 * which libcurl opens by path, not root-relative.
+	 */
 	_cleanup_free_ char *dir = NULL;
 	r = ep_root_path(root, nodedir, &dir, err);
 	if (r < 0)
@@ -197,7 +201,7 @@ int pki_dir_open(const struct ep_spec *spec, const char *root, const struct ep_c
 	const char *file = NULL;
 	int r = node_dir(spec, prof, &ret->node, &file, err);
 	if (r >= 0)
-		r = ep_root_path(root, ret->node, &ret->shown, err);
+		r = ep_root_path(root, ret->node, &ret->shown, err); /* for messages */
 	if (r >= 0)
 		r = pki_dir_reopen(ret, root, err);
 	if (r >= 0 && ret_file)

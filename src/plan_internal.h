@@ -56,12 +56,16 @@ void ep_mode_str(unsigned mode, char buf[8]);
  *
  * Every file-system operation of the plan engine and its built-in types
  * goes through these few functions, each taking the (root, node path) pair
- * and resolving it at the moment it acts.  Today they map the pair with
- * ep_root_path() and use the path; the root-relative fs layer replaces the
- * inside of each with its ep_root_*() call.  The last component of a path
- * is never followed when it is a symlink (the operation acts on the link),
- * except by ep_pfs_stat(@follow) and ep_pfs_mkdir_p.  Errors name the real
- * path.
+ * and resolving it at the moment it acts: the directory of the path is
+ * opened through the root (fs.h: openat2 RESOLVE_IN_ROOT, or the walk; a
+ * symlink in it is followed as if the root were "/", never out of it) and
+ * the operation is made on the last component relative to that descriptor
+ * (mkdirat, unlinkat, renameat2, ...), so that a directory swapped for a
+ * symlink meanwhile cannot carry it out of the root.  The last component
+ * of a path is never followed when it is a symlink (the operation acts on
+ * the link), except by ep_pfs_stat(@follow) and ep_pfs_mkdir_p.  A path
+ * whose directory leaves the root through ".." or a symlink is refused
+ * early (-EXDEV, ep_root_path()'s message).  Errors name the real path.
  */
 
 /* lstat(2) (@follow false) or stat(2) of @path under @root: 0 or -errno (no message). */
@@ -119,7 +123,7 @@ int ep_pfs_sweep(const char *root, const char *path, struct ep_error *err);
 int ep_pfs_lock(const char *root, const char *path, unsigned timeout_ms, int *ret_fd,
 		struct ep_error *err);
 
-/* The real path of @path under @root, for messages (heap; NULL on error). */
+/* The real path of @path under @root, for messages only: never open it (heap; NULL on error). */
 char *ep_pfs_real(const char *root, const char *path);
 
 /* The directory part of the node path @path ("/a/b" -> "/a"; heap, NULL on ENOMEM). */

@@ -137,26 +137,45 @@ bool rt_real_root(const char *root)
 	return true;
 }
 
+/*
+ * As before these reads were root-relative: a node path that leaves the root
+ * through ".." or a symlink is refused early, with ep_root_path()'s message
+ * (-EXDEV); the string it computes is never used.  With @nofollow only the
+ * directory part is looked at, as the last component is not followed.
+ */
+static int rt_check(const char *root, const char *path, bool nofollow, struct ep_error *err)
+{
+	_cleanup_free_ char *real = NULL, *dir = NULL;
+	const char *slash = strrchr(path, '/');
+	if (nofollow && slash && slash[1]) {
+		dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
+		if (!dir)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+	}
+	return ep_root_path(root, dir ? dir : path, &real, err);
+}
+
 int rt_read(const char *root, const char *path, size_t max, char **ret, size_t *ret_len,
 	    struct ep_error *err)
 {
-	_cleanup_free_ char *real = NULL;
-	int r = ep_root_path(root, path, &real, err);
+	int r = rt_check(root, path, false, err);
 	if (r < 0)
 		return r;
-	return ep_read_file(real, max, false, ret, ret_len, err);
+	/* Resolved in the root now; O_NONBLOCK, and only a regular file is read. */
+	return ep_root_read_file(root, path, max, false, ret, ret_len, err);
 }
 
 int rt_read_tail(const char *root, const char *path, size_t max, char **ret, size_t *ret_len,
 		 bool *ret_mid, struct ep_error *err)
 {
-	_cleanup_free_ char *real = NULL;
-	int r = ep_root_path(root, path, &real, err);
+	int r = rt_check(root, path, false, err);
 	if (r < 0)
 		return r;
-	_cleanup_close_ int fd = open(real, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return ep_error_set(err, -errno, "opening %s: %s", path, strerror(errno));
+	_cleanup_close_ int fd = -1;
+	/* O_NONBLOCK: a FIFO planted as a log must not block us; it is refused below. */
+	r = ep_root_open(root, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY, 0, &fd, NULL);
+	if (r < 0)
+		return ep_error_set(err, r, "opening %s: %s", path, strerror(-r));
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return ep_error_set(err, -errno, "%s: %s", path, strerror(errno));
@@ -188,41 +207,28 @@ int rt_read_tail(const char *root, const char *path, size_t max, char **ret, siz
 	return 0;
 }
 
-/* The real path of node path @path, its last component not followed. */
-static int real_nofollow(const char *root, const char *path, char **ret)
-{
-	const char *slash = strrchr(path, '/');
-	if (!slash || !slash[1])
-		return ep_root_path(root, path, ret, NULL);
-	_cleanup_free_ char *dir = strndup(path, slash == path ? 1 : (size_t)(slash - path));
-	_cleanup_free_ char *real = NULL;
-	if (!dir)
-		return -ENOMEM;
-	int r = ep_root_path(root, dir, &real, NULL);
-	if (r < 0)
-		return r;
-	size_t n = strlen(real);
-	return asprintf(ret, "%s%s%s", real, n && real[n - 1] == '/' ? "" : "/", slash + 1) < 0
-		   ? -ENOMEM
-		   : 0;
-}
-
 int rt_lstat(const char *root, const char *path, struct stat *ret)
 {
-	_cleanup_free_ char *real = NULL;
-	int r = real_nofollow(root, path, &real);
-	if (r < 0)
-		return r;
-	return lstat(real, ret) < 0 ? -errno : 0;
+	int r = rt_check(root, path, true, NULL);
+	return r < 0 ? r : ep_root_lstat(root, path, ret);
 }
 
 int rt_readlink(const char *root, const char *path, char *buf, size_t len)
 {
-	_cleanup_free_ char *real = NULL;
-	int r = real_nofollow(root, path, &real);
+	int r = rt_check(root, path, true, NULL);
 	if (r < 0)
 		return r;
-	ssize_t n = readlink(real, buf, len - 1);
+	/* The link itself (O_PATH|O_NOFOLLOW), read through its descriptor. */
+	_cleanup_close_ int fd = -1;
+	r = ep_root_open(root, path, O_PATH | O_NOFOLLOW, 0, &fd, NULL);
+	if (r < 0)
+		return r;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISLNK(st.st_mode))
+		return -EINVAL; /* as readlink(2) says of anything else */
+	ssize_t n = readlinkat(fd, "", buf, len - 1);
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
@@ -236,13 +242,19 @@ static int strv_cmp(const void *a, const void *b)
 
 int rt_list(const char *root, const char *dir, struct ep_strv *ret)
 {
-	_cleanup_free_ char *real = NULL;
-	int r = ep_root_path(root, dir, &real, NULL);
+	int r = rt_check(root, dir, false, NULL);
 	if (r < 0)
 		return r;
-	DIR *d = opendir(real);
-	if (!d)
-		return -errno;
+	int fd = -1;
+	r = ep_root_open_dir(root, dir, false, 0, &fd, NULL, NULL);
+	if (r < 0)
+		return r;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
 	struct dirent *de;
 	while (r == 0 && (de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))

@@ -21,7 +21,13 @@ struct ep_plan;
 extern const struct ep_runtime_ops ep_runtime_static_pod;
 extern const struct ep_runtime_ops ep_runtime_systemd;
 
-/* ---- the node: every read goes through these (ready for the root-safe fs API) ---- */
+/*
+ * ---- the node: every read goes through these ------------------------------------
+ * Each resolves its node path under @root at the moment it reads, through
+ * the root-relative calls of fs.h (a symlink swapped in meanwhile cannot
+ * lead out of the root); files are opened O_NONBLOCK and only regular ones
+ * read.
+ */
 
 bool rt_real_root(const char *root);
 

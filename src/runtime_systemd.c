@@ -533,6 +533,7 @@ static int sd_read_back(const struct ep_runtime_ctx *ctx, struct ep_member_desc 
 	/* the version: ask the binary, when it is on the node */
 	char version[32];
 	struct ep_error verr = {0};
+	/* run by this path: not root-relative (an exec has no *at() form to use here) */
 	if (ep_root_path(ctx->root, program, &real, NULL) == 0 && access(real, X_OK) == 0) {
 		if (ep_etcd_binary_version(real, false, version, sizeof(version), &verr) == 0) {
 			ret->version = strdup(version);

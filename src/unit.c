@@ -536,6 +536,7 @@ static int node_file_path(const char *root, const char *path, char **ret, struct
 	_cleanup_free_ char *rdir = NULL;
 	if (!dir)
 		return ep_error_set(err, -ENOMEM, "out of memory");
+	/* for messages: the files themselves go through ep_root_*() */
 	int r = ep_root_path(root, dir, &rdir, err);
 	if (r < 0)
 		return r;

@@ -208,7 +208,7 @@ static int data_dir_check(struct ep_wf *wf, struct ep_error *err)
 	_cleanup_free_ char *real = NULL;
 	if (!name)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	ep_root_path(wf->root, spec->data_dir, &real, NULL);
+	ep_root_path(wf->root, spec->data_dir, &real, NULL); /* for messages */
 	struct stat st;
 	int r = 0;
 	if (ep_root_lstat(wf->root, spec->data_dir, &st) == 0 && !S_ISDIR(st.st_mode))

@@ -194,6 +194,61 @@ int ep_write_atomic_sweep_at(int dirfd, const char *dir, const char *name, bool 
 			     struct ep_error *err);
 
 /*
+ * mkdirat(2) of @name with permission @mode (exact, whatever the umask),
+ * then fsync of @dirfd.  -EEXIST without a message when anything is there
+ * already, a symlink too.  Returns 0 or a negative errno with @err.
+ */
+int ep_mkdir_at(int dirfd, const char *dir, const char *name, mode_t mode, struct ep_error *err);
+
+/*
+ * unlinkat(2) of @name - with @rmdir an empty directory (AT_REMOVEDIR),
+ * else anything but a directory; a symlink is removed itself - then fsync
+ * of @dirfd.  -ENOENT, and with @rmdir -ENOTEMPTY, come without a message
+ * (for the caller to judge).  Returns 0 or a negative errno with @err.
+ */
+int ep_unlink_at(int dirfd, const char *dir, const char *name, bool rmdir, struct ep_error *err);
+
+/*
+ * Rename @from of @fromfd (named @fromdir) to @to of @tofd (named @todir),
+ * never replacing what is at @to: renameat2(RENAME_NOREPLACE), or on a file
+ * system without it a look at @to, then renameat(2).  Then fsync of both
+ * directories.  -EEXIST when something is at @to, -EXDEV across file
+ * systems, each with a message that says so.  Returns 0 or a negative errno
+ * with @err.
+ */
+int ep_rename_noreplace_at(int fromfd, const char *fromdir, const char *from, int tofd,
+			   const char *todir, const char *to, struct ep_error *err);
+
+/*
+ * Set the permission bits of @name to @mode; a symlink is refused
+ * (-ELOOP), never followed.  The entry is opened O_PATH|O_NOFOLLOW and the
+ * mode set on what was opened (through /proc/self/fd; without /proc, a
+ * regular file or a directory is opened for reading and checked to be the
+ * same).  Returns 0 or a negative errno with @err.
+ */
+int ep_chmod_at(int dirfd, const char *dir, const char *name, mode_t mode, struct ep_error *err);
+
+/*
+ * Copy the regular file @from of @fromfd (a symlink is refused with -ELOOP,
+ * anything else that is not a regular file with -EINVAL; opened O_NONBLOCK)
+ * to @to of @tofd with permission @mode, atomically and streamed: a temp
+ * file "<@to>.ep-<16 hex>" (as ep_write_temp_at's), the data, fsync,
+ * rename over @to, fsync of @tofd.  On failure @to is untouched and the
+ * temp file gone.  Returns 0 or a negative errno with @err.
+ */
+int ep_copy_at(int fromfd, const char *fromdir, const char *from, int tofd, const char *todir,
+	       const char *to, mode_t mode, struct ep_error *err);
+
+/*
+ * rm -rf of @name, then fsync of @dirfd: a directory is emptied through
+ * descriptors opened O_DIRECTORY|O_NOFOLLOW one level at a time (a symlink
+ * in it is removed, never followed; a directory swapped for one meanwhile
+ * is an error, never entered), at most 256 levels deep (-ENAMETOOLONG).  0
+ * when @name is absent.  Returns 0 or a negative errno with @err.
+ */
+int ep_remove_tree_at(int dirfd, const char *dir, const char *name, struct ep_error *err);
+
+/*
  * The first half of an atomic write: a new temp file "<@name>.ep-<16 hex>"
  * in @dirfd with @data and mode @mode, fsynced and closed; its name (heap)
  * in *@ret_temp.  Nothing else is touched.  For ep_pair_commit_at().

@@ -1118,6 +1118,264 @@ int ep_write_atomic_sweep(const char *path, bool dry_run, struct ep_error *err)
 	return ep_root_write_atomic_sweep(NULL, path, dry_run, err);
 }
 
+/* ---- one entry of a directory already open ------------------------------- */
+
+int ep_mkdir_at(int dirfd, const char *dir, const char *name, mode_t mode, struct ep_error *err)
+{
+	char disp[DISP_MAX];
+	const char *shown = join(dir, name ? name : "", disp, sizeof(disp));
+	if (!name_ok(name))
+		return ep_error_set(err, -EINVAL, "'%s' is not a directory name", name ? name : "");
+	if (mkdirat(dirfd, name, mode & 07777) < 0) {
+		if (errno == EEXIST)
+			return -EEXIST;
+		return ep_error_set(err, -errno, "creating directory '%s': %s", shown,
+				    strerror(errno));
+	}
+	/* The umask may have narrowed the mode: set it exactly, on what was made. */
+	_cleanup_close_ int fd =
+	    openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fchmod(fd, mode & 07777) < 0)
+		return ep_error_set(err, -errno, "chmod of '%s': %s", shown, strerror(errno));
+	return fsync_dirfd(dirfd, dir, err);
+}
+
+int ep_unlink_at(int dirfd, const char *dir, const char *name, bool rmdir, struct ep_error *err)
+{
+	char disp[DISP_MAX];
+	if (!name_ok(name))
+		return ep_error_set(err, -EINVAL, "'%s' is not a file name", name ? name : "");
+	if (unlinkat(dirfd, name, rmdir ? AT_REMOVEDIR : 0) < 0) {
+		int e = errno == EEXIST ? ENOTEMPTY : errno;
+		if (e == ENOENT || (rmdir && e == ENOTEMPTY))
+			return -e;
+		return ep_error_set(err, -e, "removing '%s': %s",
+				    join(dir, name, disp, sizeof(disp)), strerror(e));
+	}
+	return fsync_dirfd(dirfd, dir, err);
+}
+
+int ep_rename_noreplace_at(int fromfd, const char *fromdir, const char *from, int tofd,
+			   const char *todir, const char *to, struct ep_error *err)
+{
+	char d1[DISP_MAX], d2[DISP_MAX];
+	const char *sfrom = join(fromdir, from ? from : "", d1, sizeof(d1));
+	const char *sto = join(todir, to ? to : "", d2, sizeof(d2));
+	if (!name_ok(from) || !name_ok(to))
+		return ep_error_set(err, -EINVAL, "cannot move '%s' to '%s': not a file name",
+				    sfrom, sto);
+	int e = 0;
+	if (renameat2(fromfd, from, tofd, to, RENAME_NOREPLACE) < 0) {
+		e = errno;
+		if (e == EINVAL || e == ENOSYS) {
+			/* A file system without RENAME_NOREPLACE: check, then rename. */
+			struct stat st;
+			if (fstatat(tofd, to, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				e = EEXIST;
+			else if (renameat(fromfd, from, tofd, to) == 0)
+				e = 0;
+			else
+				e = errno;
+		}
+	}
+	if (e == EEXIST)
+		return ep_error_set(err, -EEXIST,
+				    "cannot move '%s' to '%s': something is there already", sfrom,
+				    sto);
+	if (e == EXDEV)
+		return ep_error_set(err, -EXDEV,
+				    "cannot move '%s' to '%s': they are on different file systems",
+				    sfrom, sto);
+	if (e)
+		return ep_error_set(err, -e, "moving '%s' to '%s': %s", sfrom, sto, strerror(e));
+	int r = fsync_dirfd(tofd, todir, err);
+	return r < 0 ? r : fsync_dirfd(fromfd, fromdir, err);
+}
+
+int ep_chmod_at(int dirfd, const char *dir, const char *name, mode_t mode, struct ep_error *err)
+{
+	char disp[DISP_MAX];
+	const char *shown = join(dir, name ? name : "", disp, sizeof(disp));
+	if (!name_ok(name))
+		return ep_error_set(err, -EINVAL, "'%s' is not a file name", name ? name : "");
+	_cleanup_close_ int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return ep_error_set(err, -errno, "chmod of '%s': %s", shown, strerror(errno));
+	if (S_ISLNK(st.st_mode))
+		return ep_error_set(err, -ELOOP, "refusing to chmod '%s': it is a symbolic link",
+				    shown);
+	/* fchmod() refuses an O_PATH descriptor: through /proc, what was checked is what changes.
+	 */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (chmod(proc, mode & 07777) == 0)
+		return 0;
+	if (errno != ENOENT || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+		return ep_error_set(err, -errno, "chmod of '%s': %s", shown, strerror(errno));
+	/* No /proc: open it for reading, never following, and make sure it is the same. */
+	_cleanup_close_ int rfd = openat(dirfd, name, READ_FLAGS | O_NOFOLLOW | O_CLOEXEC);
+	struct stat again;
+	if (rfd < 0 || fstat(rfd, &again) < 0)
+		return ep_error_set(err, -errno, "chmod of '%s': %s", shown, strerror(errno));
+	if (again.st_dev != st.st_dev || again.st_ino != st.st_ino)
+		return ep_error_set(err, -EAGAIN, "chmod of '%s': it was replaced meanwhile",
+				    shown);
+	if (fchmod(rfd, mode & 07777) < 0)
+		return ep_error_set(err, -errno, "chmod of '%s': %s", shown, strerror(errno));
+	return 0;
+}
+
+/* Create a new temp file "<@name>.ep-<16 hex>" in @dirfd with @mode exactly; its name in @tmp. */
+static int temp_create(int dirfd, const char *dir, const char *name, mode_t mode,
+		       char tmp[NAME_MAX + 1], struct ep_error *err)
+{
+	char disp[DISP_MAX];
+	if (strlen(name) + strlen(EP_TEMP_SUFFIX) + EP_TEMP_HEX > NAME_MAX)
+		return ep_error_set(err, -ENAMETOOLONG, "'%s': file name too long", name);
+	for (int attempt = 0; attempt < 16; attempt++) {
+		uint64_t rnd = 0;
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint64_t)getpid() * 2654435761u + (uint64_t)attempt;
+		snprintf(tmp, NAME_MAX + 1, "%s" EP_TEMP_SUFFIX "%0*llx", name, EP_TEMP_HEX,
+			 (unsigned long long)rnd);
+		int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				mode & 07777);
+		if (fd < 0 && errno == EEXIST)
+			continue;
+		if (fd < 0)
+			return ep_error_set(err, -errno, "creating temporary file '%s': %s",
+					    join(dir, tmp, disp, sizeof(disp)), strerror(errno));
+		/* The umask may have narrowed the mode; set it exactly before any data lands. */
+		if (fchmod(fd, mode & 07777) < 0) {
+			int r = ep_error_set(err, -errno, "chmod of '%s': %s",
+					     join(dir, tmp, disp, sizeof(disp)), strerror(errno));
+			close(fd);
+			unlinkat(dirfd, tmp, 0);
+			return r;
+		}
+		return fd;
+	}
+	return ep_error_set(err, -EEXIST, "creating temporary file for '%s': name collision",
+			    join(dir, name, disp, sizeof(disp)));
+}
+
+/* Copy what is left of @in (named @sfrom) to @out (named @stmp), then fsync @out. */
+static int copy_fd(int in, const char *sfrom, int out, const char *stmp, struct ep_error *err)
+{
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return ep_error_set(err, -errno, "reading '%s': %s", sfrom,
+					    strerror(errno));
+		if (n == 0)
+			break;
+		int r = write_all(out, buf, (size_t)n);
+		if (r < 0)
+			return ep_error_set(err, r, "writing '%s': %s", stmp, strerror(-r));
+	}
+	if (fsync(out) < 0)
+		return ep_error_set(err, -errno, "fsync of '%s': %s", stmp, strerror(errno));
+	return 0;
+}
+
+int ep_copy_at(int fromfd, const char *fromdir, const char *from, int tofd, const char *todir,
+	       const char *to, mode_t mode, struct ep_error *err)
+{
+	char d1[DISP_MAX], d2[DISP_MAX], d3[DISP_MAX];
+	const char *sfrom = join(fromdir, from ? from : "", d1, sizeof(d1));
+	if (!name_ok(from) || !name_ok(to))
+		return ep_error_set(err, -EINVAL, "copying '%s': not a file name", sfrom);
+	_cleanup_close_ int in = openat(fromfd, from, READ_FLAGS | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return ep_error_set(err, -errno, "reading '%s': %s", sfrom, strerror(errno));
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return ep_error_set(err, -errno, "reading '%s': %s", sfrom, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return ep_error_set(err, -EINVAL, "copying '%s': not a regular file", sfrom);
+	char tmp[NAME_MAX + 1];
+	int out = temp_create(tofd, todir, to, mode, tmp, err);
+	if (out < 0)
+		return out;
+	const char *stmp = join(todir, tmp, d3, sizeof(d3));
+	int r = copy_fd(in, sfrom, out, stmp, err);
+	if (close(out) < 0 && r >= 0)
+		r = ep_error_set(err, -errno, "closing '%s': %s", stmp, strerror(errno));
+	if (r < 0) {
+		unlinkat(tofd, tmp, 0);
+		return r;
+	}
+	if (renameat(tofd, tmp, tofd, to) < 0) {
+		r = ep_error_set(err, -errno, "renaming '%s' to '%s': %s", stmp,
+				 join(todir, to, d2, sizeof(d2)), strerror(errno));
+		unlinkat(tofd, tmp, 0);
+		return r;
+	}
+	return fsync_dirfd(tofd, todir, err);
+}
+
+/* rm -rf of the entry @name of @parent (@shown names it in messages). */
+static int remove_tree(int parent, const char *name, const char *shown, unsigned depth,
+		       struct ep_error *err)
+{
+	struct stat st;
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return ep_error_set(err, -errno, "inspecting '%s': %s", shown, strerror(errno));
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
+			return ep_error_set(err, -errno, "removing '%s': %s", shown,
+					    strerror(errno));
+		return 0;
+	}
+	if (depth >= WALK_DEPTH)
+		return ep_error_set(err, -ENAMETOOLONG, "removing '%s': nested too deep", shown);
+	/* O_NOFOLLOW: a directory swapped for a symlink since the look is refused, not entered. */
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return ep_error_set(err, -errno, "opening '%s': %s", shown, strerror(errno));
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+		close(fd);
+		return ep_error_set(err, -e, "opening '%s': %s", shown, strerror(e));
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r >= 0 && (de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		_cleanup_free_ char *sub = NULL;
+		if (asprintf(&sub, "%s/%s", shown, de->d_name) < 0) {
+			sub = NULL;
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		r = remove_tree(dirfd(d), de->d_name, sub, depth + 1, err);
+	}
+	closedir(d);
+	if (r < 0)
+		return r;
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return ep_error_set(err, -errno, "removing '%s': %s", shown, strerror(errno));
+	return 0;
+}
+
+int ep_remove_tree_at(int dirfd, const char *dir, const char *name, struct ep_error *err)
+{
+	char disp[DISP_MAX];
+	if (!name_ok(name))
+		return ep_error_set(err, -EINVAL, "'%s' is not a file name", name ? name : "");
+	int r = remove_tree(dirfd, name, join(dir, name, disp, sizeof(disp)), 0, err);
+	return r < 0 ? r : fsync_dirfd(dirfd, dir, err);
+}
+
 /* ---- pairs --------------------------------------------------------------- */
 
 /* Remove the temps of @ops (after a failure before the journal). */

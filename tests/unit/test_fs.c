@@ -811,6 +811,93 @@ static void test_root_swap_race_relative(void **state)
 	race("../out");
 }
 
+/*
+ * The calls on one entry of an open directory (what the plan engine acts
+ * through): each acts on the entry itself, never on what a symlink there
+ * points to, and says so.
+ */
+static void test_entry_calls_never_follow(void **state)
+{
+	(void)state;
+	struct ep_error err;
+	ep_error_clear(&err);
+	assert_int_equal(ep_mkdir_p(path_in("d"), 0755, &err), 0);
+	assert_int_equal(ep_mkdir_p(path_in("out/sub"), 0755, &err), 0);
+	assert_int_equal(ep_write_atomic(path_in("out/f"), "out", 3, 0644, &err), 0);
+	assert_int_equal(symlink(path_in("out"), path_in("d/dlink")), 0);
+	assert_int_equal(symlink(path_in("out/f"), path_in("d/flink")), 0);
+	_cleanup_close_ int dfd = open(path_in("d"), O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	const char *dir = path_in("d");
+	struct stat st;
+
+	/* mkdir: exact mode; anything there, a link too, is -EEXIST without a message. */
+	mode_t old = umask(077);
+	assert_int_equal(ep_mkdir_at(dfd, dir, "m", 0750, &err), 0);
+	umask(old);
+	assert_int_equal(stat(path_in("d/m"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(ep_mkdir_at(dfd, dir, "dlink", 0750, &err), -EEXIST);
+	assert_false(ep_error_isset(&err));
+	assert_int_equal(ep_mkdir_at(dfd, dir, "../x", 0750, &err), -EINVAL);
+	ep_error_clear(&err);
+
+	/* chmod: a link is refused, the file behind it untouched. */
+	assert_int_equal(ep_chmod_at(dfd, dir, "flink", 0600, &err), -ELOOP);
+	assert_non_null(strstr(err.msg, "symbolic link"));
+	ep_error_clear(&err);
+	assert_int_equal(stat(path_in("out/f"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(ep_chmod_at(dfd, dir, "m", 0700, &err), 0);
+	assert_int_equal(stat(path_in("d/m"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0700);
+
+	/* copy: never from a link; the copy is a new file with the mode asked for. */
+	assert_int_equal(ep_copy_at(dfd, dir, "flink", dfd, dir, "c", 0600, &err), -ELOOP);
+	ep_error_clear(&err);
+	assert_int_equal(ep_write_atomic(path_in("d/src"), "data", 4, 0644, &err), 0);
+	assert_int_equal(ep_copy_at(dfd, dir, "src", dfd, dir, "c", 0640, &err), 0);
+	char *c = slurp(path_in("d/c"));
+	assert_string_equal(c, "data");
+	free(c);
+	assert_int_equal(stat(path_in("d/c"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(ep_copy_at(dfd, dir, "m", dfd, dir, "c2", 0640, &err), -EINVAL);
+	ep_error_clear(&err);
+
+	/* rename: never over anything, a link included; the link moves, not its target. */
+	assert_int_equal(ep_rename_noreplace_at(dfd, dir, "src", dfd, dir, "flink", &err),
+			 -EEXIST);
+	assert_non_null(strstr(err.msg, "something is there already"));
+	ep_error_clear(&err);
+	assert_int_equal(ep_rename_noreplace_at(dfd, dir, "dlink", dfd, dir, "moved", &err), 0);
+	assert_int_equal(lstat(path_in("d/moved"), &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+
+	/* unlink and rmdir: the link goes, its target stays; absent and not empty are quiet. */
+	assert_int_equal(ep_unlink_at(dfd, dir, "flink", false, &err), 0);
+	assert_int_equal(ep_unlink_at(dfd, dir, "flink", false, &err), -ENOENT);
+	assert_false(ep_error_isset(&err));
+	assert_int_equal(ep_write_atomic(path_in("d/m/x"), "x", 1, 0600, &err), 0);
+	assert_int_equal(ep_unlink_at(dfd, dir, "m", true, &err), -ENOTEMPTY);
+	assert_false(ep_error_isset(&err));
+
+	/* rm -rf: a link inside is removed, never followed. */
+	assert_int_equal(symlink(path_in("out"), path_in("d/m/into-out")), 0);
+	assert_int_equal(ep_remove_tree_at(dfd, dir, "m", &err), 0);
+	assert_false(ep_path_exists(path_in("d/m")));
+	assert_int_equal(ep_remove_tree_at(dfd, dir, "m", &err), 0); /* absent */
+	assert_int_equal(ep_remove_tree_at(dfd, dir, "moved", &err), 0);
+	assert_false(ep_path_exists(path_in("d/moved")));
+	c = slurp(path_in("out/f"));
+	assert_string_equal(c, "out");
+	free(c);
+	assert_int_equal(stat(path_in("out/f"), &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(count_entries(path_in("out")), 2);
+	assert_int_equal(count_entries(path_in("out/sub")), 0);
+}
+
 /* A FIFO, a socket, a device or a directory: refused at once, named. */
 static void test_read_refuses_special_files(void **state)
 {
@@ -1080,6 +1167,7 @@ int main(void)
 					    teardown_walk),
 	    cmocka_unit_test_setup_teardown(test_root_swap_race_relative, setup_walk,
 					    teardown_walk),
+	    cmocka_unit_test_setup_teardown(test_entry_calls_never_follow, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_refuses_special_files, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_read_refuses_special_files, setup_walk,
 					    teardown_walk),

@@ -32,6 +32,7 @@
 #include "etcdpilot/fs.h"
 #include "etcdpilot/plan.h"
 #include "plan_internal.h"
+#include "util/fs_internal.h"
 #include "util/strbuf.h"
 
 /* ---- scratch root ------------------------------------------------------------ */
@@ -2155,6 +2156,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_systemd_standin, systemd_setup,
 						systemd_teardown),
 	};
+#ifdef EP_TEST_WALK
+	/* test_plan_walk.c: all of it again as on a kernel without openat2(2). */
+	fs_test_no_openat2 = true;
+#endif
 	int r = cmocka_run_group_tests(tests, group_setup, group_teardown);
 	ep_strbuf_release(&logbuf);
 	return r;

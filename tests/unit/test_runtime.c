@@ -32,7 +32,9 @@
 #include "etcdpilot/runtime.h"
 #include "etcdpilot/spec.h"
 #include "etcdpilot/unitfile.h"
+#include "helpers/root_swap.h"
 #include "runtime_internal.h"
+#include "util/fs_internal.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
@@ -1295,6 +1297,100 @@ static void test_flag_table(void **state)
 	assert_false(rt_etcd_flag("", 0, NULL));
 }
 
+/*
+ * The race of issue 10, item 2, for the node reads: a thread swaps /etc/app
+ * of the root for a symlink to a directory outside it (absolute, then
+ * climbing out with ".."), again and again, while the reads the runtimes
+ * make - rt_read, rt_read_tail, rt_lstat, rt_readlink, rt_list - go on
+ * under /etc/app.  The outside directory holds entries of the same names;
+ * no read may return what is there.
+ */
+#define READ_RACE_LOOPS 5000
+
+/* What one loop of reads found outside the root, into @why; false when nothing. */
+static bool read_once(const char *root, const struct stat *inside, unsigned *ok, char *why,
+		      size_t size)
+{
+	char *text = NULL, target[64];
+	size_t len = 0;
+	bool mid = false, out = false;
+	struct stat st;
+	struct ep_strv names = {0};
+	if (rt_read(root, "/etc/app/unit", 100, &text, &len, NULL) == 0) {
+		if ((out = strcmp(text, "inside unit\n")))
+			snprintf(why, size, "rt_read read '%s'", text);
+		++*ok;
+	}
+	free(text);
+	text = NULL;
+	if (!out && rt_read_tail(root, "/etc/app/log", 100, &text, &len, &mid, NULL) == 0) {
+		if ((out = strcmp(text, "inside log\n")))
+			snprintf(why, size, "rt_read_tail read '%s'", text);
+		++*ok;
+	}
+	free(text);
+	if (!out && rt_lstat(root, "/etc/app/unit", &st) == 0) {
+		if ((out = st.st_ino != inside->st_ino || st.st_dev != inside->st_dev))
+			snprintf(why, size, "rt_lstat saw another file");
+		++*ok;
+	}
+	if (!out && rt_readlink(root, "/etc/app/masked", target, sizeof(target)) == 0) {
+		if ((out = strcmp(target, "/dev/null")))
+			snprintf(why, size, "rt_readlink read '%s'", target);
+		++*ok;
+	}
+	if (!out && rt_list(root, "/etc/app", &names) == 0) {
+		if ((out = strv_has(&names, "only-outside")))
+			snprintf(why, size, "rt_list listed the other directory");
+		++*ok;
+	}
+	ep_strv_release(&names);
+	return out;
+}
+
+static void read_race(const char *relative_target)
+{
+	char *dir = scratch();
+	char root[512], out[512], app[600], unit[700];
+	snprintf(root, sizeof(root), "%s/root", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	snprintf(app, sizeof(app), "%s/etc/app", root);
+	snprintf(unit, sizeof(unit), "%s/unit", app);
+	put(root, "/etc/app/unit", "inside unit\n", 0644);
+	put(root, "/etc/app/log", "inside log\n", 0644);
+	link_at(root, "/etc/app/masked", "/dev/null");
+	put(dir, "/out/unit", "outside unit\n", 0644);
+	put(dir, "/out/log", "outside log\n", 0644);
+	put(dir, "/out/only-outside", "x\n", 0644);
+	link_at(dir, "/out/masked", "/outside");
+	struct stat inside;
+	assert_int_equal(lstat(unit, &inside), 0);
+
+	struct root_swap sw;
+	assert_int_equal(root_swap_start(&sw, app, relative_target ? relative_target : out), 0);
+	unsigned ok = 0;
+	char why[200] = "";
+	int i = 0;
+	while (i < READ_RACE_LOOPS && !read_once(root, &inside, &ok, why, sizeof(why)))
+		i++;
+	unsigned long swaps = root_swap_stop(&sw);
+	if (i < READ_RACE_LOOPS)
+		fail_msg("loop %d of %d (%lu swaps so far), link to %s: %s outside the root", i,
+			 READ_RACE_LOOPS, swaps, relative_target ? relative_target : out, why);
+	print_message("%d loops, %lu swaps, %u reads went through\n", READ_RACE_LOOPS, swaps, ok);
+	/* The race was real: the directory was swapped, and reads went through. */
+	assert_true(swaps > 0);
+	assert_true(ok > 0);
+	rm_rf(dir);
+}
+
+static void test_read_race(void **state)
+{
+	(void)state;
+	read_race(NULL);
+	read_race("../../out");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1307,6 +1403,10 @@ int main(void)
 	    cmocka_unit_test(test_diagnose_static_pod), cmocka_unit_test(test_diagnose_systemd),
 	    cmocka_unit_test(test_program_choice),	cmocka_unit_test(test_excerpt),
 	    cmocka_unit_test(test_render_systemd),	cmocka_unit_test(test_plans),
+	    cmocka_unit_test(test_read_race),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int r = cmocka_run_group_tests_name("openat2", tests, NULL, NULL);
+	/* All of it again as on a kernel without openat2(2): the component-by-component walk. */
+	fs_test_no_openat2 = true;
+	return r | cmocka_run_group_tests_name("walk", tests, NULL, NULL);
 }
