@@ -436,6 +436,7 @@ struct save {
 	void *userdata;
 	long stall_s;
 	bool stalled;
+	bool finished;            /* the transfer completed and on_finish judged it */
 };
 
 static int flush(struct save *s, struct ep_error *err)
@@ -541,6 +542,7 @@ static int on_finish(struct ep_call *call)
 {
 	struct save *s = call->userdata;
 	long status = 0;
+	s->finished = true;
 	curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200 || !s->grpc_type)
 		return ep_error_set(&call->err, -EPROTO,
@@ -571,6 +573,21 @@ static void on_done(struct ep_call *call)
 	if (s->pr < 0) {
 		s->r = s->pr;
 		s->err = s->perr;
+		return;
+	}
+	/*
+	 * etcd's stream had begun (a gRPC answer, data decoded) when the
+	 * transport failed: the connection broke - the member died or the
+	 * network went - whatever the transport layer calls it ("not etcd:
+	 * the answer was cut short" is what a member that never spoke gRPC
+	 * would earn).
+	 */
+	uint64_t got = 0;
+	ep_snapshot_parser_progress(s->parser, &got, NULL);
+	if (call->r == -EPROTO && !s->finished && s->grpc_type && got) {
+		ep_error_clear(&s->err);
+		s->r = ep_error_set(&s->err, -ECONNRESET, "%s: the connection broke (%s)",
+				    call->endpoint, call->errbuf[0] ? call->errbuf : "no reason given");
 	}
 }
 
@@ -678,7 +695,8 @@ int ep_snapshot_save(struct ep_client *c, const char *endpoint, const struct ep_
 		ep_snapshot_parser_progress(s.parser, &got, &total);
 		if (s.stalled)
 			ep_error_prefix(err, "no data from the member for %ld s", s.stall_s);
-		if (total && got < total && r != -EPROTO)
+		/* the parser's own messages say how far it got */
+		if (s.pr == 0 && total && got < total)
 			ep_error_prefix(err, "the snapshot stream broke after %" PRIu64
 					     " of %" PRIu64 " bytes", got, total);
 		goto out;

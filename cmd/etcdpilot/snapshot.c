@@ -86,7 +86,7 @@ static json_t *result_json(const char *file, const char *why, const struct ep_sn
 	char sha[2 * EP_SNAPSHOT_SHA256_LEN + 1], id[17];
 	for (size_t i = 0; i < EP_SNAPSHOT_SHA256_LEN; i++)
 		snprintf(sha + 2 * i, 3, "%02x", res->sha256[i]);
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:{s:s, s:s, s:s?, s:I, s:s}, "
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:{s:s, s:s, s:s?, s:I}, s:s, "
 			 "s:I}",
 			 "apiVersion", "etcdpilot.io/v1alpha1", "kind", "Snapshot", "file", file,
 			 "size", (json_int_t)res->size, "dbSize", (json_int_t)res->db_size, "sha256",

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""load.py - grow a real etcd's database to a given size, fast, for
-bench/snapshot.
+"""snapshot-load.py - grow a real etcd's database to a given size, fast, for
+t16-snapshot and bench/snapshot.
 
-    load.py --endpoint URL --cacert F --cert F --key F --db-mb N
+    snapshot-load.py --endpoint URL --cacert F --cert F --key F --db-mb N
 
 Puts random (incompressible) 512 KiB values under /bench/snapshot/<n>
 through the JSON gateway over HTTPS, from 4 connections at once, until the
@@ -20,7 +20,7 @@ import threading
 import urllib.parse
 
 VALUE = 512 * 1024
-BATCH = 16  # puts per thread between two looks at the size
+BATCH = 4  # puts per thread between two looks at the size
 
 
 def conn(a):
