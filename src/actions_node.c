@@ -429,5 +429,6 @@ const struct ep_action_type *const ep_plan_node_types[] = {
 	&pki_ensure_type,
 	&install_type,
 	&wait_healthy_type,
+	&ep_snapshot_save_type,
 	NULL,
 };

@@ -1489,6 +1489,10 @@ int ep_call_start_raw(struct ep_client *c, const char *endpoint, const struct ep
 		curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, req->on_header);
 		curl_easy_setopt(e, CURLOPT_HEADERDATA, call);
 	}
+	if (req->stall_s > 0) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, req->stall_s);
+	}
 	if (!strncmp(call->endpoint, "http://", 7)) {
 		/* libcurl 7.88 breaks the second stream of a reused prior-knowledge
 		 * HTTP/2 connection ("Error in the HTTP2 framing layer"): plain-text

@@ -103,7 +103,9 @@ json_t *ep_range_request(const void *key, size_t key_len, const void *range_end,
  * to @on_data and @on_header (curl callbacks whose userdata is the struct
  * ep_call; HTTP/2 trailers reach @on_header too); once the transfer
  * completes, @finish judges it (0, or a negative errno with call->err set)
- * and @done runs.  Plain http:// endpoints are spoken to in HTTP/2 with
+ * and @done runs.  A long stream (a snapshot) may set @stall_s: curl's
+ * low-speed limit then ends it, -ETIMEDOUT, when nothing arrives for that
+ * long.  Plain http:// endpoints are spoken to in HTTP/2 with
  * prior knowledge.
  */
 struct ep_raw_request {
@@ -114,6 +116,8 @@ struct ep_raw_request {
 	curl_write_callback on_data;
 	curl_write_callback on_header;
 	int (*finish)(struct ep_call *call);
+	/* Fail the call when no byte arrives for this many seconds (0: no such limit). */
+	long stall_s;
 };
 
 int ep_call_start_raw(struct ep_client *c, const char *endpoint, const struct ep_raw_request *req,

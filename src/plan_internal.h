@@ -22,8 +22,10 @@ struct ep_strbuf;
 
 extern const struct ep_action_type *const ep_plan_file_types[];    /* NULL-terminated */
 extern const struct ep_action_type *const ep_plan_systemd_types[]; /* NULL-terminated */
-/* pki.ensure, install.etcd, wait.healthy (actions_node.c) */
+/* pki.ensure, install.etcd, wait.healthy (actions_node.c), snapshot.save */
 extern const struct ep_action_type *const ep_plan_node_types[];    /* NULL-terminated */
+/* snapshot.save (actions_snapshot.c) */
+extern const struct ep_action_type ep_snapshot_save_type;
 
 /*
  * The node path of the run's data directory, EP_JOURNAL_DATA "/<run id>",

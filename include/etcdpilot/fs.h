@@ -318,4 +318,38 @@ int ep_dir_lock(const char *path, unsigned timeout_ms, int *ret_fd, struct ep_er
 bool ep_path_exists(const char *path);
 bool ep_dir_empty_or_absent(const char *path);
 
+/* ---- a file written as a stream ------------------------------------------ */
+
+/*
+ * For a file too large to hold in memory (a snapshot of etcd's database):
+ * the same promise as ep_root_write_atomic - a reader sees no file or the
+ * whole new one - with the data handed over in pieces.  The new file is
+ * made unnamed in the target's directory (O_TMPFILE) wherever the file
+ * system allows it, so that a run killed at any moment, even with SIGKILL,
+ * leaves nothing behind; elsewhere it is a temp file "<name>.ep-<16 hex>"
+ * (ep_write_atomic_sweep finds it) that every failure removes.
+ *
+ * ep_root_atomic_file_begin: the target @path under @root (parent
+ * directory must exist: -ENOENT "the directory does not exist"; a symlink
+ * is refused, -ELOOP; a directory, -EISDIR), mode @mode exactly.  Without
+ * @replace an existing target is -EEXIST, now and again at commit (the
+ * kernel checks it: link(2) or RENAME_NOREPLACE), never replaced.
+ * ep_atomic_file_write appends (-errno, e.g. -ENOSPC, naming the file).
+ * ep_atomic_file_commit fsyncs the file, gives it its name, fsyncs the
+ * directory, and frees @f whatever happens (nothing is left on failure).
+ * ep_atomic_file_abort drops the new file and frees @f (NULL fine).  All
+ * return 0 or a negative errno with @err.
+ */
+struct ep_atomic_file;
+int ep_root_atomic_file_begin(const char *root, const char *path, mode_t mode, bool replace,
+			      struct ep_atomic_file **ret, struct ep_error *err);
+int ep_atomic_file_begin(const char *path, mode_t mode, bool replace, struct ep_atomic_file **ret,
+			 struct ep_error *err);
+int ep_atomic_file_write(struct ep_atomic_file *f, const void *data, size_t len,
+			 struct ep_error *err);
+int ep_atomic_file_commit(struct ep_atomic_file *f, struct ep_error *err);
+void ep_atomic_file_abort(struct ep_atomic_file *f);
+/* True when the new file has no name until commit (O_TMPFILE). */
+bool ep_atomic_file_unnamed(const struct ep_atomic_file *f);
+
 #endif

@@ -1908,3 +1908,230 @@ int ep_root_path(const char *root, const char *path, char **ret, struct ep_error
 	*ret = out;
 	return 0;
 }
+
+/* ---- a file written as a stream ------------------------------------------ */
+
+struct ep_atomic_file {
+	int dirfd;       /* O_RDONLY directory of the target */
+	int fd;          /* the new file, open for writing */
+	bool unnamed;    /* O_TMPFILE: no name until commit */
+	bool replace;
+	char *dir;       /* real path of the directory, for messages */
+	char *name;      /* the target's last component */
+	char *temp;      /* the named temp file (not unnamed), else NULL */
+	uint64_t written;
+};
+
+/* A random "<name>.ep-<16 hex>" into @buf (NAME_MAX + 1 bytes). */
+static void temp_name(const char *name, unsigned attempt, char *buf, size_t size)
+{
+	uint64_t rnd = 0;
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)getpid() * 2654435761u + attempt;
+	snprintf(buf, size, "%s" EP_TEMP_SUFFIX "%0*llx", name, EP_TEMP_HEX,
+		 (unsigned long long)rnd);
+}
+
+static void atomic_file_free(struct ep_atomic_file *f)
+{
+	if (!f)
+		return;
+	if (f->fd >= 0)
+		close(f->fd);
+	if (f->dirfd >= 0)
+		close(f->dirfd);
+	free(f->dir);
+	free(f->name);
+	free(f->temp);
+	free(f);
+}
+
+void ep_atomic_file_abort(struct ep_atomic_file *f)
+{
+	if (!f)
+		return;
+	if (f->temp)
+		unlinkat(f->dirfd, f->temp, 0);
+	atomic_file_free(f);
+}
+
+int ep_root_atomic_file_begin(const char *root, const char *path, mode_t mode, bool replace,
+			      struct ep_atomic_file **ret, struct ep_error *err)
+{
+	_cleanup_(root_leave) struct rootctx rc;
+	char disp[DISP_MAX], dir[PATH_MAX], dshown[DISP_MAX];
+	int r = root_enter(root, false, 0, &rc, err);
+	const char *shown = real_path(&rc, path, disp, sizeof(disp));
+	if (r == -ENOENT)
+		return ep_error_set(err, r, "writing '%s': %s", shown, strerror(-r));
+	if (r < 0)
+		return r;
+	const char *name;
+	if ((r = split_path(path, dir, sizeof(dir), &name)) < 0)
+		return ep_error_set(err, r == -EINVAL ? -EISDIR : r, "cannot write '%s': %s", shown,
+				    r == -EINVAL ? "it names a directory" : strerror(-r));
+	if (strlen(name) + strlen(EP_TEMP_SUFFIX) + EP_TEMP_HEX > NAME_MAX)
+		return ep_error_set(err, -ENAMETOOLONG, "'%s': file name too long", shown);
+	struct ep_atomic_file *f = calloc(1, sizeof(*f));
+	if (!f)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	f->fd = -1;
+	f->replace = replace;
+	f->dirfd = rc_open(&rc, dir, O_RDONLY | O_DIRECTORY, 0);
+	if (f->dirfd < 0) {
+		r = ep_error_set(err, f->dirfd, "writing '%s': %s", shown,
+				 f->dirfd == -ENOENT ? "the directory does not exist"
+						     : strerror(-f->dirfd));
+		goto fail;
+	}
+	f->dir = strdup(real_path(&rc, dir, dshown, sizeof(dshown)));
+	f->name = strdup(name);
+	if (!f->dir || !f->name) {
+		r = ep_error_set(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if ((r = check_target(f->dirfd, f->dir, name, err)) < 0)
+		goto fail;
+	struct stat st;
+	if (!replace && fstatat(f->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		r = ep_error_set(err, -EEXIST, "'%s' already exists", shown);
+		goto fail;
+	}
+	/* Unnamed first: a run killed at any moment then leaves nothing behind. */
+	f->fd = openat(f->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, mode & 07777);
+	if (f->fd >= 0) {
+		f->unnamed = true;
+	} else {
+		char tmp[NAME_MAX + 1];
+		for (unsigned attempt = 0; attempt < 16 && f->fd < 0; attempt++) {
+			temp_name(name, attempt, tmp, sizeof(tmp));
+			f->fd = openat(f->dirfd, tmp,
+				       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				       mode & 07777);
+			if (f->fd < 0 && errno != EEXIST)
+				break;
+		}
+		if (f->fd < 0) {
+			r = ep_error_set(err, -errno, "creating a temporary file in '%s': %s", f->dir,
+					 strerror(errno));
+			goto fail;
+		}
+		if (!(f->temp = strdup(tmp))) {
+			unlinkat(f->dirfd, tmp, 0);
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+			goto fail;
+		}
+	}
+	/* The umask may have narrowed the mode; set it exactly before any data lands. */
+	if (fchmod(f->fd, mode & 07777) < 0) {
+		r = ep_error_set(err, -errno, "chmod of a new file in '%s': %s", f->dir,
+				 strerror(errno));
+		goto fail;
+	}
+	*ret = f;
+	return 0;
+fail:
+	ep_atomic_file_abort(f);
+	return r;
+}
+
+int ep_atomic_file_begin(const char *path, mode_t mode, bool replace, struct ep_atomic_file **ret,
+			 struct ep_error *err)
+{
+	return ep_root_atomic_file_begin(NULL, path, mode, replace, ret, err);
+}
+
+int ep_atomic_file_write(struct ep_atomic_file *f, const void *data, size_t len,
+			 struct ep_error *err)
+{
+	int r = write_all(f->fd, data, len);
+	if (r < 0) {
+		char disp[DISP_MAX];
+		return ep_error_set(err, r, "writing '%s': %s", join(f->dir, f->name, disp, sizeof(disp)),
+				    strerror(-r));
+	}
+	f->written += len;
+	return 0;
+}
+
+bool ep_atomic_file_unnamed(const struct ep_atomic_file *f)
+{
+	return f->unnamed;
+}
+
+/* Give the unnamed file @f->fd the name @name in its directory (linkat, no replacing). */
+static int link_unnamed(struct ep_atomic_file *f, const char *name)
+{
+	if (linkat(f->fd, "", f->dirfd, name, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != ENOENT && errno != EPERM)
+		return -errno;
+	/* Without CAP_DAC_READ_SEARCH: the same through /proc. */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", f->fd);
+	if (linkat(AT_FDCWD, proc, f->dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	return -errno;
+}
+
+int ep_atomic_file_commit(struct ep_atomic_file *f, struct ep_error *err)
+{
+	char d1[DISP_MAX], d2[DISP_MAX];
+	const char *shown = join(f->dir, f->name, d2, sizeof(d2));
+	int r;
+	if (fsync(f->fd) < 0) {
+		r = ep_error_set(err, -errno, "fsync of '%s': %s", shown, strerror(errno));
+		goto out;
+	}
+	if (f->unnamed && !f->replace) {
+		/* link(2) never replaces: the target's absence is checked by the kernel. */
+		if ((r = link_unnamed(f, f->name)) < 0) {
+			r = ep_error_set(err, r, r == -EEXIST ? "'%s' appeared while it was written"
+							      : "naming '%s': %s",
+					 shown, strerror(-r));
+			goto out;
+		}
+	} else {
+		if (f->unnamed) {
+			char tmp[NAME_MAX + 1];
+			r = -EEXIST;
+			for (unsigned attempt = 0; attempt < 16 && r == -EEXIST; attempt++) {
+				temp_name(f->name, attempt, tmp, sizeof(tmp));
+				r = link_unnamed(f, tmp);
+			}
+			if (r < 0) {
+				r = ep_error_set(err, r, "naming a temporary file for '%s': %s", shown,
+						 strerror(-r));
+				goto out;
+			}
+			if (!(f->temp = strdup(tmp))) {
+				unlinkat(f->dirfd, tmp, 0);
+				r = ep_error_set(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+		if (f->replace)
+			r = renameat(f->dirfd, f->temp, f->dirfd, f->name) < 0 ? -errno : 0;
+		else if ((r = renameat2(f->dirfd, f->temp, f->dirfd, f->name, RENAME_NOREPLACE) < 0
+				      ? -errno
+				      : 0) == -EINVAL) {
+			/* A file system without RENAME_NOREPLACE: link(2) never replaces either. */
+			r = linkat(f->dirfd, f->temp, f->dirfd, f->name, 0) < 0 ? -errno : 0;
+			if (r == 0)
+				unlinkat(f->dirfd, f->temp, 0);
+		}
+		if (r < 0) {
+			r = ep_error_set(err, r, r == -EEXIST ? "'%s' appeared while it was written"
+							      : "renaming '%s' to '%s': %s",
+					 r == -EEXIST ? shown : join(f->dir, f->temp, d1, sizeof(d1)),
+					 shown, strerror(-r));
+			goto out;
+		}
+		free(f->temp);
+		f->temp = NULL;
+	}
+	r = fsync_dirfd(f->dirfd, f->dir, err);
+out:
+	ep_atomic_file_abort(f);
+	return r;
+}
