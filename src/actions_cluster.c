@@ -96,6 +96,7 @@ int ep_cluster_json_check(const json_t *params, const char *type, struct ep_erro
 
 void ep_conn_close(struct ep_conn *c)
 {
+	free(c->ca.progress_userdata);
 	ep_client_free(c->client);
 	ep_strv_release(&c->endpoints);
 	memset(c, 0, sizeof(*c));
@@ -195,7 +196,6 @@ int ep_conn_open(const char *root, const json_t *cluster, const json_t *more,
 
 static void conn_close(struct ep_conn *c)
 {
-	free(c->ca.progress_userdata);
 	ep_conn_close(c);
 }
 
