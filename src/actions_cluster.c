@@ -1050,11 +1050,6 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 		r = our_id(ctx, &c, params, undo, &id, err);
 	if (r < 0)
 		goto out;
-	if (!json_object_get(undo, "id")) {
-		json_object_set_new(undo, "id", json_string(hexid(id, hex)));
-		if ((r = ep_apply_checkpoint(ctx, err)) < 0)
-			goto out;
-	}
 	snprintf(arg, sizeof(arg), "0x%s", hexid(id, hex));
 	for (;;) {
 		struct ep_member_plan plan = { 0 };
@@ -1065,9 +1060,13 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 		if (voter) {
 			r = 0;
 			res.already = true;
-		} else if (r >= 0) {
-			r = ep_membership_apply(&c.ca, &plan, &res, &e);
+		} else if (r >= 0 && !json_object_get(undo, "id")) {
+			/* journalled before the promotion: undo then knows whom to remove */
+			json_object_set_new(undo, "id", json_string(hex));
+			r = ep_apply_checkpoint(ctx, &e);
 		}
+		if (!voter && r >= 0)
+			r = ep_membership_apply(&c.ca, &plan, &res, &e);
 		bool already = res.already;
 		ep_member_result_release(&res);
 		ep_member_plan_release(&plan);
@@ -1077,6 +1076,16 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 				     ep_param_str(params, "name"), hex,
 				     already ? "is a voting member" : "promoted to a voting member",
 				     (unsigned long long)took / 1000, (unsigned long long)took % 1000);
+			/*
+			 * A voter already: this run's own member (promoted by a run that
+			 * died before it said so) is still this run's to remove first on
+			 * rollback; a member this run did not add is not its to undo.
+			 */
+			if (voter && !json_object_size(undo) &&
+			    added_id(ep_apply_prior_undo(ctx, "member.add")) == id)
+				json_object_set_new(undo, "id", json_string(hex));
+			else if (voter && !json_object_size(undo))
+				r = EP_APPLY_SKIPPED;
 			break;
 		}
 		/* the cluster out of reach for a moment is waited out; the deadline is not */
@@ -1089,7 +1098,7 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 	}
 out:
 	conn_close(&c);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 static int promote_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t *undo,

@@ -326,6 +326,14 @@ static int journal_run(struct cli_ctx *ctx, struct ep_wf *wf, struct ep_plan *jo
 	return r;
 }
 
+static void log_stderr(void *userdata, const char *line)
+{
+	(void)userdata;
+	fflush(stdout);
+	fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+}
+
 int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result *ret,
 		     struct ep_error *err)
 {
@@ -382,6 +390,9 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 						    "(no %s)", resume ? "resume" : "rollback",
 				      EP_JOURNAL_FILE);
 
+	/* with -o json, stdout holds the one document: what planning says goes to stderr */
+	if (cli_json(ctx))
+		wf->log = log_stderr;
 	struct ep_error perr = { 0 };
 	r = ep_wf_plan(wf, &perr);
 	if (wf->nchecks)
