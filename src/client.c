@@ -1273,6 +1273,16 @@ int ep_alarm_list(struct ep_client *c, const char *endpoint, struct ep_alarm_lis
 	return 0;
 }
 
+int ep_move_leader(struct ep_client *c, const char *endpoint, uint64_t target_id,
+		   struct ep_error *err)
+{
+	_cleanup_(json_decrefp) json_t *obj = NULL;
+	json_t *body = json_pack("{s:o}", "targetID", u64_string(target_id));
+	if (!body)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	return call_sync(c, endpoint, "/v3/maintenance/transfer-leadership", body, &obj, err);
+}
+
 static char *base64_encode(const void *data, size_t len)
 {
 	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

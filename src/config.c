@@ -755,11 +755,8 @@ int ep_spec_check_init(const struct ep_spec *spec, struct ep_error *err)
 		    err, -EINVAL,
 		    "%s: a JoinConfiguration is for a node that joins an existing cluster, but "
 		    "'etcdpilot init' bootstraps a new one (a second cluster, with a CA of its "
-		    "own); nothing was changed.  Joining is 'etcdpilot join ENDPOINT --config "
-		    "FILE', which is not implemented yet: 'etcdpilot join --help' gives the steps "
-		    "by hand (copy the etcd CA here, 'etcdpilot certs generate', 'etcdpilot member "
-		    "add NAME https://IP:2380 --learner' on a member, start etcd with the "
-		    "--initial-cluster it prints and --initial-cluster-state=existing)",
+		    "own); nothing was changed.  Join with 'etcdpilot join ENDPOINT --config FILE' "
+		    "(ENDPOINT: a client URL of a member of the cluster)",
 		    ep_origin_at(&spec->origin[EP_FIELD_JOIN], "JoinConfiguration", at,
 				 sizeof(at)));
 	if (spec->external.set)

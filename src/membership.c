@@ -30,6 +30,7 @@
 #define BACKOFF_FIRST_MS 200
 #define BACKOFF_MAX_MS	 3200
 #define POLL_MAX_MS	 1000
+#define UNHEALTHY_POLL_MS 250
 #define HINT_PREFIX	 "/etcdpilot/member-name/"
 #define HINT_PREFIX_END	 "/etcdpilot/member-name0" /* '/' + 1 */
 
@@ -1265,6 +1266,13 @@ static int attempt(const struct run *run, change_fn fn, uint64_t concerned, uint
 		return r;
 	}
 	uint64_t wait = *backoff;
+	/*
+	 * "unhealthy cluster" with every voter answering is etcd's 5 s rule
+	 * after a member joined or restarted: it ends at a moment the backoff
+	 * would overshoot by seconds, so ask again soon, at a steady pace.
+	 */
+	if (cls == EP_CHANGE_UNHEALTHY)
+		wait = UNHEALTHY_POLL_MS;
 	if (ep_ms_left(run->ca->deadline_ms) <= wait) {
 		err_copy(err, &e);
 		return ep_error_prefix(err,
@@ -1276,7 +1284,8 @@ static int attempt(const struct run *run, change_fn fn, uint64_t concerned, uint
 					    .reason = e.msg,
 					    .retry_in_ms = wait };
 	progress(run, &p);
-	*backoff = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
+	if (cls != EP_CHANGE_UNHEALTHY)
+		*backoff = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
 	return (int)wait;
 }
 

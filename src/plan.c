@@ -54,6 +54,10 @@ const struct ep_action_type *ep_action_type_find(const char *name)
 		t = find_in(ep_plan_systemd_types, name);
 	if (!t)
 		t = find_in(ep_plan_node_types, name);
+	if (!t)
+		t = find_in(ep_plan_cluster_types, name);
+	if (!t)
+		t = find_in(ep_plan_member_types, name);
 	for (size_t i = 0; !t && i < nregistered; i++)
 		if (strcmp(registered[i]->name, name) == 0)
 			t = registered[i];
@@ -679,6 +683,11 @@ int ep_journal_load(const char *root, struct ep_plan **ret, struct ep_error *err
 	return journal_parse(text, len, real ? real : EP_JOURNAL_FILE, ret, err);
 }
 
+bool ep_journal_rolling_back(const struct ep_plan *plan)
+{
+	return plan->status == RUN_ROLLING_BACK;
+}
+
 bool ep_journal_can_rollback(const struct ep_plan *plan)
 {
 	if (plan->status == RUN_COMMITTING)
@@ -728,6 +737,19 @@ void ep_apply_log(const struct ep_apply_ctx *ctx, const char *fmt, ...)
 	if (!ep_strbuf_oom(&sb))
 		ctx->log(ctx->userdata, ep_strbuf_str(&sb));
 	ep_strbuf_release(&sb);
+}
+
+const json_t *ep_apply_prior_undo(const struct ep_apply_ctx *ctx, const char *type)
+{
+	struct run *run = run_of(ctx);
+	if (!run || !type)
+		return NULL;
+	for (size_t i = run->cur; i-- > 0;) {
+		const struct ep_action *a = &run->plan->v[i];
+		if (a->state == EP_ACTION_DONE && !strcmp(a->type->name, type))
+			return a->undo;
+	}
+	return NULL;
 }
 
 const char *ep_apply_run_id(const struct ep_apply_ctx *ctx)

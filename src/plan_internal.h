@@ -26,6 +26,13 @@ extern const struct ep_action_type *const ep_plan_systemd_types[]; /* NULL-termi
 extern const struct ep_action_type *const ep_plan_node_types[];    /* NULL-terminated */
 /* snapshot.save (actions_snapshot.c) */
 extern const struct ep_action_type ep_snapshot_save_type;
+/*
+ * cluster.check, member.add, member.evict, member.promote, member.remove,
+ * member.move-leader, wait.cluster (actions_cluster.c); runtime.files,
+ * etcd.data-dir, pki.ca-bundle, wait.stopped (actions_member.c)
+ */
+extern const struct ep_action_type *const ep_plan_cluster_types[]; /* NULL-terminated */
+extern const struct ep_action_type *const ep_plan_member_types[];  /* NULL-terminated */
 
 /*
  * The node path of the run's data directory, EP_JOURNAL_DATA "/<run id>",

@@ -218,10 +218,18 @@ static int stop_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *un
 	const char *unit = unit_of(params);
 	if (!json_object_get(undo, "was_active")) {
 		bool active = false;
-		int r = sc_active(ctx, unit, &active, err);
+		char state[32] = "";
+		struct ep_systemctl sc;
+		sc_init(ctx, &sc);
+		int r = ep_systemctl_is_active(&sc, unit, &active, state, err);
 		if (r < 0)
 			return r;
-		if (!active)
+		/*
+		 * "activating" is also a unit waiting to be restarted (Restart=
+		 * after its process exited): only a stop cancels that.
+		 */
+		if (!active && strcmp(state, "activating") && strcmp(state, "deactivating") &&
+		    strcmp(state, "reloading"))
 			return EP_APPLY_SKIPPED;
 		r = record_bool(undo, "was_active", true, err);
 		if (r >= 0)

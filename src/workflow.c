@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "etcdpilot/bundle.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/plan.h"
 #include "etcdpilot/workflow.h"
@@ -41,6 +42,15 @@ void ep_wf_release(struct ep_wf *wf)
 	wf->checks = NULL;
 	wf->nchecks = 0;
 	ep_strv_release(&wf->diffs);
+	ep_strv_release(&wf->notes);
+	if (wf->have_installed)
+		ep_member_desc_release(&wf->installed);
+	wf->have_installed = false;
+	if (wf->bundle) {
+		ep_ca_bundle_release(wf->bundle);
+		free(wf->bundle);
+		wf->bundle = NULL;
+	}
 	wf->member_running = wf->files_in_place = wf->etcd_changed = false;
 }
 

@@ -752,3 +752,36 @@ const struct ep_workflow ep_workflow_init = {
 	.command = "init",
 	.phases = init_phases,
 };
+
+/* ---- shared with join and reset (workflow_internal.h) ------------------------------- */
+
+int ep_wf_settle_version(struct ep_wf *wf, struct ep_error *err)
+{
+	return version_phase(wf, err);
+}
+
+int ep_wf_systemd_check(struct ep_wf *wf, bool *ret_usable, struct ep_error *err)
+{
+	return systemd_check(wf, ret_usable, err);
+}
+
+int ep_wf_new_member_checks(struct ep_wf *wf, struct ep_error *err)
+{
+	int r = data_dir_check(wf, err);
+	return r < 0 ? r : ports_check(wf, err);
+}
+
+int ep_wf_parents_plan(struct ep_wf *wf, struct ep_error *err)
+{
+	return parents_plan(wf, err);
+}
+
+int ep_wf_install_plan(struct ep_wf *wf, struct ep_error *err)
+{
+	return install_plan(wf, err);
+}
+
+int ep_wf_start_plan(struct ep_wf *wf, struct ep_error *err)
+{
+	return start_plan(wf, err);
+}

@@ -228,7 +228,8 @@ static void on_end(void *userdata, const struct ep_plan *plan, size_t i, int r)
 	live_end(&os->live);
 	const char *type = ep_plan_action_type(plan, i);
 	if (r < 0 && !os->have_diag && os->rt && os->rt->diagnose &&
-	    (!strncmp(type, "wait.", 5) || !strncmp(type, "systemd.", 8))) {
+	    (!strncmp(type, "wait.", 5) || !strncmp(type, "systemd.", 8) ||
+	     !strcmp(type, "member.promote"))) {
 		/* now, before a rollback stops what failed */
 		os->have_diag = os->rt->diagnose(os->rtctx, 40, &os->diag) != -ENOMEM;
 	}
@@ -256,10 +257,22 @@ static int journal_run(struct cli_ctx *ctx, struct ep_wf *wf, struct ep_plan *jo
 				     .rtctx = &wf->rtctx };
 	struct ep_plan_observer obs = { .action_start = on_start, .action_end = on_end,
 					.undo_start = on_undo, .userdata = &os };
+	/* a journal that still has the bundle's CA to install needs the bundle again */
+	for (size_t i = 0; wf->ca_bundle && !rollback && i < ep_plan_count(journal); i++) {
+		enum ep_action_state st = ep_plan_action_state(journal, i);
+		if (strcmp(ep_plan_action_type(journal, i), "pki.ca-bundle") ||
+		    st == EP_ACTION_DONE || st == EP_ACTION_SKIPPED)
+			continue;
+		int r = ep_wf_open_bundle(wf, err);
+		if (r < 0)
+			return r;
+	}
 	struct ep_apply_ctx actx = {
 		.root = ctx->root,
 		.spec = wf->spec,
 		.systemctl = wf->systemctl,
+		.deadline_ms = wf->deadline_ms,
+		.ca_bundle = wf->bundle,
 		.log = cli_print_line,
 	};
 	int r;
@@ -278,6 +291,14 @@ static int journal_run(struct cli_ctx *ctx, struct ep_wf *wf, struct ep_plan *jo
 	ret->changed = ep_plan_count_changed(journal);
 	diag_report(&os, err);
 	return r;
+}
+
+static void log_stderr(void *userdata, const char *line)
+{
+	(void)userdata;
+	fflush(stdout);
+	fprintf(stderr, "%s\n", line);
+	fflush(stderr);
 }
 
 int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result *ret,
@@ -326,6 +347,13 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 			ep_plan_free(journal);
 			return r;
 		}
+		/* a run that had decided to undo itself goes on undoing (unless told --resume) */
+		if (!rollback && !resume && ep_journal_rolling_back(journal) &&
+		    ep_journal_can_rollback(journal)) {
+			printf("[journal] The interrupted '%s' was being undone: going on undoing it "
+			       "('--resume' would apply it again instead)\n", ep_plan_command(journal));
+			rollback = true;
+		}
 		r = journal_run(ctx, wf, journal, rollback, ret, err);
 		ep_plan_free(journal);
 		return r;
@@ -340,6 +368,9 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 						    "(no %s)", resume ? "resume" : "rollback",
 				      EP_JOURNAL_FILE);
 
+	/* with -o json, stdout holds the one document: what planning says goes to stderr */
+	if (cli_json(ctx))
+		wf->log = log_stderr;
 	struct ep_error perr = { 0 };
 	r = ep_wf_plan(wf, &perr);
 	if (wf->nchecks)
@@ -380,6 +411,8 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 		.root = ctx->root,
 		.spec = wf->spec,
 		.systemctl = wf->systemctl,
+		.deadline_ms = wf->deadline_ms,
+		.ca_bundle = wf->bundle,
 		.log = cli_print_line,
 	};
 	r = ep_plan_apply(wf->plan, &actx, cli_has(ctx, "no-rollback") ? EP_APPLY_NO_ROLLBACK : 0,

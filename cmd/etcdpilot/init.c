@@ -15,7 +15,7 @@
 #include "etcdpilot/unit.h"
 #include "util/cleanup.h"
 
-/* What the next control-plane node needs: the CA files and the steps to join. */
+/* What the next control-plane node needs: the CA as a bundle, and the join command. */
 static void print_join_hint(const struct ep_spec *spec)
 {
 	_cleanup_free_ char *client = ep_url("https", spec->advertise_address, 2379);
@@ -26,13 +26,13 @@ static void print_join_hint(const struct ep_spec *spec)
 		printf("Run etcdctl with its certificates through %s/etcdctl.sh, e.g.\n"
 		       "\t%s/etcdctl.sh endpoint health\n",
 		       spec->systemd.bin_dir, spec->systemd.bin_dir);
-	printf("\nTo add another control-plane member, copy the etcd CA to the new node:\n"
-	       "\t%s/etcd/ca.crt\n\t%s/etcd/ca.key\n"
-	       "(e.g. 'scp %s/etcd/ca.{crt,key} root@<new node>:%s/etcd/'), then run there:\n\n"
-	       "\tetcdpilot join %s%s --name <node name> --advertise-address <node IP> "
-	       "--etcd-version %s",
-	       spec->cert_dir, spec->cert_dir, spec->cert_dir, spec->cert_dir, client ? client : "",
-	       sd ? " --mode systemd" : "", spec->etcd_version);
+	printf("\nTo add another control-plane member, export the etcd CA here (the command "
+	       "prints a certificate key, once):\n\n"
+	       "\tetcdpilot certs export-bundle FILE\n\n"
+	       "copy FILE to the new node and run there:\n\n"
+	       "\tetcdpilot join %s%s --ca-bundle FILE --certificate-key KEY --name <node name> "
+	       "--advertise-address <node IP> --etcd-version %s",
+	       client ? client : "", sd ? " --mode systemd" : "", spec->etcd_version);
 	if (strcmp(spec->image_repository, "registry.k8s.io"))
 		printf(" --image-repository %s", spec->image_repository);
 	if (strcmp(spec->data_dir, "/var/lib/etcd"))
@@ -43,7 +43,9 @@ static void print_join_hint(const struct ep_spec *spec)
 		printf(" --manifest-dir %s", spec->manifest_dir);
 	if (spec->key_type != EP_KEY_RSA_2048)
 		printf(" --key-type %s", ep_key_type_flag_name(spec->key_type));
-	printf("\n");
+	printf("\n\n(A CA copied by hand works too: %s/etcd/ca.crt and %s/etcd/ca.key to the "
+	       "same place on the new node, then join without --ca-bundle and "
+	       "--certificate-key.)\n", spec->cert_dir, spec->cert_dir);
 }
 
 static void progress_cb(void *userdata, uint64_t done, uint64_t total)

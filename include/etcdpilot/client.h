@@ -345,6 +345,15 @@ int ep_member_update(struct ep_client *c, const char *endpoint, uint64_t id,
 int ep_maintenance_status(struct ep_client *c, const char *endpoint, struct ep_status *ret,
 			  struct ep_error *err);
 
+/*
+ * Maintenance MoveLeader: hand leadership to the voter @target_id.  etcd
+ * takes it only on the leader (elsewhere: "etcdserver: not leader") and
+ * only for a started voter ("bad leader transferee" otherwise); it answers
+ * once the new leader is elected or its election timeout passed.
+ */
+int ep_move_leader(struct ep_client *c, const char *endpoint, uint64_t target_id,
+		   struct ep_error *err);
+
 /* Alarm list (goes through raft: needs quorum). */
 int ep_alarm_list(struct ep_client *c, const char *endpoint, struct ep_alarm_list *ret,
 		  struct ep_error *err);

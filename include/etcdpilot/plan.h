@@ -98,6 +98,7 @@
 
 struct ep_error;
 struct ep_spec;
+struct ep_ca_bundle; /* bundle.h */
 struct ep_strbuf; /* src/util/strbuf.h */
 struct ep_plan;
 struct ep_apply_ctx;
@@ -334,6 +335,11 @@ struct ep_apply_ctx {
 	const struct ep_spec *spec;     /* the node spec of the run (may be NULL on rollback) */
 	const char *systemctl;          /* program for systemd.* actions (NULL = "systemctl") */
 	uint64_t deadline_ms;           /* ep_now_ms() clock; 0 = none: waits are bounded by it */
+	/*
+	 * join --ca-bundle: the opened bundle, in memory only (its key never
+	 * enters a plan or the journal); NULL when none was given or opened.
+	 */
+	const struct ep_ca_bundle *ca_bundle;
 	ep_log_fn log;                  /* may be NULL */
 	void *userdata;
 	/* private to the engine */
@@ -379,6 +385,15 @@ int ep_apply_checkpoint(struct ep_apply_ctx *ctx, struct ep_error *err);
 const char *ep_apply_run_id(const struct ep_apply_ctx *ctx);
 size_t ep_apply_index(const struct ep_apply_ctx *ctx);
 
+/*
+ * The undo data of the nearest action of type @type before the running one
+ * that is done (what it recorded: the member ID and list member.add got),
+ * or NULL when there is none.  Borrowed: valid while the action runs.  An
+ * action reads another's record only through this, so that a resumed run
+ * finds it in the journal exactly as the first run left it.
+ */
+const json_t *ep_apply_prior_undo(const struct ep_apply_ctx *ctx, const char *type);
+
 /* One line to ctx->log (if set), printf-style. */
 void ep_apply_log(const struct ep_apply_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -397,6 +412,13 @@ int ep_journal_load(const char *root, struct ep_plan **ret, struct ep_error *err
 /* The command that wrote a loaded journal ("join") and when it started (RFC 3339). */
 const char *ep_plan_command(const struct ep_plan *plan);
 const char *ep_plan_started(const struct ep_plan *plan);
+
+/*
+ * True when the loaded @plan was being rolled back when its run stopped
+ * (status "rolling-back"): the run had decided to undo itself, and a plain
+ * re-run should go on undoing it rather than apply it again.
+ */
+bool ep_journal_rolling_back(const struct ep_plan *plan);
 
 /*
  * Whether ep_journal_rollback can undo the loaded @plan: false when an

@@ -32,6 +32,7 @@
 struct ep_error;
 struct ep_plan;
 struct ep_wf;
+struct ep_ca_bundle; /* bundle.h */
 
 /* One failed preflight check. */
 struct ep_check {
@@ -65,6 +66,29 @@ struct ep_workflow {
 /* The workflow of `etcdpilot init`. */
 extern const struct ep_workflow ep_workflow_init;
 
+/*
+ * The workflow of `etcdpilot join ENDPOINT`: preflight, install (systemd),
+ * certs, cluster-check, member-add, etcd, start (systemd), promote, wait
+ * (workflow_join.c; docs/design.md, "Join and reset").
+ */
+extern const struct ep_workflow ep_workflow_join;
+
+/*
+ * The workflow of `etcdpilot reset`: preflight, remove-member, stop, data,
+ * certs, files (workflow_reset.c).  It works on what ep_workflow_reset_mode
+ * found on the node.
+ */
+extern const struct ep_workflow ep_workflow_reset;
+
+/*
+ * Which runtime runs this node's member, from what is on the node: a
+ * static pod manifest, or an etcd unit (read back through each runtime).
+ * Both: @mode_given (--mode) decides, else a usage error.  Neither: *@ret
+ * stays spec->mode.  0 or -errno with @err.
+ */
+int ep_workflow_reset_mode(const struct ep_spec *spec, const char *root, bool mode_given,
+			   enum ep_mode *ret, struct ep_error *err);
+
 /* The phase called @name in @wf, or NULL. */
 const struct ep_phase *ep_workflow_phase(const struct ep_workflow *wf, const char *name);
 
@@ -90,6 +114,18 @@ struct ep_wf {
 	void *userdata;
 	/* install progress (download bar); may be NULL */
 	void (*progress)(void *userdata, uint64_t done, uint64_t total);
+	/* the whole run's deadline (ep_now_ms() clock) for the actions' waits; 0 = none */
+	uint64_t deadline_ms;
+
+	/* join and reset (unset for init) */
+	const struct ep_strv *endpoints; /* client URLs of the cluster (join: ENDPOINT) */
+	const char *cacert, *cert, *key; /* --cacert/--cert/--key; NULL: the node's own files */
+	const char *ca_bundle;           /* join --ca-bundle FILE (the invoking user's path) */
+	const char *certificate_key;     /* join --certificate-key HEX (secret: never in a plan) */
+	const char *remove_dead;         /* join --remove-dead NAME|ID */
+	bool replace;                    /* join --replace */
+	bool delete_data;                /* reset --delete-data */
+	bool remove_ca;                  /* reset --remove-ca */
 
 	/* filled by the phases */
 	struct ep_plan *plan;
@@ -101,10 +137,22 @@ struct ep_wf {
 	bool files_in_place;           /* the runtime files are already what they must be */
 	bool etcd_changed;             /* something etcd reads changes: restart it (systemd) */
 	struct ep_strv diffs;          /* files that differ from what would be written */
+	struct ep_ca_bundle *bundle;   /* join: the opened --ca-bundle (wiped on release) */
+	struct ep_strv notes;          /* what the command says at the end (reset: the member) */
+	struct ep_member_desc installed; /* reset: what the runtime read back (have_installed) */
+	bool have_installed;
 };
 
 /* Free what the run owns (the plan too) and zero the outputs. */
 void ep_wf_release(struct ep_wf *wf);
+
+/*
+ * join: open wf->ca_bundle with wf->certificate_key into wf->bundle (once;
+ * bundle.h's order of refusals: a file that is no bundle, truncated or
+ * damaged is a usage error; expired, a wrong key or an altered file a
+ * failure).  Nothing to do without --ca-bundle.  0 or -errno with @err.
+ */
+int ep_wf_open_bundle(struct ep_wf *wf, struct ep_error *err);
 
 /*
  * Plan the run: each phase of wf->workflow in order (only wf->only_phase

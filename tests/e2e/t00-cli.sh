@@ -84,17 +84,22 @@ done <<<"$commands"
 pass "the $unimpl unimplemented commands say so and exit 1"
 
 # ... and say how to do it by hand until they land (issue 11 item 8).
-for cmd in "join https://10.0.0.1:2379" reset; do
+for cmd in "convert --to static-pod"; do
 	# shellcheck disable=SC2086
 	run "$EP" $cmd
 	expect_rc 1 "'$cmd' (not implemented) exits 1"
 	expect_in "$T/err" 'Until it is, do it by hand:' "'$cmd' gives the manual way"
-	expect_not_in "$T/err" 'etcdpilot (join|reset)\b' "'$cmd': the manual way names no command that does not exist yet"
 done
 # snapshot save is implemented: a FILE it cannot write is a usage error before any member is asked
 run "$EP" snapshot save "$T/no/such/dir/snap.db"
 expect_rc 2 "snapshot save into a missing directory: exit 2"
 expect_in "$T/err" 'the directory does not exist' "... and says so"
+# join and reset are implemented: a usage error is exit 2 before anything runs
+run "$EP" join
+expect_rc 2 "'join' without ENDPOINT is a usage error"
+run "$EP" join https://10.0.0.1:2379 --ca-bundle "$T/none" --name cp1 --advertise-address 10.0.0.1
+expect_rc 2 "'join --ca-bundle' without --certificate-key is a usage error"
+expect_not_in "$T/err" "not implemented" "join is implemented"
 
 # A group asked for help lists its subcommands and exits 0 (issue 11 item 10).
 run "$EP" member --help

@@ -129,7 +129,7 @@ expect_eq "$(tree_digest "$D")" "$before" "nothing changed"
 before=$(tree_digest "$R")
 run "$EP" --root "$R" init --dry-run --config "$SRC/manifests/examples/join-v1beta4.yaml"
 expect_rc 2 "init with a JoinConfiguration exits 2"
-expect_in "$T/err" "join-v1beta4\.yaml:6:7: kind: a JoinConfiguration is for a node that joins an existing cluster, but 'etcdpilot init' bootstraps a new one.*'etcdpilot join ENDPOINT --config FILE', which is not implemented yet" \
+expect_in "$T/err" "join-v1beta4\.yaml:6:7: kind: a JoinConfiguration is for a node that joins an existing cluster, but 'etcdpilot init' bootstraps a new one.*Join with 'etcdpilot join ENDPOINT --config FILE'" \
 	"and says to join instead"
 expect_not_in "$T/out" 'Generating' "no CA is planned"
 expect_eq "$(tree_digest "$R")" "$before" "the node root is untouched"

@@ -63,7 +63,7 @@ expect_in "$T/out" '^\[wait\] Wait for the local etcd member to become healthy' 
 expect_in "$T/out" '^\[wait\] The local etcd member is healthy after' "and how long it took"
 [[ -e $R/var/lib/etcdpilot/journal.json ]] && fail "the journal is gone after a successful run"
 pass "the journal is gone after a successful run"
-expect_in "$T/out" "etcdpilot join https://$ADDR:2379 --name <node name> --advertise-address <node IP> --etcd-version 3.4.23 --key-type ecdsa-p256$" "prints the join command for the next node, with every non-default setting"
+expect_in "$T/out" "etcdpilot join https://$ADDR:2379 --ca-bundle FILE --certificate-key KEY --name <node name> --advertise-address <node IP> --etcd-version 3.4.23 --key-type ecdsa-p256$" "prints the join command for the next node, with every non-default setting"
 expect_in "$T/out" '/etc/kubernetes/pki/etcd/ca.key' "names the CA files to copy"
 
 PKI=$R/etc/kubernetes/pki

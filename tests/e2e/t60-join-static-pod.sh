@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# t60: etcdpilot join in static-pod mode on three simulated nodes (each its
+# own network namespace and address on one switch, a kubelet stand-in per
+# node): init on n1; n2 joins with the CA from 'certs export-bundle' (--ca-bundle
+# --certificate-key), n3 with the CA copied by hand; both end as voters and
+# every member is healthy; a second join of n2 changes nothing; bad input is
+# refused with exit 2 and nothing changed (on the node or in the cluster);
+# --dry-run writes nothing; the init hint names the real join command.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-standin.sh"
+. "$(dirname "$0")/lib-cluster.sh"
+
+cluster_switch t60 10.60.0
+for i in 1 2 3 4; do node_add $i static-pod; done
+E1=https://${NODE_ADDR[1]}:2379
+
+run ep_node 1 init $(node_flags 1) --timeout 60s
+expect_rc 0 "init on n1"
+expect_in "$T/out" "etcdpilot certs export-bundle FILE" "init's hint: export the CA as a bundle"
+expect_in "$T/out" "etcdpilot join $E1 --ca-bundle FILE --certificate-key KEY --name <node name> --advertise-address <node IP> --etcd-version 3.4.23 --key-type ecdsa-p256$" \
+	"init's hint: the join command with the bundle"
+
+# --- bad input: exit 2, nothing changed --------------------------------------
+before=$(tree_digest "${NODE_ROOT[4]}")
+members_summary 1 >"$T/m0"
+run ep_node 4 join "$E1" $(node_flags 4)
+expect_rc 2 "join without the cluster's CA is refused"
+expect_in "$T/err" "this node has no etcd CA .*etcdpilot certs export-bundle FILE.*--ca-bundle FILE --certificate-key KEY" \
+	"and says how to bring the CA"
+run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/none"
+expect_rc 2 "--ca-bundle without --certificate-key"
+run ep_node 4 join "not a url!" $(node_flags 4)
+expect_rc 2 "a bad ENDPOINT"
+expect_in "$T/err" "ENDPOINT" "names the argument"
+run ep_node 4 join "$E1" $(node_flags 4) --cacert /x
+expect_rc 2 "--cacert without --cert and --key"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "the refused joins wrote nothing"
+
+run ep_node 1 certs export-bundle "$T/bundle" -o json
+expect_rc 0 "export-bundle on n1"
+KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificateKey"])' "$T/out")
+WRONG=$(printf '%064d' 7)
+run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/bundle" --certificate-key "$WRONG"
+expect_rc 1 "a wrong certificate key is refused"
+expect_in "$T/err" "the certificate key is wrong or the bundle .* was altered" "in the bundle's words"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "and nothing was written"
+members_summary 1 >"$T/m1"
+cmp -s "$T/m0" "$T/m1" || fail "the cluster is unchanged by refused joins"
+pass "the cluster is unchanged by refused joins"
+
+# --- dry run: the plan, nothing written ---------------------------------------
+run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/bundle" --certificate-key "$KEY" --dry-run
+expect_rc 0 "join --dry-run"
+expect_in "$T/out" "^\[dryrun\] \[certs\] Would install the etcd CA " "plans the CA from the bundle"
+expect_in "$T/out" "^\[dryrun\] \[member-add\] Would add member 'n4' as a learner with peer URL https://${NODE_ADDR[4]}:2380" \
+	"plans the learner"
+expect_in "$T/out" "^\[dryrun\] \[promote\] Would wait until learner 'n4' has started and caught up" "plans the promotion"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "join --dry-run wrote nothing"
+run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/bundle" --certificate-key "$KEY" --dry-run -o json
+expect_rc 0 "join --dry-run -o json"
+python3 - "$T/out" "$KEY" <<'PY' || fail "the plan as one JSON document"
+import json, sys
+text = open(sys.argv[1]).read()
+d = json.loads(text)
+types = [a["type"] for a in d["actions"]]
+assert types == ["pki.ca-bundle", "pki.ensure", "cluster.check", "member.add", "etcd.data-dir",
+                 "dir.create", "runtime.files", "member.promote", "wait.cluster"], types
+assert sys.argv[2] not in text and "PRIVATE KEY" not in text, "no key material"
+PY
+pass "the plan as one JSON document, no key in it"
+
+# --- n2 joins with the bundle, n3 with the CA copied by hand -------------------
+run ep_node 2 join "$E1" $(node_flags 2) --ca-bundle "$T/bundle" --certificate-key "$KEY" --timeout 60s
+expect_rc 0 "n2 joins with --ca-bundle"
+expect_in "$T/out" "^\[certs\] Install the etcd CA " "the CA comes from the bundle"
+expect_in "$T/out" "^\[member-add\] Added member 'n2' \([0-9a-f]+\) as a learner: 2 members now" "added as a learner"
+expect_in "$T/out" "^\[promote\] Member 'n2' \([0-9a-f]+\) promoted to a voting member" "promoted"
+expect_in "$T/out" "^\[wait\] All 2 members are healthy" "every member healthy"
+expect_in "$T/out" "is a voting member of the cluster and every member is healthy \(joined in " "the closing line"
+cmp -s "${NODE_ROOT[1]}/etc/kubernetes/pki/etcd/ca.crt" "${NODE_ROOT[2]}/etc/kubernetes/pki/etcd/ca.crt" ||
+	fail "n2 has n1's CA"
+pass "n2 has n1's CA"
+[[ -e ${NODE_ROOT[2]}/var/lib/etcdpilot/journal.json ]] && fail "the journal is gone after the join"
+pass "the journal is gone after the join"
+grep -q -- "--initial-cluster-state=existing" "${NODE_ROOT[2]}/etc/kubernetes/manifests/etcd.yaml" ||
+	fail "n2's manifest starts an existing cluster"
+grep -Eq -- "--initial-cluster=(n1=https://${NODE_ADDR[1]}:2380,n2=https://${NODE_ADDR[2]}:2380|n2=https://${NODE_ADDR[2]}:2380,n1=https://${NODE_ADDR[1]}:2380)$" \
+	"${NODE_ROOT[2]}/etc/kubernetes/manifests/etcd.yaml" || fail "n2's initial cluster: n1 and n2"
+pass "n2's manifest: --initial-cluster n1,n2 and --initial-cluster-state=existing"
+
+ca_copy 1 3
+run ep_node 3 join "$E1" $(node_flags 3) --timeout 60s
+expect_rc 0 "n3 joins with the CA copied by hand"
+expect_in "$T/out" "^\[wait\] All 3 members are healthy" "three healthy members"
+
+members_summary 1 >"$T/m"
+expect_eq "$(cat "$T/m")" "n1 voter started
+n2 voter started
+n3 voter started" "1: three voters"
+run ep_node 3 health --endpoints "$E1"
+expect_rc 0 "health: every member healthy"
+expect_in "$T/out" "3 of 3 members healthy" "3 of 3"
+
+# --- a second join of n2 changes nothing ---------------------------------------
+before2=$(tree_digest "${NODE_ROOT[2]}/etc")
+run ep_node 2 join "$E1" $(node_flags 2) --timeout 30s
+expect_rc 0 "a second join of n2"
+expect_in "$T/out" "already installed" "sees its member installed"
+expect_in "$T/out" "Nothing to do: .* nothing was changed" "and changes nothing"
+expect_eq "$(tree_digest "${NODE_ROOT[2]}/etc")" "$before2" "n2's files untouched"
+members_summary 1 >"$T/m2"
+cmp -s "$T/m" "$T/m2" || fail "the cluster is unchanged by the second join"
+pass "the cluster is unchanged by the second join"
+
+# a join under another name on a node that runs a member: refused
+run ep_node 3 join "$E1" --name other --advertise-address "${NODE_ADDR[3]}" --etcd-version 3.4.23 \
+	--key-type ecdsa-p256
+expect_rc 1 "join of another member on n3 is refused"
+expect_in "$T/err" "this node already runs etcd member 'n3'.*run 'etcdpilot reset' first" "says reset first"

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# t61: etcdpilot join in systemd mode (hack/systemctl-standin as systemd) and
+# in a mixed cluster, each node its own network namespace on one switch:
+#   A  n1 init --mode systemd, n2 and n3 join --mode systemd: three voters;
+#   B  n4 init --mode systemd, n5 and n6 join as static pods (kubelet
+#      stand-ins): three voters;
+# every member healthy in both; the units and environments written by join
+# start an existing cluster.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-standin.sh"
+. "$(dirname "$0")/lib-cluster.sh"
+
+cluster_switch t61 10.61.0
+for i in 1 2 3 4; do node_add $i systemd; done
+node_add 5 static-pod
+node_add 6 static-pod
+
+for c in "1 2 3" "4 5 6"; do
+	set -- $c
+	first=$1 second=$2 third=$3
+	E=https://${NODE_ADDR[$first]}:2379
+	run ep_node "$first" init $(node_flags "$first") --timeout 60s
+	expect_rc 0 "init --mode ${NODE_MODE[$first]} on n$first"
+	shift
+	for i in "$@"; do
+		ca_copy "$first" "$i"
+		run ep_node "$i" join "$E" $(node_flags "$i") --timeout 90s
+		expect_rc 0 "n$i joins (--mode ${NODE_MODE[$i]})"
+		expect_in "$T/out" "^\[promote\] Member 'n$i' \([0-9a-f]+\) promoted to a voting member" "n$i promoted"
+		expect_in "$T/out" "^\[wait\] All [0-9]+ members are healthy" "every member healthy after n$i"
+		if [[ ${NODE_MODE[$i]} == systemd ]]; then
+			expect_in "$T/out" "^\[start\] Run systemctl enable --now etcd.service" "n$i: etcd started through systemd"
+			env=${NODE_ROOT[$i]}/etc/etcd/etcd.env
+			grep -q '^ETCD_INITIAL_CLUSTER_STATE=existing$' "$env" || fail "n$i's etcd.env starts an existing cluster"
+			grep -q "^ETCD_INITIAL_CLUSTER=.*n$first=https://${NODE_ADDR[$first]}:2380" "$env" ||
+				fail "n$i's etcd.env names n$first in the initial cluster"
+			pass "n$i's etcd.env: ETCD_INITIAL_CLUSTER with n$first, state existing"
+			[[ $(stat -c %a "$env") == 640 ]] || fail "etcd.env mode 0640"
+		else
+			grep -q -- "--initial-cluster-state=existing" "${NODE_ROOT[$i]}/etc/kubernetes/manifests/etcd.yaml" ||
+				fail "n$i's manifest starts an existing cluster"
+			pass "n$i's manifest starts an existing cluster"
+		fi
+	done
+	members_summary "$first" >"$T/m"
+	expect_eq "$(cat "$T/m")" "n$first voter started
+n$second voter started
+n$third voter started" "three voters: n$first, n$second, n$third"
+	run ep_node "$first" health --endpoints "$E"
+	expect_rc 0 "health of the cluster of n$first: every member healthy"
+	expect_in "$T/out" "3 of 3 members healthy" "3 of 3"
+done
+"$SYSTEMCTL_STANDIN" --root "${NODE_ROOT[2]}" is-active etcd.service >"$T/state"
+expect_eq "$(cat "$T/state")" active "n2's etcd.service is active"
+"$SYSTEMCTL_STANDIN" --root "${NODE_ROOT[2]}" is-enabled etcd.service >"$T/state"
+expect_eq "$(cat "$T/state")" enabled "and enabled"
