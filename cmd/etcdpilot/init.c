@@ -136,6 +136,12 @@ static void init_phase_help(FILE *f)
 		sd ? sd : "");
 }
 
+static void phase_words(FILE *f)
+{
+	for (const struct ep_phase *const *p = ep_workflow_init.phases; *p; p++)
+		fprintf(f, "%s\n", (*p)->name);
+}
+
 static const struct cli_opt init_opts[] = {
 	CLI_WORKFLOW_OPTS,
 	{ 0 },
@@ -170,6 +176,7 @@ const struct cli_command cmd_init_phase = {
 	.groups = CLI_NODE | CLI_SYSTEMD,
 	.opts = init_opts,
 	.args = "NAME",
+	.arg_words = phase_words,
 	.summary = "run one phase of init alone",
 	.help = "Plans and applies the phase NAME of init alone, as 'kubeadm init phase'\n"
 		"does (preflight still looks at the node to know what is there, but only\n"
