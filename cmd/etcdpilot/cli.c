@@ -69,6 +69,20 @@ void cli_print_line(void *userdata, const char *line)
 	fflush(f);
 }
 
+static void print_line_stderr(void *userdata, const char *line)
+{
+	(void)userdata;
+	fflush(stdout);
+	fputs(line, stderr);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+ep_log_fn cli_log(const struct cli_ctx *ctx)
+{
+	return cli_json(ctx) ? print_line_stderr : cli_print_line;
+}
+
 void cli_print_json(json_t *doc)
 {
 	if (!doc)

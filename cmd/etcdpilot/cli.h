@@ -14,6 +14,7 @@
 
 #include "etcdpilot/config.h"
 #include "etcdpilot/error.h"
+#include "etcdpilot/log.h"
 #include "etcdpilot/spec.h"
 
 /*
@@ -154,6 +155,12 @@ int cli_load_spec_any_address(struct cli_ctx *ctx, struct ep_spec *spec, struct 
  * order on a terminal.
  */
 void cli_print_line(void *userdata, const char *line);
+
+/*
+ * The log function for @ctx's command: cli_print_line, or with -o json one
+ * that prints every line to stderr, where it cannot spoil the document.
+ */
+ep_log_fn cli_log(const struct cli_ctx *ctx);
 
 /* Print @doc (stolen reference) to stdout as one JSON document. */
 void cli_print_json(json_t *doc);

@@ -80,7 +80,7 @@ static int init_run(struct cli_ctx *ctx, const char *only_phase, struct ep_error
 		.only_phase = only_phase,
 		.skip = &skip,
 		.ignore = &ignore,
-		.log = cli_print_line,
+		.log = cli_log(ctx), /* -o json: progress on stderr */
 		.progress = isatty(2) ? progress_cb : NULL,
 	};
 	if (r >= 0 && spec.mode == EP_MODE_SYSTEMD) {
