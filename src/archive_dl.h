@@ -30,7 +30,8 @@
 	X(archive_read_next_header)                                                          \
 	X(archive_read_open_memory)                                                          \
 	X(archive_read_support_filter_gzip)                                                  \
-	X(archive_read_support_format_tar)
+	X(archive_read_support_format_tar)                                                   \
+	X(archive_version_string)
 
 #define EP_ARCHIVE_SYM_DECLARE(name) extern __typeof__(name) *sym_##name;
 EP_ARCHIVE_SYMS(EP_ARCHIVE_SYM_DECLARE)

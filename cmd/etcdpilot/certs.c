@@ -41,6 +41,21 @@ static int parse_names(struct cli_ctx *ctx, bool allow_ca, unsigned *ret, struct
 	return 0;
 }
 
+void cli_cert_words(FILE *f)
+{
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++)
+		fprintf(f, "%s\n", ep_cert_profile((enum ep_cert_id)i)->name);
+	fputs("all\n", f);
+}
+
+void cli_cert_leaf_words(FILE *f)
+{
+	for (unsigned i = 0; i < EP_CERT_COUNT; i++)
+		if (i != EP_CERT_CA)
+			fprintf(f, "%s\n", ep_cert_profile((enum ep_cert_id)i)->name);
+	fputs("all\n", f);
+}
+
 static int run_generate(struct cli_ctx *ctx, struct ep_error *err)
 {
 	unsigned mask = 0;
@@ -262,6 +277,7 @@ const struct cli_command cmd_certs_generate = {
     .run = run_generate,
     .groups = CLI_NODE,
     .args = "[NAME|all]",
+    .arg_words = cli_cert_words,
     .summary = "generate the etcd CA and this node's certificates (kubeadm layout)",
     .help = "NAME is etcd-ca, etcd-server, etcd-peer, etcd-healthcheck-client,\n"
 	    "apiserver-etcd-client or all (the default).  Files go where kubeadm puts them\n"
@@ -293,6 +309,7 @@ const struct cli_command cmd_certs_renew = {
     .run = run_renew,
     .groups = CLI_NODE,
     .args = "NAME|all",
+    .arg_words = cli_cert_leaf_words,
     .summary = "renew certificates with the CA (the CA itself is never renewed)",
     .help = "NAME is etcd-server, etcd-peer, etcd-healthcheck-client,\n"
 	    "apiserver-etcd-client or all.  Like kubeadm, a renewed certificate gets a new\n"

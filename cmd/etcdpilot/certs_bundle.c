@@ -16,13 +16,6 @@
 #include "etcdpilot/bundle.h"
 
 /* In JSON mode stdout holds the document alone: the library's lines go to stderr. */
-static void log_stderr(void *userdata, const char *line)
-{
-	(void)userdata;
-	fflush(stdout);
-	fprintf(stderr, "%s\n", line);
-}
-
 /* @s as one shell word: as it is when it needs no quoting, else in single quotes. */
 static void print_shell_word(const char *s)
 {
@@ -124,7 +117,7 @@ static int run_export(struct cli_ctx *ctx, struct ep_error *err)
 	if (r >= 0)
 		r = ep_pki_bundle_export(&spec, ctx->root, file, ttl_s, time(NULL),
 					 cli_has(ctx, "force"), ctx->dry_run, key, &info,
-					 cli_json(ctx) ? log_stderr : cli_print_line, NULL, err);
+					 cli_log(ctx), NULL, err);
 	ep_spec_release(&spec);
 	if (r >= 0) {
 		if (cli_json(ctx))

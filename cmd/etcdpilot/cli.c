@@ -78,6 +78,11 @@ void cli_print_line_stderr(void *userdata, const char *line)
 	fflush(stderr);
 }
 
+ep_log_fn cli_log(const struct cli_ctx *ctx)
+{
+	return cli_json(ctx) ? cli_print_line_stderr : cli_print_line;
+}
+
 void cli_print_json(json_t *doc)
 {
 	if (!doc)
@@ -85,6 +90,19 @@ void cli_print_json(json_t *doc)
 	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', stdout);
 	json_decref(doc);
+}
+
+void cli_print_doc(const char *kind, json_t *doc)
+{
+	if (!doc)
+		return;
+	json_t *out = json_pack("{s:s s:s}", "apiVersion", CLI_API_VERSION, "kind", kind);
+	if (!out || json_object_update(out, doc) < 0) {
+		json_decref(out);
+		out = json_incref(doc); /* out of memory: the fields, at least */
+	}
+	json_decref(doc);
+	cli_print_json(out);
 }
 
 void cli_verbose(const struct cli_ctx *ctx, const char *fmt, ...)

@@ -14,9 +14,15 @@
 
 #include "etcdpilot/config.h"
 #include "etcdpilot/error.h"
+#include "etcdpilot/log.h"
 #include "etcdpilot/spec.h"
 
-/* One flag: long name without the dashes, optional one-letter form. */
+/*
+ * One flag: long name without the dashes, optional one-letter form.
+ * @argname also says what the value is, for shell completion: FILE and PATH
+ * complete file names, DIR directories, MODE the modes, TYPE the key types,
+ * FORMAT the command's output formats; any other name completes nothing.
+ */
 struct cli_opt {
 	const char *name;
 	char short_name;
@@ -56,7 +62,38 @@ struct cli_command {
 	bool yaml_output;     /* -o yaml prints one YAML document (else -o yaml is refused) */
 	const char *instead;  /* not implemented yet: the manual way to do it today */
 	void (*help_extra)(FILE *f); /* more help made at run time (a phase list); may be NULL */
+	/*
+	 * The words the first positional argument takes, printed to @f one per
+	 * line (certificate names, phases), for shell completion; NULL: an
+	 * @args starting with FILE completes file names, anything else nothing.
+	 */
+	void (*arg_words)(FILE *f);
+	bool hidden; /* the build's own helpers: not in --help, completion or man pages */
 };
+
+/*
+ * The exit codes, in order: main.c maps results to them, and --help, the
+ * man pages and their test read this one table.  @command names the only
+ * command that uses the code (NULL: any).
+ */
+struct cli_exit_code {
+	int code;
+	const char *command;
+	const char *meaning;
+};
+extern const struct cli_exit_code cli_exit_codes[]; /* terminated by a NULL meaning */
+
+/*
+ * The flags of a group: 0 for the global flags, else one of CLI_NODE,
+ * CLI_CLIENT, CLI_SYSTEMD.  A table terminated by {0}; NULL for anything else.
+ */
+const struct cli_opt *cli_opt_group(unsigned group);
+
+/* The heading a group's flags have in --help and the man pages ("Node flags"). */
+const char *cli_opt_group_title(unsigned group);
+
+/* The API version of etcdpilot's own -o json documents (docs/json.md). */
+#define CLI_API_VERSION "etcdpilot.io/v1alpha1"
 
 #define CLI_MAX_LOCAL 32
 
@@ -121,9 +158,21 @@ void cli_print_line(void *userdata, const char *line);
 
 /* The same to stderr: for progress while stdout holds one JSON document. */
 void cli_print_line_stderr(void *userdata, const char *line);
+/*
+ * The log function for @ctx's command: cli_print_line, or with -o json one
+ * that prints every line to stderr, where it cannot spoil the document.
+ */
+ep_log_fn cli_log(const struct cli_ctx *ctx);
 
 /* Print @doc (stolen reference) to stdout as one JSON document. */
 void cli_print_json(json_t *doc);
+
+/*
+ * Print @doc (stolen reference) as one of etcdpilot's documents: with
+ * "apiVersion": CLI_API_VERSION and "kind": @kind first, then @doc's own
+ * fields in their order (docs/json.md lists the kinds).
+ */
+void cli_print_doc(const char *kind, json_t *doc);
 
 /* Print a diagnostic line to stderr when -v was given. */
 void cli_verbose(const struct cli_ctx *ctx, const char *fmt, ...)
@@ -142,5 +191,10 @@ extern const struct cli_command cmd_render_manifest, cmd_render_unit;
 extern const struct cli_command cmd_convert, cmd_snapshot_save, cmd_config_print,
 	cmd_operate;
 extern const struct cli_command cmd_keyspace, cmd_keyspace_get;
+extern const struct cli_command cmd_version, cmd_completion, cmd_docs;
+
+/* The certificate names 'certs generate' and 'certs renew' take, one a line. */
+void cli_cert_words(FILE *f);
+void cli_cert_leaf_words(FILE *f);
 
 #endif

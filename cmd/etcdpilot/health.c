@@ -386,7 +386,7 @@ static int health_run(struct cli_ctx *ctx, struct ep_error *err)
 	if (!doc)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	if (cli_json(ctx)) {
-		cli_print_json(doc);
+		cli_print_doc("HealthReport", doc);
 	} else {
 		r = print_text(doc);
 		json_decref(doc);

@@ -82,7 +82,7 @@ static int init_run(struct cli_ctx *ctx, const char *only_phase, struct ep_error
 		.only_phase = only_phase,
 		.skip = &skip,
 		.ignore = &ignore,
-		.log = cli_json(ctx) ? cli_print_line_stderr : cli_print_line,
+		.log = cli_log(ctx), /* -o json: progress on stderr */
 		.progress = isatty(2) ? progress_cb : NULL,
 	};
 	if (r >= 0 && spec.mode == EP_MODE_SYSTEMD) {
@@ -138,6 +138,12 @@ static void init_phase_help(FILE *f)
 		sd ? sd : "");
 }
 
+static void phase_words(FILE *f)
+{
+	for (const struct ep_phase *const *p = ep_workflow_init.phases; *p; p++)
+		fprintf(f, "%s\n", (*p)->name);
+}
+
 static const struct cli_opt init_opts[] = {
 	CLI_WORKFLOW_OPTS,
 	{ 0 },
@@ -172,6 +178,7 @@ const struct cli_command cmd_init_phase = {
 	.groups = CLI_NODE | CLI_SYSTEMD,
 	.opts = init_opts,
 	.args = "NAME",
+	.arg_words = phase_words,
 	.summary = "run one phase of init alone",
 	.help = "Plans and applies the phase NAME of init alone, as 'kubeadm init phase'\n"
 		"does (preflight still looks at the node to know what is there, but only\n"

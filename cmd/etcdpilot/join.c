@@ -72,7 +72,7 @@ static int join_run(struct cli_ctx *ctx, struct ep_error *err)
 		.dry_run = ctx->dry_run,
 		.skip = &skip,
 		.ignore = &ignore,
-		.log = cli_print_line,
+		.log = cli_log(ctx),
 		.deadline_ms = t0 + spec.timeout_ms,
 		.endpoints = &eps,
 		.cacert = ctx->cacert,

@@ -125,7 +125,7 @@ static int keyspace_run(struct cli_ctx *ctx, struct ep_error *err)
 				"plaintext (listed in the output); exit %d\n",
 			CLI_PLAINTEXT_EXIT);
 	if (cli_json(ctx))
-		cli_print_json(json_incref(doc));
+		cli_print_doc("Keyspace", json_incref(doc));
 	else
 		ks_render(doc, stdout);
 	r = plaintext ? CLI_PLAINTEXT : 0;

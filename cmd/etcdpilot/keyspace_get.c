@@ -124,7 +124,8 @@ static void keys_head(struct keys_out *o)
 		return;
 	o->started = true;
 	json_t *p = ks_jstr(o->prefix, strlen(o->prefix));
-	printf("{\n  \"prefix\": ");
+	printf("{\n  \"apiVersion\": \"" CLI_API_VERSION "\",\n  \"kind\": \"KeyList\",\n"
+	       "  \"prefix\": ");
 	json_dumpf(p, stdout, JSON_ENCODE_ANY);
 	json_decref(p);
 	printf(",\n  \"keys\": [\n");

@@ -13,7 +13,6 @@
 
 #include "cli.h"
 #include "etcdpilot/fs.h"
-#include "etcdpilot/version.h"
 
 const struct cli_command *const cli_commands[] = {
 	&cmd_init,
@@ -38,7 +37,19 @@ const struct cli_command *const cli_commands[] = {
 	&cmd_keyspace,
 	&cmd_keyspace_get,
 	&cmd_operate,
+	&cmd_version,
+	&cmd_completion,
+	&cmd_docs,
 	NULL,
+};
+
+const struct cli_exit_code cli_exit_codes[] = {
+	{ 0, NULL, "success" },
+	{ 1, NULL, "failure" },
+	{ 2, NULL, "bad usage or configuration (nothing changed)" },
+	{ CLI_UNHEALTHY, "health", "some member is unhealthy" },
+	{ CLI_PLAINTEXT, "keyspace", "--check-encryption found values stored in plaintext" },
+	{ 0, NULL, NULL },
 };
 
 enum { OPT_GLOBAL, OPT_NODE, OPT_CLIENT, OPT_SYSTEMD, OPT_LOCAL };
@@ -88,6 +99,38 @@ static const struct cli_opt systemd_opts[] = {
 	{ 0 },
 };
 
+const struct cli_opt *cli_opt_group(unsigned group)
+{
+	switch (group) {
+	case 0:
+		return global_opts;
+	case CLI_NODE:
+		return node_opts;
+	case CLI_CLIENT:
+		return client_opts;
+	case CLI_SYSTEMD:
+		return systemd_opts;
+	default:
+		return NULL;
+	}
+}
+
+const char *cli_opt_group_title(unsigned group)
+{
+	switch (group) {
+	case 0:
+		return "Global flags";
+	case CLI_NODE:
+		return "Node flags";
+	case CLI_CLIENT:
+		return "Client flags";
+	case CLI_SYSTEMD:
+		return "systemd-mode flags";
+	default:
+		return NULL;
+	}
+}
+
 /*
  * Print an error message with every control character that is still in it
  * as \xNN (C0, DEL; C1 encoded as UTF-8 as \u00NN): messages quote
@@ -130,17 +173,22 @@ static void usage_main(FILE *f)
 	for (size_t i = 0; cli_commands[i]; i++) {
 		const struct cli_command *c = cli_commands[i];
 		char left[64];
+		if (c->hidden)
+			continue;
 		snprintf(left, sizeof(left), "%s%s%s", c->name, c->args ? " " : "",
 			 c->args ? c->args : "");
 		fprintf(f, "  %-36s %s%s\n", left, c->summary, c->run ? "" : " (not implemented yet)");
 	}
 	fprintf(f, "\nGlobal flags (before or after the command):\n");
 	print_opts(f, global_opts);
-	fprintf(f, "      --version                    print the version and git revision\n");
-	fprintf(f, "\nExit codes: 0 success, 1 failure, 2 bad usage or configuration (nothing\n"
-		   "changed), 3 health: some member is unhealthy, 4 keyspace --check-encryption:\n"
-		   "values stored in plaintext.\n"
-		   "Run 'etcdpilot COMMAND --help' for a command's flags; see etcdpilot(8).\n");
+	fprintf(f, "      --version                    print the version, git revision, build date\n"
+		   "                                   and library versions (as 'version')\n");
+	fprintf(f, "\nExit codes:\n");
+	for (const struct cli_exit_code *e = cli_exit_codes; e->meaning; e++)
+		fprintf(f, "  %d  %s%s%s\n", e->code, e->command ? e->command : "",
+			e->command ? ": " : "", e->meaning);
+	fprintf(f, "\nRun 'etcdpilot COMMAND --help' for a command's flags; see etcdpilot(8) and\n"
+		   "etcdpilot-COMMAND(8), e.g. etcdpilot-certs-renew(8).\n");
 }
 
 static void usage_command(FILE *f, const struct cli_command *c)
@@ -430,7 +478,7 @@ static void group_list(FILE *f, const char *group)
 	size_t glen = strlen(group);
 	for (size_t k = 0; cli_commands[k]; k++) {
 		const struct cli_command *c = cli_commands[k];
-		if (!strncmp(c->name, group, glen) && c->name[glen] == ' ') {
+		if (!c->hidden && !strncmp(c->name, group, glen) && c->name[glen] == ' ') {
 			char left[64];
 			snprintf(left, sizeof(left), "%s%s%s", c->name, c->args ? " " : "",
 				 c->args ? c->args : "");
@@ -503,6 +551,8 @@ static int unknown_command(const char *word, char **argv, int start, int argc)
 	struct suggest s = { .dist = 99 };
 	for (size_t k = 0; cli_commands[k]; k++) {
 		char first[64];
+		if (cli_commands[k]->hidden)
+			continue;
 		snprintf(first, sizeof(first), "%s", cli_commands[k]->name);
 		char *sp = strchr(first, ' ');
 		if (sp)
@@ -607,10 +657,8 @@ static int parse_flags(struct cli_ctx *ctx, int argc, char **argv, int cmd_start
 
 static int exit_code(int r, const struct ep_error *err)
 {
-	if (r == CLI_UNHEALTHY)
-		return 3;
-	if (r == CLI_PLAINTEXT)
-		return 4;
+	if (r == CLI_UNHEALTHY || r == CLI_PLAINTEXT)
+		return r;
 	if (r >= 0)
 		return 0;
 	return err->kind == EP_ERR_USAGE ? 2 : 1;
@@ -625,12 +673,22 @@ int main(int argc, char **argv)
 	if (!c) {
 		if (first_word)
 			return unknown_command(first_word, argv, cmd_start, argc);
-		for (int i = 1; i < argc; i++) {
-			if (!strcmp(argv[i], "--version")) {
-				printf("etcdpilot %s (git %s)\n", EP_VERSION, EP_GIT_REVISION);
-				return 0;
-			}
+		/* --version is the version command: the same text, and -o json too. */
+		int nv = 0;
+		for (int i = 1; i < argc; i++)
+			if (!strcmp(argv[i], "--version"))
+				argv[i] = NULL, nv++;
+		if (nv) {
+			int n = 0;
+			for (int i = 0; i < argc; i++)
+				if (argv[i])
+					argv[n++] = argv[i];
+			argv[n] = NULL;
+			argc = n;
+			c = &cmd_version;
 		}
+	}
+	if (!c) {
 		for (int i = 1; i < argc; i++) {
 			if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
 				usage_main(stdout);
@@ -696,7 +754,7 @@ int main(int argc, char **argv)
 			"commands with %s output:", c->name, ctx.output, c->name,
 			json ? "JSON" : "YAML", json ? "JSON" : "YAML");
 		for (size_t k = 0, n = 0; cli_commands[k]; k++)
-			if (cli_commands[k]->run &&
+			if (cli_commands[k]->run && !cli_commands[k]->hidden &&
 			    (json ? cli_commands[k]->json_output : cli_commands[k]->yaml_output))
 				fprintf(stderr, "%s %s", n++ ? "," : "", cli_commands[k]->name);
 		fprintf(stderr, "\n");

@@ -126,7 +126,7 @@ static int member_list_run(struct cli_ctx *ctx, struct ep_error *err)
 	if (!doc)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	if (cli_json(ctx)) {
-		cli_print_json(doc);
+		cli_print_doc("MemberList", doc);
 	} else {
 		r = print_members(json_object_get(doc, "members"));
 		json_decref(doc);
@@ -196,7 +196,7 @@ static void render_plan(const struct cli_ctx *ctx, const struct ep_member_plan *
 				ep_error_isset(&plan->unsafe) ? json_string(plan->unsafe.msg)
 							      : json_null());
 	if (cli_json(ctx))
-		cli_print_json(doc);
+		cli_print_doc("MemberChangePlan", doc);
 	else
 		json_decref(doc);
 }
@@ -218,24 +218,26 @@ static int render_result(const struct cli_ctx *ctx, enum change_op op,
 	if (cli_json(ctx) && op == OP_ADD) {
 		json_t *m = member_json(&res->member);
 		json_object_set_new(m, "name", json_string(res->name));
-		cli_print_json(json_pack("{s:s s:o s:b s:{s:s s:s s:s s:s}}", "cluster_id", chex,
-					 "member", m, "reused", res->reused, "env", "ETCD_NAME",
-					 env.name, "ETCD_INITIAL_CLUSTER", env.initial_cluster,
-					 "ETCD_INITIAL_ADVERTISE_PEER_URLS",
-					 env.advertise_peer_urls, "ETCD_INITIAL_CLUSTER_STATE",
-					 env.cluster_state));
+		cli_print_doc("MemberAdded",
+			      json_pack("{s:s s:o s:b s:{s:s s:s s:s s:s}}", "cluster_id", chex,
+					"member", m, "reused", res->reused, "env", "ETCD_NAME",
+					env.name, "ETCD_INITIAL_CLUSTER", env.initial_cluster,
+					"ETCD_INITIAL_ADVERTISE_PEER_URLS", env.advertise_peer_urls,
+					"ETCD_INITIAL_CLUSTER_STATE", env.cluster_state));
 	} else if (cli_json(ctx)) {
-		cli_print_json(json_pack("{s:s s:s s:o s:b}", "cluster_id", chex,
-					 op == OP_REMOVE ? "removed" : "promoted", hex, "name",
-					 res->name ? json_string(res->name) : json_null(),
-					 "already", res->already));
+		cli_print_doc(op == OP_REMOVE ? "MemberRemoved" : "MemberPromoted",
+			      json_pack("{s:s s:s s:o s:b}", "cluster_id", chex,
+					op == OP_REMOVE ? "removed" : "promoted", hex, "name",
+					res->name ? json_string(res->name) : json_null(), "already",
+					res->already));
 	} else {
 		printf("Member %s %s cluster %s%s%s\n", hex,
 		       res->reused ? "(added earlier) reused in" : verb[op], chex,
 		       op == OP_ADD && res->member.is_learner ? " as a learner" : "",
 		       res->already ? " (already)" : "");
 		/* The other members' names and URLs come from the cluster. */
-		_cleanup_free_ char *e_cluster = op == OP_ADD ? ep_escape(env.initial_cluster) : NULL;
+		_cleanup_free_ char *e_cluster =
+		    op == OP_ADD ? ep_escape(env.initial_cluster) : NULL;
 		_cleanup_free_ char *e_peers = op == OP_ADD ? ep_escape(env.advertise_peer_urls) : NULL;
 		if (op == OP_ADD)
 			printf("\nETCD_NAME=\"%s\"\nETCD_INITIAL_CLUSTER=\"%s\"\n"

@@ -36,7 +36,7 @@ static int cmd_render_unit_run(struct cli_ctx *ctx, struct ep_error *err)
 								 files.f[i].len));
 				json_object_set_new(doc, files.f[i].path, f);
 			}
-			cli_print_json(doc);
+			cli_print_doc("UnitFiles", doc);
 		} else {
 			for (int i = 0; i < EP_UNIT_NFILES; i++) {
 				printf("%s# %s\n", i ? "\n" : "", files.f[i].path);
