@@ -226,7 +226,7 @@ static void print_page(FILE *f, const struct cli_command *c, const struct lines 
 		}
 	}
 	/* The paragraph of etcdpilot(8), then what --help says. */
-	size_t from, to;
+	size_t from = 0, to = 0;
 	bool para = ov && overview_entry(ov, c, &from, &to);
 	for (size_t i = from; para && i < to; i++)
 		fprintf(f, "%s\n", ov->v[i]);
