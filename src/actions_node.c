@@ -90,26 +90,78 @@ static void pki_describe(const json_t *params, struct ep_strbuf *out)
 	ep_strbuf_add_escaped(out, dir ? dir : "?", strlen(dir ? dir : "?"));
 }
 
-/* The node paths of the pairs in @mask (certificate, key), and their directories. */
-static int pki_files(const char *cert_dir, unsigned mask, json_t *files, json_t *dirs)
+/*
+ * Open the directory @path of the root for pki_absent(): 0 with *@fd, 1 when
+ * nothing is there, or -ENOTDIR with @err when something is there that does
+ * not lead to a directory - a symlink whose target is missing, say, which
+ * would make every file under it look absent.
+ */
+static int pki_open_dir(const char *root, const char *path, int *fd, struct ep_error *err)
 {
+	int r = ep_root_open_dir(root, path, false, 0, fd, NULL, NULL);
+	if (r >= 0)
+		return 0;
+	if (r == -ENOENT && !ep_root_exists(root, path))
+		return 1;
+	_cleanup_free_ char *real = NULL;
+	(void)ep_root_path(root, path, &real, NULL);
+	return ep_error_set(err, r == -ENOENT ? -ENOTDIR : r,
+			    "'%s' is there but does not lead to a directory (%s); make it a "
+			    "directory, or remove it, and re-run",
+			    real ? real : path, r == -ENOENT ? "a symbolic link to nothing" :
+							       strerror(-r));
+}
+
+/*
+ * What of the pairs in @mask is not in @cert_dir yet - the files, then
+ * <cert_dir>/etcd and @cert_dir themselves - appended to @absent as node
+ * paths: what undo removes.  Each directory is opened once and its entries
+ * looked at through that descriptor, without following a symlink in the
+ * last component: a directory swapped for a link, or a dangling link, can
+ * never make a file that is there look absent (undo would delete it).
+ */
+static int pki_absent(const char *root, const char *cert_dir, unsigned mask, json_t *absent,
+		      struct ep_error *err)
+{
+	_cleanup_free_ char *etcd_dir = NULL;
+	if (asprintf(&etcd_dir, "%s/etcd", cert_dir) < 0)
+		return ep_error_set(err, -ENOMEM, "out of memory");
+	_cleanup_close_ int top = -1, sub = -1;
+	int r = pki_open_dir(root, cert_dir, &top, err);
+	int rs = r == 0 ? pki_open_dir(root, etcd_dir, &sub, err) : 1;
+	if (r < 0 || rs < 0)
+		return r < 0 ? r : rs;
+	bool bad = false;
 	for (unsigned id = 0; id < EP_CERT_COUNT; id++) {
 		if (!(mask & EP_CERT_BIT(id)))
 			continue;
 		const struct ep_cert_profile *p = ep_cert_profile(id);
+		bool in_etcd = !strncmp(p->base, "etcd/", 5);
+		int dfd = in_etcd ? sub : top;
+		const char *name = in_etcd ? p->base + 5 : p->base;
 		for (int k = 0; k < 2; k++) {
-			_cleanup_free_ char *path = NULL;
+			_cleanup_free_ char *path = NULL, *base = NULL;
 			if (asprintf(&path, "%s/%s.%s", cert_dir, p->base, k ? "key" : "crt") < 0 ||
-			    json_array_append_new(files, json_string(path)) < 0)
-				return -ENOMEM;
+			    asprintf(&base, "%s.%s", name, k ? "key" : "crt") < 0)
+				return ep_error_set(err, -ENOMEM, "out of memory");
+			struct stat st;
+			if (strchr(name, '/'))
+				return ep_error_set(err, -EINVAL, "unexpected certificate path '%s'",
+						    p->base);
+			if (dfd >= 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				continue;
+			if (dfd >= 0 && errno != ENOENT) {
+				int e = errno;
+				return ep_error_set(err, -e, "inspecting '%s': %s", path, strerror(e));
+			}
+			bad |= json_array_append_new(absent, json_string(path)) < 0;
 		}
 	}
-	_cleanup_free_ char *etcd_dir = NULL;
-	if (asprintf(&etcd_dir, "%s/etcd", cert_dir) < 0 ||
-	    json_array_append_new(dirs, json_string(etcd_dir)) < 0 ||
-	    json_array_append_new(dirs, json_string(cert_dir)) < 0)
-		return -ENOMEM;
-	return 0;
+	if (rs == 1)
+		bad |= json_array_append_new(absent, json_string(etcd_dir)) < 0;
+	if (r == 1)
+		bad |= json_array_append_new(absent, json_string(cert_dir)) < 0;
+	return bad ? ep_error_set(err, -ENOMEM, "out of memory") : 0;
 }
 
 static int pki_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo,
@@ -121,22 +173,14 @@ static int pki_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *und
 		return r;
 	if (!json_object_get(undo, "absent")) {
 		/* What was not there before this run: what undo removes. */
-		json_t *files = json_array(), *dirs = json_array(), *absent = json_array();
-		if (!files || !dirs || !absent ||
-		    pki_files(ep_param_str(params, "cert_dir"), mask, files, dirs) < 0) {
-			json_decref(files);
-			json_decref(dirs);
-			json_decref(absent);
+		json_t *absent = json_array();
+		if (!absent)
 			return ep_error_set(err, -ENOMEM, "out of memory");
+		r = pki_absent(ctx->root, ep_param_str(params, "cert_dir"), mask, absent, err);
+		if (r < 0) {
+			json_decref(absent);
+			return r;
 		}
-		size_t i;
-		json_t *v;
-		json_array_extend(files, dirs);
-		json_array_foreach(files, i, v)
-			if (!ep_root_exists(ctx->root, json_string_value(v)))
-				json_array_append(absent, v);
-		json_decref(files);
-		json_decref(dirs);
 		json_object_set_new(undo, "absent", absent);
 		if ((r = ep_apply_checkpoint(ctx, err)) < 0)
 			return r;

@@ -103,6 +103,18 @@ static int missing_dirs(const char *root, const char *path, json_t *list, struct
 			return ep_error_set(err, -ENOTDIR, "'%s' exists and is not a directory",
 					    real ? real : buf);
 		}
+		if (r == -ENOENT && ep_pfs_stat(root, buf, false, &st) == 0) {
+			/*
+			 * Something is there - a symlink whose target is missing - and
+			 * mkdir would not replace it: never list it as made by this
+			 * run, or the rollback would remove what was there before.
+			 */
+			_cleanup_free_ char *real = ep_pfs_real(root, buf);
+			return ep_error_set(err, -ENOTDIR,
+					    "'%s' is a symbolic link to a directory that does not "
+					    "exist; create its target or remove the link",
+					    real ? real : buf);
+		}
 		if (r == -ENOENT) {
 			json_t *s = json_string(buf);
 			if (!s || json_array_append_new(list, s) < 0)
@@ -126,6 +138,7 @@ static int dir_create_apply(struct ep_apply_ctx *ctx, const json_t *params, json
 	unsigned mode = 0;
 	ep_param_mode(params, "mode", &mode);
 	json_t *created = json_object_get(undo, "created");
+	bool fresh = !created; /* the list is taken now, not by a run that was killed */
 	if (!created) {
 		created = json_array();
 		if (!created || json_object_set_new(undo, "created", created) < 0)
@@ -149,8 +162,22 @@ static int dir_create_apply(struct ep_apply_ctx *ctx, const json_t *params, json
 		int r = ep_pfs_mkdir(ctx->root, d, i + 1 == n ? mode : 0755, err);
 		if (r == -EEXIST) {
 			struct stat st;
-			if (ep_pfs_stat(ctx->root, d, true, &st) == 0 && S_ISDIR(st.st_mode))
+			if (ep_pfs_stat(ctx->root, d, true, &st) == 0 && S_ISDIR(st.st_mode)) {
+				ep_error_clear(err);
+				if (!fresh)
+					continue; /* made by this run before it was killed */
+				/*
+				 * Made by someone else since the list was taken a moment
+				 * ago: not ours to remove on rollback.
+				 */
+				json_array_remove(created, i);
+				i--;
+				n--;
+				r = ep_apply_checkpoint(ctx, err);
+				if (r < 0)
+					return r;
 				continue;
+			}
 			_cleanup_free_ char *real = real_or(ctx, d);
 			return ep_error_set(err, -ENOTDIR, "'%s' exists and is not a directory",
 					    real ? real : d);

@@ -6,8 +6,10 @@
 # the real directory and a symlink to $OUT (an absolute link, then a relative
 # one that climbs out of the root), holding each state a random sub-millisecond
 # while, for a bounded time, 'certs renew all' rewrites every pair, 'certs
-# generate' makes a PKI in a new directory under pki/, and 'init' writes a
-# manifest into a new directory under manifests/.  Runs may fail (a directory
+# generate' makes a PKI in a new directory under pki/, and 'init phase etcd' writes a
+# manifest into a new directory under manifests/ (every other time the whole
+# 'init', which fails its wait without a kubelet and rolls back through the
+# swapped directories: it may remove only what it made).  Runs may fail (a directory
 # that is a symlink at the wrong moment is refused); nothing may ever land in
 # $OUT.  EP_RACE_SECONDS (default 15) bounds the loop (it goes on, up to a
 # minute more, until each kind of write has gone through the swapped
@@ -73,11 +75,16 @@ race() {
 		"${ep[@]}" certs generate "${NODE[@]}" --cert-dir "/etc/kubernetes/pki/$phase-g$runs" \
 			>/dev/null 2>&1 && generated=$((generated + 1))
 		escaped && fail "$phase, run $runs (certs generate): files appeared outside the root: $(find "$OUT" -mindepth 1 | head -5)"
-		if ((runs % 4 == 1)); then
-			# A private network namespace: preflight binds the member's ports.
-			unshare -n sh -c 'ip link set lo up && exec "$@"' sh "${ep[@]}" init "${NODE[@]}" \
+		if ((runs % 2 == 1)); then
+			# A private network namespace: preflight binds the member's ports.  'init
+			# phase etcd' writes the manifest and stops there; the whole init (no
+			# kubelet here) fails its wait and rolls back through the swapped
+			# directories: what it removes must be only what it made.
+			local what=(init phase etcd)
+			((runs % 4 == 3)) && what=(init --timeout 1s)
+			unshare -n sh -c 'ip link set lo up && exec "$@"' sh "${ep[@]}" "${what[@]}" "${NODE[@]}" \
 				--etcd-version 3.5.21 --manifest-dir "/etc/kubernetes/manifests/$phase-m$runs" \
-				--timeout 1s >/dev/null 2>&1
+				>/dev/null 2>&1
 			inits=$((inits + 1))
 			escaped && fail "$phase, run $runs (init): files appeared outside the root: $(find "$OUT" -mindepth 1 | head -5)"
 			[[ -e $R/etc/kubernetes/manifests/$phase-m$runs/etcd.yaml ]] && manifests=$((manifests + 1))
