@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# hack/local-up.sh - a one-member etcd cluster run the kubeadm way on this
-# machine: a simulated node (network namespace ep-local-n1 with its own
-# address, 10.241.0.11, joined to the host by a veth pair on 10.241.0.0/24),
-# the kubelet stand-in watching the node root /var/tmp/etcdpilot-local/n1,
-# and 'etcdpilot init' writing certificates and the static pod there.
+# hack/local-up.sh - a three-member etcd cluster run the kubeadm way on this
+# machine: three simulated nodes n1..n3 (network namespaces ep-local-n1..3,
+# addresses 10.241.0.11..13 on a host bridge ep-local-br, 10.241.0.1), each
+# with its own node root /var/tmp/etcdpilot-local/nI and its kubelet
+# stand-in.  'etcdpilot init' on n1; the etcd CA leaves n1 as an encrypted
+# bundle ('certs export-bundle') and n2 and n3 join with it ('join
+# --ca-bundle --certificate-key'); then 'etcdpilot health'.
 #
-#   hack/local-up.sh          bring it up (idempotent: a second run changes nothing)
-#   hack/local-up.sh down     stop the stand-in and etcd, remove namespace, veth, files
+#   hack/local-up.sh          bring it up (re-runnable: a second run changes nothing)
+#   hack/local-up.sh down     stop the stand-ins and etcd, remove namespaces, bridge, files
 #
 # Environment: BUILD_DIR (default build), ETCD_VERSION (default 3.4.23, the
 # Debian etcd the stand-in maps registry.k8s.io/etcd:3.4.* to).  Needs root.
@@ -14,17 +16,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
 
-NS=ep-local-n1
-HOST_IF=ep-local-h1
-NODE_IF=ep-local-n1
+BR=ep-local-br
 HOST_ADDR=10.241.0.1
-NODE_ADDR=10.241.0.11
 BASE=/var/tmp/etcdpilot-local
-ROOT=$BASE/n1
 BUILD_DIR=${BUILD_DIR:-build}
 ETCD_VERSION=${ETCD_VERSION:-3.4.23}
-PIDFILE=$BASE/standin-n1.pid
 EP=$top/$BUILD_DIR/etcdpilot
+NODES=(1 2 3)
+
+ns_of() { echo "ep-local-n$1"; }
+addr_of() { echo "10.241.0.$((10 + $1))"; }
+root_of() { echo "$BASE/n$1"; }
+pidfile_of() { echo "$BASE/standin-n$1.pid"; }
+ep_on() {
+	local i=$1
+	shift
+	ip netns exec "$(ns_of "$i")" "$EP" --root "$(root_of "$i")" "$@"
+}
 
 say() { printf '[local-up] %s\n' "$*"; }
 
@@ -34,33 +42,67 @@ need_root() {
 
 standin_pid() {
 	local pid
-	pid=$(cat "$PIDFILE" 2>/dev/null) || return 1
+	pid=$(cat "$(pidfile_of "$1")" 2>/dev/null) || return 1
 	[[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
 		grep -qa kubelet-standin "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
 }
 
 down() {
 	need_root
-	local pid i
-	if pid=$(standin_pid); then
-		say "stopping the kubelet stand-in (pid $pid) and its pods"
-		kill -TERM "$pid"
-		for ((i = 0; i < 150; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$pid" 2>/dev/null || true
-	fi
-	if ip netns list | grep -qw "$NS"; then
-		say "removing network namespace $NS (and the veth pair)"
-		ip netns del "$NS"
-	fi
-	ip link del "$HOST_IF" 2>/dev/null || true
+	local pid i k
+	for i in "${NODES[@]}"; do
+		if pid=$(standin_pid "$i"); then
+			say "stopping n$i's kubelet stand-in (pid $pid) and its pods"
+			kill -TERM "$pid"
+			for ((k = 0; k < 150; k++)); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		if ip netns list | grep -qw "$(ns_of "$i")"; then
+			say "removing network namespace $(ns_of "$i") (and its veth pair)"
+			ip netns del "$(ns_of "$i")" 2>/dev/null || true
+		fi
+		ip link del "ep-local-h$i" 2>/dev/null || true
+	done
+	ip link del "$BR" 2>/dev/null && say "removed bridge $BR"
 	if [[ -d $BASE ]]; then
 		say "removing $BASE"
 		rm -rf "$BASE"
 	fi
 	say "down"
+}
+
+node_up() {
+	local i=$1 ns addr root
+	ns=$(ns_of "$i") addr=$(addr_of "$i") root=$(root_of "$i")
+	if ! ip netns list | grep -qw "$ns"; then
+		say "creating network namespace $ns: $addr on $BR"
+		ip netns add "$ns"
+		ip link add "ep-local-h$i" type veth peer name eth0 netns "$ns"
+		ip link set "ep-local-h$i" master "$BR"
+		ip link set "ep-local-h$i" up
+		ip -n "$ns" link set lo up
+		ip -n "$ns" addr add "$addr/24" dev eth0
+		ip -n "$ns" link set eth0 up
+		ip -n "$ns" route add default via "$HOST_ADDR"
+	fi
+	mkdir -p "$root"
+	if ! standin_pid "$i" >/dev/null; then
+		say "starting n$i's kubelet stand-in on $root (log: $BASE/standin-n$i.log)"
+		# it outlives this script: none of the caller's descriptors (a lock held
+		# around this script, a pipe) stays open in it
+		(
+			for fd in /proc/$BASHPID/fd/*; do
+				fd=${fd##*/}
+				((fd > 2)) && eval "exec $fd>&-"
+			done
+			exec nohup python3 "$top/hack/kubelet-standin" --root "$root" --netns "$ns" \
+				--node-name "n$i" >>"$BASE/standin-n$i.log" 2>&1 </dev/null
+		) &
+		echo $! >"$(pidfile_of "$i")"
+	fi
 }
 
 up() {
@@ -70,53 +112,46 @@ up() {
 	cmake -S . -B "$BUILD_DIR" >/dev/null
 	cmake --build "$BUILD_DIR" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 
-	if ! ip netns list | grep -qw "$NS"; then
-		say "creating network namespace $NS: $NODE_ADDR (host side $HOST_ADDR)"
-		ip netns add "$NS"
-		ip link add "$HOST_IF" type veth peer name "$NODE_IF" netns "$NS"
-		ip addr add "$HOST_ADDR/24" dev "$HOST_IF"
-		ip link set "$HOST_IF" up
-		ip -n "$NS" link set lo up
-		ip -n "$NS" addr add "$NODE_ADDR/24" dev "$NODE_IF"
-		ip -n "$NS" link set "$NODE_IF" up
-		ip -n "$NS" route add default via "$HOST_ADDR"
+	mkdir -p "$BASE"
+	if ! ip link show "$BR" >/dev/null 2>&1; then
+		say "creating bridge $BR ($HOST_ADDR/24)"
+		ip link add "$BR" type bridge
+		ip addr add "$HOST_ADDR/24" dev "$BR"
+		ip link set "$BR" up
 	fi
-	mkdir -p "$ROOT"
-	if ! standin_pid >/dev/null; then
-		say "starting the kubelet stand-in on $ROOT (log: $BASE/standin-n1.log)"
-		nohup python3 "$top/hack/kubelet-standin" --root "$ROOT" --netns "$NS" --node-name n1 \
-			>>"$BASE/standin-n1.log" 2>&1 </dev/null &
-		echo $! >"$PIDFILE"
-	fi
+	local i
+	for i in "${NODES[@]}"; do node_up "$i"; done
 
-	say "etcdpilot init (inside $NS, node root $ROOT)"
-	ip netns exec "$NS" "$EP" --root "$ROOT" init --name n1 --advertise-address "$NODE_ADDR" \
-		--etcd-version "$ETCD_VERSION"
+	local e1="https://$(addr_of 1):2379"
+	say "n1: etcdpilot init"
+	ep_on 1 init --name n1 --advertise-address "$(addr_of 1)" --etcd-version "$ETCD_VERSION"
+
+	say "n1: etcdpilot certs export-bundle (the etcd CA, encrypted; the key printed once)"
+	local bundle=$BASE/ca-bundle key
+	key=$(ep_on 1 certs export-bundle "$bundle" --force -o json |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["certificateKey"])')
+	for i in "${NODES[@]:1}"; do
+		say "n$i: etcdpilot join $e1 --ca-bundle $bundle --certificate-key <key>"
+		ep_on "$i" join "$e1" --ca-bundle "$bundle" --certificate-key "$key" --name "n$i" \
+			--advertise-address "$(addr_of "$i")" --etcd-version "$ETCD_VERSION"
+	done
+	rm -f "$bundle"
 
 	echo
-	if "$EP" --help | grep -E '^  health ' | grep -q 'not implemented'; then
-		say "member list (etcdctl):"
-		ip netns exec "$NS" etcdctl --endpoints "https://$NODE_ADDR:2379" \
-			--cacert "$ROOT/etc/kubernetes/pki/etcd/ca.crt" \
-			--cert "$ROOT/etc/kubernetes/pki/etcd/healthcheck-client.crt" \
-			--key "$ROOT/etc/kubernetes/pki/etcd/healthcheck-client.key" member list -w table
-	else
-		say "etcdpilot health:"
-		ip netns exec "$NS" "$EP" --root "$ROOT" health
-	fi
+	say "etcdpilot health:"
+	ep_on 1 health
 	cat <<EOT
 
-[local-up] One member, n1, runs as a static pod of the simulated node:
-  manifest   $ROOT/etc/kubernetes/manifests/etcd.yaml
-  pod status $ROOT/var/lib/kubelet-standin/pods/etcd/status.json (the stand-in's own)
-  pod log    $ROOT/var/log/pods/kube-system_etcd-n1_<uid>/etcd/<restarts>.log (CRI-framed, as a kubelet writes it)
-  client     https://$NODE_ADDR:2379 (reachable from the host through $HOST_IF)
+[local-up] Three members, n1..n3, each a static pod of its simulated node:
+  node roots  $BASE/n1 .. n3 (manifest: etc/kubernetes/manifests/etcd.yaml)
+  pod status  $BASE/nI/var/lib/kubelet-standin/pods/etcd/status.json (the stand-in's own)
+  pod logs    $BASE/nI/var/log/pods/kube-system_etcd-nI_<uid>/etcd/<restarts>.log
+  clients     https://10.241.0.11..13:2379 (reachable from the host through $BR)
 
-Talk to it:  ip netns exec $NS $EP --root $ROOT health
-Only one member for now: 'etcdpilot join' is not implemented yet (it says so and
-exits 1). Once it is, this script brings up three, each a simulated node with its
-own namespace and root, the etcd CA copied over.
-Tear down:   hack/local-up.sh down
+Talk to it:  ip netns exec $(ns_of 1) $EP --root $(root_of 1) health
+             ip netns exec $(ns_of 1) $EP --root $(root_of 1) member list
+Take a member out:  ip netns exec $(ns_of 3) $EP --root $(root_of 3) reset
+Stop it all:        hack/local-up.sh down
 EOT
 }
 
