@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install every Debian package that building, testing and the local demo
-# need.  Idempotent: when everything is present it only runs dpkg-query.
+# Install every Debian package that building, testing, packaging (lintian;
+# mmdebstrap for the package test's fresh root) and the local demo need.  Idempotent: when everything is present it only runs dpkg-query.
 set -euo pipefail
 
 packages=(
@@ -8,7 +8,9 @@ packages=(
 	libyaml-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libcmocka-dev
 	etcd-server etcd-client iproute2 systemd util-linux openssl curl
 	clang libclang-rt-14-dev
-	python3 python3-yaml
+	python3 python3-yaml python3-jsonschema
+	bash-completion man-db
+	lintian mmdebstrap zstd
 )
 
 missing=()

@@ -86,12 +86,11 @@ static json_t *result_json(const char *file, const char *why, const struct ep_sn
 	char sha[2 * EP_SNAPSHOT_SHA256_LEN + 1], id[17];
 	for (size_t i = 0; i < EP_SNAPSHOT_SHA256_LEN; i++)
 		snprintf(sha + 2 * i, 3, "%02x", res->sha256[i]);
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:{s:s, s:s, s:s?, s:I}, s:s, "
-			 "s:I}",
-			 "apiVersion", "etcdpilot.io/v1alpha1", "kind", "Snapshot", "file", file,
-			 "size", (json_int_t)res->size, "dbSize", (json_int_t)res->db_size, "sha256",
-			 sha, "revision", (json_int_t)res->revision, "revisionSource",
-			 ep_snapshot_rev_source_name(res->revision_source), "member", "endpoint",
+	/* apiVersion and kind are cli_print_doc's, as every document's */
+	return json_pack("{s:s, s:b, s:I, s:I, s:s, s:I, s:s, s:{s:s, s:s, s:s?, s:I}, s:s, s:I}",
+			 "file", file, "dryRun", 0, "size", (json_int_t)res->size, "dbSize",
+			 (json_int_t)res->db_size, "sha256", sha, "revision",
+			 (json_int_t)res->revision, "revisionSource", ep_snapshot_rev_source_name(res->revision_source), "member", "endpoint",
 			 res->endpoint, "id", ep_member_id_hex(res->member_id, id), "version",
 			 res->etcd_version, "raftIndex", (json_int_t)res->raft_index, "chosen", why,
 			 "tookMs", (json_int_t)res->took_ms);
@@ -154,8 +153,17 @@ static int snapshot_save_run(struct cli_ctx *ctx, struct ep_error *err)
 	    (r = choose(ctx, &cc, &endpoint, &why, err)) < 0)
 		goto out;
 	if (ctx->dry_run) {
-		printf("[dryrun] Would save the snapshot of the member at %s into %s\n", endpoint,
-		       file);
+		/* -o json: stdout holds one document, the member chosen and the file */
+		if (!cli_json(ctx)) {
+			printf("[dryrun] Would save the snapshot of the member at %s into %s\n",
+			       endpoint, file);
+		} else {
+			json_t *doc = json_pack("{s:s, s:b, s:{s:s}, s:s}", "file", file, "dryRun",
+						1, "member", "endpoint", endpoint, "chosen", why);
+			if (!doc)
+				r = ep_error_set(err, -ENOMEM, "out of memory");
+			cli_print_doc("Snapshot", doc);
+		}
 		goto out;
 	}
 	fprintf(cli_json(ctx) ? stderr : stdout, "[snapshot] Saving the snapshot of the member at %s "
@@ -182,7 +190,7 @@ static int snapshot_save_run(struct cli_ctx *ctx, struct ep_error *err)
 		goto out;
 	}
 	if (cli_json(ctx))
-		cli_print_json(doc);
+		cli_print_doc("Snapshot", doc);
 	else {
 		result_text(doc);
 		json_decref(doc);

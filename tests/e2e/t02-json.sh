@@ -121,6 +121,23 @@ WANT_RC=4 doc keyspace-check Keyspace "$EP" keyspace "${CLIENT[@]}" --check-encr
 doc keyspace-get KeyspaceObject "$EP" keyspace get /registry/pods/default/web-1 "${CLIENT[@]}" -o json
 doc keyspace-keys KeyList "$EP" keyspace get /registry/ --keys-only "${CLIENT[@]}" -o json
 
+# join and reset plan against this cluster; snapshot save reads it.
+JN=$T/node-j3
+mkdir -p "$JN/etc/kubernetes/pki/etcd"
+cp "$T/etcd-ca/ca.crt" "$T/etcd-ca/ca.key" "$JN/etc/kubernetes/pki/etcd/"
+doc join-dry-run Plan "$EP" join "${ETCD_CLIENT_URL[1]}" --root "$JN" --name j3 --advertise-address 127.0.2.3 \
+	--key-type ecdsa-p256 --etcd-version 3.5.21 --dry-run -o json --ignore-preflight-errors all
+# reset reads back what runs the member: a node where init's files are (not started).
+RN=$T/node-r1
+mkdir -p "$RN"
+run "$EP" init phase certs --root "$RN" "${N[@]}" --etcd-version 3.5.21 --ignore-preflight-errors all
+expect_rc 0 "init phase certs on a scratch node (for reset)"
+run "$EP" init phase etcd --root "$RN" "${N[@]}" --etcd-version 3.5.21 --ignore-preflight-errors all
+expect_rc 0 "init phase etcd on a scratch node (for reset)"
+doc reset-dry-run Plan "$EP" reset --root "$RN" "${CLIENT[@]}" --dry-run -o json
+doc snapshot-save-dry Snapshot "$EP" snapshot save "$T/snap.db" "${CLIENT[@]}" --dry-run -o json
+doc snapshot-save Snapshot "$EP" snapshot save "$T/snap.db" "${CLIENT[@]}" -o json
+
 # --- every JSON command was run, every kind is documented ----------------------
 run "$EP" render manifest -o json --name j1 --advertise-address 127.0.2.1
 json_cmds=$(sed -n 's/.*commands with JSON output: //p' "$T/err" | tr ',' '\n' | sed 's/^ *//')
