@@ -2160,6 +2160,9 @@ int main(void)
 	/* test_plan_walk.c: all of it again as on a kernel without openat2(2). */
 	fs_test_no_openat2 = true;
 #endif
+	/* EP_TEST_FILTER=test_name (a glob) runs only the tests it names. */
+	if (getenv("EP_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("EP_TEST_FILTER"));
 	int r = cmocka_run_group_tests(tests, group_setup, group_teardown);
 	ep_strbuf_release(&logbuf);
 	return r;
