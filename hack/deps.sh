@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config git
 	libyaml-dev libcurl4-openssl-dev libjansson-dev libssl-dev libarchive-dev libcmocka-dev
-	etcd-server etcd-client iproute2 systemd util-linux openssl curl
+	etcd-server etcd-client iproute2 systemd util-linux openssl curl strace
 	clang libclang-rt-14-dev
 	python3 python3-yaml python3-jsonschema
 	bash-completion man-db
