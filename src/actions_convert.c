@@ -409,7 +409,7 @@ static int wm_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo
 			break;
 		}
 		ep_sleep_ms(pause);
-		pause = pause < 500 ? pause * 2 : 500;
+		pause = pause < 100 ? pause * 2 : 100;
 	}
 	ep_conn_close(&c);
 	ep_client_free(lc);
