@@ -94,4 +94,12 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
 			  ep_log_fn log, void *userdata, struct ep_strv *ret_urls,
 			  struct ep_error *err);
 
+/*
+ * Wait until @url (a client URL) has refused connections for a second in a
+ * row (a kubelet restarting a crashing container in between is not
+ * "stopped"), until @deadline (ep_now_ms() clock).  0 or -ETIMEDOUT with
+ * @err.  (actions_member.c; convert's manifest undo uses it too.)
+ */
+int ep_wait_port_down(const char *url, uint64_t deadline, struct ep_error *err);
+
 #endif

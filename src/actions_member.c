@@ -119,7 +119,7 @@ static bool port_answers(const char *url)
  * kubelet that restarts a crashing container in between is not "stopped"),
  * until @deadline.  0 or -ETIMEDOUT with @err.
  */
-static int wait_port_down(const char *url, uint64_t deadline, struct ep_error *err)
+int ep_wait_port_down(const char *url, uint64_t deadline, struct ep_error *err)
 {
 	uint64_t t0 = ep_now_ms(), quiet_since = 0;
 	for (;;) {
@@ -622,7 +622,7 @@ static int files_undo(struct ep_apply_ctx *ctx, const json_t *params, const json
 	if (!removed || mode != EP_MODE_STATIC_POD || !local)
 		return 0;
 	/* the kubelet stops the pod of a manifest that is gone: wait for it */
-	int r = wait_port_down(local, ep_now_ms() + STOP_WAIT_MS, err);
+	int r = ep_wait_port_down(local, ep_now_ms() + STOP_WAIT_MS, err);
 	if (r < 0)
 		return ep_error_prefix(err, "the kubelet did not stop the etcd pod");
 	ep_apply_log(ctx, "[rollback] The etcd pod has stopped");
@@ -664,7 +664,7 @@ static int stopped_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 	uint64_t deadline = ep_now_ms() + (t > 0 ? (uint64_t)t : STOP_WAIT_MS);
 	if (ctx->deadline_ms && ctx->deadline_ms < deadline)
 		deadline = ctx->deadline_ms;
-	int r = wait_port_down(ep_param_str(params, "endpoint"), deadline, err);
+	int r = ep_wait_port_down(ep_param_str(params, "endpoint"), deadline, err);
 	if (r >= 0)
 		ep_apply_log(ctx, "[stop] The local etcd member has stopped");
 	return r;

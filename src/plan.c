@@ -58,6 +58,8 @@ const struct ep_action_type *ep_action_type_find(const char *name)
 		t = find_in(ep_plan_cluster_types, name);
 	if (!t)
 		t = find_in(ep_plan_member_types, name);
+	if (!t)
+		t = find_in(ep_plan_convert_types, name);
 	for (size_t i = 0; !t && i < nregistered; i++)
 		if (strcmp(registered[i]->name, name) == 0)
 			t = registered[i];

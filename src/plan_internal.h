@@ -33,6 +33,8 @@ extern const struct ep_action_type ep_snapshot_save_type;
  */
 extern const struct ep_action_type *const ep_plan_cluster_types[]; /* NULL-terminated */
 extern const struct ep_action_type *const ep_plan_member_types[];  /* NULL-terminated */
+/* convert.copy, convert.mark, convert.manifest, convert.wait-member (actions_convert.c) */
+extern const struct ep_action_type *const ep_plan_convert_types[]; /* NULL-terminated */
 
 /*
  * The node path of the run's data directory, EP_JOURNAL_DATA "/<run id>",

@@ -15,6 +15,7 @@
 #include "etcdpilot/bundle.h"
 #include "etcdpilot/error.h"
 #include "etcdpilot/plan.h"
+#include "etcdpilot/convert.h"
 #include "etcdpilot/workflow.h"
 #include "util/cleanup.h"
 #include "util/strbuf.h"
@@ -50,6 +51,11 @@ void ep_wf_release(struct ep_wf *wf)
 		ep_ca_bundle_release(wf->bundle);
 		free(wf->bundle);
 		wf->bundle = NULL;
+	}
+	if (wf->convert) {
+		ep_convert_release(wf->convert);
+		free(wf->convert);
+		wf->convert = NULL;
 	}
 	wf->member_running = wf->files_in_place = wf->etcd_changed = false;
 }

@@ -33,6 +33,7 @@ struct ep_error;
 struct ep_plan;
 struct ep_wf;
 struct ep_ca_bundle; /* bundle.h */
+struct ep_convert;   /* convert.h */
 
 /* One failed preflight check. */
 struct ep_check {
@@ -81,6 +82,14 @@ extern const struct ep_workflow ep_workflow_join;
 extern const struct ep_workflow ep_workflow_reset;
 
 /*
+ * The workflow of `etcdpilot convert --to MODE` (workflow_convert.c):
+ * preflight, install (to systemd), certs (to a static pod), snapshot, stop,
+ * start, wait.  wf->spec->mode is the target; the member is read back from
+ * the other runtime and translated (convert.h).
+ */
+extern const struct ep_workflow ep_workflow_convert;
+
+/*
  * Which runtime runs this node's member, from what is on the node: a
  * static pod manifest, or an etcd unit (read back through each runtime).
  * Both: @mode_given (--mode) decides, else a usage error.  Neither: *@ret
@@ -126,6 +135,11 @@ struct ep_wf {
 	bool replace;                    /* join --replace */
 	bool delete_data;                /* reset --delete-data */
 	bool remove_ca;                  /* reset --remove-ca */
+
+	/* convert (unset for the others) */
+	bool allow_downtime;             /* convert --allow-downtime */
+	const char *backup_dir;          /* convert --backup-dir (node path); NULL: spec->op.backup_dir */
+	struct ep_convert *convert;      /* what preflight translated (owned; convert.h) */
 
 	/* filled by the phases */
 	struct ep_plan *plan;

@@ -83,13 +83,23 @@ while IFS= read -r cmd; do
 done <<<"$commands"
 pass "the $unimpl unimplemented commands say so and exit 1"
 
-# ... and say how to do it by hand until they land (issue 11 item 8).
-for cmd in "convert --to static-pod"; do
-	# shellcheck disable=SC2086
-	run "$EP" $cmd
-	expect_rc 1 "'$cmd' (not implemented) exits 1"
-	expect_in "$T/err" 'Until it is, do it by hand:' "'$cmd' gives the manual way"
-done
+mkdir -p "$T/empty-root"
+# convert is implemented: its usage errors are exit 2 before anything runs
+run "$EP" convert
+expect_rc 2 "'convert' without --to is a usage error"
+expect_in "$T/err" "--to is required: 'static-pod'" "... and says what --to takes"
+run "$EP" convert --to docker
+expect_rc 2 "'convert --to docker' is a usage error"
+expect_in "$T/err" "the mode is 'static-pod' or 'systemd'" "... and names the modes"
+run "$EP" convert --to static-pod --mode systemd
+expect_rc 2 "'convert --mode' is a usage error (the member's mode is read from the node)"
+run "$EP" convert --to static-pod --cacert /x
+expect_rc 2 "'convert --cacert' alone is a usage error"
+run "$EP" convert --to static-pod --backup-dir relative/dir
+expect_rc 2 "'convert --backup-dir' relative is a usage error"
+run "$EP" convert --to static-pod --resume --root "$T/empty-root"
+expect_rc 2 "'convert --resume' without an interrupted run is a usage error"
+expect_not_in "$T/err" "not implemented" "convert is implemented"
 # snapshot save is implemented: a FILE it cannot write is a usage error before any member is asked
 run "$EP" snapshot save "$T/no/such/dir/snap.db"
 expect_rc 2 "snapshot save into a missing directory: exit 2"
@@ -108,10 +118,10 @@ expect_in "$T/out" 'etcdpilot member promote NAME\|ID' "'member --help' lists th
 run "$EP" certs
 expect_rc 2 "'certs' alone is still a usage error"
 
-# convert --to is a flag the parser knows (the command itself is not implemented).
-run "$EP" convert --to static-pod
-expect_rc 1 "'convert --to static-pod' parses (not implemented: exit 1, not 2)"
+# convert --to is a flag the parser knows.
+run "$EP" convert --to static-pod --dry-run --root "$T/empty-root"
 expect_not_in "$T/err" "unknown flag" "'--to' is a flag of convert"
+expect_in "$T/err" "there is no systemd etcd member on this node" "convert on an empty node says there is nothing to convert"
 
 # -v levels as kubeadm takes them.
 run "$EP" --v=2 config print --name cp1 --advertise-address 10.0.0.1
