@@ -86,6 +86,8 @@ doc init-phase-dry-run Plan "$EP" init phase certs --root "$T/dry" "${N[@]}" --e
 	--dry-run -o json --ignore-preflight-errors all
 
 # --- against a real etcd ------------------------------------------------------
+# kubeadm's ports: the scratch node made below for reset and convert describes member j1
+ETCD_CLIENT_PORT=2379 ETCD_PEER_PORT=2380
 etcd_cluster_start j 1 127.0.2
 R=${ETCD_ROOT[1]}
 CLIENT=(--endpoints "$ETCD_ENDPOINTS" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" --key "$ETCD_KEY")
@@ -129,12 +131,16 @@ doc join-dry-run Plan "$EP" join "${ETCD_CLIENT_URL[1]}" --root "$JN" --name j3 
 	--key-type ecdsa-p256 --etcd-version 3.5.21 --dry-run -o json --ignore-preflight-errors all
 # reset reads back what runs the member: a node where init's files are (not started).
 RN=$T/node-r1
-mkdir -p "$RN"
+mkdir -p "$RN/etc/kubernetes/pki/etcd"
+cp "$T/etcd-ca/ca.crt" "$T/etcd-ca/ca.key" "$RN/etc/kubernetes/pki/etcd/"
 run "$EP" init phase certs --root "$RN" "${N[@]}" --etcd-version 3.5.21 --ignore-preflight-errors all
 expect_rc 0 "init phase certs on a scratch node (for reset)"
-run "$EP" init phase etcd --root "$RN" "${N[@]}" --etcd-version 3.5.21 --ignore-preflight-errors all
+run "$EP" init phase etcd --root "$RN" "${N[@]}" --etcd-version 3.4.23 --ignore-preflight-errors all
 expect_rc 0 "init phase etcd on a scratch node (for reset)"
 doc reset-dry-run Plan "$EP" reset --root "$RN" "${CLIENT[@]}" --dry-run -o json
+# convert reads back the same node's manifest (member j1 is in the live list)
+doc convert-dry-run Plan "$EP" convert --to systemd --allow-downtime --etcd-binary /usr/bin/etcd --root "$RN" --dry-run -o json \
+	--ignore-preflight-errors all
 doc snapshot-save-dry Snapshot "$EP" snapshot save "$T/snap.db" "${CLIENT[@]}" --dry-run -o json
 doc snapshot-save Snapshot "$EP" snapshot save "$T/snap.db" "${CLIENT[@]}" -o json
 
