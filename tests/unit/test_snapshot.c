@@ -378,7 +378,7 @@ static void test_stream_malformed(void **state)
 			break;
 		case 8:
 			message(&s, 4, db, 4);
-			message(&s, 0, db + 4, 4 + 1);
+			message(&s, 0, "efghi", 5); /* one byte more than announced */
 			break;
 		case 9:
 			message(&s, 10, db, 4);
