@@ -31,6 +31,9 @@
 #define BACKOFF_MAX_MS	 3200
 #define POLL_MAX_MS	 1000
 #define UNHEALTHY_POLL_MS 250
+/* Long enough for etcd's clock to reach another whole second (see apply_add). */
+#define SAME_SECOND_MS 1000
+#define SAME_SECOND_TRIES 3
 #define HINT_PREFIX	 "/etcdpilot/member-name/"
 #define HINT_PREFIX_END	 "/etcdpilot/member-name0" /* '/' + 1 */
 
@@ -1384,6 +1387,32 @@ static int apply_add(const struct run *run, struct ep_error *err)
 	struct ep_error e = { 0 };
 	enum ep_change_class cls;
 	int r = change_retry(run, call_add, 0, &cls, &e);
+	/*
+	 * etcd makes a new member's ID from its peer URLs and the time in whole
+	 * seconds, and refuses forever an ID it has removed - as "member not
+	 * found" (ErrIDRemoved).  A learner added, removed and added again with
+	 * the same peer URL within one second (a failed join rolled back and
+	 * run again at once) is refused for that reason only: one second later
+	 * the ID is a new one.
+	 */
+	int tries = 1;
+	for (; r == -ENOENT && tries < SAME_SECOND_TRIES; tries++) {
+		if (ep_ms_left(run->ca->deadline_ms) <= SAME_SECOND_MS)
+			break;
+		struct ep_membership_progress p = { .phase = EP_PHASE_RETRY,
+						    .reason = e.msg,
+						    .retry_in_ms = SAME_SECOND_MS };
+		progress(run, &p);
+		ep_sleep_ms(SAME_SECOND_MS);
+		ep_error_clear(&e);
+		r = change_retry(run, call_add, 0, &cls, &e);
+	}
+	if (r == -ENOENT)
+		ep_error_prefix(&e,
+				"etcd refused the member ID it derived from the peer URL and the "
+				"time (%d attempt%s, a second apart): an ID it removed is never "
+				"reused; run again",
+				tries, tries == 1 ? "" : "s");
 	if (r < 0 && cls == EP_CHANGE_UNKNOWN) {
 		if ((r = settle(run, add_applied, &e, err)) == 0 &&
 		    ep_member_copy(&res->member, by_urls(run, &res->members)) < 0)
