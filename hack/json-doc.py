@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Write docs/json.md from the JSON Schemas in docs/schemas (one per kind).
 
     hack/json-doc.py > docs/json.md

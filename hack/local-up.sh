@@ -13,6 +13,7 @@
 # Environment: BUILD_DIR (default build), ETCD_VERSION (default 3.4.23, the
 # Debian etcd the stand-in maps registry.k8s.io/etcd:3.4.* to).  Needs root.
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH} # Debian's python3 and tools first
 cd "$(dirname "$0")/.."
 top=$PWD
 

@@ -8,6 +8,9 @@
 #   hack/test.sh package    only the package stage (Release build, package,
 #                           tests/package/install.sh)
 set -euo pipefail
+# Debian's tools first (python3 for the stand-ins and test tools is
+# /usr/bin/python3 with the modules hack/deps.sh installs; no pyenv shim).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """bench/convert/bench.py - the measuring half of bench/convert/run.sh (in
 the node's network namespace)."""
 import argparse, base64, json, os, re, ssl, statistics, subprocess, threading, time

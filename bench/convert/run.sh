@@ -17,6 +17,7 @@
 # Prints the medians and each conversion's excess over the cold start
 # (target: at most 1 s).  Needs root.
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH} # Debian's python3 and tools first
 here=$(cd "$(dirname "$0")" && pwd)
 SRC=$(cd "$here/../.." && pwd)
 EP=${1:-${EP_BINARY:-$SRC/build/etcdpilot}}

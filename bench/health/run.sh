@@ -11,6 +11,7 @@
 # All three are given one endpoint (the first member) and find the others
 # in the member list, as an operator runs them.
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH} # Debian's python3 and tools first
 here=$(cd "$(dirname "$0")" && pwd)
 EP_BINARY=$(realpath "${1:-${EP_BINARY:-$here/../../build/etcdpilot}}")
 export EP_BINARY

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """bench/init/bench.py - the timing half of bench/init/run.sh (runs inside the
 benchmark's network namespace).  See run.sh for what is measured."""
 

@@ -15,6 +15,7 @@
 # manifest, the stand-in noticing it and building the container, TLS
 # health checks).  Needs root.
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH} # Debian's python3 and tools first
 here=$(cd "$(dirname "$0")" && pwd)
 EP=${1:-${EP_BINARY:-$here/../../build/etcdpilot}}
 EP=$(realpath "$EP")

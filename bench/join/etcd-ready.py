@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """etcd-ready.py - etcd's own start-to-ready time from a pod log (CRI
 format: "<RFC3339Nano> <stream> <P|F> <text>", as the kubelet stand-in
 writes it): from its first line to its "ready to serve client requests"

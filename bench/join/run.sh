@@ -13,6 +13,7 @@
 # manifest and data dir gone); "rollback" is from its first '[rollback]'
 # line to its exit.  BENCH_LOGS=DIR keeps the joins' output there.  Target: each under 3 s (kubeadm: "can take up to 40s").
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH} # Debian's python3 and tools first
 here=$(cd "$(dirname "$0")" && pwd)
 EP_BINARY=$(realpath "${1:-${EP_BINARY:-$here/../../build/etcdpilot}}")
 export EP_BINARY

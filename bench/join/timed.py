@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """timed.py - run a command, time it from spawn to exit, and say when its
 output first matched a pattern.
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """load.py - add keys to a real etcd's /registry, in the mix a busy cluster
 has (~1 KB values on average), for bench/keyspace.
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """measure.py - wall time and peak memory of whole commands, alternating.
 
     measure.py --runs N NAME=COMMAND [NAME=COMMAND ...]

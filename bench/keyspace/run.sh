@@ -16,6 +16,7 @@
 # memory, etcdpilot's wall time over the JSON dump's, and its peak memory at
 # 200,000 keys over its peak at 20,000.
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH} # Debian's python3 and tools first
 here=$(cd "$(dirname "$0")" && pwd)
 EP_BINARY=$(realpath "${1:-${EP_BINARY:-$here/../../build/etcdpilot}}")
 export EP_BINARY

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """alternate.py - time whole commands in one run, alternating between them.
 
     alternate.py --runs N [--prep NAME=SHELL ...] NAME=COMMAND [NAME=COMMAND ...]

@@ -8,6 +8,7 @@
 # does not).  Prints the median of N runs (default 31: an RSA key takes
 # from 60 ms to 350 ms, so few runs give a noisy median) and the ratio.
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH} # Debian's python3 and tools first
 here=$(cd "$(dirname "$0")" && pwd)
 EP=${1:-${EP_BINARY:-$here/../../build/etcdpilot}}
 N=${N:-31}

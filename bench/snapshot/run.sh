@@ -16,6 +16,7 @@
 # etcdctl's, and the peak memory of each; then etcdpilot's peak memory at
 # 250 MB over its peak at 50 MB.
 set -euo pipefail
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH} # Debian's python3 and tools first
 here=$(cd "$(dirname "$0")" && pwd)
 EP_BINARY=$(realpath "${1:-${EP_BINARY:-$here/../../build/etcdpilot}}")
 export EP_BINARY

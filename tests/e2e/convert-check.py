@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """convert-check.py - every acknowledged key is there (t70-t73).
 
   convert-check.py ACKED CACERT CERT KEY ENDPOINT

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """convert-writer.py - keeps writing keys while a conversion runs (t70-t73).
 
   convert-writer.py ACKED STOPFILE CACERT CERT KEY ENDPOINT...

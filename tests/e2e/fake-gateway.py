@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """fake-gateway.py - an HTTPS server that answers what real etcd never sends.
 
 Used by the client e2e scenarios to check that malformed, hostile or stuck

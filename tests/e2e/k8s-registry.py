@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """k8s-registry.py - write a realistic Kubernetes /registry into a real etcd
 and say exactly what was written, for the keyspace scenarios (t50).
 

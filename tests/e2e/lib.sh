@@ -8,6 +8,10 @@
 # and a closing summary line.  Each scenario is one ctest test; a failed
 # assertion ends it with exit 1.
 set -uo pipefail
+# Debian's tools first: python3 is /usr/bin/python3 with python3-yaml and
+# python3-jsonschema from hack/deps.sh, not whatever a user's PATH puts
+# ahead of it (a pyenv shim costs 0.3 s a call and has its own modules).
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin${PATH:+:$PATH}
 
 EP=${EP_BINARY:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/etcdpilot}
 SRC=${EP_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}

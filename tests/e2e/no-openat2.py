@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 # no-openat2.py CMD [ARGS...]: run CMD as on a kernel without openat2(2) - a
 # seccomp filter makes the syscall fail with ENOSYS - so that etcdpilot takes
 # its component-by-component fallback for every path under --root.  With no

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """port-holder.py - hold a TCP port as soon as it is free, let it go when a
 journal starts rolling back (t71).
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """snapshot-catch.py DIR FIFO -- COMMAND... - run `etcdpilot snapshot save`
 (COMMAND, writing into directory DIR) and catch it in the middle of its
 transfer, frozen.

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """snapshot-load.py - grow a real etcd's database to a given size, fast, for
 t16-snapshot and bench/snapshot.
 
