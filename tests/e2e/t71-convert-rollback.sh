@@ -87,7 +87,7 @@ if [[ -z ${T71_STEPS:-} ]]; then
 on_node 1 python3 "$SRC/tests/e2e/port-holder.py" 127.0.0.1 2381 "$R/var/lib/etcdpilot/journal.json" "$T/held" &
 HOLDER=$!
 on_exit "kill $HOLDER"
-run ep_node 1 convert --to static-pod --timeout 35s
+run ep_node 1 convert --to static-pod --timeout 15s
 expect_rc 1 "A: convert fails"
 [[ -e $T/held ]] || fail "A: the port was held when the unit let it go"
 expect_in "$T/err" "did not come back healthy" "A: the error says the member did not come back"
