@@ -580,6 +580,28 @@ static int member_basics(const struct ep_member_desc *m, struct ep_convert *cv,
 	return 0;
 }
 
+static bool under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return path && !strncmp(path, dir, n) && path[n] == '/';
+}
+
+enum ep_installer ep_convert_installer(const struct ep_member_desc *m)
+{
+	if (m->mode != EP_MODE_SYSTEMD)
+		return EP_INSTALLER_UNKNOWN;
+	if (ep_strv_contains(&m->files, "/etc/etcd.env") || under(m->cert_file, "/etc/ssl/etcd/ssl") ||
+	    under(m->trusted_ca_file, "/etc/ssl/etcd/ssl"))
+		return EP_INSTALLER_KUBESPRAY;
+	bool etcd_env = ep_strv_contains(&m->files, "/etc/etcd/etcd.env");
+	if ((m->trusted_ca_file && !strcmp(m->trusted_ca_file, "/etc/etcd/pki/ca.crt")) ||
+	    (etcd_env && m->program && !strcmp(m->program, "/opt/bin/etcd")))
+		return EP_INSTALLER_ETCDADM;
+	if (etcd_env && m->spec.cert_dir)
+		return EP_INSTALLER_ETCDPILOT;
+	return EP_INSTALLER_UNKNOWN;
+}
+
 int ep_convert_to_static_pod(const struct ep_member_desc *m, const struct ep_spec *base,
 			     const struct ep_convert_peer *peers, size_t npeers, const char *root,
 			     struct ep_convert *ret, struct ep_error *err)
@@ -589,6 +611,7 @@ int ep_convert_to_static_pod(const struct ep_member_desc *m, const struct ep_spe
 	if (r >= 0 && m->spec.cert_dir && set_str(&ret->spec.cert_dir, m->spec.cert_dir) < 0)
 		r = ep_error_set(err, -ENOMEM, "out of memory");
 	ret->spec.mode = EP_MODE_STATIC_POD;
+	ret->installer = ep_convert_installer(m);
 	if (r >= 0)
 		r = live_cluster(ret, m->spec.name, m->initial_advertise_peer_urls, peers, npeers,
 				 err);

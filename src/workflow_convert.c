@@ -292,6 +292,7 @@ static void take_translation(struct ep_convert *cv, struct ep_convert *t)
 	cv->ca_key = t->ca_key;
 	cv->make_healthcheck = t->make_healthcheck;
 	cv->notes = t->notes;
+	cv->installer = t->installer;
 	memset(t, 0, sizeof(*t));
 }
 
@@ -664,6 +665,45 @@ static const struct ep_phase start_phase = {
 
 /* ---- wait ----------------------------------------------------------------------------- */
 
+/*
+ * What could undo a conversion to a static pod later: the installer that
+ * wrote the old unit, run again, writes it back and starts it - then two
+ * etcds fight over one data dir and its ports.  Said for the installer the
+ * member's files point to (ep_convert_installer).
+ */
+static int undo_note(struct ep_wf *wf, const struct ep_convert *cv)
+{
+	const char *unit = unit_name(cv->unit_path);
+	switch (cv->installer) {
+	case EP_INSTALLER_KUBESPRAY:
+		return note(wf, "kubespray laid out the old unit: a kubespray run re-templates "
+				"/etc/etcd.env and %s and restarts it (then two etcds fight over the "
+				"same data dir and ports).  Keep it off this node's etcd: set "
+				"etcd_deployment_type: kubeadm for it (or leave it out of the [etcd] "
+				"group), and keep %s masked",
+			    unit, unit);
+	case EP_INSTALLER_ETCDADM:
+		return note(wf, "etcdadm laid out the old unit: 'etcdadm reset' on this node "
+				"removes this member from the cluster and deletes what etcdadm "
+				"installed, and 'etcdadm init' or 'join' writes %s again.  Run no "
+				"etcdadm here any more ('etcdpilot reset' retires a static pod "
+				"member), and keep %s masked",
+			    unit, unit);
+	case EP_INSTALLER_ETCDPILOT:
+		return note(wf, "etcdpilot's systemd mode wrote the old unit: run etcdpilot on "
+				"this node with --mode static-pod (or mode: static-pod in its "
+				"config) from now on, or it writes %s again; keep %s masked",
+			    unit, unit);
+	case EP_INSTALLER_UNKNOWN:
+		break;
+	}
+	return note(wf, "whatever wrote %s (a provisioning script, configuration management, "
+			"the Hard Way's steps) can write it again and start it (then two etcds "
+			"fight over the same data dir and ports): take this node's etcd out of "
+			"it, and keep %s masked",
+		    cv->unit_path, unit);
+}
+
 static int wait_plan(struct ep_wf *wf, struct ep_error *err)
 {
 	const struct ep_convert *cv = wf->convert;
@@ -676,12 +716,7 @@ static int wait_plan(struct ep_wf *wf, struct ep_error *err)
 	if (r < 0)
 		return r;
 	if (to_pod(wf)) {
-		r = note(wf, "a tool that manages the old unit can undo the conversion later: a "
-			     "kubespray run re-templates /etc/etcd.env and etcd.service and restarts "
-			     "it (then two etcds fight over the same data dir and ports).  Keep "
-			     "them off this node: set etcd_deployment_type: kubeadm for it (or leave "
-			     "it out of the [etcd] group), and keep %s masked",
-			 unit_name(cv->unit_path));
+		r = undo_note(wf, cv);
 		if (r >= 0)
 			r = note(wf, "to go back: 'etcdpilot convert --to systemd'");
 	} else {

@@ -40,6 +40,24 @@ struct ep_convert_copy {
 	bool same;     /* @to already holds the same bytes: nothing to copy */
 };
 
+/*
+ * Which installer left a systemd member's files, as far as they tell: the
+ * tool that may write the unit again and start it after a conversion.
+ *   kubespray  /etc/etcd.env, or certificates in /etc/ssl/etcd/ssl
+ *   etcdadm    the CA at /etc/etcd/pki/ca.crt, or /opt/bin/etcd with
+ *              /etc/etcd/etcd.env
+ *   etcdpilot  /etc/etcd/etcd.env with the CA in kubeadm's layout
+ *              (<cert dir>/etcd/ca.crt): etcdpilot's systemd mode
+ *   unknown    anything else (by hand, the Hard Way, configuration management)
+ */
+enum ep_installer {
+	EP_INSTALLER_UNKNOWN,
+	EP_INSTALLER_ETCDPILOT,
+	EP_INSTALLER_KUBESPRAY,
+	EP_INSTALLER_ETCDADM,
+};
+enum ep_installer ep_convert_installer(const struct ep_member_desc *m);
+
 struct ep_convert {
 	/*
 	 * The node spec of the member in the target runtime (base: the spec
@@ -63,9 +81,11 @@ struct ep_convert {
 	bool client_node_paths; /* node files (under --root), not the user's --cacert ... */
 	const char *client_what;
 	struct ep_strv client_urls; /* every member's client URLs, this one's local too */
+	enum ep_installer installer; /* who laid out the systemd member (to static pod only) */
 };
 
 void ep_convert_release(struct ep_convert *cv);
+
 
 /* One member of the live list: its name and peer URLs (comma list). */
 struct ep_convert_peer {

@@ -46,7 +46,7 @@ for i in 1 2 3; do
 	expect_rc 0 "n$i: convert --to static-pod"
 	expect_in "$T/out" "^\[wait\] Member [0-9a-f]+ is back, healthy and caught up; it was unavailable for [0-9.]+s" "n$i: the same member is back, downtime said"
 	expect_in "$T/out" "^\[stop\] Run systemctl stop etcd.service|^\[stop\] .*stop.*etcd.service" "n$i: unit stopped"
-	expect_in "$T/out" "kubespray run re-templates" "n$i: says what could undo it"
+	expect_in "$T/out" "etcdpilot's systemd mode wrote the old unit: run etcdpilot on this node with --mode static-pod" "n$i: says what could undo it (etcdpilot's own systemd mode)"
 	"$SYSTEMCTL_STANDIN" --root "${NODE_ROOT[$i]}" is-enabled etcd.service >"$T/state" 2>&1
 	expect_eq "$(cat "$T/state")" masked "n$i: etcd.service is masked"
 	ls "${NODE_ROOT[$i]}"/etc/systemd/system/etcd.service.etcdpilot-converted-* >/dev/null 2>&1 ||

@@ -188,6 +188,7 @@ static void test_kubespray(void **state)
 		fail_msg("translate: %s", err.msg);
 	/* the member's name differs from the host's: it is the member's */
 	assert_string_equal(cv.spec.name, "etcd1");
+	assert_int_equal(cv.installer, EP_INSTALLER_KUBESPRAY);
 	assert_string_equal(cv.spec.advertise_address, "10.0.0.21");
 	assert_string_equal(cv.spec.data_dir, "/var/lib/etcd");
 	assert_string_equal(cv.spec.cert_dir, "/etc/kubernetes/pki");
@@ -260,6 +261,7 @@ static void test_etcdadm(void **state)
 	if (translate(root, &m, peers, 3, &cv, &err) < 0)
 		fail_msg("translate: %s", err.msg);
 	assert_string_equal(cv.spec.name, "etcd-a");
+	assert_int_equal(cv.installer, EP_INSTALLER_ETCDADM);
 	assert_int_equal(cv.initial_cluster.n, 3);
 	assert_true(has_note(&cv, "not from the stale line in /etc/etcd/etcd.env"));
 	/* GOMAXPROCS is etcd's runtime, not a flag: it stays in the environment */
@@ -300,6 +302,7 @@ static void test_hardway(void **state)
 	if (translate(root, &m, peers, 3, &cv, &err) < 0)
 		fail_msg("translate: %s", err.msg);
 	assert_string_equal(cv.spec.name, "controller-0");
+	assert_int_equal(cv.installer, EP_INSTALLER_UNKNOWN);
 	/* value-less booleans came through as true; the defaults say the same */
 	assert_null(arg(&cv.spec.extra_args, "client-cert-auth"));
 	assert_null(arg(&cv.spec.extra_args, "peer-client-cert-auth"));
@@ -328,6 +331,7 @@ static void test_etcdpilot_layout(void **state)
 	struct ep_error err;
 	if (translate(root, &m, peers, 1, &cv, &err) < 0)
 		fail_msg("translate: %s", err.msg);
+	assert_int_equal(cv.installer, EP_INSTALLER_ETCDPILOT);
 	/* kubeadm's layout already: every file used where it is */
 	for (size_t i = 0; i < cv.ncopies; i++)
 		assert_true(cv.copies[i].same);
