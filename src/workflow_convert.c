@@ -548,13 +548,58 @@ static const struct ep_phase snapshot_phase = {
 
 /* ---- stop ----------------------------------------------------------------------------- */
 
+/*
+ * To systemd: the unit and its environment written, unmasked and loaded
+ * while the pod still serves - a unit that is neither enabled nor started
+ * does nothing - so that the member's downtime holds only the pod's stop
+ * and the unit's start.
+ */
+static int prepare_unit(struct ep_wf *wf, struct ep_error *err)
+{
+	struct ep_convert *cv = wf->convert;
+	int r;
+	struct ep_runtime_files files = { 0 };
+	const struct ep_runtime_ops *sd = ep_runtime_get(EP_MODE_SYSTEMD);
+	struct ep_runtime_ctx ctx = wf->rtctx;
+	ctx.spec = wf->spec;
+	if ((r = sd->render(&ctx, &cv->initial_cluster, &files, err)) < 0)
+		return r;
+	r = ep_plan_add_systemd(wf->plan, "stop", "unmask", unit_name(cv->unit_path),
+				"a unit masked by an earlier conversion", err);
+	for (size_t i = 0; r >= 0 && i < files.n; i++) {
+		_cleanup_free_ char *dir = ep_path_dirname(files.v[i].path);
+		if (!dir) {
+			r = ep_error_set(err, -ENOMEM, "out of memory");
+			break;
+		}
+		bool planned = false;
+		for (size_t k = 0; k < i; k++) {
+			_cleanup_free_ char *d2 = ep_path_dirname(files.v[k].path);
+			planned |= d2 && !strcmp(d2, dir);
+		}
+		if (!planned && !ep_root_exists(wf->root, dir))
+			r = ep_plan_add_dir_create(wf->plan, "stop", dir, 0755, NULL, err);
+		if (r >= 0)
+			r = ep_plan_add_file_write(wf->plan, "stop", files.v[i].path,
+						   (unsigned)files.v[i].mode, files.v[i].content,
+						   false, NULL, err);
+	}
+	ep_runtime_files_release(&files);
+	if (r >= 0)
+		r = ep_plan_add_systemd(wf->plan, "stop", "daemon-reload", NULL,
+					"systemd reads unit files at daemon-reload", err);
+	return r < 0 ? r : 0;
+}
+
 static int stop_plan(struct ep_wf *wf, struct ep_error *err)
 {
 	const struct ep_convert *cv = wf->convert;
 	const char *unit = unit_name(cv->unit_path);
-	int r = ep_plan_add(wf->plan, "stop", "convert.mark",
-			    json_pack("{s:s}", "what", "the member's downtime starts"),
-			    "the downtime is measured from here", err);
+	int r = to_pod(wf) ? 0 : prepare_unit(wf, err);
+	if (r >= 0)
+		r = ep_plan_add(wf->plan, "stop", "convert.mark",
+				json_pack("{s:s}", "what", "the member's downtime starts"),
+				"the downtime is measured from here", err);
 	if (r >= 0 && to_pod(wf)) {
 		char ts[32];
 		utc_stamp(ts, sizeof(ts));
@@ -594,7 +639,8 @@ static int stop_plan(struct ep_wf *wf, struct ep_error *err)
 
 static const struct ep_phase stop_phase = {
 	.name = "stop",
-	.help = "stop, disable, move aside and mask the unit (or remove the manifest)",
+	.help = "stop, disable, move aside and mask the unit (or write, unmask and load the "
+		"unit, then remove the manifest)",
 	.modes = EP_PHASE_ANY,
 	.plan = stop_plan,
 };
@@ -620,45 +666,13 @@ static int start_plan(struct ep_wf *wf, struct ep_error *err)
 					err);
 		return r < 0 ? r : 0;
 	}
-	struct ep_runtime_files files = { 0 };
-	const struct ep_runtime_ops *sd = ep_runtime_get(EP_MODE_SYSTEMD);
-	struct ep_runtime_ctx ctx = wf->rtctx;
-	ctx.spec = wf->spec;
-	if ((r = sd->render(&ctx, &cv->initial_cluster, &files, err)) < 0)
-		return r;
-	r = ep_plan_add_systemd(wf->plan, "start", "unmask", unit_name(cv->unit_path),
-				"a unit masked by an earlier conversion", err);
-	for (size_t i = 0; r >= 0 && i < files.n; i++) {
-		_cleanup_free_ char *dir = ep_path_dirname(files.v[i].path);
-		if (!dir) {
-			r = ep_error_set(err, -ENOMEM, "out of memory");
-			break;
-		}
-		bool planned = false;
-		for (size_t k = 0; k < i; k++) {
-			_cleanup_free_ char *d2 = ep_path_dirname(files.v[k].path);
-			planned |= d2 && !strcmp(d2, dir);
-		}
-		if (!planned && !ep_root_exists(wf->root, dir))
-			r = ep_plan_add_dir_create(wf->plan, "start", dir, 0755, NULL, err);
-		if (r >= 0)
-			r = ep_plan_add_file_write(wf->plan, "start", files.v[i].path,
-						   (unsigned)files.v[i].mode, files.v[i].content,
-						   false, NULL, err);
-	}
-	ep_runtime_files_release(&files);
-	if (r >= 0)
-		r = ep_plan_add_systemd(wf->plan, "start", "daemon-reload", NULL,
-					"systemd reads unit files at daemon-reload", err);
-	if (r >= 0)
-		r = ep_plan_add_systemd(wf->plan, "start", "enable-now", unit_name(cv->unit_path),
-					"start etcd now and at every boot", err);
-	return r < 0 ? r : 0;
+	return ep_plan_add_systemd(wf->plan, "start", "enable-now", unit_name(cv->unit_path),
+				   "start etcd now and at every boot", err);
 }
 
 static const struct ep_phase start_phase = {
 	.name = "start",
-	.help = "write the static pod manifest (or unmask, write the unit, enable --now)",
+	.help = "write the static pod manifest (or enable --now the unit)",
 	.modes = EP_PHASE_ANY,
 	.plan = start_plan,
 };

@@ -7,7 +7,10 @@
 #      under systemd again, healthy, with its data;
 #   B  convert killed (SIGKILL) after each of its steps, then --rollback
 #      or --resume (alternately): each ends with a healthy member with its
-#      data, under systemd after a rollback, as a static pod after a resume.
+#      data, under systemd after a rollback, as a static pod after a resume;
+#   C  the same for convert --to systemd (from the static pod): a rollback
+#      ends with the pod running and the unit masked, a resume with the
+#      unit active and enabled and no manifest.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-standin.sh"
 . "$(dirname "$0")/lib-cluster.sh"
@@ -127,5 +130,42 @@ for step in ${T71_STEPS:-snapshot.save systemd.stop systemd.disable file.move sy
 		run ep_node 1 convert --to systemd --etcd-binary /usr/bin/etcd --timeout 60s
 		expect_rc 0 "B $step: back to systemd"
 		rm -f "$R"/etc/systemd/system/etcd.service.etcdpilot-converted-*
+	fi
+done
+
+# ---- C: convert --to systemd killed after each step, then --rollback or --resume ----
+run ep_node 1 convert --to static-pod --timeout 60s
+expect_rc 0 "C: n1 is a static pod again"
+as_pod() {
+	expect_eq "$(SC is-enabled etcd.service)" masked "$1: etcd.service masked"
+	[[ -f $R/etc/kubernetes/manifests/etcd.yaml ]] || fail "$1: the manifest is back"
+	ls "$R"/etc/kubernetes/manifests/ | grep -v '^etcd.yaml$' && fail "$1: nothing else in the manifest dir"
+	pass "$1: the manifest in place, the unit masked"
+}
+EPS=("$EP" --root "$R" convert --to systemd --etcd-binary /usr/bin/etcd --timeout 60s)
+n=0
+for step in ${T71_SD_STEPS:-systemd.unmask file.write file.remove wait.stopped systemd.enable-now}; do
+	n=$((n + 1))
+	if ((n % 2)); then how=rollback; else how=resume; fi
+	ip netns exec "${NODE_NS[1]}" "${EPS[@]}" >"$T/killed.out" 2>&1 &
+	pid=$!
+	journal_done "$step" 60 || { cat "$T/killed.out"; fail "C: $step done"; }
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	[[ -e $R/var/lib/etcdpilot/journal.json ]] || fail "C: a journal after the kill at $step"
+	run ip netns exec "${NODE_NS[1]}" "${EPS[@]}" "--$how"
+	expect_rc 0 "C: killed after $step, then --$how"
+	if [[ $how == rollback ]]; then
+		as_pod "C $step"
+	else
+		expect_eq "$(SC is-active etcd.service)" active "C $step: etcd.service active"
+		expect_eq "$(SC is-enabled etcd.service)" enabled "C $step: and enabled"
+		[[ -e $R/etc/kubernetes/manifests/etcd.yaml ]] && fail "C $step: no manifest"
+		pass "C $step: no manifest"
+	fi
+	healthy_with_data "C $step"
+	if [[ $how == resume ]]; then
+		run ep_node 1 convert --to static-pod --timeout 60s
+		expect_rc 0 "C $step: back to a static pod"
 	fi
 done
