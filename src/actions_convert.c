@@ -246,7 +246,8 @@ static int manifest_undo(struct ep_apply_ctx *ctx, const json_t *params, const j
 	if (r == 0)
 		ep_apply_log(ctx, "[rollback] Removed %s", path);
 	/* the kubelet stops the pod of a manifest that is gone: its ports must be free */
-	r = ep_wait_port_down(ep_param_str(params, "local"), ep_now_ms() + STOP_WAIT_MS, err);
+	r = ep_wait_member_down(ctx->root, ep_param_str(params, "local"),
+				ep_param_str(params, "data_dir"), ep_now_ms() + STOP_WAIT_MS, err);
 	if (r < 0)
 		return ep_error_prefix(err, "the kubelet did not stop the etcd pod");
 	ep_apply_log(ctx, "[rollback] The etcd pod has stopped");

@@ -13,7 +13,8 @@
  *                   recorded (it is only known once the member is added);
  *                   undo removes them and, for a static pod, waits until
  *                   the kubelet has stopped the pod
- *   wait.stopped    until the member's client port stops answering
+ *   wait.stopped    until the member's client port stops answering and
+ *                   (given the data dir) no process holds its database
  *
  * It owns no rendering (the runtime's) and no file-system code of its own
  * beyond plan_fs.c's calls; it never prints.
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -115,27 +117,59 @@ static bool port_answers(const char *url)
 }
 
 /*
- * Wait until @url has refused connections for STOP_QUIET_MS in a row (a
- * kubelet that restarts a crashing container in between is not "stopped"),
- * until @deadline.  0 or -ETIMEDOUT with @err.
+ * Whether a process holds the member's database: 1 held, 0 free (or no
+ * database), -1 cannot tell.  etcd's bbolt holds an exclusive flock(2) on
+ * it while etcd runs; a shared, non-blocking attempt tells without waiting
+ * and is let go at once (an etcd starting right then retries its lock).
  */
-int ep_wait_port_down(const char *url, uint64_t deadline, struct ep_error *err)
+static int db_held(const char *root, const char *data_dir)
+{
+	_cleanup_free_ char *db = NULL;
+	if (asprintf(&db, "%s/member/snap/db", data_dir) < 0)
+		return -1;
+	int fd = -1;
+	int r = ep_root_open(root, db, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0, &fd,
+			     NULL);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return -1;
+	int held = 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		held = errno == EWOULDBLOCK ? 1 : -1;
+	close(fd); /* lets our lock go */
+	return held;
+}
+
+int ep_wait_member_down(const char *root, const char *url, const char *data_dir,
+			uint64_t deadline, struct ep_error *err)
 {
 	uint64_t t0 = ep_now_ms(), quiet_since = 0;
+	int held = -1;
 	for (;;) {
 		uint64_t now = ep_now_ms();
-		if (port_answers(url))
+		bool up = port_answers(url);
+		if (up)
 			quiet_since = 0;
 		else if (!quiet_since)
 			quiet_since = now;
-		else if (now - quiet_since >= STOP_QUIET_MS)
+		held = !up && data_dir ? db_held(root, data_dir) : -1;
+		if (held == 0)
+			return 0;
+		if (held < 0 && quiet_since && now - quiet_since >= STOP_QUIET_MS)
 			return 0;
 		if (ep_ms_left(deadline) <= 100)
-			return ep_error_set(err, -ETIMEDOUT,
-					    "the member at %s still answers after %llus", url,
-					    (unsigned long long)(ep_now_ms() - t0) / 1000);
-		ep_sleep_ms(100);
+			break;
+		ep_sleep_ms(held < 0 ? 100 : 20);
 	}
+	unsigned long long secs = (unsigned long long)(ep_now_ms() - t0) / 1000;
+	if (held == 1)
+		return ep_error_set(err, -ETIMEDOUT,
+				    "a process still holds the member's database %s/member/snap/db "
+				    "after %llus (its client URL %s refuses connections)",
+				    data_dir, secs, url);
+	return ep_error_set(err, -ETIMEDOUT, "the member at %s still answers after %llus", url,
+			    secs);
 }
 
 /* ---- pki.ca-bundle {cert_dir, ca_sha256, file} ---------------------------------- */
@@ -622,7 +656,7 @@ static int files_undo(struct ep_apply_ctx *ctx, const json_t *params, const json
 	if (!removed || mode != EP_MODE_STATIC_POD || !local)
 		return 0;
 	/* the kubelet stops the pod of a manifest that is gone: wait for it */
-	int r = ep_wait_port_down(local, ep_now_ms() + STOP_WAIT_MS, err);
+	int r = ep_wait_member_down(ctx->root, local, NULL, ep_now_ms() + STOP_WAIT_MS, err);
 	if (r < 0)
 		return ep_error_prefix(err, "the kubelet did not stop the etcd pod");
 	ep_apply_log(ctx, "[rollback] The etcd pod has stopped");
@@ -639,7 +673,7 @@ static const struct ep_action_type runtime_files_type = {
 	.undo = files_undo,
 };
 
-/* ---- wait.stopped {endpoint, timeout_ms} --------------------------------------------- */
+/* ---- wait.stopped {endpoint, timeout_ms, data_dir?} --------------------------------------------- */
 
 static int stopped_check(const json_t *params, struct ep_error *err)
 {
@@ -653,7 +687,14 @@ static void stopped_describe(const json_t *params, struct ep_strbuf *out)
 	const char *e = ep_param_str(params, "endpoint");
 	ep_strbuf_adds(out, "wait until the local etcd member has stopped (");
 	ep_strbuf_add_escaped(out, e ? e : "?", strlen(e ? e : "?"));
-	ep_strbuf_adds(out, " refuses connections)");
+	ep_strbuf_adds(out, " refuses connections");
+	const char *d = ep_param_str(params, "data_dir");
+	if (d) {
+		ep_strbuf_adds(out, ", nothing holds ");
+		ep_strbuf_add_escaped(out, d, strlen(d));
+		ep_strbuf_adds(out, "/member/snap/db");
+	}
+	ep_strbuf_adds(out, ")");
 }
 
 static int stopped_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo,
@@ -664,7 +705,8 @@ static int stopped_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 	uint64_t deadline = ep_now_ms() + (t > 0 ? (uint64_t)t : STOP_WAIT_MS);
 	if (ctx->deadline_ms && ctx->deadline_ms < deadline)
 		deadline = ctx->deadline_ms;
-	int r = ep_wait_port_down(ep_param_str(params, "endpoint"), deadline, err);
+	int r = ep_wait_member_down(ctx->root, ep_param_str(params, "endpoint"),
+				    ep_param_str(params, "data_dir"), deadline, err);
 	if (r >= 0)
 		ep_apply_log(ctx, "[stop] The local etcd member has stopped");
 	return r;

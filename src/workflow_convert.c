@@ -630,9 +630,10 @@ static int stop_plan(struct ep_wf *wf, struct ep_error *err)
 					    "until the run succeeds", err);
 		if (r >= 0)
 			r = ep_plan_add(wf->plan, "stop", "wait.stopped",
-					json_pack("{s:s, s:I}", "endpoint", cv->local_url, "timeout_ms",
-						  (json_int_t)60000),
-					"the unit starts once the pod's ports are free", err);
+					json_pack("{s:s, s:I, s:s?}", "endpoint", cv->local_url,
+						  "timeout_ms", (json_int_t)60000, "data_dir",
+						  wf->spec->data_dir),
+					"the unit starts once the pod's ports and data are free", err);
 	}
 	return r < 0 ? r : 0;
 }
@@ -660,8 +661,9 @@ static int start_plan(struct ep_wf *wf, struct ep_error *err)
 						   NULL, err);
 		if (r >= 0)
 			r = ep_plan_add(wf->plan, "start", "convert.manifest",
-					json_pack("{s:s, s:s, s:s}", "path", cv->manifest_path,
-						  "content", text, "local", cv->local_url),
+					json_pack("{s:s, s:s, s:s, s:s?}", "path", cv->manifest_path,
+						  "content", text, "local", cv->local_url, "data_dir",
+						  wf->spec->data_dir),
 					"the same member, its data and URLs, in kubeadm's static pod",
 					err);
 		return r < 0 ? r : 0;

@@ -346,8 +346,11 @@ static int stop_plan(struct ep_wf *wf, struct ep_error *err)
 		}
 	if (r >= 0 && local)
 		r = ep_plan_add(wf->plan, "stop", "wait.stopped",
-				json_pack("{s:s, s:I}", "endpoint", local, "timeout_ms",
-					  (json_int_t)30000),
+				d->spec.data_dir
+					? json_pack("{s:s, s:I, s:s}", "endpoint", local, "timeout_ms",
+						    (json_int_t)30000, "data_dir", d->spec.data_dir)
+					: json_pack("{s:s, s:I}", "endpoint", local, "timeout_ms",
+						    (json_int_t)30000),
 				"the data directory is moved only once etcd is down", err);
 	ep_strv_release(&eps);
 	return r < 0 ? r : 0;
