@@ -117,6 +117,8 @@ expect_rc 0 "the JSON plan parses and lists the unit, the environments, the wrap
 CACHE=$R1/var/cache/etcdpilot/etcd/v$V
 mkdir -p "$CACHE"
 echo "not a tarball" >"$CACHE/$NAME.tar.gz"
+# and the partial download a killed install leaves (issue 10 item 13: 14 MB)
+head -c 14000000 /dev/zero >"$CACHE/$NAME.tar.gz.ep-0123456789abcdef"
 
 run in_ns "$NS1" "$EP" --root "$R1" init --mode systemd "${F1[@]}" --release-url "http://127.0.0.1:$PORT/"
 expect_rc 0 "init --mode systemd from http:// waits until the member is healthy"
@@ -133,6 +135,9 @@ expect_in "$T/out" '^\[wait\] The local etcd member is healthy' "waits for healt
 expect_in "$T/out" "etcdpilot join https://$A1:2379 --mode systemd" "prints the join command"
 cmp -s "$CACHE/$NAME.tar.gz" "$REL/$NAME.tar.gz" || fail "the cache holds the verified tarball"
 pass "the cache holds the verified tarball"
+[[ -e $CACHE/$NAME.tar.gz.ep-0123456789abcdef ]] && fail "a killed install's partial download is swept"
+expect_eq "$(ls "$CACHE" | sort | tr '\n' ' ')" "$NAME.tar.gz $NAME.tar.gz.sha256 " \
+	"a killed install's partial download is swept; the cache holds the tarball and its digest"
 expect_eq "$(cat "$CACHE/$NAME.tar.gz.sha256")" "$SUM  $NAME.tar.gz" "and the digest it was verified against"
 cmp -s "$R1/usr/local/bin/etcd" /usr/bin/etcd || fail "etcd is installed"
 pass "etcd is installed"
