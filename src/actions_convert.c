@@ -247,7 +247,7 @@ static int manifest_undo(struct ep_apply_ctx *ctx, const json_t *params, const j
 		ep_apply_log(ctx, "[rollback] Removed %s", path);
 	/* the kubelet stops the pod of a manifest that is gone: its ports must be free */
 	r = ep_wait_member_down(ctx->root, ep_param_str(params, "local"),
-				ep_param_str(params, "data_dir"), ep_now_ms() + STOP_WAIT_MS, err);
+				ep_param_str(params, "data_dir"), true, ep_now_ms() + STOP_WAIT_MS, err);
 	if (r < 0)
 		return ep_error_prefix(err, "the kubelet did not stop the etcd pod");
 	ep_apply_log(ctx, "[rollback] The etcd pod has stopped");

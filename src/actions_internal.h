@@ -99,13 +99,14 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
  * @url (a client URL) refuses connections and, with @data_dir (a node path
  * under @root; may be NULL), no process holds the member's database - etcd
  * keeps a flock(2) on <data dir>/member/snap/db from start to its very
- * end, so that is the moment its files and ports are free, told at once.
- * Without @data_dir, or when the database cannot be looked at, the port
- * must have refused for STOP_QUIET_MS in a row (a kubelet restarting a
- * crashing container in between is not "stopped").  0 or -ETIMEDOUT with
- * @err.  (actions_member.c; convert's manifest undo uses it too.)
+ * end, so a member that was running is known down at once.  With @quiet
+ * (a rollback, where the member may be crash-looping and a container just
+ * restarted has not opened its files yet), and whenever the database cannot
+ * be looked at, the port must also have refused for STOP_QUIET_MS in a row.
+ * 0 or -ETIMEDOUT with @err.  (actions_member.c; convert's manifest undo
+ * uses it too.)
  */
-int ep_wait_member_down(const char *root, const char *url, const char *data_dir,
+int ep_wait_member_down(const char *root, const char *url, const char *data_dir, bool quiet,
 			uint64_t deadline, struct ep_error *err);
 
 #endif

@@ -141,7 +141,7 @@ static int db_held(const char *root, const char *data_dir)
 	return held;
 }
 
-int ep_wait_member_down(const char *root, const char *url, const char *data_dir,
+int ep_wait_member_down(const char *root, const char *url, const char *data_dir, bool quiet,
 			uint64_t deadline, struct ep_error *err)
 {
 	uint64_t t0 = ep_now_ms(), quiet_since = 0;
@@ -154,9 +154,10 @@ int ep_wait_member_down(const char *root, const char *url, const char *data_dir,
 		else if (!quiet_since)
 			quiet_since = now;
 		held = !up && data_dir ? db_held(root, data_dir) : -1;
-		if (held == 0)
+		bool settled = quiet_since && now - quiet_since >= STOP_QUIET_MS;
+		if (held == 0 && (!quiet || settled))
 			return 0;
-		if (held < 0 && quiet_since && now - quiet_since >= STOP_QUIET_MS)
+		if (held < 0 && settled)
 			return 0;
 		if (ep_ms_left(deadline) <= 100)
 			break;
@@ -416,7 +417,7 @@ static const struct ep_action_type etcd_data_dir_type = {
 	.undo = datadir_undo,
 };
 
-/* ---- runtime.files {mode, files, name, peer_urls, local, cluster} --------------------- */
+/* ---- runtime.files {mode, files, name, peer_urls, local, data_dir?, cluster} ------------ */
 
 static int files_check(const json_t *params, struct ep_error *err)
 {
@@ -656,7 +657,8 @@ static int files_undo(struct ep_apply_ctx *ctx, const json_t *params, const json
 	if (!removed || mode != EP_MODE_STATIC_POD || !local)
 		return 0;
 	/* the kubelet stops the pod of a manifest that is gone: wait for it */
-	int r = ep_wait_member_down(ctx->root, local, NULL, ep_now_ms() + STOP_WAIT_MS, err);
+	int r = ep_wait_member_down(ctx->root, local, ep_param_str(params, "data_dir"), true,
+				    ep_now_ms() + STOP_WAIT_MS, err);
 	if (r < 0)
 		return ep_error_prefix(err, "the kubelet did not stop the etcd pod");
 	ep_apply_log(ctx, "[rollback] The etcd pod has stopped");
@@ -706,7 +708,7 @@ static int stopped_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 	if (ctx->deadline_ms && ctx->deadline_ms < deadline)
 		deadline = ctx->deadline_ms;
 	int r = ep_wait_member_down(ctx->root, ep_param_str(params, "endpoint"),
-				    ep_param_str(params, "data_dir"), deadline, err);
+				    ep_param_str(params, "data_dir"), false, deadline, err);
 	if (r >= 0)
 		ep_apply_log(ctx, "[stop] The local etcd member has stopped");
 	return r;

@@ -530,6 +530,8 @@ static int files_plan(struct ep_wf *wf, struct ep_error *err)
 		json_object_set_new(p, "files", files);
 		json_object_set_new(p, "mode", json_string(ep_mode_name(wf->spec->mode)));
 		json_object_set_new(p, "local", json_string(local));
+		if (wf->spec->data_dir)
+			json_object_set_new(p, "data_dir", json_string(wf->spec->data_dir));
 	} else {
 		json_decref(files);
 		json_decref(p);

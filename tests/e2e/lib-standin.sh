@@ -9,6 +9,9 @@
 #   standin_stop PID              SIGTERM it and wait (its pods stop first)
 #   standin_field ROOT KEY        one field of the etcd pod's status.json (the
 #                                 stand-in's own file: for tests only)
+#   standin_field_is ROOT KEY OP V  test(1) of that field, read afresh each call:
+#                                 for wait_for ('wait_for 30 test "$(standin_field ...)"'
+#                                 would test the value read once, before waiting)
 #   pod_log_dir ROOT [POD]        the kubelet's log directory of a kube-system pod
 #                                 (default etcd-*): <root>/var/log/pods/kube-system_<pod>_<uid>
 #   cri_framed FILE...            every line of the files is a CRI log line
@@ -68,6 +71,10 @@ standin_stop() {
 standin_field() {
 	python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' \
 		"$1/var/lib/kubelet-standin/pods/etcd/status.json" "$2"
+}
+
+standin_field_is() {
+	test "$(standin_field "$1" "$2")" "$3" "$4"
 }
 
 pod_log_dir() {

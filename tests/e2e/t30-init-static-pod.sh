@@ -124,7 +124,7 @@ ls -A "$R/etc/kubernetes/manifests" >"$T/ls"
 expect_eq "$(cat "$T/ls")" "etcd.yaml" "no temporary file is left in the manifest directory"
 pid=$(standin_field "$R" pid)
 kill -KILL "$pid"
-wait_for 20 test "$(standin_field "$R" restarts)" -ge 1 || fail "a killed etcd is restarted"
+wait_for 20 standin_field_is "$R" restarts -ge 1 || fail "a killed etcd is restarted"
 pass "a killed etcd is restarted"
 run "${EPN[@]}" init "${FLAGS[@]}" --timeout 30s
 expect_rc 0 "and init finds it healthy again without changing anything"
@@ -159,7 +159,7 @@ run "${EPN[@]}" init "${FLAGS[@]}" --timeout 30s
 expect_rc 1 "init sees the hand-made change"
 expect_in "$T/err" "env ETCD_T30_MARK: manifest has 'replaced', wanted none" "and names it"
 mv "$R/etc/kubernetes/manifests/etcd.yaml" "$T/etcd.yaml.saved"
-wait_for 20 test "$(standin_field "$R" phase)" = Stopped || fail "removing the manifest stops the pod"
+wait_for 20 standin_field_is "$R" phase = Stopped || fail "removing the manifest stops the pod"
 pass "removing the manifest stops the pod"
 pid=$(standin_field "$R" pid)
 expect_eq "$pid" "" "and its container"

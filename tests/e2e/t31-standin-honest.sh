@@ -142,7 +142,7 @@ wait_for 30 grep -q 'Liveness probe failed 2 times: HTTP 404' "$ST" ||
 	fail "a liveness probe on a path etcd 3.4 does not serve fails"
 pass "a liveness probe on a path etcd 3.4 does not serve fails"
 expect_in "$ST" '"path": "/livez"' "the liveness probe used the manifest's path"
-wait_for 20 test "$(standin_field "$NODE_D" restarts)" -ge 1 || fail "and the container is restarted"
+wait_for 20 standin_field_is "$NODE_D" restarts -ge 1 || fail "and the container is restarted"
 pass "and the container is restarted"
 expect_in "$ST" 'Killing container etcd: failed liveness probe' "for the failed liveness probe"
 

@@ -127,7 +127,7 @@ n3 voter started" "three voters again, no stale member"
 [[ ! -e ${NODE_ROOT[4]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[4]}/var/lib/etcd &&
 	! -e ${NODE_ROOT[4]}/var/lib/etcdpilot/journal.json ]] || fail "no manifest, data dir or journal left on n4"
 pass "no manifest, data dir or journal left on n4"
-wait_for 30 test "$(standin_field "${NODE_ROOT[4]}" phase)" = Stopped || fail "n4's pod is stopped"
+wait_for 30 standin_field_is "${NODE_ROOT[4]}" phase = Stopped || fail "n4's pod is stopped"
 pass "n4's pod is stopped"
 
 run ep_node 1 health --endpoints "$E"

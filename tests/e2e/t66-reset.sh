@@ -37,7 +37,7 @@ expect_node_clean() {
 	local i=$1 r=${NODE_ROOT[$1]}
 	[[ ! -e $r/etc/kubernetes/manifests/etcd.yaml ]] || fail "n$i: the manifest is gone"
 	pass "n$i: the manifest is gone"
-	wait_for 30 test "$(standin_field "$r" phase)" = Stopped || fail "n$i: the pod is stopped"
+	wait_for 30 standin_field_is "$r" phase = Stopped || fail "n$i: the pod is stopped"
 	pass "n$i: the pod is stopped"
 	[[ ! -e $r/var/lib/etcd ]] || fail "n$i: no data dir left in place"
 	pass "n$i: no data dir left in place"

@@ -77,7 +77,7 @@ n2 voter started" "no stale member"
 [[ ! -e ${NODE_ROOT[3]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[3]}/var/lib/etcd &&
 	! -e ${NODE_ROOT[3]}/var/lib/etcdpilot/journal.json ]] || fail "no manifest, data dir or journal on n3"
 pass "no manifest, data dir or journal on n3"
-wait_for 30 test "$(standin_field "${NODE_ROOT[3]}" phase)" = Stopped || fail "n3's pod is stopped"
+wait_for 30 standin_field_is "${NODE_ROOT[3]}" phase = Stopped || fail "n3's pod is stopped"
 pass "n3's pod is stopped"
 
 # ---- removed from the side that reaches the cluster ----------------------------------

@@ -12,7 +12,10 @@
  *   - the lock free, or no database at all: stopped;
  *   - no data dir in the plan: stopped once the port has refused for a
  *     while (the quiet window);
- *   - the port answering: not stopped, whatever the lock.
+ *   - the port answering: not stopped, whatever the lock;
+ *   - a rollback's wait (quiet: the pod may be crash-looping): the port
+ *     must have refused for a while too, and a held lock still keeps it
+ *     waiting.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -34,6 +37,8 @@
 
 #include "etcdpilot/error.h"
 #include "etcdpilot/plan.h"
+#include "actions_internal.h"
+#include "util/clock.h"
 
 struct fixture {
 	char root[64];
@@ -149,6 +154,27 @@ static void test_port_answering_is_not_stopped(void **state)
 		fail_msg("unexpected error: %s", msg);
 }
 
+static void test_rollback_wait(void **state)
+{
+	struct fixture *f = *state;
+	struct ep_error err;
+	ep_error_clear(&err);
+	int fd = open(f->db, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	/* held: still waiting after the quiet window */
+	assert_int_equal(ep_wait_member_down(f->root, f->url, "/var/lib/etcd", true,
+					     ep_now_ms() + 2500, &err),
+			 -ETIMEDOUT);
+	assert_non_null(strstr(err.msg, "still holds the member's database"));
+	close(fd);
+	/* free: down once the port has refused long enough */
+	ep_error_clear(&err);
+	assert_int_equal(ep_wait_member_down(f->root, f->url, "/var/lib/etcd", true,
+					     ep_now_ms() + 5000, &err),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -157,6 +183,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_without_data_dir_the_quiet_window, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_port_answering_is_not_stopped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_wait, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
