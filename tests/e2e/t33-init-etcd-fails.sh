@@ -72,3 +72,14 @@ for f in etc/kubernetes/manifests/etcd.yaml etc/kubernetes/pki/etcd/ca.key var/l
 	[[ -e $R/$f ]] && fail "a failed init leaves no $f"
 done
 pass "a failed init leaves no manifest, certificate, data dir or journal behind"
+
+# On a terminal a wait longer than a second shows one live line, rewritten
+# in place ("...: Ns of at most Ms"); on a pipe (every run above) no control
+# sequence at all.  script(1) gives the run a terminal.
+expect_not_in "$T/err" $'\e' "no terminal control sequences when stderr is not a terminal"
+printf -v TTYRUN '%q ' "$EP" --root "$R" --config "$T/bad.yaml" init --name n1 --advertise-address "$ADDR" \
+	--etcd-version 3.4.23 --key-type ecdsa-p256 --timeout 4s
+in_ns "$NS" script -qec "$TTYRUN" /dev/null >"$T/tty" 2>&1
+expect_in "$T/tty" 'waiting for .*: [1-9][0-9]*s of at most 4s' "on a terminal the wait says how long it has waited, of how long"
+grep -q $'\r\e\\[K\\[wait\\] waiting for' "$T/tty" || fail "the live line is rewritten in place (CR, erase line)"
+pass "the live line is rewritten in place (CR, erase line)"
