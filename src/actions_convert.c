@@ -173,10 +173,32 @@ static int mark_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *un
 	return 0;
 }
 
+static int wait_back(struct ep_apply_ctx *ctx, const json_t *params, uint64_t timeout,
+		     struct ep_error *err);
+
+/*
+ * The mark comes right before the member is stopped, so its undo runs right
+ * after everything that stopped it was undone (the manifest back, or the
+ * unit started): with "back" {cluster, id, local, max_lag, timeout_ms} it
+ * waits until the member serves again, so that an undone conversion ends
+ * with the member as it was - running - and not with a pod the kubelet may
+ * still be starting.
+ */
 static int mark_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t *undo,
 		     struct ep_error *err)
 {
-	(void)ctx, (void)params, (void)undo, (void)err;
+	(void)undo;
+	const json_t *back = json_object_get(params, "back");
+	if (!json_is_object(back))
+		return 0;
+	uint64_t timeout = (uint64_t)json_integer_value(json_object_get(back, "timeout_ms"));
+	ep_apply_log(ctx, "[rollback] Waiting until member %s serves again at %s",
+		     ep_param_str(back, "id") ?: "?", ep_param_str(back, "local") ?: "?");
+	int r = wait_back(ctx, back, timeout ? timeout : 60000, err);
+	if (r < 0)
+		return r;
+	ep_apply_log(ctx, "[rollback] Member %s is back, healthy and caught up",
+		     ep_param_str(back, "id"));
 	return 0;
 }
 
@@ -349,13 +371,14 @@ static int wm_once(struct ep_client *local_c, const char *local, struct ep_conn 
 	return out;
 }
 
-static int wm_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo,
-		    struct ep_error *err)
+/*
+ * Until member @p.id answers at @p.local, healthy and within @p.max_lag raft
+ * entries of the leader, asking the cluster @p.cluster; at most @timeout ms.
+ * 0, or -ETIMEDOUT (or another -errno) with @err.
+ */
+static int wait_back(struct ep_apply_ctx *ctx, const json_t *params, uint64_t timeout,
+		     struct ep_error *err)
 {
-	uint64_t timeout = (uint64_t)json_integer_value(json_object_get(params, "timeout_ms"));
-	uint64_t left = ep_ms_left(ctx->deadline_ms);
-	if (ctx->deadline_ms && left < timeout)
-		timeout = left;
 	uint64_t deadline = ep_now_ms() + timeout;
 	uint64_t id = 0;
 	if (ep_member_id_parse(ep_param_str(params, "id"), &id) < 0)
@@ -419,6 +442,19 @@ static int wm_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo
 					    "within %llus: %s",
 				    ep_param_str(params, "id"),
 				    (unsigned long long)(timeout + 999) / 1000, why);
+	return 0;
+}
+
+static int wm_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo,
+		    struct ep_error *err)
+{
+	uint64_t timeout = (uint64_t)json_integer_value(json_object_get(params, "timeout_ms"));
+	uint64_t left = ep_ms_left(ctx->deadline_ms);
+	if (ctx->deadline_ms && left < timeout)
+		timeout = left;
+	int r = wait_back(ctx, params, timeout, err);
+	if (r < 0)
+		return r;
 	const json_t *mark = ep_apply_prior_undo(ctx, "convert.mark");
 	json_int_t t0 = mark ? json_integer_value(json_object_get(mark, "t_ms")) : 0;
 	if (t0 > 0) {

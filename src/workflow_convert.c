@@ -596,9 +596,17 @@ static int stop_plan(struct ep_wf *wf, struct ep_error *err)
 	const struct ep_convert *cv = wf->convert;
 	const char *unit = unit_name(cv->unit_path);
 	int r = to_pod(wf) ? 0 : prepare_unit(wf, err);
+	/* its undo waits until the member serves again: an undone conversion ends running */
 	if (r >= 0)
 		r = ep_plan_add(wf->plan, "stop", "convert.mark",
-				json_pack("{s:s}", "what", "the member's downtime starts"),
+				json_pack("{s:s, s:{s:o, s:s, s:s, s:I, s:I}}", "what",
+					  "the member's downtime starts", "back", "cluster",
+					  cluster_of(cv), "id", cv->member_id, "local",
+					  cv->local_url, "timeout_ms",
+					  (json_int_t)(wf->spec->timeout_ms < 60000
+							       ? 60000
+							       : wf->spec->timeout_ms),
+					  "max_lag", (json_int_t)MAX_LAG),
 				"the downtime is measured from here", err);
 	if (r >= 0 && to_pod(wf)) {
 		char ts[32];

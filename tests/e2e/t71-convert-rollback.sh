@@ -156,6 +156,11 @@ for step in ${T71_SD_STEPS:-systemd.unmask file.write file.remove wait.stopped s
 	run ip netns exec "${NODE_NS[1]}" "${EPS[@]}" "--$how"
 	expect_rc 0 "C: killed after $step, then --$how"
 	if [[ $how == rollback ]]; then
+		# once the pod was stopped (after convert.mark), the rollback waits until it serves again
+		if [[ $step != systemd.unmask && $step != file.write ]]; then
+			expect_in "$T/out" "^\[rollback\] Member [0-9a-f]+ is back, healthy and caught up" \
+				"C $step: the rollback waits until the restored pod serves"
+		fi
 		as_pod "C $step"
 	else
 		expect_eq "$(SC is-active etcd.service)" active "C $step: etcd.service active"
