@@ -520,6 +520,17 @@ static int snapshot_plan(struct ep_wf *wf, struct ep_error *err)
 	_cleanup_free_ char *path = NULL;
 	if (asprintf(&path, "%s/convert-%s-%s.db", dir, wf->spec->name, ts) < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
+	/* a backup is never replaced: a run within the same second as the last one takes -2, -3 ... */
+	for (unsigned n = 2; ep_root_exists(wf->root, path); n++) {
+		free(path);
+		path = NULL;
+		if (n > 1000)
+			return ep_error_set(err, -EEXIST, "%s/convert-%s-%s*.db: a thousand backups "
+							  "of this second already exist",
+					    dir, wf->spec->name, ts);
+		if (asprintf(&path, "%s/convert-%s-%s-%u.db", dir, wf->spec->name, ts, n) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+	}
 	int r = 0;
 	if (!ep_root_exists(wf->root, dir))
 		r = ep_plan_add_dir_create(wf->plan, "snapshot", dir, 0700, "the backups' directory",

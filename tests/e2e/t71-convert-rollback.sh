@@ -85,6 +85,21 @@ sys.exit(1)
 PY
 }
 
+# ---- a backup is never replaced: a run in the same second as the last takes another name ----
+B=$R/var/lib/etcdpilot/backup
+mkdir -p "$B"
+now=$(date +%s)
+for k in 0 1 2 3 4 5 6 7 8 9; do
+	: >"$B/convert-n1-$(date -u -d "@$((now + k))" +%Y%m%dT%H%M%SZ).db"
+done
+run ep_node 1 convert --to static-pod --dry-run
+expect_rc 0 "convert --dry-run with backups of this second already there"
+planned=$(grep -o '/var/lib/etcdpilot/backup/convert-n1-[0-9TZ-]*\.db' "$T/out" | head -1)
+[[ $planned =~ ^/var/lib/etcdpilot/backup/convert-n1-[0-9]{8}T[0-9]{6}Z-2\.db$ && ! -e $R$planned ]] ||
+	fail "the planned backup takes the next free name (planned: '$planned')"
+pass "the planned backup takes the next free name ($planned)"
+rm -f "$B"/convert-n1-*.db
+
 # ---- A: the pod cannot start ----
 if [[ -z ${T71_STEPS:-} ]]; then
 on_node 1 python3 "$SRC/tests/e2e/port-holder.py" 127.0.0.1 2381 "$R/var/lib/etcdpilot/journal.json" "$T/held" &
