@@ -103,3 +103,32 @@ for f in etc/systemd/system/etcd.service etc/etcd/etcd.env usr/local/bin/etcd et
 	[[ -e $R/$f ]] && fail "--rollback removes $f"
 done
 pass "--rollback removed the unit, its environment, the binaries, the certificates and the journal"
+
+# The stand-in's start job: a supervisor killed before READY=1 fails the job
+# ("the supervisor died", exit 1); one that is alive keeps it waiting.
+mkdir -p "$R/etc/systemd/system"
+cat >"$R/etc/systemd/system/sleeper.service" <<'UNIT'
+[Unit]
+Description=never ready
+
+[Service]
+Type=notify
+ExecStart=/bin/sleep 60
+UNIT
+"$STANDIN" --root "$R" daemon-reload
+"$STANDIN" --root "$R" start sleeper.service >"$T/sleeper.out" 2>"$T/sleeper.err" &
+spid=$!
+on_exit "kill -KILL $spid"
+SD=$R/run/systemd-standin/sleeper.service
+wait_for 10 test -s "$SD/supervisor.pid" || fail "the sleeper's supervisor began"
+sleep 0.5
+kill -0 "$spid" 2>/dev/null || fail "start waits while the supervisor lives and READY=1 has not come"
+pass "start waits while the supervisor lives and READY=1 has not come"
+sup=$(cat "$SD/supervisor.pid")
+main=$(cat "$SD/main.pid")
+kill -KILL "$sup"
+[[ $main -gt 0 ]] && kill -KILL "$main" 2>/dev/null
+wait "$spid"
+RC=$?
+expect_rc 1 "start fails once its supervisor is killed"
+expect_in "$T/sleeper.err" "^Job for sleeper.service failed: the supervisor died\.$" "and says so"
