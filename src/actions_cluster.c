@@ -17,7 +17,8 @@
  *   member.remove       reset: remove this node's member (irreversible)
  *
  * Each talks to etcd only through membership.h and client.h, within the
- * run's deadline (an undo gets EP_UNDO_BUDGET_MS of its own), and keeps
+ * run's deadline (an undo gets at most EP_UNDO_BUDGET_MS, and a third of
+ * what is left of the command's when it has one), and keeps
  * plan.h's contract: member.add journals that it is about to add before
  * it calls MemberAdd, so that a run killed between the call and the
  * journal finds the member again by its peer URLs, both to finish (resume)
@@ -28,7 +29,11 @@
  * a voter; stopping it before removing it would leave a two-member cluster
  * with one voter of two up - no quorum, and then no removal either.  So the
  * voter is removed while its etcd still runs (etcd stops itself), and
- * member.add's undo later finds it gone.
+ * member.add's undo later finds it gone.  A learner is another matter: it
+ * does not vote, so when the cluster cannot be reached its removal is
+ * deferred (EP_UNDO_DEFERRED) and the node's own changes are undone all
+ * the same.  Whether the member can be a voter is what "promoting" (in
+ * member.promote's undo data, journalled right before MemberPromote) says.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -225,9 +230,19 @@ static uint64_t apply_deadline(const struct ep_apply_ctx *ctx, const json_t *par
 	return ep_now_ms() + (t > 0 ? (uint64_t)t : 240000);
 }
 
-static uint64_t undo_deadline(void)
+/*
+ * An undo's time to reach the cluster: EP_UNDO_BUDGET_MS, or when the
+ * command must end by ctx->undo_deadline_ms a third of what is left, so
+ * that the node's own undos (the pod or unit to stop) still fit.
+ */
+static uint64_t undo_deadline(const struct ep_apply_ctx *ctx)
 {
-	return ep_now_ms() + EP_UNDO_BUDGET_MS;
+	uint64_t budget = EP_UNDO_BUDGET_MS;
+	if (ctx->undo_deadline_ms) {
+		uint64_t third = ep_ms_left(ctx->undo_deadline_ms) / 3;
+		budget = third < 1000 ? 1000 : third < budget ? third : budget;
+	}
+	return ep_now_ms() + budget;
 }
 
 /* What cluster.check recorded: the client URLs of every started member (may be NULL). */
@@ -600,6 +615,7 @@ static const struct ep_action_type cluster_check_type = {
 	.name = "cluster.check",
 	.reversible = true,
 	.changes = false,
+	.remote = true,
 	.check = ccheck_check,
 	.describe = ccheck_describe,
 	.apply = ccheck_apply,
@@ -795,6 +811,7 @@ static const struct ep_action_type member_evict_type = {
 	 */
 	.reversible = true,
 	.changes = true,
+	.remote = true,
 	.check = evict_check,
 	.describe = evict_describe,
 	.apply = evict_apply,
@@ -959,6 +976,40 @@ static uint64_t added_id(const json_t *undo)
 	return parse_id(undo, "id", &id) == 0 ? id : 0;
 }
 
+/*
+ * A member this run added cannot be removed because the cluster cannot be
+ * reached (@r, @err from remove_id): EP_UNDO_DEFERRED with @err saying so,
+ * when @learner (it was never promoted: it does not vote, so the node may
+ * stop it and drop its data first); else @r with @err explaining.
+ */
+static int undo_unreachable(int r, uint64_t id, bool learner, struct ep_error *err)
+{
+	char hex[17];
+	hexid(id, hex);
+	if (!ep_conn_transient(r))
+		return ep_error_prefix(err, "removing member %s from the cluster", hex);
+	if (!learner)
+		return ep_error_prefix(err,
+				       "removing member %s from the cluster (it may be a voting "
+				       "member already, so its etcd is left running: stopping a "
+				       "voter the cluster still counts could cost it its quorum; "
+				       "'etcdpilot join --rollback' here removes it once this node "
+				       "reaches the cluster again, or 'etcdpilot member remove %s' "
+				       "on a member)",
+				       hex, hex);
+	char cause[EP_ERROR_MAX];
+	snprintf(cause, sizeof(cause), "%s", err && ep_error_isset(err) ? err->msg : strerror(-r));
+	ep_error_clear(err);
+	ep_error_set(err, -EAGAIN,
+		     "member %s could not be removed from the cluster (%s); it is a learner "
+		     "(never promoted), which does not vote, so the cluster keeps its quorum, but "
+		     "it holds etcd's one learner slot until it is removed: this node's "
+		     "'etcdpilot join --rollback' does it once the node reaches the cluster "
+		     "again, or 'etcdpilot member remove %s' on a member",
+		     hex, cause, hex);
+	return EP_UNDO_DEFERRED;
+}
+
 /* The member an add that may or may not have happened left: found by peer URL. */
 static int find_pending(struct ep_conn *c, const json_t *params, uint64_t *ret,
 			struct ep_error *err)
@@ -984,16 +1035,18 @@ static int add_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t
 		return 0; /* it never got as far as asking etcd */
 	struct ep_conn c;
 	char hex[17];
-	int r = open_conn(ctx, params, undo_deadline(), &c, err);
+	int r = open_conn(ctx, params, undo_deadline(ctx), &c, err);
 	if (r >= 0 && !id)
 		r = find_pending(&c, params, &id, err);
 	bool gone = true;
 	if (r >= 0 && id)
 		r = remove_id(&c, id, 0, &gone, err);
 	conn_close(&c);
+	/* promote's undo removed a member that had been promoted, or stopped the rollback */
+	if (r < 0 && id)
+		return undo_unreachable(r, id, true, err);
 	if (r < 0)
-		return ep_error_prefix(err, "removing member %s from the cluster",
-				       id ? hexid(id, hex) : "(this node's)");
+		return ep_error_prefix(err, "removing this node's member from the cluster");
 	if (id)
 		ep_apply_log(ctx, "[rollback] Member %s %s", hexid(id, hex),
 			     gone ? "was already gone from the cluster" : "removed from the cluster");
@@ -1004,6 +1057,7 @@ static const struct ep_action_type member_add_type = {
 	.name = "member.add",
 	.reversible = true,
 	.changes = true,
+	.remote = true,
 	.check = add_check,
 	.describe = add_describe,
 	.apply = add_apply,
@@ -1039,13 +1093,31 @@ static int our_id(struct ep_apply_ctx *ctx, struct ep_conn *c, const json_t *par
 	return r;
 }
 
+struct promote_mark {
+	struct ep_apply_ctx *ctx;
+	json_t *undo;
+};
+
+/* Journalled before MemberPromote: from then on undo must take it for a possible voter. */
+static int mark_promoting(void *userdata, const struct ep_member_step *st, struct ep_error *err)
+{
+	struct promote_mark *m = userdata;
+	if (st->action != EP_STEP_PROMOTE || json_is_true(json_object_get(m->undo, "promoting")))
+		return 0;
+	json_object_set_new(m->undo, "promoting", json_true());
+	return ep_apply_checkpoint(m->ctx, err);
+}
+
 static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *undo,
 			 struct ep_error *err)
 {
 	struct ep_conn c;
 	char arg[20], hex[17];
 	uint64_t id, t0 = ep_now_ms();
+	struct promote_mark mark = { .ctx = ctx, .undo = undo };
 	int r = open_conn(ctx, params, apply_deadline(ctx, params), &c, err);
+	c.ca.before_change = mark_promoting;
+	c.ca.change_userdata = &mark;
 	if (r >= 0)
 		r = our_id(ctx, &c, params, undo, &id, err);
 	if (r < 0)
@@ -1086,6 +1158,8 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 				json_object_set_new(undo, "id", json_string(hex));
 			else if (voter && !json_object_size(undo))
 				r = EP_APPLY_SKIPPED;
+			if (voter && json_object_get(undo, "id"))
+				json_object_set_new(undo, "promoting", json_true());
 			break;
 		}
 		/* the cluster out of reach for a moment is waited out; the deadline is not */
@@ -1113,15 +1187,19 @@ static int promote_undo(struct ep_apply_ctx *ctx, const json_t *params, const js
 	struct ep_conn c;
 	char hex[17];
 	bool gone = false;
-	int r = open_conn(ctx, params, undo_deadline(), &c, err);
+	int r = open_conn(ctx, params, undo_deadline(ctx), &c, err);
 	if (r >= 0)
 		r = remove_id(&c, id, 0, &gone, err);
 	conn_close(&c);
 	if (r < 0)
-		return ep_error_prefix(err, "removing member %s from the cluster", hexid(id, hex));
+		return undo_unreachable(r, id, !json_is_true(json_object_get(undo, "promoting")),
+					err);
+	bool learner = !json_is_true(json_object_get(undo, "promoting"));
 	ep_apply_log(ctx, "[rollback] Member %s %s", hexid(id, hex),
-		     gone ? "was already gone from the cluster"
-			  : "removed from the cluster while its etcd still runs (etcd then stops)");
+		     gone      ? "was already gone from the cluster"
+		     : learner ? "removed from the cluster"
+			       : "removed from the cluster while its etcd still runs (etcd then "
+				 "stops)");
 	return 0;
 }
 
@@ -1129,6 +1207,7 @@ static const struct ep_action_type member_promote_type = {
 	.name = "member.promote",
 	.reversible = true,
 	.changes = true,
+	.remote = true,
 	.check = promote_check,
 	.describe = promote_describe,
 	.apply = promote_apply,
@@ -1220,6 +1299,7 @@ static const struct ep_action_type wait_cluster_type = {
 	.name = "wait.cluster",
 	.reversible = true,
 	.changes = false,
+	.remote = true,
 	.check = waitc_check,
 	.describe = waitc_describe,
 	.apply = waitc_apply,
@@ -1311,6 +1391,7 @@ static const struct ep_action_type member_move_leader_type = {
 	.name = "member.move-leader",
 	.reversible = true, /* leadership is etcd's to give; nothing to put back */
 	.changes = true,
+	.remote = true,
 	.check = move_check,
 	.describe = move_describe,
 	.apply = move_apply,
@@ -1378,7 +1459,7 @@ static int mremove_undo(struct ep_apply_ctx *ctx, const json_t *params, const js
 	uint64_t id = 0;
 	char hex[17];
 	parse_id(params, "id", &id);
-	int r = open_conn(ctx, params, undo_deadline(), &c, err);
+	int r = open_conn(ctx, params, undo_deadline(ctx), &c, err);
 	if (r >= 0)
 		r = present(&c, id, err);
 	conn_close(&c);
@@ -1392,6 +1473,7 @@ static const struct ep_action_type member_remove_type = {
 	.name = "member.remove",
 	.reversible = false,
 	.changes = true,
+	.remote = true,
 	.check = mremove_check,
 	.describe = mremove_describe,
 	.apply = mremove_apply,

@@ -24,8 +24,10 @@ struct ep_error;
 
 /*
  * An undo that talks to the cluster (remove the member this run added)
- * gets this long, whatever was left of the run's deadline: a join that
- * failed at its deadline must still be able to take its member back.
+ * gets at most this long, or a third of what is left before the command's
+ * end (ep_apply_ctx.undo_deadline_ms) when it has one: a join that failed
+ * at its forward deadline can still take its member back, and still has
+ * time to stop its pod or unit when it cannot.
  */
 #define EP_UNDO_BUDGET_MS 20000
 /* One cluster call at most (a probe of every member is one call). */

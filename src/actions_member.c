@@ -658,7 +658,7 @@ static int files_undo(struct ep_apply_ctx *ctx, const json_t *params, const json
 		return 0;
 	/* the kubelet stops the pod of a manifest that is gone: wait for it */
 	int r = ep_wait_member_down(ctx->root, local, ep_param_str(params, "data_dir"), true,
-				    ep_now_ms() + STOP_WAIT_MS, err);
+				    ep_undo_deadline(ctx, STOP_WAIT_MS), err);
 	if (r < 0)
 		return ep_error_prefix(err, "the kubelet did not stop the etcd pod");
 	ep_apply_log(ctx, "[rollback] The etcd pod has stopped");

@@ -1258,6 +1258,13 @@ static int attempt(const struct run *run, change_fn fn, uint64_t concerned, uint
 	ep_member_release(&run->res->member);
 	ep_member_list_release(&run->res->members);
 	ep_client_set_timeout(run->ca->client, call_ms(run->ca));
+	if (run->ca->before_change) {
+		int b = run->ca->before_change(run->ca->change_userdata, run->st, err);
+		if (b < 0) {
+			*ret_class = EP_CHANGE_FAILED;
+			return b;
+		}
+	}
 	int r = fn(run, &e);
 	enum ep_change_class cls = *ret_class = ep_change_classify(r, e.msg);
 	if (cls == EP_CHANGE_OK)
@@ -1516,24 +1523,26 @@ static void catchup_read(const struct run *run, const struct ep_member_list *ml,
 static int promote_timeout(const struct run *run, const struct catchup *cu,
 			   const struct ep_error *refusal, struct ep_error *err)
 {
-	uint64_t s = elapsed(run) / 1000;
+	uint64_t ms = elapsed(run);
+	char s[32]; /* "0.7", "12.3" */
+	snprintf(s, sizeof(s), "%" PRIu64 ".%" PRIu64, ms / 1000, ms % 1000 / 100);
 	if (!cu->started)
 		return ep_error_set(err, -ETIMEDOUT,
-				    "the learner has not started within %" PRIu64 " s: start etcd "
+				    "the learner has not started within %s s: start etcd "
 				    "on its node with the ETCD_* settings 'member add' printed "
 				    "(ETCD_INITIAL_CLUSTER_STATE=existing), then promote it again",
 				    s);
 	if (!cu->answers)
 		return ep_error_set(err, -ETIMEDOUT,
-				    "the learner does not answer (for %" PRIu64 " s): %s", s,
+				    "the learner does not answer (for %s s): %s", s,
 				    cu->why.msg);
 	if (ep_error_isset(refusal))
 		return ep_error_set(err, -ETIMEDOUT,
-				    "etcd still refused after %" PRIu64
-				    "s: %s; try again later or give a longer --timeout",
+				    "etcd still refused after %s s: %s; try again later or give a "
+				    "longer --timeout",
 				    s, refusal->msg);
 	return ep_error_set(err, -ETIMEDOUT,
-			    "the learner has not caught up with the leader within %" PRIu64 " s "
+			    "the learner has not caught up with the leader within %s s "
 			    "(applied index %" PRIu64 " of %" PRIu64 "); try again later or give a "
 			    "longer --timeout",
 			    s, cu->learner, cu->leader);

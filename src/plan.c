@@ -25,6 +25,7 @@
 #include "etcdpilot/plan.h"
 #include "plan_internal.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/strbuf.h"
 
 #define EP_PLAN_API_VERSION "etcdpilot.io/v1alpha1"
@@ -707,6 +708,30 @@ bool ep_journal_can_rollback(const struct ep_plan *plan)
 	return true;
 }
 
+/*
+ * The first reversible remote action that is not undone although an action
+ * after it is: a rollback cut short after a deferred undo.  SIZE_MAX if none.
+ */
+static size_t partly_undone(const struct ep_plan *plan)
+{
+	size_t remote = SIZE_MAX;
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct ep_action *a = &plan->v[i];
+		bool applied = a->state == EP_ACTION_DONE || a->state == EP_ACTION_RUNNING ||
+			       a->state == EP_ACTION_FAILED;
+		if (remote == SIZE_MAX && applied && a->type->remote && a->type->reversible)
+			remote = i;
+		else if (remote != SIZE_MAX && a->state == EP_ACTION_UNDONE)
+			return remote;
+	}
+	return SIZE_MAX;
+}
+
+bool ep_journal_can_resume(const struct ep_plan *plan)
+{
+	return partly_undone(plan) == SIZE_MAX;
+}
+
 /* ---- running ----------------------------------------------------------------- */
 
 struct run {
@@ -725,6 +750,14 @@ struct run {
 static struct run *run_of(const struct ep_apply_ctx *ctx)
 {
 	return ctx ? ctx->engine : NULL;
+}
+
+uint64_t ep_undo_deadline(const struct ep_apply_ctx *ctx, uint64_t budget_ms)
+{
+	uint64_t now = ep_now_ms(), d = now + budget_ms;
+	if (ctx && ctx->undo_deadline_ms && ctx->undo_deadline_ms < d)
+		d = ctx->undo_deadline_ms;
+	return d < now + EP_UNDO_MIN_MS ? now + EP_UNDO_MIN_MS : d;
 }
 
 void ep_apply_log(const struct ep_apply_ctx *ctx, const char *fmt, ...)
@@ -823,7 +856,9 @@ static char *journal_hint(const struct ep_plan *plan)
 	if (!cmd)
 		return NULL;
 	int n;
-	if (ep_journal_can_rollback(plan))
+	if (!ep_journal_can_resume(plan))
+		n = asprintf(&out, "run 'etcdpilot %s --rollback' to finish undoing it", cmd);
+	else if (ep_journal_can_rollback(plan))
 		n = asprintf(&out,
 			     "run 'etcdpilot %s --resume' to finish it or 'etcdpilot %s "
 			     "--rollback' to undo it",
@@ -1033,6 +1068,18 @@ static int undo_one(struct run *run, size_t j, struct ep_error *err)
 		obs->undo_start(obs->userdata, plan, j);
 	struct ep_error uerr = { 0 };
 	int r = a->type->undo ? a->type->undo(run->ctx, a->params, a->undo, &uerr) : 0;
+	if (r == EP_UNDO_DEFERRED && a->type->remote) {
+		/* left as it stands, for a later rollback; the caller goes on */
+		if (obs && obs->undo_end)
+			obs->undo_end(obs->userdata, plan, j, r);
+		log_action(run, "[rollback] ", j, "left for later (the cluster cannot be reached)");
+		if (!ep_error_isset(&uerr))
+			ep_error_set(&uerr, -EAGAIN, "the cluster cannot be reached");
+		*err = uerr;
+		return EP_UNDO_DEFERRED;
+	}
+	if (r > 0)
+		r = ep_error_set(&uerr, -EINVAL, "its undo answered %d", r);
 	if (r < 0) {
 		if (obs && obs->undo_end)
 			obs->undo_end(obs->userdata, plan, j, r);
@@ -1065,13 +1112,19 @@ static int backward(struct run *run, struct ep_error *err)
 	_cleanup_free_ size_t *deferred = calloc(plan->n + 1, sizeof(*deferred));
 	if (!deferred)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	size_t nd = 0, stop = 0;
+	size_t nd = 0, stop = 0, deferred_at = SIZE_MAX, remote_stop = SIZE_MAX;
 	bool stopped = false;
+	struct ep_error derr = { 0 };
 	for (size_t j = plan->n; j-- > 0;) {
 		struct ep_action *a = &plan->v[j];
 		if (a->state != EP_ACTION_DONE && a->state != EP_ACTION_RUNNING &&
 		    a->state != EP_ACTION_FAILED)
 			continue;
+		if (deferred_at != SIZE_MAX && a->type->remote) {
+			/* it needs the cluster too, and what comes before it may reach it */
+			remote_stop = j;
+			break;
+		}
 		if (!a->type->reversible && (a->state == EP_ACTION_DONE || !a->type->undo)) {
 			stopped = true;
 			stop = j;
@@ -1081,14 +1134,34 @@ static int backward(struct run *run, struct ep_error *err)
 			deferred[nd++] = j;
 			continue;
 		}
-		r = undo_one(run, j, err);
-		if (r < 0)
+		struct ep_error uerr = { 0 };
+		r = undo_one(run, j, &uerr);
+		if (r == EP_UNDO_DEFERRED && deferred_at == SIZE_MAX) {
+			deferred_at = j;
+			derr = uerr;
+		} else if (r < 0) {
+			if (err)
+				*err = uerr;
 			return r;
+		}
 	}
 	for (size_t k = nd; k-- > 0;) {
 		r = undo_one(run, deferred[k], err);
 		if (r < 0)
 			return r;
+	}
+	if (deferred_at != SIZE_MAX) {
+		_cleanup_free_ char *label = action_label(plan, deferred_at);
+		_cleanup_free_ char *rest =
+			remote_stop != SIZE_MAX ? action_label(plan, remote_stop) : NULL;
+		ep_error_set(err, -EAGAIN, "'%s' is left for later: %s; this node's own changes "
+					   "were undone all the same",
+			     label ? label : plan->v[deferred_at].phase, derr.msg);
+		if (remote_stop != SIZE_MAX)
+			error_append(err, " up to '%s', which needs the cluster too: it and what "
+					  "comes before it are kept until then",
+				     rest ? rest : plan->v[remote_stop].phase);
+		return -EAGAIN;
 	}
 	if (stopped) {
 		_cleanup_free_ char *label = action_label(plan, stop);
@@ -1286,6 +1359,18 @@ int ep_journal_resume(struct ep_plan *plan, struct ep_apply_ctx *ctx, unsigned f
 	struct run run;
 	run_begin(&run, plan, ctx, obs, true);
 	int r = reload_locked(&run, err);
+	size_t left = r >= 0 ? partly_undone(plan) : SIZE_MAX;
+	if (left != SIZE_MAX) {
+		_cleanup_free_ char *cmd = ep_escape(plan->command);
+		_cleanup_free_ char *label = action_label(plan, left);
+		r = ep_error_usage(err, -EPERM,
+				   "the interrupted '%s' was partly undone: '%s' is not undone yet "
+				   "but what came after it is, and applying it again would restart "
+				   "that from scratch; nothing was changed: run 'etcdpilot %s "
+				   "--rollback' to finish undoing it",
+				   cmd ? cmd : "?", label ? label : plan->v[left].phase,
+				   cmd ? cmd : "?");
+	}
 	if (r >= 0)
 		r = drive(&run, flags & ~(unsigned)EP_APPLY_NO_JOURNAL, err);
 	run_end(&run);

@@ -28,6 +28,14 @@ const struct ep_phase *ep_workflow_phase(const struct ep_workflow *wf, const cha
 	return NULL;
 }
 
+uint64_t ep_rollback_reserve_ms(uint64_t timeout_ms)
+{
+	uint64_t r = timeout_ms / 4, floor = timeout_ms / 2 < 5000 ? timeout_ms / 2 : 5000;
+	if (r < floor)
+		r = floor;
+	return r > 20000 ? 20000 : r;
+}
+
 void ep_wf_release(struct ep_wf *wf)
 {
 	if (!wf)

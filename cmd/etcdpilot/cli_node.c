@@ -245,6 +245,16 @@ static void on_undo(void *userdata, const struct ep_plan *plan, size_t i)
 	action_line(plan, i, true);
 }
 
+static void on_undo_end(void *userdata, const struct ep_plan *plan, size_t i, int r)
+{
+	(void)userdata, (void)plan, (void)i;
+	if (r == EP_UNDO_DEFERRED) {
+		printf("[rollback] Left for later: the cluster cannot be reached (see the error "
+		       "below); undoing this node's own changes all the same\n");
+		fflush(stdout);
+	}
+}
+
 static int journal_run(struct cli_ctx *ctx, struct ep_wf *wf, struct ep_plan *journal,
 		       bool rollback, struct cli_wf_result *ret, struct ep_error *err)
 {
@@ -256,7 +266,8 @@ static int journal_run(struct cli_ctx *ctx, struct ep_wf *wf, struct ep_plan *jo
 	struct observer_state os = { .live.tty = isatty(STDERR_FILENO), .rt = wf->rt,
 				     .rtctx = &wf->rtctx };
 	struct ep_plan_observer obs = { .action_start = on_start, .action_end = on_end,
-					.undo_start = on_undo, .userdata = &os };
+					.undo_start = on_undo, .undo_end = on_undo_end,
+					.userdata = &os };
 	/* a journal that still has the bundle's CA to install needs the bundle again */
 	for (size_t i = 0; wf->ca_bundle && !rollback && i < ep_plan_count(journal); i++) {
 		enum ep_action_state st = ep_plan_action_state(journal, i);
@@ -272,6 +283,7 @@ static int journal_run(struct cli_ctx *ctx, struct ep_wf *wf, struct ep_plan *jo
 		.spec = wf->spec,
 		.systemctl = wf->systemctl,
 		.deadline_ms = wf->deadline_ms,
+		.undo_deadline_ms = wf->undo_deadline_ms,
 		.ca_bundle = wf->bundle,
 		.log = cli_print_line,
 	};
@@ -319,6 +331,11 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 	int r = ep_journal_load(ctx->root, &journal, &jerr);
 	if (r == 0) {
 		bool same = !strcmp(ep_plan_command(journal), cmd);
+		/* a run that had decided to undo itself goes on undoing (unless told --resume) */
+		bool undoing = same && !rollback && !resume && ep_journal_rolling_back(journal) &&
+			       ep_journal_can_rollback(journal);
+		if (undoing)
+			rollback = true;
 		if (ctx->dry_run) {
 			/* what a real run would do: finish (or undo) the journal's plan */
 			if (cli_json(ctx)) {
@@ -347,13 +364,12 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 			ep_plan_free(journal);
 			return r;
 		}
-		/* a run that had decided to undo itself goes on undoing (unless told --resume) */
-		if (!rollback && !resume && ep_journal_rolling_back(journal) &&
-		    ep_journal_can_rollback(journal)) {
-			printf("[journal] The interrupted '%s' was being undone: going on undoing it "
-			       "('--resume' would apply it again instead)\n", ep_plan_command(journal));
-			rollback = true;
-		}
+		if (undoing)
+			printf("[journal] The interrupted '%s' was being undone: going on undoing it%s\n",
+			       ep_plan_command(journal),
+			       ep_journal_can_resume(journal) ? " ('--resume' would apply it again "
+								"instead)"
+							      : "");
 		r = journal_run(ctx, wf, journal, rollback, ret, err);
 		ep_plan_free(journal);
 		return r;
@@ -406,12 +422,14 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 	struct observer_state os = { .live.tty = isatty(STDERR_FILENO), .rt = wf->rt,
 				     .rtctx = &wf->rtctx };
 	struct ep_plan_observer obs = { .action_start = on_start, .action_end = on_end,
-					.undo_start = on_undo, .userdata = &os };
+					.undo_start = on_undo, .undo_end = on_undo_end,
+					.userdata = &os };
 	struct ep_apply_ctx actx = {
 		.root = ctx->root,
 		.spec = wf->spec,
 		.systemctl = wf->systemctl,
 		.deadline_ms = wf->deadline_ms,
+		.undo_deadline_ms = wf->undo_deadline_ms,
 		.ca_bundle = wf->bundle,
 		.log = cli_print_line,
 	};

@@ -73,7 +73,9 @@ static int join_run(struct cli_ctx *ctx, struct ep_error *err)
 		.skip = &skip,
 		.ignore = &ignore,
 		.log = cli_log(ctx),
-		.deadline_ms = t0 + spec.timeout_ms,
+		/* the rollback of a join that fails at its deadline fits in --timeout too */
+		.deadline_ms = t0 + spec.timeout_ms - ep_rollback_reserve_ms(spec.timeout_ms),
+		.undo_deadline_ms = t0 + spec.timeout_ms,
 		.endpoints = &eps,
 		.cacert = ctx->cacert,
 		.cert = ctx->cert,

@@ -208,6 +208,8 @@ char *ep_membership_progress_line(const struct ep_membership_progress *p);
 /* Called during long waits of ep_membership_apply; @p is borrowed for the call. */
 typedef void (*ep_membership_progress_fn)(void *userdata, const struct ep_membership_progress *p);
 
+struct ep_member_step;
+
 /* What the library needs to talk to the cluster; everything is borrowed. */
 struct ep_cluster_access {
 	struct ep_client *client;      /* its per-call timeout is changed by every call here */
@@ -217,6 +219,15 @@ struct ep_cluster_access {
 	uint64_t call_timeout_ms;      /* one call at most (0 = 5 s), never past the deadline */
 	ep_membership_progress_fn progress; /* may be NULL */
 	void *progress_userdata;
+	/*
+	 * May be NULL: called right before each request that changes the
+	 * membership (MemberAdd, MemberRemove, MemberPromote), with the step;
+	 * a negative return stops the step there, nothing sent, with @err.
+	 * A caller journals here what its undo must know may have happened.
+	 */
+	int (*before_change)(void *userdata, const struct ep_member_step *st,
+			     struct ep_error *err);
+	void *change_userdata;
 };
 
 enum ep_member_action {

@@ -43,7 +43,16 @@
  *     undo, if the type has one, is only a check, called when it is not
  *     known whether the action took effect (it was running when the run
  *     died, or its apply failed): 0 means it did not, and rollback goes on;
- *     an error (or no undo at all) stops rollback there.
+ *     an error (or no undo at all) stops rollback there;
+ *   - an undo that needs the cluster (a "remote" type) and cannot reach it
+ *     may answer EP_UNDO_DEFERRED when undoing the node's own changes
+ *     before it is safe all the same (a learner that does not vote): the
+ *     action keeps its state and undo data, the rollback goes on with the
+ *     node's actions and stops before the next remote one (what comes
+ *     before it, this node's certificates, is what reaches the cluster),
+ *     and the journal is kept for a later rollback, which alone can end
+ *     the run (applying it again would restart a member from a new data
+ *     dir).
  *
  * Nothing here prints: lines go to the ep_log_fn of the context, in
  * kubeadm's voice ("[etcd] Write ...: done").  Secret material (private
@@ -128,6 +137,7 @@ struct ep_action_type {
 	const char *name;  /* "file.write": the journal's key; never renamed */
 	bool reversible;   /* false: rollback cannot go past an applied one */
 	bool changes;      /* false for waits, checks and reloads: not a change */
+	bool remote;       /* apply and undo talk to the cluster, not to the node */
 	/*
 	 * Undo after the rest of the rollback, in plan order: for actions
 	 * whose undo must see what the other undos restore (systemd's
@@ -159,8 +169,10 @@ struct ep_action_type {
 		     struct ep_error *err);
 	/*
 	 * Undo it (@undo is never NULL: an empty object when nothing was
-	 * recorded; see the contract above).  0 or -errno with @err.  May be
-	 * NULL for an irreversible type.
+	 * recorded; see the contract above).  0 or -errno with @err, or for a
+	 * remote type EP_UNDO_DEFERRED with @err saying what is left and why
+	 * the node's own undos may go on.  May be NULL for an irreversible
+	 * type.
 	 */
 	int (*undo)(struct ep_apply_ctx *ctx, const json_t *params, const json_t *undo,
 		    struct ep_error *err);
@@ -175,6 +187,7 @@ struct ep_action_type {
 };
 
 #define EP_APPLY_SKIPPED 1
+#define EP_UNDO_DEFERRED 2
 
 /*
  * The type called @name: a built-in one (a static table in the library),
@@ -336,6 +349,13 @@ struct ep_apply_ctx {
 	const char *systemctl;          /* program for systemd.* actions (NULL = "systemctl") */
 	uint64_t deadline_ms;           /* ep_now_ms() clock; 0 = none: waits are bounded by it */
 	/*
+	 * When the whole command must end, rollback included (0 = none: each
+	 * undo has its own budget).  A command that reserves time for its
+	 * rollback sets deadline_ms that much earlier; undos bound their
+	 * waits with ep_undo_deadline().
+	 */
+	uint64_t undo_deadline_ms;
+	/*
 	 * join --ca-bundle: the opened bundle, in memory only (its key never
 	 * enters a plan or the journal); NULL when none was given or opened.
 	 */
@@ -394,6 +414,16 @@ size_t ep_apply_index(const struct ep_apply_ctx *ctx);
  */
 const json_t *ep_apply_prior_undo(const struct ep_apply_ctx *ctx, const char *type);
 
+/*
+ * The deadline of an undo's wait on the node that may take @budget_ms (a
+ * pod to stop): at most ctx->undo_deadline_ms when one is set, but never
+ * less than EP_UNDO_MIN_MS from now - enough for a member to be seen down
+ * (its port refusing 1.5 s in a row), so that a rollback can always end,
+ * even past a very short --timeout.
+ */
+#define EP_UNDO_MIN_MS 3000u
+uint64_t ep_undo_deadline(const struct ep_apply_ctx *ctx, uint64_t budget_ms);
+
 /* One line to ctx->log (if set), printf-style. */
 void ep_apply_log(const struct ep_apply_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -429,10 +459,19 @@ bool ep_journal_rolling_back(const struct ep_plan *plan);
 bool ep_journal_can_rollback(const struct ep_plan *plan);
 
 /*
+ * Whether the loaded @plan can be applied again (resumed): false when its
+ * rollback was cut short after a deferred undo, i.e. a reversible remote
+ * action is not undone while actions after it are (EP_UNDO_DEFERRED):
+ * then only a rollback can end it.
+ */
+bool ep_journal_can_resume(const struct ep_plan *plan);
+
+/*
  * Finish a loaded journal: run every action that is not done or skipped,
  * from the first one (the one that was running or failed is applied
  * again: apply is idempotent; undone ones too).  Takes the lock and reads
- * the journal again (-ESTALE when it is no longer the one loaded).  Same
+ * the journal again (-ESTALE when it is no longer the one loaded).
+ * Refuses (-EPERM, usage) what ep_journal_can_resume() says no to.  Same
  * failure handling as ep_plan_apply.
  */
 int ep_journal_resume(struct ep_plan *plan, struct ep_apply_ctx *ctx, unsigned flags,
@@ -442,7 +481,9 @@ int ep_journal_resume(struct ep_plan *plan, struct ep_apply_ctx *ctx, unsigned f
  * Undo a loaded journal: every done, running or failed action, in reverse.
  * Stops with -EPERM before an applied irreversible action (the error names
  * it and says that only resuming can end the run), and refuses a run that
- * had completed and was cleaning up.  On success the journal is removed.
+ * had completed and was cleaning up.  A deferred undo (EP_UNDO_DEFERRED)
+ * ends it with -EAGAIN, the journal kept, after the node's own undos that
+ * follow it.  On success the journal is removed.
  */
 int ep_journal_rollback(struct ep_plan *plan, struct ep_apply_ctx *ctx,
 			const struct ep_plan_observer *obs, struct ep_error *err);

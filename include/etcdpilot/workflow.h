@@ -125,6 +125,12 @@ struct ep_wf {
 	void (*progress)(void *userdata, uint64_t done, uint64_t total);
 	/* the whole run's deadline (ep_now_ms() clock) for the actions' waits; 0 = none */
 	uint64_t deadline_ms;
+	/*
+	 * When the command must end, its rollback included (0 = none: each
+	 * undo its own budget); deadline_ms is then earlier by
+	 * ep_rollback_reserve_ms() (join).
+	 */
+	uint64_t undo_deadline_ms;
 
 	/* join and reset (unset for init) */
 	const struct ep_strv *endpoints; /* client URLs of the cluster (join: ENDPOINT) */
@@ -159,6 +165,13 @@ struct ep_wf {
 
 /* Free what the run owns (the plan too) and zero the outputs. */
 void ep_wf_release(struct ep_wf *wf);
+
+/*
+ * How much of a command's --timeout @timeout_ms is kept for its rollback,
+ * so that a run that fails at its deadline is undone within --timeout: a
+ * quarter, at least 5 s (but no more than half) and at most 20 s.
+ */
+uint64_t ep_rollback_reserve_ms(uint64_t timeout_ms);
 
 /*
  * join: open wf->ca_bundle with wf->certificate_key into wf->bundle (once;

@@ -32,6 +32,7 @@
 #include "etcdpilot/fs.h"
 #include "etcdpilot/plan.h"
 #include "plan_internal.h"
+#include "util/clock.h"
 #include "util/fs_internal.h"
 #include "util/strbuf.h"
 
@@ -182,6 +183,7 @@ struct world {
 	int crash_slot;     /* apply of this slot _exit()s: the run is killed */
 	bool crash_after_effect;
 	int bad_undo;       /* undo got undo data that apply did not record */
+	bool unreachable;   /* fake.remote's undo cannot reach its "cluster" */
 };
 
 static struct world *W;
@@ -368,6 +370,47 @@ static const struct ep_action_type fake_wait = {
 	.undo = wait_undo,
 };
 
+/* Talks to a "cluster": its undo is deferred while W->unreachable. */
+static int remote_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t *undo,
+		       struct ep_error *err)
+{
+	if (W->unreachable) {
+		W->undos[slot_of(params)]++;
+		ep_error_set(err, -EAGAIN, "fake cluster out of reach");
+		return EP_UNDO_DEFERRED;
+	}
+	return fake_undo(ctx, params, undo, err);
+}
+
+static const struct ep_action_type fake_remote = {
+	.name = "fake.remote",
+	.reversible = true,
+	.changes = true,
+	.remote = true,
+	.check = fake_check,
+	.describe = fake_describe,
+	.apply = fake_apply,
+	.undo = remote_undo,
+};
+
+/* A type that answers EP_UNDO_DEFERRED without being remote: a bug, not a deferral. */
+static int bad_deferred_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t *undo,
+			     struct ep_error *err)
+{
+	(void)ctx, (void)params, (void)undo, (void)err;
+	return EP_UNDO_DEFERRED;
+}
+
+static const struct ep_action_type fake_local_deferring = {
+	.name = "fake.local-deferring",
+	.reversible = true,
+	.changes = true,
+	.check = fake_check,
+	.describe = fake_describe,
+	.apply = fake_apply,
+	.undo = bad_deferred_undo,
+};
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -375,8 +418,9 @@ static int group_setup(void **state)
 	if (W == MAP_FAILED)
 		return -1;
 	world_reset();
-	const struct ep_action_type *types[] = { &fake_set,     &fake_once, &fake_checked,
-						 &fake_wait, &fake_idem };
+	const struct ep_action_type *types[] = { &fake_set,  &fake_once,   &fake_checked,
+						 &fake_wait, &fake_idem,   &fake_remote,
+						 &fake_local_deferring };
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (ep_action_type_register(types[i]) < 0)
 			return -1;
@@ -976,6 +1020,138 @@ static void test_irreversible_stops_rollback(void **state)
 	assert_int_equal(W->applies[2], 1);
 	assert_false(journal_there());
 	ep_plan_free(plan);
+}
+
+/*
+ * A remote undo that cannot reach the cluster is deferred: the node's own
+ * undos after it go on, the rollback stops before the next remote action,
+ * the journal is kept and only a rollback can end the run (a resume would
+ * apply the node's part again on top of what is left).
+ */
+static void test_deferred_undo(void **state)
+{
+	(void)state;
+	world_reset();
+	W->fail_slot = 4;
+	W->unreachable = true;
+	struct ep_plan *plan = ep_plan_new("join");
+	add_fake(plan, "fake.set", 0);    /* the certificates that reach the cluster */
+	add_fake(plan, "fake.remote", 1); /* member.add */
+	add_fake(plan, "fake.set", 2);    /* the data dir, the manifest */
+	add_fake(plan, "fake.remote", 3); /* member.promote */
+	add_fake(plan, "fake.set", 4);    /* fails */
+	struct ep_apply_ctx ctx = ctx_for_scratch();
+	struct ep_error err = { 0 };
+	assert_int_equal(ep_plan_apply(plan, &ctx, 0, NULL, &err), -EIO);
+	const int want[] = { 1, 2, 3, 4, 5, -5, -3 };
+	assert_log(want, 7);
+	assert_int_equal(W->undos[3], 1); /* tried, deferred */
+	assert_int_equal(W->undos[1], 0); /* never tried: the rollback stopped before it */
+	assert_true(W->slot[0] && W->slot[1] && !W->slot[2] && W->slot[3] && !W->slot[4]);
+	assert_non_null(strstr(err.msg, "fake failure; the rollback did not finish: '[p3] set "
+					"fake slot 3' is left for later: fake cluster out of reach"));
+	assert_non_null(strstr(err.msg, "up to '[p1] set fake slot 1', which needs the cluster"));
+	assert_non_null(strstr(err.msg, "run 'etcdpilot join --rollback' to finish undoing it"));
+	assert_null(strstr(err.msg, "--resume"));
+	assert_true(journal_there());
+	ep_plan_free(plan);
+
+	/* resuming is refused, nothing applied */
+	plan = load_ok();
+	assert_true(ep_journal_rolling_back(plan));
+	assert_false(ep_journal_can_resume(plan));
+	assert_true(ep_journal_can_rollback(plan));
+	W->fail_slot = -1;
+	ep_error_clear(&err);
+	assert_int_equal(ep_journal_resume(plan, &ctx, 0, NULL, &err), -EPERM);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_non_null(strstr(err.msg, "partly undone: '[p1] set fake slot 1' is not undone yet"));
+	assert_int_equal(W->applies[2], 1);
+	ep_plan_free(plan);
+
+	/* still out of reach: deferred again, nothing else touched */
+	plan = load_ok();
+	ep_error_clear(&err);
+	assert_int_equal(ep_journal_rollback(plan, &ctx, NULL, &err), -EAGAIN);
+	assert_int_equal(W->undos[3], 2);
+	assert_int_equal(W->undos[2], 1);
+	assert_int_equal(W->undos[1], 0);
+	assert_non_null(strstr(err.msg, "is kept: run 'etcdpilot join --rollback'"));
+	assert_true(journal_there());
+	ep_plan_free(plan);
+
+	/* reachable again: the rollback ends the run */
+	W->unreachable = false;
+	plan = load_ok();
+	ep_error_clear(&err);
+	int r = ep_journal_rollback(plan, &ctx, NULL, &err);
+	if (r < 0)
+		fail_msg("%s", err.msg);
+	assert_true(world_all(0, 5));
+	assert_int_equal(W->undos[2], 1); /* undone once only */
+	assert_int_equal(W->bad_undo, 0);
+	assert_false(journal_there());
+	ep_plan_free(plan);
+
+	/* a deferral with no remote action before it: the node is undone all the way */
+	world_reset();
+	W->fail_slot = 2;
+	W->unreachable = true;
+	plan = ep_plan_new("join");
+	add_fake(plan, "fake.set", 0);
+	add_fake(plan, "fake.remote", 1);
+	add_fake(plan, "fake.set", 2);
+	ep_error_clear(&err);
+	assert_int_equal(ep_plan_apply(plan, &ctx, 0, NULL, &err), -EIO);
+	assert_true(!W->slot[0] && W->slot[1] && !W->slot[2]);
+	assert_non_null(strstr(err.msg, "undone all the same;"));
+	assert_null(strstr(err.msg, "up to '"));
+	assert_true(journal_there());
+	ep_plan_free(plan);
+	W->unreachable = false;
+	plan = load_ok();
+	ep_error_clear(&err);
+	assert_int_equal(ep_journal_rollback(plan, &ctx, NULL, &err), 0);
+	assert_true(world_all(0, 3));
+	assert_int_equal(W->undos[0], 1);
+	ep_plan_free(plan);
+
+	/* only a remote type may defer: from another it is an error that stops the rollback */
+	world_reset();
+	W->fail_slot = 2;
+	plan = ep_plan_new("init");
+	add_fake(plan, "fake.set", 0);
+	add_fake(plan, "fake.local-deferring", 1);
+	add_fake(plan, "fake.set", 2);
+	ep_error_clear(&err);
+	assert_int_equal(ep_plan_apply(plan, &ctx, 0, NULL, &err), -EIO);
+	assert_non_null(strstr(err.msg, "its undo answered 2"));
+	assert_int_equal(W->slot[0], 1);
+	ep_plan_free(plan);
+	plan = load_ok();
+	assert_true(ep_journal_can_resume(plan));
+	ep_plan_free(plan);
+}
+
+/* ep_undo_deadline: the undo's budget, capped by the command's end, never under the floor. */
+static void test_undo_deadline(void **state)
+{
+	(void)state;
+	struct ep_apply_ctx ctx = { 0 };
+	uint64_t now = ep_now_ms();
+	uint64_t d = ep_undo_deadline(&ctx, 20000);
+	assert_true(d >= now + 20000 && d < now + 21000);
+	ctx.undo_deadline_ms = now + 8000;
+	d = ep_undo_deadline(&ctx, 20000);
+	assert_int_equal(d, now + 8000);
+	d = ep_undo_deadline(&ctx, 5000);
+	assert_true(d >= now + 5000 && d < now + 5500);
+	ctx.undo_deadline_ms = now + 1000; /* less than a member needs to be seen down */
+	d = ep_undo_deadline(&ctx, 20000);
+	assert_true(d >= now + EP_UNDO_MIN_MS && d < now + EP_UNDO_MIN_MS + 500);
+	ctx.undo_deadline_ms = now > 5000 ? now - 5000 : 1; /* already past */
+	d = ep_undo_deadline(&ctx, 20000);
+	assert_true(d >= now + EP_UNDO_MIN_MS && d < now + EP_UNDO_MIN_MS + 500);
 }
 
 static void test_irreversible_failed(void **state)
@@ -2132,6 +2308,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_no_rollback_then_resume, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irreversible_stops_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_irreversible_failed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_undo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_undo_deadline, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_skipped_is_not_undone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reapplied_skip_is_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_format, setup, teardown),

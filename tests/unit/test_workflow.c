@@ -338,10 +338,32 @@ static void test_check_name(void **state)
 	free(n);
 }
 
+/* The part of --timeout kept for a rollback: a quarter, 5 s at least (at most half), 20 s at most. */
+static void test_rollback_reserve(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t timeout, reserve;
+	} cases[] = {
+		{ 0, 0 },          { 2000, 1000 },     { 10000, 5000 },  { 12000, 5000 },
+		{ 20000, 5000 },   { 60000, 15000 },   { 80000, 20000 }, { 240000, 20000 },
+		{ 3600000, 20000 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		uint64_t r = ep_rollback_reserve_ms(cases[i].timeout);
+		if (r != cases[i].reserve)
+			fail_msg("timeout %llu ms: reserve %llu ms, want %llu",
+				 (unsigned long long)cases[i].timeout, (unsigned long long)r,
+				 (unsigned long long)cases[i].reserve);
+		assert_true(r <= cases[i].timeout);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_init_plan_on_empty_node, setup, teardown),
+		cmocka_unit_test(test_rollback_reserve),
 		cmocka_unit_test_setup_teardown(test_phase_alone_and_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_preflight_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rerun_finds_files_in_place, setup, teardown),
