@@ -978,35 +978,45 @@ static uint64_t added_id(const json_t *undo)
 
 /*
  * A member this run added cannot be removed because the cluster cannot be
- * reached (@r, @err from remove_id): EP_UNDO_DEFERRED with @err saying so,
- * when @learner (it was never promoted: it does not vote, so the node may
- * stop it and drop its data first); else @r with @err explaining.
+ * reached (@r, @err from remove_id or the member list): EP_UNDO_DEFERRED
+ * with @err saying so, when @learner (it was never promoted: it does not
+ * vote, so the node may stop it and drop its data first); else @r with
+ * @err explaining.  @id 0: not known (an add whose answer was lost), then
+ * @name (may be NULL) names it.
  */
-static int undo_unreachable(int r, uint64_t id, bool learner, struct ep_error *err)
+static int undo_unreachable(int r, uint64_t id, const char *name, bool learner,
+			    struct ep_error *err)
 {
-	char hex[17];
-	hexid(id, hex);
+	char hex[17], who[160], handle[96];
+	if (id) {
+		snprintf(who, sizeof(who), "member %s", hexid(id, hex));
+		snprintf(handle, sizeof(handle), "%s", hex);
+	} else {
+		_cleanup_free_ char *n = ep_escape(name ? name : "?");
+		snprintf(who, sizeof(who), "member '%s' (if its add went through: the answer was "
+					   "lost)", n ? n : "?");
+		snprintf(handle, sizeof(handle), "%s", n ? n : "NAME");
+	}
 	if (!ep_conn_transient(r))
-		return ep_error_prefix(err, "removing member %s from the cluster", hex);
+		return ep_error_prefix(err, "removing %s from the cluster", who);
 	if (!learner)
 		return ep_error_prefix(err,
-				       "removing member %s from the cluster (it may be a voting "
-				       "member already, so its etcd is left running: stopping a "
-				       "voter the cluster still counts could cost it its quorum; "
-				       "'etcdpilot join --rollback' here removes it once this node "
-				       "reaches the cluster again, or 'etcdpilot member remove %s' "
-				       "on a member)",
-				       hex, hex);
+				       "removing %s from the cluster (it may be a voting member "
+				       "already, so its etcd is left running: stopping a voter the "
+				       "cluster still counts could cost it its quorum; 'etcdpilot "
+				       "join --rollback' here removes it once this node reaches the "
+				       "cluster again, or 'etcdpilot member remove %s' on a member)",
+				       who, handle);
 	char cause[EP_ERROR_MAX];
 	snprintf(cause, sizeof(cause), "%s", err && ep_error_isset(err) ? err->msg : strerror(-r));
 	ep_error_clear(err);
 	ep_error_set(err, -EAGAIN,
-		     "member %s could not be removed from the cluster (%s); it is a learner "
-		     "(never promoted), which does not vote, so the cluster keeps its quorum, but "
-		     "it holds etcd's one learner slot until it is removed: this node's "
-		     "'etcdpilot join --rollback' does it once the node reaches the cluster "
-		     "again, or 'etcdpilot member remove %s' on a member",
-		     hex, cause, hex);
+		     "%s could not be removed from the cluster (%s); it is a learner (never "
+		     "promoted), which does not vote, so the cluster keeps its quorum, but it "
+		     "holds etcd's one learner slot until it is removed: this node's 'etcdpilot "
+		     "join --rollback' does it once the node reaches the cluster again, or "
+		     "'etcdpilot member remove %s' on a member",
+		     who, cause, handle);
 	return EP_UNDO_DEFERRED;
 }
 
@@ -1042,11 +1052,13 @@ static int add_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t
 	if (r >= 0 && id)
 		r = remove_id(&c, id, 0, &gone, err);
 	conn_close(&c);
-	/* promote's undo removed a member that had been promoted, or stopped the rollback */
-	if (r < 0 && id)
-		return undo_unreachable(r, id, true, err);
+	/*
+	 * A member promoted by this run was removed by promote's undo, or that
+	 * undo stopped the rollback: here it can only be what member add made.
+	 */
 	if (r < 0)
-		return ep_error_prefix(err, "removing this node's member from the cluster");
+		return undo_unreachable(r, id, ep_param_str(params, "name"),
+					ep_param_bool(params, "learner", true), err);
 	if (id)
 		ep_apply_log(ctx, "[rollback] Member %s %s", hexid(id, hex),
 			     gone ? "was already gone from the cluster" : "removed from the cluster");
@@ -1192,8 +1204,8 @@ static int promote_undo(struct ep_apply_ctx *ctx, const json_t *params, const js
 		r = remove_id(&c, id, 0, &gone, err);
 	conn_close(&c);
 	if (r < 0)
-		return undo_unreachable(r, id, !json_is_true(json_object_get(undo, "promoting")),
-					err);
+		return undo_unreachable(r, id, ep_param_str(params, "name"),
+					!json_is_true(json_object_get(undo, "promoting")), err);
 	bool learner = !json_is_true(json_object_get(undo, "promoting"));
 	ep_apply_log(ctx, "[rollback] Member %s %s", hexid(id, hex),
 		     gone      ? "was already gone from the cluster"
