@@ -926,6 +926,7 @@ static int add_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *und
 			id = res.member.id;
 			json_object_set_new(undo, "id", json_string(hexid(id, hex)));
 			json_object_set_new(undo, "reused", json_boolean(res.reused));
+			json_object_set_new(undo, "learner", json_boolean(res.member.is_learner));
 			json_object_set_new(undo, "members", members_json(&res.members, id, name));
 			for (size_t k = 0; k < res.warnings.n; k++)
 				ep_apply_log(ctx, "[member-add] WARNING: %s", res.warnings.v[k]);
@@ -981,10 +982,10 @@ static uint64_t added_id(const json_t *undo)
  * reached (@r, @err from remove_id or the member list): EP_UNDO_DEFERRED
  * with @err saying so, when @learner (it was never promoted: it does not
  * vote, so the node may stop it and drop its data first); else @r with
- * @err explaining.  @id 0: not known (an add whose answer was lost), then
- * @name (may be NULL) names it.
+ * @err explaining (@running: its etcd is left running for it).  @id 0: not
+ * known (an add whose answer was lost), then @name (may be NULL) names it.
  */
-static int undo_unreachable(int r, uint64_t id, const char *name, bool learner,
+static int undo_unreachable(int r, uint64_t id, const char *name, bool learner, bool running,
 			    struct ep_error *err)
 {
 	char hex[17], who[160], handle[96];
@@ -997,7 +998,7 @@ static int undo_unreachable(int r, uint64_t id, const char *name, bool learner,
 					   "lost)", n ? n : "?");
 		snprintf(handle, sizeof(handle), "%s", n ? n : "NAME");
 	}
-	if (!ep_conn_transient(r))
+	if (!ep_conn_transient(r) || (!learner && !running))
 		return ep_error_prefix(err, "removing %s from the cluster", who);
 	if (!learner)
 		return ep_error_prefix(err,
@@ -1037,6 +1038,18 @@ static int find_pending(struct ep_conn *c, const json_t *params, uint64_t *ret,
 	return r;
 }
 
+/*
+ * Whether the member add made is known to be a learner: recorded with its
+ * ID (a never-started member taken may be a voter); an add whose answer
+ * was lost (no ID) adds a learner, if anything.
+ */
+static bool added_learner(const json_t *undo, uint64_t id)
+{
+	if (!added_id(undo))
+		return !id;
+	return json_is_true(json_object_get(undo, "learner"));
+}
+
 static int add_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t *undo,
 		    struct ep_error *err)
 {
@@ -1057,8 +1070,8 @@ static int add_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t
 	 * undo stopped the rollback: here it can only be what member add made.
 	 */
 	if (r < 0)
-		return undo_unreachable(r, id, ep_param_str(params, "name"),
-					ep_param_bool(params, "learner", true), err);
+		return undo_unreachable(r, id, ep_param_str(params, "name"), added_learner(undo, id),
+					false, err);
 	if (id)
 		ep_apply_log(ctx, "[rollback] Member %s %s", hexid(id, hex),
 			     gone ? "was already gone from the cluster" : "removed from the cluster");
@@ -1147,6 +1160,7 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 		} else if (r >= 0 && !json_object_get(undo, "id")) {
 			/* journalled before the promotion: undo then knows whom to remove */
 			json_object_set_new(undo, "id", json_string(hex));
+			json_object_set_new(undo, "promoting", json_false());
 			r = ep_apply_checkpoint(ctx, &e);
 		}
 		if (!voter && r >= 0)
@@ -1170,7 +1184,7 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 				json_object_set_new(undo, "id", json_string(hex));
 			else if (voter && !json_object_size(undo))
 				r = EP_APPLY_SKIPPED;
-			if (voter && json_object_get(undo, "id"))
+			if (json_object_get(undo, "id")) /* a voter now, whoever promoted it */
 				json_object_set_new(undo, "promoting", json_true());
 			break;
 		}
@@ -1185,6 +1199,16 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 out:
 	conn_close(&c);
 	return r;
+}
+
+/*
+ * Whether member.promote's undo data says MemberPromote was never asked:
+ * no ID recorded (the promotion was not reached), or "promoting": false.
+ * An ID without it (a journal of an older etcdpilot) may be a voter.
+ */
+static bool never_promoted(const json_t *undo)
+{
+	return !json_object_get(undo, "id") || json_is_false(json_object_get(undo, "promoting"));
 }
 
 static int promote_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t *undo,
@@ -1205,8 +1229,8 @@ static int promote_undo(struct ep_apply_ctx *ctx, const json_t *params, const js
 	conn_close(&c);
 	if (r < 0)
 		return undo_unreachable(r, id, ep_param_str(params, "name"),
-					!json_is_true(json_object_get(undo, "promoting")), err);
-	bool learner = !json_is_true(json_object_get(undo, "promoting"));
+					never_promoted(undo), true, err);
+	bool learner = never_promoted(undo);
 	ep_apply_log(ctx, "[rollback] Member %s %s", hexid(id, hex),
 		     gone      ? "was already gone from the cluster"
 		     : learner ? "removed from the cluster"

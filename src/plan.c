@@ -114,6 +114,7 @@ struct ep_action {
 	json_t *params;
 	json_t *undo; /* always an object */
 	enum ep_action_state state;
+	bool deferred; /* its undo was left for later (EP_UNDO_DEFERRED); journalled */
 };
 
 /* The journal directory and its parents, which a run may have to make. */
@@ -544,7 +545,8 @@ static json_t *journal_json(const struct ep_plan *plan)
 		      json_object_set_new(o, "params", json_deep_copy(a->params)) |
 		      (a->reason ? json_object_set_new(o, "reason", json_string(a->reason)) : 0) |
 		      json_object_set_new(o, "state", json_string(ep_action_state_name(a->state))) |
-		      json_object_set_new(o, "undo", json_deep_copy(a->undo));
+		      json_object_set_new(o, "undo", json_deep_copy(a->undo)) |
+		      (a->deferred ? json_object_set_new(o, "deferred", json_true()) : 0);
 		if (bad || json_array_append_new(actions, o)) {
 			json_decref(o);
 			goto oom;
@@ -595,9 +597,11 @@ static int parse_action(struct ep_plan *plan, const json_t *o, size_t i, const c
 	json_t *params = json_object_get(o, "params");
 	json_t *reason = json_object_get(o, "reason");
 	json_t *undo = json_object_get(o, "undo");
+	json_t *deferred = json_object_get(o, "deferred");
 	enum ep_action_state s;
 	if (!phase || !type || !state || !json_is_object(params) ||
 	    (reason && !json_is_string(reason) && !json_is_null(reason)) ||
+	    (deferred && !json_is_boolean(deferred)) ||
 	    (undo && !json_is_object(undo)) || state_parse(state, &s) < 0)
 		return journal_bad(path, err, "action %zu is malformed", i + 1);
 	const struct ep_action_type *t = ep_action_type_find(type);
@@ -609,8 +613,11 @@ static int parse_action(struct ep_plan *plan, const json_t *o, size_t i, const c
 	struct ep_error cerr = { 0 };
 	if (t->check && t->check(params, &cerr) < 0)
 		return journal_bad(path, err, "action %zu: %s", i + 1, cerr.msg);
-	return plan_push(plan, phase, t, json_incref(params), json_string_value(reason),
-			 undo ? json_incref(undo) : NULL, s, err);
+	int r = plan_push(plan, phase, t, json_incref(params), json_string_value(reason),
+			  undo ? json_incref(undo) : NULL, s, err);
+	if (r >= 0)
+		plan->v[r].deferred = json_is_true(deferred);
+	return r;
 }
 
 static int journal_parse(const char *text, size_t len, const char *path, struct ep_plan **ret,
@@ -708,22 +715,12 @@ bool ep_journal_can_rollback(const struct ep_plan *plan)
 	return true;
 }
 
-/*
- * The first reversible remote action that is not undone although an action
- * after it is: a rollback cut short after a deferred undo.  SIZE_MAX if none.
- */
+/* The first action whose undo was left for later (EP_UNDO_DEFERRED); SIZE_MAX if none. */
 static size_t partly_undone(const struct ep_plan *plan)
 {
-	size_t remote = SIZE_MAX;
-	for (size_t i = 0; i < plan->n; i++) {
-		const struct ep_action *a = &plan->v[i];
-		bool applied = a->state == EP_ACTION_DONE || a->state == EP_ACTION_RUNNING ||
-			       a->state == EP_ACTION_FAILED;
-		if (remote == SIZE_MAX && applied && a->type->remote && a->type->reversible)
-			remote = i;
-		else if (remote != SIZE_MAX && a->state == EP_ACTION_UNDONE)
-			return remote;
-	}
+	for (size_t i = 0; i < plan->n; i++)
+		if (plan->v[i].deferred)
+			return i;
 	return SIZE_MAX;
 }
 
@@ -1070,12 +1067,15 @@ static int undo_one(struct run *run, size_t j, struct ep_error *err)
 	int r = a->type->undo ? a->type->undo(run->ctx, a->params, a->undo, &uerr) : 0;
 	if (r == EP_UNDO_DEFERRED && a->type->remote) {
 		/* left as it stands, for a later rollback; the caller goes on */
+		a->deferred = true;
 		if (obs && obs->undo_end)
 			obs->undo_end(obs->userdata, plan, j, r);
 		log_action(run, "[rollback] ", j, "left for later (the cluster cannot be reached)");
 		if (!ep_error_isset(&uerr))
 			ep_error_set(&uerr, -EAGAIN, "the cluster cannot be reached");
-		*err = uerr;
+		if (err)
+			*err = uerr;
+		(void)journal_write(run, NULL);
 		return EP_UNDO_DEFERRED;
 	}
 	if (r > 0)
@@ -1089,6 +1089,7 @@ static int undo_one(struct run *run, size_t j, struct ep_error *err)
 		return ep_error_set(err, r, "undoing '%s': %s", label ? label : a->phase, uerr.msg);
 	}
 	a->state = EP_ACTION_UNDONE;
+	a->deferred = false;
 	json_object_clear(a->undo);
 	log_action(run, "[rollback] ", j, "undone");
 	r = journal_write(run, err);
@@ -1112,7 +1113,14 @@ static int backward(struct run *run, struct ep_error *err)
 	_cleanup_free_ size_t *deferred = calloc(plan->n + 1, sizeof(*deferred));
 	if (!deferred)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	size_t nd = 0, stop = 0, deferred_at = SIZE_MAX, remote_stop = SIZE_MAX;
+	size_t nd = 0, stop = 0, deferred_at = SIZE_MAX, kept = SIZE_MAX;
+	/* the first applied remote action: what comes before it reaches the cluster */
+	size_t first_remote = SIZE_MAX;
+	for (size_t i = 0; i < plan->n && first_remote == SIZE_MAX; i++)
+		if (plan->v[i].type->remote &&
+		    (plan->v[i].state == EP_ACTION_DONE || plan->v[i].state == EP_ACTION_RUNNING ||
+		     plan->v[i].state == EP_ACTION_FAILED))
+			first_remote = i;
 	bool stopped = false;
 	struct ep_error derr = { 0 };
 	for (size_t j = plan->n; j-- > 0;) {
@@ -1120,9 +1128,13 @@ static int backward(struct run *run, struct ep_error *err)
 		if (a->state != EP_ACTION_DONE && a->state != EP_ACTION_RUNNING &&
 		    a->state != EP_ACTION_FAILED)
 			continue;
-		if (deferred_at != SIZE_MAX && a->type->remote) {
-			/* it needs the cluster too, and what comes before it may reach it */
-			remote_stop = j;
+		if (deferred_at != SIZE_MAX && (a->type->remote || j < first_remote)) {
+			/*
+			 * It needs the cluster too, or it comes before the first action
+			 * that does (this node's certificates): a later rollback needs
+			 * them to reach the cluster.
+			 */
+			kept = j;
 			break;
 		}
 		if (!a->type->reversible && (a->state == EP_ACTION_DONE || !a->type->undo)) {
@@ -1136,31 +1148,39 @@ static int backward(struct run *run, struct ep_error *err)
 		}
 		struct ep_error uerr = { 0 };
 		r = undo_one(run, j, &uerr);
-		if (r == EP_UNDO_DEFERRED && deferred_at == SIZE_MAX) {
-			deferred_at = j;
-			derr = uerr;
+		if (r == EP_UNDO_DEFERRED) {
+			if (deferred_at == SIZE_MAX) {
+				deferred_at = j;
+				derr = uerr;
+			}
 		} else if (r < 0) {
 			if (err)
 				*err = uerr;
-			return r;
+			goto failed;
 		}
 	}
 	for (size_t k = nd; k-- > 0;) {
-		r = undo_one(run, deferred[k], err);
-		if (r < 0)
-			return r;
+		struct ep_error uerr = { 0 };
+		r = undo_one(run, deferred[k], &uerr);
+		if (r == EP_UNDO_DEFERRED && deferred_at == SIZE_MAX) {
+			deferred_at = deferred[k];
+			derr = uerr;
+		} else if (r < 0 && r != EP_UNDO_DEFERRED) {
+			if (err)
+				*err = uerr;
+			goto failed;
+		}
 	}
 	if (deferred_at != SIZE_MAX) {
 		_cleanup_free_ char *label = action_label(plan, deferred_at);
-		_cleanup_free_ char *rest =
-			remote_stop != SIZE_MAX ? action_label(plan, remote_stop) : NULL;
+		_cleanup_free_ char *rest = kept != SIZE_MAX ? action_label(plan, kept) : NULL;
 		ep_error_set(err, -EAGAIN, "'%s' is left for later: %s; this node's own changes "
 					   "were undone all the same",
 			     label ? label : plan->v[deferred_at].phase, derr.msg);
-		if (remote_stop != SIZE_MAX)
-			error_append(err, " up to '%s', which needs the cluster too: it and what "
-					  "comes before it are kept until then",
-				     rest ? rest : plan->v[remote_stop].phase);
+		if (kept != SIZE_MAX)
+			error_append(err, ", but not '%s' and what comes before it, kept until then "
+					  "(they reach the cluster)",
+				     rest ? rest : plan->v[kept].phase);
 		return -EAGAIN;
 	}
 	if (stopped) {
@@ -1174,6 +1194,14 @@ static int backward(struct run *run, struct ep_error *err)
 							"while it ran)");
 	}
 	return 0;
+failed:
+	/* an undo failed after one was left for later: both are said */
+	if (deferred_at != SIZE_MAX) {
+		_cleanup_free_ char *label = action_label(plan, deferred_at);
+		error_append(err, "; and '%s' was left for later: %s",
+			     label ? label : plan->v[deferred_at].phase, derr.msg);
+	}
+	return r;
 }
 
 /* Everything succeeded: commit each done action, then remove the journal. */
@@ -1364,9 +1392,10 @@ int ep_journal_resume(struct ep_plan *plan, struct ep_apply_ctx *ctx, unsigned f
 		_cleanup_free_ char *cmd = ep_escape(plan->command);
 		_cleanup_free_ char *label = action_label(plan, left);
 		r = ep_error_usage(err, -EPERM,
-				   "the interrupted '%s' was partly undone: '%s' is not undone yet "
-				   "but what came after it is, and applying it again would restart "
-				   "that from scratch; nothing was changed: run 'etcdpilot %s "
+				   "the interrupted '%s' was partly undone: '%s' was left for "
+				   "later (the cluster could not be reached) while this node's own "
+				   "changes were undone, and applying it again would restart that "
+				   "on top of what is left; nothing was changed: run 'etcdpilot %s "
 				   "--rollback' to finish undoing it",
 				   cmd ? cmd : "?", label ? label : plan->v[left].phase,
 				   cmd ? cmd : "?");

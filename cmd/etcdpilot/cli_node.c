@@ -336,6 +336,15 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 			       ep_journal_can_rollback(journal);
 		if (undoing)
 			rollback = true;
+		if (ctx->dry_run && resume && !ep_journal_can_resume(journal)) {
+			r = ep_error_usage(err, -EPERM,
+					   "--resume: the interrupted '%s' was partly undone (the "
+					   "cluster could not be reached): a real run would refuse; "
+					   "run 'etcdpilot %s --rollback' to finish undoing it",
+					   ep_plan_command(journal), ep_plan_command(journal));
+			ep_plan_free(journal);
+			return r;
+		}
 		if (ctx->dry_run) {
 			/* what a real run would do: finish (or undo) the journal's plan */
 			if (cli_json(ctx)) {

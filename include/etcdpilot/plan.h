@@ -332,6 +332,7 @@ struct ep_plan_observer {
 	void (*action_start)(void *userdata, const struct ep_plan *plan, size_t i);
 	void (*action_end)(void *userdata, const struct ep_plan *plan, size_t i, int r);
 	void (*undo_start)(void *userdata, const struct ep_plan *plan, size_t i);
+	/* @r: 0, -errno, or EP_UNDO_DEFERRED when the undo was left for later */
 	void (*undo_end)(void *userdata, const struct ep_plan *plan, size_t i, int r);
 	void (*journal_synced)(void *userdata, const struct ep_plan *plan, unsigned n);
 	void *userdata;
@@ -459,10 +460,10 @@ bool ep_journal_rolling_back(const struct ep_plan *plan);
 bool ep_journal_can_rollback(const struct ep_plan *plan);
 
 /*
- * Whether the loaded @plan can be applied again (resumed): false when its
- * rollback was cut short after a deferred undo, i.e. a reversible remote
- * action is not undone while actions after it are (EP_UNDO_DEFERRED):
- * then only a rollback can end it.
+ * Whether the loaded @plan can be applied again (resumed): false when an
+ * undo of its rollback was left for later (EP_UNDO_DEFERRED; the journal
+ * marks the action "deferred": true until it is undone): the node's own
+ * changes after it are undone, so only a rollback can end the run.
  */
 bool ep_journal_can_resume(const struct ep_plan *plan);
 

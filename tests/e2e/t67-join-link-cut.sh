@@ -68,8 +68,8 @@ expect_rc 1 "the join fails"
 pass "it ends within its --timeout, rollback included (${JOIN_SECS}s of ${TIMEOUT}s)"
 expect_in "$T/err" "member [0-9a-f]+ could not be removed from the cluster .*it is a learner \(never promoted\)" \
 	"says the learner could not be removed, and why that is safe"
-expect_in "$T/err" "is left for later: .*own changes were undone all the same up to '\[member-add\]" \
-	"says this node's changes were undone up to member add"
+expect_in "$T/err" "is left for later: .*own changes were undone all the same, but not '\[member-add\] .*and what comes before it" \
+	"says this node's changes were undone, down to member add"
 expect_in "$T/err" "etcdpilot join --rollback" "and what to run"
 expect_in "$T/out" "Left for later: the cluster cannot be reached" "the log says it was left for later"
 expect_in "$T/out" "\[rollback\] Removed /etc/kubernetes/manifests/etcd.yaml" "the manifest is removed"
@@ -88,10 +88,12 @@ j = json.load(open(sys.argv[1]))
 a = {x["type"]: x for x in j["actions"]}
 p = a["member.promote"]
 assert j["status"] == "rolling-back", j["status"]
-assert p["state"] in ("running", "failed") and "promoting" not in p.get("undo", {}), p
+assert p["state"] in ("running", "failed") and p.get("deferred") is True, p
+assert p["undo"].get("promoting") is False, p  # the promotion was never asked for
 assert a["member.add"]["state"] == "done" and a["runtime.files"]["state"] == "undone", a
+assert a["member.add"]["undo"].get("learner") is True, a["member.add"]
 PY
-pass "the journal says the member was never promoted (no 'promoting' mark), member add not undone, the manifest undone"
+pass "the journal: promote left for later (deferred), never asked for (promoting: false), member add (a learner) not undone, the manifest undone"
 members_summary 1 >"$T/m"
 expect_in "$T/m" "^(n3|[0-9a-f]+) learner (started|unstarted)$" "n3's learner is still in the cluster while the link is down"
 run ep_node 1 health --endpoints "$E"
@@ -102,6 +104,9 @@ expect_rc 0 "the cluster answers (two voters, quorum kept)"
 run ep_node 3 join "$E" $(node_flags 3) --resume --timeout 60s
 expect_rc 2 "join --resume is refused"
 expect_in "$T/err" "partly undone: .*run 'etcdpilot join --rollback'" "says why, and what to run"
+run ep_node 3 join "$E" $(node_flags 3) --resume --dry-run
+expect_rc 2 "join --resume --dry-run says the same"
+expect_in "$T/err" "a real run would refuse" "that a real run would refuse"
 run ep_node 3 join "$E" $(node_flags 3) --dry-run
 expect_rc 0 "join --dry-run"
 expect_in "$T/out" "a real run would undo it" "says a real run would go on undoing it"

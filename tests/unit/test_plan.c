@@ -1050,11 +1050,26 @@ static void test_deferred_undo(void **state)
 	assert_true(W->slot[0] && W->slot[1] && !W->slot[2] && W->slot[3] && !W->slot[4]);
 	assert_non_null(strstr(err.msg, "fake failure; the rollback did not finish: '[p3] set "
 					"fake slot 3' is left for later: fake cluster out of reach"));
-	assert_non_null(strstr(err.msg, "up to '[p1] set fake slot 1', which needs the cluster"));
+	assert_non_null(strstr(err.msg, "but not '[p1] set fake slot 1' and what comes before it"));
 	assert_non_null(strstr(err.msg, "run 'etcdpilot join --rollback' to finish undoing it"));
 	assert_null(strstr(err.msg, "--resume"));
 	assert_true(journal_there());
 	ep_plan_free(plan);
+	/* the journal marks the action left for later, and only that one */
+	json_t *doc = json_load_file(at(EP_JOURNAL_FILE), 0, NULL);
+	assert_non_null(doc);
+	size_t k, ndef = 0;
+	json_t *act;
+	json_array_foreach(json_object_get(doc, "actions"), k, act) {
+		if (!json_is_true(json_object_get(act, "deferred")))
+			continue;
+		ndef++;
+		assert_int_equal(json_integer_value(json_object_get(json_object_get(act, "params"),
+								    "slot")),
+				 3);
+	}
+	assert_int_equal(ndef, 1);
+	json_decref(doc);
 
 	/* resuming is refused, nothing applied */
 	plan = load_ok();
@@ -1065,7 +1080,7 @@ static void test_deferred_undo(void **state)
 	ep_error_clear(&err);
 	assert_int_equal(ep_journal_resume(plan, &ctx, 0, NULL, &err), -EPERM);
 	assert_int_equal(err.kind, EP_ERR_USAGE);
-	assert_non_null(strstr(err.msg, "partly undone: '[p1] set fake slot 1' is not undone yet"));
+	assert_non_null(strstr(err.msg, "partly undone: '[p3] set fake slot 3' was left for later"));
 	assert_int_equal(W->applies[2], 1);
 	ep_plan_free(plan);
 
@@ -1093,7 +1108,11 @@ static void test_deferred_undo(void **state)
 	assert_false(journal_there());
 	ep_plan_free(plan);
 
-	/* a deferral with no remote action before it: the node is undone all the way */
+	/*
+	 * The first remote action deferred (no other before it, as with the
+	 * cluster-check phase skipped): what comes before it (the certificates
+	 * that reach the cluster) is kept too.
+	 */
 	world_reset();
 	W->fail_slot = 2;
 	W->unreachable = true;
@@ -1103,9 +1122,9 @@ static void test_deferred_undo(void **state)
 	add_fake(plan, "fake.set", 2);
 	ep_error_clear(&err);
 	assert_int_equal(ep_plan_apply(plan, &ctx, 0, NULL, &err), -EIO);
-	assert_true(!W->slot[0] && W->slot[1] && !W->slot[2]);
-	assert_non_null(strstr(err.msg, "undone all the same;"));
-	assert_null(strstr(err.msg, "up to '"));
+	assert_true(W->slot[0] && W->slot[1] && !W->slot[2]);
+	assert_int_equal(W->undos[0], 0);
+	assert_non_null(strstr(err.msg, "but not '[p0] set fake slot 0' and what comes before it"));
 	assert_true(journal_there());
 	ep_plan_free(plan);
 	W->unreachable = false;
@@ -1114,6 +1133,33 @@ static void test_deferred_undo(void **state)
 	assert_int_equal(ep_journal_rollback(plan, &ctx, NULL, &err), 0);
 	assert_true(world_all(0, 3));
 	assert_int_equal(W->undos[0], 1);
+	ep_plan_free(plan);
+
+	/*
+	 * No deferral: a remote action done before an irreversible one the
+	 * rollback stopped at (reset's move-leader, then its member removal)
+	 * does not make the journal "partly undone": resuming ends it.
+	 */
+	world_reset();
+	W->fail_slot = 2;
+	plan = ep_plan_new("reset");
+	add_fake(plan, "fake.remote", 0);
+	add_fake(plan, "fake.once", 1);
+	add_fake(plan, "fake.set", 2);
+	ep_error_clear(&err);
+	assert_int_equal(ep_plan_apply(plan, &ctx, 0, NULL, &err), -EIO);
+	assert_non_null(strstr(err.msg, "cannot be undone"));
+	assert_non_null(strstr(err.msg, "etcdpilot reset --resume"));
+	ep_plan_free(plan);
+	plan = load_ok();
+	assert_true(ep_journal_can_resume(plan));
+	W->fail_slot = -1;
+	ep_error_clear(&err);
+	r = ep_journal_resume(plan, &ctx, 0, NULL, &err);
+	if (r < 0)
+		fail_msg("%s", err.msg);
+	assert_true(world_all(1, 3));
+	assert_false(journal_there());
 	ep_plan_free(plan);
 
 	/* only a remote type may defer: from another it is an error that stops the rollback */
