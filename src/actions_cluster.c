@@ -1188,8 +1188,14 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 				json_object_set_new(undo, "promoting", json_true());
 			break;
 		}
-		/* the cluster out of reach for a moment is waited out; the deadline is not */
-		bool again = (ep_conn_transient(r) && r != -ETIMEDOUT) || r == -EHOSTUNREACH;
+		/*
+		 * The cluster out of reach for a moment is waited out, and so is an
+		 * answer lost to a member that stopped answering (a promotion asked
+		 * again is harmless: the next plan probes afresh, goes through a
+		 * member that answers, and finds a voter if it took); the deadline
+		 * is not.
+		 */
+		bool again = ep_conn_transient(r) || r == -EHOSTUNREACH;
 		if (!again || !pause_until(c.ca.deadline_ms, RETRY_MS)) {
 			if (err)
 				*err = e;

@@ -788,6 +788,23 @@ static int plan_probe(const struct ep_cluster_access *ca, struct ep_member_plan 
 	if (r < 0)
 		return r;
 	plan->cluster_id = plan->report.cluster_id;
+	/*
+	 * A change goes through the first endpoint given (the one the user
+	 * named) when it is a started voter that answered, rather than through
+	 * whichever endpoint happened to answer the member list first.
+	 */
+	for (size_t i = 0; ca->n_endpoints && i < plan->report.n; i++) {
+		const struct ep_member_health *m = &plan->report.v[i];
+		if (!started_voter(m) || (strcmp(m->endpoint, ca->endpoints[0]) &&
+					  !ep_strv_contains(&m->member.client_urls, ca->endpoints[0])))
+			continue;
+		char *first = strdup(m->endpoint);
+		if (!first)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		free(plan->report.list_endpoint);
+		plan->report.list_endpoint = first;
+		break;
+	}
 	if (plan->report.n && !(plan->hints = calloc(plan->report.n, sizeof(char *))))
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	hints_read(ca, plan);
