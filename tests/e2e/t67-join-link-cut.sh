@@ -60,6 +60,22 @@ join_cut() {
 	JOIN_SECS=$((SECONDS - t0))
 }
 
+# 'join --rollback' on n3 once its link is back: the member removed ($1, said
+# as $2), no stale member, nothing of this join left on n3
+rollback_once_back() {
+	run ep_node 3 join "$E" $(node_flags 3) --rollback --timeout 60s
+	expect_rc 0 "join --rollback once the link is back"
+	expect_in "$T/out" "$1" "$2"
+	members_summary 1 >"$T/m"
+	expect_eq "$(cat "$T/m")" "n1 voter started
+n2 voter started" "no stale member"
+	[[ ! -e ${NODE_ROOT[3]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[3]}/var/lib/etcd &&
+		! -e ${NODE_ROOT[3]}/var/lib/etcdpilot/journal.json &&
+		! -e ${NODE_ROOT[3]}/etc/kubernetes/pki/etcd/healthcheck-client.crt ]] ||
+		fail "no manifest, data dir, journal or certificate of this join on n3"
+	pass "no manifest, data dir, journal or certificate of this join on n3"
+}
+
 # ---- the joiner alone: its rollback cannot reach the cluster ----------------------
 join_cut
 RC=$JOIN_RC
@@ -119,17 +135,7 @@ expect_in "$T/err" "could not be removed from the cluster" "and leaves the membe
 pass "within its --timeout ($((SECONDS - t0))s)"
 
 link_restore 3
-run ep_node 3 join "$E" $(node_flags 3) --rollback --timeout 60s
-expect_rc 0 "join --rollback once the link is back"
-expect_in "$T/out" "Member [0-9a-f]+ removed from the cluster" "removes the learner"
-members_summary 1 >"$T/m"
-expect_eq "$(cat "$T/m")" "n1 voter started
-n2 voter started" "no stale member"
-[[ ! -e ${NODE_ROOT[3]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[3]}/var/lib/etcd &&
-	! -e ${NODE_ROOT[3]}/var/lib/etcdpilot/journal.json &&
-	! -e ${NODE_ROOT[3]}/etc/kubernetes/pki/etcd/healthcheck-client.crt ]] ||
-	fail "no manifest, data dir, journal or certificate of this join on n3"
-pass "no manifest, data dir, journal or certificate of this join on n3"
+rollback_once_back "Member [0-9a-f]+ removed from the cluster" "removes the learner"
 
 # ---- removed from the side that reaches the cluster ----------------------------------
 join_cut
@@ -199,15 +205,8 @@ expect_rc 0 "the cluster answers (two voters of three reachable, quorum kept)"
 
 link_restore 3
 ip -n "${NODE_NS[3]}" route del blackhole "${NODE_ADDR[2]}/32"
-run ep_node 3 join "$E" $(node_flags 3) --rollback --timeout 60s
-expect_rc 0 "join --rollback once the link is back"
-expect_in "$T/out" "Member [0-9a-f]+ removed from the cluster while its etcd still runs" "removes the voter while its etcd runs"
-members_summary 1 >"$T/m"
-expect_eq "$(cat "$T/m")" "n1 voter started
-n2 voter started" "no stale member"
-[[ ! -e ${NODE_ROOT[3]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[3]}/var/lib/etcd &&
-	! -e ${NODE_ROOT[3]}/var/lib/etcdpilot/journal.json ]] || fail "n3 is clean"
-pass "n3 is clean"
+rollback_once_back "Member [0-9a-f]+ removed from the cluster while its etcd still runs" \
+	"removes the voter while its etcd runs"
 wait_for 30 standin_field_is "${NODE_ROOT[3]}" phase = Stopped || fail "n3's pod is stopped"
 pass "n3's pod is stopped"
 

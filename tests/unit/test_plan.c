@@ -1499,6 +1499,11 @@ static void test_journal_unreadable(void **state)
 		  "\"0123456789abcdef\",\"command\":\"join\",\"started\":\"x\",\"pid\":1,"
 		  "\"status\":\"dancing\",\"actions\":[]}",
 		  "unknown status 'dancing'" },
+		{ "{\"apiVersion\":\"etcdpilot.io/v1alpha1\",\"kind\":\"Journal\",\"id\":"
+		  "\"0123456789abcdef\",\"command\":\"join\",\"started\":\"x\",\"pid\":1,"
+		  "\"status\":\"rolling-back\",\"actions\":[{\"phase\":\"p\",\"type\":"
+		  "\"fake.remote\",\"params\":{\"slot\":1},\"state\":\"done\",\"deferred\":\"yes\"}]}",
+		  "action 1 is malformed" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		put(EP_JOURNAL_FILE, bad[i][0], 0600);
