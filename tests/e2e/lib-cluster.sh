@@ -22,6 +22,9 @@
 #                                until the journal under ROOT shows an action of
 #                                TYPE in STATE (a test hook that needs no product
 #                                code: the journal is an interface)
+#   wait_journal_undo ROOT TYPE KEY JSON [SECONDS]
+#                                until that action's undo data holds KEY with
+#                                the value JSON (say, promoting false)
 #
 # Node I's variables: NODE_NS[I], NODE_ADDR[I], NODE_ROOT[I], NODE_NAME[I],
 # NODE_MODE[I], NODE_PORT[I].
@@ -130,6 +133,23 @@ wait_journal_state() {
 import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if any(a["type"] == sys.argv[2] and a["state"] == sys.argv[3] for a in d["actions"]) else 1)
+PY
+	do
+		((SECONDS < deadline)) || return 1
+		sleep 0.02
+	done
+}
+
+wait_journal_undo() {
+	local root=$1 type=$2 key=$3 value=$4 secs=${5:-60}
+	local deadline=$((SECONDS + secs))
+	until python3 - "$root/var/lib/etcdpilot/journal.json" "$type" "$key" "$value" 2>/dev/null <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = json.loads(sys.argv[4])
+sys.exit(0 if any(a["type"] == sys.argv[2] and sys.argv[3] in a.get("undo", {}) and
+                  a["undo"][sys.argv[3]] == want and type(a["undo"][sys.argv[3]]) is type(want)
+                  for a in d["actions"]) else 1)
 PY
 	do
 		((SECONDS < deadline)) || return 1

@@ -52,6 +52,10 @@ join_cut() {
 		--timeout ${TIMEOUT}s >"$T/out" 2>"$T/err" &
 	pid=$!
 	wait_journal_state "${NODE_ROOT[3]}" member.promote running 30 || fail "n3's join reaches member.promote"
+	# the learner's ID journalled, the promotion not asked (it waits for the
+	# learner to catch up, and its etcd is held): the cut falls in that wait
+	wait_journal_undo "${NODE_ROOT[3]}" member.promote promoting false 30 ||
+		fail "n3's join journals its learner before it waits to promote"
 	link_cut 3
 	kill -CONT "${NODE_STANDIN[3]}"
 	pass "n3's link is cut while it waits to promote"
