@@ -1143,6 +1143,7 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 	int r = open_conn(ctx, params, apply_deadline(ctx, params), &c, err);
 	c.ca.before_change = mark_promoting;
 	c.ca.change_userdata = &mark;
+	c.ca.not_started_hint = ""; /* the join says what its runtime shows */
 	if (r >= 0)
 		r = our_id(ctx, &c, params, undo, &id, err);
 	if (r < 0)
@@ -1165,7 +1166,7 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 		}
 		if (!voter && r >= 0)
 			r = ep_membership_apply(&c.ca, &plan, &res, &e);
-		bool already = res.already;
+		bool already = res.already, out_of_time = res.out_of_time;
 		ep_member_result_release(&res);
 		ep_member_plan_release(&plan);
 		if (r >= 0) {
@@ -1193,9 +1194,9 @@ static int promote_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t 
 		 * answer lost to a member that stopped answering (a promotion asked
 		 * again is harmless: the next plan probes afresh, goes through a
 		 * member that answers, and finds a voter if it took); the deadline
-		 * is not.
+		 * is not (nor is a wait for the learner that ran out of time).
 		 */
-		bool again = ep_conn_transient(r) || r == -EHOSTUNREACH;
+		bool again = !out_of_time && (ep_conn_transient(r) || r == -EHOSTUNREACH);
 		if (!again || !pause_until(c.ca.deadline_ms, RETRY_MS)) {
 			if (err)
 				*err = e;

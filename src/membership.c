@@ -1140,6 +1140,8 @@ char *ep_membership_progress_line(const struct ep_membership_progress *p)
 	if (p->phase == EP_PHASE_WAIT_START) {
 		ep_strbuf_addf(&sb, "' (%s): ", hex);
 		add_escaped(&sb, p->reason ? p->reason : "not started");
+		if (p->elapsed_ms >= 1000) /* repeated lines say how long it has been */
+			ep_strbuf_addf(&sb, "; %" PRIu64 " s so far", p->elapsed_ms / 1000);
 	} else {
 		ep_strbuf_addf(&sb, "' (%s) %s: applied index %" PRIu64 " of the leader's %" PRIu64,
 			       hex,
@@ -1543,12 +1545,15 @@ static int promote_timeout(const struct run *run, const struct catchup *cu,
 	uint64_t ms = elapsed(run);
 	char s[32]; /* "0.7", "12.3" */
 	snprintf(s, sizeof(s), "%" PRIu64 ".%" PRIu64, ms / 1000, ms % 1000 / 100);
+	const char *hint = run->ca->not_started_hint;
+	if (!hint)
+		hint = "start etcd on its node with the ETCD_* settings 'member add' printed "
+		       "(ETCD_INITIAL_CLUSTER_STATE=existing), then promote it again";
 	if (!cu->started)
 		return ep_error_set(err, -ETIMEDOUT,
-				    "the learner has not started within %s s: start etcd "
-				    "on its node with the ETCD_* settings 'member add' printed "
-				    "(ETCD_INITIAL_CLUSTER_STATE=existing), then promote it again",
-				    s);
+				    "the learner has not started within %s s (it never showed its "
+				    "name and client URLs in the member list)%s%s",
+				    s, *hint ? ": " : "", hint);
 	if (!cu->answers)
 		return ep_error_set(err, -ETIMEDOUT,
 				    "the learner does not answer (for %s s): %s", s,
@@ -1617,6 +1622,7 @@ static int promote_wait(const struct run *run, struct ep_error *err)
 			}
 			wait = (uint64_t)r;
 		} else if (ep_ms_left(run->ca->deadline_ms) <= wait) {
+			res->out_of_time = true;
 			return promote_timeout(run, &cu, &refusal, err);
 		} else {
 			poll = poll * 2 > POLL_MAX_MS ? POLL_MAX_MS : poll * 2;
@@ -1674,7 +1680,9 @@ int ep_membership_apply(const struct ep_cluster_access *ca, const struct ep_memb
 						st->action == EP_STEP_PROMOTE ? "promoting"
 									      : "removing",
 						esc(&e, st->name ? st->name : "unstarted"), hex);
+			bool out_of_time = ret->out_of_time;
 			ep_member_result_release(ret);
+			ret->out_of_time = out_of_time; /* all a failure leaves */
 			return r;
 		}
 		free(ret->name);

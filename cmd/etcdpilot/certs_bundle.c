@@ -14,8 +14,8 @@
 
 #include "cli.h"
 #include "etcdpilot/bundle.h"
+#include "etcdpilot/runtime.h"
 
-/* In JSON mode stdout holds the document alone: the library's lines go to stderr. */
 /* @s as one shell word: as it is when it needs no quoting, else in single quotes. */
 static void print_shell_word(const char *s)
 {
@@ -50,8 +50,33 @@ static int parse_ttl(const struct cli_ctx *ctx, uint64_t *ret_s, struct ep_error
 	return 0;
 }
 
+/*
+ * This node's member's first advertised client URL, read back from its
+ * manifest or unit (the endpoint another node joins through), or NULL.
+ */
+static char *member_client_url(const struct cli_ctx *ctx, const struct ep_spec *spec)
+{
+	char *url = NULL;
+	for (int m = 0; m < 2 && !url; m++) {
+		const struct ep_runtime_ops *rt = ep_runtime_get((enum ep_mode)m);
+		struct ep_runtime_ctx rctx = { .root = ctx->root, .spec = spec };
+		struct ep_member_desc d;
+		if (rt->read_back(&rctx, &d, NULL) < 0)
+			continue;
+		const char *v = d.advertise_client_urls;
+		size_t n = v ? strcspn(v, ",") : 0;
+		/* printed as a shell word: a URL as etcd takes it, nothing else */
+		if (n && !d.conflicts.n && !strncmp(v, "https://", 8) &&
+		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+			      "-._~:/[]%") >= n)
+			url = strndup(v, n);
+		ep_member_desc_release(&d);
+	}
+	return url;
+}
+
 static void export_text(const struct cli_ctx *ctx, const char *file, const char *key,
-			const struct ep_bundle_info *info)
+			const char *endpoint, const struct ep_bundle_info *info)
 {
 	char exp[32];
 	ep_bundle_format_time(info->expires, exp, sizeof(exp));
@@ -67,13 +92,19 @@ static void export_text(const struct cli_ctx *ctx, const char *file, const char 
 	printf("[certs] The certificate key, shown once and stored nowhere (whoever has it and the "
 	       "file has the CA key: keep it secret):\n\n\t%s\n\n",
 	       key);
-	printf("Copy the file to the other control-plane node and install the CA there with:\n\n"
-	       "\tetcdpilot certs import-bundle ");
+	printf("Copy the file to the other control-plane node and join it to the cluster with:\n\n"
+	       "\tetcdpilot join %s --ca-bundle ",
+	       endpoint ? endpoint : "https://<a member's address>:2379");
 	print_shell_word(file);
 	printf(" --certificate-key %s\n\n"
-	       "'etcdpilot join' will take the same two as --ca-bundle FILE --certificate-key KEY\n"
-	       "once it is implemented.  After %s, run 'etcdpilot certs export-bundle' again\n"
-	       "on a member for a new bundle and key.\n",
+	       "(with the flags or --config that node's init would take), or install only the CA "
+	       "there with:\n\n"
+	       "\tetcdpilot certs import-bundle ",
+	       key);
+	print_shell_word(file);
+	printf(" --certificate-key %s\n\n"
+	       "After %s, run 'etcdpilot certs export-bundle' again on a member for a new bundle "
+	       "and key.\n",
 	       key, exp);
 }
 
@@ -118,14 +149,17 @@ static int run_export(struct cli_ctx *ctx, struct ep_error *err)
 		r = ep_pki_bundle_export(&spec, ctx->root, file, ttl_s, time(NULL),
 					 cli_has(ctx, "force"), ctx->dry_run, key, &info,
 					 cli_log(ctx), NULL, err);
-	ep_spec_release(&spec);
 	if (r >= 0) {
-		if (cli_json(ctx))
+		if (cli_json(ctx)) {
 			export_json(ctx, file, key, &info);
-		else
-			export_text(ctx, file, key, &info);
+		} else {
+			char *endpoint = ctx->dry_run ? NULL : member_client_url(ctx, &spec);
+			export_text(ctx, file, key, endpoint, &info);
+			free(endpoint);
+		}
 		fflush(stdout);
 	}
+	ep_spec_release(&spec);
 	OPENSSL_cleanse(key, sizeof(key));
 	return r;
 }

@@ -177,13 +177,16 @@ struct observer_state {
 	bool have_diag;
 };
 
-/* Add the diagnosis to @err and print it in full on stderr; then forget it. */
+/*
+ * Add the diagnosis to @err and print it in full on stderr when it holds
+ * more than its summary (which the error says already); then forget it.
+ */
 static void diag_report(struct observer_state *os, struct ep_error *err)
 {
 	if (!os->have_diag)
 		return;
 	ep_diagnosis_add_to_error(&os->diag, err);
-	_cleanup_free_ char *text = ep_diagnosis_text(&os->diag);
+	_cleanup_free_ char *text = os->diag.n ? ep_diagnosis_text(&os->diag) : NULL;
 	if (text && *text) {
 		fflush(stdout);
 		fputs(text, stderr);

@@ -228,6 +228,13 @@ struct ep_cluster_access {
 	int (*before_change)(void *userdata, const struct ep_member_step *st,
 			     struct ep_error *err);
 	void *change_userdata;
+	/*
+	 * What the error of a promotion tells to do when the learner never
+	 * started.  NULL: start etcd on its node with what 'member add'
+	 * printed, then promote again (the member command's case); "": nothing
+	 * (a join, which started it itself, says what its runtime shows).
+	 */
+	const char *not_started_hint;
 };
 
 enum ep_member_action {
@@ -352,6 +359,9 @@ struct ep_member_result {
 					  returned them, the new one included) */
 	bool reused;                   /* REUSE: nothing was added */
 	bool already;                  /* REMOVE: it was gone; PROMOTE: it was a voter */
+	bool out_of_time;              /* PROMOTE: the deadline passed while it waited for the
+					  learner (not a lost answer: asking again is no use);
+					  the one field a failed apply leaves set */
 	struct ep_strv warnings;       /* what did not stop the change (name not recorded, an
 					  answer lost but the change found applied) */
 };
@@ -372,7 +382,7 @@ void ep_member_result_release(struct ep_member_result *res);
  * reporting progress; a learner that has not started by the deadline is an
  * error naming it.  Fills the zeroed @ret.  Returns 0, or a negative errno
  * with @err saying which step failed ("adding member 'c4': ...") and
- * @ret released.
+ * @ret released but for out_of_time.
  */
 int ep_membership_apply(const struct ep_cluster_access *ca, const struct ep_member_plan *plan,
 			struct ep_member_result *ret, struct ep_error *err);

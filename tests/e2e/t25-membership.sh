@@ -178,7 +178,7 @@ if section dup; then
 	expect_in "$T/out" "^$C4_ID +unstarted +https://127.0.25.4:22380 +true$" "c4 is listed unstarted"
 	run "$EP" member promote c4 --timeout 3s
 	expect_rc 1 "promote of a learner that never starts fails at the deadline"
-	expect_in "$T/err" "promoting member 'c4' \($C4_ID\): the learner has not started within [0-9]+\.[0-9] s: start etcd on its node" \
+	expect_in "$T/err" "promoting member 'c4' \($C4_ID\): the learner has not started within [0-9]+\.[0-9] s \(it never showed its name and client URLs in the member list\): start etcd on its node" \
 		"... naming it and saying what to do"
 	expect_in "$T/out" "^\[member\] waiting for 'c4' \($C4_ID\): it has not started yet" \
 		"... after saying what it waited for"

@@ -5,7 +5,9 @@
 # --certificate-key), n3 with the CA copied by hand; both end as voters and
 # every member is healthy; a second join of n2 changes nothing; bad input is
 # refused with exit 2 and nothing changed (on the node or in the cluster);
-# --dry-run writes nothing; the init hint names the real join command.
+# --dry-run writes nothing; the init hint and export-bundle name the real
+# join command; a join whose etcd never starts waits until its deadline,
+# once, says why, and rolls back.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-standin.sh"
 . "$(dirname "$0")/lib-cluster.sh"
@@ -39,6 +41,12 @@ expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "the refused joins wrote 
 run ep_node 1 certs export-bundle "$T/bundle" -o json
 expect_rc 0 "export-bundle on n1"
 KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificateKey"])' "$T/out")
+run ep_node 1 certs export-bundle "$T/bundle-text"
+expect_rc 0 "export-bundle on n1, as text"
+expect_in "$T/out" "^	etcdpilot join $E1 --ca-bundle $T/bundle-text --certificate-key [0-9a-f]{64}$" \
+	"it prints the join command, through this member's client URL"
+expect_in "$T/out" "^	etcdpilot certs import-bundle $T/bundle-text --certificate-key [0-9a-f]{64}$" \
+	"and the import command"
 WRONG=$(printf '%064d' 7)
 run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/bundle" --certificate-key "$WRONG"
 expect_rc 1 "a wrong certificate key is refused"
@@ -117,3 +125,39 @@ run ep_node 3 join "$E1" --name other --advertise-address "${NODE_ADDR[3]}" --et
 	--key-type ecdsa-p256
 expect_rc 1 "join of another member on n3 is refused"
 expect_in "$T/err" "this node already runs etcd member 'n3'.*run 'etcdpilot reset' first" "says reset first"
+
+# --- n4's etcd never starts (an image the kubelet cannot pull) ------------------
+# The join waits for its learner until the deadline (what --timeout leaves
+# once the rollback's share is kept), once, not asked again; says so in
+# the join's words (no 'promote it again': it rolls back) with what the
+# kubelet shows, once; and the rollback leaves the cluster and n4 as they were.
+ca_copy 1 4
+before=$(tree_digest "${NODE_ROOT[4]}/etc")
+t0=$SECONDS
+run ep_node 4 join "$E1" --name n4 --advertise-address "${NODE_ADDR[4]}" --etcd-version 3.5.21 \
+	--key-type ecdsa-p256 --mode static-pod --timeout 20s
+took=$((SECONDS - t0))
+expect_rc 1 "a join whose etcd never starts fails"
+((took <= 22)) || fail "it ends within its --timeout (took ${took}s)"
+pass "it ends within its --timeout (${took}s of 20s)"
+expect_in "$T/err" "promoting member 'n4' \([0-9a-f]+\): the learner has not started within [0-9]+\.[0-9] s \(it never showed its name and client URLs in the member list\); what this run had changed was undone" \
+	"says how long the learner was waited for, and that the join was undone"
+# (20 s less the rollback's 5 s, less member add: etcd may refuse it for up
+# to 5 s after n3 joined; a wait asked again would say less than a second)
+waited=$(sed -n 's/.*has not started within \([0-9]*\)\.[0-9] s.*/\1/p' "$T/err")
+((${waited:-0} >= 5)) || fail "the learner was waited for all that was left (${waited:-?} s)"
+pass "the learner was waited for all that was left (${waited} s)"
+expect_not_in "$T/err" "promote it again" "does not say to promote it again (the member is gone)"
+expect_eq "$(grep -c "the kubelet has written no log for the etcd pod" "$T/err")" 1 \
+	"says once what the kubelet shows"
+expect_eq "$(grep -cE "^\[member\] waiting for 'n4' \([0-9a-f]+\): it has not started yet \(no name and no client URLs in the member list\)$" "$T/out")" 1 \
+	"one wait for the learner (a wait that ran out of time is not asked again)"
+expect_in "$T/out" "^\[member\] waiting for 'n4' .*; 5 s so far$" "the repeated waiting line says how long it has been"
+expect_in "$T/out" "^\[rollback\] Member [0-9a-f]+ removed from the cluster" "the learner is removed"
+members_summary 1 >"$T/m4"
+cmp -s "$T/m" "$T/m4" || fail "the cluster is as it was"
+pass "the cluster is as it was"
+[[ ! -e ${NODE_ROOT[4]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[4]}/var/lib/etcd &&
+	! -e ${NODE_ROOT[4]}/var/lib/etcdpilot/journal.json ]] || fail "no manifest, data dir or journal left on n4"
+pass "no manifest, data dir or journal left on n4"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}/etc")" "$before" "n4's /etc as it was (the CA alone)"

@@ -761,6 +761,12 @@ static void test_progress_line(void **state)
 		  "unhealthy cluster\\n" },
 		{ { .phase = EP_PHASE_WAIT_START, .member_id = 7 },
 		  "[member] waiting for 'unstarted' (7): not started" },
+		{ { .phase = EP_PHASE_WAIT_START,
+		    .member_id = 0x2a,
+		    .member_name = "c4",
+		    .reason = "it has not started yet",
+		    .elapsed_ms = 35999 },
+		  "[member] waiting for 'c4' (2a): it has not started yet; 35 s so far" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *line = ep_membership_progress_line(&cases[i].p);
