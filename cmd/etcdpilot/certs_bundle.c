@@ -16,24 +16,6 @@
 #include "etcdpilot/bundle.h"
 #include "etcdpilot/runtime.h"
 
-/* @s as one shell word: as it is when it needs no quoting, else in single quotes. */
-static void print_shell_word(const char *s)
-{
-	if (*s &&
-	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+:@=,") ==
-		strlen(s)) {
-		fputs(s, stdout);
-		return;
-	}
-	putchar('\'');
-	for (; *s; s++)
-		if (*s == '\'')
-			fputs("'\\''", stdout);
-		else
-			putchar(*s);
-	putchar('\'');
-}
-
 static int parse_ttl(const struct cli_ctx *ctx, uint64_t *ret_s, struct ep_error *err)
 {
 	const char *v = cli_get(ctx, "ttl");
@@ -51,32 +33,34 @@ static int parse_ttl(const struct cli_ctx *ctx, uint64_t *ret_s, struct ep_error
 }
 
 /*
- * This node's member's first advertised client URL, read back from its
- * manifest or unit (the endpoint another node joins through), or NULL.
+ * This node's member as its manifest or unit says (the static pod first)
+ * into @d, and its first advertised client URL (the endpoint another node
+ * joins through) into *@url (NULL when unusable).  False when the node
+ * runs none.
  */
-static char *member_client_url(const struct cli_ctx *ctx, const struct ep_spec *spec)
+static bool node_member(const struct cli_ctx *ctx, const struct ep_spec *spec,
+			struct ep_member_desc *d, char **url)
 {
-	char *url = NULL;
-	for (int m = 0; m < 2 && !url; m++) {
+	*url = NULL;
+	for (int m = 0; m < 2; m++) {
 		const struct ep_runtime_ops *rt = ep_runtime_get((enum ep_mode)m);
 		struct ep_runtime_ctx rctx = { .root = ctx->root, .spec = spec };
-		struct ep_member_desc d;
-		if (rt->read_back(&rctx, &d, NULL) < 0)
+		if (rt->read_back(&rctx, d, NULL) < 0)
 			continue;
-		const char *v = d.advertise_client_urls;
+		const char *v = d->advertise_client_urls;
 		size_t n = v ? strcspn(v, ",") : 0;
 		/* printed as a shell word: a URL as etcd takes it, nothing else */
-		if (n && !d.conflicts.n && !strncmp(v, "https://", 8) &&
+		if (n && !strncmp(v, "https://", 8) &&
 		    strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 			      "-._~:/[]%") >= n)
-			url = strndup(v, n);
-		ep_member_desc_release(&d);
+			*url = strndup(v, n);
+		return true;
 	}
-	return url;
+	return false;
 }
 
-static void export_text(const struct cli_ctx *ctx, const char *file, const char *key,
-			const char *endpoint, const struct ep_bundle_info *info)
+static void export_text(const struct cli_ctx *ctx, const struct ep_spec *spec, const char *file,
+			const char *key, const struct ep_bundle_info *info)
 {
 	char exp[32];
 	ep_bundle_format_time(info->expires, exp, sizeof(exp));
@@ -92,16 +76,25 @@ static void export_text(const struct cli_ctx *ctx, const char *file, const char 
 	printf("[certs] The certificate key, shown once and stored nowhere (whoever has it and the "
 	       "file has the CA key: keep it secret):\n\n\t%s\n\n",
 	       key);
-	printf("Copy the file to the other control-plane node and join it to the cluster with:\n\n"
-	       "\tetcdpilot join %s --ca-bundle ",
-	       endpoint ? endpoint : "https://<a member's address>:2379");
-	print_shell_word(file);
-	printf(" --certificate-key %s\n\n"
-	       "(with the flags or --config that node's init would take), or install only the CA "
-	       "there with:\n\n"
-	       "\tetcdpilot certs import-bundle ",
-	       key);
-	print_shell_word(file);
+	struct ep_member_desc d;
+	char *url = NULL;
+	bool found = node_member(ctx, spec, &d, &url);
+	printf("Copy the file to the new control-plane node and join it to the cluster there "
+	       "with:\n\n");
+	if (found) {
+		d.spec.key_type = spec->key_type; /* not in a manifest: --key-type, if given here */
+		cli_print_join_command(&d.spec, url, file, key);
+		ep_member_desc_release(&d);
+	} else {
+		struct ep_spec none;
+		ep_spec_init(&none);
+		none.key_type = spec->key_type;
+		cli_print_join_command(&none, NULL, file, key);
+		ep_spec_release(&none);
+	}
+	free(url);
+	printf("\nor install only the CA there with:\n\n\tetcdpilot certs import-bundle ");
+	cli_print_shell_word(stdout, file);
 	printf(" --certificate-key %s\n\n"
 	       "After %s, run 'etcdpilot certs export-bundle' again on a member for a new bundle "
 	       "and key.\n",
@@ -150,13 +143,10 @@ static int run_export(struct cli_ctx *ctx, struct ep_error *err)
 					 cli_has(ctx, "force"), ctx->dry_run, key, &info,
 					 cli_log(ctx), NULL, err);
 	if (r >= 0) {
-		if (cli_json(ctx)) {
+		if (cli_json(ctx))
 			export_json(ctx, file, key, &info);
-		} else {
-			char *endpoint = ctx->dry_run ? NULL : member_client_url(ctx, &spec);
-			export_text(ctx, file, key, endpoint, &info);
-			free(endpoint);
-		}
+		else
+			export_text(ctx, &spec, file, key, &info);
 		fflush(stdout);
 	}
 	ep_spec_release(&spec);

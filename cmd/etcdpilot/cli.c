@@ -115,3 +115,58 @@ void cli_verbose(const struct cli_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 }
+
+bool cli_print_shell_word(FILE *f, const char *s)
+{
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	if (*s &&
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./-+:@=,") ==
+		strlen(s)) {
+		fputs(s, f);
+		return true;
+	}
+	fputc('\'', f);
+	for (; *s; s++)
+		if (*s == '\'')
+			fputs("'\\''", f);
+		else
+			fputc(*s, f);
+	fputc('\'', f);
+	return true;
+}
+
+/* " --FLAG VALUE" when @value is set, printable, and not @dflt. */
+static void join_flag(const char *flag, const char *value, const char *dflt)
+{
+	if (!value || (dflt && !strcmp(value, dflt)))
+		return;
+	for (const char *p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return; /* a value no shell line can hold: left for the user */
+	printf(" --%s ", flag);
+	cli_print_shell_word(stdout, value);
+}
+
+void cli_print_join_command(const struct ep_spec *spec, const char *endpoint,
+			    const char *bundle, const char *key)
+{
+	bool sd = spec->mode == EP_MODE_SYSTEMD;
+	printf("\tetcdpilot join %s%s --ca-bundle ",
+	       endpoint ? endpoint : "https://<a member's address>:2379", sd ? " --mode systemd" : "");
+	if (!bundle || !cli_print_shell_word(stdout, bundle))
+		fputs("FILE", stdout);
+	printf(" --certificate-key %s --name <node name> --advertise-address <node IP>",
+	       key ? key : "KEY");
+	join_flag("etcd-version", spec->etcd_version, NULL);
+	if (!sd)
+		join_flag("image-repository", spec->image_repository, "registry.k8s.io");
+	join_flag("data-dir", spec->data_dir, "/var/lib/etcd");
+	join_flag("cert-dir", spec->cert_dir, "/etc/kubernetes/pki");
+	if (!sd)
+		join_flag("manifest-dir", spec->manifest_dir, "/etc/kubernetes/manifests");
+	if (spec->key_type != EP_KEY_RSA_2048)
+		printf(" --key-type %s", ep_key_type_flag_name(spec->key_type));
+	putchar('\n');
+}

@@ -193,6 +193,24 @@ extern const struct cli_command cmd_convert, cmd_snapshot_save, cmd_config_print
 extern const struct cli_command cmd_keyspace, cmd_keyspace_get;
 extern const struct cli_command cmd_version, cmd_completion, cmd_docs;
 
+/*
+ * @s to @f as one shell word: as it is when it needs no quoting, else in
+ * single quotes.  False, nothing printed, when it holds a control
+ * character (no line a user copies can hold it).
+ */
+bool cli_print_shell_word(FILE *f, const char *s);
+
+/*
+ * "\tetcdpilot join ENDPOINT --ca-bundle FILE --certificate-key KEY --name
+ * <node name> --advertise-address <node IP> ..." to stdout: the command a
+ * new control-plane node runs to join the member @spec describes (init's
+ * spec, or one read back from a manifest or unit: unset fields are left
+ * out), with the flags whose values are not the defaults.  @endpoint,
+ * @bundle and @key may be NULL (placeholders then).
+ */
+void cli_print_join_command(const struct ep_spec *spec, const char *endpoint,
+			    const char *bundle, const char *key);
+
 /* The certificate names 'certs generate' and 'certs renew' take, one a line. */
 void cli_cert_words(FILE *f);
 void cli_cert_leaf_words(FILE *f);

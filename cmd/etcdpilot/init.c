@@ -29,21 +29,9 @@ static void print_join_hint(const struct ep_spec *spec)
 	printf("\nTo add another control-plane member, export the etcd CA here (the command "
 	       "prints a certificate key, once):\n\n"
 	       "\tetcdpilot certs export-bundle FILE\n\n"
-	       "copy FILE to the new node and run there:\n\n"
-	       "\tetcdpilot join %s%s --ca-bundle FILE --certificate-key KEY --name <node name> "
-	       "--advertise-address <node IP> --etcd-version %s",
-	       client ? client : "", sd ? " --mode systemd" : "", spec->etcd_version);
-	if (strcmp(spec->image_repository, "registry.k8s.io"))
-		printf(" --image-repository %s", spec->image_repository);
-	if (strcmp(spec->data_dir, "/var/lib/etcd"))
-		printf(" --data-dir %s", spec->data_dir);
-	if (strcmp(spec->cert_dir, "/etc/kubernetes/pki"))
-		printf(" --cert-dir %s", spec->cert_dir);
-	if (strcmp(spec->manifest_dir, "/etc/kubernetes/manifests"))
-		printf(" --manifest-dir %s", spec->manifest_dir);
-	if (spec->key_type != EP_KEY_RSA_2048)
-		printf(" --key-type %s", ep_key_type_flag_name(spec->key_type));
-	printf("\n\n(A CA copied by hand works too: %s/etcd/ca.crt and %s/etcd/ca.key to the "
+	       "copy FILE to the new node and run there:\n\n");
+	cli_print_join_command(spec, client, NULL, NULL);
+	printf("\n(A CA copied by hand works too: %s/etcd/ca.crt and %s/etcd/ca.key to the "
 	       "same place on the new node, then join without --ca-bundle and "
 	       "--certificate-key.)\n", spec->cert_dir, spec->cert_dir);
 }

@@ -20,10 +20,10 @@ expect_rc 0 "node a: generate its PKI"
 # --- export ----------------------------------------------------------------------
 run "$EP" certs export-bundle "$BUNDLE" --root "$A"
 expect_rc 0 "export-bundle"
-KEY=$(grep -oE -- '--certificate-key [0-9a-f]{64}$' "$T/out" | cut -d' ' -f2 | sort -u)
+KEY=$(grep -oE -- '--certificate-key [0-9a-f]{64}( |$)' "$T/out" | cut -d' ' -f2 | sort -u)
 expect_eq "${#KEY}" 64 "the certificate key is printed: 64 hex digits, one key"
 expect_in "$T/out" "^	etcdpilot certs import-bundle $BUNDLE --certificate-key $KEY$" "the output says how to import it on the other node"
-expect_in "$T/out" "^	etcdpilot join https://<a member's address>:2379 --ca-bundle $BUNDLE --certificate-key $KEY$" \
+expect_in "$T/out" "^	etcdpilot join https://<a member's address>:2379 --ca-bundle $BUNDLE --certificate-key $KEY --name <node name> --advertise-address <node IP>$" \
 	"and how to join with it (no member runs here: the endpoint is left to fill in)"
 expect_in "$T/out" "it can be imported until [0-9-]{10}T[0-9:]{8}Z \(2h0m0s\)" "it says when it expires (2h by default)"
 expect_eq "$(stat -c %a "$BUNDLE")" 600 "the bundle is written with mode 0600"
@@ -139,7 +139,7 @@ refuse 2 "reading '$T/nonexistent': No such file or directory" "a missing file" 
 
 run "$EP" certs export-bundle "$T/short" --root "$A" --ttl 1s
 expect_rc 0 "export-bundle --ttl 1s"
-SHORT_KEY=$(grep -oE -- '--certificate-key [0-9a-f]{64}$' "$T/out" | cut -d' ' -f2 | sort -u)
+SHORT_KEY=$(grep -oE -- '--certificate-key [0-9a-f]{64}( |$)' "$T/out" | cut -d' ' -f2 | sort -u)
 sleep 2 # the bundle expired one second after it was made; two have passed
 refuse 1 "the CA bundle '$T/short' expired at [0-9-]{10}T[0-9:]{8}Z \(.* ago; it was made at .*\); make a new one: run 'etcdpilot certs export-bundle FILE'" "an expired bundle" -- "$T/short" --certificate-key "$SHORT_KEY"
 

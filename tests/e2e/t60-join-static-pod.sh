@@ -43,8 +43,8 @@ expect_rc 0 "export-bundle on n1"
 KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificateKey"])' "$T/out")
 run ep_node 1 certs export-bundle "$T/bundle-text"
 expect_rc 0 "export-bundle on n1, as text"
-expect_in "$T/out" "^	etcdpilot join $E1 --ca-bundle $T/bundle-text --certificate-key [0-9a-f]{64}$" \
-	"it prints the join command, through this member's client URL"
+expect_in "$T/out" "^	etcdpilot join $E1 --ca-bundle $T/bundle-text --certificate-key [0-9a-f]{64} --name <node name> --advertise-address <node IP> --etcd-version 3.4.23$" \
+	"it prints the join command, through this member's client URL, with its etcd version"
 expect_in "$T/out" "^	etcdpilot certs import-bundle $T/bundle-text --certificate-key [0-9a-f]{64}$" \
 	"and the import command"
 WRONG=$(printf '%064d' 7)

@@ -21,6 +21,12 @@ for c in "1 2 3" "4 5 6"; do
 	E=https://${NODE_ADDR[$first]}:2379
 	run ep_node "$first" init $(node_flags "$first") --timeout 60s
 	expect_rc 0 "init --mode ${NODE_MODE[$first]} on n$first"
+	if ((first == 1)); then
+		run ep_node 1 certs export-bundle "$T/bundle"
+		expect_rc 0 "export-bundle on n1"
+		expect_in "$T/out" "^	etcdpilot join $E --mode systemd --ca-bundle $T/bundle --certificate-key [0-9a-f]{64} --name <node name> --advertise-address <node IP> --etcd-version 3.4.23$" \
+			"it prints the join command for a member run by systemd"
+	fi
 	shift
 	for i in "$@"; do
 		ca_copy "$first" "$i"
