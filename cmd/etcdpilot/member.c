@@ -141,6 +141,11 @@ static int render_result(const struct cli_ctx *ctx, enum change_op op,
 		_cleanup_free_ char *e_cluster =
 		    op == OP_ADD ? ep_escape(env.initial_cluster) : NULL;
 		_cleanup_free_ char *e_peers = op == OP_ADD ? ep_escape(env.advertise_peer_urls) : NULL;
+		if (op == OP_REMOVE && !res->already)
+			printf("\nIts node still holds the member's manifest or unit and its data: an "
+			       "etcd removed from the cluster\ncannot serve in it again.  Run "
+			       "'etcdpilot reset' on that node (it finds the member gone and\n"
+			       "cleans up), then 'etcdpilot join' there to add the node anew.\n");
 		if (op == OP_ADD)
 			printf("\nETCD_NAME=\"%s\"\nETCD_INITIAL_CLUSTER=\"%s\"\n"
 			       "ETCD_INITIAL_ADVERTISE_PEER_URLS=\"%s\"\n"

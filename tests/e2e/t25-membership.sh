@@ -287,6 +287,8 @@ if section remove && section promote; then
 		"the plan says the member does not answer"
 	run "$EP" member remove c4 --dead --timeout 30s
 	expect_rc 0 "--dead removes the dead member"
+	expect_in "$T/out" "^Member $C4_ID removed from cluster [0-9a-f]+$" "... in etcdctl's words"
+	expect_in "$T/out" "Run 'etcdpilot reset' on that node" "... and says what its node needs"
 
 	etcd_member_stop 3
 	run "$EP" member remove p1
