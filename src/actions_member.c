@@ -196,7 +196,11 @@ static void bundle_describe(const json_t *params, struct ep_strbuf *out)
 	ep_strbuf_adds(out, "/etcd/ca.{crt,key}");
 }
 
-/* The files and directories of the CA under @dir that do not exist (files first). */
+/*
+ * The files and directories of the CA under @dir that do not exist: files
+ * first, then the directories innermost first, @dir's missing parents too
+ * (the install makes them all).
+ */
 static json_t *ca_absent(const char *root, const char *dir)
 {
 	json_t *a = json_array();
@@ -209,6 +213,13 @@ static json_t *ca_absent(const char *root, const char *dir)
 		}
 		if (!ep_root_exists(root, p))
 			json_array_append_new(a, json_string(p));
+	}
+	_cleanup_free_ char *p = a && !ep_root_exists(root, dir) ? strdup(dir) : NULL;
+	for (char *slash; p && (slash = strrchr(p, '/')) && slash != p;) {
+		*slash = '\0';
+		if (ep_root_exists(root, p))
+			break;
+		json_array_append_new(a, json_string(p));
 	}
 	return a;
 }

@@ -943,7 +943,8 @@ static unsigned url_port(const char *u)
 static void hint_endpoint(struct ep_call *call, long status)
 {
 	const char *u = call->endpoint;
-	if (call->r >= 0 || call->r == -ENOMEM || call->r == -ETIMEDOUT)
+	if (call->r >= 0 || call->r == -ENOMEM || call->r == -ETIMEDOUT ||
+	    strstr(call->err.msg, "--advertise-client-urls")) /* said already */
 		return;
 	if (url_port(u) == 2380) {
 		err_append(&call->err, "; 2380 is etcd's peer port: clients talk to the client URL "

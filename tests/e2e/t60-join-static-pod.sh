@@ -52,6 +52,13 @@ run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/bundle" --certificate-k
 expect_rc 1 "a wrong certificate key is refused"
 expect_in "$T/err" "the certificate key is wrong or the bundle .* was altered" "in the bundle's words"
 expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "and nothing was written"
+run ep_node 4 join "https://${NODE_ADDR[1]}:2380" $(node_flags 4) --ca-bundle "$T/bundle" \
+	--certificate-key "$KEY" --timeout 20s
+expect_rc 1 "a join through n1's peer URL fails"
+expect_in "$T/err" "https://${NODE_ADDR[1]}:2380: not etcd's client gateway: .* a peer URL\? clients talk to the client URL \(port 2379" \
+	"says it is a peer URL"
+expect_eq "$(grep -o "clients talk to the client URL" "$T/err" | wc -l)" 1 "once"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "and leaves n4 as it was"
 members_summary 1 >"$T/m1"
 cmp -s "$T/m0" "$T/m1" || fail "the cluster is unchanged by refused joins"
 pass "the cluster is unchanged by refused joins"
