@@ -408,9 +408,11 @@ int ep_health_judge(struct ep_health_report *rep)
 		if (!m->started && m->member.is_learner) {
 			m->pending_learner = true;
 			rep->pending_learners++;
-			r = set_error(m, "learner, not started yet (added with 'member add --learner'; "
+			r = set_error(m, "learner, not started yet (added with 'member add --learner': "
 					 "start etcd on its node with the ETCD_* settings 'member "
-					 "add' printed)");
+					 "add' printed; left by an 'etcdpilot join' that did not "
+					 "finish: run 'etcdpilot join --resume' or 'etcdpilot join "
+					 "--rollback' on its node)");
 		} else if (!m->started) {
 			r = set_error(m, "voter, not started yet (added, but never joined: no name and "
 					 "no client URLs); it counts toward quorum while it is down: "

@@ -168,3 +168,35 @@ pass "the cluster is as it was"
 	! -e ${NODE_ROOT[4]}/var/lib/etcdpilot/journal.json ]] || fail "no manifest, data dir or journal left on n4"
 pass "no manifest, data dir or journal left on n4"
 expect_eq "$(tree_digest "${NODE_ROOT[4]}/etc")" "$before" "n4's /etc as it was (the CA alone)"
+
+# --- the same with --no-rollback: the state stays, and the way out is named ----
+# The learner, n4's manifest and its journal stay for debugging; the error
+# says so and names the two ways on ('join --resume', 'join --rollback');
+# 'join --rollback' then leaves the cluster and n4 as they were.
+run ep_node 4 join "$E1" --name n4 --advertise-address "${NODE_ADDR[4]}" --etcd-version 3.5.21 \
+	--key-type ecdsa-p256 --mode static-pod --timeout 10s --no-rollback
+expect_rc 1 "a join whose etcd never starts fails (--no-rollback)"
+expect_in "$T/err" "the learner has not started within" "says why"
+expect_in "$T/err" "nothing was undone \(no rollback was asked for\)" "says nothing was undone, and why"
+expect_in "$T/err" "the journal '.*/var/lib/etcdpilot/journal.json' is kept: run 'etcdpilot join --resume' to finish it or 'etcdpilot join --rollback' to undo it" \
+	"names the journal and the two ways on"
+members_summary 1 >"$T/m5"
+expect_in "$T/m5" "^[0-9a-f]+ learner " "the learner stays in the member list"
+[[ -e ${NODE_ROOT[4]}/etc/kubernetes/manifests/etcd.yaml && -e ${NODE_ROOT[4]}/var/lib/etcdpilot/journal.json ]] ||
+	fail "n4's manifest and journal stay"
+pass "n4's manifest and journal stay"
+run ep_node 1 health --endpoints "$E1"
+expect_rc 0 "health: the learner not started yet does not make the cluster unhealthy"
+expect_in "$T/out" "^learner \([0-9a-f]+\): learner, not started yet .*left by an 'etcdpilot join' that did not finish: run 'etcdpilot join --resume' or 'etcdpilot join --rollback' on its node\)$" \
+	"health names the learner and the way on from an unfinished join"
+run ep_node 4 join "$E1" --name n4 --advertise-address "${NODE_ADDR[4]}" --etcd-version 3.5.21 \
+	--key-type ecdsa-p256 --mode static-pod --timeout 30s --rollback
+expect_rc 0 "join --rollback undoes the kept join"
+expect_in "$T/out" "Undoing the interrupted 'join'" "says what it undoes"
+members_summary 1 >"$T/m6"
+cmp -s "$T/m" "$T/m6" || fail "the cluster is as it was after join --rollback"
+pass "the cluster is as it was after join --rollback"
+[[ ! -e ${NODE_ROOT[4]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[4]}/var/lib/etcd &&
+	! -e ${NODE_ROOT[4]}/var/lib/etcdpilot/journal.json ]] || fail "no manifest, data dir or journal left on n4 after join --rollback"
+pass "no manifest, data dir or journal left on n4 after join --rollback"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}/etc")" "$before" "n4's /etc as it was after join --rollback"
