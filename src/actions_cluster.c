@@ -372,19 +372,6 @@ static void cmd_arg(struct ep_strbuf *sb, const struct ep_member_plan *plan, siz
 		ep_strbuf_addf(sb, "0x%s", hexid(m->id, hex));
 }
 
-static void err_append(struct ep_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void err_append(struct ep_error *err, const char *fmt, ...)
-{
-	if (!ep_error_isset(err))
-		return;
-	size_t len = strlen(err->msg);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg + len, sizeof(err->msg) - len, fmt, ap);
-	va_end(ap);
-}
-
 static void say(ep_log_fn log, void *ud, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void say(ep_log_fn log, void *ud, const char *fmt, ...)
 {
@@ -448,15 +435,13 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
 					    .n_peer_urls = in->n_peer_urls,
 					    .learner = true,
 					    .reuse = true,
-					    .replace = in->replace };
+					    .replace = in->replace,
+					    .offer_replace = true };
 	uint64_t first_down = 0;
 	char hex[17];
 	for (;;) {
 		struct ep_member_plan plan = { 0 };
 		int r = ep_membership_plan_add(ca, &req, &plan, err);
-		if (r == -EEXIST && !in->replace)
-			err_append(err, "; or run join again with --replace to remove that member "
-					"first");
 		if (r < 0)
 			return r;
 		size_t target = SIZE_MAX, replaced = SIZE_MAX;
@@ -538,13 +523,31 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
 			    ep_strbuf_str(&sb), m->status_ok ? " (answers)" : "");
 			ep_strbuf_release(&sb);
 		}
+		/* The voters that do not answer, and are let pass, are said. */
+		struct ep_strbuf but = EP_STRBUF_INIT;
+		const size_t gone[2] = { target, replaced };
+		for (size_t k = 0; k < 2; k++) {
+			if (gone[k] == SIZE_MAX || (k == 1 && gone[1] == gone[0]))
+				continue;
+			const struct ep_member_health *m = &hr->v[gone[k]];
+			if (m->member.is_learner || m->status_ok)
+				continue;
+			ep_strbuf_adds(&but, but.len ? " and " : " but ");
+			cmd_arg(&but, &plan, gone[k]);
+			ep_strbuf_addf(&but, " (%s), which %s removes first",
+				       hexid(m->member.id, hex), k ? "--replace" : "--remove-dead");
+		}
 		say(log, userdata, "[cluster-check] Cluster %s: %zu member%s (%zu voting), every "
-				   "voting member answers%s",
+				   "voting member answers%s%s",
 		    hexid(hr->cluster_id, hex), hr->n, hr->n == 1 ? "" : "s", hr->voters,
+		    but.len ? but.buf : "",
 		    plan.n_steps && plan.steps[plan.n_steps - 1].action == EP_STEP_REUSE
 			    ? "; a member added earlier with this node's peer URL, never started, "
 			      "will be taken"
 			    : "");
+		if (but.oom)
+			r = -ENOMEM;
+		ep_strbuf_release(&but);
 		ep_member_plan_release(&plan);
 		if (r < 0)
 			return ep_error_set(err, r, "out of memory");

@@ -620,42 +620,65 @@ static int conflict_error(const struct ep_health_report *hr, char *const *hints,
 			  const struct ep_add_request *req, struct ep_error *err)
 {
 	_cleanup_(esc_release) struct esc e = { 0 };
-	const struct ep_member *m = &hr->v[i].member;
+	const struct ep_member_health *mh = &hr->v[i];
+	const struct ep_member *m = &mh->member;
 	const char *hint = !m->name && hints ? hints[i] : NULL;
 	const char *shared = shared_url(&m->peer_urls, req->peer_urls, req->n_peer_urls);
+	const char *alt = req->offer_replace ? "; or run join again with --replace to remove it "
+					       "first" : "";
 	char hex[17];
 	int r;
 
 	ep_member_id_hex(m->id, hex);
 	/* A member with a name has started at some point, client URLs or not. */
+	if (m->name && mh->status_ok) {
+		if (!strcmp(m->name, req->name))
+			return ep_error_usage(err, -EEXIST,
+					      "a member named '%s' already exists and is running "
+					      "(%s, answers at %s); pick another name, or, if this "
+					      "node is to take its place, run 'etcdpilot reset' on "
+					      "its node first",
+					      esc(&e, req->name), hex, esc(&e, mh->endpoint));
+		return ep_error_usage(err, -EEXIST,
+				      "peer URL '%s' already belongs to member '%s' (%s), which is "
+				      "running (answers at %s); use another address, or, if this "
+				      "node is to take its place, run 'etcdpilot reset' on its node "
+				      "first",
+				      esc(&e, shared), esc(&e, member_name(hr, hints, i)), hex,
+				      esc(&e, mh->endpoint));
+	}
 	if (m->name && !strcmp(m->name, req->name))
 		r = ep_error_usage(err, -EEXIST,
-				   "a member named '%s' already exists and has started (%s); pick "
-				   "another name, or remove it first ('etcdpilot member remove "
-				   "0x%s')",
-				   esc(&e, req->name), hex, hex);
+				   "a member named '%s' already exists and has started (%s), but "
+				   "does not answer: %s; if its node is gone for good or was "
+				   "rebuilt as this one, remove it first ('etcdpilot member remove "
+				   "--dead 0x%s')%s",
+				   esc(&e, req->name), hex,
+				   esc(&e, mh->error ? mh->error : "no client URL"), hex, alt);
 	else if (m->name)
 		r = ep_error_usage(err, -EEXIST,
 				   "peer URL '%s' already belongs to member '%s' (%s), which has "
-				   "started; use another address, or remove that member first "
-				   "('etcdpilot member remove 0x%s')",
-				   esc(&e, shared), esc(&e, member_name(hr, hints, i)), hex, hex);
+				   "started but does not answer: %s; use another address, or, if "
+				   "its node is gone for good or was rebuilt as this one, remove it "
+				   "first ('etcdpilot member remove --dead 0x%s')%s",
+				   esc(&e, shared), esc(&e, member_name(hr, hints, i)), hex,
+				   esc(&e, mh->error ? mh->error : "no client URL"), hex, alt);
 	else if (hint && !strcmp(hint, req->name))
 		r = ep_error_usage(err, -EEXIST,
 				   "a member was already added as '%s' (%s, peer URL '%s') and "
 				   "has not started; start it with the ETCD_* settings printed "
 				   "when it was added, or remove it first ('etcdpilot member "
-				   "remove 0x%s')",
+				   "remove 0x%s')%s",
 				   esc(&e, req->name), hex,
-				   esc(&e, m->peer_urls.n ? m->peer_urls.v[0] : ""), hex);
+				   esc(&e, m->peer_urls.n ? m->peer_urls.v[0] : ""), hex, alt);
 	else
 		r = ep_error_usage(err, -EEXIST,
 				   "peer URL '%s' already belongs to member %s, %s%s%s, which has "
 				   "not started; start it, or remove it first ('etcdpilot member "
-				   "remove 0x%s')",
+				   "remove 0x%s')%s",
 				   esc(&e, shared), hex,
 				   hint ? "added as '" : "added without a name",
-				   hint ? esc(&e, hint) : "", hint ? "'" : "", hex);
+				   hint ? esc(&e, hint) : "", hint ? "'" : "", hex, alt);
 	return r;
 }
 
@@ -702,6 +725,22 @@ int ep_membership_add_check(const struct ep_health_report *hr, char *const *hint
 	if (!req->replace) {
 		*ret_reuse = SIZE_MAX;
 		return conflict_error(hr, hints, conflict, req, err);
+	}
+	if (hr->v[conflict].status_ok) {
+		_cleanup_(esc_release) struct esc e = { 0 };
+		char hex[17];
+		ep_member_id_hex(hr->v[conflict].member.id, hex);
+		int r = ep_error_set(err, -EBUSY,
+				     "--replace: member '%s' (%s) answers at %s: it is running, and "
+				     "--replace takes the place only of a member that is down "
+				     "(removing a running member stops its etcd for good); pick "
+				     "another name or address, or run 'etcdpilot reset' on its node "
+				     "first",
+				     esc(&e, member_name(hr, hints, conflict) ?
+						     member_name(hr, hints, conflict) : "?"), hex,
+				     esc(&e, hr->v[conflict].endpoint));
+		*ret_reuse = SIZE_MAX;
+		return r;
 	}
 	*ret_replace = conflict;
 	return 0;

@@ -131,7 +131,8 @@ static const struct cli_opt join_opts[] = {
 	{ "remove-dead", 0, true, "NAME|ID",
 	  "remove this dead member first (only when the others keep a quorum)" },
 	{ "replace", 0, false, NULL,
-	  "remove a started member with this node's name or peer URL first" },
+	  "remove the member with this node's name or peer URL first, when it does not "
+	  "answer (a rebuilt node's old member)" },
 	CLI_WORKFLOW_OPTS,
 	{ 0 },
 };

@@ -285,6 +285,8 @@ struct ep_add_request {
 	bool replace;  /* join --replace: a member holding this name or one of these peer
 			  URLs is removed first (quorum-guarded) instead of refused */
 	bool force;    /* go on when a quorum guard refuses; plan->unsafe says why */
+	bool offer_replace; /* join: a refusal for a member that does not answer names
+			       --replace */
 };
 
 /*
@@ -292,8 +294,11 @@ struct ep_add_request {
  * so that join and the tests share them.  A member counts as started when
  * the report says so.  Against every member:
  *   - a started member with this name or one of these peer URLs: refused
- *     with instructions (-EEXIST, usage), or with @req->replace its index
- *     goes to *@ret_replace;
+ *     with instructions (-EEXIST, usage: reset on its node when it answers,
+ *     member remove --dead or join --replace when it does not), or with
+ *     @req->replace its index goes to *@ret_replace - only when it does not
+ *     answer (-EBUSY otherwise: removing a running member would stop its
+ *     etcd for good);
  *   - an unstarted member with exactly these peer URLs whose recorded name
  *     is this one or unknown: with @req->reuse its index goes to
  *     *@ret_reuse, else refused;

@@ -170,7 +170,9 @@ if section dup; then
 		"... naming the name it was added under"
 	run "$EP" member add p2 https://127.0.25.5:22380 --learner
 	expect_rc 2 "a started member's name is refused"
-	expect_in "$T/err" "a member named 'p2' already exists and has started" "... saying so"
+	expect_in "$T/err" "a member named 'p2' already exists and is running \([0-9a-f]+, answers at https://[0-9.:]+\); pick another name, or, if this node is to take its place, run 'etcdpilot reset' on its node first" \
+		"... saying it runs, and what to do"
+	expect_not_in "$T/err" "replace" "... without join's --replace (member add has none)"
 	[[ $(members | wc -l) -eq 4 ]] || fail "only c4 was added"
 	pass "only c4 was added"
 

@@ -5,7 +5,9 @@
 # removes it first and the cluster has three voters again.  member remove
 # --dead: refused for a member that answers, refused when the remaining
 # voters would lack a quorum (as is join --remove-dead then), done once they
-# have it.
+# have it.  A rebuilt node whose old member is still listed: join is
+# refused and names --replace, which is refused for a member that runs and
+# replaces the one that does not.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-standin.sh"
 . "$(dirname "$0")/lib-cluster.sh"
@@ -43,12 +45,59 @@ pass "the cluster is unchanged"
 run ep_node 4 join "$E" $(node_flags 4) --remove-dead n3 --timeout 90s
 expect_rc 0 "join --remove-dead n3"
 expect_in "$T/out" "^\[cluster-check\] --remove-dead: member 'n3' .* will be removed first" "announces the removal"
+expect_in "$T/out" "^\[cluster-check\] Cluster [0-9a-f]+: 3 members \(3 voting\), every voting member answers but n3 \([0-9a-f]+\), which --remove-dead removes first$" \
+	"the summary does not claim n3 answers"
 expect_in "$T/out" "^\[cluster-check\] Member [0-9a-f]+ removed from the cluster" "removes n3"
 expect_in "$T/out" "^\[wait\] All 3 members are healthy" "three healthy members"
 members_summary 1 >"$T/m"
 expect_eq "$(cat "$T/m")" "n1 voter started
 n2 voter started
 n4 voter started" "4: three voters again (n1, n2, n4)"
+
+# --- n4's node rebuilt while its old member is still in the cluster ---------
+# Its kubelet stops (and the pod with it), its disk is wiped, the CA copied
+# back, the kubelet started again: a reinstalled node under the same name and
+# address.  Its join is refused naming the old member and --replace; --replace
+# of a member that runs (n2, from n5) is refused and changes nothing; join
+# --replace removes the old n4 and joins: three voters, n4 under a new ID.
+old4=$(ctl_json 1 | python3 -c 'import json, sys
+print(*[m["id"] for m in json.load(sys.stdin)["members"] if m["name"] == "n4"])')
+[[ $old4 =~ ^[0-9a-f]+$ ]] || fail "n4's member ID (got '$old4')"
+standin_stop "${NODE_STANDIN[4]}"
+rm -rf "${NODE_ROOT[4]}"
+ca_copy 1 4
+standin_start "${NODE_ROOT[4]}" "${NODE_NS[4]}" n4
+NODE_STANDIN[4]=$STANDIN_PID
+members_summary 1 >"$T/r0"
+run ep_node 4 join "$E" $(node_flags 4) --timeout 60s
+expect_rc 2 "join of the rebuilt n4 under its old name is refused"
+expect_in "$T/err" "a member named 'n4' already exists and has started \($old4\), but does not answer: .*https://${NODE_ADDR[4]}:2379: .*; if its node is gone for good or was rebuilt as this one, remove it first \('etcdpilot member remove --dead 0x$old4'\); or run join again with --replace to remove it first" \
+	"names the old member, that it does not answer, and --replace"
+run ep_node 5 join "$E" --name n2 --advertise-address "${NODE_ADDR[5]}" --etcd-version 3.4.23 \
+	--key-type ecdsa-p256 --mode static-pod --replace --timeout 60s
+expect_rc 1 "join --replace of a member that runs (n2) is refused"
+expect_in "$T/err" "--replace: member 'n2' \([0-9a-f]+\) answers at https://${NODE_ADDR[2]}:2379: it is running, and --replace takes the place only of a member that is down" \
+	"says n2 runs, so it is not replaced"
+members_summary 1 >"$T/r1"
+cmp -s "$T/r0" "$T/r1" || fail "the refused joins changed nothing in the cluster"
+pass "the refused joins changed nothing in the cluster"
+[[ ! -e ${NODE_ROOT[5]}/var/lib/etcd && ! -e ${NODE_ROOT[5]}/etc/kubernetes/manifests/etcd.yaml ]] ||
+	fail "n5 has no data dir and no manifest"
+pass "n5 has no data dir and no manifest"
+run ep_node 4 join "$E" $(node_flags 4) --replace --timeout 90s
+expect_rc 0 "join --replace of the rebuilt n4"
+expect_in "$T/out" "^\[cluster-check\] Cluster [0-9a-f]+: 3 members \(3 voting\), every voting member answers but n4 \($old4\), which --replace removes first$" \
+	"says which voter does not answer, and why the join goes on"
+expect_in "$T/out" "^\[cluster-check\] Member $old4 removed from the cluster" "removes the old n4"
+expect_in "$T/out" "^\[wait\] All 3 members are healthy" "three healthy members"
+members_summary 1 >"$T/m"
+expect_eq "$(cat "$T/m")" "n1 voter started
+n2 voter started
+n4 voter started" "three voters again (n1, n2, the new n4)"
+new4=$(ctl_json 1 | python3 -c 'import json, sys
+print(*[m["id"] for m in json.load(sys.stdin)["members"] if m["name"] == "n4"])')
+[[ $new4 =~ ^[0-9a-f]+$ && $new4 != "$old4" ]] || fail "n4 has a new member ID (old $old4, new '$new4')"
+pass "n4 has a new member ID ($old4 -> $new4)"
 
 # member remove --dead
 run ep_node 1 member remove --dead n2 --endpoints "$E" --timeout 10s

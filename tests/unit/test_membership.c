@@ -635,8 +635,9 @@ static void test_add_check(void **state)
 		M(NULL, 4, "https://10.0.0.4:2380"), /* added by etcdctl: no recorded name */
 		{ NULL, 5, "https://10.0.0.5:2380,https://[fd00::5]:2380", .learner = true,
 		  .hint = "c5" },
+		M("c6", 6, "https://10.0.0.6:2380", .down = true), /* its node is gone */
 	};
-	enum { REUSE = 1, REPLACE = 2 };
+	enum { REUSE = 1, REPLACE = 2, OFFER = 4 };
 	static const struct {
 		const char *what;
 		const char *name;
@@ -648,12 +649,33 @@ static void test_add_check(void **state)
 	} cases[] = {
 		{ "a new name and URL", "c9", "https://10.0.0.9:2380", 0, 0, SIZE_MAX, SIZE_MAX,
 		  NULL },
-		{ "started name", "c1", "https://10.0.0.9:2380", 0, -EEXIST, SIZE_MAX, SIZE_MAX,
-		  "a member named 'c1' already exists and has started (1); pick another name, or "
-		  "remove it first ('etcdpilot member remove 0x1')" },
-		{ "started peer URL", "c9", "https://10.0.0.2:2380", 0, -EEXIST, SIZE_MAX, SIZE_MAX,
-		  "peer URL 'https://10.0.0.2:2380' already belongs to member 'c2' (2), which has "
-		  "started" },
+		{ "a running member's name", "c1", "https://10.0.0.9:2380", 0, -EEXIST, SIZE_MAX,
+		  SIZE_MAX,
+		  "a member named 'c1' already exists and is running (1, answers at "
+		  "https://10.0.0.1:2379); pick another name, or, if this node is to take its "
+		  "place, run 'etcdpilot reset' on its node first" },
+		{ "a running member's peer URL", "c9", "https://10.0.0.2:2380", 0, -EEXIST, SIZE_MAX,
+		  SIZE_MAX,
+		  "peer URL 'https://10.0.0.2:2380' already belongs to member 'c2' (2), which is "
+		  "running (answers at https://10.0.0.2:2379); use another address, or, if this "
+		  "node is to take its place, run 'etcdpilot reset' on its node first" },
+		{ "a started member's name, down", "c6", "https://10.0.0.9:2380", 0, -EEXIST,
+		  SIZE_MAX, SIZE_MAX,
+		  "a member named 'c6' already exists and has started (6), but does not answer: "
+		  "https://10.0.0.9:2379: connection refused; if its node is gone for good or "
+		  "was rebuilt as this one, remove it first ('etcdpilot member remove --dead "
+		  "0x6')" },
+		{ "... join offers --replace", "c6", "https://10.0.0.9:2380", OFFER, -EEXIST,
+		  SIZE_MAX, SIZE_MAX,
+		  "remove it first ('etcdpilot member remove --dead 0x6'); or run join again with "
+		  "--replace to remove it first" },
+		{ "a started member's peer URL, down", "c9", "https://10.0.0.6:2380", OFFER,
+		  -EEXIST, SIZE_MAX, SIZE_MAX,
+		  "peer URL 'https://10.0.0.6:2380' already belongs to member 'c6' (6), which has "
+		  "started but does not answer: https://10.0.0.9:2379: connection refused; use "
+		  "another address, or, if its node is gone for good or was rebuilt as this one, "
+		  "remove it first ('etcdpilot member remove --dead 0x6'); or run join again with "
+		  "--replace to remove it first" },
 		{ "10.11: a learner's name again, another URL", "c3", "https://10.0.0.9:2380", 0,
 		  -EEXIST, SIZE_MAX, SIZE_MAX,
 		  "a member was already added as 'c3' (3, peer URL 'https://10.0.0.3:2380') and "
@@ -665,6 +687,10 @@ static void test_add_check(void **state)
 		  SIZE_MAX, SIZE_MAX,
 		  "peer URL 'https://10.0.0.3:2380' already belongs to member 3, added as 'c3', "
 		  "which has not started" },
+		{ "... join offers --replace", "c9", "https://10.0.0.3:2380", OFFER, -EEXIST,
+		  SIZE_MAX, SIZE_MAX,
+		  "which has not started; start it, or remove it first ('etcdpilot member remove "
+		  "0x3'); or run join again with --replace to remove it first" },
 		{ "... still a duplicate with reuse (another recorded name)", "c9",
 		  "https://10.0.0.3:2380", REUSE, -EEXIST, SIZE_MAX, SIZE_MAX, "added as 'c3'" },
 		{ "join: the same name and URL, never started: reused", "c3",
@@ -680,12 +706,22 @@ static void test_add_check(void **state)
 		  -EEXIST, SIZE_MAX, SIZE_MAX, "already added as 'c5'" },
 		{ "reuse with both URLs", "c5", "https://[fd00::5]:2380,https://10.0.0.5:2380",
 		  REUSE, 0, 4, SIZE_MAX, NULL },
-		{ "join --replace: a started member with our name", "c1", "https://10.0.0.1:2380",
-		  REPLACE, 0, SIZE_MAX, 0, NULL },
-		{ "join --replace: our URL, another name", "c9", "https://10.0.0.2:2380", REPLACE,
-		  0, SIZE_MAX, 1, NULL },
-		{ "replace and reuse together", "c1", "https://10.0.0.4:2380", REPLACE | REUSE, 0,
-		  3, 0, NULL },
+		{ "join --replace: a started member with our name, down", "c6",
+		  "https://10.0.0.6:2380", REPLACE, 0, SIZE_MAX, 5, NULL },
+		{ "join --replace: our URL, another name, down", "c9", "https://10.0.0.6:2380",
+		  REPLACE, 0, SIZE_MAX, 5, NULL },
+		{ "join --replace: a never-started learner under another name", "c9",
+		  "https://10.0.0.3:2380", REPLACE, 0, SIZE_MAX, 2, NULL },
+		{ "join --replace of a running member: refused", "c1", "https://10.0.0.9:2380",
+		  REPLACE, -EBUSY, SIZE_MAX, SIZE_MAX,
+		  "--replace: member 'c1' (1) answers at https://10.0.0.1:2379: it is running, and "
+		  "--replace takes the place only of a member that is down (removing a running "
+		  "member stops its etcd for good); pick another name or address, or run "
+		  "'etcdpilot reset' on its node first" },
+		{ "... by its peer URL too", "c9", "https://10.0.0.2:2380", REPLACE, -EBUSY,
+		  SIZE_MAX, SIZE_MAX, "--replace: member 'c2' (2) answers" },
+		{ "replace and reuse together", "c6", "https://10.0.0.4:2380", REPLACE | REUSE, 0,
+		  3, 5, NULL },
 		{ "two members clash: refused even with replace", "c1", "https://10.0.0.2:2380",
 		  REPLACE, -EEXIST, SIZE_MAX, SIZE_MAX,
 		  "the name 'c1' and the peer URLs of the new member clash with two members, "
@@ -703,16 +739,38 @@ static void test_add_check(void **state)
 					      .n_peer_urls = peers.n,
 					      .learner = true,
 					      .reuse = cases[i].flags & REUSE,
-					      .replace = cases[i].flags & REPLACE };
+					      .replace = cases[i].flags & REPLACE,
+					      .offer_replace = cases[i].flags & OFFER };
 		size_t reuse = 42, replace = 42;
 		int r = ep_membership_add_check(&rep, hints, &req, &reuse, &replace, &err);
 		if (r != cases[i].want || reuse != cases[i].reuse || replace != cases[i].replace)
 			fail_msg("%s: r=%d reuse=%zu replace=%zu (%s)", cases[i].what, r, reuse,
 				 replace, err.msg);
-		if (r < 0 && (err.kind != EP_ERR_USAGE || !strstr(err.msg, cases[i].needle)))
+		/* a clash is bad usage; a running member --replace would stop is a refusal */
+		if (r < 0 && (err.kind != (r == -EEXIST ? EP_ERR_USAGE : EP_ERR_FAILED) ||
+			      !strstr(err.msg, cases[i].needle)))
 			fail_msg("%s: '%s', want '%s'", cases[i].what, err.msg, cases[i].needle);
 		ep_strv_release(&peers);
 	}
+	/* join never offers --replace for a member that answers */
+	struct ep_strv up = { 0 };
+	assert_int_equal(ep_peer_urls_parse("https://10.0.0.2:2380", &up, NULL), 1);
+	struct ep_add_request offer = { .name = "c1",
+					.peer_urls = (const char *const *)up.v,
+					.n_peer_urls = 1,
+					.offer_replace = true };
+	struct ep_error oerr = { 0 };
+	size_t oreuse, oreplace;
+	assert_int_equal(ep_membership_add_check(&rep, hints, &offer, &oreuse, &oreplace, &oerr),
+			 -EEXIST);
+	assert_null(strstr(oerr.msg, "--replace"));
+	offer.name = "c9";
+	ep_error_clear(&oerr);
+	assert_int_equal(ep_membership_add_check(&rep, hints, &offer, &oreuse, &oreplace, &oerr),
+			 -EEXIST);
+	assert_non_null(strstr(oerr.msg, "which is running"));
+	assert_null(strstr(oerr.msg, "--replace"));
+	ep_strv_release(&up);
 	/* without recorded names, 10.11's second add is not caught: why they are recorded */
 	struct ep_strv peers = { 0 };
 	assert_int_equal(ep_peer_urls_parse("https://10.0.0.9:2380", &peers, NULL), 1);
