@@ -442,6 +442,16 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
 	for (;;) {
 		struct ep_member_plan plan = { 0 };
 		int r = ep_membership_plan_add(ca, &req, &plan, err);
+		if (r < 0 && strstr(err->msg, "TLS handshake failed: unknown CA"))
+			/* every member refused: a CA of another cluster (its leaf
+			   certificates, made by this run, are undone with it) */
+			ep_error_append(err, "; this node's etcd CA is not the one that signed "
+					     "the cluster's certificates (a CA of another "
+					     "cluster?): delete that ca.crt and its ca.key on "
+					     "this node and bring the cluster's: 'etcdpilot "
+					     "certs export-bundle FILE' on "
+					     "a member, then join with '--ca-bundle FILE "
+					     "--certificate-key KEY'");
 		if (r < 0)
 			return r;
 		size_t target = SIZE_MAX, replaced = SIZE_MAX;

@@ -696,21 +696,6 @@ static bool rejects_us(const char *eb)
 	       has(eb, "unsupported certificate") || has(eb, "certificate revoked");
 }
 
-/* Append to the message already in @err. */
-static void err_append(struct ep_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void err_append(struct ep_error *err, const char *fmt, ...)
-{
-	size_t l = strlen(err->msg);
-	va_list ap;
-	if (l + 1 >= sizeof(err->msg))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err->msg + l, sizeof(err->msg) - l, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * The member's chain failed verification for a reason worth naming: a
  * certificate out of its validity, with its date and the remedy.  0 when
@@ -947,21 +932,21 @@ static void hint_endpoint(struct ep_call *call, long status)
 	    strstr(call->err.msg, "--advertise-client-urls")) /* said already */
 		return;
 	if (url_port(u) == 2380) {
-		err_append(&call->err, "; 2380 is etcd's peer port: clients talk to the client URL "
+		ep_error_append(&call->err, "; 2380 is etcd's peer port: clients talk to the client URL "
 				       "(port 2379, --advertise-client-urls)");
 		return;
 	}
 	if (status == 404 && call->resp && has(call->resp, "404 page not found")) {
-		err_append(&call->err, "; this is not etcd's client gateway: a peer URL? clients talk "
+		ep_error_append(&call->err, "; this is not etcd's client gateway: a peer URL? clients talk "
 				       "to the client URL (port 2379, --advertise-client-urls)");
 		return;
 	}
 	if (strncmp(u, "http://", 7) || call->r == -ECONNREFUSED || call->r == -EHOSTUNREACH)
 		return;
 	if (call->resp && has(call->resp, "HTTP request to an HTTPS server"))
-		err_append(&call->err, "; the member serves TLS there: use 'https://%s'", u + 7);
+		ep_error_append(&call->err, "; the member serves TLS there: use 'https://%s'", u + 7);
 	else
-		err_append(&call->err, "; if etcd serves TLS there (the usual), use 'https://%s'",
+		ep_error_append(&call->err, "; if etcd serves TLS there (the usual), use 'https://%s'",
 			   u + 7);
 }
 

@@ -414,20 +414,6 @@ static void short_name(const struct pair *p, bool key, char *buf, size_t size)
 	snprintf(buf, size, "%s.%s", p->prof->base, key ? "key" : "crt");
 }
 
-/* Append "; ..." to the message already in @err. */
-static void err_append(struct ep_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void err_append(struct ep_error *err, const char *fmt, ...)
-{
-	if (!ep_error_isset(err))
-		return;
-	size_t n = strlen(err->msg);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg + n, sizeof(err->msg) - n, fmt, ap);
-	va_end(ap);
-}
-
 static int saved_load(struct pair *p, bool key, struct ep_error *err)
 {
 	struct saved *sv = key ? &p->old_key : &p->old_crt;
@@ -707,13 +693,13 @@ static void plan_rollback(struct plan *pl, const char *root, struct ep_error *er
 			 removed, removed[0] && restored[0] ? "; " : "",
 			 restored[0] ? "restored the previous " : "", restored);
 	if (!wrote && self_undone)
-		err_append(err, ", so no file was changed");
+		ep_error_append(err, ", so no file was changed");
 	else if (!wrote)
-		err_append(err, "; nothing was written");
+		ep_error_append(err, "; nothing was written");
 	else if (!failed[0])
-		err_append(err, "; rolled back (%s), so no file was changed", undone);
+		ep_error_append(err, "; rolled back (%s), so no file was changed", undone);
 	else
-		err_append(err,
+		ep_error_append(err,
 			   "; rolling back: %s%s%s; no other file was touched: check these files "
 			   "before running again",
 			   failed, undone[0] ? "; " : "", undone);

@@ -804,20 +804,6 @@ char *ep_apply_data_dir(const struct ep_apply_ctx *ctx)
 	return out;
 }
 
-/* Append text to the message of a set @err (the first error stays first). */
-static void error_append(struct ep_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void error_append(struct ep_error *err, const char *fmt, ...)
-{
-	if (!ep_error_isset(err))
-		return;
-	size_t len = strlen(err->msg);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err->msg + len, sizeof(err->msg) - len, fmt, ap);
-	va_end(ap);
-}
-
 /* "[phase] description" of action @i (heap; NULL on ENOMEM). */
 static char *action_label(const struct ep_plan *plan, size_t i)
 {
@@ -872,7 +858,7 @@ static void error_append_kept(struct ep_error *err, const struct run *run)
 {
 	_cleanup_free_ char *hint = journal_hint(run->plan);
 	_cleanup_free_ char *real = ep_pfs_real(run->ctx->root, EP_JOURNAL_FILE);
-	error_append(err, "; the journal '%s' is kept: %s", real ? real : EP_JOURNAL_FILE,
+	ep_error_append(err, "; the journal '%s' is kept: %s", real ? real : EP_JOURNAL_FILE,
 		     hint ? hint : "see etcdpilot(8)");
 }
 
@@ -1178,7 +1164,7 @@ static int backward(struct run *run, struct ep_error *err)
 					   "were undone all the same",
 			     label ? label : plan->v[deferred_at].phase, derr.msg);
 		if (kept != SIZE_MAX)
-			error_append(err, ", but not '%s' and what comes before it, kept until then "
+			ep_error_append(err, ", but not '%s' and what comes before it, kept until then "
 					  "(they reach the cluster)",
 				     rest ? rest : plan->v[kept].phase);
 		return -EAGAIN;
@@ -1198,7 +1184,7 @@ failed:
 	/* an undo failed after one was left for later: both are said */
 	if (deferred_at != SIZE_MAX) {
 		_cleanup_free_ char *label = action_label(plan, deferred_at);
-		error_append(err, "; and '%s' was left for later: %s",
+		ep_error_append(err, "; and '%s' was left for later: %s",
 			     label ? label : plan->v[deferred_at].phase, derr.msg);
 	}
 	return r;
@@ -1244,7 +1230,7 @@ static int fail(struct run *run, unsigned flags, int code, const struct ep_error
 	if (err && !ep_error_isset(err))
 		*err = *aerr;
 	if (flags & EP_APPLY_NO_ROLLBACK) {
-		error_append(err, "; nothing was undone (no rollback was asked for)");
+		ep_error_append(err, "; nothing was undone (no rollback was asked for)");
 		if (run->journal)
 			error_append_kept(err, run);
 		return code;
@@ -1254,10 +1240,10 @@ static int fail(struct run *run, unsigned flags, int code, const struct ep_error
 	if (r >= 0)
 		r = journal_remove(run, &rerr);
 	if (r >= 0) {
-		error_append(err, "; what this run had changed was undone");
+		ep_error_append(err, "; what this run had changed was undone");
 		return code;
 	}
-	error_append(err, "; the rollback did not finish: %s", rerr.msg);
+	ep_error_append(err, "; the rollback did not finish: %s", rerr.msg);
 	if (run->journal)
 		error_append_kept(err, run);
 	return code;

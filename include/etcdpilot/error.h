@@ -61,6 +61,15 @@ int ep_error_prefix(struct ep_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
+ * Add to the end of an existing message (advice after what went wrong),
+ * truncating at EP_ERROR_MAX.  Does nothing when @err is NULL or holds no
+ * error.  Returns err->code (or -EIO when nothing is set), as
+ * ep_error_prefix.
+ */
+int ep_error_append(struct ep_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
  * Drain OpenSSL's error queue into the message as "...: <ssl reason>".
  * Always empties the queue.  Returns -EIO.
  */

@@ -58,6 +58,18 @@ int ep_error_usage(struct ep_error *err, int code, const char *fmt, ...)
 	return r;
 }
 
+int ep_error_append(struct ep_error *err, const char *fmt, ...)
+{
+	if (!err || err->kind == EP_ERR_NONE)
+		return err && err->code ? err->code : -EIO;
+	size_t len = strnlen(err->msg, sizeof(err->msg) - 1);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err->msg + len, sizeof(err->msg) - len, fmt, ap);
+	va_end(ap);
+	return err->code;
+}
+
 int ep_error_prefix(struct ep_error *err, const char *fmt, ...)
 {
 	if (!err || err->kind == EP_ERR_NONE)

@@ -4,7 +4,8 @@
 # node): init on n1; n2 joins with the CA from 'certs export-bundle' (--ca-bundle
 # --certificate-key), n3 with the CA copied by hand; both end as voters and
 # every member is healthy; a second join of n2 changes nothing; bad input is
-# refused with exit 2 and nothing changed (on the node or in the cluster);
+# refused with exit 2 and nothing changed (on the node or in the cluster), a
+# CA of another cluster with what to do;
 # --dry-run writes nothing; the init hint and export-bundle name the real
 # join command; a join whose etcd never starts waits until its deadline,
 # once, says why, and rolls back.
@@ -37,6 +38,22 @@ expect_in "$T/err" "ENDPOINT" "names the argument"
 run ep_node 4 join "$E1" $(node_flags 4) --cacert /x
 expect_rc 2 "--cacert without --cert and --key"
 expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "the refused joins wrote nothing"
+
+# --- a CA of another cluster: the members' TLS refusal says so, and the way on --
+"$EP" --root "$T/foreign" certs generate etcd-ca >/dev/null || fail "a CA of another cluster"
+mkdir -p "${NODE_ROOT[4]}/etc/kubernetes/pki/etcd"
+cp -p "$T/foreign/etc/kubernetes/pki/etcd/ca.crt" "$T/foreign/etc/kubernetes/pki/etcd/ca.key" \
+	"${NODE_ROOT[4]}/etc/kubernetes/pki/etcd/"
+before_f=$(tree_digest "${NODE_ROOT[4]}")
+run ep_node 4 join "$E1" $(node_flags 4) --timeout 20s
+expect_rc 1 "join with the CA of another cluster fails"
+expect_in "$T/err" "TLS handshake failed: unknown CA: the member's certificate is not signed by the CA in '${NODE_ROOT[4]}/etc/kubernetes/pki/etcd/ca.crt' .*; this node's etcd CA is not the one that signed the cluster's certificates \(a CA of another cluster\?\): delete that ca.crt and its ca.key on this node and bring the cluster's: 'etcdpilot certs export-bundle FILE' on a member, then join with '--ca-bundle FILE --certificate-key KEY'; what this run had changed was undone$" \
+	"says the CA is not the cluster's, and how to bring the right one"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before_f" "n4 as it was (the other CA alone)"
+members_summary 1 >"$T/mf"
+cmp -s "$T/m0" "$T/mf" || fail "the cluster is unchanged by it"
+pass "the cluster is unchanged by it"
+rm -rf "${NODE_ROOT[4]}/etc"
 
 run ep_node 1 certs export-bundle "$T/bundle" -o json
 expect_rc 0 "export-bundle on n1"

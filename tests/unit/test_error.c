@@ -89,6 +89,34 @@ static void test_prefix_truncates_safely(void **state)
 	assert_memory_equal(err.msg, "ctx: aaa", 8);
 }
 
+static void test_append(void **state)
+{
+	(void)state;
+	struct ep_error err;
+	ep_error_clear(&err);
+	/* nothing to add to: nothing is set */
+	assert_int_equal(ep_error_append(&err, "; ignored"), -EIO);
+	assert_false(ep_error_isset(&err));
+	assert_int_equal(ep_error_append(NULL, "x"), -EIO);
+	ep_error_usage(&err, -EEXIST, "member 'a' exists");
+	assert_int_equal(ep_error_append(&err, "; or run %s again", "join"), -EEXIST);
+	assert_string_equal(err.msg, "member 'a' exists; or run join again");
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	/* a full message stays full and terminated */
+	char big[EP_ERROR_MAX * 2];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ep_error_clear(&err);
+	ep_error_set(&err, -EIO, "%s", big);
+	assert_int_equal(ep_error_append(&err, "; more"), -EIO);
+	assert_int_equal(strlen(err.msg), EP_ERROR_MAX - 1);
+	ep_error_clear(&err);
+	ep_error_set(&err, -EIO, "%.*s", EP_ERROR_MAX - 4, big);
+	ep_error_append(&err, "bcdef");
+	assert_int_equal(strlen(err.msg), EP_ERROR_MAX - 1);
+	assert_memory_equal(err.msg + EP_ERROR_MAX - 4, "bcd", 3);
+}
+
 static void test_ssl_queue_drained(void **state)
 {
 	(void)state;
@@ -115,6 +143,7 @@ int main(void)
 		cmocka_unit_test(test_usage_kind),
 		cmocka_unit_test(test_prefix),
 		cmocka_unit_test(test_prefix_truncates_safely),
+		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_ssl_queue_drained),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
