@@ -73,8 +73,11 @@ static int join_run(struct cli_ctx *ctx, struct ep_error *err)
 		.skip = &skip,
 		.ignore = &ignore,
 		.log = cli_log(ctx),
-		/* the rollback of a join that fails at its deadline fits in --timeout too */
-		.deadline_ms = t0 + spec.timeout_ms - ep_rollback_reserve_ms(spec.timeout_ms),
+		/* the rollback of a join that fails at its deadline fits in --timeout too
+		   (with --no-rollback there is none: the join has all of it) */
+		.deadline_ms = t0 + spec.timeout_ms -
+			       (cli_has(ctx, "no-rollback") ? 0 :
+							      ep_rollback_reserve_ms(spec.timeout_ms)),
 		.undo_deadline_ms = t0 + spec.timeout_ms,
 		.endpoints = &eps,
 		.cacert = ctx->cacert,
