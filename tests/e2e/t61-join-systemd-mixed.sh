@@ -5,7 +5,8 @@
 #   B  n4 init --mode systemd, n5 and n6 join as static pods (kubelet
 #      stand-ins): three voters;
 # every member healthy in both; the units and environments written by join
-# start an existing cluster.
+# start an existing cluster.  Reset of a systemd member (unit stopped,
+# disabled and removed, member gone), then its node joins again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-standin.sh"
 . "$(dirname "$0")/lib-cluster.sh"
@@ -60,3 +61,38 @@ done
 expect_eq "$(cat "$T/state")" active "n2's etcd.service is active"
 "$SYSTEMCTL_STANDIN" --root "${NODE_ROOT[2]}" is-enabled etcd.service >"$T/state"
 expect_eq "$(cat "$T/state")" enabled "and enabled"
+
+# --- reset of a member run by systemd, then the same node joins again -------
+# The unit is stopped and disabled, the member removed, the data dir moved to
+# a backup, the leaf certificates removed, the CA kept; the cluster shrinks
+# to two healthy voters, and a new join of n2 makes three again.
+run ep_node 2 reset --timeout 60s
+expect_rc 0 "reset of n2 (systemd)"
+expect_in "$T/out" "member 'n2' \([0-9a-f]+\) was removed from cluster" "n2's member is removed"
+"$SYSTEMCTL_STANDIN" --root "${NODE_ROOT[2]}" is-active etcd.service >"$T/state"
+expect_eq "$(cat "$T/state")" inactive "n2's etcd.service is stopped"
+"$SYSTEMCTL_STANDIN" --root "${NODE_ROOT[2]}" is-enabled etcd.service >"$T/state" 2>&1
+expect_not_in "$T/state" "^enabled$" "and not enabled"
+[[ ! -e ${NODE_ROOT[2]}/etc/systemd/system/etcd.service && ! -e ${NODE_ROOT[2]}/etc/etcd/etcd.env ]] ||
+	fail "n2's unit and environment file are removed"
+pass "n2's unit and environment file are removed"
+[[ ! -e ${NODE_ROOT[2]}/var/lib/etcd ]] || fail "n2's data dir is moved away"
+ls -d "${NODE_ROOT[2]}"/var/lib/etcd-backup-* >/dev/null 2>&1 || fail "n2's data dir is kept as a backup"
+pass "n2's data dir is moved to a timestamped backup"
+[[ ! -e ${NODE_ROOT[2]}/etc/kubernetes/pki/etcd/server.crt && -e ${NODE_ROOT[2]}/etc/kubernetes/pki/etcd/ca.crt ]] ||
+	fail "n2's leaf certificates are removed, its CA kept"
+pass "n2's leaf certificates are removed, its CA kept"
+members_summary 1 >"$T/m"
+expect_eq "$(cat "$T/m")" "n1 voter started
+n3 voter started" "n1 and n3 are left"
+run ep_node 1 health --endpoints "https://${NODE_ADDR[1]}:2379"
+expect_rc 0 "health: both healthy"
+expect_in "$T/out" "2 of 2 members healthy" "2 of 2"
+run ep_node 2 join "https://${NODE_ADDR[1]}:2379" $(node_flags 2) --timeout 90s
+expect_rc 0 "n2 joins again after its reset"
+members_summary 1 >"$T/m"
+expect_eq "$(cat "$T/m")" "n1 voter started
+n2 voter started
+n3 voter started" "three voters again"
+"$SYSTEMCTL_STANDIN" --root "${NODE_ROOT[2]}" is-active etcd.service >"$T/state"
+expect_eq "$(cat "$T/state")" active "n2's etcd.service is active again"
