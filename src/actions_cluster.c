@@ -387,14 +387,15 @@ static void say(ep_log_fn log, void *ud, const char *fmt, ...)
 	ep_strbuf_release(&sb);
 }
 
-/* The voters that do not answer and are not @skip_a/@skip_b; their indexes into @idx. */
+/* The voters that do not answer and are none of @skip_a/b/c; their indexes into @idx. */
 static size_t voters_down(const struct ep_member_plan *plan, size_t skip_a, size_t skip_b,
-			  size_t *idx)
+			  size_t skip_c, size_t *idx)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < plan->report.n; i++) {
 		const struct ep_member_health *m = &plan->report.v[i];
-		if (m->member.is_learner || m->status_ok || i == skip_a || i == skip_b)
+		if (m->member.is_learner || m->status_ok || i == skip_a || i == skip_b ||
+		    i == skip_c)
 			continue;
 		idx[n++] = i;
 	}
@@ -454,10 +455,12 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
 					     "--certificate-key KEY'");
 		if (r < 0)
 			return r;
-		size_t target = SIZE_MAX, replaced = SIZE_MAX;
+		size_t target = SIZE_MAX, replaced = SIZE_MAX, reused = SIZE_MAX;
 		for (size_t s = 0; s < plan.n_steps; s++)
 			if (plan.steps[s].action == EP_STEP_REMOVE)
 				replaced = plan.steps[s].idx;
+			else if (plan.steps[s].action == EP_STEP_REUSE)
+				reused = plan.steps[s].idx;
 		if (in->remove_dead) {
 			struct ep_error lerr = { 0 };
 			int i = ep_membership_lookup(&plan.report, plan.hints, in->remove_dead, &lerr);
@@ -498,7 +501,9 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
 			ep_member_plan_release(&plan);
 			return ep_error_set(err, -ENOMEM, "out of memory");
 		}
-		size_t ndown = voters_down(&plan, target, replaced, down);
+		/* a never-started member this join takes (no change asked of etcd) is
+		   down only until this node starts it */
+		size_t ndown = voters_down(&plan, target, replaced, reused, down);
 		if (ndown) {
 			if (!first_down)
 				first_down = ep_now_ms();
@@ -535,26 +540,29 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
 		}
 		/* The voters that do not answer, and are let pass, are said. */
 		struct ep_strbuf but = EP_STRBUF_INIT;
-		const size_t gone[2] = { target, replaced };
-		for (size_t k = 0; k < 2; k++) {
-			if (gone[k] == SIZE_MAX || (k == 1 && gone[1] == gone[0]))
+		const size_t gone[3] = { target, replaced, reused };
+		static const char *const why[3] = { "which --remove-dead removes first",
+						     "which --replace removes first",
+						     "never started, which this join takes" };
+		for (size_t k = 0; k < 3; k++) {
+			if (gone[k] == SIZE_MAX || (k && gone[k] == gone[0]) ||
+			    (k == 2 && gone[2] == gone[1]))
 				continue;
 			const struct ep_member_health *m = &hr->v[gone[k]];
 			if (m->member.is_learner || m->status_ok)
 				continue;
 			ep_strbuf_adds(&but, but.len ? " and " : " but ");
 			cmd_arg(&but, &plan, gone[k]);
-			ep_strbuf_addf(&but, " (%s), which %s removes first",
-				       hexid(m->member.id, hex), k ? "--replace" : "--remove-dead");
+			ep_strbuf_addf(&but, " (%s), %s", hexid(m->member.id, hex), why[k]);
 		}
+		bool reused_learner = reused != SIZE_MAX && hr->v[reused].member.is_learner;
 		say(log, userdata, "[cluster-check] Cluster %s: %zu member%s (%zu voting), every "
 				   "voting member answers%s%s",
 		    hexid(hr->cluster_id, hex), hr->n, hr->n == 1 ? "" : "s", hr->voters,
 		    but.len ? but.buf : "",
-		    plan.n_steps && plan.steps[plan.n_steps - 1].action == EP_STEP_REUSE
-			    ? "; a member added earlier with this node's peer URL, never started, "
-			      "will be taken"
-			    : "");
+		    reused_learner ? "; a learner added earlier with this node's peer URL, never "
+				     "started, will be taken"
+				   : "");
 		if (but.oom)
 			r = -ENOMEM;
 		ep_strbuf_release(&but);
@@ -943,10 +951,11 @@ static int add_apply(struct ep_apply_ctx *ctx, const json_t *params, json_t *und
 			json_object_set_new(undo, "members", members_json(&res.members, id, name));
 			for (size_t k = 0; k < res.warnings.n; k++)
 				ep_apply_log(ctx, "[member-add] WARNING: %s", res.warnings.v[k]);
-			ep_apply_log(ctx, "[member-add] %s member '%s' (%s) as a learner: %zu members "
+			ep_apply_log(ctx, "[member-add] %s member '%s' (%s) as a %s: %zu members "
 					  "now",
 				     res.reused ? "Took the never-started" : "Added", name,
-				     hexid(id, hex), res.members.n);
+				     hexid(id, hex), res.member.is_learner ? "learner" : "voter",
+				     res.members.n);
 		}
 		bool slot = r < 0 && strstr(e.msg, "too many learner");
 		bool again = r < 0 && (slot || ep_conn_transient(r));

@@ -594,6 +594,22 @@ int ep_quorum_check_remove(const struct ep_health_report *hr, size_t idx, struct
 				    "member '%s' (%s) is the last voting member: removing it would "
 				    "end the cluster; use 'etcdpilot reset' on its node instead",
 				    name, hex);
+	/* A cluster without quorum now commits no removal, not even of a dead voter. */
+	size_t now_started = started + voter_started(target);
+	if (now_started < (voters + 1) / 2 + 1) {
+		_cleanup_free_ char *all_down = voters_down(hr, SIZE_MAX);
+		if (!all_down)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+		return ep_error_set(err, -EBUSY,
+				    "the cluster has lost its quorum: only %zu of its %zu voters %s "
+				    "started (down: %s), so it commits no membership change, not "
+				    "even the removal of member '%s' (%s); bring enough of them back "
+				    "first; if they are gone for good, the cluster has to be rebuilt "
+				    "from a snapshot or a member's data (etcd's disaster recovery: "
+				    "'etcdctl snapshot restore')",
+				    now_started, voters + 1, now_started == 1 ? "is" : "are", all_down,
+				    name, hex);
+	}
 	size_t quorum = voters / 2 + 1;
 	if (started >= quorum)
 		return 0;

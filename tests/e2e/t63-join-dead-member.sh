@@ -7,7 +7,8 @@
 # voters would lack a quorum (as is join --remove-dead then), done once they
 # have it.  A rebuilt node whose old member is still listed: join is
 # refused and names --replace, which is refused for a member that runs and
-# replaces the one that does not.
+# replaces the one that does not.  A cluster that has lost its quorum
+# removes nothing.  A voter added by 'member add' is taken by its join.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-standin.sh"
 . "$(dirname "$0")/lib-cluster.sh"
@@ -107,10 +108,11 @@ standin_stop "${NODE_STANDIN[4]}"
 standin_stop "${NODE_STANDIN[2]}"
 run ep_node 1 member remove --dead n4 --endpoints "$E" --timeout 10s
 expect_rc 1 "member remove --dead n4 while n2 is down too is refused"
-expect_in "$T/err" "would leave the cluster without quorum" "by the quorum guard"
+expect_in "$T/err" "the cluster has lost its quorum: only 1 of its 3 voters is started \(down: n[24] \([0-9a-f]+\), n[24] \([0-9a-f]+\)\), so it commits no membership change, not even the removal of member 'n4'" \
+	"by the quorum guard: the cluster has no quorum now"
 run ep_node 5 join "$E" $(node_flags 5) --remove-dead n4 --timeout 30s
 expect_rc 1 "join --remove-dead n4 then is refused too"
-expect_in "$T/err" "would leave the cluster without quorum" "by the same guard"
+expect_in "$T/err" "the cluster has lost its quorum" "by the same guard"
 members_summary 1 >"$T/m2"
 cmp -s "$T/m" "$T/m2" || fail "the refusals changed nothing"
 pass "the refusals changed nothing"
@@ -122,3 +124,19 @@ expect_rc 0 "member remove --dead n4 once n2 is back"
 members_summary 1 >"$T/m3"
 expect_eq "$(cat "$T/m3")" "n1 voter started
 n2 voter started" "n1 and n2 are left"
+
+# --- a voter added with 'member add' (never started) is taken by its join ---
+# It does not answer, but it is this node's own: the join neither refuses
+# it as a dead voter nor adds another; it starts it.
+run ep_node 1 member add n5 "https://${NODE_ADDR[5]}:2380" --endpoints "$E" --timeout 30s
+expect_rc 0 "member add n5 (a voter)"
+run ep_node 5 join "$E" $(node_flags 5) --timeout 90s
+expect_rc 0 "n5 joins and takes the never-started voter"
+expect_in "$T/out" "^\[cluster-check\] Cluster [0-9a-f]+: 3 members \(3 voting\), every voting member answers but (n5|0x[0-9a-f]+) \([0-9a-f]+\), never started, which this join takes$" \
+	"the cluster check says the voter down is the one it takes"
+expect_in "$T/out" "^\[member-add\] Took the never-started member 'n5' \([0-9a-f]+\) as a voter: 3 members now$" "takes it, as a voter"
+expect_in "$T/out" "^\[wait\] All 3 members are healthy" "three healthy members"
+members_summary 1 >"$T/m4"
+expect_eq "$(cat "$T/m4")" "n1 voter started
+n2 voter started
+n5 voter started" "n1, n2 and n5 are voters"

@@ -1037,6 +1037,36 @@ static void test_quorum_remove(void **state)
 	assert_int_equal(ep_quorum_check_remove(&rep, 4, NULL), 0);
 	assert_int_equal(ep_quorum_check_remove(&rep, 9, NULL), -EINVAL);
 	ep_health_report_release(&rep);
+
+	/* 2 voters, one dead: no quorum now, so not even the dead one can be removed */
+	report_make(&rep, 2, (bool[]){ true, false }, NULL);
+	ep_error_clear(&err);
+	assert_int_equal(ep_quorum_check_remove(&rep, 1, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, "the cluster has lost its quorum: only 1 of its 2 voters "
+					"is started (down: m1"));
+	assert_non_null(strstr(err.msg, "not even the removal of member 'm1'"));
+	assert_int_equal(ep_quorum_check_remove(&rep, 0, NULL), -EBUSY);
+	ep_health_report_release(&rep);
+
+	/* 4 voters, two dead: the same */
+	report_make(&rep, 4, (bool[]){ true, true, false, false }, NULL);
+	ep_error_clear(&err);
+	assert_int_equal(ep_quorum_check_remove(&rep, 3, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, "only 2 of its 4 voters are started"));
+	ep_health_report_release(&rep);
+
+	/* 4 voters, one dead: it may go (3 of 3 left) */
+	report_make(&rep, 4, (bool[]){ true, true, true, false }, NULL);
+	assert_int_equal(ep_quorum_check_remove(&rep, 3, NULL), 0);
+	ep_health_report_release(&rep);
+
+	/* 3 voters, two dead: a learner still may go; a dead voter not */
+	report_make(&rep, 4, (bool[]){ true, false, false, true }, (bool[]){ false, false, false, true });
+	assert_int_equal(ep_quorum_check_remove(&rep, 3, NULL), 0);
+	ep_error_clear(&err);
+	assert_int_equal(ep_quorum_check_remove(&rep, 1, &err), -EBUSY);
+	assert_non_null(strstr(err.msg, "lost its quorum"));
+	ep_health_report_release(&rep);
 }
 
 /* ------------------------------------------------------------------------ */
