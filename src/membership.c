@@ -819,6 +819,29 @@ static void hints_read(const struct ep_cluster_access *ca, struct ep_member_plan
 }
 
 /* Probe the cluster (status only) and read the names of unstarted members. */
+/*
+ * No member names a leader that is still a member, while enough voters are
+ * started for one: an election is under way (the leader was just removed or
+ * stopped).  A change
+ * proposed now is dropped by raft and only times out ("may still be
+ * applied"), so the plan waits for the new leader instead.
+ */
+static bool electing(const struct ep_health_report *hr)
+{
+	size_t voters = 0, started = 0;
+	bool leads = false; /* a removed leader is still named until the election */
+	for (size_t i = 0; i < hr->n; i++) {
+		leads |= hr->leader && hr->v[i].member.id == hr->leader;
+		if (!hr->v[i].member.is_learner) {
+			voters++;
+			started += started_voter(&hr->v[i]);
+		}
+	}
+	return !leads && voters && started >= voters / 2 + 1;
+}
+
+#define ELECTION_POLL_MS 200
+
 static int plan_probe(const struct ep_cluster_access *ca, struct ep_member_plan *plan,
 		      struct ep_error *err)
 {
@@ -826,6 +849,17 @@ static int plan_probe(const struct ep_cluster_access *ca, struct ep_member_plan 
 				EP_HEALTH_STATUS_ONLY, &plan->report, err);
 	if (r < 0)
 		return r;
+	while (electing(&plan->report) && ep_ms_left(ca->deadline_ms) > 2 * ELECTION_POLL_MS) {
+		struct ep_health_report again = { 0 };
+		ep_sleep_ms(ELECTION_POLL_MS);
+		if (ep_health_probe(ca->client, ca->endpoints, ca->n_endpoints, call_ms(ca),
+				    EP_HEALTH_STATUS_ONLY, &again, NULL) < 0) {
+			ep_health_report_release(&again);
+			break; /* the first answer stands; the change says what it meets */
+		}
+		ep_health_report_release(&plan->report);
+		plan->report = again;
+	}
 	plan->cluster_id = plan->report.cluster_id;
 	/*
 	 * A change goes through the first endpoint given (the one the user

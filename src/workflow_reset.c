@@ -6,7 +6,7 @@
  *                  member is the one with the peer URL found there, never
  *                  one recomputed from flags;
  *   remove-member  find it in the cluster by that peer URL: already gone,
- *                  the last member (not removed: the cluster ends with it),
+ *                  the last voter (not removed: the cluster ends with it),
  *                  or removed (member.remove), refused when that would cost
  *                  the cluster its quorum; the leader hands leadership away
  *                  first (member.move-leader);
@@ -21,9 +21,11 @@
  *
  * The member is removed while it still runs, before it is stopped: a
  * stopped voter of a two-member cluster would take the quorum with it, and
- * then no removal could be committed.  A cluster that cannot be reached
- * (half-gone files, a cluster that is down) is said, and the node is
- * cleaned up all the same.  Phases only look and add actions; never prints.
+ * then no removal could be committed.  A cluster that is down is said, and
+ * the node is cleaned up all the same; one that cannot be asked (the client
+ * pair unreadable, TLS refused), or files that cannot be read back, stop
+ * the reset before anything changed: the member may be a running voter.
+ * Phases only look and add actions; never prints.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -122,13 +124,21 @@ static int preflight_plan(struct ep_wf *wf, struct ep_error *err)
 	} else if (r == -ENOMEM) {
 		return ep_error_set(err, r, "out of memory");
 	} else {
-		ep_wf_say(wf, "[preflight] WARNING: what is installed cannot be read back (%s): this "
-			      "node's member cannot be told, and is not removed from its cluster",
-			  rerr.msg);
-		if (note(wf, "this node's member could not be told from its files (%s): if it is "
-			     "still in its cluster, remove it from a member with 'etcdpilot member "
-			     "remove NAME|ID'", rerr.msg) < 0)
-			return ep_error_set(err, -ENOMEM, "out of memory");
+		/*
+		 * Going on would move the data dir of a member that may still run,
+		 * and leave it in its cluster: refused, with the way by hand.
+		 */
+		return ep_error_usage(
+			err, r,
+			"[preflight] this node's etcd member cannot be read back: %s; reset takes "
+			"the member out of its cluster by the peer URL that file gives, and stops "
+			"it through it, so nothing was changed.  Fix the file; or reset by hand: "
+			"remove this node's member on a member ('etcdpilot member remove "
+			"NAME|ID'), %s, then run 'etcdpilot reset' again to clean up what is left",
+			rerr.msg,
+			is_systemd(wf) ? "stop it ('systemctl disable --now etcd.service') and "
+					 "delete its unit file"
+				       : "delete the manifest (the kubelet then stops the pod)");
 	}
 	return 0;
 }
@@ -223,8 +233,18 @@ static size_t find_ours(const struct ep_health_report *hr, const char *urls)
 static int remove_plan(struct ep_wf *wf, struct ep_error *err)
 {
 	const struct ep_member_desc *d = &wf->installed;
-	if (!wf->have_installed || !d->initial_advertise_peer_urls)
+	if (!wf->have_installed)
 		return 0;
+	if (!d->initial_advertise_peer_urls) {
+		const char *name = d->spec.name ? d->spec.name : "?";
+		ep_wf_say(wf, "[remove-member] WARNING: %s gives no peer URL "
+			      "(--initial-advertise-peer-urls): member '%s' cannot be told in "
+			      "its cluster, and is not removed from it", d->source, name);
+		int r = note(wf, "member '%s' was NOT removed from its cluster: %s gives no peer "
+				 "URL to find it by; if it is still in its cluster, remove it from a "
+				 "member: 'etcdpilot member remove %s'", name, d->source, name);
+		return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
+	}
 	struct ep_strv eps = { 0 };
 	struct ep_conn c = { 0 };
 	struct ep_health_report hr = { 0 };
@@ -237,6 +257,7 @@ static int remove_plan(struct ep_wf *wf, struct ep_error *err)
 		return ep_error_set(err, -ENOMEM, "out of memory");
 	}
 	r = ep_conn_open(wf->root, cj, NULL, ep_now_ms() + PROBE_MS, NULL, NULL, &c, &perr);
+	bool opened = r >= 0;
 	if (r >= 0)
 		r = ep_health_probe(c.client, c.ca.endpoints, c.ca.n_endpoints, PROBE_MS,
 				    EP_HEALTH_STATUS_ONLY, &hr, &perr);
@@ -244,6 +265,23 @@ static int remove_plan(struct ep_wf *wf, struct ep_error *err)
 	ep_strv_release(&eps);
 	const char *name = d->spec.name ? d->spec.name : "?";
 	const char *peer = d->initial_advertise_peer_urls;
+	if (r < 0 && r != -ENOMEM && (!opened || !ep_conn_transient(r)))
+		/*
+		 * Not a cluster that is down, but one this node cannot ask (its
+		 * client pair or CA unreadable, or refused by the members): this
+		 * member may well run, and stopping it unasked could cost the
+		 * cluster its quorum.
+		 */
+		return ep_error_set(err, r,
+				    "[remove-member] the cluster cannot be asked about member '%s' "
+				    "(%s): %s; nothing was changed: reset removes the member while "
+				    "it still runs, so that the cluster keeps its quorum.  Give "
+				    "--cacert, --cert and --key of a client the cluster trusts; or, "
+				    "if the cluster is gone or the member removed already, leave "
+				    "the removal out with '--skip-phases remove-member'",
+				    name, peer, perr.msg);
+	if (r == -ENOMEM)
+		return ep_error_set(err, r, "out of memory");
 	if (r < 0) {
 		ep_wf_say(wf, "[remove-member] WARNING: the cluster cannot be reached (%s): member "
 			      "'%s' (%s) is not removed from it", perr.msg, name, peer);
@@ -260,12 +298,15 @@ static int remove_plan(struct ep_wf *wf, struct ep_error *err)
 		r = note(wf, "member '%s' was no longer in its cluster (removed already)", name);
 		if (r < 0)
 			r = ep_error_set(err, r, "out of memory");
-	} else if (hr.n == 1) {
-		ep_wf_say(wf, "[remove-member] Member '%s' is the last member of cluster %s: it is not "
-			      "removed (the cluster ends with it)", name,
-			  ep_member_id_hex(hr.cluster_id, hex));
-		r = note(wf, "member '%s' was the last member of its cluster: not removed, the "
-			     "cluster ended with it", name);
+	} else if (hr.n == 1 || (!hr.v[me].member.is_learner && hr.voters == 1)) {
+		/* the last voter: etcd removes no last voter, learners or not */
+		size_t learners = hr.n - 1;
+		ep_wf_say(wf, "[remove-member] Member '%s' is the last %smember of cluster %s: it is "
+			      "not removed (the cluster ends with it%s)", name,
+			  learners ? "voting " : "", ep_member_id_hex(hr.cluster_id, hex),
+			  learners ? ", and its learners with it" : "");
+		r = note(wf, "member '%s' was the last %smember of its cluster: not removed, the "
+			     "cluster ended with it", name, learners ? "voting " : "");
 		if (r < 0)
 			r = ep_error_set(err, r, "out of memory");
 	} else {

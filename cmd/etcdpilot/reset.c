@@ -132,13 +132,15 @@ const struct cli_command cmd_reset = {
 	.summary = "remove this node's member from the cluster, stop it, back up and clean its files",
 	.help = "Finds this node's member by the peer URL in its own manifest or unit (read\n"
 		"back, never recomputed from flags), removes it from its cluster - unless it\n"
-		"is the last member, or is gone already; refused when that would cost the\n"
+		"is the last voting member, or is gone already; refused when that would cost the\n"
 		"cluster its quorum; the leader hands leadership away first - then stops it\n"
 		"(the manifest removed, or the unit stopped and disabled), moves the data dir\n"
 		"to <data dir>-backup-<time> (--delete-data deletes it) and removes this\n"
 		"node's certificates (the CA stays unless --remove-ca) and, in systemd mode,\n"
-		"the unit and its environment.  A cluster that cannot be reached is said, and\n"
-		"the node is cleaned all the same.  Journaled like init and join.",
+		"the unit and its environment.  A cluster that is down is said, and the node\n"
+		"is cleaned all the same; one that cannot be asked (this node's client pair\n"
+		"unreadable or refused) stops the reset (--skip-phases remove-member goes on\n"
+		"without it).  Journaled like init and join.",
 	.help_extra = reset_phase_help,
 	.min_args = 0,
 	.max_args = 0,

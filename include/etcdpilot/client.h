@@ -492,9 +492,11 @@ int ep_health_judge(struct ep_health_report *hr);
  * quorum of the grown voter count (etcd's own rule, including its one
  * exception: a second voter may join a one-member cluster).  Adding a
  * learner is always safe.
- * ep_quorum_check_remove: removing member @idx of @hr (a voter) must leave
- * the remaining started voters at a quorum of the remaining voters, and at
- * least one voter.  Removing a learner is always safe.
+ * ep_quorum_check_remove: removing member @idx of @hr (a voter) needs a
+ * cluster with quorum now (a cluster without one commits no removal, not
+ * even of a dead voter) and must leave the remaining started voters at a
+ * quorum of the remaining voters, and at least one voter.  Removing a
+ * learner is always safe.
  * Both return 0 when the change is safe, or -EBUSY with @err saying which
  * members are down and what the quorum would be.
  */
