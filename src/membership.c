@@ -1382,9 +1382,16 @@ static int attempt(const struct run *run, change_fn fn, uint64_t concerned, uint
 				       "give a longer --timeout",
 				       elapsed(run));
 	}
-	struct ep_membership_progress p = { .phase = EP_PHASE_RETRY,
-					    .reason = e.msg,
-					    .retry_in_ms = wait };
+	struct ep_membership_progress p = {
+		.phase = EP_PHASE_RETRY,
+		/* (every voter answered: unhealthy_real let it pass) */
+		.reason = cls == EP_CHANGE_UNHEALTHY
+				  ? "every voting member answers, but etcd takes no membership "
+				    "change until each has been connected for 5 s (one joined or "
+				    "restarted a moment ago)"
+				  : e.msg,
+		.retry_in_ms = wait
+	};
 	progress(run, &p);
 	if (cls != EP_CHANGE_UNHEALTHY)
 		*backoff = wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : wait * 2;
