@@ -69,6 +69,19 @@ run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/bundle" --certificate-k
 expect_rc 1 "a wrong certificate key is refused"
 expect_in "$T/err" "the certificate key is wrong or the bundle .* was altered" "in the bundle's words"
 expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "and nothing was written"
+head -c 300 "$T/bundle" >"$T/bundle-cut"
+run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/bundle-cut" --certificate-key "$KEY"
+expect_rc 2 "a truncated bundle is refused"
+expect_in "$T/err" "'$T/bundle-cut' is truncated" "says it is truncated"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "and nothing was written"
+run ep_node 1 certs export-bundle "$T/bundle-short" --ttl 1s -o json
+expect_rc 0 "a bundle that expires in 1 s"
+SHORT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificateKey"])' "$T/out")
+sleep 2
+run ep_node 4 join "$E1" $(node_flags 4) --ca-bundle "$T/bundle-short" --certificate-key "$SHORT"
+expect_rc 1 "an expired bundle is refused"
+expect_in "$T/err" "the CA bundle '$T/bundle-short' expired at .*make a new one: run 'etcdpilot certs export-bundle FILE'" "says it expired, and what to do"
+expect_eq "$(tree_digest "${NODE_ROOT[4]}")" "$before" "and nothing was written"
 run ep_node 4 join "https://${NODE_ADDR[1]}:2380" $(node_flags 4) --ca-bundle "$T/bundle" \
 	--certificate-key "$KEY" --timeout 20s
 expect_rc 1 "a join through n1's peer URL fails"
