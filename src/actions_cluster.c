@@ -1094,9 +1094,19 @@ static int add_undo(struct ep_apply_ctx *ctx, const json_t *params, const json_t
 	if (r < 0)
 		return undo_unreachable(r, id, ep_param_str(params, "name"), added_learner(undo, id),
 					false, err);
+	/*
+	 * A never-started member this run took (from 'member add', or from a
+	 * run that was killed) goes too: it carries this node's peer URL, so
+	 * nothing but this node could start it, and left behind it holds the
+	 * learner slot or, a voter, counts against the quorum.
+	 */
 	if (id)
-		ep_apply_log(ctx, "[rollback] Member %s %s", hexid(id, hex),
-			     gone ? "was already gone from the cluster" : "removed from the cluster");
+		ep_apply_log(ctx, "[rollback] Member %s %s%s", hexid(id, hex),
+			     gone ? "was already gone from the cluster" : "removed from the cluster",
+			     !gone && json_is_true(json_object_get(undo, "reused"))
+				     ? " (added before this run with this node's peer URL and never "
+				       "started: only this node could start it)"
+				     : "");
 	return 0;
 }
 
