@@ -841,6 +841,7 @@ static bool electing(const struct ep_health_report *hr)
 }
 
 #define ELECTION_POLL_MS 200
+#define ELECTION_WAIT_MS 10000 /* ten of etcd's default election timeouts */
 
 static int plan_probe(const struct ep_cluster_access *ca, struct ep_member_plan *plan,
 		      struct ep_error *err)
@@ -849,7 +850,9 @@ static int plan_probe(const struct ep_cluster_access *ca, struct ep_member_plan 
 				EP_HEALTH_STATUS_ONLY, &plan->report, err);
 	if (r < 0)
 		return r;
-	while (electing(&plan->report) && ep_ms_left(ca->deadline_ms) > 2 * ELECTION_POLL_MS) {
+	uint64_t until = ep_now_ms() + ELECTION_WAIT_MS;
+	while (electing(&plan->report) && ep_ms_left(ca->deadline_ms) > 2 * ELECTION_POLL_MS &&
+	       ep_now_ms() < until) {
 		struct ep_health_report again = { 0 };
 		ep_sleep_ms(ELECTION_POLL_MS);
 		if (ep_health_probe(ca->client, ca->endpoints, ca->n_endpoints, call_ms(ca),
