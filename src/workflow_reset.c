@@ -44,6 +44,7 @@
 #include "etcdpilot/membership.h"
 #include "etcdpilot/pki.h"
 #include "etcdpilot/plan.h"
+#include "etcdpilot/systemctl.h"
 #include "etcdpilot/unit.h"
 #include "etcdpilot/workflow.h"
 #include "util/cleanup.h"
@@ -90,6 +91,17 @@ int ep_workflow_reset_mode(const struct ep_spec *spec, const char *root, bool mo
 				      "this node has both an etcd static pod manifest and an etcd "
 				      "unit; nothing was changed: pass --mode static-pod or --mode "
 				      "systemd to say which member to reset");
+	/* --mode naming the runtime that has nothing, while the other has a member */
+	int given = spec->mode == EP_MODE_SYSTEMD, other = !given;
+	if (mode_given && !found[given] && found[other])
+		return ep_error_usage(err, -EINVAL,
+				      "--mode %s: this node has no etcd %s, but it has an etcd %s; "
+				      "nothing was changed: drop --mode (reset finds the runtime "
+				      "on the node) or pass --mode %s",
+				      given ? "systemd" : "static-pod",
+				      given ? "unit" : "static pod manifest",
+				      given ? "static pod manifest" : "unit",
+				      given ? "static-pod" : "systemd");
 	if (!mode_given && (found[0] || found[1]))
 		*ret = found[0] ? EP_MODE_STATIC_POD : EP_MODE_SYSTEMD;
 	return 0;
@@ -105,6 +117,21 @@ static int preflight_plan(struct ep_wf *wf, struct ep_error *err)
 			     "this must run as root: it removes files under /etc and /var/lib; "
 			     "run it with sudo, or pass --root DIR to work on a directory tree") < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
+	if (is_systemd(wf)) {
+		/* the units of another root are never driven with this host's systemctl */
+		struct ep_systemctl sc = { .program = wf->systemctl, .root = wf->root };
+		struct ep_error serr = { 0 };
+		int sr = ep_systemctl_preflight(&sc, wf->systemctl_named, NULL, &serr);
+		if (sr < 0 && sr != -ENOTSUP) {
+			*err = serr;
+			return sr;
+		}
+		if (sr == -ENOTSUP &&
+		    ep_wf_check_fail(wf, "SystemdRunning", sr, "%s",
+				     strncmp(serr.msg, "[preflight] ", 12) ? serr.msg
+									 : serr.msg + 12) < 0)
+			return ep_error_set(err, -ENOMEM, "out of memory");
+	}
 	struct ep_error rerr = { 0 };
 	int r = wf->rt->read_back(&wf->rtctx, &wf->installed, &rerr);
 	if (r >= 0) {
@@ -450,6 +477,23 @@ static int certs_plan(struct ep_wf *wf, struct ep_error *err)
 {
 	const char *cd = cert_dir(wf);
 	int r = 0;
+	/* the other runtime's member (both on the node, --mode said which) uses them too */
+	const struct ep_runtime_ops *other =
+		ep_runtime_get(is_systemd(wf) ? EP_MODE_STATIC_POD : EP_MODE_SYSTEMD);
+	struct ep_runtime_ctx octx = { .root = wf->root, .spec = wf->spec };
+	struct ep_member_desc od;
+	int orr = other->read_back(&octx, &od, NULL);
+	if (orr >= 0)
+		ep_member_desc_release(&od);
+	if (orr != -ENOENT) {
+		ep_wf_say(wf, "[certs] This node's certificates stay: the etcd %s on this node "
+			      "uses them too", is_systemd(wf) ? "static pod manifest" : "unit");
+		r = note(wf, "this node's certificates were kept: the etcd %s on this node uses "
+			     "them (reset it with --mode %s)",
+			 is_systemd(wf) ? "static pod manifest" : "unit",
+			 is_systemd(wf) ? "static-pod" : "systemd");
+		return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
+	}
 	for (unsigned id = 0; r >= 0 && id < EP_CERT_COUNT; id++) {
 		if (id == EP_CERT_CA && !wf->remove_ca)
 			continue;

@@ -66,6 +66,17 @@ expect_eq "$(cat "$T/state")" enabled "and enabled"
 # The unit is stopped and disabled, the member removed, the data dir moved to
 # a backup, the leaf certificates removed, the CA kept; the cluster shrinks
 # to two healthy voters, and a new join of n2 makes three again.
+before2=$(tree_digest "${NODE_ROOT[2]}/etc")
+run ep_node 2 reset --mode static-pod --timeout 60s
+expect_rc 2 "reset --mode static-pod of a node whose member is a unit is refused"
+expect_in "$T/err" "--mode static-pod: this node has no etcd static pod manifest, but it has an etcd unit; nothing was changed" \
+	"says what the node has"
+run env -u ETCDPILOT_SYSTEMCTL ip netns exec "${NODE_NS[2]}" "$EP" --root "${NODE_ROOT[2]}" reset --timeout 60s
+expect_rc 2 "reset under --root with no systemctl named is refused (never the host's)"
+expect_in "$T/err" "--root '${NODE_ROOT[2]}' needs the systemctl named" "says a systemctl must be named"
+expect_eq "$(tree_digest "${NODE_ROOT[2]}/etc")" "$before2" "n2's files unchanged by both"
+"$SYSTEMCTL_STANDIN" --root "${NODE_ROOT[2]}" is-active etcd.service >"$T/state"
+expect_eq "$(cat "$T/state")" active "n2's etcd.service still active"
 run ep_node 2 reset --timeout 60s
 expect_rc 0 "reset of n2 (systemd)"
 expect_in "$T/out" "member 'n2' \([0-9a-f]+\) was removed from cluster" "n2's member is removed"
