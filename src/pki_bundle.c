@@ -248,6 +248,45 @@ static int write_user_file(const char *path, const void *data, size_t len, mode_
 	return 0;
 }
 
+/*
+ * What --force may replace: a regular file outside the PKI directory.  A
+ * device, a FIFO or a socket would be replaced by a regular file (a
+ * /dev/full made a file holding the CA); a file inside the PKI directory
+ * could be the CA itself.
+ */
+static int target_check(const struct ep_spec *spec, const char *root, const char *file,
+			struct ep_error *err)
+{
+	struct stat st;
+	if (lstat(file, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode) &&
+	    !S_ISDIR(st.st_mode))
+		return ep_error_usage(err, -EINVAL,
+				      "'%s' is a %s, not a regular file; a bundle is written to a "
+				      "regular file of its own: choose another path", file,
+				      S_ISCHR(st.st_mode)	? "character device"
+				      : S_ISBLK(st.st_mode) ? "block device"
+				      : S_ISFIFO(st.st_mode) ? "FIFO"
+							     : "socket");
+	_cleanup_free_ char *pki = NULL, *dir = strdup(file);
+	if (!dir || ep_root_path(root, spec->cert_dir, &pki, NULL) < 0)
+		return dir ? 0 : ep_error_set(err, -ENOMEM, "out of memory");
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	_cleanup_free_ char *rdir = realpath(dir, NULL), *rpki = realpath(pki, NULL);
+	size_t n = rpki ? strlen(rpki) : 0;
+	if (rdir && rpki && !strncmp(rdir, rpki, n) && (rdir[n] == '\0' || rdir[n] == '/'))
+		return ep_error_usage(err, -EINVAL,
+				      "'%s' is inside the PKI directory %s: a bundle never goes "
+				      "there (it could replace the CA or a node certificate); "
+				      "choose a path outside it", file, rpki);
+	return 0;
+}
+
 int ep_pki_bundle_export(const struct ep_spec *spec, const char *root, const char *file,
 			 uint64_t ttl_s, time_t now, bool force, bool dry_run,
 			 char ret_key_hex[EP_BUNDLE_KEY_HEX_LEN + 1],
@@ -262,6 +301,9 @@ int ep_pki_bundle_export(const struct ep_spec *spec, const char *root, const cha
 				      "--ttl: a CA bundle lives between 1s and %dh (default 2h, as "
 				      "kubeadm's uploaded certificates)",
 				      EP_BUNDLE_TTL_MAX_S / 3600);
+	int tr = target_check(spec, root, file, err);
+	if (tr < 0)
+		return tr;
 	struct stat st;
 	if (!force && lstat(file, &st) == 0)
 		return ep_error_usage(err, -EEXIST,

@@ -43,6 +43,18 @@ run "$EP" certs export-bundle "$T/keep" --root "$A" --force --ttl 10m
 expect_rc 0 "--force replaces it"
 expect_in "$T/out" "\(10m0s\)" "with the --ttl given"
 expect_eq "$(stat -c %a "$T/keep")" 600 "still mode 0600"
+# what --force never replaces: a device, a file in the PKI directory (the CA)
+mknod "$T/dev" c 1 7
+before="$(tree_digest "$A")"
+run "$EP" certs export-bundle "$T/dev" --root "$A" --force
+expect_rc 2 "--force does not replace a character device"
+expect_in "$T/err" "'$T/dev' is a character device, not a regular file; a bundle is written to a regular file of its own" "says what it is"
+[[ -c $T/dev ]] || fail "the device is still a device"
+pass "the device is still a device"
+run "$EP" certs export-bundle "$PA/etcd/ca.crt" --root "$A" --force
+expect_rc 2 "--force does not replace the CA certificate"
+expect_in "$T/err" "'$PA/etcd/ca.crt' is inside the PKI directory .*: a bundle never goes there" "says a bundle never goes into the PKI directory"
+expect_eq "$(tree_digest "$A")" "$before" "the node unchanged by both"
 
 run "$EP" certs export-bundle "$T/b.json" --root "$A" -o json
 expect_rc 0 "export-bundle -o json"
