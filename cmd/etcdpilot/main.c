@@ -619,6 +619,15 @@ static int parse_flags(struct cli_ctx *ctx, int argc, char **argv, int cmd_start
 					c->name, o->name, o->argname);
 				return 2;
 			}
+			/* "--remove-dead --dry-run" must not eat the --dry-run (and then run) */
+			if (argv[i + 1][0] == '-' && argv[i + 1][1] == '-' && argv[i + 1][2]) {
+				fprintf(stderr,
+					"etcdpilot: %s: flag '--%s' needs a value (%s), but the next "
+					"argument is the flag '%s'; nothing was done: give the value "
+					"(write --%s=VALUE for a value that starts with '--')\n",
+					c->name, o->name, o->argname, argv[i + 1], o->name);
+				return 2;
+			}
 			value = argv[++i];
 		} else if (!o->takes_value && value) {
 			if (sh && o->short_name == 'v' && strspn(value, "v") == strlen(value)) {

@@ -28,6 +28,16 @@ run "$EP" init --nmae cp1
 expect_rc 2 "unknown flag exits 2"
 expect_in "$T/err" "unknown flag '--nmae'; did you mean '--name'\?" "unknown flag is named with a suggestion"
 
+# A flag that takes a value never eats the next flag (--dry-run would be lost).
+mkdir -p "$T/eat-root"
+run "$EP" --root "$T/eat-root" join https://127.0.0.1:1 --name n1 --advertise-address 127.0.0.9 --remove-dead --dry-run
+expect_rc 2 "a value-taking flag followed by a flag is a usage error"
+expect_in "$T/err" "flag '--remove-dead' needs a value \(NAME\|ID\), but the next argument is the flag '--dry-run'; nothing was done" \
+	"says the next argument is a flag"
+expect_eq "$(find "$T/eat-root" -mindepth 1 | wc -l)" 0 "nothing was written"
+run "$EP" --root "$T/eat-root" join https://127.0.0.1:1 --name n1 --advertise-address 127.0.0.9 --remove-dead=--x --dry-run
+expect_not_in "$T/err" "needs a value" "--flag=VALUE takes a value that starts with '--'"
+
 run "$EP" init --endpoints https://127.0.0.1:2379
 expect_rc 2 "a flag of another command is a usage error"
 expect_in "$T/err" "'--endpoints' is not a flag of 'init'" "says the flag belongs elsewhere"
