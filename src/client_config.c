@@ -59,6 +59,58 @@ static bool is_blank(const char *s, size_t n)
 	return true;
 }
 
+/*
+ * HOST[:PORT] and nothing else after the scheme: a client URL has no user
+ * information, path, query or fragment (curl would take them, or fail on
+ * them only after this run had written its certificates), and its port is
+ * 1..65535.
+ */
+static int endpoint_authority_check(const char *u, const char *host, struct ep_error *err)
+{
+	size_t alen = strcspn(host, "/?#");
+	if (host[alen])
+		return ep_error_usage(err, -EINVAL,
+				      "endpoint '%s' has a path, query or fragment ('%s'); a client "
+				      "URL is https://HOST:PORT",
+				      u, host + alen);
+	if (memchr(host, '@', alen))
+		return ep_error_usage(err, -EINVAL,
+				      "endpoint '%s' carries user information (USER@); etcd's "
+				      "clients authenticate with certificates: give https://HOST:PORT",
+				      u);
+	const char *port = NULL;
+	if (host[0] == '[') {
+		const char *close = memchr(host, ']', alen);
+		if (!close)
+			return ep_error_usage(err, -EINVAL, "endpoint '%s': '[' without ']'", u);
+		if (close[1] == ':')
+			port = close + 2;
+		else if (close[1])
+			return ep_error_usage(err, -EINVAL,
+					      "endpoint '%s': after ']' only ':PORT' may follow", u);
+	} else {
+		const char *colon = memchr(host, ':', alen);
+		if (colon && memchr(colon + 1, ':', alen - (size_t)(colon + 1 - host)))
+			return ep_error_usage(err, -EINVAL,
+					      "endpoint '%s': an IPv6 address goes in brackets "
+					      "(https://[ADDRESS]:PORT)", u);
+		if (colon)
+			port = colon + 1;
+	}
+	if (port) {
+		size_t n = strlen(port);
+		unsigned long v = 0;
+		bool digits = n && n <= 5 && strspn(port, "0123456789") == n;
+		if (digits)
+			v = strtoul(port, NULL, 10);
+		if (!digits || v < 1 || v > 65535)
+			return ep_error_usage(err, -EINVAL,
+					      "endpoint '%s': port '%s' is not a port (1-65535; "
+					      "etcd's client port is 2379)", u, port);
+	}
+	return 0;
+}
+
 int ep_endpoints_parse(const char *list, struct ep_strv *ret, struct ep_error *err)
 {
 	int added = 0;
@@ -95,6 +147,9 @@ int ep_endpoints_parse(const char *list, struct ep_strv *ret, struct ep_error *e
 			size_t l = strlen(u);
 			while (l && u[l - 1] == '/')
 				u[--l] = '\0';
+			int r = endpoint_authority_check(u, host, err);
+			if (r < 0)
+				return r;
 			if (ep_strv_push(ret, u) < 0)
 				return ep_error_set(err, -ENOMEM, "out of memory");
 			added++;

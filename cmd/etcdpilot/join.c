@@ -35,6 +35,8 @@ static int join_inputs(struct cli_ctx *ctx, struct ep_strv *eps, struct ep_error
 	if (cli_has(ctx, "remove-dead") && !*cli_get(ctx, "remove-dead"))
 		return ep_error_usage(err, -EINVAL, "--remove-dead: no member given (NAME|ID)");
 	int r = ep_endpoints_parse(ctx->args[0], eps, err);
+	if (r == 0)
+		r = ep_error_usage(err, -EINVAL, "'%s' names no URL", ctx->args[0]);
 	if (r >= 0 && ctx->endpoints)
 		r = ep_endpoints_parse(ctx->endpoints, eps, err);
 	if (r < 0)

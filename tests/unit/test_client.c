@@ -966,6 +966,49 @@ static void report_make(struct ep_health_report *rep, size_t n, const bool *up,
 	}
 }
 
+/* ENDPOINT and --endpoints: a client URL is http(s)://HOST[:PORT] and nothing more. */
+static void test_endpoints_parse(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *list;
+		int want; /* URLs added, or -EINVAL */
+		const char *first, *needle;
+	} cases[] = {
+		{ "https://10.0.0.1:2379", 1, "https://10.0.0.1:2379", NULL },
+		{ " 10.0.0.1:2379 , https://10.0.0.2:2379/ ", 2, "https://10.0.0.1:2379", NULL },
+		{ "https://[fd00::1]:2379", 1, "https://[fd00::1]:2379", NULL },
+		{ "https://etcd.example:2379", 1, "https://etcd.example:2379", NULL },
+		{ "https://10.0.0.1", 1, "https://10.0.0.1", NULL },
+		{ ",,,", 0, NULL, NULL },
+		{ "https://10.0.0.1:99999", -EINVAL, NULL, "port '99999' is not a port (1-65535" },
+		{ "https://10.0.0.1:0", -EINVAL, NULL, "port '0' is not a port" },
+		{ "https://10.0.0.1:", -EINVAL, NULL, "port '' is not a port" },
+		{ "https://10.0.0.1:23x9", -EINVAL, NULL, "port '23x9' is not a port" },
+		{ "https://u:p@10.0.0.1:2379", -EINVAL, NULL, "carries user information" },
+		{ "https://10.0.0.1:2379/v3", -EINVAL, NULL, "has a path, query or fragment ('/v3')" },
+		{ "https://10.0.0.1:2379?x", -EINVAL, NULL, "('?x')" },
+		{ "https://10.0.0.1:2379#x", -EINVAL, NULL, "('#x')" },
+		{ "https://fd00::1:2379", -EINVAL, NULL, "an IPv6 address goes in brackets" },
+		{ "https://[fd00::1:2379", -EINVAL, NULL, "'[' without ']'" },
+		{ "https://[fd00::1]x:2379", -EINVAL, NULL, "after ']' only ':PORT' may follow" },
+		{ "unix:///run/etcd.sock", -EINVAL, NULL, "is not an http(s) URL" },
+		{ "https://:2379", -EINVAL, NULL, "has no host" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ep_strv v = { 0 };
+		struct ep_error err = { 0 };
+		int r = ep_endpoints_parse(cases[i].list, &v, &err);
+		if (r != cases[i].want)
+			fail_msg("'%s': %d (%s), want %d", cases[i].list, r, err.msg, cases[i].want);
+		if (r > 0 && strcmp(v.v[0], cases[i].first))
+			fail_msg("'%s': first '%s', want '%s'", cases[i].list, v.v[0], cases[i].first);
+		if (r < 0 && (err.kind != EP_ERR_USAGE || !strstr(err.msg, cases[i].needle)))
+			fail_msg("'%s': '%s', want '%s'", cases[i].list, err.msg, cases[i].needle);
+		ep_strv_release(&v);
+	}
+}
+
 static void test_quorum_add(void **state)
 {
 	(void)state;
@@ -1407,6 +1450,7 @@ int main(void)
 		cmocka_unit_test(test_call_errors_local),
 		cmocka_unit_test(test_quorum_add),
 		cmocka_unit_test(test_quorum_remove),
+		cmocka_unit_test(test_endpoints_parse),
 		cmocka_unit_test(test_member_list_cap),
 		cmocka_unit_test_setup_teardown(test_client_cert_validity, root_setup, root_teardown),
 		cmocka_unit_test(test_health_judge),
