@@ -268,6 +268,14 @@ static bool is_env_name(const char *s)
  */
 bool ep_check_node_name(const char *v, char *why, size_t len)
 {
+	/* it is the common name of this node's etcd certificates: X.509 allows 64 */
+	if (ep_is_dns1123_subdomain(v) && strlen(v) > 64) {
+		snprintf(why, len,
+			 "'%.40s...' is %zu characters long: the node name is the common name of "
+			 "this node's etcd certificates, which X.509 limits to 64; give a shorter "
+			 "name", v, strlen(v));
+		return true;
+	}
 	if (ep_is_dns1123_subdomain(v))
 		return false;
 	if (v && strlen(v) > 253)

@@ -1426,6 +1426,10 @@ static void test_flag_errors(void **state)
 	    {{.name = "Bad_Name"},
 	     "--name: 'Bad_Name' is not a valid node name (lowercase RFC 1123: a-z, 0-9, '-', "
 	     "'.')"},
+	    {{.name = "a1234567890123456789012345678901234567890123456789012345678901234"},
+	     "--name: 'a123456789012345678901234567890123456789...' is 65 characters long: the "
+	     "node name is the common name of this node's etcd certificates, which X.509 limits "
+	     "to 64; give a shorter name"},
 	    {{.advertise_address = "[::1]"},
 	     "--advertise-address: '[::1]' is not an IP address (an IPv4 or IPv6 literal, "
 	     "without brackets)"},
