@@ -316,6 +316,42 @@ static void log_stderr(void *userdata, const char *line)
 	fflush(stderr);
 }
 
+/*
+ * The member the journal's run was about (the first action that names one)
+ * against the one this run names: a new run under other --name or
+ * --advertise-address must not silently finish an older run instead.
+ * 0, or a usage error naming both.
+ */
+static int journal_identity_check(const struct ep_plan *journal, const struct ep_spec *spec,
+				  struct ep_error *err)
+{
+	const char *jname = NULL, *jpeers = NULL;
+	for (size_t i = 0; i < ep_plan_count(journal) && !jname; i++) {
+		const json_t *p = ep_plan_action_params(journal, i);
+		const json_t *n = json_object_get(p, "name"), *u = json_object_get(p, "peer_urls");
+		if (!json_is_string(n) || !json_is_array(u) || !json_array_size(u))
+			continue;
+		jname = json_string_value(n);
+		jpeers = json_string_value(json_array_get(u, 0));
+	}
+	if (!jname)
+		return 0;
+	bool other_name = ep_spec_pinned(spec, "name") && spec->name && strcmp(spec->name, jname);
+	bool other_addr = ep_spec_pinned(spec, "advertiseAddress") && spec->advertise_address &&
+			  jpeers && !strstr(jpeers, spec->advertise_address);
+	if (!other_name && !other_addr)
+		return 0;
+	return ep_error_usage(err, -EBUSY,
+			      "an interrupted 'etcdpilot %s' of member '%s' (%s), started %s, is "
+			      "on this node, and this run names %s '%s'; nothing was changed: "
+			      "finish that one with 'etcdpilot %s --resume' or undo it with "
+			      "'etcdpilot %s --rollback', then run this one again",
+			      ep_plan_command(journal), jname, jpeers ? jpeers : "?",
+			      ep_plan_started(journal), other_name ? "member" : "address",
+			      other_name ? spec->name : spec->advertise_address,
+			      ep_plan_command(journal), ep_plan_command(journal));
+}
+
 int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result *ret,
 		     struct ep_error *err)
 {
@@ -373,6 +409,11 @@ int cli_workflow_run(struct cli_ctx *ctx, struct ep_wf *wf, struct cli_wf_result
 					   "or 'etcdpilot %s --rollback' to undo it first",
 					   ep_plan_command(journal), ep_plan_started(journal),
 					   ep_plan_command(journal), ep_plan_command(journal));
+			ep_plan_free(journal);
+			return r;
+		}
+		if (same && !rollback && !resume &&
+		    (r = journal_identity_check(journal, wf->spec, err)) < 0) {
 			ep_plan_free(journal);
 			return r;
 		}

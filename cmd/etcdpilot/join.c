@@ -34,6 +34,14 @@ static int join_inputs(struct cli_ctx *ctx, struct ep_strv *eps, struct ep_error
 				      "then this node's own CA and healthcheck-client pair are used)");
 	if (cli_has(ctx, "remove-dead") && !*cli_get(ctx, "remove-dead"))
 		return ep_error_usage(err, -EINVAL, "--remove-dead: no member given (NAME|ID)");
+	/* --resume / --rollback work from the journal: it holds the endpoints */
+	if (ctx->nargs == 0 && (cli_has(ctx, "resume") || cli_has(ctx, "rollback")))
+		return 0;
+	if (ctx->nargs == 0)
+		return ep_error_usage(err, -EINVAL,
+				      "missing argument ENDPOINT (the client URL of any member, "
+				      "e.g. https://10.0.0.11:2379); only --resume and --rollback "
+				      "go without it");
 	int r = ep_endpoints_parse(ctx->args[0], eps, err);
 	if (r == 0)
 		r = ep_error_usage(err, -EINVAL, "'%s' names no URL", ctx->args[0]);
@@ -54,8 +62,11 @@ static int join_run(struct cli_ctx *ctx, struct ep_error *err)
 	uint64_t t0 = ep_now_ms();
 	ep_spec_init(&spec);
 	int r = join_inputs(ctx, &eps, err);
+	/* the journal's run needs no address of this one (none may be found here) */
+	bool journal_only = ctx->nargs == 0;
 	if (r >= 0)
-		r = cli_load_spec(ctx, &spec, err);
+		r = journal_only ? cli_load_spec_any_address(ctx, &spec, err)
+				 : cli_load_spec(ctx, &spec, err);
 	char at[EP_ERROR_MAX];
 	if (r >= 0 && spec.external.set)
 		r = ep_error_usage(err, -EINVAL,
@@ -160,7 +171,7 @@ const struct cli_command cmd_join = {
 		"failure undoes what the join did (--no-rollback keeps it); a join that was\n"
 		"killed is finished by the next 'join' (or --resume) or undone (--rollback).",
 	.help_extra = join_phase_help,
-	.min_args = 1,
+	.min_args = 0, /* ENDPOINT: join_inputs (--resume and --rollback go without) */
 	.max_args = 1,
 	.json_output = true,
 };

@@ -12,7 +12,9 @@
 #                      member.promote until it is killed: the manifest is
 #                      written, the member not promoted.
 #
-# Each point once finished by a plain re-run and once undone by --rollback:
+# Each point once finished by a plain re-run and once undone by --rollback
+# (given without ENDPOINT: the journal has it; a join under another name
+# first is refused, naming the interrupted one):
 # n2 (after add, re-run), n3 (after add, --rollback), n3 again (after the
 # manifest, re-run), n4 (after the manifest, --rollback).  Three voters, all
 # healthy, at the end.
@@ -95,7 +97,16 @@ n2 voter started" "two voters, no stale member"
 # ---- after member add: --rollback undoes it -------------------------------------
 before=$(tree_digest "${NODE_ROOT[3]}/etc/kubernetes/pki")
 join_killed_after_add 3
-run ep_node 3 join "$E" $(node_flags 3) --rollback --timeout 60s
+# a new join under another name does not finish the old one in its stead
+jbefore=$(sha256sum <"${NODE_ROOT[3]}/var/lib/etcdpilot/journal.json")
+run ep_node 3 join "$E" --name n9 --advertise-address "${NODE_ADDR[3]}" --etcd-version 3.4.23 \
+	--key-type ecdsa-p256 --timeout 60s
+expect_rc 2 "a join under another name while n3's join is interrupted is refused"
+expect_in "$T/err" "an interrupted 'etcdpilot join' of member 'n3' \(https://${NODE_ADDR[3]}:2380\), started .*, is on this node, and this run names member 'n9'; nothing was changed: finish that one with 'etcdpilot join --resume' or undo it with 'etcdpilot join --rollback'" \
+	"names both members and the two ways on"
+expect_eq "$(sha256sum <"${NODE_ROOT[3]}/var/lib/etcdpilot/journal.json")" "$jbefore" "the journal is untouched"
+# --rollback needs no ENDPOINT: the journal has it
+run ep_node 3 join --rollback --timeout 60s
 expect_rc 0 "join --rollback on n3 undoes it"
 expect_in "$T/out" "^\[journal\] Undoing the interrupted 'join' started " "and says it does"
 expect_in "$T/out" "Member [0-9a-f]+ removed from the cluster" "the learner is removed"
