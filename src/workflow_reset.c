@@ -137,12 +137,41 @@ static int preflight_plan(struct ep_wf *wf, struct ep_error *err)
 	if (r >= 0) {
 		wf->have_installed = true;
 		const struct ep_member_desc *d = &wf->installed;
-		ep_wf_say(wf, "[preflight] This node runs member '%s' (peer URL %s, data dir %s) as %s "
-			      "(%s)",
-			  d->spec.name ? d->spec.name : "?",
-			  d->initial_advertise_peer_urls ? d->initial_advertise_peer_urls : "?",
-			  d->spec.data_dir ? d->spec.data_dir : "?",
-			  is_systemd(wf) ? "a systemd service" : "a static pod", d->source);
+		for (size_t k = 0; k < d->conflicts.n; k++)
+			ep_wf_say(wf, "[preflight] WARNING: %s", d->conflicts.v[k]);
+		if (d->initial_advertise_peer_urls) {
+			ep_wf_say(wf, "[preflight] This node runs member '%s' (peer URL %s, data dir "
+				      "%s) as %s (%s)",
+				  d->spec.name ? d->spec.name : "?", d->initial_advertise_peer_urls,
+				  d->spec.data_dir ? d->spec.data_dir : "?",
+				  is_systemd(wf) ? "a systemd service" : "a static pod", d->source);
+			return 0;
+		}
+		/*
+		 * Half gone (an environment file missing): which member this is
+		 * cannot be told, so its name is not guessed.  A unit that still
+		 * runs may be a voter its cluster needs: not stopped unasked.
+		 */
+		ep_wf_say(wf, "[preflight] This node has an etcd %s (%s), but its files give no peer "
+			      "URL: which member it runs cannot be told",
+			  is_systemd(wf) ? "unit" : "static pod", d->source);
+		if (is_systemd(wf)) {
+			struct ep_systemctl sc = { .program = wf->systemctl, .root = wf->root };
+			const char *slash = strrchr(d->source, '/');
+			const char *unit = slash ? slash + 1 : d->source;
+			bool active = false;
+			char state[32] = "";
+			if (ep_systemctl_is_active(&sc, unit, &active, state, NULL) >= 0 && active)
+				return ep_error_usage(
+					err, -EBUSY,
+					"[preflight] %s is running, but its files give no peer URL, "
+					"so its member cannot be found in its cluster; nothing was "
+					"changed: stopping a voter unasked could cost its cluster the "
+					"quorum.  Restore its environment file (then reset), or remove "
+					"the member on a member ('etcdpilot member remove NAME|ID') and "
+					"stop the unit ('systemctl disable --now %s'), then reset",
+					unit, unit);
+		}
 	} else if (r == -ENOENT) {
 		ep_wf_say(wf, "[preflight] No etcd member is installed on this node (%s); what is left "
 			      "of one is cleaned up", rerr.msg);
@@ -263,13 +292,12 @@ static int remove_plan(struct ep_wf *wf, struct ep_error *err)
 	if (!wf->have_installed)
 		return 0;
 	if (!d->initial_advertise_peer_urls) {
-		const char *name = d->spec.name ? d->spec.name : "?";
 		ep_wf_say(wf, "[remove-member] WARNING: %s gives no peer URL "
-			      "(--initial-advertise-peer-urls): member '%s' cannot be told in "
-			      "its cluster, and is not removed from it", d->source, name);
-		int r = note(wf, "member '%s' was NOT removed from its cluster: %s gives no peer "
-				 "URL to find it by; if it is still in its cluster, remove it from a "
-				 "member: 'etcdpilot member remove %s'", name, d->source, name);
+			      "(--initial-advertise-peer-urls): this node's member cannot be told in "
+			      "its cluster, and is not removed from it", d->source);
+		int r = note(wf, "this node's member was NOT removed from its cluster: %s gives "
+				 "no peer URL to find it by; if it is still in its cluster, remove it "
+				 "from a member: 'etcdpilot member remove NAME|ID'", d->source);
 		return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
 	}
 	struct ep_strv eps = { 0 };
