@@ -477,11 +477,18 @@ int ep_join_cluster_check(const struct ep_cluster_access *ca, const struct ep_jo
 				struct ep_strbuf sb = EP_STRBUF_INIT;
 				describe_down(&sb, &plan, target);
 				if (plan.report.v[target].status_ok) {
+					const struct ep_member_health *t = &plan.report.v[target];
+					struct ep_strbuf who = EP_STRBUF_INIT;
+					cmd_arg(&who, &plan, target);
 					r = ep_error_set(err, -EBUSY,
-							 "--remove-dead: member %s answers: it is "
-							 "not dead; nothing was changed: drop "
-							 "--remove-dead, or run 'etcdpilot reset' on "
-							 "its node", ep_strbuf_str(&sb));
+							 "--remove-dead: member %s (%s) answers at "
+							 "%s: it is not dead; nothing was changed: "
+							 "drop --remove-dead, or run 'etcdpilot "
+							 "reset' on its node",
+							 ep_strbuf_str(&who),
+							 hexid(t->member.id, hex),
+							 t->endpoint ? t->endpoint : "its client URL");
+					ep_strbuf_release(&who);
 				} else {
 					r = ep_quorum_check_remove(&plan.report, target, err);
 					if (r >= 0)

@@ -133,6 +133,16 @@ static bool skipped(const struct ep_wf *wf, const char *name)
 	return wf->skip && ep_strv_contains(wf->skip, name);
 }
 
+/* "preflight, certs, ..." for @mode: an error message is one line (heap). */
+static char *phase_names(const struct ep_workflow *w, enum ep_mode mode)
+{
+	struct ep_strbuf sb = EP_STRBUF_INIT;
+	for (size_t i = 0; w->phases[i]; i++)
+		if (w->phases[i]->modes & (1u << mode))
+			ep_strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", w->phases[i]->name);
+	return ep_strbuf_detach(&sb, NULL);
+}
+
 int ep_wf_plan(struct ep_wf *wf, struct ep_error *err)
 {
 	const struct ep_workflow *w = wf->workflow;
@@ -140,10 +150,11 @@ int ep_wf_plan(struct ep_wf *wf, struct ep_error *err)
 	if (wf->only_phase) {
 		const struct ep_phase *p = ep_workflow_phase(w, wf->only_phase);
 		if (!p) {
-			_cleanup_free_ char *list = ep_workflow_help(w, wf->spec->mode);
+			_cleanup_free_ char *list = phase_names(w, wf->spec->mode);
 			return ep_error_usage(err, -EINVAL,
-					      "'%s' has no phase '%s'; its phases are:\n%s", w->command,
-					      wf->only_phase, list ? list : "");
+					      "'%s' has no phase '%s'; its phases are %s (see "
+					      "'etcdpilot %s --help')", w->command, wf->only_phase,
+					      list ? list : "", w->command);
 		}
 		if (!(p->modes & mode_bit))
 			return ep_error_usage(err, -EINVAL, "phase '%s' of '%s' is not for --mode %s",
@@ -151,10 +162,11 @@ int ep_wf_plan(struct ep_wf *wf, struct ep_error *err)
 	}
 	for (size_t i = 0; wf->skip && i < wf->skip->n; i++)
 		if (!ep_workflow_phase(w, wf->skip->v[i])) {
-			_cleanup_free_ char *list = ep_workflow_help(w, wf->spec->mode);
+			_cleanup_free_ char *list = phase_names(w, wf->spec->mode);
 			return ep_error_usage(err, -EINVAL,
-					      "--skip-phases: '%s' has no phase '%s'; its phases are:\n%s",
-					      w->command, wf->skip->v[i], list ? list : "");
+					      "--skip-phases: '%s' has no phase '%s'; its phases are %s "
+					      "(see 'etcdpilot %s --help')", w->command, wf->skip->v[i],
+					      list ? list : "", w->command);
 		}
 	if (!wf->rt)
 		wf->rt = ep_runtime_get(wf->spec->mode);

@@ -467,8 +467,16 @@ static int data_plan(struct ep_wf *wf, struct ep_error *err)
 				  ? wf->installed.spec.data_dir
 				  : wf->spec->data_dir;
 	struct stat st;
-	if (ep_root_lstat(wf->root, dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
-	    ep_root_dir_empty_or_absent(wf->root, dir))
+	if (ep_root_lstat(wf->root, dir, &st) < 0)
+		return 0;
+	if (!S_ISDIR(st.st_mode)) {
+		/* not etcd's: said, and left alone */
+		ep_wf_say(wf, "[data] WARNING: %s is not a directory (%s): not etcd's data, left "
+			      "as it is", dir, S_ISLNK(st.st_mode) ? "a symbolic link" : "a file");
+		int r = note(wf, "%s was left as it is: it is not a directory", dir);
+		return r < 0 ? ep_error_set(err, r, "out of memory") : 0;
+	}
+	if (ep_root_dir_empty_or_absent(wf->root, dir))
 		return 0;
 	int r;
 	if (wf->delete_data) {

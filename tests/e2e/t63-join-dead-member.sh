@@ -54,6 +54,10 @@ members_summary 1 >"$T/m"
 expect_eq "$(cat "$T/m")" "n1 voter started
 n2 voter started
 n4 voter started" "4: three voters again (n1, n2, n4)"
+run ep_node 5 join "$E" $(node_flags 5) --remove-dead n2 --timeout 30s
+expect_rc 1 "join --remove-dead of a member that answers is refused"
+expect_in "$T/err" "--remove-dead: member n2 \([0-9a-f]+\) answers at https://${NODE_ADDR[2]}:2379: it is not dead; nothing was changed: drop --remove-dead, or run 'etcdpilot reset' on its node" \
+	"says n2 answers, in one sentence"
 
 # --- n4's node rebuilt while its old member is still in the cluster ---------
 # Its kubelet stops (and the pod with it), its disk is wiped, the CA copied
