@@ -24,7 +24,9 @@ static int join_inputs(struct cli_ctx *ctx, struct ep_strv *eps, struct ep_error
 	if (!bundle != !key)
 		return ep_error_usage(err, -EINVAL,
 				      "--ca-bundle and --certificate-key go together: the key is the "
-				      "one 'etcdpilot certs export-bundle' printed for that file");
+				      "one 'etcdpilot certs export-bundle' printed for that file (a "
+				      "JoinConfiguration's controlPlane.certificateKey is not read: "
+				      "give it as --certificate-key)");
 	if (bundle && !*bundle)
 		return ep_error_usage(err, -EINVAL, "--ca-bundle: no file given");
 	int given = !!ctx->cacert + !!ctx->cert + !!ctx->key;
