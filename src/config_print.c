@@ -365,8 +365,8 @@ json_t *ep_spec_origins_json(const struct ep_spec *spec)
 {
 	json_t *all = json_object();
 	for (int f = 0; all && f < EP_FIELD__MAX; f++) {
-		if (f == EP_FIELD_PATCHES_DIRECTORY)
-			continue; /* not a field 'config print' prints */
+		if (f == EP_FIELD_PATCHES_DIRECTORY || f == EP_FIELD_CERTIFICATE_KEY)
+			continue; /* not a field 'config print' prints (the key: a secret) */
 		const struct ep_origin *o = &spec->origin[f];
 		_cleanup_free_ char *text = ep_origin_describe(o);
 		json_t *e = text ? json_pack("{s:s}", "kind", ep_origin_kind_name(o->kind)) : NULL;

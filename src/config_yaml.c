@@ -1118,6 +1118,37 @@ static int h_feature_gates(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const
 		    "write a pod that runs as root; remove the gate or set it to false");
 }
 
+/*
+ * controlPlane.certificateKey of a JoinConfiguration: kubeadm's key for its
+ * uploaded certificates, here the key of join --ca-bundle (when
+ * --certificate-key is not given).  64 hexadecimal digits; a secret: the
+ * message never repeats it.
+ */
+static int h_certificate_key(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
+			     const struct field *f)
+{
+	(void)f;
+	const char *key = NULL;
+	const char *p = path;
+	int r;
+	if (is_null(v))
+		return 0;
+	if ((r = get_str(c, v, p, "a string", &key)) < 0)
+		return r;
+	if (!*key)
+		return 0;
+	size_t n = strlen(key);
+	if (n != 64 || strspn(key, "0123456789abcdefABCDEF") != n)
+		return perr(c, v, p,
+			    "not a certificate key: %zu characters, where a key is the 64 "
+			    "hexadecimal digits 'etcdpilot certs export-bundle' printed", n);
+	(void)k;
+	free(c->spec->certificate_key);
+	if (!(c->spec->certificate_key = strdup(key)))
+		return oom(c);
+	return file_origin(c, EP_FIELD_CERTIFICATE_KEY, v, p);
+}
+
 /* patches.directory: kept with its position; ep_config_load looks for etcd patches there. */
 static int h_patches(struct pctx *c, yaml_node_t *k, yaml_node_t *v, const char *path,
 		     const struct field *f)
@@ -1183,7 +1214,7 @@ static const struct field timeouts_fields[] = {
 
 static const struct field join_cp_fields[] = {
     SUB("localAPIEndpoint", V34, apiendpoint_fields, "controlPlane.localAPIEndpoint of"),
-    IGNORE("certificateKey", V34),
+    CALL("certificateKey", V34, h_certificate_key),
     {0},
 };
 

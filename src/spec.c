@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -121,6 +123,9 @@ void ep_spec_release(struct ep_spec *spec)
 	free(spec->etcd_version);
 	free(spec->kubernetes_version);
 	free(spec->patches_dir);
+	if (spec->certificate_key)
+		OPENSSL_cleanse(spec->certificate_key, strlen(spec->certificate_key));
+	free(spec->certificate_key);
 	free(spec->image_repository);
 	free(spec->image_tag);
 	free(spec->data_dir);
@@ -193,6 +198,7 @@ int ep_spec_copy(struct ep_spec *dst, const struct ep_spec *src)
 	r |= dup_into(&dst->etcd_version, src->etcd_version);
 	r |= dup_into(&dst->kubernetes_version, src->kubernetes_version);
 	r |= dup_into(&dst->patches_dir, src->patches_dir);
+	r |= dup_into(&dst->certificate_key, src->certificate_key);
 	r |= dup_into(&dst->image_repository, src->image_repository);
 	r |= dup_into(&dst->image_tag, src->image_tag);
 	r |= dup_into(&dst->data_dir, src->data_dir);
@@ -268,6 +274,7 @@ static const char *const field_names[EP_FIELD__MAX] = {
 	[EP_FIELD_OP_BACKUP_KEEP] = "operator.backupKeep",
 	[EP_FIELD_JOIN] = "join",
 	[EP_FIELD_PATCHES_DIRECTORY] = "patches.directory",
+	[EP_FIELD_CERTIFICATE_KEY] = "controlPlane.certificateKey",
 };
 
 const char *ep_field_name(enum ep_field field)

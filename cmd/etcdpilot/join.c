@@ -21,12 +21,11 @@
 static int join_inputs(struct cli_ctx *ctx, struct ep_strv *eps, struct ep_error *err)
 {
 	const char *bundle = cli_get(ctx, "ca-bundle"), *key = cli_get(ctx, "certificate-key");
-	if (!bundle != !key)
+	/* without --certificate-key, the config's controlPlane.certificateKey (join_key) */
+	if (key && !bundle)
 		return ep_error_usage(err, -EINVAL,
-				      "--ca-bundle and --certificate-key go together: the key is the "
-				      "one 'etcdpilot certs export-bundle' printed for that file (a "
-				      "JoinConfiguration's controlPlane.certificateKey is not read: "
-				      "give it as --certificate-key)");
+				      "--certificate-key goes with --ca-bundle FILE: the key opens "
+				      "the bundle 'etcdpilot certs export-bundle' wrote");
 	if (bundle && !*bundle)
 		return ep_error_usage(err, -EINVAL, "--ca-bundle: no file given");
 	int given = !!ctx->cacert + !!ctx->cert + !!ctx->key;
@@ -55,6 +54,13 @@ static int join_inputs(struct cli_ctx *ctx, struct ep_strv *eps, struct ep_error
 	return 0;
 }
 
+/* --certificate-key, else a JoinConfiguration's controlPlane.certificateKey */
+static const char *join_key(struct cli_ctx *ctx, const struct ep_spec *spec)
+{
+	const char *key = cli_get(ctx, "certificate-key");
+	return key ? key : spec->certificate_key;
+}
+
 static int join_run(struct cli_ctx *ctx, struct ep_error *err)
 {
 	struct ep_spec spec;
@@ -70,6 +76,12 @@ static int join_run(struct cli_ctx *ctx, struct ep_error *err)
 		r = journal_only ? cli_load_spec_any_address(ctx, &spec, err)
 				 : cli_load_spec(ctx, &spec, err);
 	char at[EP_ERROR_MAX];
+	if (r >= 0 && cli_get(ctx, "ca-bundle") && !join_key(ctx, &spec))
+		r = ep_error_usage(err, -EINVAL,
+				   "--ca-bundle needs its key: --certificate-key HEX (the key "
+				   "'etcdpilot certs export-bundle' printed for that file), or "
+				   "controlPlane.certificateKey in a JoinConfiguration given with "
+				   "--config");
 	if (r >= 0 && spec.external.set)
 		r = ep_error_usage(err, -EINVAL,
 				   "%s: etcd.external names an etcd cluster that runs elsewhere; join "
@@ -99,7 +111,7 @@ static int join_run(struct cli_ctx *ctx, struct ep_error *err)
 		.cert = ctx->cert,
 		.key = ctx->key,
 		.ca_bundle = cli_get(ctx, "ca-bundle"),
-		.certificate_key = cli_get(ctx, "certificate-key"),
+		.certificate_key = join_key(ctx, &spec),
 		.remove_dead = cli_get(ctx, "remove-dead"),
 		.replace = cli_has(ctx, "replace"),
 	};
@@ -145,7 +157,9 @@ static void join_phase_help(FILE *f)
 
 static const struct cli_opt join_opts[] = {
 	{ "ca-bundle", 0, true, "FILE", "the etcd CA from 'certs export-bundle' on a member" },
-	{ "certificate-key", 0, true, "HEX", "the key 'certs export-bundle' printed for FILE" },
+	{ "certificate-key", 0, true, "HEX",
+	  "the key 'certs export-bundle' printed for FILE (or controlPlane.certificateKey "
+	  "in a JoinConfiguration)" },
 	{ "remove-dead", 0, true, "NAME|ID",
 	  "remove this dead member first (only when the others keep a quorum)" },
 	{ "replace", 0, false, NULL,

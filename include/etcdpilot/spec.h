@@ -160,6 +160,7 @@ enum ep_field {
 	EP_FIELD_OP_BACKUP_KEEP,
 	EP_FIELD_JOIN,
 	EP_FIELD_PATCHES_DIRECTORY, /* kubeadm's patches.directory; not printed */
+	EP_FIELD_CERTIFICATE_KEY,   /* controlPlane.certificateKey; a secret: not printed */
 	EP_FIELD__MAX,
 };
 
@@ -173,6 +174,9 @@ struct ep_spec {
 	char *etcd_version;      /* "3.6.6": X.Y.Z */
 	char *kubernetes_version;/* from ClusterConfiguration: picks the etcd version; may be NULL */
 	char *patches_dir;       /* kubeadm's patches.directory; NULL when not given */
+	char *certificate_key;   /* a JoinConfiguration's controlPlane.certificateKey: the
+				    key of join --ca-bundle when --certificate-key is not
+				    given; a secret, never printed; NULL when not given */
 	char *image_repository;  /* etcd.local.imageRepository or the cluster's; registry.k8s.io */
 	char *image_tag;         /* "3.6.6-0" */
 

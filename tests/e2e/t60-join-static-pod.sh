@@ -115,8 +115,20 @@ PY
 pass "the plan as one JSON document, no key in it"
 
 # --- n2 joins with the bundle, n3 with the CA copied by hand -------------------
-run ep_node 2 join "$E1" $(node_flags 2) --ca-bundle "$T/bundle" --certificate-key "$KEY" --timeout 60s
-expect_rc 0 "n2 joins with --ca-bundle"
+# n2's key comes as kubeadm users carry it: a JoinConfiguration's
+# controlPlane.certificateKey (a secret: 'config print' never shows it)
+cat >"$T/join.yaml" <<EOF
+apiVersion: kubeadm.k8s.io/v1beta3
+kind: JoinConfiguration
+controlPlane:
+  certificateKey: $KEY
+EOF
+run ep_node 2 config print --config "$T/join.yaml" --name n2 --advertise-address "${NODE_ADDR[2]}" -v
+expect_rc 0 "config print of the JoinConfiguration"
+expect_not_in "$T/out" "$KEY" "does not print the certificate key"
+expect_not_in "$T/err" "$KEY" "not even on stderr"
+run ep_node 2 join "$E1" $(node_flags 2) --config "$T/join.yaml" --ca-bundle "$T/bundle" --timeout 60s
+expect_rc 0 "n2 joins with --ca-bundle and the JoinConfiguration's certificateKey"
 expect_in "$T/out" "^\[certs\] Install the etcd CA " "the CA comes from the bundle"
 expect_in "$T/out" "^\[member-add\] Added member 'n2' \([0-9a-f]+\) as a learner: 2 members now" "added as a learner"
 expect_in "$T/out" "^\[promote\] Member 'n2' \([0-9a-f]+\) promoted to a voting member" "promoted"

@@ -395,7 +395,7 @@ static void test_join(void **state)
 	    "  bootstrapToken: {apiServerEndpoint: a:6443, token: t}\n"
 	    "controlPlane:\n"
 	    "  localAPIEndpoint: {advertiseAddress: \"fd00::12\", bindPort: 6443}\n"
-	    "  certificateKey: k\n"
+	    "  certificateKey: 0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF\n"
 	    "skipPhases: []\n"
 	    "patches: {}\n"
 	    "timeouts: {controlPlaneComponentHealthCheck: 3m, discovery: 5m}\n";
@@ -406,9 +406,23 @@ static void test_join(void **state)
 	assert_string_equal(s.name, "cp-2");
 	assert_string_equal(s.advertise_address, "fd00::12");
 	assert_true(s.health_check_ms == 180000);
+	/* kubeadm's certificate key: join --ca-bundle's key when no --certificate-key */
+	assert_string_equal(s.certificate_key,
+			    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789ABCDEF");
 	assert_int_equal(notes.n, 0);
 	ep_notes_release(&notes);
 	ep_spec_release(&s);
+
+	/* a certificate key that is none: the position, its length, never the value */
+	struct ep_error err = {0};
+	assert_true(parse("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n"
+			  "controlPlane:\n  certificateKey: secretish\n",
+			  &s, &notes, &err) < 0);
+	ep_notes_release(&notes);
+	ep_spec_release(&s);
+	assert_string_equal(err.msg, "t.yaml:4:19: controlPlane.certificateKey: not a certificate "
+				     "key: 9 characters, where a key is the 64 hexadecimal digits "
+				     "'etcdpilot certs export-bundle' printed");
 
 	/* v1beta3 join, and a join without controlPlane gets a note. */
 	parse_ok("apiVersion: kubeadm.k8s.io/v1beta3\nkind: JoinConfiguration\n"
@@ -2210,8 +2224,8 @@ static void test_origins_names_and_copy(void **state)
 		} else {
 			v = json_object_get(v, buf);
 		}
-		if (f == EP_FIELD_PATCHES_DIRECTORY)
-			assert_null(v);
+		if (f == EP_FIELD_PATCHES_DIRECTORY || f == EP_FIELD_CERTIFICATE_KEY)
+			assert_null(v); /* not printed (the key: a secret) */
 		else if (!v)
 			fail_msg("'%s' is not a field ep_spec_to_json prints", name);
 		else
@@ -2335,7 +2349,7 @@ static void test_yaml_annotate(void **state)
 	for (const char *p = yaml; *p; p++)
 		ylines += *p == '\n';
 	assert_int_equal(nlines, ylines);
-	assert_int_equal(ncomments, EP_FIELD__MAX - 1);
+	assert_int_equal(ncomments, EP_FIELD__MAX - 2); /* all but patches and the key */
 
 	/*
 	 * Comments are one line of what YAML reads: a file name or value with a
