@@ -159,6 +159,17 @@ int ep_endpoints_parse(const char *list, struct ep_strv *ret, struct ep_error *e
 	return added;
 }
 
+int ep_endpoints_parse_given(const char *what, const char *list, struct ep_strv *ret,
+			     struct ep_error *err)
+{
+	int r = ep_endpoints_parse(list, ret, err);
+	if (r == 0)
+		r = ep_error_usage(err, -EINVAL, "'%s' names no endpoint", list ? list : "");
+	if (r < 0)
+		ep_error_prefix(err, "%s", what);
+	return r;
+}
+
 /* Strip blanks and one level of matching quotes; returns a heap copy. */
 static char *unquote(const char *s, size_t n)
 {
@@ -342,20 +353,15 @@ int ep_client_config_resolve(const struct ep_spec *spec, const char *root,
 
 	if (flags->endpoints && *flags->endpoints) {
 		ret->endpoints_from = EP_SRC_FLAG;
-		r = ep_endpoints_parse(flags->endpoints, &ret->endpoints, err);
-		if (r == 0)
-			r = ep_error_usage(err, -EINVAL, "--endpoints: no endpoint given");
+		r = ep_endpoints_parse_given("--endpoints", flags->endpoints, &ret->endpoints, err);
 		if (r < 0)
-			goto fail_prefix_flag;
+			goto fail;
 	} else if (env->endpoints && *env->endpoints) {
 		ret->endpoints_from = EP_SRC_ENV;
-		r = ep_endpoints_parse(env->endpoints, &ret->endpoints, err);
-		if (r == 0)
-			r = ep_error_usage(err, -EINVAL, "ETCDCTL_ENDPOINTS: no endpoint given");
-		if (r < 0) {
-			ep_error_prefix(err, "ETCDCTL_ENDPOINTS");
+		r = ep_endpoints_parse_given("ETCDCTL_ENDPOINTS", env->endpoints, &ret->endpoints,
+					     err);
+		if (r < 0)
 			goto fail;
-		}
 	} else if (ext && ext->endpoints.n) {
 		ret->endpoints_from = EP_SRC_CONFIG;
 		for (size_t i = 0; i < ext->endpoints.n; i++)
@@ -391,8 +397,6 @@ int ep_client_config_resolve(const struct ep_spec *spec, const char *root,
 	}
 	return 0;
 
-fail_prefix_flag:
-	ep_error_prefix(err, "--endpoints");
 fail:
 	ep_client_config_release(ret);
 	return r;

@@ -63,13 +63,8 @@ static int convert_run(struct cli_ctx *ctx, struct ep_error *err)
 	if (r >= 0 && backup && backup[0] != '/')
 		r = ep_error_usage(err, -EINVAL, "--backup-dir '%s': a node path must be absolute",
 				   backup);
-	if (r >= 0 && ctx->endpoints) {
-		r = ep_endpoints_parse(ctx->endpoints, &eps, err);
-		if (r == 0)
-			r = ep_error_usage(err, -EINVAL, "'%s' names no URL", ctx->endpoints);
-		if (r < 0)
-			ep_error_prefix(err, "--endpoints");
-	}
+	if (r >= 0 && ctx->endpoints)
+		r = ep_endpoints_parse_given("--endpoints", ctx->endpoints, &eps, err);
 	if (r >= 0) /* the member's own address is read back: none needs to be given */
 		r = cli_load_spec_any_address(ctx, &spec, err);
 	spec.mode = target;

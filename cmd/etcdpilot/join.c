@@ -43,15 +43,11 @@ static int join_inputs(struct cli_ctx *ctx, struct ep_strv *eps, struct ep_error
 				      "missing argument ENDPOINT (the client URL of any member, "
 				      "e.g. https://10.0.0.11:2379); only --resume and --rollback "
 				      "go without it");
-	int r = ep_endpoints_parse(ctx->args[0], eps, err);
-	if (r == 0)
-		r = ep_error_usage(err, -EINVAL, "'%s' names no URL", ctx->args[0]);
+	int r = ep_endpoints_parse_given("ENDPOINT (a client URL of any member, e.g. "
+					 "https://10.0.0.11:2379)", ctx->args[0], eps, err);
 	if (r >= 0 && ctx->endpoints)
-		r = ep_endpoints_parse(ctx->endpoints, eps, err);
-	if (r < 0)
-		return ep_error_prefix(err, "ENDPOINT (a client URL of any member, e.g. "
-					    "https://10.0.0.11:2379)");
-	return 0;
+		r = ep_endpoints_parse_given("--endpoints", ctx->endpoints, eps, err);
+	return r < 0 ? r : 0;
 }
 
 /* --certificate-key, else a JoinConfiguration's controlPlane.certificateKey */

@@ -47,13 +47,8 @@ static int reset_run(struct cli_ctx *ctx, struct ep_error *err)
 		r = ep_error_usage(err, -EINVAL,
 				   "--cacert, --cert and --key go together (or none of them: then "
 				   "this node's own CA and healthcheck-client pair are used)");
-	if (r >= 0 && ctx->endpoints) {
-		r = ep_endpoints_parse(ctx->endpoints, &eps, err);
-		if (r == 0)
-			r = ep_error_usage(err, -EINVAL, "'%s' names no URL", ctx->endpoints);
-		if (r < 0)
-			ep_error_prefix(err, "--endpoints");
-	}
+	if (r >= 0 && ctx->endpoints)
+		r = ep_endpoints_parse_given("--endpoints", ctx->endpoints, &eps, err);
 	if (r >= 0) /* the member's own address is read back: none needs to be given */
 		r = cli_load_spec_any_address(ctx, &spec, err);
 	enum ep_mode mode = spec.mode;

@@ -108,6 +108,14 @@ int ep_client_config_resolve(const struct ep_spec *spec, const char *root,
  */
 int ep_endpoints_parse(const char *list, struct ep_strv *ret, struct ep_error *err);
 
+/*
+ * A list the user gave (@what: "--endpoints", "ENDPOINT", ...): as
+ * ep_endpoints_parse, and a list that names no endpoint (",,,") is a usage
+ * error too; every error starts with "@what: ".  Returns the count (> 0).
+ */
+int ep_endpoints_parse_given(const char *what, const char *list, struct ep_strv *ret,
+			     struct ep_error *err);
+
 /* ------------------------------------------------------------------------ */
 /* Decoded answers                                                           */
 

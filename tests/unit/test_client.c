@@ -1007,6 +1007,18 @@ static void test_endpoints_parse(void **state)
 			fail_msg("'%s': '%s', want '%s'", cases[i].list, err.msg, cases[i].needle);
 		ep_strv_release(&v);
 	}
+	/* a list the user gave: naming none is an error too, each said with its source */
+	struct ep_strv v = { 0 };
+	struct ep_error err = { 0 };
+	assert_int_equal(ep_endpoints_parse_given("--endpoints", " , ,", &v, &err), -EINVAL);
+	assert_int_equal(err.kind, EP_ERR_USAGE);
+	assert_string_equal(err.msg, "--endpoints: ' , ,' names no endpoint");
+	ep_error_clear(&err);
+	assert_int_equal(ep_endpoints_parse_given("ENDPOINT", "https://a:0", &v, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "ENDPOINT: endpoint 'https://a:0': port '0'"));
+	assert_int_equal(ep_endpoints_parse_given("ENDPOINT", "a:2379,b", &v, &err), 2);
+	assert_string_equal(v.v[1], "https://b");
+	ep_strv_release(&v);
 }
 
 static void test_quorum_add(void **state)
