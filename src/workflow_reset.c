@@ -73,10 +73,12 @@ static int note(struct ep_wf *wf, const char *fmt, ...)
 }
 
 int ep_workflow_reset_mode(const struct ep_spec *spec, const char *root, bool mode_given,
-			   enum ep_mode *ret, struct ep_error *err)
+			   enum ep_mode *ret, bool *ret_both, struct ep_error *err)
 {
 	bool found[2] = { false, false };
 	*ret = spec->mode;
+	if (ret_both)
+		*ret_both = false;
 	for (int m = 0; m < 2; m++) {
 		const struct ep_runtime_ops *rt = ep_runtime_get((enum ep_mode)m);
 		struct ep_runtime_ctx ctx = { .root = root, .spec = spec };
@@ -104,6 +106,8 @@ int ep_workflow_reset_mode(const struct ep_spec *spec, const char *root, bool mo
 				      given ? "static-pod" : "systemd");
 	if (!mode_given && (found[0] || found[1]))
 		*ret = found[0] ? EP_MODE_STATIC_POD : EP_MODE_SYSTEMD;
+	if (ret_both)
+		*ret_both = found[0] && found[1];
 	return 0;
 }
 
@@ -117,20 +121,11 @@ static int preflight_plan(struct ep_wf *wf, struct ep_error *err)
 			     "this must run as root: it removes files under /etc and /var/lib; "
 			     "run it with sudo, or pass --root DIR to work on a directory tree") < 0)
 		return ep_error_set(err, -ENOMEM, "out of memory");
+	bool usable = true; /* the units of another root never with this host's systemctl */
 	if (is_systemd(wf)) {
-		/* the units of another root are never driven with this host's systemctl */
-		struct ep_systemctl sc = { .program = wf->systemctl, .root = wf->root };
-		struct ep_error serr = { 0 };
-		int sr = ep_systemctl_preflight(&sc, wf->systemctl_named, NULL, &serr);
-		if (sr < 0 && sr != -ENOTSUP) {
-			*err = serr;
+		int sr = ep_wf_systemd_check(wf, &usable, err);
+		if (sr < 0)
 			return sr;
-		}
-		if (sr == -ENOTSUP &&
-		    ep_wf_check_fail(wf, "SystemdRunning", sr, "%s",
-				     strncmp(serr.msg, "[preflight] ", 12) ? serr.msg
-									 : serr.msg + 12) < 0)
-			return ep_error_set(err, -ENOMEM, "out of memory");
 	}
 	struct ep_error rerr = { 0 };
 	int r = wf->rt->read_back(&wf->rtctx, &wf->installed, &rerr);
@@ -155,7 +150,7 @@ static int preflight_plan(struct ep_wf *wf, struct ep_error *err)
 		ep_wf_say(wf, "[preflight] This node has an etcd %s (%s), but its files give no peer "
 			      "URL: which member it runs cannot be told",
 			  is_systemd(wf) ? "unit" : "static pod", d->source);
-		if (is_systemd(wf)) {
+		if (is_systemd(wf) && usable) {
 			struct ep_systemctl sc = { .program = wf->systemctl, .root = wf->root };
 			const char *slash = strrchr(d->source, '/');
 			const char *unit = slash ? slash + 1 : d->source;
@@ -514,14 +509,7 @@ static int certs_plan(struct ep_wf *wf, struct ep_error *err)
 	const char *cd = cert_dir(wf);
 	int r = 0;
 	/* the other runtime's member (both on the node, --mode said which) uses them too */
-	const struct ep_runtime_ops *other =
-		ep_runtime_get(is_systemd(wf) ? EP_MODE_STATIC_POD : EP_MODE_SYSTEMD);
-	struct ep_runtime_ctx octx = { .root = wf->root, .spec = wf->spec };
-	struct ep_member_desc od;
-	int orr = other->read_back(&octx, &od, NULL);
-	if (orr >= 0)
-		ep_member_desc_release(&od);
-	if (orr != -ENOENT) {
+	if (wf->keep_leaf_certs) {
 		ep_wf_say(wf, "[certs] This node's certificates stay: the etcd %s on this node "
 			      "uses them too", is_systemd(wf) ? "static pod manifest" : "unit");
 		r = note(wf, "this node's certificates were kept: the etcd %s on this node uses "

@@ -52,8 +52,9 @@ static int reset_run(struct cli_ctx *ctx, struct ep_error *err)
 	if (r >= 0) /* the member's own address is read back: none needs to be given */
 		r = cli_load_spec_any_address(ctx, &spec, err);
 	enum ep_mode mode = spec.mode;
+	bool both = false;
 	if (r >= 0)
-		r = ep_workflow_reset_mode(&spec, ctx->root, ctx->ov.mode != NULL, &mode, err);
+		r = ep_workflow_reset_mode(&spec, ctx->root, ctx->ov.mode != NULL, &mode, &both, err);
 	spec.mode = mode;
 	if (r >= 0 && (cli_split_list(cli_get(ctx, "skip-phases"), &skip) < 0 ||
 		       cli_split_list(cli_get(ctx, "ignore-preflight-errors"), &ignore) < 0))
@@ -73,6 +74,7 @@ static int reset_run(struct cli_ctx *ctx, struct ep_error *err)
 		.key = key,
 		.delete_data = cli_has(ctx, "delete-data"),
 		.remove_ca = cli_has(ctx, "remove-ca"),
+		.keep_leaf_certs = both,
 	};
 	if (r >= 0 && spec.mode == EP_MODE_SYSTEMD)
 		r = cli_node_programs(ctx, &wf, err);

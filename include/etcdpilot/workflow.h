@@ -92,11 +92,13 @@ extern const struct ep_workflow ep_workflow_convert;
 /*
  * Which runtime runs this node's member, from what is on the node: a
  * static pod manifest, or an etcd unit (read back through each runtime).
- * Both: @mode_given (--mode) decides, else a usage error.  Neither: *@ret
- * stays spec->mode.  0 or -errno with @err.
+ * Both: @mode_given (--mode) decides, else a usage error; *@ret_both (may
+ * be NULL) says so, for wf->keep_leaf_certs.  --mode naming the runtime
+ * that has nothing while the other has a member: a usage error.  Neither:
+ * *@ret stays spec->mode.  0 or -errno with @err.
  */
 int ep_workflow_reset_mode(const struct ep_spec *spec, const char *root, bool mode_given,
-			   enum ep_mode *ret, struct ep_error *err);
+			   enum ep_mode *ret, bool *ret_both, struct ep_error *err);
 
 /* The phase called @name in @wf, or NULL. */
 const struct ep_phase *ep_workflow_phase(const struct ep_workflow *wf, const char *name);
@@ -141,6 +143,7 @@ struct ep_wf {
 	bool replace;                    /* join --replace */
 	bool delete_data;                /* reset --delete-data */
 	bool remove_ca;                  /* reset --remove-ca */
+	bool keep_leaf_certs;            /* reset: the other runtime's member uses them too */
 
 	/* convert (unset for the others) */
 	bool allow_downtime;             /* convert --allow-downtime */

@@ -158,3 +158,40 @@ if [[ -w /dev/full ]]; then
 	expect_rc 1 "'render manifest >/dev/full' exits 1"
 	expect_in "$T/err" 'writing to standard output: No space left on device' "it says stdout could not be written"
 fi
+
+# reset on a node with both an etcd manifest and an etcd unit (a convert
+# left half done), told --mode systemd: the unit goes, the manifest and the
+# certificates it uses stay; --mode naming a runtime with nothing is refused.
+BOTH=$T/both-root
+mkdir -p "$BOTH/etc/kubernetes/manifests"
+NODE=(--name n1 --advertise-address 127.0.0.5 --etcd-version 3.4.23)
+"$EP" --root "$BOTH" render manifest "${NODE[@]}" >"$BOTH/etc/kubernetes/manifests/etcd.yaml" ||
+	fail "render manifest"
+"$EP" --root "$BOTH" render unit "${NODE[@]}" --etcd-binary /usr/bin/etcd 2>/dev/null | python3 -c '
+import os, sys
+root, out = sys.argv[1], None
+for line in sys.stdin:
+    if line.startswith("# /"):
+        path = root + line[2:].strip().rstrip(":")
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        out = open(path, "w")
+    elif out:
+        out.write(line)' "$BOTH" || fail "render unit"
+"$EP" --root "$BOTH" certs generate all "${NODE[@]}" >/dev/null 2>&1 || fail "certs generate"
+[[ -e $BOTH/etc/systemd/system/etcd.service && -e $BOTH/etc/kubernetes/pki/etcd/server.crt ]] ||
+	fail "a node with a manifest, a unit and certificates"
+run env ETCDPILOT_SYSTEMCTL="$SRC/hack/systemctl-standin" "$EP" --root "$BOTH" reset --timeout 10s
+expect_rc 2 "reset with both a manifest and a unit and no --mode is refused"
+expect_in "$T/err" "this node has both an etcd static pod manifest and an etcd unit" "says so"
+run env ETCDPILOT_SYSTEMCTL="$SRC/hack/systemctl-standin" "$EP" --root "$BOTH" reset --mode systemd --timeout 10s
+expect_rc 0 "reset --mode systemd"
+expect_in "$T/out" "^\[certs\] This node's certificates stay: the etcd static pod manifest on this node uses them too$" \
+	"says the certificates stay, and why"
+[[ ! -e $BOTH/etc/systemd/system/etcd.service && -e $BOTH/etc/kubernetes/manifests/etcd.yaml &&
+	-e $BOTH/etc/kubernetes/pki/etcd/server.crt && -e $BOTH/etc/kubernetes/pki/etcd/peer.key ]] ||
+	fail "the unit is gone; the manifest and its certificates stay"
+pass "the unit is gone; the manifest and its certificates stay"
+run "$EP" --root "$BOTH" reset --mode systemd --timeout 10s
+expect_rc 2 "reset --mode systemd with only a manifest left is refused"
+expect_in "$T/err" "--mode systemd: this node has no etcd unit, but it has an etcd static pod manifest; nothing was changed" \
+	"says what the node has"
