@@ -200,6 +200,22 @@ static int ca_read(const struct ep_spec *spec, const char *root, bool dry_run, s
 	return 0;
 }
 
+/* The directory part of the user's @path ("." for a bare name, "/" at the top); heap. */
+static char *dir_of(const char *path)
+{
+	char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	if (!dir)
+		return NULL;
+	if (slash == dir)
+		dir[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else
+		strcpy(dir, ".");
+	return dir;
+}
+
 /*
  * Write @data to the user's @path with @mode: a complete temp file beside
  * it, then rename over it (@force) or link(2) it to the name, which fails
@@ -208,17 +224,11 @@ static int ca_read(const struct ep_spec *spec, const char *root, bool dry_run, s
 static int write_user_file(const char *path, const void *data, size_t len, mode_t mode, bool force,
 			   struct ep_error *err)
 {
-	_cleanup_free_ char *dir = strdup(path);
+	_cleanup_free_ char *dir = dir_of(path);
 	if (!dir)
 		return ep_error_set(err, -ENOMEM, "out of memory");
-	char *slash = strrchr(dir, '/');
-	const char *name = slash ? path + (slash - dir) + 1 : path;
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
 	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
 		return ep_error_usage(err, -EISDIR, "'%s' names a directory, not a file", path);
 	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -267,16 +277,9 @@ static int target_check(const struct ep_spec *spec, const char *root, const char
 				      : S_ISBLK(st.st_mode) ? "block device"
 				      : S_ISFIFO(st.st_mode) ? "FIFO"
 							     : "socket");
-	_cleanup_free_ char *pki = NULL, *dir = strdup(file);
+	_cleanup_free_ char *pki = NULL, *dir = dir_of(file);
 	if (!dir || ep_root_path(root, spec->cert_dir, &pki, NULL) < 0)
 		return dir ? 0 : ep_error_set(err, -ENOMEM, "out of memory");
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	else
-		strcpy(dir, ".");
 	_cleanup_free_ char *rdir = realpath(dir, NULL), *rpki = realpath(pki, NULL);
 	size_t n = rpki ? strlen(rpki) : 0;
 	if (rdir && rpki && !strncmp(rdir, rpki, n) && (rdir[n] == '\0' || rdir[n] == '/'))
