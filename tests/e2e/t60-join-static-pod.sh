@@ -175,6 +175,20 @@ run ep_node 3 join "$E1" --name other --advertise-address "${NODE_ADDR[3]}" --et
 expect_rc 1 "join of another member on n3 is refused"
 expect_in "$T/err" "this node already runs etcd member 'n3'.*run 'etcdpilot reset' first" "says reset first"
 
+# A join of n4 undone: the member list (in FILE) as in $T/m, no manifest,
+# data dir or journal left on n4, its /etc as before ($before); WHEN ends
+# each check's name.
+expect_undone() {
+	local members=$1 when=$2
+	cmp -s "$T/m" "$members" || fail "the cluster is as it was$when"
+	pass "the cluster is as it was$when"
+	[[ ! -e ${NODE_ROOT[4]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[4]}/var/lib/etcd &&
+		! -e ${NODE_ROOT[4]}/var/lib/etcdpilot/journal.json ]] ||
+		fail "no manifest, data dir or journal left on n4$when"
+	pass "no manifest, data dir or journal left on n4$when"
+	expect_eq "$(tree_digest "${NODE_ROOT[4]}/etc")" "$before" "n4's /etc as it was (the CA alone)$when"
+}
+
 # --- n4's etcd never starts (an image the kubelet cannot pull) ------------------
 # The join waits for its learner until the deadline (what --timeout leaves
 # once the rollback's share is kept), once, not asked again; says so in
@@ -204,12 +218,7 @@ expect_eq "$(grep -cE "^\[member\] waiting for 'n4' \([0-9a-f]+\): it has not st
 expect_in "$T/out" "^\[member\] waiting for 'n4' .*; 5 s so far$" "the repeated waiting line says how long it has been"
 expect_in "$T/out" "^\[rollback\] Member [0-9a-f]+ removed from the cluster" "the learner is removed"
 members_summary 1 >"$T/m4"
-cmp -s "$T/m" "$T/m4" || fail "the cluster is as it was"
-pass "the cluster is as it was"
-[[ ! -e ${NODE_ROOT[4]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[4]}/var/lib/etcd &&
-	! -e ${NODE_ROOT[4]}/var/lib/etcdpilot/journal.json ]] || fail "no manifest, data dir or journal left on n4"
-pass "no manifest, data dir or journal left on n4"
-expect_eq "$(tree_digest "${NODE_ROOT[4]}/etc")" "$before" "n4's /etc as it was (the CA alone)"
+expect_undone "$T/m4" ""
 
 # --- the same with --no-rollback: the state stays, and the way out is named ----
 # The learner, n4's manifest and its journal stay for debugging; the error
@@ -241,9 +250,4 @@ run ep_node 4 join "$E1" --name n4 --advertise-address "${NODE_ADDR[4]}" --etcd-
 expect_rc 0 "join --rollback undoes the kept join"
 expect_in "$T/out" "Undoing the interrupted 'join'" "says what it undoes"
 members_summary 1 >"$T/m6"
-cmp -s "$T/m" "$T/m6" || fail "the cluster is as it was after join --rollback"
-pass "the cluster is as it was after join --rollback"
-[[ ! -e ${NODE_ROOT[4]}/etc/kubernetes/manifests/etcd.yaml && ! -e ${NODE_ROOT[4]}/var/lib/etcd &&
-	! -e ${NODE_ROOT[4]}/var/lib/etcdpilot/journal.json ]] || fail "no manifest, data dir or journal left on n4 after join --rollback"
-pass "no manifest, data dir or journal left on n4 after join --rollback"
-expect_eq "$(tree_digest "${NODE_ROOT[4]}/etc")" "$before" "n4's /etc as it was after join --rollback"
+expect_undone "$T/m6" " after join --rollback"
