@@ -181,7 +181,10 @@ const struct cli_command cmd_join = {
 		"--initial-cluster, the learner is promoted once it has caught up, and the join\n"
 		"ends when every member is healthy - all within --timeout (default 4m).  Any\n"
 		"failure undoes what the join did (--no-rollback keeps it); a join that was\n"
-		"killed is finished by the next 'join' (or --resume) or undone (--rollback).",
+		"killed is finished by the next 'join' (or --resume) or undone (--rollback);\n"
+		"--resume and --rollback need no ENDPOINT.  --replace takes the place of a\n"
+		"member with this node's name or peer URL that does not answer (a rebuilt\n"
+		"node's old member); a member that answers is never replaced.",
 	.help_extra = join_phase_help,
 	.min_args = 0, /* ENDPOINT: join_inputs (--resume and --rollback go without) */
 	.max_args = 1,
